@@ -1,0 +1,397 @@
+// node-addon-api bindings: listDevices(), Context, Model, Session. GPU work (weight upload, eval)
+// runs on libuv worker threads and resolves promises, so the JS event loop never waits on the GPU.
+// Every native failure becomes a JS Error with `code` (and `vkResult`), mapped to typed errors in
+// runtime/native.ts; no exception escapes into the host process.
+#include <napi.h>
+
+#include <atomic>
+#include <memory>
+
+#include "model_weights.h"
+#include "session.h"
+#include "vk_check.h"
+#include "vk_context.h"
+
+namespace {
+
+Napi::Error makeError(Napi::Env env, const std::string& code, const std::string& message, const std::string& vkResult = "") {
+  Napi::Error e = Napi::Error::New(env, message);
+  e.Set("code", Napi::String::New(env, code));
+  if (!vkResult.empty()) e.Set("vkResult", Napi::String::New(env, vkResult));
+  return e;
+}
+
+// Runs `body`, turning C++ exceptions into JS exceptions with a code.
+template <typename F>
+auto guarded(Napi::Env env, F&& body) -> decltype(body()) {
+  try {
+    return body();
+  } catch (const NativeError& e) {
+    throw makeError(env, e.code, e.what(), e.vkResult);
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (const std::bad_alloc&) {
+    throw makeError(env, "OUT_OF_DEVICE_MEMORY", "out of host memory");
+  } catch (const std::exception& e) {
+    throw makeError(env, "VULKAN", e.what());
+  }
+}
+
+struct CapturedError {
+  std::string code, message, vkResult;
+  void capture(const std::exception& e) {
+    if (auto* ne = dynamic_cast<const NativeError*>(&e)) {
+      code = ne->code;
+      vkResult = ne->vkResult;
+    } else if (dynamic_cast<const std::bad_alloc*>(&e)) {
+      code = "OUT_OF_DEVICE_MEMORY";
+    } else {
+      code = "VULKAN";
+    }
+    message = e.what();
+  }
+};
+
+Napi::Object deviceInfoToJs(Napi::Env env, const DeviceInfo& d) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("index", d.index);
+  o.Set("name", d.name);
+  o.Set("type", d.type);
+  o.Set("driverName", d.driverName);
+  o.Set("driverInfo", d.driverInfo);
+  o.Set("apiVersion", d.apiVersion);
+  o.Set("vendorId", d.vendorId);
+  o.Set("deviceId", d.deviceId);
+  Napi::Array heaps = Napi::Array::New(env, d.heaps.size());
+  for (uint32_t i = 0; i < d.heaps.size(); ++i) {
+    Napi::Object h = Napi::Object::New(env);
+    h.Set("size", double(d.heaps[i].size));
+    h.Set("deviceLocal", d.heaps[i].deviceLocal);
+    heaps.Set(i, h);
+  }
+  o.Set("memoryHeaps", heaps);
+  o.Set("subgroupSize", d.subgroupSize);
+  o.Set("maxSharedMemory", d.maxSharedMemory);
+  o.Set("fp16", d.fp16);
+  o.Set("int8", d.int8);
+  o.Set("integerDotProduct", d.integerDot);
+  o.Set("integerDotProductAccelerated", d.integerDotAccelerated);
+  o.Set("cooperativeMatrix", d.cooperativeMatrix);
+  return o;
+}
+
+struct AddonData {
+  Napi::FunctionReference modelCtor;
+  Napi::FunctionReference sessionCtor;
+};
+
+uint32_t getU32(const Napi::Object& o, const char* key) {
+  Napi::Value v = o.Get(key);
+  if (!v.IsNumber()) throw NativeError("INVALID_ARGUMENT", std::string("model description: ") + key + " must be a number");
+  double d = v.As<Napi::Number>().DoubleValue();
+  if (d < 0 || d > 4294967295.0 || d != double(uint32_t(d)))
+    throw NativeError("INVALID_ARGUMENT", std::string("model description: ") + key + " is out of range");
+  return uint32_t(d);
+}
+
+// ---------------------------------------------------------------------------------------------
+class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "Session",
+                       {InstanceMethod("eval", &SessionWrap::Eval), InstanceMethod("plan", &SessionWrap::Plan),
+                        InstanceMethod("dispose", &SessionWrap::Dispose),
+                        InstanceAccessor("deviceBytes", &SessionWrap::DeviceBytes, nullptr)});
+  }
+  SessionWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<SessionWrap>(info) {
+    session_ = *info[0].As<Napi::External<std::shared_ptr<Session>>>().Data();
+  }
+
+ private:
+  class EvalWorker : public Napi::AsyncWorker {
+   public:
+    EvalWorker(Napi::Env env, SessionWrap* owner, std::shared_ptr<Session> s, std::vector<int32_t> tokens, uint32_t pos,
+               Session::Output out)
+        : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), owner_(Napi::Persistent(owner->Value())),
+          wrap_(owner), session_(std::move(s)), tokens_(std::move(tokens)), pos_(pos), out_(out) {}
+    Napi::Promise promise() { return deferred_.Promise(); }
+    void Execute() override {
+      try {
+        result_ = session_->eval(tokens_, pos_, out_);
+      } catch (const std::exception& e) {
+        error_.capture(e);
+        SetError(e.what());
+      }
+    }
+    void OnOK() override {
+      Napi::Env env = Env();
+      wrap_->busy_ = false;
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("argmax", result_.argmax);
+      o.Set("rows", result_.rows);
+      if (!result_.logits.empty()) {
+        Napi::Float32Array a = Napi::Float32Array::New(env, result_.logits.size());
+        std::memcpy(a.Data(), result_.logits.data(), result_.logits.size() * 4);
+        o.Set("logits", a);
+      }
+      deferred_.Resolve(o);
+    }
+    void OnError(const Napi::Error&) override {
+      wrap_->busy_ = false;
+      deferred_.Reject(makeError(Env(), error_.code, error_.message, error_.vkResult).Value());
+    }
+
+   private:
+    Napi::Promise::Deferred deferred_;
+    Napi::ObjectReference owner_;  // keeps the JS object (and so wrap_) alive while in flight
+    SessionWrap* wrap_;
+    std::shared_ptr<Session> session_;
+    std::vector<int32_t> tokens_;
+    uint32_t pos_;
+    Session::Output out_;
+    Session::Result result_;
+    CapturedError error_;
+  };
+
+  Napi::Value Eval(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    return guarded(env, [&]() -> Napi::Value {
+      if (!session_) throw NativeError("DISPOSED", "session was disposed and cannot be used any more");
+      if (busy_) throw NativeError("INVALID_ARGUMENT", "session is already evaluating; await the previous eval first");
+      if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
+        throw NativeError("INVALID_ARGUMENT", "eval(tokens: Int32Array, pos, mode)");
+      Napi::Int32Array arr = info[0].As<Napi::Int32Array>();
+      std::vector<int32_t> tokens(arr.Data(), arr.Data() + arr.ElementLength());
+      uint32_t pos = info[1].As<Napi::Number>().Uint32Value();
+      uint32_t mode = info[2].As<Napi::Number>().Uint32Value();
+      if (mode > 2) throw NativeError("INVALID_ARGUMENT", "eval mode must be 0 (last logits), 1 (all logits) or 2 (argmax)");
+      busy_ = true;
+      auto* w = new EvalWorker(env, this, session_, std::move(tokens), pos, Session::Output(mode));
+      Napi::Promise p = w->promise();
+      w->Queue();
+      return p;
+    });
+  }
+  Napi::Value Plan(const Napi::CallbackInfo& info) {
+    return guarded(info.Env(), [&]() -> Napi::Value {
+      if (!session_) throw NativeError("DISPOSED", "session was disposed and cannot be used any more");
+      Napi::Object o = Napi::Object::New(info.Env());
+      o.Set("dispatches", session_->decodePlan().dispatches);
+      o.Set("barriers", session_->decodePlan().barriers);
+      return o;
+    });
+  }
+  Napi::Value DeviceBytes(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), session_ ? double(session_->deviceBytes()) : 0.0);
+  }
+  void Dispose(const Napi::CallbackInfo& info) {
+    guarded(info.Env(), [&] {
+      if (busy_) throw NativeError("INVALID_ARGUMENT", "cannot dispose a session while it is evaluating");
+      session_.reset();
+    });
+  }
+
+  std::shared_ptr<Session> session_;
+  bool busy_ = false;
+};
+
+// ---------------------------------------------------------------------------------------------
+class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "Model",
+                       {InstanceMethod("createSession", &ModelWrap::CreateSession),
+                        InstanceMethod("dispose", &ModelWrap::Dispose),
+                        InstanceAccessor("deviceBytes", &ModelWrap::DeviceBytes, nullptr),
+                        InstanceAccessor("weightBytes", &ModelWrap::WeightBytes, nullptr)});
+  }
+  ModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModelWrap>(info) {
+    model_ = *info[0].As<Napi::External<std::shared_ptr<ModelWeights>>>().Data();
+  }
+
+ private:
+  Napi::Value CreateSession(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    return guarded(env, [&]() -> Napi::Value {
+      if (!model_) throw NativeError("DISPOSED", "model was disposed and cannot be used any more");
+      uint32_t ctxSize = info[0].As<Napi::Number>().Uint32Value();
+      uint32_t ubatch = info[1].IsNumber() ? info[1].As<Napi::Number>().Uint32Value() : 64;
+      auto session = std::make_shared<Session>(model_, ctxSize, ubatch);
+      auto* data = env.GetInstanceData<AddonData>();
+      return data->sessionCtor.New({Napi::External<std::shared_ptr<Session>>::New(env, &session)});
+    });
+  }
+  Napi::Value DeviceBytes(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), model_ ? double(model_->deviceBytes()) : 0.0);
+  }
+  Napi::Value WeightBytes(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), model_ ? double(model_->weightBytes()) : 0.0);
+  }
+  void Dispose(const Napi::CallbackInfo&) { model_.reset(); }
+
+  std::shared_ptr<ModelWeights> model_;
+};
+
+// ---------------------------------------------------------------------------------------------
+class ContextWrap : public Napi::ObjectWrap<ContextWrap> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "Context",
+                       {InstanceMethod("loadModel", &ContextWrap::LoadModel),
+                        InstanceMethod("takeValidationMessages", &ContextWrap::TakeValidationMessages),
+                        InstanceMethod("dispose", &ContextWrap::Dispose),
+                        InstanceAccessor("device", &ContextWrap::Device, nullptr),
+                        InstanceAccessor("validation", &ContextWrap::Validation, nullptr)});
+  }
+
+  ContextWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ContextWrap>(info) {
+    guarded(info.Env(), [&] {
+      VkContext::Options opts;
+      if (info[0].IsObject()) {
+        Napi::Object o = info[0].As<Napi::Object>();
+        if (o.Get("device").IsString()) opts.device = o.Get("device").As<Napi::String>().Utf8Value();
+        if (o.Get("device").IsNumber()) opts.device = std::to_string(o.Get("device").As<Napi::Number>().Uint32Value());
+        opts.validation = o.Get("validation").ToBoolean();
+      }
+      ctx_ = std::make_shared<VkContext>(opts);
+    });
+  }
+
+ private:
+  struct Progress { uint64_t done, total; };
+
+  class LoadWorker : public Napi::AsyncProgressWorker<Progress> {
+   public:
+    LoadWorker(Napi::Env env, Napi::Object owner, std::shared_ptr<VkContext> ctx, std::string path, LlamaHParams hp,
+               std::vector<TensorDesc> tensors, Napi::Function onProgress)
+        : Napi::AsyncProgressWorker<Progress>(env), deferred_(Napi::Promise::Deferred::New(env)),
+          owner_(Napi::Persistent(owner)), ctx_(std::move(ctx)), path_(std::move(path)), hp_(hp), tensors_(std::move(tensors)) {
+      if (!onProgress.IsEmpty()) onProgress_ = Napi::Persistent(onProgress);
+    }
+    Napi::Promise promise() { return deferred_.Promise(); }
+    void Execute(const ExecutionProgress& progress) override {
+      try {
+        model_ = std::make_shared<ModelWeights>(ctx_, path_, hp_, tensors_, [&](uint64_t done, uint64_t total) {
+          Progress p{done, total};
+          progress.Send(&p, 1);
+        });
+      } catch (const std::exception& e) {
+        error_.capture(e);
+        SetError(e.what());
+      }
+    }
+    void OnProgress(const Progress* data, size_t count) override {
+      if (onProgress_.IsEmpty() || count == 0) return;
+      Napi::Env env = Env();
+      onProgress_.Call({Napi::Number::New(env, double(data[count - 1].done)), Napi::Number::New(env, double(data[count - 1].total))});
+    }
+    void OnOK() override {
+      Napi::Env env = Env();
+      auto* data = env.GetInstanceData<AddonData>();
+      deferred_.Resolve(data->modelCtor.New({Napi::External<std::shared_ptr<ModelWeights>>::New(env, &model_)}));
+    }
+    void OnError(const Napi::Error&) override {
+      deferred_.Reject(makeError(Env(), error_.code, error_.message, error_.vkResult).Value());
+    }
+
+   private:
+    Napi::Promise::Deferred deferred_;
+    Napi::ObjectReference owner_;
+    std::shared_ptr<VkContext> ctx_;
+    std::string path_;
+    LlamaHParams hp_;
+    std::vector<TensorDesc> tensors_;
+    Napi::FunctionReference onProgress_;
+    std::shared_ptr<ModelWeights> model_;
+    CapturedError error_;
+  };
+
+  // loadModel(path, { hparams: {...}, tensors: [{ name, type, dims, offset, nbytes }] }, onProgress?)
+  Napi::Value LoadModel(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    return guarded(env, [&]() -> Napi::Value {
+      if (!ctx_) throw NativeError("DISPOSED", "runtime was disposed and cannot be used any more");
+      if (!info[0].IsString() || !info[1].IsObject()) throw NativeError("INVALID_ARGUMENT", "loadModel(path, description, onProgress?)");
+      std::string path = info[0].As<Napi::String>().Utf8Value();
+      Napi::Object desc = info[1].As<Napi::Object>();
+      Napi::Object h = desc.Get("hparams").As<Napi::Object>();
+      LlamaHParams hp{};
+      hp.nLayer = getU32(h, "nLayer");
+      hp.nEmbd = getU32(h, "nEmbd");
+      hp.nHead = getU32(h, "nHead");
+      hp.nHeadKv = getU32(h, "nHeadKv");
+      hp.nFf = getU32(h, "nFf");
+      hp.nVocab = getU32(h, "nVocab");
+      hp.ropeDim = getU32(h, "ropeDim");
+      hp.headDim = getU32(h, "headDim");
+      hp.ropeBase = h.Get("ropeFreqBase").As<Napi::Number>().FloatValue();
+      hp.rmsEps = h.Get("rmsEps").As<Napi::Number>().FloatValue();
+      Napi::Array list = desc.Get("tensors").As<Napi::Array>();
+      std::vector<TensorDesc> tensors;
+      for (uint32_t i = 0; i < list.Length(); ++i) {
+        Napi::Object t = list.Get(i).As<Napi::Object>();
+        TensorDesc d;
+        d.name = t.Get("name").As<Napi::String>().Utf8Value();
+        d.type = getU32(t, "type");
+        Napi::Array dims = t.Get("dims").As<Napi::Array>();
+        for (uint32_t j = 0; j < dims.Length(); ++j) d.dims.push_back(uint64_t(dims.Get(j).As<Napi::Number>().Int64Value()));
+        d.offset = uint64_t(t.Get("offset").As<Napi::Number>().Int64Value());
+        d.nbytes = uint64_t(t.Get("nbytes").As<Napi::Number>().Int64Value());
+        tensors.push_back(std::move(d));
+      }
+      Napi::Function onProgress = info[2].IsFunction() ? info[2].As<Napi::Function>() : Napi::Function();
+      auto* w = new LoadWorker(env, Value(), ctx_, path, hp, std::move(tensors), onProgress);
+      Napi::Promise p = w->promise();
+      w->Queue();
+      return p;
+    });
+  }
+
+  Napi::Value TakeValidationMessages(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Napi::Array out = Napi::Array::New(env);
+    if (!ctx_) return out;
+    auto msgs = ctx_->takeValidationMessages();
+    for (uint32_t i = 0; i < msgs.size(); ++i) {
+      Napi::Object m = Napi::Object::New(env);
+      m.Set("severity", msgs[i].severity);
+      m.Set("message", msgs[i].text);
+      out.Set(i, m);
+    }
+    return out;
+  }
+  Napi::Value Device(const Napi::CallbackInfo& info) {
+    if (!ctx_) return info.Env().Null();
+    return deviceInfoToJs(info.Env(), ctx_->info());
+  }
+  Napi::Value Validation(const Napi::CallbackInfo& info) {
+    return Napi::Boolean::New(info.Env(), ctx_ && ctx_->validationEnabled());
+  }
+  void Dispose(const Napi::CallbackInfo&) { ctx_.reset(); }
+
+  std::shared_ptr<VkContext> ctx_;
+};
+
+Napi::Value ListDevices(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    auto devices = VkContext::listDevices();
+    Napi::Array out = Napi::Array::New(env, devices.size());
+    for (uint32_t i = 0; i < devices.size(); ++i) out.Set(i, deviceInfoToJs(env, devices[i]));
+    return out;
+  });
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  auto* data = new AddonData();
+  data->modelCtor = Napi::Persistent(ModelWrap::Define(env));
+  data->sessionCtor = Napi::Persistent(SessionWrap::Define(env));
+  env.SetInstanceData(data);
+  exports.Set("listDevices", Napi::Function::New(env, ListDevices));
+  exports.Set("Context", ContextWrap::Define(env));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(parley, Init)

@@ -1,0 +1,152 @@
+#include "buffer.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+#include "vk_check.h"
+#include "vk_context.h"
+
+Buffer::Buffer(VkContext& ctx, VkDeviceSize size, VkBufferUsageFlags usage, Kind kind) : ctx_(&ctx), size_(size) {
+  VkDevice dev = ctx.device();
+  VkBufferCreateInfo bci{VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO};
+  bci.size = size == 0 ? 4 : size;
+  bci.usage = usage;
+  bci.sharingMode = VK_SHARING_MODE_EXCLUSIVE;
+  VK_CHECK(vkCreateBuffer(dev, &bci, nullptr, &buffer_));
+  try {
+    VkMemoryRequirements req;
+    vkGetBufferMemoryRequirements(dev, buffer_, &req);
+    VkMemoryPropertyFlags required = 0, preferred = 0;
+    switch (kind) {
+      case Kind::DeviceLocal: required = VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT; break;
+      case Kind::HostVisible:  // small buffers the GPU reads or writes every step
+        required = VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
+        preferred = VK_MEMORY_PROPERTY_HOST_CACHED_BIT;
+        break;
+      case Kind::Staging:
+        required = VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
+        break;
+    }
+    VkMemoryAllocateInfo mai{VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO};
+    mai.allocationSize = req.size;
+    mai.memoryTypeIndex = ctx.memoryType(req.memoryTypeBits, required, preferred);
+    VK_CHECK(vkAllocateMemory(dev, &mai, nullptr, &memory_));
+    VK_CHECK(vkBindBufferMemory(dev, buffer_, memory_, 0));
+    if (kind != Kind::DeviceLocal) VK_CHECK(vkMapMemory(dev, memory_, 0, VK_WHOLE_SIZE, 0, &mapped_));
+  } catch (...) {
+    release();
+    throw;
+  }
+}
+
+Buffer::~Buffer() { release(); }
+
+Buffer::Buffer(Buffer&& o) noexcept { *this = std::move(o); }
+
+Buffer& Buffer::operator=(Buffer&& o) noexcept {
+  if (this != &o) {
+    release();
+    ctx_ = o.ctx_;
+    buffer_ = o.buffer_;
+    memory_ = o.memory_;
+    size_ = o.size_;
+    mapped_ = o.mapped_;
+    o.buffer_ = VK_NULL_HANDLE;
+    o.memory_ = VK_NULL_HANDLE;
+    o.mapped_ = nullptr;
+    o.size_ = 0;
+  }
+  return *this;
+}
+
+void Buffer::release() {
+  if (!ctx_) return;
+  VkDevice dev = ctx_->device();
+  if (mapped_) vkUnmapMemory(dev, memory_);
+  if (buffer_) vkDestroyBuffer(dev, buffer_, nullptr);
+  if (memory_) vkFreeMemory(dev, memory_, nullptr);
+  buffer_ = VK_NULL_HANDLE;
+  memory_ = VK_NULL_HANDLE;
+  mapped_ = nullptr;
+}
+
+Uploader::Uploader(VkContext& ctx, VkDeviceSize stagingSize)
+    : ctx_(ctx), staging_(ctx, stagingSize, VK_BUFFER_USAGE_TRANSFER_SRC_BIT, Buffer::Kind::Staging) {
+  VkCommandPoolCreateInfo pci{VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO};
+  pci.flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT;
+  pci.queueFamilyIndex = ctx.queueFamily();
+  VK_CHECK(vkCreateCommandPool(ctx.device(), &pci, nullptr, &pool_));
+  VkCommandBufferAllocateInfo ai{VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO};
+  ai.commandPool = pool_;
+  ai.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
+  ai.commandBufferCount = 1;
+  VkFenceCreateInfo fci{VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
+  VkResult r = vkAllocateCommandBuffers(ctx.device(), &ai, &cmd_);
+  if (r == VK_SUCCESS) r = vkCreateFence(ctx.device(), &fci, nullptr, &fence_);
+  if (r != VK_SUCCESS) {
+    vkDestroyCommandPool(ctx.device(), pool_, nullptr);
+    throwVkError(r, "Uploader setup");
+  }
+}
+
+Uploader::~Uploader() {
+  std::free(pending_);
+  vkDestroyFence(ctx_.device(), fence_, nullptr);
+  vkDestroyCommandPool(ctx_.device(), pool_, nullptr);
+}
+
+uint8_t* Uploader::reserve(VkBuffer dst, VkDeviceSize dstOffset, VkDeviceSize size) {
+  if (size > staging_.size()) throw NativeError("VULKAN", "upload chunk larger than the staging buffer");
+  // Keep each region 16-byte aligned in the staging buffer.
+  VkDeviceSize start = (used_ + 15) & ~VkDeviceSize(15);
+  if (start + size > staging_.size()) {
+    flush();
+    start = 0;
+  }
+  if (pendingCount_ == pendingCap_) {
+    size_t cap = pendingCap_ ? pendingCap_ * 2 : 64;
+    void* p = std::realloc(pending_, cap * sizeof(Pending));
+    if (!p) throw NativeError("OUT_OF_DEVICE_MEMORY", "out of host memory while uploading weights");
+    pending_ = static_cast<Pending*>(p);
+    pendingCap_ = cap;
+  }
+  pending_[pendingCount_++] = {dst, VkBufferCopy{start, dstOffset, size}};
+  used_ = start + size;
+  return static_cast<uint8_t*>(staging_.mapped()) + start;
+}
+
+void Uploader::upload(VkBuffer dst, VkDeviceSize dstOffset, const void* data, VkDeviceSize size) {
+  const uint8_t* src = static_cast<const uint8_t*>(data);
+  while (size > 0) {
+    VkDeviceSize chunk = size < staging_.size() ? size : staging_.size();
+    std::memcpy(reserve(dst, dstOffset, chunk), src, size_t(chunk));
+    src += chunk;
+    dstOffset += chunk;
+    size -= chunk;
+  }
+}
+
+void Uploader::flush() {
+  if (pendingCount_ == 0) return;
+  VK_CHECK(vkResetCommandBuffer(cmd_, 0));
+  VkCommandBufferBeginInfo bi{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
+  bi.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
+  VK_CHECK(vkBeginCommandBuffer(cmd_, &bi));
+  for (size_t i = 0; i < pendingCount_; ++i) vkCmdCopyBuffer(cmd_, staging_.handle(), pending_[i].dst, 1, &pending_[i].region);
+  // Make the copies visible to the compute shaders that will read these buffers.
+  VkMemoryBarrier mb{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
+  mb.srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT;
+  mb.dstAccessMask = VK_ACCESS_SHADER_READ_BIT;
+  vkCmdPipelineBarrier(cmd_, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1, &mb, 0, nullptr, 0,
+                       nullptr);
+  VK_CHECK(vkEndCommandBuffer(cmd_));
+  VkSubmitInfo si{VK_STRUCTURE_TYPE_SUBMIT_INFO};
+  si.commandBufferCount = 1;
+  si.pCommandBuffers = &cmd_;
+  ctx_.submit(si, fence_);
+  VK_CHECK(vkWaitForFences(ctx_.device(), 1, &fence_, VK_TRUE, UINT64_MAX));
+  VK_CHECK(vkResetFences(ctx_.device(), 1, &fence_));
+  pendingCount_ = 0;
+  used_ = 0;
+}

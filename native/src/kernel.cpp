@@ -1,0 +1,83 @@
+#include "kernel.h"
+
+#include <cstring>
+#include <vector>
+
+#include "shaders.h"
+#include "vk_check.h"
+#include "vk_context.h"
+
+namespace {
+
+// Storage buffers each kernel binds after the step-parameter uniform (see native/shaders/*.comp).
+uint32_t storageBindingCount(const std::string& name) {
+  if (name.rfind("matmul_", 0) == 0 || name.rfind("embed_", 0) == 0) return 3;
+  if (name == "rmsnorm") return 3;
+  if (name == "rope_kv") return 6;
+  if (name == "attention") return 4;
+  if (name == "silu_mul") return 2;
+  if (name == "argmax") return 2;
+  throw NativeError("VULKAN", "unknown kernel " + name);
+}
+
+}  // namespace
+
+Kernel::Kernel(VkContext& ctx, const std::string& name) : ctx_(ctx), name_(name) {
+  const EmbeddedShader* shader = nullptr;
+  for (const auto& s : kEmbeddedShaders)
+    if (name == s.name) shader = &s;
+  if (!shader) throw NativeError("VULKAN", "no embedded SPIR-V for kernel " + name);
+  storageBindings_ = storageBindingCount(name);
+  VkDevice dev = ctx.device();
+  try {
+    VkShaderModuleCreateInfo smci{VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO};
+    smci.codeSize = shader->size;
+    smci.pCode = shader->code;
+    VK_CHECK(vkCreateShaderModule(dev, &smci, nullptr, &module_));
+
+    std::vector<VkDescriptorSetLayoutBinding> bindings(storageBindings_ + 1);
+    for (uint32_t i = 0; i < bindings.size(); ++i) {
+      bindings[i].binding = i;
+      bindings[i].descriptorType = i == 0 ? VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER : VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
+      bindings[i].descriptorCount = 1;
+      bindings[i].stageFlags = VK_SHADER_STAGE_COMPUTE_BIT;
+    }
+    VkDescriptorSetLayoutCreateInfo dl{VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO};
+    dl.bindingCount = uint32_t(bindings.size());
+    dl.pBindings = bindings.data();
+    VK_CHECK(vkCreateDescriptorSetLayout(dev, &dl, nullptr, &setLayout_));
+
+    VkPushConstantRange pcr{VK_SHADER_STAGE_COMPUTE_BIT, 0, kPushConstantBytes};
+    VkPipelineLayoutCreateInfo pl{VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO};
+    pl.setLayoutCount = 1;
+    pl.pSetLayouts = &setLayout_;
+    pl.pushConstantRangeCount = 1;
+    pl.pPushConstantRanges = &pcr;
+    VK_CHECK(vkCreatePipelineLayout(dev, &pl, nullptr, &pipelineLayout_));
+
+    VkComputePipelineCreateInfo cpi{VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO};
+    cpi.stage.sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO;
+    cpi.stage.stage = VK_SHADER_STAGE_COMPUTE_BIT;
+    cpi.stage.module = module_;
+    cpi.stage.pName = "main";
+    cpi.layout = pipelineLayout_;
+    VK_CHECK(vkCreateComputePipelines(dev, VK_NULL_HANDLE, 1, &cpi, nullptr, &pipeline_));
+  } catch (...) {
+    destroy();
+    throw;
+  }
+}
+
+Kernel::~Kernel() { destroy(); }
+
+void Kernel::destroy() {
+  VkDevice dev = ctx_.device();
+  if (pipeline_) vkDestroyPipeline(dev, pipeline_, nullptr);
+  if (pipelineLayout_) vkDestroyPipelineLayout(dev, pipelineLayout_, nullptr);
+  if (setLayout_) vkDestroyDescriptorSetLayout(dev, setLayout_, nullptr);
+  if (module_) vkDestroyShaderModule(dev, module_, nullptr);
+  pipeline_ = VK_NULL_HANDLE;
+  pipelineLayout_ = VK_NULL_HANDLE;
+  setLayout_ = VK_NULL_HANDLE;
+  module_ = VK_NULL_HANDLE;
+}

@@ -1,0 +1,229 @@
+#include "model_weights.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+
+#include "vk_check.h"
+#include "vk_context.h"
+
+namespace {
+
+const char* typeName(uint32_t t) {
+  switch (t) {
+    case GGML_F32: return "F32";
+    case GGML_F16: return "F16";
+    case GGML_Q4_0: return "Q4_0";
+    case GGML_Q8_0: return "Q8_0";
+    case GGML_BF16: return "BF16";
+    default: return "unknown";
+  }
+}
+
+float halfToFloat(uint16_t h) {
+  uint32_t sign = uint32_t(h & 0x8000) << 16, exp = (h >> 10) & 0x1f, mant = h & 0x3ff, bits;
+  if (exp == 0) {
+    if (mant == 0) {
+      bits = sign;
+    } else {  // subnormal: normalize
+      exp = 127 - 15 + 1;
+      while (!(mant & 0x400)) { mant <<= 1; --exp; }
+      bits = sign | (exp << 23) | ((mant & 0x3ff) << 13);
+    }
+  } else if (exp == 31) {
+    bits = sign | 0x7f800000 | (mant << 13);
+  } else {
+    bits = sign | ((exp + 127 - 15) << 23) | (mant << 13);
+  }
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+
+// Read-only memory map of the whole GGUF file, unmapped when loading ends.
+struct MappedFile {
+  const uint8_t* data = nullptr;
+  uint64_t size = 0;
+  explicit MappedFile(const std::string& path) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) throw NativeError("GGUF_FORMAT", "cannot open " + path + ": " + std::strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+      ::close(fd);
+      throw NativeError("GGUF_FORMAT", "cannot stat " + path);
+    }
+    size = uint64_t(st.st_size);
+    void* p = size ? mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0) : MAP_FAILED;
+    ::close(fd);
+    if (p == MAP_FAILED) throw NativeError("GGUF_FORMAT", "cannot memory-map " + path);
+    data = static_cast<const uint8_t*>(p);
+    madvise(p, size, MADV_SEQUENTIAL);
+  }
+  ~MappedFile() {
+    if (data) munmap(const_cast<uint8_t*>(data), size);
+  }
+};
+
+constexpr VkBufferUsageFlags kWeightUsage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT;
+
+struct Loader {
+  VkContext& ctx;
+  const MappedFile& file;
+  Uploader uploader;
+  std::map<std::string, const TensorDesc*> byName;
+  uint64_t done = 0, total = 0;
+  const ModelWeights::Progress& progress;
+
+  Loader(VkContext& c, const MappedFile& f, const std::vector<TensorDesc>& tensors, const ModelWeights::Progress& p)
+      : ctx(c), file(f), uploader(c), progress(p) {
+    for (auto& t : tensors) {
+      if (t.offset + t.nbytes > file.size || t.offset + t.nbytes < t.offset)
+        throw NativeError("GGUF_TRUNCATED", "tensor " + t.name + " lies past the end of the file (file truncated?)");
+      byName[t.name] = &t;
+      total += t.nbytes;
+    }
+  }
+
+  const TensorDesc& find(const std::string& name) const {
+    auto it = byName.find(name);
+    if (it == byName.end()) throw NativeError("MODEL_SHAPE", "missing tensor " + name);
+    return *it->second;
+  }
+
+  void advance(uint64_t n) {
+    done += n;
+    if (progress) progress(done, total);
+  }
+
+  // 1-D norm weights are kept as f32 on the GPU whatever their file type.
+  Buffer vector(const std::string& name, uint32_t n) {
+    const TensorDesc& t = find(name);
+    if (t.dims.size() != 1 || t.dims[0] != n)
+      throw NativeError("MODEL_SHAPE", name + " must be a vector of " + std::to_string(n) + " values");
+    Buffer buf(ctx, uint64_t(n) * 4, kWeightUsage, Buffer::Kind::DeviceLocal);
+    const uint8_t* src = file.data + t.offset;
+    float* dst = reinterpret_cast<float*>(uploader.reserve(buf.handle(), 0, uint64_t(n) * 4));
+    for (uint32_t i = 0; i < n; ++i) {
+      switch (t.type) {
+        case GGML_F32: std::memcpy(&dst[i], src + 4 * i, 4); break;
+        case GGML_F16: { uint16_t h; std::memcpy(&h, src + 2 * i, 2); dst[i] = halfToFloat(h); break; }
+        case GGML_BF16: { uint16_t h; std::memcpy(&h, src + 2 * i, 2); uint32_t b = uint32_t(h) << 16; std::memcpy(&dst[i], &b, 4); break; }
+        default: throw NativeError("UNSUPPORTED_TENSOR_TYPE", name + " has type " + typeName(t.type) + "; norm weights must be F32, F16 or BF16");
+      }
+    }
+    advance(t.nbytes);
+    return buf;
+  }
+
+  WeightMatrix matrix(const std::string& name, uint32_t K, uint32_t M) {
+    const TensorDesc& t = find(name);
+    if (t.dims.size() != 2 || t.dims[0] != K || t.dims[1] != M)
+      throw NativeError("MODEL_SHAPE", name + " must have shape [" + std::to_string(K) + ", " + std::to_string(M) + "]");
+    if (K % 32 != 0) throw NativeError("MODEL_SHAPE", name + ": row length " + std::to_string(K) + " is not a multiple of 32");
+    WeightMatrix w;
+    w.type = t.type;
+    w.K = K;
+    w.M = M;
+    const uint64_t elems = uint64_t(K) * M, blocks = elems / 32;
+    const uint8_t* src = file.data + t.offset;
+    switch (t.type) {
+      case GGML_F32:
+      case GGML_F16:
+      case GGML_BF16: {
+        uint64_t bytes = elems * (t.type == GGML_F32 ? 4 : 2);
+        if (t.nbytes != bytes) throw NativeError("MODEL_SHAPE", name + ": data size does not match its shape");
+        w.buffer = Buffer(ctx, bytes, kWeightUsage, Buffer::Kind::DeviceLocal);
+        uploader.upload(w.buffer.handle(), 0, src, bytes);
+        break;
+      }
+      case GGML_Q8_0:
+      case GGML_Q4_0: {
+        // GGUF block: f16 scale then quants (Q8_0: 32 int8, 34 bytes; Q4_0: 16 bytes of nibbles, 18 bytes).
+        const bool q8 = t.type == GGML_Q8_0;
+        const uint64_t blockBytes = q8 ? 34 : 18, quantBytes = q8 ? 32 : 16;
+        if (t.nbytes != blocks * blockBytes) throw NativeError("MODEL_SHAPE", name + ": data size does not match its shape");
+        const uint64_t quantRegion = blocks * quantBytes;
+        const uint64_t bytes = quantRegion + ((blocks * 2 + 3) & ~uint64_t(3));
+        w.scaleOffsetWords = uint32_t(quantRegion / 4);
+        w.buffer = Buffer(ctx, bytes, kWeightUsage, Buffer::Kind::DeviceLocal);
+        const uint64_t blocksPerRow = K / 32;
+        const uint64_t rowsPerChunk = std::max<uint64_t>(1, (uploader.stagingSize() / 2) / (blocksPerRow * (quantBytes + 2)));
+        for (uint64_t r0 = 0; r0 < M; r0 += rowsPerChunk) {
+          const uint64_t rows = std::min<uint64_t>(rowsPerChunk, M - r0);
+          const uint64_t b0 = r0 * blocksPerRow, nb = rows * blocksPerRow;
+          uint8_t* q = uploader.reserve(w.buffer.handle(), b0 * quantBytes, nb * quantBytes);
+          for (uint64_t b = 0; b < nb; ++b) std::memcpy(q + b * quantBytes, src + (b0 + b) * blockBytes + 2, quantBytes);
+          uint8_t* s = uploader.reserve(w.buffer.handle(), quantRegion + b0 * 2, nb * 2);
+          for (uint64_t b = 0; b < nb; ++b) std::memcpy(s + b * 2, src + (b0 + b) * blockBytes, 2);
+        }
+        break;
+      }
+      default:
+        throw NativeError("UNSUPPORTED_TENSOR_TYPE", std::string(name) + " has unsupported type " + typeName(t.type) +
+                                                         " (supported: F32, F16, BF16, Q8_0, Q4_0)");
+    }
+    advance(t.nbytes);
+    return w;
+  }
+};
+
+}  // namespace
+
+std::string WeightMatrix::kernelSuffix() const {
+  switch (type) {
+    case GGML_F32: return "f32";
+    case GGML_F16: return "f16";
+    case GGML_BF16: return "bf16";
+    case GGML_Q8_0: return "q8_0";
+    case GGML_Q4_0: return "q4_0";
+    default: throw NativeError("UNSUPPORTED_TENSOR_TYPE", "unsupported weight type");
+  }
+}
+
+ModelWeights::ModelWeights(std::shared_ptr<VkContext> ctx, const std::string& path, const LlamaHParams& hp,
+                           const std::vector<TensorDesc>& tensors, const Progress& progress)
+    : ctx_(std::move(ctx)), hp_(hp) {
+  if (hp.nHead == 0 || hp.nHeadKv == 0 || hp.nHead % hp.nHeadKv != 0 || hp.headDim * hp.nHead != hp.nEmbd ||
+      hp.headDim % 2 != 0 || hp.headDim > 256 || hp.ropeDim > hp.headDim)
+    throw NativeError("MODEL_SHAPE", "unsupported attention shape (heads, KV heads, head size)");
+  MappedFile file(path);
+  Loader L(*ctx_, file, tensors, progress);
+  const uint32_t E = hp.nEmbd, KV = hp.nHeadKv * hp.headDim, F = hp.nFf;
+  tokenEmbd = L.matrix("token_embd.weight", E, hp.nVocab);
+  tiedOutput = L.byName.count("output.weight") == 0;
+  // A tied LM head reuses the embedding's layout: it is uploaded a second time so each WeightMatrix owns its buffer.
+  output = L.matrix(tiedOutput ? "token_embd.weight" : "output.weight", E, hp.nVocab);
+  outputNorm = L.vector("output_norm.weight", E);
+  for (uint32_t i = 0; i < hp.nLayer; ++i) {
+    std::string p = "blk." + std::to_string(i) + ".";
+    LayerWeights l;
+    l.attnNorm = L.vector(p + "attn_norm.weight", E);
+    l.q = L.matrix(p + "attn_q.weight", E, E);
+    l.k = L.matrix(p + "attn_k.weight", E, KV);
+    l.v = L.matrix(p + "attn_v.weight", E, KV);
+    l.o = L.matrix(p + "attn_output.weight", E, E);
+    l.ffnNorm = L.vector(p + "ffn_norm.weight", E);
+    l.gate = L.matrix(p + "ffn_gate.weight", E, F);
+    l.up = L.matrix(p + "ffn_up.weight", E, F);
+    l.down = L.matrix(p + "ffn_down.weight", F, E);
+    layers.push_back(std::move(l));
+  }
+  L.uploader.flush();
+  auto add = [&](const WeightMatrix& w) {
+    deviceBytes_ += w.buffer.size();
+    weightBytes_ += w.buffer.size();
+  };
+  add(tokenEmbd);
+  add(output);
+  deviceBytes_ += outputNorm.size();
+  for (auto& l : layers) {
+    for (auto* w : {&l.q, &l.k, &l.v, &l.o, &l.gate, &l.up, &l.down}) add(*w);
+    deviceBytes_ += l.attnNorm.size() + l.ffnNorm.size();
+  }
+  weightBytes_ -= tokenEmbd.buffer.size();  // embedding rows are gathered, not read whole, per token
+}

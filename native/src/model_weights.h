@@ -1,0 +1,69 @@
+// A Llama model's weights, resident in device-local memory. Loading memory-maps the GGUF file and
+// streams each tensor through a staging buffer; quantized blocks are repacked for aligned GPU reads
+// (see native/shaders/weights.glsl). The GGUF header itself is parsed in TypeScript (runtime/gguf).
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "buffer.h"
+
+class VkContext;
+
+enum GgmlType : uint32_t { GGML_F32 = 0, GGML_F16 = 1, GGML_Q4_0 = 2, GGML_Q8_0 = 8, GGML_BF16 = 30 };
+
+struct TensorDesc {
+  std::string name;
+  uint32_t type;
+  std::vector<uint64_t> dims;  // ggml order: dims[0] is the contiguous (row) length
+  uint64_t offset;             // absolute offset of the data in the file
+  uint64_t nbytes;
+};
+
+struct LlamaHParams {
+  uint32_t nLayer, nEmbd, nHead, nHeadKv, nFf, nVocab, ropeDim, headDim;
+  float ropeBase, rmsEps;
+};
+
+// A 2-D weight [M rows of K] in one of the GPU layouts.
+struct WeightMatrix {
+  Buffer buffer;
+  uint32_t type = 0;
+  uint32_t K = 0, M = 0;
+  uint32_t scaleOffsetWords = 0;  // quantized types: where the f16 scales start
+  std::string kernelSuffix() const;  // "f32", "q4_0", ...
+};
+
+struct LayerWeights {
+  Buffer attnNorm, ffnNorm;  // f32 [nEmbd]
+  WeightMatrix q, k, v, o, gate, up, down;
+};
+
+class ModelWeights {
+  // Declared first so it is destroyed last: every buffer below needs the device to release.
+  std::shared_ptr<VkContext> ctx_;
+
+ public:
+  using Progress = std::function<void(uint64_t done, uint64_t total)>;
+  ModelWeights(std::shared_ptr<VkContext> ctx, const std::string& path, const LlamaHParams& hp,
+               const std::vector<TensorDesc>& tensors, const Progress& progress);
+
+  const LlamaHParams& hparams() const { return hp_; }
+  VkContext& context() const { return *ctx_; }
+  std::shared_ptr<VkContext> contextPtr() const { return ctx_; }
+  uint64_t deviceBytes() const { return deviceBytes_; }
+  uint64_t weightBytes() const { return weightBytes_; }  // bytes the matrices occupy (read once per token)
+
+  WeightMatrix tokenEmbd;
+  WeightMatrix output;  // a copy of token_embd's layout when the model ties them (no output.weight)
+  bool tiedOutput = false;
+  Buffer outputNorm;
+  std::vector<LayerWeights> layers;
+
+ private:
+  LlamaHParams hp_;
+  uint64_t deviceBytes_ = 0;
+  uint64_t weightBytes_ = 0;
+};

@@ -1,0 +1,288 @@
+#include "session.h"
+
+#include <cmath>
+#include <cstring>
+#include <string>
+
+#include "kernel.h"
+#include "vk_check.h"
+#include "vk_context.h"
+
+namespace {
+
+struct StepParams {  // mirrors `StepParams` in native/shaders/common.glsl
+  uint32_t nTokens, pos0, logitsBegin, pad;
+};
+
+constexpr VkBufferUsageFlags kStorage =
+    VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT;
+constexpr uint32_t kMaxContext = 4096;  // attention keeps one head's scores in 16 KB of shared memory
+constexpr uint32_t kMaxGroups = 65535;
+
+uint32_t ceilDiv(uint64_t a, uint64_t b) { return uint32_t((a + b - 1) / b); }
+
+}  // namespace
+
+// Records dispatches into a command buffer, allocating one descriptor set per dispatch (once, at
+// session creation) and counting dispatches and barriers for the decode plan.
+class Session::Recorder {
+ public:
+  Recorder(Session& s, VkCommandBuffer cmd, Plan& plan) : s_(s), cmd_(cmd), plan_(plan) {}
+
+  template <typename PC>
+  void dispatch(const std::string& kernelName, std::initializer_list<const Buffer*> buffers, const PC& pc, uint32_t gx,
+                uint32_t gy = 1) {
+    static_assert(sizeof(PC) <= Kernel::kPushConstantBytes, "push constants too large");
+    Kernel& k = s_.ctx_.kernel(kernelName);
+    if (buffers.size() != k.storageBindings()) throw NativeError("VULKAN", "wrong buffer count for " + kernelName);
+    VkDescriptorSetLayout layout = k.setLayout();
+    VkDescriptorSetAllocateInfo ai{VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO};
+    ai.descriptorPool = s_.descriptorPool_;
+    ai.descriptorSetCount = 1;
+    ai.pSetLayouts = &layout;
+    VkDescriptorSet set;
+    VK_CHECK(vkAllocateDescriptorSets(s_.ctx_.device(), &ai, &set));
+    std::vector<VkDescriptorBufferInfo> infos;
+    infos.push_back({s_.params_.handle(), 0, VK_WHOLE_SIZE});
+    for (const Buffer* b : buffers) infos.push_back({b->handle(), 0, VK_WHOLE_SIZE});
+    std::vector<VkWriteDescriptorSet> writes(infos.size());
+    for (uint32_t i = 0; i < infos.size(); ++i) {
+      writes[i] = VkWriteDescriptorSet{VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET};
+      writes[i].dstSet = set;
+      writes[i].dstBinding = i;
+      writes[i].descriptorCount = 1;
+      writes[i].descriptorType = i == 0 ? VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER : VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
+      writes[i].pBufferInfo = &infos[i];
+    }
+    vkUpdateDescriptorSets(s_.ctx_.device(), uint32_t(writes.size()), writes.data(), 0, nullptr);
+    uint8_t pcBytes[Kernel::kPushConstantBytes] = {};
+    std::memcpy(pcBytes, &pc, sizeof(PC));
+    vkCmdBindPipeline(cmd_, VK_PIPELINE_BIND_POINT_COMPUTE, k.pipeline());
+    vkCmdBindDescriptorSets(cmd_, VK_PIPELINE_BIND_POINT_COMPUTE, k.pipelineLayout(), 0, 1, &set, 0, nullptr);
+    vkCmdPushConstants(cmd_, k.pipelineLayout(), VK_SHADER_STAGE_COMPUTE_BIT, 0, Kernel::kPushConstantBytes, pcBytes);
+    vkCmdDispatch(cmd_, gx, gy, 1);
+    plan_.dispatches++;
+  }
+
+  // y (+)= W·x over the step's tokens; rows beyond 65535 spill into the y dimension of the grid.
+  void matmul(const WeightMatrix& w, const Buffer& x, const Buffer& y, bool accumulate, bool logitsOnly) {
+    struct { uint32_t K, M, scaleOffset, accumulate, logitsOnly; } pc{w.K, w.M, w.scaleOffsetWords, accumulate, logitsOnly};
+    dispatch("matmul_" + w.kernelSuffix(), {&w.buffer, &x, &y}, pc, std::min(w.M, kMaxGroups), ceilDiv(w.M, kMaxGroups));
+  }
+
+  void rmsnorm(const Buffer& x, const Buffer& weight, const Buffer& out, uint32_t capacity, bool logitsOnly) {
+    const LlamaHParams& hp = s_.model_->hparams();
+    struct { uint32_t n; float eps; uint32_t logitsOnly; } pc{hp.nEmbd, hp.rmsEps, logitsOnly};
+    dispatch("rmsnorm", {&x, &weight, &out}, pc, capacity);
+  }
+
+  void barrier() {
+    computeBarrier(cmd_);
+    plan_.barriers++;
+  }
+
+ private:
+  Session& s_;
+  VkCommandBuffer cmd_;
+  Plan& plan_;
+};
+
+Session::Session(std::shared_ptr<ModelWeights> model, uint32_t contextSize, uint32_t ubatch)
+    : model_(std::move(model)), ctx_(model_->context()), ctxSize_(contextSize), ubatch_(ubatch) {
+  const LlamaHParams& hp = model_->hparams();
+  if (contextSize == 0 || contextSize > kMaxContext)
+    throw NativeError("INVALID_ARGUMENT", "context size must be between 1 and " + std::to_string(kMaxContext));
+  if (ubatch == 0) throw NativeError("INVALID_ARGUMENT", "ubatch must be at least 1");
+  const uint64_t E = hp.nEmbd, KV = uint64_t(hp.nHeadKv) * hp.headDim, F = hp.nFf, T = ubatch;
+  auto device = [&](uint64_t bytes) {
+    deviceBytes_ += bytes;
+    return Buffer(ctx_, bytes, kStorage, Buffer::Kind::DeviceLocal);
+  };
+  params_ = Buffer(ctx_, sizeof(StepParams), VK_BUFFER_USAGE_UNIFORM_BUFFER_BIT, Buffer::Kind::HostVisible);
+  tokens_ = Buffer(ctx_, T * 4, VK_BUFFER_USAGE_STORAGE_BUFFER_BIT, Buffer::Kind::HostVisible);
+  argmax_ = Buffer(ctx_, 16, VK_BUFFER_USAGE_STORAGE_BUFFER_BIT, Buffer::Kind::HostVisible);
+  logitsHost_ = Buffer(ctx_, T * hp.nVocab * 4, VK_BUFFER_USAGE_TRANSFER_DST_BIT, Buffer::Kind::HostVisible);
+  x_ = device(T * E * 4);
+  xn_ = device(T * E * 4);
+  q_ = device(T * E * 4);
+  k_ = device(T * KV * 4);
+  v_ = device(T * KV * 4);
+  attn_ = device(T * E * 4);
+  gate_ = device(T * F * 4);
+  up_ = device(T * F * 4);
+  logits_ = device(T * hp.nVocab * 4);
+  kCache_ = device(uint64_t(hp.nLayer) * ctxSize_ * KV * 2);
+  vCache_ = device(uint64_t(hp.nLayer) * ctxSize_ * KV * 2);
+
+  // RoPE cos/sin for every position, in double precision: exact even at large positions.
+  rope_ = device(uint64_t(ctxSize_) * (hp.ropeDim / 2) * 8);
+  {
+    std::vector<float> table(size_t(ctxSize_) * (hp.ropeDim / 2) * 2);
+    for (uint32_t p = 0; p < ctxSize_; ++p)
+      for (uint32_t i = 0; i < hp.ropeDim / 2; ++i) {
+        double theta = double(p) * std::pow(double(hp.ropeBase), -2.0 * i / double(hp.ropeDim));
+        table[(size_t(p) * (hp.ropeDim / 2) + i) * 2] = float(std::cos(theta));
+        table[(size_t(p) * (hp.ropeDim / 2) + i) * 2 + 1] = float(std::sin(theta));
+      }
+    Uploader up(ctx_, std::max<uint64_t>(table.size() * 4, 4));
+    up.upload(rope_.handle(), 0, table.data(), table.size() * 4);
+    up.flush();
+  }
+
+  VkDevice dev = ctx_.device();
+  const uint32_t maxSets = 2 * (hp.nLayer * 16 + 16);
+  VkDescriptorPoolSize sizes[2] = {{VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER, maxSets}, {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, maxSets * 6}};
+  VkDescriptorPoolCreateInfo dpi{VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO};
+  dpi.maxSets = maxSets;
+  dpi.poolSizeCount = 2;
+  dpi.pPoolSizes = sizes;
+  VK_CHECK(vkCreateDescriptorPool(dev, &dpi, nullptr, &descriptorPool_));
+  VkCommandPoolCreateInfo cpi{VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO};
+  cpi.flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT;
+  cpi.queueFamilyIndex = ctx_.queueFamily();
+  VK_CHECK(vkCreateCommandPool(dev, &cpi, nullptr, &commandPool_));
+  VkCommandBuffer cmds[3];
+  VkCommandBufferAllocateInfo ai{VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO};
+  ai.commandPool = commandPool_;
+  ai.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
+  ai.commandBufferCount = 3;
+  VK_CHECK(vkAllocateCommandBuffers(dev, &ai, cmds));
+  decodeCmd_ = cmds[0];
+  prefillCmd_ = cmds[1];
+  copyCmd_ = cmds[2];
+  VkFenceCreateInfo fci{VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
+  VK_CHECK(vkCreateFence(dev, &fci, nullptr, &fence_));
+
+  recordForward(decodeCmd_, 1, decodePlan_);
+  recordForward(prefillCmd_, ubatch_, prefillPlan_);
+}
+
+Session::~Session() {
+  VkDevice dev = ctx_.device();
+  // eval() waits for its own submissions, so nothing of this session is in flight here.
+  if (fence_) vkDestroyFence(dev, fence_, nullptr);
+  if (commandPool_) vkDestroyCommandPool(dev, commandPool_, nullptr);
+  if (descriptorPool_) vkDestroyDescriptorPool(dev, descriptorPool_, nullptr);
+}
+
+// The whole Llama forward pass, top to bottom. `capacity` is how many tokens the grid covers; the
+// actual count comes from the step parameters, so the same recording serves every step.
+void Session::recordForward(VkCommandBuffer cmd, uint32_t capacity, Plan& plan) {
+  const ModelWeights& m = *model_;
+  const LlamaHParams& hp = m.hparams();
+  const uint32_t kvPairs = hp.nHeadKv * hp.headDim / 2;
+  VkCommandBufferBeginInfo bi{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
+  VK_CHECK(vkBeginCommandBuffer(cmd, &bi));
+  Recorder r(*this, cmd, plan);
+
+  // Token embeddings: x = token_embd[tokens].
+  struct { uint32_t K, nVocab, scaleOffset; } embedPc{hp.nEmbd, hp.nVocab, m.tokenEmbd.scaleOffsetWords};
+  r.dispatch("embed_" + m.tokenEmbd.kernelSuffix(), {&m.tokenEmbd.buffer, &tokens_, &x_}, embedPc, capacity);
+  r.barrier();
+
+  for (uint32_t l = 0; l < hp.nLayer; ++l) {
+    const LayerWeights& w = m.layers[l];
+    const uint32_t cacheOffset = l * ctxSize_ * kvPairs;
+
+    // Attention block: x += Wo · attention(rope(Wq·n(x)), rope(Wk·n(x)), Wv·n(x)).
+    r.rmsnorm(x_, w.attnNorm, xn_, capacity, false);
+    r.barrier();
+    r.matmul(w.q, xn_, q_, false, false);
+    r.matmul(w.k, xn_, k_, false, false);
+    r.matmul(w.v, xn_, v_, false, false);
+    r.barrier();
+    struct { uint32_t nHead, nHeadKv, headDim, ropeDim, cacheOffset; } ropePc{hp.nHead, hp.nHeadKv, hp.headDim, hp.ropeDim,
+                                                                              cacheOffset};
+    r.dispatch("rope_kv", {&q_, &k_, &v_, &rope_, &kCache_, &vCache_}, ropePc, capacity);
+    r.barrier();
+    struct { uint32_t nHead, nHeadKv, headDim, cacheOffset; float scale; } attnPc{
+        hp.nHead, hp.nHeadKv, hp.headDim, cacheOffset, float(1.0 / std::sqrt(double(hp.headDim)))};
+    r.dispatch("attention", {&q_, &kCache_, &vCache_, &attn_}, attnPc, hp.nHead, capacity);
+    r.barrier();
+    r.matmul(w.o, attn_, x_, true, false);  // residual add fused
+    r.barrier();
+
+    // Feed-forward block: x += Wdown · (silu(Wgate·n(x)) * Wup·n(x)).
+    r.rmsnorm(x_, w.ffnNorm, xn_, capacity, false);
+    r.barrier();
+    r.matmul(w.gate, xn_, gate_, false, false);
+    r.matmul(w.up, xn_, up_, false, false);
+    r.barrier();
+    struct { uint32_t nFf; } siluPc{hp.nFf};
+    const uint32_t siluGroups = ceilDiv(uint64_t(capacity) * hp.nFf, 256);
+    r.dispatch("silu_mul", {&gate_, &up_}, siluPc, std::min(siluGroups, kMaxGroups), ceilDiv(siluGroups, kMaxGroups));
+    r.barrier();
+    r.matmul(w.down, gate_, x_, true, false);  // residual add fused
+    r.barrier();
+  }
+
+  // Final norm and LM head, only for the tokens whose logits are wanted; then greedy argmax.
+  r.rmsnorm(x_, m.outputNorm, xn_, capacity, true);
+  r.barrier();
+  r.matmul(m.output, xn_, logits_, false, true);
+  r.barrier();
+  struct { uint32_t nVocab; } argmaxPc{hp.nVocab};
+  r.dispatch("argmax", {&logits_, &argmax_}, argmaxPc, 1);
+
+  // The host reads the argmax result; a later copy command may read the logits.
+  VkMemoryBarrier mb{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
+  mb.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT;
+  mb.dstAccessMask = VK_ACCESS_HOST_READ_BIT | VK_ACCESS_TRANSFER_READ_BIT;
+  vkCmdPipelineBarrier(cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_PIPELINE_STAGE_HOST_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT,
+                       0, 1, &mb, 0, nullptr, 0, nullptr);
+  VK_CHECK(vkEndCommandBuffer(cmd));
+}
+
+Session::Result Session::eval(const std::vector<int32_t>& tokens, uint32_t pos, Output output) {
+  const LlamaHParams& hp = model_->hparams();
+  const uint32_t n = uint32_t(tokens.size());
+  if (n == 0) throw NativeError("INVALID_ARGUMENT", "eval needs at least one token");
+  if (uint64_t(pos) + n > ctxSize_)
+    throw NativeError("CONTEXT_OVERFLOW", "positions " + std::to_string(pos) + ".." + std::to_string(pos + n - 1) +
+                                              " do not fit the session's context of " + std::to_string(ctxSize_) + " tokens");
+  for (int32_t t : tokens)
+    if (t < 0 || uint32_t(t) >= hp.nVocab)
+      throw NativeError("INVALID_ARGUMENT", "token id " + std::to_string(t) + " is outside the vocabulary (0.." +
+                                                std::to_string(hp.nVocab - 1) + ")");
+  Result result;
+  VkDevice dev = ctx_.device();
+  for (uint32_t c = 0; c < n; c += ubatch_) {
+    const uint32_t m = std::min(ubatch_, n - c);
+    const bool last = c + m == n;
+    const bool wantLogits = output == Output::AllLogits || (output == Output::LastLogits && last);
+    StepParams p{m, pos + c, output == Output::AllLogits ? 0u : m - 1, 0};
+    std::memcpy(params_.mapped(), &p, sizeof p);
+    std::memcpy(tokens_.mapped(), tokens.data() + c, m * 4);
+
+    std::vector<VkCommandBuffer> cmds{m == 1 ? decodeCmd_ : prefillCmd_};
+    const uint32_t rows = output == Output::AllLogits ? m : 1;
+    if (wantLogits) {
+      VK_CHECK(vkResetCommandBuffer(copyCmd_, 0));
+      VkCommandBufferBeginInfo bi{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
+      bi.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
+      VK_CHECK(vkBeginCommandBuffer(copyCmd_, &bi));
+      VkBufferCopy region{0, 0, uint64_t(rows) * hp.nVocab * 4};
+      vkCmdCopyBuffer(copyCmd_, logits_.handle(), logitsHost_.handle(), 1, &region);
+      VkMemoryBarrier mb{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
+      mb.srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT;
+      mb.dstAccessMask = VK_ACCESS_HOST_READ_BIT;
+      vkCmdPipelineBarrier(copyCmd_, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &mb, 0, nullptr, 0,
+                           nullptr);
+      VK_CHECK(vkEndCommandBuffer(copyCmd_));
+      cmds.push_back(copyCmd_);
+    }
+    VkSubmitInfo si{VK_STRUCTURE_TYPE_SUBMIT_INFO};
+    si.commandBufferCount = uint32_t(cmds.size());
+    si.pCommandBuffers = cmds.data();
+    ctx_.submit(si, fence_);
+    VK_CHECK(vkWaitForFences(dev, 1, &fence_, VK_TRUE, UINT64_MAX));
+    VK_CHECK(vkResetFences(dev, 1, &fence_));
+    if (wantLogits) {
+      const float* src = static_cast<const float*>(logitsHost_.mapped());
+      result.logits.insert(result.logits.end(), src, src + size_t(rows) * hp.nVocab);
+      result.rows += rows;
+    }
+  }
+  result.argmax = static_cast<const int32_t*>(argmax_.mapped())[0];
+  return result;
+}

@@ -1,0 +1,53 @@
+// One conversation's state on the GPU: KV cache, activations, and the forward pass recorded once into
+// two command buffers (decode: 1 token; prefill: up to `ubatch` tokens). Each eval only writes the
+// step parameters and token ids into host-visible memory and replays a recorded command buffer.
+#pragma once
+#include <vulkan/vulkan.h>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "buffer.h"
+#include "model_weights.h"
+
+class Kernel;
+
+class Session {
+ public:
+  enum class Output { LastLogits = 0, AllLogits = 1, ArgmaxOnly = 2 };
+  struct Result {
+    std::vector<float> logits;  // rows × n_vocab (empty for ArgmaxOnly)
+    uint32_t rows = 0;
+    int32_t argmax = -1;        // greedy token after the last evaluated token
+  };
+  struct Plan {
+    uint32_t dispatches = 0, barriers = 0;  // recorded in the decode command buffer
+  };
+
+  Session(std::shared_ptr<ModelWeights> model, uint32_t contextSize, uint32_t ubatch);
+  ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  // Evaluates tokens at positions [pos, pos+n). Blocks until the GPU is done: call off the JS thread.
+  Result eval(const std::vector<int32_t>& tokens, uint32_t pos, Output output);
+  uint32_t contextSize() const { return ctxSize_; }
+  Plan decodePlan() const { return decodePlan_; }
+  uint64_t deviceBytes() const { return deviceBytes_; }
+
+ private:
+  class Recorder;
+  void recordForward(VkCommandBuffer cmd, uint32_t capacity, Plan& plan);
+
+  std::shared_ptr<ModelWeights> model_;
+  VkContext& ctx_;
+  uint32_t ctxSize_, ubatch_;
+  Buffer params_, tokens_, argmax_, logitsHost_;
+  Buffer x_, xn_, q_, k_, v_, attn_, gate_, up_, logits_, kCache_, vCache_, rope_;
+  VkDescriptorPool descriptorPool_ = VK_NULL_HANDLE;
+  VkCommandPool commandPool_ = VK_NULL_HANDLE;
+  VkCommandBuffer decodeCmd_ = VK_NULL_HANDLE, prefillCmd_ = VK_NULL_HANDLE, copyCmd_ = VK_NULL_HANDLE;
+  VkFence fence_ = VK_NULL_HANDLE;
+  Plan decodePlan_, prefillPlan_;
+  uint64_t deviceBytes_ = 0;
+};

@@ -1,0 +1,365 @@
+#include "vk_context.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "kernel.h"
+#include "vk_check.h"
+
+const char* vkResultName(VkResult r) {
+  switch (r) {
+#define CASE(x) case x: return #x;
+    CASE(VK_SUCCESS) CASE(VK_NOT_READY) CASE(VK_TIMEOUT) CASE(VK_EVENT_SET) CASE(VK_EVENT_RESET)
+    CASE(VK_INCOMPLETE) CASE(VK_ERROR_OUT_OF_HOST_MEMORY) CASE(VK_ERROR_OUT_OF_DEVICE_MEMORY)
+    CASE(VK_ERROR_INITIALIZATION_FAILED) CASE(VK_ERROR_DEVICE_LOST) CASE(VK_ERROR_MEMORY_MAP_FAILED)
+    CASE(VK_ERROR_LAYER_NOT_PRESENT) CASE(VK_ERROR_EXTENSION_NOT_PRESENT) CASE(VK_ERROR_FEATURE_NOT_PRESENT)
+    CASE(VK_ERROR_INCOMPATIBLE_DRIVER) CASE(VK_ERROR_TOO_MANY_OBJECTS) CASE(VK_ERROR_FORMAT_NOT_SUPPORTED)
+    CASE(VK_ERROR_FRAGMENTED_POOL) CASE(VK_ERROR_UNKNOWN) CASE(VK_ERROR_OUT_OF_POOL_MEMORY)
+    CASE(VK_ERROR_INVALID_EXTERNAL_HANDLE) CASE(VK_ERROR_FRAGMENTATION)
+#undef CASE
+    default: return "VK_ERROR_(unnamed)";
+  }
+}
+
+void throwVkError(VkResult r, const char* call) {
+  std::string msg = std::string("Vulkan call failed: ") + call + " returned " + vkResultName(r);
+  if (r == VK_ERROR_OUT_OF_DEVICE_MEMORY || r == VK_ERROR_OUT_OF_HOST_MEMORY) {
+    throw NativeError("OUT_OF_DEVICE_MEMORY",
+                      std::string("out of ") + (r == VK_ERROR_OUT_OF_DEVICE_MEMORY ? "device" : "host") +
+                          " memory (" + call + "); use a smaller model, a smaller context or free GPU memory",
+                      vkResultName(r));
+  }
+  throw NativeError("VULKAN", msg, vkResultName(r));
+}
+
+namespace {
+
+const char* kValidationLayer = "VK_LAYER_KHRONOS_validation";
+
+VKAPI_ATTR VkBool32 VKAPI_CALL onDebugMessage(VkDebugUtilsMessageSeverityFlagBitsEXT severity,
+                                              VkDebugUtilsMessageTypeFlagsEXT, const VkDebugUtilsMessengerCallbackDataEXT* data,
+                                              void* user) {
+  auto* ctx = static_cast<VkContext*>(user);
+  bool error = severity & VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT;
+  ctx->addValidationMessage({error ? "error" : "warning", data && data->pMessage ? data->pMessage : ""});
+  return VK_FALSE;
+}
+
+bool layerAvailable(const char* name) {
+  uint32_t count = 0;
+  if (vkEnumerateInstanceLayerProperties(&count, nullptr) != VK_SUCCESS) return false;
+  std::vector<VkLayerProperties> layers(count);
+  if (vkEnumerateInstanceLayerProperties(&count, layers.data()) != VK_SUCCESS) return false;
+  for (auto& l : layers)
+    if (std::strcmp(l.layerName, name) == 0) return true;
+  return false;
+}
+
+bool hasDeviceExtension(VkPhysicalDevice pd, const char* name) {
+  uint32_t count = 0;
+  if (vkEnumerateDeviceExtensionProperties(pd, nullptr, &count, nullptr) != VK_SUCCESS) return false;
+  std::vector<VkExtensionProperties> exts(count);
+  if (vkEnumerateDeviceExtensionProperties(pd, nullptr, &count, exts.data()) != VK_SUCCESS) return false;
+  for (auto& e : exts)
+    if (std::strcmp(e.extensionName, name) == 0) return true;
+  return false;
+}
+
+VkInstance createInstance(bool validation) {
+  VkApplicationInfo app{VK_STRUCTURE_TYPE_APPLICATION_INFO};
+  app.pApplicationName = "parley";
+  app.pEngineName = "parley";
+  app.apiVersion = VK_API_VERSION_1_2;
+  VkInstanceCreateInfo ci{VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO};
+  ci.pApplicationInfo = &app;
+  const char* ext = VK_EXT_DEBUG_UTILS_EXTENSION_NAME;
+  if (validation) {
+    ci.enabledLayerCount = 1;
+    ci.ppEnabledLayerNames = &kValidationLayer;
+    ci.enabledExtensionCount = 1;
+    ci.ppEnabledExtensionNames = &ext;
+  }
+  VkInstance instance = VK_NULL_HANDLE;
+  VkResult r = vkCreateInstance(&ci, nullptr, &instance);
+  if (r == VK_ERROR_INCOMPATIBLE_DRIVER || r == VK_ERROR_INITIALIZATION_FAILED) {
+    throw NativeError("NO_VULKAN_DEVICE",
+                      std::string("no Vulkan driver could be loaded (") + vkResultName(r) +
+                          "); install a GPU driver, or Mesa's lavapipe on machines without a GPU: "
+                          "sudo apt-get install -y mesa-vulkan-drivers",
+                      vkResultName(r));
+  }
+  VK_CHECK(r);
+  return instance;
+}
+
+std::vector<VkPhysicalDevice> physicalDevices(VkInstance instance) {
+  uint32_t count = 0;
+  VK_CHECK(vkEnumeratePhysicalDevices(instance, &count, nullptr));
+  std::vector<VkPhysicalDevice> devices(count);
+  if (count) VK_CHECK(vkEnumeratePhysicalDevices(instance, &count, devices.data()));
+  return devices;
+}
+
+const char* typeName(VkPhysicalDeviceType t) {
+  switch (t) {
+    case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU: return "discrete";
+    case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU: return "integrated";
+    case VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU: return "virtual";
+    case VK_PHYSICAL_DEVICE_TYPE_CPU: return "cpu";
+    default: return "other";
+  }
+}
+
+int typeRank(VkPhysicalDeviceType t) {
+  switch (t) {
+    case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU: return 4;
+    case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU: return 3;
+    case VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU: return 2;
+    case VK_PHYSICAL_DEVICE_TYPE_CPU: return 1;
+    default: return 0;
+  }
+}
+
+DeviceInfo describe(VkPhysicalDevice pd, uint32_t index) {
+  VkPhysicalDeviceDriverProperties driver{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_DRIVER_PROPERTIES};
+  VkPhysicalDeviceSubgroupProperties subgroup{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES};
+  VkPhysicalDeviceShaderIntegerDotProductProperties dotProps{
+      VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_INTEGER_DOT_PRODUCT_PROPERTIES};
+  bool hasDot = hasDeviceExtension(pd, "VK_KHR_shader_integer_dot_product");
+  subgroup.pNext = &driver;
+  if (hasDot) driver.pNext = &dotProps;
+  VkPhysicalDeviceProperties2 props{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2};
+  props.pNext = &subgroup;
+  vkGetPhysicalDeviceProperties2(pd, &props);
+
+  VkPhysicalDeviceShaderFloat16Int8Features f16i8{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_FLOAT16_INT8_FEATURES};
+  VkPhysicalDeviceFeatures2 features{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2};
+  features.pNext = &f16i8;
+  vkGetPhysicalDeviceFeatures2(pd, &features);
+
+  VkPhysicalDeviceMemoryProperties mem;
+  vkGetPhysicalDeviceMemoryProperties(pd, &mem);
+
+  DeviceInfo info;
+  info.index = index;
+  info.name = props.properties.deviceName;
+  info.type = typeName(props.properties.deviceType);
+  info.driverName = driver.driverName;
+  info.driverInfo = driver.driverInfo;
+  uint32_t v = props.properties.apiVersion;
+  info.apiVersion = std::to_string(VK_API_VERSION_MAJOR(v)) + "." + std::to_string(VK_API_VERSION_MINOR(v)) + "." +
+                    std::to_string(VK_API_VERSION_PATCH(v));
+  info.vendorId = props.properties.vendorID;
+  info.deviceId = props.properties.deviceID;
+  for (uint32_t i = 0; i < mem.memoryHeapCount; ++i)
+    info.heaps.push_back({mem.memoryHeaps[i].size, (mem.memoryHeaps[i].flags & VK_MEMORY_HEAP_DEVICE_LOCAL_BIT) != 0});
+  info.subgroupSize = subgroup.subgroupSize;
+  info.maxSharedMemory = props.properties.limits.maxComputeSharedMemorySize;
+  info.fp16 = f16i8.shaderFloat16;
+  info.int8 = f16i8.shaderInt8;
+  info.integerDot = hasDot;
+  info.integerDotAccelerated = hasDot && dotProps.integerDotProduct4x8BitPackedSignedAccelerated;
+  info.cooperativeMatrix =
+      hasDeviceExtension(pd, "VK_KHR_cooperative_matrix") || hasDeviceExtension(pd, "VK_NV_cooperative_matrix");
+  return info;
+}
+
+}  // namespace
+
+std::vector<DeviceInfo> VkContext::listDevices() {
+  VkInstance instance = createInstance(false);
+  std::vector<DeviceInfo> out;
+  try {
+    auto devices = physicalDevices(instance);
+    for (uint32_t i = 0; i < devices.size(); ++i) out.push_back(describe(devices[i], i));
+  } catch (...) {
+    vkDestroyInstance(instance, nullptr);
+    throw;
+  }
+  vkDestroyInstance(instance, nullptr);
+  return out;
+}
+
+VkContext::VkContext(const Options& options) {
+  validationEnabled_ = options.validation && layerAvailable(kValidationLayer);
+  if (options.validation && !validationEnabled_) {
+    throw NativeError("VULKAN",
+                      "the Khronos validation layer was requested but is not installed: "
+                      "sudo apt-get install -y vulkan-validationlayers");
+  }
+  instance_ = createInstance(validationEnabled_);
+  try {
+    if (validationEnabled_) {
+      auto create = reinterpret_cast<PFN_vkCreateDebugUtilsMessengerEXT>(
+          vkGetInstanceProcAddr(instance_, "vkCreateDebugUtilsMessengerEXT"));
+      if (!create) throw NativeError("VULKAN", "VK_EXT_debug_utils is not available with the validation layer");
+      VkDebugUtilsMessengerCreateInfoEXT mci{VK_STRUCTURE_TYPE_DEBUG_UTILS_MESSENGER_CREATE_INFO_EXT};
+      mci.messageSeverity =
+          VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT | VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT;
+      mci.messageType = VK_DEBUG_UTILS_MESSAGE_TYPE_GENERAL_BIT_EXT | VK_DEBUG_UTILS_MESSAGE_TYPE_VALIDATION_BIT_EXT |
+                        VK_DEBUG_UTILS_MESSAGE_TYPE_PERFORMANCE_BIT_EXT;
+      mci.pfnUserCallback = onDebugMessage;
+      mci.pUserData = this;
+      VK_CHECK(create(instance_, &mci, nullptr, &messenger_));
+    }
+
+    auto devices = physicalDevices(instance_);
+    if (devices.empty()) {
+      throw NativeError("NO_VULKAN_DEVICE",
+                        "no Vulkan device found; install a GPU driver, or Mesa's lavapipe on machines without a GPU: "
+                        "sudo apt-get install -y mesa-vulkan-drivers");
+    }
+    int chosen = -1;
+    if (options.device.empty()) {
+      int bestRank = -1;
+      for (uint32_t i = 0; i < devices.size(); ++i) {
+        VkPhysicalDeviceProperties p;
+        vkGetPhysicalDeviceProperties(devices[i], &p);
+        if (typeRank(p.deviceType) > bestRank) {
+          bestRank = typeRank(p.deviceType);
+          chosen = int(i);
+        }
+      }
+    } else {
+      bool numeric = std::all_of(options.device.begin(), options.device.end(), ::isdigit);
+      for (uint32_t i = 0; i < devices.size() && chosen < 0; ++i) {
+        VkPhysicalDeviceProperties p;
+        vkGetPhysicalDeviceProperties(devices[i], &p);
+        if (numeric ? std::to_string(i) == options.device : std::string(p.deviceName).find(options.device) != std::string::npos)
+          chosen = int(i);
+      }
+      if (chosen < 0) throw NativeError("NO_VULKAN_DEVICE", "no Vulkan device matches \"" + options.device + "\" (see `parley devices`)");
+    }
+    physical_ = devices[chosen];
+    info_ = describe(physical_, uint32_t(chosen));
+    vkGetPhysicalDeviceMemoryProperties(physical_, &memProps_);
+
+    // Prefer a compute-only queue family (it does not compete with the game's graphics queue).
+    uint32_t familyCount = 0;
+    vkGetPhysicalDeviceQueueFamilyProperties(physical_, &familyCount, nullptr);
+    std::vector<VkQueueFamilyProperties> families(familyCount);
+    vkGetPhysicalDeviceQueueFamilyProperties(physical_, &familyCount, families.data());
+    int family = -1;
+    for (uint32_t i = 0; i < familyCount; ++i)
+      if ((families[i].queueFlags & VK_QUEUE_COMPUTE_BIT) && !(families[i].queueFlags & VK_QUEUE_GRAPHICS_BIT)) family = int(i);
+    if (family < 0)
+      for (uint32_t i = 0; i < familyCount && family < 0; ++i)
+        if (families[i].queueFlags & VK_QUEUE_COMPUTE_BIT) family = int(i);
+    if (family < 0) throw NativeError("NO_VULKAN_DEVICE", info_.name + " has no compute queue");
+    queueFamily_ = uint32_t(family);
+
+    float priority = 1.0f;
+    VkDeviceQueueCreateInfo qci{VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO};
+    qci.queueFamilyIndex = queueFamily_;
+    qci.queueCount = 1;
+    qci.pQueuePriorities = &priority;
+    VkDeviceCreateInfo dci{VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO};
+    dci.queueCreateInfoCount = 1;
+    dci.pQueueCreateInfos = &qci;
+    VK_CHECK(vkCreateDevice(physical_, &dci, nullptr, &device_));
+    vkGetDeviceQueue(device_, queueFamily_, 0, &queue_);
+  } catch (...) {
+    if (device_) vkDestroyDevice(device_, nullptr);
+    if (messenger_) {
+      auto destroy = reinterpret_cast<PFN_vkDestroyDebugUtilsMessengerEXT>(
+          vkGetInstanceProcAddr(instance_, "vkDestroyDebugUtilsMessengerEXT"));
+      if (destroy) destroy(instance_, messenger_, nullptr);
+    }
+    vkDestroyInstance(instance_, nullptr);
+    throw;
+  }
+}
+
+VkContext::~VkContext() {
+  if (device_) vkDeviceWaitIdle(device_);
+  kernels_.clear();
+  if (device_) vkDestroyDevice(device_, nullptr);
+  if (messenger_) {
+    auto destroy = reinterpret_cast<PFN_vkDestroyDebugUtilsMessengerEXT>(
+        vkGetInstanceProcAddr(instance_, "vkDestroyDebugUtilsMessengerEXT"));
+    if (destroy) destroy(instance_, messenger_, nullptr);
+  }
+  if (instance_) vkDestroyInstance(instance_, nullptr);
+}
+
+void VkContext::submit(const VkSubmitInfo& submitInfo, VkFence fence) {
+  std::lock_guard<std::mutex> lock(queueMutex_);
+  VK_CHECK(vkQueueSubmit(queue_, 1, &submitInfo, fence));
+}
+
+uint32_t VkContext::memoryType(uint32_t typeBits, VkMemoryPropertyFlags required, VkMemoryPropertyFlags preferred) const {
+  for (int pass = 0; pass < 2; ++pass) {
+    VkMemoryPropertyFlags want = pass == 0 ? (required | preferred) : required;
+    for (uint32_t i = 0; i < memProps_.memoryTypeCount; ++i) {
+      if ((typeBits & (1u << i)) && (memProps_.memoryTypes[i].propertyFlags & want) == want) return i;
+    }
+  }
+  throw NativeError("OUT_OF_DEVICE_MEMORY", "no suitable Vulkan memory type for a buffer on " + info_.name);
+}
+
+Kernel& VkContext::kernel(const std::string& name) {
+  std::lock_guard<std::mutex> lock(kernelMutex_);
+  auto it = kernels_.find(name);
+  if (it != kernels_.end()) return *it->second;
+  auto k = std::make_unique<Kernel>(*this, name);
+  Kernel& ref = *k;
+  kernels_.emplace(name, std::move(k));
+  return ref;
+}
+
+std::vector<ValidationMessage> VkContext::takeValidationMessages() {
+  std::lock_guard<std::mutex> lock(messagesMutex_);
+  std::vector<ValidationMessage> out;
+  out.swap(messages_);
+  return out;
+}
+
+void VkContext::addValidationMessage(ValidationMessage m) {
+  std::lock_guard<std::mutex> lock(messagesMutex_);
+  if (messages_.size() < 1000) messages_.push_back(std::move(m));
+}
+
+CommandContext::CommandContext(VkContext& c) : ctx(c) {
+  VkCommandPoolCreateInfo pci{VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO};
+  pci.flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT;
+  pci.queueFamilyIndex = ctx.queueFamily();
+  VK_CHECK(vkCreateCommandPool(ctx.device(), &pci, nullptr, &pool));
+  VkFenceCreateInfo fci{VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
+  VkResult r = vkCreateFence(ctx.device(), &fci, nullptr, &fence);
+  if (r != VK_SUCCESS) {
+    vkDestroyCommandPool(ctx.device(), pool, nullptr);
+    throwVkError(r, "vkCreateFence");
+  }
+}
+
+CommandContext::~CommandContext() {
+  vkDestroyFence(ctx.device(), fence, nullptr);
+  vkDestroyCommandPool(ctx.device(), pool, nullptr);
+}
+
+VkCommandBuffer CommandContext::allocate() {
+  VkCommandBufferAllocateInfo ai{VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO};
+  ai.commandPool = pool;
+  ai.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
+  ai.commandBufferCount = 1;
+  VkCommandBuffer cmd;
+  VK_CHECK(vkAllocateCommandBuffers(ctx.device(), &ai, &cmd));
+  return cmd;
+}
+
+void CommandContext::submitAndWait(const std::vector<VkCommandBuffer>& cmds) {
+  VkSubmitInfo si{VK_STRUCTURE_TYPE_SUBMIT_INFO};
+  si.commandBufferCount = uint32_t(cmds.size());
+  si.pCommandBuffers = cmds.data();
+  ctx.submit(si, fence);
+  VK_CHECK(vkWaitForFences(ctx.device(), 1, &fence, VK_TRUE, UINT64_MAX));
+  VK_CHECK(vkResetFences(ctx.device(), 1, &fence));
+}
+
+void computeBarrier(VkCommandBuffer cmd) {
+  VkMemoryBarrier mb{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
+  mb.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT;
+  mb.dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT;
+  vkCmdPipelineBarrier(cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1, &mb, 0,
+                       nullptr, 0, nullptr);
+}

@@ -1,0 +1,100 @@
+// The Vulkan instance, the chosen physical device, its logical device and compute queue, plus the
+// compute kernels (pipelines) built from the embedded SPIR-V. One VkContext per Runtime.
+#pragma once
+#include <vulkan/vulkan.h>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+struct MemoryHeapInfo {
+  uint64_t size;
+  bool deviceLocal;
+};
+
+struct DeviceInfo {
+  uint32_t index;
+  std::string name;
+  std::string type;  // "discrete" | "integrated" | "virtual" | "cpu" | "other"
+  std::string driverName;
+  std::string driverInfo;
+  std::string apiVersion;
+  uint32_t vendorId;
+  uint32_t deviceId;
+  std::vector<MemoryHeapInfo> heaps;
+  uint32_t subgroupSize;
+  uint32_t maxSharedMemory;
+  bool fp16;
+  bool int8;
+  bool integerDot;             // VK_KHR_shader_integer_dot_product present
+  bool integerDotAccelerated;  // 4x8-bit packed signed dot product runs in hardware
+  bool cooperativeMatrix;      // VK_KHR_cooperative_matrix or VK_NV_cooperative_matrix present
+};
+
+struct ValidationMessage {
+  std::string severity;  // "error" | "warning"
+  std::string text;
+};
+
+class Kernel;
+
+class VkContext {
+ public:
+  struct Options {
+    std::string device;  // empty: pick the best; a number: index; otherwise a substring of the name
+    bool validation = false;
+  };
+
+  static std::vector<DeviceInfo> listDevices();
+  explicit VkContext(const Options& options);
+  ~VkContext();
+  VkContext(const VkContext&) = delete;
+  VkContext& operator=(const VkContext&) = delete;
+
+  VkDevice device() const { return device_; }
+  VkPhysicalDevice physicalDevice() const { return physical_; }
+  uint32_t queueFamily() const { return queueFamily_; }
+  const DeviceInfo& info() const { return info_; }
+  bool validationEnabled() const { return validationEnabled_; }
+
+  // vkQueueSubmit must be externally synchronized: every submission goes through here.
+  void submit(const VkSubmitInfo& submitInfo, VkFence fence);
+  // Finds a memory type with all `required` flags, preferring one that also has `preferred`.
+  uint32_t memoryType(uint32_t typeBits, VkMemoryPropertyFlags required, VkMemoryPropertyFlags preferred) const;
+  const VkPhysicalDeviceMemoryProperties& memoryProperties() const { return memProps_; }
+
+  Kernel& kernel(const std::string& name);
+
+  std::vector<ValidationMessage> takeValidationMessages();
+  void addValidationMessage(ValidationMessage m);
+
+ private:
+  VkInstance instance_ = VK_NULL_HANDLE;
+  VkDebugUtilsMessengerEXT messenger_ = VK_NULL_HANDLE;
+  VkPhysicalDevice physical_ = VK_NULL_HANDLE;
+  VkDevice device_ = VK_NULL_HANDLE;
+  VkQueue queue_ = VK_NULL_HANDLE;
+  uint32_t queueFamily_ = 0;
+  DeviceInfo info_;
+  VkPhysicalDeviceMemoryProperties memProps_{};
+  bool validationEnabled_ = false;
+  std::mutex queueMutex_;
+  std::mutex kernelMutex_;
+  std::map<std::string, std::unique_ptr<Kernel>> kernels_;
+  std::mutex messagesMutex_;
+  std::vector<ValidationMessage> messages_;
+};
+
+// RAII for a VkFence, a command pool and one primary command buffer: used for one-off work.
+struct CommandContext {
+  VkContext& ctx;
+  VkCommandPool pool = VK_NULL_HANDLE;
+  VkFence fence = VK_NULL_HANDLE;
+  explicit CommandContext(VkContext& c);
+  ~CommandContext();
+  VkCommandBuffer allocate();
+  void submitAndWait(const std::vector<VkCommandBuffer>& cmds);
+};
+
+void computeBarrier(VkCommandBuffer cmd);
