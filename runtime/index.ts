@@ -1,1 +1,13 @@
-export {};
+// parley/runtime: the public API of Parley's Vulkan runtime.
+export { Runtime, type RuntimeOptions } from "./runtime.js";
+export { Model, type ModelInfo, type LoadModelOptions } from "./model.js";
+export { Session, AbortError, type SessionOptions, type GenerateOptions, type GenerateChunk, type GenerateTimings, type FinishReason } from "./session.js";
+export type { DeviceInfo, ValidationMessage } from "./native.js";
+export type { ChatMessage, ChatRole } from "./chat-template.js";
+export { renderChat, renderChatSegments, DEFAULT_CHAT_TEMPLATE } from "./chat-template.js";
+export { Sampler, type SamplingOptions } from "./sampler.js";
+export { LlamaTokenizer } from "./tokenizer/tokenizer.js";
+export { StreamingDetokenizer } from "./tokenizer/detokenizer.js";
+export { readGguf, type GgufFile } from "./gguf/reader.js";
+export { writeSyntheticModel, SYNTH_SHAPES, type SynthShapeName, type SynthType } from "./synth/synth.js";
+export * from "./errors.js";

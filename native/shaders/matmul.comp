@@ -1,9 +1,11 @@
 #version 450
-// y[t][r] (+)= sum_k W[r][k] * x[t][k] for the step's tokens: one workgroup per output row.
-// Each thread takes every WG-th block of 32 weights, dequantizes it once and applies it to up to
-// TOKEN_TILE tokens, so a prefill reads each weight block n_tokens/TOKEN_TILE times, not n_tokens times.
+// y[t][r] (+)= sum_k W[r][k] * x[t][k] for the step's tokens.
+// A workgroup of 64 threads covers 64/TPR rows; the TPR threads of a row split its 32-weight blocks,
+// dequantize each block once and apply it to up to TOKEN_TILE tokens (a prefill reads each block
+// n_tokens/TOKEN_TILE times, not n_tokens times). TPR (threads per row, a power of two ≤ 64) is chosen
+// by the host from the row length, so short rows do not leave most threads idle and the grid stays
+// small (CPU drivers pay per workgroup).
 #extension GL_EXT_control_flow_attributes : enable
-#extension GL_KHR_shader_subgroup_arithmetic : enable
 #include "common.glsl"
 #define WEIGHT_BINDING 1
 #include "weights.glsl"
@@ -18,15 +20,19 @@ layout(push_constant) uniform PC {
   uint scale_offset;  // uint index where quant scales start
   uint accumulate;    // 1: y += W·x (residual add fused), 0: y = W·x
   uint logits_only;   // 1: only tokens [logits_begin, n_tokens), written from y row 0
+  uint tpr;           // threads per row
 } pc;
 
 const uint TOKEN_TILE = 4u;
 shared float partial[TOKEN_TILE][64];
 
 void main() {
-  uint row = gl_WorkGroupID.x + gl_WorkGroupID.y * 65535u;
-  if (row >= pc.M) return;
   uint tid = gl_LocalInvocationID.x;
+  uint lane = tid % pc.tpr;
+  uint rows_per_wg = 64u / pc.tpr;
+  uint wg = gl_WorkGroupID.x + gl_WorkGroupID.y * 65535u;
+  uint row = wg * rows_per_wg + tid / pc.tpr;
+  bool row_valid = row < pc.M;
   uint t_begin = pc.logits_only != 0u ? step.logits_begin : 0u;
   uint t_end = step.n_tokens;
   uint blocks = pc.K / 32u;
@@ -34,31 +40,33 @@ void main() {
   for (uint t0 = t_begin; t0 < t_end; t0 += TOKEN_TILE) {
     float acc[TOKEN_TILE];
     [[unroll]] for (uint i = 0u; i < TOKEN_TILE; ++i) acc[i] = 0.0;
-    for (uint b = tid; b < blocks; b += 64u) {
-      dequant_block(row, b, pc.K, pc.scale_offset, w);
-      [[unroll]] for (uint i = 0u; i < TOKEN_TILE; ++i) {
-        uint t = t0 + i;
-        if (t < t_end) {
-          uint xo = t * pc.K + b * 32u;
-          float s = 0.0;
-          [[unroll]] for (uint j = 0u; j < 32u; ++j) s += w[j] * x[xo + j];
-          acc[i] += s;
+    if (row_valid) {
+      for (uint b = lane; b < blocks; b += pc.tpr) {
+        dequant_block(row, b, pc.K, pc.scale_offset, w);
+        [[unroll]] for (uint i = 0u; i < TOKEN_TILE; ++i) {
+          uint t = t0 + i;
+          if (t < t_end) {
+            uint xo = t * pc.K + b * 32u;
+            float s = 0.0;
+            [[unroll]] for (uint j = 0u; j < 32u; ++j) s += w[j] * x[xo + j];
+            acc[i] += s;
+          }
         }
       }
     }
     [[unroll]] for (uint i = 0u; i < TOKEN_TILE; ++i) partial[i][tid] = acc[i];
     barrier();
-    for (uint stride = 32u; stride > 0u; stride >>= 1) {
-      if (tid < stride) {
+    for (uint stride = pc.tpr / 2u; stride > 0u; stride >>= 1) {
+      if (lane < stride) {
         [[unroll]] for (uint i = 0u; i < TOKEN_TILE; ++i) partial[i][tid] += partial[i][tid + stride];
       }
       barrier();
     }
-    if (tid < TOKEN_TILE) {
-      uint t = t0 + tid;
+    if (row_valid && lane < TOKEN_TILE) {
+      uint t = t0 + lane;
       if (t < t_end) {
         uint yo = (t - t_begin) * pc.M + row;
-        float v = partial[tid][0];
+        float v = partial[lane][tid - lane];
         y[yo] = pc.accumulate != 0u ? y[yo] + v : v;
       }
     }

@@ -66,8 +66,13 @@ class Session::Recorder {
 
   // y (+)= W·x over the step's tokens; rows beyond 65535 spill into the y dimension of the grid.
   void matmul(const WeightMatrix& w, const Buffer& x, const Buffer& y, bool accumulate, bool logitsOnly) {
-    struct { uint32_t K, M, scaleOffset, accumulate, logitsOnly; } pc{w.K, w.M, w.scaleOffsetWords, accumulate, logitsOnly};
-    dispatch("matmul_" + w.kernelSuffix(), {&w.buffer, &x, &y}, pc, std::min(w.M, kMaxGroups), ceilDiv(w.M, kMaxGroups));
+    // Threads per row: enough to cover the row's blocks, at most 16 so a workgroup spans >= 4 rows.
+    // A thread writes one token of its row's result, so tpr >= TOKEN_TILE (4).
+    uint32_t tpr = 4;
+    while (tpr < 16 && tpr < w.K / 32) tpr *= 2;
+    struct { uint32_t K, M, scaleOffset, accumulate, logitsOnly, tpr; } pc{w.K, w.M, w.scaleOffsetWords, accumulate, logitsOnly, tpr};
+    const uint32_t groups = ceilDiv(w.M, 64 / tpr);
+    dispatch("matmul_" + w.kernelSuffix(), {&w.buffer, &x, &y}, pc, std::min(groups, kMaxGroups), ceilDiv(groups, kMaxGroups));
   }
 
   void rmsnorm(const Buffer& x, const Buffer& weight, const Buffer& out, uint32_t capacity, bool logitsOnly) {

@@ -1,0 +1,151 @@
+#!/usr/bin/env node
+// The `parley` command: devices, info, synth, generate.
+
+import { parseArgs } from "node:util";
+import { ParleyError } from "./errors.js";
+import { readGguf } from "./gguf/reader.js";
+import { describeModel, formatModelDescription } from "./model-config.js";
+import { Runtime } from "./runtime.js";
+import { SYNTH_SHAPES, writeSyntheticModel, type SynthShapeName, type SynthType } from "./synth/synth.js";
+
+const USAGE = `usage: parley <command> [options]
+
+commands:
+  devices [--json]                         list Vulkan devices and their capabilities
+  info FILE [--json]                       describe a GGUF model file
+  synth --shape tiny|small|tinyllama --type f32|f16|bf16|q8_0|q4_0 [--seed N] --out FILE
+                                           write a random-weight Llama GGUF with the real Llama 2 vocabulary
+  generate --model FILE --prompt TEXT [--chat] [--system TEXT] [--max-tokens N] [--temp T] [--top-k K]
+           [--top-p P] [--min-p P] [--seed S] [--context N] [--device D] [--json]
+                                           generate text (streamed; --json prints one object at the end)
+`;
+
+function fail(message: string): never {
+  process.stderr.write(`parley: ${message}\n`);
+  process.exit(2);
+}
+
+function gib(n: number): string {
+  return `${(n / 2 ** 30).toFixed(1)} GiB`;
+}
+
+async function devices(args: string[]): Promise<void> {
+  const { values } = parseArgs({ args, options: { json: { type: "boolean" } } });
+  const list = Runtime.listDevices();
+  if (values.json) {
+    console.log(JSON.stringify(list, null, 2));
+    return;
+  }
+  if (list.length === 0) console.log("no Vulkan devices");
+  for (const d of list) {
+    const heaps = d.memoryHeaps.map((h) => `${gib(h.size)}${h.deviceLocal ? " device-local" : " host"}`).join(", ");
+    const yes = (b: boolean) => (b ? "yes" : "no");
+    console.log(`[${d.index}] ${d.name} (${d.type})`);
+    console.log(`    driver:             ${d.driverName} ${d.driverInfo} (Vulkan ${d.apiVersion})`);
+    console.log(`    memory heaps:       ${heaps}`);
+    console.log(`    subgroup size:      ${d.subgroupSize}, shared memory ${d.maxSharedMemory / 1024} KiB`);
+    console.log(`    fp16: ${yes(d.fp16)}, int8: ${yes(d.int8)}, integer dot product: ${yes(d.integerDotProduct)}` +
+      ` (accelerated: ${yes(d.integerDotProductAccelerated)}), cooperative matrix: ${yes(d.cooperativeMatrix)}`);
+  }
+}
+
+async function info(args: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { json: { type: "boolean" } } });
+  const path = positionals[0] ?? fail("info needs a GGUF file");
+  const d = describeModel(await readGguf(path));
+  console.log(values.json ? JSON.stringify(d, null, 2) : formatModelDescription(d));
+}
+
+async function synth(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: { shape: { type: "string", default: "tiny" }, type: { type: "string", default: "q4_0" }, seed: { type: "string", default: "1" }, out: { type: "string" } },
+  });
+  const shape = values.shape as SynthShapeName;
+  if (!(shape in SYNTH_SHAPES)) fail(`unknown shape ${shape} (tiny, small, tinyllama)`);
+  const type = values.type as SynthType;
+  if (!["f32", "f16", "bf16", "q8_0", "q4_0"].includes(type)) fail(`unknown type ${type} (f32, f16, bf16, q8_0, q4_0)`);
+  const out = values.out ?? fail("synth needs --out FILE");
+  const seed = Number(values.seed);
+  let last = -1;
+  await writeSyntheticModel({
+    shape, type, seed, out,
+    onProgress: (p) => {
+      const pct = Math.floor((100 * p.bytesDone) / Math.max(1, p.bytesTotal));
+      if (pct !== last && process.stderr.isTTY) process.stderr.write(`\rwriting ${out}: ${pct}%`);
+      last = pct;
+    },
+  });
+  if (process.stderr.isTTY) process.stderr.write("\n");
+  console.log(`wrote ${out} (${shape}, ${type}, seed ${seed})`);
+}
+
+async function generate(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      model: { type: "string" }, prompt: { type: "string" }, chat: { type: "boolean" }, system: { type: "string" },
+      "max-tokens": { type: "string", default: "128" }, temp: { type: "string" }, "top-k": { type: "string" },
+      "top-p": { type: "string" }, "min-p": { type: "string" }, seed: { type: "string" }, context: { type: "string" },
+      device: { type: "string" }, json: { type: "boolean" },
+    },
+  });
+  const modelPath = values.model ?? fail("generate needs --model FILE");
+  const prompt = values.prompt ?? fail("generate needs --prompt TEXT");
+  const num = (v: string | undefined) => (v === undefined ? undefined : Number(v));
+  const runtime = await Runtime.create({ device: values.device });
+  try {
+    const tLoad = performance.now();
+    const model = await runtime.loadModel(modelPath);
+    const loadMs = performance.now() - tLoad;
+    const session = model.createSession({ contextSize: num(values.context) });
+    const messages = [
+      ...(values.system ? [{ role: "system" as const, content: values.system }] : []),
+      { role: "user" as const, content: prompt },
+    ];
+    const input = values.chat ? messages : prompt;
+    const tokens: number[] = [];
+    let text = "";
+    let final;
+    for await (const chunk of session.generate(input, {
+      maxTokens: num(values["max-tokens"]), temperature: num(values.temp) ?? 0, topK: num(values["top-k"]),
+      topP: num(values["top-p"]), minP: num(values["min-p"]), seed: num(values.seed),
+    })) {
+      tokens.push(...chunk.tokens);
+      text += chunk.text;
+      if (!values.json) process.stdout.write(chunk.text);
+      if (chunk.finishReason) final = chunk;
+    }
+    const t = final!.timings!;
+    const timings = {
+      loadMs, promptTokens: t.promptTokens, promptMs: t.promptMs, firstTokenMs: t.firstTokenMs, generatedTokens: t.generatedTokens,
+      generateMs: t.generateMs, msPerToken: t.generatedTokens > 1 ? t.generateMs / (t.generatedTokens - 1) : t.generateMs,
+    };
+    if (values.json) {
+      console.log(JSON.stringify({ model: modelPath, device: runtime.device.name, tokens, text, finishReason: final!.finishReason, timings }));
+    } else {
+      process.stdout.write("\n");
+      process.stderr.write(`[${t.generatedTokens} tokens, ${timings.msPerToken.toFixed(1)} ms/token, prompt ${t.promptTokens} tokens in ${t.promptMs.toFixed(0)} ms, ${runtime.device.name}]\n`);
+    }
+  } finally {
+    runtime.dispose();
+  }
+}
+
+const commands: Record<string, (args: string[]) => Promise<void>> = { devices, info, synth, generate };
+
+async function main(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  if (!command || command === "--help" || command === "-h" || command === "help") {
+    process.stdout.write(USAGE);
+    return;
+  }
+  const run = commands[command] ?? fail(`unknown command "${command}"\n${USAGE}`);
+  await run(rest);
+}
+
+main(process.argv.slice(2)).catch((e: unknown) => {
+  if (e instanceof ParleyError) fail(`${e.message} [${e.code}]`);
+  if (e instanceof TypeError && (e as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) fail(e.message);
+  fail((e as Error)?.stack ?? String(e));
+});

@@ -1,0 +1,182 @@
+// Loads the native Vulkan addon (native/build/Release/parley.node) and maps its errors to typed ones.
+
+import { existsSync, readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import {
+  ContextOverflowError,
+  DisposedError,
+  GgufFormatError,
+  GgufTruncatedError,
+  InvalidArgumentError,
+  ModelShapeError,
+  NativeAddonMissingError,
+  NoVulkanDeviceError,
+  OutOfDeviceMemoryError,
+  ParleyError,
+  UnsupportedTensorTypeError,
+  VulkanError,
+} from "./errors.js";
+
+export interface MemoryHeap {
+  size: number;
+  deviceLocal: boolean;
+}
+
+export interface DeviceInfo {
+  index: number;
+  name: string;
+  type: "discrete" | "integrated" | "virtual" | "cpu" | "other";
+  driverName: string;
+  driverInfo: string;
+  apiVersion: string;
+  vendorId: number;
+  deviceId: number;
+  memoryHeaps: MemoryHeap[];
+  subgroupSize: number;
+  maxSharedMemory: number;
+  fp16: boolean;
+  int8: boolean;
+  integerDotProduct: boolean;
+  integerDotProductAccelerated: boolean;
+  cooperativeMatrix: boolean;
+}
+
+export interface ValidationMessage {
+  severity: "error" | "warning";
+  message: string;
+}
+
+export interface NativeTensor {
+  name: string;
+  type: number;
+  dims: number[];
+  offset: number;
+  nbytes: number;
+}
+
+export interface NativeHParams {
+  nLayer: number;
+  nEmbd: number;
+  nHead: number;
+  nHeadKv: number;
+  nFf: number;
+  nVocab: number;
+  ropeDim: number;
+  headDim: number;
+  ropeFreqBase: number;
+  rmsEps: number;
+}
+
+export interface NativeEvalResult {
+  argmax: number;
+  rows: number;
+  logits?: Float32Array;
+}
+
+/** Eval output modes, as the addon numbers them. */
+export const EvalMode = { lastLogits: 0, allLogits: 1, argmax: 2 } as const;
+
+export interface NativeSession {
+  eval(tokens: Int32Array, pos: number, mode: number): Promise<NativeEvalResult>;
+  plan(): { dispatches: number; barriers: number };
+  readonly deviceBytes: number;
+  dispose(): void;
+}
+
+export interface NativeModel {
+  createSession(contextSize: number, ubatch: number): NativeSession;
+  readonly deviceBytes: number;
+  readonly weightBytes: number;
+  dispose(): void;
+}
+
+export interface NativeContext {
+  loadModel(
+    path: string,
+    description: { hparams: NativeHParams; tensors: NativeTensor[] },
+    onProgress?: (done: number, total: number) => void,
+  ): Promise<NativeModel>;
+  takeValidationMessages(): ValidationMessage[];
+  readonly device: DeviceInfo;
+  readonly validation: boolean;
+  dispose(): void;
+}
+
+export interface NativeAddon {
+  listDevices(): DeviceInfo[];
+  Context: new (options: { device?: string | number; validation?: boolean }) => NativeContext;
+}
+
+/** The package root: the nearest folder above this file whose package.json is Parley's. */
+export function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const pkg = join(dir, "package.json");
+    if (existsSync(pkg) && JSON.parse(readFileSync(pkg, "utf8")).name === "parley") return dir;
+    const up = dirname(dir);
+    if (up === dir) throw new NativeAddonMissingError("cannot find Parley's package.json above " + import.meta.url);
+    dir = up;
+  }
+}
+
+let addon: NativeAddon | undefined;
+
+export function loadAddon(): NativeAddon {
+  if (addon) return addon;
+  const path = process.env.PARLEY_ADDON ?? join(packageRoot(), "native", "build", "Release", "parley.node");
+  if (!existsSync(path)) {
+    throw new NativeAddonMissingError(
+      `the Vulkan runtime is not built (${path} is missing): run \`npm install\` or \`node native/build.mjs\` ` +
+        "(it needs the Debian/Ubuntu packages libvulkan-dev glslc mesa-vulkan-drivers)",
+    );
+  }
+  try {
+    addon = createRequire(import.meta.url)(path) as NativeAddon;
+  } catch (e) {
+    throw new NativeAddonMissingError(
+      `cannot load the Vulkan runtime (${path}): ${(e as Error).message}. ` +
+        "Is the Vulkan loader installed? sudo apt-get install -y libvulkan1 mesa-vulkan-drivers",
+      { cause: e },
+    );
+  }
+  return addon;
+}
+
+/** Turns an error thrown by the addon (a plain Error with `code`) into the matching typed error. */
+export function toParleyError(e: unknown): unknown {
+  if (e instanceof ParleyError || !(e instanceof Error)) return e;
+  const code = (e as { code?: string }).code;
+  const vkResult = (e as { vkResult?: string }).vkResult ?? "";
+  switch (code) {
+    case "OUT_OF_DEVICE_MEMORY": return new OutOfDeviceMemoryError(e.message);
+    case "NO_VULKAN_DEVICE": return new NoVulkanDeviceError(e.message);
+    case "CONTEXT_OVERFLOW": return new ContextOverflowError(e.message);
+    case "MODEL_SHAPE": return new ModelShapeError(e.message);
+    case "UNSUPPORTED_TENSOR_TYPE": return new UnsupportedTensorTypeError(e.message);
+    case "GGUF_TRUNCATED": return new GgufTruncatedError(e.message);
+    case "GGUF_FORMAT": return new GgufFormatError(e.message);
+    case "INVALID_ARGUMENT": return new InvalidArgumentError(e.message);
+    case "DISPOSED": return new DisposedError(e.message.replace(/ was disposed.*/, ""));
+    case "VULKAN": return new VulkanError(e.message, vkResult);
+    default: return e;
+  }
+}
+
+/** Calls into the addon, rethrowing its errors as typed errors. */
+export function native<T>(call: () => T): T {
+  try {
+    return call();
+  } catch (e) {
+    throw toParleyError(e);
+  }
+}
+
+export async function nativeAsync<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (e) {
+    throw toParleyError(e);
+  }
+}
