@@ -23,7 +23,11 @@ layout(push_constant) uniform PC {
   uint tpr;           // threads per row
 } pc;
 
+#ifdef MATVEC
+const uint TOKEN_TILE = 1u;  // decode: one token per step
+#else
 const uint TOKEN_TILE = 4u;
+#endif
 shared float partial[TOKEN_TILE][64];
 
 void main() {
@@ -62,12 +66,14 @@ void main() {
       }
       barrier();
     }
-    if (row_valid && lane < TOKEN_TILE) {
-      uint t = t0 + lane;
-      if (t < t_end) {
-        uint yo = (t - t_begin) * pc.M + row;
-        float v = partial[lane][tid - lane];
-        y[yo] = pc.accumulate != 0u ? y[yo] + v : v;
+    if (row_valid) {
+      for (uint i = lane; i < TOKEN_TILE; i += pc.tpr) {
+        uint t = t0 + i;
+        if (t < t_end) {
+          uint yo = (t - t_begin) * pc.M + row;
+          float v = partial[i][tid - lane];
+          y[yo] = pc.accumulate != 0u ? y[yo] + v : v;
+        }
       }
     }
     barrier();

@@ -1,6 +1,9 @@
 #include "session.h"
 
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
 #include <cstring>
 #include <string>
 
@@ -18,6 +21,7 @@ constexpr VkBufferUsageFlags kStorage =
     VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT;
 constexpr uint32_t kMaxContext = 4096;  // attention keeps one head's scores in 16 KB of shared memory
 constexpr uint32_t kMaxGroups = 65535;
+constexpr uint32_t kMaxTimestamps = 4096;
 
 uint32_t ceilDiv(uint64_t a, uint64_t b) { return uint32_t((a + b - 1) / b); }
 
@@ -27,7 +31,10 @@ uint32_t ceilDiv(uint64_t a, uint64_t b) { return uint32_t((a + b - 1) / b); }
 // session creation) and counting dispatches and barriers for the decode plan.
 class Session::Recorder {
  public:
-  Recorder(Session& s, VkCommandBuffer cmd, Plan& plan) : s_(s), cmd_(cmd), plan_(plan) {}
+  Recorder(Session& s, VkCommandBuffer cmd, uint32_t capacity, Plan& plan, Profile& profile)
+      : s_(s), cmd_(cmd), capacity_(capacity), plan_(plan), profile_(profile) {
+    if (s_.profiling_) vkCmdWriteTimestamp(cmd_, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, profile_.pool, 0);
+  }
 
   template <typename PC>
   void dispatch(const std::string& kernelName, std::initializer_list<const Buffer*> buffers, const PC& pc, uint32_t gx,
@@ -62,17 +69,25 @@ class Session::Recorder {
     vkCmdPushConstants(cmd_, k.pipelineLayout(), VK_SHADER_STAGE_COMPUTE_BIT, 0, Kernel::kPushConstantBytes, pcBytes);
     vkCmdDispatch(cmd_, gx, gy, 1);
     plan_.dispatches++;
+    if (s_.profiling_ && profile_.names.size() + 1 < kMaxTimestamps) {
+      profile_.names.push_back(kernelName);
+      vkCmdWriteTimestamp(cmd_, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, profile_.pool, uint32_t(profile_.names.size()));
+    }
   }
 
   // y (+)= W·x over the step's tokens; rows beyond 65535 spill into the y dimension of the grid.
   void matmul(const WeightMatrix& w, const Buffer& x, const Buffer& y, bool accumulate, bool logitsOnly) {
-    // Threads per row: enough to cover the row's blocks, at most 16 so a workgroup spans >= 4 rows.
-    // A thread writes one token of its row's result, so tpr >= TOKEN_TILE (4).
-    uint32_t tpr = 4;
-    while (tpr < 16 && tpr < w.K / 32) tpr *= 2;
+    // Threads per row: on GPUs enough to cover the row's blocks, at most 16 so a workgroup spans >= 4
+    // rows; on CPU drivers (lavapipe) one thread per row, which avoids the shared-memory reduction and
+    // its barriers (measured 4x faster decode there). PARLEY_TPR overrides for tuning.
+    const char* env = std::getenv("PARLEY_TPR");
+    const uint32_t maxTpr = env ? uint32_t(std::max(1, std::atoi(env))) : s_.ctx_.info().type == "cpu" ? 1 : 16;
+    uint32_t tpr = 1;
+    while (tpr < maxTpr && tpr < w.K / 32) tpr *= 2;
     struct { uint32_t K, M, scaleOffset, accumulate, logitsOnly, tpr; } pc{w.K, w.M, w.scaleOffsetWords, accumulate, logitsOnly, tpr};
     const uint32_t groups = ceilDiv(w.M, 64 / tpr);
-    dispatch("matmul_" + w.kernelSuffix(), {&w.buffer, &x, &y}, pc, std::min(groups, kMaxGroups), ceilDiv(groups, kMaxGroups));
+    const std::string kernel = (capacity_ == 1 ? "matvec_" : "matmul_") + w.kernelSuffix();
+    dispatch(kernel, {&w.buffer, &x, &y}, pc, std::min(groups, kMaxGroups), ceilDiv(groups, kMaxGroups));
   }
 
   void rmsnorm(const Buffer& x, const Buffer& weight, const Buffer& out, uint32_t capacity, bool logitsOnly) {
@@ -89,7 +104,9 @@ class Session::Recorder {
  private:
   Session& s_;
   VkCommandBuffer cmd_;
+  uint32_t capacity_;  // tokens the recorded grid covers: 1 selects the matrix-vector kernels
   Plan& plan_;
+  Profile& profile_;
 };
 
 Session::Session(std::shared_ptr<ModelWeights> model, uint32_t contextSize, uint32_t ubatch)
@@ -158,8 +175,17 @@ Session::Session(std::shared_ptr<ModelWeights> model, uint32_t contextSize, uint
   VkFenceCreateInfo fci{VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
   VK_CHECK(vkCreateFence(dev, &fci, nullptr, &fence_));
 
-  recordForward(decodeCmd_, 1, decodePlan_);
-  recordForward(prefillCmd_, ubatch_, prefillPlan_);
+  const char* profileEnv = std::getenv("PARLEY_PROFILE");
+  profiling_ = profileEnv && std::string(profileEnv) == "1";
+  if (profiling_) {
+    VkQueryPoolCreateInfo qpi{VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO};
+    qpi.queryType = VK_QUERY_TYPE_TIMESTAMP;
+    qpi.queryCount = kMaxTimestamps;
+    VK_CHECK(vkCreateQueryPool(dev, &qpi, nullptr, &decodeProfile_.pool));
+    VK_CHECK(vkCreateQueryPool(dev, &qpi, nullptr, &prefillProfile_.pool));
+  }
+  recordForward(decodeCmd_, 1, decodePlan_, decodeProfile_);
+  recordForward(prefillCmd_, ubatch_, prefillPlan_, prefillProfile_);
 }
 
 Session::~Session() {
@@ -167,18 +193,21 @@ Session::~Session() {
   // eval() waits for its own submissions, so nothing of this session is in flight here.
   if (fence_) vkDestroyFence(dev, fence_, nullptr);
   if (commandPool_) vkDestroyCommandPool(dev, commandPool_, nullptr);
+  if (decodeProfile_.pool) vkDestroyQueryPool(dev, decodeProfile_.pool, nullptr);
+  if (prefillProfile_.pool) vkDestroyQueryPool(dev, prefillProfile_.pool, nullptr);
   if (descriptorPool_) vkDestroyDescriptorPool(dev, descriptorPool_, nullptr);
 }
 
 // The whole Llama forward pass, top to bottom. `capacity` is how many tokens the grid covers; the
 // actual count comes from the step parameters, so the same recording serves every step.
-void Session::recordForward(VkCommandBuffer cmd, uint32_t capacity, Plan& plan) {
+void Session::recordForward(VkCommandBuffer cmd, uint32_t capacity, Plan& plan, Profile& profile) {
   const ModelWeights& m = *model_;
   const LlamaHParams& hp = m.hparams();
   const uint32_t kvPairs = hp.nHeadKv * hp.headDim / 2;
   VkCommandBufferBeginInfo bi{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
   VK_CHECK(vkBeginCommandBuffer(cmd, &bi));
-  Recorder r(*this, cmd, plan);
+  if (profiling_) vkCmdResetQueryPool(cmd, profile.pool, 0, kMaxTimestamps);
+  Recorder r(*this, cmd, capacity, plan, profile);
 
   // Token embeddings: x = token_embd[tokens].
   struct { uint32_t K, nVocab, scaleOffset; } embedPc{hp.nEmbd, hp.nVocab, m.tokenEmbd.scaleOffsetWords};
@@ -282,6 +311,7 @@ Session::Result Session::eval(const std::vector<int32_t>& tokens, uint32_t pos, 
     ctx_.submit(si, fence_);
     VK_CHECK(vkWaitForFences(dev, 1, &fence_, VK_TRUE, UINT64_MAX));
     VK_CHECK(vkResetFences(dev, 1, &fence_));
+    if (profiling_) printProfile(m == 1 ? decodeProfile_ : prefillProfile_);
     if (wantLogits) {
       const float* src = static_cast<const float*>(logitsHost_.mapped());
       result.logits.insert(result.logits.end(), src, src + size_t(rows) * hp.nVocab);
@@ -290,4 +320,26 @@ Session::Result Session::eval(const std::vector<int32_t>& tokens, uint32_t pos, 
   }
   result.argmax = static_cast<const int32_t*>(argmax_.mapped())[0];
   return result;
+}
+
+void Session::printProfile(const Profile& p) {
+  std::vector<uint64_t> ts(p.names.size() + 1);
+  VK_CHECK(vkGetQueryPoolResults(ctx_.device(), p.pool, 0, uint32_t(ts.size()), ts.size() * 8, ts.data(), 8,
+                                 VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT));
+  VkPhysicalDeviceProperties props;
+  vkGetPhysicalDeviceProperties(ctx_.physicalDevice(), &props);
+  const double nsPerTick = props.limits.timestampPeriod;
+  std::map<std::string, std::pair<double, int>> perKernel;
+  for (size_t i = 0; i < p.names.size(); ++i) {
+    auto& e = perKernel[p.names[i]];
+    e.first += double(ts[i + 1] - ts[i]) * nsPerTick / 1e6;
+    e.second++;
+  }
+  std::string out = "[parley profile] total " + std::to_string(double(ts.back() - ts[0]) * nsPerTick / 1e6) + " ms:";
+  for (auto& [name, e] : perKernel) out += " " + name + "=" + std::to_string(e.first) + "ms/" + std::to_string(e.second);
+  if (std::getenv("PARLEY_PROFILE_ALL")) {
+    for (size_t i = 0; i < p.names.size(); ++i)
+      out += "\n  #" + std::to_string(i) + " " + p.names[i] + " " + std::to_string(double(ts[i + 1] - ts[i]) * nsPerTick / 1e3) + " us";
+  }
+  std::fprintf(stderr, "%s\n", out.c_str());
 }

@@ -5,6 +5,7 @@
 #include <vulkan/vulkan.h>
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "buffer.h"
@@ -37,7 +38,17 @@ class Session {
 
  private:
   class Recorder;
-  void recordForward(VkCommandBuffer cmd, uint32_t capacity, Plan& plan);
+  // PARLEY_PROFILE=1: a timestamp after every dispatch; eval prints the time per kernel to stderr.
+  struct Profile {
+    VkQueryPool pool = VK_NULL_HANDLE;
+    std::vector<std::string> names;  // kernel of each timestamp after the first
+  };
+
+  void recordForward(VkCommandBuffer cmd, uint32_t capacity, Plan& plan, Profile& profile);
+
+  void printProfile(const Profile& p);
+  bool profiling_ = false;
+  Profile decodeProfile_, prefillProfile_;
 
   std::shared_ptr<ModelWeights> model_;
   VkContext& ctx_;
