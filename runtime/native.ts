@@ -101,12 +101,13 @@ export interface NativeContext {
   takeValidationMessages(): ValidationMessage[];
   readonly device: DeviceInfo;
   readonly validation: boolean;
+  readonly deviceMemoryInUse: number;
   dispose(): void;
 }
 
 export interface NativeAddon {
   listDevices(): DeviceInfo[];
-  Context: new (options: { device?: string | number; validation?: boolean }) => NativeContext;
+  Context: new (options: { device?: string | number; validation?: boolean; memoryBudget?: number }) => NativeContext;
 }
 
 /** The package root: the nearest folder above this file whose package.json is Parley's. */

@@ -1,6 +1,6 @@
 // Runtime: one Vulkan device. Creates models; owns the native context.
 
-import { DisposedError } from "./errors.js";
+import { DisposedError, InvalidArgumentError } from "./errors.js";
 import { Model, type LoadModelOptions } from "./model.js";
 import { loadAddon, native, type DeviceInfo, type NativeContext, type ValidationMessage } from "./native.js";
 
@@ -10,6 +10,9 @@ export interface RuntimeOptions {
   device?: string | number;
   /** Enable the Khronos validation layer and collect its messages (see validationMessages()). Also PARLEY_VALIDATION=1. */
   validation?: boolean;
+  /** Cap on the device memory (bytes) Parley may allocate: weights, KV caches and activations. A load
+   * or session that would exceed it fails with OutOfDeviceMemoryError. Default: the device's heap. */
+  memoryBudget?: number;
 }
 
 export class Runtime {
@@ -30,12 +33,21 @@ export class Runtime {
     const addon = loadAddon();
     const device = options.device ?? process.env.PARLEY_DEVICE;
     const validation = options.validation ?? process.env.PARLEY_VALIDATION === "1";
-    const context = native(() => new addon.Context({ device, validation }));
+    const budget = options.memoryBudget;
+    if (budget !== undefined && !(Number.isSafeInteger(budget) && budget > 0)) {
+      throw new InvalidArgumentError(`memoryBudget must be a positive number of bytes, got ${budget}`);
+    }
+    const context = native(() => new addon.Context({ device, validation, memoryBudget: budget }));
     return new Runtime(context);
   }
 
   get device(): DeviceInfo {
     return this.#live().device;
+  }
+
+  /** Device memory (bytes) currently allocated by this runtime. */
+  get deviceMemoryInUse(): number {
+    return this.#live().deviceMemoryInUse;
   }
 
   /** Loads a Llama-architecture GGUF file onto the device. */

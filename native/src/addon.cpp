@@ -241,6 +241,7 @@ class ContextWrap : public Napi::ObjectWrap<ContextWrap> {
                         InstanceMethod("takeValidationMessages", &ContextWrap::TakeValidationMessages),
                         InstanceMethod("dispose", &ContextWrap::Dispose),
                         InstanceAccessor("device", &ContextWrap::Device, nullptr),
+                        InstanceAccessor("deviceMemoryInUse", &ContextWrap::MemoryInUse, nullptr),
                         InstanceAccessor("validation", &ContextWrap::Validation, nullptr)});
   }
 
@@ -252,6 +253,7 @@ class ContextWrap : public Napi::ObjectWrap<ContextWrap> {
         if (o.Get("device").IsString()) opts.device = o.Get("device").As<Napi::String>().Utf8Value();
         if (o.Get("device").IsNumber()) opts.device = std::to_string(o.Get("device").As<Napi::Number>().Uint32Value());
         opts.validation = o.Get("validation").ToBoolean();
+        if (o.Get("memoryBudget").IsNumber()) opts.memoryBudget = uint64_t(o.Get("memoryBudget").As<Napi::Number>().Int64Value());
       }
       ctx_ = std::make_shared<VkContext>(opts);
     });
@@ -363,6 +365,9 @@ class ContextWrap : public Napi::ObjectWrap<ContextWrap> {
   Napi::Value Device(const Napi::CallbackInfo& info) {
     if (!ctx_) return info.Env().Null();
     return deviceInfoToJs(info.Env(), ctx_->info());
+  }
+  Napi::Value MemoryInUse(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), ctx_ ? double(ctx_->deviceMemoryInUse()) : 0.0);
   }
   Napi::Value Validation(const Napi::CallbackInfo& info) {
     return Napi::Boolean::New(info.Env(), ctx_ && ctx_->validationEnabled());

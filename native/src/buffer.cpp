@@ -31,6 +31,10 @@ Buffer::Buffer(VkContext& ctx, VkDeviceSize size, VkBufferUsageFlags usage, Kind
     VkMemoryAllocateInfo mai{VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO};
     mai.allocationSize = req.size;
     mai.memoryTypeIndex = ctx.memoryType(req.memoryTypeBits, required, preferred);
+    if (kind == Kind::DeviceLocal) {
+      ctx.reserveDeviceMemory(req.size, mai.memoryTypeIndex);
+      accounted_ = req.size;
+    }
     VK_CHECK(vkAllocateMemory(dev, &mai, nullptr, &memory_));
     VK_CHECK(vkBindBufferMemory(dev, buffer_, memory_, 0));
     if (kind != Kind::DeviceLocal) VK_CHECK(vkMapMemory(dev, memory_, 0, VK_WHOLE_SIZE, 0, &mapped_));
@@ -52,6 +56,8 @@ Buffer& Buffer::operator=(Buffer&& o) noexcept {
     memory_ = o.memory_;
     size_ = o.size_;
     mapped_ = o.mapped_;
+    accounted_ = o.accounted_;
+    o.accounted_ = 0;
     o.buffer_ = VK_NULL_HANDLE;
     o.memory_ = VK_NULL_HANDLE;
     o.mapped_ = nullptr;
@@ -66,6 +72,8 @@ void Buffer::release() {
   if (mapped_) vkUnmapMemory(dev, memory_);
   if (buffer_) vkDestroyBuffer(dev, buffer_, nullptr);
   if (memory_) vkFreeMemory(dev, memory_, nullptr);
+  if (accounted_) ctx_->releaseDeviceMemory(accounted_);
+  accounted_ = 0;
   buffer_ = VK_NULL_HANDLE;
   memory_ = VK_NULL_HANDLE;
   mapped_ = nullptr;

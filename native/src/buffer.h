@@ -30,6 +30,7 @@ class Buffer {
   VkDeviceMemory memory_ = VK_NULL_HANDLE;
   VkDeviceSize size_ = 0;
   void* mapped_ = nullptr;
+  uint64_t accounted_ = 0;  // device-local bytes reserved against the context's budget
 };
 
 // Copies host data into device-local buffers through one reusable staging buffer.

@@ -180,7 +180,7 @@ std::vector<DeviceInfo> VkContext::listDevices() {
   return out;
 }
 
-VkContext::VkContext(const Options& options) {
+VkContext::VkContext(const Options& options) : memoryBudget_(options.memoryBudget) {
   validationEnabled_ = options.validation && layerAvailable(kValidationLayer);
   if (options.validation && !validationEnabled_) {
     throw NativeError("VULKAN",
@@ -296,6 +296,24 @@ uint32_t VkContext::memoryType(uint32_t typeBits, VkMemoryPropertyFlags required
   }
   throw NativeError("OUT_OF_DEVICE_MEMORY", "no suitable Vulkan memory type for a buffer on " + info_.name);
 }
+
+void VkContext::reserveDeviceMemory(uint64_t bytes, uint32_t memoryType) {
+  const uint64_t heap = memProps_.memoryHeaps[memProps_.memoryTypes[memoryType].heapIndex].size;
+  const uint64_t limit = memoryBudget_ ? std::min(memoryBudget_, heap) : heap;
+  uint64_t inUse = deviceBytes_.load();
+  do {
+    if (inUse + bytes > limit) {
+      auto mib = [](uint64_t b) { return std::to_string((b + (1 << 20) - 1) >> 20) + " MiB"; };
+      throw NativeError("OUT_OF_DEVICE_MEMORY",
+                        "out of device memory: " + mib(bytes) + " more would exceed the " +
+                            (memoryBudget_ && memoryBudget_ < heap ? "memory budget of " : "device heap of ") + mib(limit) +
+                            " (" + mib(inUse) + " in use); use a smaller model or context",
+                        "VK_ERROR_OUT_OF_DEVICE_MEMORY");
+    }
+  } while (!deviceBytes_.compare_exchange_weak(inUse, inUse + bytes));
+}
+
+void VkContext::releaseDeviceMemory(uint64_t bytes) { deviceBytes_.fetch_sub(bytes); }
 
 Kernel& VkContext::kernel(const std::string& name) {
   std::lock_guard<std::mutex> lock(kernelMutex_);

@@ -2,6 +2,7 @@
 // compute kernels (pipelines) built from the embedded SPIR-V. One VkContext per Runtime.
 #pragma once
 #include <vulkan/vulkan.h>
+#include <atomic>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -44,6 +45,7 @@ class VkContext {
   struct Options {
     std::string device;  // empty: pick the best; a number: index; otherwise a substring of the name
     bool validation = false;
+    uint64_t memoryBudget = 0;  // device-local bytes this context may allocate; 0: the device's heaps
   };
 
   static std::vector<DeviceInfo> listDevices();
@@ -66,6 +68,12 @@ class VkContext {
 
   Kernel& kernel(const std::string& name);
 
+  // Device-local memory accounting against the budget: reserve throws OUT_OF_DEVICE_MEMORY when the
+  // allocation would exceed the budget or the heap, so a game can cap what the model takes.
+  void reserveDeviceMemory(uint64_t bytes, uint32_t memoryType);
+  void releaseDeviceMemory(uint64_t bytes);
+  uint64_t deviceMemoryInUse() const { return deviceBytes_.load(); }
+
   std::vector<ValidationMessage> takeValidationMessages();
   void addValidationMessage(ValidationMessage m);
 
@@ -79,6 +87,8 @@ class VkContext {
   DeviceInfo info_;
   VkPhysicalDeviceMemoryProperties memProps_{};
   bool validationEnabled_ = false;
+  uint64_t memoryBudget_ = 0;
+  std::atomic<uint64_t> deviceBytes_{0};
   std::mutex queueMutex_;
   std::mutex kernelMutex_;
   std::map<std::string, std::unique_ptr<Kernel>> kernels_;

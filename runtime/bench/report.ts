@@ -1,0 +1,219 @@
+// Benchmark results: the shapes both sides report, the peer/parley ratios, the JSON object and the table.
+
+export const RATIO_CONVENTION =
+  "peer/parley for times and memory, parley/peer for throughput: > 1 means Parley is faster (or uses less memory)";
+
+export interface PrefillFigure {
+  tokens: number;
+  /** Median over the repeats. */
+  ms: number;
+  tokensPerSecond: number;
+  runsMs: number[];
+}
+
+export interface DecodeFigure {
+  tokens: number;
+  /** Tokens in the KV cache before the first timed step. */
+  contextTokens: number;
+  medianMsPerToken: number;
+  tokensPerSecond: number;
+  meanMsPerToken: number;
+  minMsPerToken: number;
+  maxMsPerToken: number;
+}
+
+export interface FirstTokenFigure {
+  /** From spawn() in the parent to the first token in the fresh child process (parent's clock vs child's, both epoch ms). */
+  ms: number;
+  /** The same, on the child's own clock: from its process time origin to the first token. */
+  sinceChildOriginMs: number;
+  promptTokens: number;
+  /** Child-side phases (ms from the child's time origin at which each phase finished). */
+  phases: Record<string, number>;
+}
+
+/** Figures both sides report. */
+export interface SideFigures {
+  /** Creating the runtime / llama.cpp backend (not part of loadMs). */
+  initMs: number;
+  /** Loading the model file onto the device (weights + tokenizer). */
+  loadMs: number;
+  firstToken: FirstTokenFigure;
+  prefill: PrefillFigure[];
+  decode: DecodeFigure;
+  deviceBytes: number;
+}
+
+export interface ParleyFigures extends SideFigures {
+  device: { name: string; type: string; driverName: string; driverInfo: string; apiVersion: string };
+  ubatch: number;
+  contextSize: number;
+  deviceMemory: { weightsBytes: number; sessionBytes: number };
+  /** One decode step's recorded work. */
+  plan: { dispatches: number; barriers: number; weightBytes: number };
+}
+
+export interface PeerFigures extends SideFigures {
+  name: string;
+  version: string;
+  backend: "cpu" | "vulkan";
+  gpuDevices: string[];
+  threads: number;
+  /** Thread counts tried on the CPU backend: median decode ms/token of a short run each. */
+  threadTrials: Array<{ threads: number; medianMsPerToken: number }>;
+  batchSize: number;
+  contextSize: number;
+  useMmap: boolean;
+  deviceMemorySource: string;
+}
+
+export interface Ratios {
+  initMs: number;
+  loadMs: number;
+  firstTokenMs: number;
+  prefill: Array<{ tokens: number; ms: number; tokensPerSecond: number }>;
+  decodeMsPerToken: number;
+  decodeTokensPerSecond: number;
+  deviceBytes: number;
+}
+
+export interface BenchReport {
+  bench: "parley-vs-llama.cpp";
+  ratio_convention: string;
+  date: string;
+  machine: { node: string; platform: string; arch: string; cpus: number; cpuModel: string; memoryBytes: number };
+  model: {
+    path: string;
+    synthesized: boolean;
+    shape: string | undefined;
+    type: string | undefined;
+    seed: number | undefined;
+    fileBytes: number;
+    parameterCount: number;
+    tensorTypes: Record<string, number>;
+  };
+  settings: { prefill: number[]; decode: number; repeat: number; seed: number; firstTokenPromptTokens: number };
+  notes: string[];
+  parley: ParleyFigures;
+  peer: PeerFigures | null;
+  ratios: Ratios | null;
+}
+
+/** peer/parley (> 1: Parley takes less). */
+function timeRatio(peer: number, parley: number): number {
+  return peer / parley;
+}
+
+export function computeRatios(parley: ParleyFigures, peer: PeerFigures): Ratios {
+  return {
+    initMs: timeRatio(peer.initMs, parley.initMs),
+    loadMs: timeRatio(peer.loadMs, parley.loadMs),
+    firstTokenMs: timeRatio(peer.firstToken.ms, parley.firstToken.ms),
+    prefill: parley.prefill.map((p) => {
+      const q = peer.prefill.find((x) => x.tokens === p.tokens);
+      if (!q) throw new Error(`the peer has no prefill figure for ${p.tokens} tokens`);
+      return { tokens: p.tokens, ms: timeRatio(q.ms, p.ms), tokensPerSecond: p.tokensPerSecond / q.tokensPerSecond };
+    }),
+    decodeMsPerToken: timeRatio(peer.decode.medianMsPerToken, parley.decode.medianMsPerToken),
+    decodeTokensPerSecond: parley.decode.tokensPerSecond / peer.decode.tokensPerSecond,
+    deviceBytes: timeRatio(peer.deviceBytes, parley.deviceBytes),
+  };
+}
+
+export function median(values: readonly number[]): number {
+  if (values.length === 0) return Number.NaN;
+  const s = [...values].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+export function decodeFigure(stepsMs: readonly number[], contextTokens: number): DecodeFigure {
+  const med = median(stepsMs);
+  return {
+    tokens: stepsMs.length,
+    contextTokens,
+    medianMsPerToken: med,
+    tokensPerSecond: 1000 / med,
+    meanMsPerToken: stepsMs.reduce((a, b) => a + b, 0) / stepsMs.length,
+    minMsPerToken: Math.min(...stepsMs),
+    maxMsPerToken: Math.max(...stepsMs),
+  };
+}
+
+export function prefillFigure(tokens: number, runsMs: number[]): PrefillFigure {
+  const ms = median(runsMs);
+  return { tokens, ms, tokensPerSecond: (tokens * 1000) / ms, runsMs };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Table
+
+function fmtMs(ms: number): string {
+  if (!Number.isFinite(ms)) return "-";
+  if (ms >= 10_000) return `${(ms / 1000).toFixed(1)} s`;
+  if (ms >= 100) return `${ms.toFixed(0)} ms`;
+  if (ms >= 10) return `${ms.toFixed(1)} ms`;
+  return `${ms.toFixed(2)} ms`;
+}
+
+function fmtRate(r: number): string {
+  if (!Number.isFinite(r)) return "-";
+  return r >= 100 ? `${r.toFixed(0)} tok/s` : r >= 10 ? `${r.toFixed(1)} tok/s` : `${r.toFixed(2)} tok/s`;
+}
+
+function fmtBytes(n: number): string {
+  if (!Number.isFinite(n)) return "-";
+  if (n >= 2 ** 30) return `${(n / 2 ** 30).toFixed(2)} GiB`;
+  if (n >= 2 ** 20) return `${(n / 2 ** 20).toFixed(1)} MiB`;
+  return `${(n / 2 ** 10).toFixed(1)} KiB`;
+}
+
+function fmtRatio(r: number | undefined): string {
+  return r === undefined || !Number.isFinite(r) ? "-" : `${r.toFixed(2)}x`;
+}
+
+function renderRows(rows: string[][]): string {
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
+  const line = (r: string[]) => r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join("  ");
+  const out = [line(rows[0]), widths.map((w) => "-".repeat(w)).join("  "), ...rows.slice(1).map(line)];
+  return out.join("\n");
+}
+
+export function formatTable(r: BenchReport): string {
+  const p = r.parley;
+  const q = r.peer;
+  const x = r.ratios;
+  const rows: string[][] = [["", "Parley", q ? "llama.cpp" : "", q ? "peer/parley" : ""]];
+  const add = (label: string, a: string, b: string, ratio: string) => rows.push([label, a, q ? b : "", q ? ratio : ""]);
+  for (const f of p.prefill) {
+    const g = q?.prefill.find((y) => y.tokens === f.tokens);
+    const rr = x?.prefill.find((y) => y.tokens === f.tokens);
+    add(`prefill ${f.tokens} tokens`, fmtMs(f.ms), g ? fmtMs(g.ms) : "-", fmtRatio(rr?.ms));
+    add(`  throughput`, fmtRate(f.tokensPerSecond), g ? fmtRate(g.tokensPerSecond) : "-", fmtRatio(rr?.tokensPerSecond));
+  }
+  add(`decode ${p.decode.tokens} tokens (median/token)`, fmtMs(p.decode.medianMsPerToken), q ? fmtMs(q.decode.medianMsPerToken) : "", fmtRatio(x?.decodeMsPerToken));
+  add(`  throughput`, fmtRate(p.decode.tokensPerSecond), q ? fmtRate(q.decode.tokensPerSecond) : "", fmtRatio(x?.decodeTokensPerSecond));
+  add("load model", fmtMs(p.loadMs), q ? fmtMs(q.loadMs) : "", fmtRatio(x?.loadMs));
+  add("init runtime/backend", fmtMs(p.initMs), q ? fmtMs(q.initMs) : "", fmtRatio(x?.initMs));
+  add(`first token after process start (${r.settings.firstTokenPromptTokens}-token prompt)`, fmtMs(p.firstToken.ms), q ? fmtMs(q.firstToken.ms) : "", fmtRatio(x?.firstTokenMs));
+  add("device memory", fmtBytes(p.deviceBytes), q ? fmtBytes(q.deviceBytes) : "", fmtRatio(x?.deviceBytes));
+
+  const m = r.model;
+  const head = [
+    `model:   ${m.path}${m.synthesized ? ` (synthetic ${m.shape} ${m.type}, seed ${m.seed})` : ""}, ${(m.parameterCount / 1e6).toFixed(1)}M parameters, ${fmtBytes(m.fileBytes)}`,
+    `parley:  ${p.device.name} (${p.device.type}; ${p.device.driverName} ${p.device.driverInfo}; Vulkan ${p.device.apiVersion}), ubatch ${p.ubatch}, ` +
+      `decode step: ${p.plan.dispatches} dispatches, ${p.plan.barriers} barriers`,
+    q
+      ? `peer:    ${q.name} ${q.version}, ${q.backend} backend${q.backend === "cpu" ? `, ${q.threads} threads (tried ${q.threadTrials.map((t) => `${t.threads}: ${fmtMs(t.medianMsPerToken)}/token`).join(", ")})` : ` (${q.gpuDevices.join(", ")})`}, batch ${q.batchSize}`
+      : "peer:    skipped (--skip-peer)",
+    `machine: node ${r.machine.node}, ${r.machine.platform}/${r.machine.arch}, ${r.machine.cpus} CPUs (${r.machine.cpuModel}), ${r.date}`,
+  ];
+  const tail = [
+    "",
+    "ratios: peer/parley for times and memory, parley/peer for throughput (> 1: Parley is faster / smaller).",
+    `decode timed after a ${p.decode.contextTokens}-token prompt; prefill times are medians of ${r.settings.repeat} run(s) on an empty cache.`,
+    ...(q ? [`peer device memory: ${q.deviceMemorySource}.`] : []),
+    ...r.notes.map((n) => `note: ${n}`),
+  ];
+  return [...head, "", renderRows(rows), ...tail].join("\n");
+}

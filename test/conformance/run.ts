@@ -1,0 +1,69 @@
+// `npm run conformance [-- --json] [--types f32,q4_0] [--positions N] [--shape tiny] [--seed N]`
+// Runs the conformance suite (test/conformance/conformance.ts) and prints a table, or one JSON object with --json.
+// Exit status 1 when a threshold is missed.
+
+import { parseArgs } from "node:util";
+import { SYNTH_SHAPES, type SynthShapeName, type SynthType } from "../../runtime/synth/synth.js";
+import { CONFORMANCE_TYPES, THRESHOLDS, formatConformance, runConformance, type ConformanceResult, type TypeConformance } from "./conformance.js";
+
+function fail(message: string): never {
+  process.stderr.write(`conformance: ${message}\n`);
+  process.exit(2);
+}
+
+const { values } = parseArgs({
+  options: {
+    json: { type: "boolean", default: false },
+    types: { type: "string" },
+    positions: { type: "string" },
+    shape: { type: "string", default: "tiny" },
+    seed: { type: "string" },
+    "no-reference": { type: "boolean", default: false },
+    help: { type: "boolean", short: "h", default: false },
+  },
+  strict: true,
+});
+
+if (values.help) {
+  process.stdout.write(
+    "usage: npm run conformance -- [--json] [--types f32,f16,bf16,q8_0,q4_0] [--positions 256] [--shape tiny] [--seed 1] [--no-reference]\n",
+  );
+  process.exit(0);
+}
+
+const shape = values.shape as SynthShapeName;
+if (!Object.hasOwn(SYNTH_SHAPES, shape)) fail(`unknown shape "${shape}" (${Object.keys(SYNTH_SHAPES).join(", ")})`);
+
+const types = values.types ? values.types.split(",").map((t) => t.trim().toLowerCase()).filter(Boolean) : [...CONFORMANCE_TYPES];
+for (const t of types) if (!CONFORMANCE_TYPES.includes(t as SynthType)) fail(`unknown type "${t}" (${CONFORMANCE_TYPES.join(", ")})`);
+
+const positions = values.positions === undefined ? THRESHOLDS.positions : Number(values.positions);
+if (!Number.isInteger(positions) || positions < 1 || positions > SYNTH_SHAPES[shape].nCtx) {
+  fail(`--positions must be an integer in 1..${SYNTH_SHAPES[shape].nCtx}`);
+}
+const seed = values.seed === undefined ? 1 : Number(values.seed);
+if (!Number.isSafeInteger(seed) || seed < 0) fail("--seed must be a non-negative integer");
+
+const result: ConformanceResult = await runConformance({
+  shape,
+  seed,
+  positions,
+  types: types as SynthType[],
+  reference: !values["no-reference"],
+  onStep: values.json ? undefined : (step) => process.stderr.write(`  done: ${step}\n`),
+});
+
+if (values.json) process.stdout.write(JSON.stringify(result) + "\n");
+else process.stdout.write(formatConformance(result) + "\n");
+
+const passed =
+  result.tokenizer_strings >= THRESHOLDS.tokenizerStrings &&
+  result.tokenizer_agreement === 1 &&
+  result.tokenizer_agreement_special === 1 &&
+  result.hf_tokenizer_agreement === 1 &&
+  (Object.entries(result.types) as Array<[SynthType, TypeConformance]>).every(
+    ([type, t]) =>
+      t.top1_agreement >= THRESHOLDS.top1Agreement[type] &&
+      (t.ref_max_rel_logit_err === null || t.ref_max_rel_logit_err <= THRESHOLDS.refRelLogitErr[type]),
+  );
+process.exitCode = passed ? 0 : 1;
