@@ -2,6 +2,7 @@
 // and a message that says what went wrong and what to do. Native errors are mapped to them in native.ts.
 
 export type ParleyErrorCode =
+  | "FILE_ACCESS"
   | "GGUF_FORMAT"
   | "GGUF_TRUNCATED"
   | "UNSUPPORTED_TENSOR_TYPE"
@@ -22,6 +23,15 @@ export class ParleyError extends Error {
     super(message, options);
     this.code = code;
     this.name = new.target.name;
+  }
+}
+
+/** A model file cannot be opened: missing, unreadable, or a folder. */
+export class FileAccessError extends ParleyError {
+  readonly path: string;
+  constructor(path: string, reason: string, options?: { cause?: unknown }) {
+    super("FILE_ACCESS", `cannot open ${path}: ${reason}`, options);
+    this.path = path;
   }
 }
 

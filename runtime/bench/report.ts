@@ -1,4 +1,10 @@
-// Benchmark results: the shapes both sides report, the peer/parley ratios, the JSON object and the table.
+// Benchmark results: the shapes both sides report, the peer/parley ratios, the JSON object and the table; and the
+// small protocol both sides use to time the first token in a fresh child process.
+
+import { spawn } from "node:child_process";
+import { createRequire } from "node:module";
+import { resolve } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
 
 export const RATIO_CONVENTION =
   "peer/parley for times and memory, parley/peer for throughput: > 1 means Parley is faster (or uses less memory)";
@@ -216,4 +222,58 @@ export function formatTable(r: BenchReport): string {
     ...r.notes.map((n) => `note: ${n}`),
   ];
   return [...head, "", renderRows(rows), ...tail].join("\n");
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// First token in a fresh process. The parent notes the wall-clock time (epoch ms, high resolution) just before
+// spawn(); the child prints the wall-clock time of its first token on a marked stdout line.
+
+const CHILD_MARKER = "@@parley-bench-child@@ ";
+
+/** True when the module at `url` is the script node was started with. */
+export function isMainModule(url: string): boolean {
+  const entry = process.argv[1];
+  return entry !== undefined && resolve(entry) === fileURLToPath(url);
+}
+
+/** Child side: report the first token and the phases (ms since this process's time origin). */
+export function emitChildResult(result: { token: number; phases: Record<string, number> }): void {
+  const tokenEpochMs = performance.timeOrigin + (result.phases.firstToken ?? performance.now());
+  process.stdout.write(`${CHILD_MARKER}${JSON.stringify({ ...result, tokenEpochMs })}\n`);
+}
+
+/** Node arguments that let a child run `script` (TypeScript sources run through tsx's loader). */
+function nodeArgsFor(script: string): string[] {
+  if (!script.endsWith(".ts")) return [];
+  const tsx = createRequire(import.meta.url).resolve("tsx");
+  return ["--import", pathToFileURL(tsx).href];
+}
+
+/** Parent side: run the child script once and time its first token from spawn(). */
+export function spawnFirstTokenChild(scriptUrl: string, args: string[], promptTokens: number): Promise<FirstTokenFigure> {
+  const script = fileURLToPath(scriptUrl);
+  const argv = [...nodeArgsFor(script), script, ...args];
+  return new Promise((resolvePromise, reject) => {
+    const spawnEpochMs = performance.timeOrigin + performance.now();
+    const child = spawn(process.execPath, argv, { stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    let err = "";
+    child.stdout.setEncoding("utf8").on("data", (d: string) => (out += d));
+    child.stderr.setEncoding("utf8").on("data", (d: string) => (err += d));
+    child.on("error", reject);
+    child.on("close", (code) => {
+      const line = out.split("\n").find((l) => l.startsWith(CHILD_MARKER));
+      if (code !== 0 || !line) {
+        reject(new Error(`first-token child ${script} exited with ${code}${line ? "" : " without a result"}:\n${err.slice(-4000)}`));
+        return;
+      }
+      const r = JSON.parse(line.slice(CHILD_MARKER.length)) as { token: number; phases: Record<string, number>; tokenEpochMs: number };
+      resolvePromise({
+        ms: r.tokenEpochMs - spawnEpochMs,
+        sinceChildOriginMs: r.phases.firstToken,
+        promptTokens,
+        phases: r.phases,
+      });
+    });
+  });
 }

@@ -4,7 +4,7 @@
 import * as fs from "node:fs";
 import * as fsp from "node:fs/promises";
 import * as os from "node:os";
-import { GgufFormatError, GgufTruncatedError } from "../errors.js";
+import { FileAccessError, GgufFormatError, GgufTruncatedError } from "../errors.js";
 import {
   GgufValueType,
   ggmlTypeInfo,
@@ -551,9 +551,17 @@ function nextSize(current: number, needed: number, fileSize: number): number {
   return Math.min(fileSize, Math.max(current * 2, needed + 64 * 1024));
 }
 
+function openError(path: string, e: unknown): FileAccessError {
+  const code = (e as NodeJS.ErrnoException)?.code;
+  const reason = code === "ENOENT" ? "no such file" : code === "EACCES" ? "permission denied" : code === "EISDIR" ? "it is a folder" : String((e as Error)?.message ?? e);
+  return new FileAccessError(path, reason, { cause: e });
+}
+
 /** Reads a GGUF file's header (metadata and tensor infos). */
 export async function readGguf(path: string): Promise<GgufFile> {
-  const fh = await fsp.open(path, "r");
+  const fh = await fsp.open(path, "r").catch((e: unknown) => {
+    throw openError(path, e);
+  });
   try {
     const fileSize = (await fh.stat()).size;
     let size = Math.min(fileSize, INITIAL_READ);
@@ -575,7 +583,12 @@ export async function readGguf(path: string): Promise<GgufFile> {
 
 /** Synchronous variant of readGguf. */
 export function readGgufSync(path: string): GgufFile {
-  const fd = fs.openSync(path, "r");
+  let fd: number;
+  try {
+    fd = fs.openSync(path, "r");
+  } catch (e) {
+    throw openError(path, e);
+  }
   try {
     const fileSize = fs.fstatSync(fd).size;
     let size = Math.min(fileSize, INITIAL_READ);

@@ -1,0 +1,151 @@
+// Parley's side of the benchmark: load, prefill, greedy decode and device memory in this process, and time
+// to first token in a fresh child process (this file is also that child's entry point).
+
+import { Runtime } from "../runtime.js";
+import type { Model } from "../model.js";
+import type { DeviceInfo } from "../native.js";
+import {
+  decodeFigure,
+  emitChildResult,
+  isMainModule,
+  prefillFigure,
+  spawnFirstTokenChild,
+  type FirstTokenFigure,
+  type ParleyFigures,
+} from "./report.js";
+
+export interface MeasureSettings {
+  /** Prefill lengths; each uses the first n of prefillTokens. */
+  prefill: number[];
+  prefillTokens: readonly number[];
+  /** Timed decode steps after evaluating decodePrompt. */
+  decode: number;
+  decodePrompt: readonly number[];
+  /** Prefill runs per length (the median is reported). */
+  repeat: number;
+  log?: (line: string) => void;
+}
+
+export class ParleySide {
+  readonly runtime: Runtime;
+  readonly initMs: number;
+  #model: Model | undefined;
+  #loadMs = Number.NaN;
+
+  private constructor(runtime: Runtime, initMs: number) {
+    this.runtime = runtime;
+    this.initMs = initMs;
+  }
+
+  static async create(device?: string | number): Promise<ParleySide> {
+    const t0 = performance.now();
+    const runtime = await Runtime.create({ device });
+    return new ParleySide(runtime, performance.now() - t0);
+  }
+
+  get device(): DeviceInfo {
+    return this.runtime.device;
+  }
+
+  get model(): Model {
+    if (!this.#model) throw new Error("ParleySide: no model loaded");
+    return this.#model;
+  }
+
+  async load(path: string): Promise<number> {
+    const t0 = performance.now();
+    this.#model = await this.runtime.loadModel(path);
+    this.#loadMs = performance.now() - t0;
+    return this.#loadMs;
+  }
+
+  async measure(settings: MeasureSettings, ubatch = 64): Promise<Omit<ParleyFigures, "firstToken">> {
+    const model = this.model;
+    const log = settings.log ?? (() => {});
+    const maxPrefill = Math.max(...settings.prefill);
+    if (settings.prefillTokens.length < maxPrefill) throw new Error("not enough prefill tokens");
+    const contextSize = Math.max(maxPrefill, settings.decodePrompt.length + settings.decode + 1);
+    const session = model.createSession({ contextSize, ubatch });
+    try {
+      // Warm up: one prefill (pipelines, buffers) and a few decode steps.
+      log("parley: warming up");
+      const warm = settings.prefillTokens.slice(0, Math.min(ubatch, ...settings.prefill));
+      let r = await session.evaluate(warm, { logits: "none" });
+      for (let i = 0; i < 3 && session.tokens.length < contextSize; i++) r = await session.evaluate([r.argmax], { logits: "none" });
+
+      const prefill = [];
+      for (const n of settings.prefill) {
+        const runs: number[] = [];
+        for (let k = 0; k < settings.repeat; k++) {
+          session.reset();
+          const t0 = performance.now();
+          await session.evaluate(settings.prefillTokens.slice(0, n), { logits: "none" });
+          runs.push(performance.now() - t0);
+        }
+        const f = prefillFigure(n, runs);
+        log(`parley: prefill ${n} tokens: ${f.ms.toFixed(1)} ms (${f.tokensPerSecond.toFixed(1)} tokens/s)`);
+        prefill.push(f);
+      }
+
+      session.reset();
+      let token = (await session.evaluate(settings.decodePrompt, { logits: "none" })).argmax;
+      const steps: number[] = [];
+      for (let i = 0; i < settings.decode; i++) {
+        const t0 = performance.now();
+        token = (await session.evaluate([token], { logits: "none" })).argmax;
+        steps.push(performance.now() - t0);
+      }
+      const decode = decodeFigure(steps, settings.decodePrompt.length);
+      log(`parley: decode ${decode.tokens} tokens: median ${decode.medianMsPerToken.toFixed(2)} ms/token`);
+
+      const d = this.device;
+      const plan = session.plan();
+      const sessionBytes = session.deviceBytes;
+      return {
+        device: { name: d.name, type: d.type, driverName: d.driverName, driverInfo: d.driverInfo, apiVersion: d.apiVersion },
+        ubatch,
+        contextSize,
+        initMs: this.initMs,
+        loadMs: this.#loadMs,
+        prefill,
+        decode,
+        deviceBytes: model.info.deviceBytes + sessionBytes,
+        deviceMemory: { weightsBytes: model.info.deviceBytes, sessionBytes },
+        plan: { dispatches: plan.dispatches, barriers: plan.barriers, weightBytes: plan.weightBytes },
+      };
+    } finally {
+      session.dispose();
+    }
+  }
+
+  dispose(): void {
+    this.runtime.dispose();
+  }
+}
+
+/** Time to first token in a fresh process: create the runtime, load, prefill `prompt`, one greedy token. */
+export function parleyFirstToken(modelPath: string, prompt: readonly number[], device?: string): Promise<FirstTokenFigure> {
+  return spawnFirstTokenChild(import.meta.url, [modelPath, prompt.join(","), ...(device === undefined ? [] : [device])], prompt.length);
+}
+
+async function childMain(args: string[]): Promise<void> {
+  const phases: Record<string, number> = { moduleReady: performance.now() };
+  const [modelPath, csv, device] = args;
+  const prompt = csv.split(",").map(Number);
+  const runtime = await Runtime.create({ device });
+  phases.runtimeCreated = performance.now();
+  const model = await runtime.loadModel(modelPath);
+  phases.modelLoaded = performance.now();
+  const session = model.createSession({ contextSize: prompt.length + 1 });
+  const { argmax } = await session.evaluate(prompt, { logits: "none" });
+  phases.firstToken = performance.now();
+  emitChildResult({ token: argmax, phases });
+  runtime.dispose();
+}
+
+if (isMainModule(import.meta.url)) {
+  childMain(process.argv.slice(2)).catch((e: unknown) => {
+    process.stderr.write(`${(e as Error)?.stack ?? String(e)}\n`);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,14 @@
+import { openConformanceContext, teacherForcedTokens, relErr, argmax } from "/work/main/test/conformance/conformance.js";
+import { LlamaReference } from "/work/main/test/reference/llama-reference.js";
+const ctx = await openConformanceContext();
+const path = await ctx.modelPath("tiny", "f32", 1);
+const n = Number(process.argv[2] ?? 64);
+const tokens = teacherForcedTokens(n, 32000, 12345);
+const pm = await ctx.peer.loadModel(path);
+const l = await pm.teacherForcedLogits(tokens);
+const ref = (await LlamaReference.load(path)).forward(tokens);
+const errs = l.map((row, i) => relErr(row, ref[i]));
+console.log(errs.map((e, i) => `${i}:${e.toExponential(1)}`).filter((_, i) => errs[i] > 1e-3 || i >= n - 3).join(" "));
+const last = l[n - 1]; let nan = 0; for (const v of last) if (Number.isNaN(v)) nan++;
+console.log("nan in last", nan, "argmax", argmax(last), argmax(ref[n-1]), last.slice(0,5), ref[n-1].slice(0,5));
+await ctx.dispose();
