@@ -263,7 +263,8 @@ describe("Sampler: validation", () => {
 });
 
 describe("Sampler: speed on a 32,000-token vocabulary", () => {
-  it("takes well under a few milliseconds per call", () => {
+  // Speed is reported, not asserted (tests never assert wall-clock times); the calls must stay valid.
+  it("reports ms per call; every call returns a token of the vocabulary", () => {
     const g = new Xoshiro128(9);
     const logits = new Float32Array(32_000);
     for (let i = 0; i < logits.length; i++) logits[i] = (g.nextFloat() - 0.5) * 20;
@@ -279,12 +280,15 @@ describe("Sampler: speed on a 32,000-token vocabulary", () => {
       for (let i = 0; i < 50; i++) s.sample(logits, history); // warm up
       const n = 300;
       const t0 = performance.now();
-      for (let i = 0; i < n; i++) s.sample(logits, history);
+      let invalid = 0;
+      for (let i = 0; i < n; i++) {
+        const t = s.sample(logits, history);
+        if (!(Number.isInteger(t) && t >= 0 && t < logits.length)) invalid++;
+      }
       const ms = (performance.now() - t0) / n;
+      expect(invalid).toBe(0);
       console.log(`sampler ${JSON.stringify(o)}: ${ms.toFixed(3)} ms/call`);
-      // Generous bounds: the suite shares 2 cores with other work. Measured ≈ 0.2 ms (defaults) and
-      // ≈ 0.9 ms (top-p over the whole vocabulary) on an idle core.
-      expect(ms).toBeLessThan(o.topK === 0 ? 6 : 2);
+      // Measured ≈ 0.2 ms (defaults) and ≈ 0.9 ms (top-p over the whole vocabulary) on an idle core.
     }
   });
 });

@@ -157,14 +157,16 @@ describe("LlamaTokenizer rules", () => {
     }
   });
 
-  it("encodes 10 KB of text in a few milliseconds", () => {
-    for (let i = 0; i < 5; i++) tokenizer.encode(TEN_KB_TEXT); // warm up the JIT
+  // Speed is reported, not asserted (tests never assert wall-clock times).
+  it("encodes 10 KB of text (time reported), the same ids every run, decoding back to the text", () => {
+    const first = tokenizer.encode(TEN_KB_TEXT);
+    for (let i = 0; i < 5; i++) expect(tokenizer.encode(TEN_KB_TEXT)).toEqual(first); // also warms up the JIT
     const runs = 20;
     const t0 = performance.now();
     for (let i = 0; i < runs; i++) tokenizer.encode(TEN_KB_TEXT);
     const ms = (performance.now() - t0) / runs;
     console.log(`encode ${TEN_KB_TEXT.length} chars: ${ms.toFixed(2)} ms`);
-    expect(ms).toBeLessThan(50); // generous for loaded CI machines; ~3-5 ms on a laptop core
+    expect(tokenizer.decode(first)).toBe(TEN_KB_TEXT.replaceAll("\u2581", " ")); // `▁` in text reads back as a space
   });
 });
 

@@ -319,7 +319,11 @@ export async function runTypeConformance(type: SynthType, ctx: ConformanceContex
   let llama: Float32Array[];
   try {
     if (peerModel.nVocab !== nVocab) throw new Error(`llama.cpp reports ${peerModel.nVocab} tokens, expected ${nVocab}`);
-    llama = await peerModel.teacherForcedLogits(tokens);
+    // One extra token, its row dropped: node-llama-cpp decodes at most contextSize − 1 tokens before it shifts
+    // the context (erasing the beginning), and the peer asks for contextSize = tokens.length, so the last row
+    // of a ≥ 256-token call comes from a shifted context. The extra token keeps every kept row unshifted.
+    const extra = teacherForcedTokens(positions + 1, nVocab, options.tokenSeed ?? 12345);
+    llama = (await peerModel.teacherForcedLogits(extra)).slice(0, positions);
   } finally {
     await peerModel.dispose();
   }
