@@ -58,7 +58,8 @@ export async function openLlamaCppPeer(options: LlamaCppPeerOptions = {}): Promi
         async teacherForcedLogits(tokens) {
           if (tokens.length === 0) return [];
           const context = await model.createContext({
-            contextSize: Math.max(tokens.length, 64),
+            // node-llama-cpp evaluates at most contextSize - 1 tokens before it shifts the context.
+            contextSize: Math.max(tokens.length + 1, 64),
             batchSize: Math.min(Math.max(tokens.length, 1), 512),
             sequences: 1,
             threads,
