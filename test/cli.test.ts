@@ -1,0 +1,77 @@
+// The `parley` command as a user runs it: the compiled bin (dist/runtime/cli.js, built by `npm test`'s pretest).
+import { spawnSync } from "node:child_process";
+import { existsSync, statSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+import { readGguf } from "../runtime/gguf/reader.js";
+import { scratchPath, syntheticModel } from "./fixtures/models.js";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+const bin = `${root}dist/runtime/cli.js`;
+
+function parley(...args: string[]) {
+  const r = spawnSync(process.execPath, [bin, ...args], { cwd: root, encoding: "utf8", timeout: 240_000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe("parley CLI", () => {
+  it("is built", () => {
+    expect(existsSync(bin)).toBe(true);
+  });
+
+  it("devices lists the Vulkan devices, as text and as JSON", () => {
+    const text = parley("devices");
+    expect(text.status).toBe(0);
+    expect(text.stdout).toMatch(/\[0\] .+\((discrete|integrated|virtual|cpu|other)\)/);
+    expect(text.stdout).toMatch(/subgroup size:\s+\d+/);
+    expect(text.stdout).toMatch(/integer dot product: (yes|no)/);
+    const json = JSON.parse(parley("devices", "--json").stdout);
+    expect(json[0]).toHaveProperty("driverName");
+    expect(json[0]).toHaveProperty("cooperativeMatrix");
+  });
+
+  it("synth writes a model that info describes", async () => {
+    const out = scratchPath("cli-synth.gguf");
+    const r = parley("synth", "--shape", "tiny", "--type", "q8_0", "--seed", "5", "--out", out);
+    expect(r.status).toBe(0);
+    expect(statSync(out).size).toBeGreaterThan(1_000_000);
+    const file = await readGguf(out);
+    expect(file.getString("general.architecture")).toBe("llama");
+    const info = parley("info", out);
+    expect(info.status).toBe(0);
+    expect(info.stdout).toMatch(/architecture:\s+llama/);
+    expect(info.stdout).toMatch(/Q8_0/);
+    const json = JSON.parse(parley("info", out, "--json").stdout);
+    expect(json.vocabSize).toBe(32000);
+    expect(json.layers).toBe(2);
+  });
+
+  it("generate --json prints one object with token ids, text and timings; the seed makes it repeatable", async () => {
+    const model = await syntheticModel("tiny", "q4_0");
+    const run = () => parley("generate", "--model", model, "--prompt", "Hello, innkeeper!", "--chat", "--max-tokens", "6", "--temp", "0.9", "--seed", "3", "--json");
+    const a = run();
+    expect(a.status).toBe(0);
+    const lines = a.stdout.trim().split("\n");
+    expect(lines.length).toBe(1);
+    const out = JSON.parse(lines[0]);
+    expect(out.tokens.length).toBeGreaterThan(0);
+    expect(out.tokens.every((t: unknown) => Number.isInteger(t))).toBe(true);
+    expect(typeof out.text).toBe("string");
+    expect(out.timings.generatedTokens).toBe(out.tokens.length);
+    expect(out.timings.promptTokens).toBeGreaterThan(5);
+    expect(JSON.parse(run().stdout).tokens).toEqual(out.tokens);
+  });
+
+  it("streams text without --json and reports errors with their code and a non-zero exit", async () => {
+    const model = await syntheticModel("tiny", "q4_0");
+    const ok = parley("generate", "--model", model, "--prompt", "Hi", "--max-tokens", "3");
+    expect(ok.status).toBe(0);
+    expect(ok.stderr).toMatch(/tokens, .* ms\/token/);
+    const missing = parley("generate", "--model", scratchPath("nope.gguf"), "--prompt", "Hi");
+    expect(missing.status).not.toBe(0);
+    expect(missing.stderr).toMatch(/cannot open .*nope\.gguf.*\[FILE_ACCESS\]/);
+    const unknown = parley("frobnicate");
+    expect(unknown.status).not.toBe(0);
+    expect(unknown.stderr).toMatch(/unknown command/);
+  });
+});
