@@ -2,7 +2,7 @@
 // every tensor type, GPU argmax, generation (greedy, seeded, stop strings, abort), prefix reuse, the
 // event loop staying free, validation-layer cleanliness, and the decode plan's proxies.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Runtime, AbortError, type Model } from "../runtime/index.js";
+import { Runtime, AbortError, type ChatMessage, type Model } from "../runtime/index.js";
 import { LlamaReference } from "./reference/llama-reference.js";
 import { syntheticModel } from "./fixtures/models.js";
 import type { SynthType } from "../runtime/synth/synth.js";
@@ -188,9 +188,9 @@ describe("sessions and generation", () => {
 
   it("reuses the cached prefix of a new prompt and gives the same result", async () => {
     const s = model.createSession({ contextSize: 256 });
-    const persona = [{ role: "system" as const, content: "You are Brom, the village blacksmith." }];
-    const first = [...persona, { role: "user" as const, content: "Hello!" }];
-    const collect = async (messages: typeof first, session = s) => {
+    const persona: ChatMessage[] = [{ role: "system", content: "You are Brom, the village blacksmith." }];
+    const first: ChatMessage[] = [...persona, { role: "user", content: "Hello!" }];
+    const collect = async (messages: ChatMessage[], session = s) => {
       const out = { tokens: [] as number[], cached: -1 };
       for await (const c of session.generate(messages, { temperature: 0, maxTokens: 6 })) {
         out.tokens.push(...c.tokens);
@@ -200,7 +200,7 @@ describe("sessions and generation", () => {
     };
     const a = await collect(first);
     expect(a.cached).toBe(0);
-    const second = [...first, { role: "assistant" as const, content: "Well met." }, { role: "user" as const, content: "Any swords?" }];
+    const second: ChatMessage[] = [...first, { role: "assistant", content: "Well met." }, { role: "user", content: "Any swords?" }];
     const b = await collect(second);
     const personaTokens = model.tokenizeChat(persona, { addGenerationPrompt: false }).length;
     expect(b.cached).toBeGreaterThanOrEqual(personaTokens);

@@ -184,12 +184,12 @@ export interface ConformanceContext {
   dispose(): Promise<void>;
 }
 
-export async function openConformanceContext(options: { threads?: number } = {}): Promise<ConformanceContext> {
+export async function openConformanceContext(options: { threads?: number; peerGpu?: false | "vulkan" } = {}): Promise<ConformanceContext> {
   const dir = mkdtempSync(join(tmpdir(), "parley-conformance-"));
   const runtime = await Runtime.create();
   let peer: LlamaCppPeer;
   try {
-    peer = await openLlamaCppPeer({ gpu: false, threads: options.threads ?? 2 });
+    peer = await openLlamaCppPeer({ gpu: options.peerGpu ?? false, threads: options.threads ?? 2 });
   } catch (error) {
     runtime.dispose();
     rmSync(dir, { recursive: true, force: true });
@@ -405,6 +405,8 @@ export interface ConformanceOptions extends TypeConformanceOptions {
   corpus?: readonly string[];
   /** llama.cpp CPU threads. Default 2. */
   threads?: number;
+  /** llama.cpp's backend: false (default) the CPU, "vulkan" its Vulkan backend (on a GPU machine). */
+  peerGpu?: false | "vulkan";
   /** Called after each step (for progress output). */
   onStep?: (step: string) => void;
 }
@@ -413,7 +415,7 @@ export async function runConformance(options: ConformanceOptions = {}): Promise<
   const shape = options.shape ?? "tiny";
   const seed = options.seed ?? 1;
   const types = options.types ?? CONFORMANCE_TYPES;
-  const ctx = await openConformanceContext({ threads: options.threads });
+  const ctx = await openConformanceContext({ threads: options.threads, peerGpu: options.peerGpu });
   try {
     // Tokenizer: the vocabulary is the same in every synthetic file; use the first type's.
     const path = await ctx.modelPath(shape, types[0] ?? "f32", seed);

@@ -19,6 +19,7 @@ const { values } = parseArgs({
     shape: { type: "string", default: "tiny" },
     seed: { type: "string" },
     "no-reference": { type: "boolean", default: false },
+    "peer-gpu": { type: "string" },
     help: { type: "boolean", short: "h", default: false },
   },
   strict: true,
@@ -26,7 +27,7 @@ const { values } = parseArgs({
 
 if (values.help) {
   process.stdout.write(
-    "usage: npm run conformance -- [--json] [--types f32,f16,bf16,q8_0,q4_0] [--positions 256] [--shape tiny] [--seed 1] [--no-reference]\n",
+    "usage: npm run conformance -- [--json] [--types f32,f16,bf16,q8_0,q4_0] [--positions 256] [--shape tiny] [--seed 1] [--no-reference] [--peer-gpu vulkan]\n",
   );
   process.exit(0);
 }
@@ -50,6 +51,7 @@ const result: ConformanceResult = await runConformance({
   positions,
   types: types as SynthType[],
   reference: !values["no-reference"],
+  peerGpu: values["peer-gpu"] === "vulkan" ? "vulkan" : false,
   onStep: values.json ? undefined : (step) => process.stderr.write(`  done: ${step}\n`),
 });
 
