@@ -120,6 +120,6 @@ describe("npm run bench", () => {
       expect(table).toContain(row);
     }
     expect(table).toContain("llama.cpp");
-    expect(table).toContain("peer/parley");
+    expect(table).toContain("ratio");
   });
 });

@@ -10,6 +10,7 @@ import {
   isMainModule,
   prefillFigure,
   spawnFirstTokenChild,
+  WARMUP_TOKENS,
   type FirstTokenFigure,
   type ParleyFigures,
 } from "./report.js";
@@ -67,9 +68,9 @@ export class ParleySide {
     const contextSize = Math.max(maxPrefill, settings.decodePrompt.length + settings.decode + 1);
     const session = model.createSession({ contextSize, ubatch });
     try {
-      // Warm up: one prefill (pipelines, buffers) and a few decode steps.
+      // Warm up: one short prefill and a few decode steps.
       log("parley: warming up");
-      const warm = settings.prefillTokens.slice(0, Math.min(ubatch, ...settings.prefill));
+      const warm = settings.prefillTokens.slice(0, Math.min(WARMUP_TOKENS, ubatch, ...settings.prefill));
       let r = await session.evaluate(warm, { logits: "none" });
       for (let i = 0; i < 3 && session.tokens.length < contextSize; i++) r = await session.evaluate([r.argmax], { logits: "none" });
 

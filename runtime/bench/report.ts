@@ -2,9 +2,13 @@
 // small protocol both sides use to time the first token in a fresh child process.
 
 import { spawn } from "node:child_process";
+import { realpathSync } from "node:fs";
 import { createRequire } from "node:module";
 import { resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+
+/** Prompt tokens of each side's warm-up prefill (pipelines, buffers, caches) before anything is timed. */
+export const WARMUP_TOKENS = 16;
 
 export const RATIO_CONVENTION =
   "peer/parley for times and memory, parley/peer for throughput: > 1 means Parley is faster (or uses less memory)";
@@ -175,7 +179,8 @@ function fmtBytes(n: number): string {
 }
 
 function fmtRatio(r: number | undefined): string {
-  return r === undefined || !Number.isFinite(r) ? "-" : `${r.toFixed(2)}x`;
+  if (r === undefined || !Number.isFinite(r)) return "-";
+  return `${r >= 100 ? r.toFixed(0) : r >= 1 ? r.toFixed(2) : r.toPrecision(2)}x`;
 }
 
 function renderRows(rows: string[][]): string {
@@ -189,8 +194,8 @@ export function formatTable(r: BenchReport): string {
   const p = r.parley;
   const q = r.peer;
   const x = r.ratios;
-  const rows: string[][] = [["", "Parley", q ? "llama.cpp" : "", q ? "peer/parley" : ""]];
-  const add = (label: string, a: string, b: string, ratio: string) => rows.push([label, a, q ? b : "", q ? ratio : ""]);
+  const rows: string[][] = [q ? ["", "Parley", "llama.cpp", "ratio"] : ["", "Parley"]];
+  const add = (label: string, a: string, b: string, ratio: string) => rows.push(q ? [label, a, b, ratio] : [label, a]);
   for (const f of p.prefill) {
     const g = q?.prefill.find((y) => y.tokens === f.tokens);
     const rr = x?.prefill.find((y) => y.tokens === f.tokens);
@@ -210,13 +215,13 @@ export function formatTable(r: BenchReport): string {
     `parley:  ${p.device.name} (${p.device.type}; ${p.device.driverName} ${p.device.driverInfo}; Vulkan ${p.device.apiVersion}), ubatch ${p.ubatch}, ` +
       `decode step: ${p.plan.dispatches} dispatches, ${p.plan.barriers} barriers`,
     q
-      ? `peer:    ${q.name} ${q.version}, ${q.backend} backend${q.backend === "cpu" ? `, ${q.threads} threads (tried ${q.threadTrials.map((t) => `${t.threads}: ${fmtMs(t.medianMsPerToken)}/token`).join(", ")})` : ` (${q.gpuDevices.join(", ")})`}, batch ${q.batchSize}`
+      ? `peer:    ${q.name} ${q.version}, ${q.backend} backend${q.backend === "cpu" ? `, ${q.threads} thread${q.threads === 1 ? "" : "s"} (${q.threadTrials.length ? `tried ${q.threadTrials.map((t) => `${t.threads}: ${fmtMs(t.medianMsPerToken)}/token`).join(", ")}` : "--peer-threads"})` : ` (${q.gpuDevices.join(", ")})`}, batch ${q.batchSize}`
       : "peer:    skipped (--skip-peer)",
     `machine: node ${r.machine.node}, ${r.machine.platform}/${r.machine.arch}, ${r.machine.cpus} CPUs (${r.machine.cpuModel}), ${r.date}`,
   ];
   const tail = [
     "",
-    "ratios: peer/parley for times and memory, parley/peer for throughput (> 1: Parley is faster / smaller).",
+    ...(q ? ["ratio: peer/parley for times and memory, parley/peer for throughput (> 1: Parley is faster / smaller)."] : []),
     `decode timed after a ${p.decode.contextTokens}-token prompt; prefill times are medians of ${r.settings.repeat} run(s) on an empty cache.`,
     ...(q ? [`peer device memory: ${q.deviceMemorySource}.`] : []),
     ...r.notes.map((n) => `note: ${n}`),
@@ -233,7 +238,15 @@ const CHILD_MARKER = "@@parley-bench-child@@ ";
 /** True when the module at `url` is the script node was started with. */
 export function isMainModule(url: string): boolean {
   const entry = process.argv[1];
-  return entry !== undefined && resolve(entry) === fileURLToPath(url);
+  if (entry === undefined) return false;
+  const real = (p: string) => {
+    try {
+      return realpathSync(p);
+    } catch {
+      return resolve(p);
+    }
+  };
+  return real(entry) === real(fileURLToPath(url));
 }
 
 /** Child side: report the first token and the phases (ms since this process's time origin). */

@@ -1,0 +1,274 @@
+#!/usr/bin/env node
+// `npm run bench`: Parley and llama.cpp (node-llama-cpp) on the same GGUF in one run: prefill, decode, load time,
+// time to first token after process start, device memory. Prints a table, or one JSON object with --json.
+
+import { existsSync, mkdirSync, renameSync, rmSync, statSync } from "node:fs";
+import { cpus, tmpdir, totalmem } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { InvalidArgumentError, ParleyError } from "../errors.js";
+import { Runtime } from "../runtime.js";
+import { SYNTH_SHAPES, writeSyntheticModel, type SynthShapeName, type SynthType } from "../synth/synth.js";
+import { LlamaSide, peerFirstToken, type PeerGpuChoice } from "./llama-side.js";
+import { ParleySide, parleyFirstToken, type MeasureSettings } from "./parley-side.js";
+import { RATIO_CONVENTION, computeRatios, formatTable, isMainModule, type BenchReport, type PeerFigures } from "./report.js";
+
+export interface BenchOptions {
+  /** Synthetic model shape (ignored with `model`). Default "tinyllama". */
+  shape?: SynthShapeName;
+  /** Synthetic model tensor type (ignored with `model`). Default "q4_0". */
+  type?: SynthType;
+  /** Prefill lengths. Default [128, 512] ([128] for a TinyLlama-sized model on a CPU Vulkan driver). */
+  prefill?: number[];
+  /** Timed decode steps. Default 128 (16 for a TinyLlama-sized model on a CPU Vulkan driver). */
+  decode?: number;
+  /** Seed of the synthetic weights and of the benchmark's token ids. Default 1. */
+  seed?: number;
+  /** An existing GGUF file instead of a synthetic one. */
+  model?: string;
+  /** Runs per prefill length (the median is reported). Default 3 (1 when the defaults were reduced). */
+  repeat?: number;
+  /** Parley's prefill micro-batch. Default 64 (the session default). */
+  ubatch?: number;
+  /** Parley's device (index or name substring). */
+  device?: string;
+  skipPeer?: boolean;
+  /** The peer's backend. "auto" (default): Vulkan when a GPU exists, else the CPU. */
+  peerGpu?: PeerGpuChoice;
+  /** The peer's CPU threads; default: the fastest of a short trial. */
+  peerThreads?: number;
+  /** Progress lines (default: none). */
+  log?: (line: string) => void;
+}
+
+const FIRST_TOKEN_PROMPT = 16;
+const SHAPES = Object.keys(SYNTH_SHAPES) as SynthShapeName[];
+const TYPES: SynthType[] = ["f32", "f16", "bf16", "q8_0", "q4_0"];
+
+/** Deterministic token ids: BOS, then ids spread over the vocabulary (skipping the control tokens 0..2). */
+export function benchTokens(n: number, seed: number, vocab: number): number[] {
+  let s = (seed * 2654435761) >>> 0;
+  const out = [1];
+  while (out.length < n) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out.push(3 + (s % (vocab - 3)));
+  }
+  return out.slice(0, n);
+}
+
+/** The cached synthetic model for (shape, type, seed), written on first use. */
+export async function syntheticBenchModel(shape: SynthShapeName, type: SynthType, seed: number, log: (line: string) => void): Promise<string> {
+  const dir = join(tmpdir(), "parley-bench");
+  const out = join(dir, `${shape}-${type}-seed${seed}.gguf`);
+  if (existsSync(out)) return out;
+  mkdirSync(dir, { recursive: true });
+  const partial = `${out}.${process.pid}.partial`;
+  log(`synthesizing ${out}`);
+  const t0 = performance.now();
+  try {
+    await writeSyntheticModel({ shape, type, seed, out: partial });
+    renameSync(partial, out);
+  } finally {
+    rmSync(partial, { force: true });
+  }
+  log(`synthesized in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  return out;
+}
+
+function positiveInt(name: string, v: number): number {
+  if (!Number.isSafeInteger(v) || v < 1) throw new InvalidArgumentError(`${name} must be a positive integer, got ${v}`);
+  return v;
+}
+
+export async function runBench(options: BenchOptions = {}): Promise<BenchReport> {
+  const log = options.log ?? (() => {});
+  const seed = options.seed ?? 1;
+  if (!Number.isSafeInteger(seed) || seed < 0) throw new InvalidArgumentError(`seed must be a non-negative integer, got ${seed}`);
+  const shape = options.shape ?? "tinyllama";
+  const type = options.type ?? "q4_0";
+  if (!options.model && !SHAPES.includes(shape)) throw new InvalidArgumentError(`unknown shape "${shape}" (${SHAPES.join(", ")})`);
+  if (!options.model && !TYPES.includes(type)) throw new InvalidArgumentError(`unknown type "${type}" (${TYPES.join(", ")})`);
+  options.prefill?.forEach((n) => positiveInt("a prefill length", n));
+  if (options.prefill?.length === 0) throw new InvalidArgumentError("--prefill needs at least one length");
+  if (options.decode !== undefined) positiveInt("decode", options.decode);
+  if (options.repeat !== undefined) positiveInt("repeat", options.repeat);
+  if (options.ubatch !== undefined) positiveInt("ubatch", options.ubatch);
+  if (options.peerThreads !== undefined) positiveInt("peer threads", options.peerThreads);
+
+  const path = options.model ?? (await syntheticBenchModel(shape, type, seed, log));
+  const notes: string[] = [];
+
+  // Parley, in this process.
+  const parley = await ParleySide.create(options.device);
+  let parleyFigures;
+  let settings: MeasureSettings;
+  let modelSummary: { parameterCount: number; tensorTypes: Record<string, number> };
+  const device = parley.device;
+  try {
+    log(`parley: ${device.name} (${device.type}); loading ${path}`);
+    await parley.load(path);
+    const info = parley.model.info;
+    const vocab = info.vocabularySize;
+    modelSummary = { parameterCount: info.parameterCount, tensorTypes: { ...info.tensorTypes } };
+    const big = options.model ? info.parameterCount >= 500e6 : shape === "tinyllama";
+    const reduce = device.type === "cpu" && big;
+    const prefill = options.prefill ?? (reduce ? [128] : [128, 512]);
+    const decode = options.decode ?? (reduce ? 16 : 128);
+    const repeat = options.repeat ?? (reduce ? 1 : 3);
+    if (reduce && (options.prefill === undefined || options.decode === undefined)) {
+      notes.push(
+        `Parley's device is a CPU Vulkan driver (${device.name}) and the model is TinyLlama-sized: defaults reduced to ` +
+          `prefill ${prefill.join(",")}, decode ${decode}, ${repeat} run(s) (pass --prefill/--decode/--repeat to override)`,
+      );
+      log(`note: ${notes[notes.length - 1]}`);
+    }
+    if (device.type === "cpu") notes.push(`Parley ran on a CPU Vulkan driver (${device.name}): its figures are not GPU figures`);
+    settings = {
+      prefill: [...new Set(prefill)],
+      prefillTokens: benchTokens(Math.max(...prefill), seed, vocab),
+      decode,
+      decodePrompt: benchTokens(FIRST_TOKEN_PROMPT, seed + 1, vocab),
+      repeat,
+      log,
+    };
+    parleyFigures = await parley.measure(settings, options.ubatch ?? 64);
+  } finally {
+    parley.dispose();
+  }
+  log("parley: first token in a fresh process");
+  const parleyFirst = await parleyFirstToken(path, settings.decodePrompt, options.device);
+  log(`parley: first token after ${parleyFirst.ms.toFixed(0)} ms`);
+  const parleyResult = { ...parleyFigures, firstToken: parleyFirst };
+
+  // llama.cpp, in this process.
+  let peerResult: PeerFigures | null = null;
+  if (!options.skipPeer) {
+    const gpuPresent = Runtime.listDevices().some((d) => d.type === "discrete" || d.type === "integrated");
+    const peer = await LlamaSide.open({ gpu: options.peerGpu ?? "auto", gpuPresent, log });
+    notes.push(...peer.notes);
+    let peerFigures;
+    try {
+      log(`peer: llama.cpp ${peer.backend} backend${peer.gpuDevices.length ? ` (${peer.gpuDevices.join(", ")})` : ""}; loading ${path}`);
+      await peer.load(path);
+      peerFigures = await peer.measure(settings, options.peerThreads);
+    } finally {
+      await peer.dispose();
+    }
+    log("peer: first token in a fresh process");
+    const peerFirst = await peerFirstToken(path, settings.decodePrompt, peerFigures.backend, peerFigures.threads);
+    log(`peer: first token after ${peerFirst.ms.toFixed(0)} ms`);
+    peerResult = { ...peerFigures, firstToken: peerFirst };
+  }
+
+  notes.push("first-token times run each side's TypeScript entry in a fresh `node --import tsx` process, timed from spawn() to the token");
+  if (peerResult?.useMmap) notes.push("llama.cpp memory-maps the model file (its default): its load time does not include reading the weights from disk");
+
+  const cpuList = cpus();
+  return {
+    bench: "parley-vs-llama.cpp",
+    ratio_convention: RATIO_CONVENTION,
+    date: new Date().toISOString(),
+    machine: {
+      node: process.version,
+      platform: process.platform,
+      arch: process.arch,
+      cpus: cpuList.length,
+      cpuModel: cpuList[0]?.model?.trim() ?? "unknown",
+      memoryBytes: totalmem(),
+    },
+    model: {
+      path,
+      synthesized: !options.model,
+      shape: options.model ? undefined : shape,
+      type: options.model ? undefined : type,
+      seed: options.model ? undefined : seed,
+      fileBytes: statSync(path).size,
+      parameterCount: modelSummary.parameterCount,
+      tensorTypes: modelSummary.tensorTypes,
+    },
+    settings: {
+      prefill: settings.prefill,
+      decode: settings.decode,
+      repeat: settings.repeat,
+      seed,
+      firstTokenPromptTokens: settings.decodePrompt.length,
+    },
+    notes,
+    parley: parleyResult,
+    peer: peerResult,
+    ratios: peerResult ? computeRatios(parleyResult, peerResult) : null,
+  };
+}
+
+const USAGE = `usage: npm run bench -- [options]
+
+  --shape tiny|small|tinyllama   synthetic model shape (default tinyllama)
+  --type f32|f16|bf16|q8_0|q4_0  synthetic tensor type (default q4_0)
+  --model FILE                   an existing GGUF instead of a synthetic one (cached under ${join(tmpdir(), "parley-bench")})
+  --prefill 128,512              prefill lengths
+  --decode 128                   timed greedy decode steps
+  --repeat N                     runs per prefill length (median)
+  --seed N                       weights and token ids seed (default 1)
+  --ubatch N                     Parley's prefill micro-batch (default 64)
+  --device D                     Parley's Vulkan device (index or name substring)
+  --peer-gpu auto|vulkan|cpu     llama.cpp's backend (default auto: Vulkan where a GPU exists)
+  --peer-threads N               llama.cpp's CPU threads (default: the fastest of 1, 2, ...)
+  --skip-peer                    Parley only
+  --json                         print one JSON object instead of the table
+`;
+
+function parseCli(argv: string[]): { options: BenchOptions; json: boolean } {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      shape: { type: "string" }, type: { type: "string" }, model: { type: "string" }, prefill: { type: "string" },
+      decode: { type: "string" }, repeat: { type: "string" }, seed: { type: "string" }, ubatch: { type: "string" },
+      device: { type: "string" }, "peer-gpu": { type: "string" }, "peer-threads": { type: "string" },
+      "skip-peer": { type: "boolean" }, json: { type: "boolean" }, quiet: { type: "boolean" }, help: { type: "boolean", short: "h" },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(USAGE);
+    process.exit(0);
+  }
+  const int = (name: string, v: string | undefined) => (v === undefined ? undefined : positiveIntArg(name, v));
+  const peerGpu = values["peer-gpu"];
+  if (peerGpu !== undefined && !["auto", "vulkan", "cpu"].includes(peerGpu)) throw new InvalidArgumentError(`--peer-gpu must be auto, vulkan or cpu, got ${peerGpu}`);
+  const options: BenchOptions = {
+    shape: values.shape as SynthShapeName | undefined,
+    type: values.type as SynthType | undefined,
+    model: values.model,
+    prefill: values.prefill?.split(",").map((s) => positiveIntArg("--prefill", s)),
+    decode: int("--decode", values.decode),
+    repeat: int("--repeat", values.repeat),
+    seed: values.seed === undefined ? undefined : Number(values.seed),
+    ubatch: int("--ubatch", values.ubatch),
+    device: values.device,
+    skipPeer: values["skip-peer"] ?? false,
+    peerGpu: peerGpu as PeerGpuChoice | undefined,
+    peerThreads: int("--peer-threads", values["peer-threads"]),
+    log: values.quiet ? undefined : (line) => process.stderr.write(`[bench] ${line}\n`),
+  };
+  return { options, json: values.json ?? false };
+}
+
+function positiveIntArg(name: string, s: string): number {
+  const v = Number(s.trim());
+  if (!Number.isSafeInteger(v) || v < 1) throw new InvalidArgumentError(`${name} takes positive integers, got "${s}"`);
+  return v;
+}
+
+async function main(argv: string[]): Promise<void> {
+  const { options, json } = parseCli(argv);
+  const report = await runBench(options);
+  process.stdout.write(json ? `${JSON.stringify(report, null, 2)}\n` : `${formatTable(report)}\n`);
+}
+
+if (isMainModule(import.meta.url)) {
+  main(process.argv.slice(2)).catch((e: unknown) => {
+    const code = e instanceof ParleyError ? ` [${e.code}]` : "";
+    const message = e instanceof ParleyError || (e as { code?: string })?.code?.startsWith?.("ERR_PARSE_ARGS") ? (e as Error).message : ((e as Error)?.stack ?? String(e));
+    process.stderr.write(`bench: ${message}${code}\n`);
+    process.exit(2);
+  });
+}
