@@ -54,6 +54,19 @@ export interface GenerateChunk {
   timings?: GenerateTimings;
 }
 
+export interface ChooseOptions {
+  signal?: AbortSignal;
+}
+
+export interface ChoiceResult {
+  /** Index of the most likely option. */
+  index: number;
+  /** Natural-log probability of each option's tokens (with the end of turn, for chat input). */
+  logProbs: number[];
+  /** Each option's tokens as scored. */
+  optionTokens: number[][];
+}
+
 export class AbortError extends ParleyError {
   constructor() {
     super("ABORTED", "generation was aborted");
@@ -218,6 +231,69 @@ export class Session {
     };
   }
 
+  /**
+   * Constrained decoding over a closed set: the model may only continue `input` with one of `options`
+   * (intent ids, choice texts). Every option is scored exactly — the sum of its tokens' log-probabilities
+   * after the prompt (for chat input the option is the assistant's whole turn, end of turn included, so
+   * an option that is a prefix of another is still told apart) — and the most likely one is returned.
+   * The prompt is evaluated once; options share its cached prefix.
+   */
+  async choose(input: string | readonly number[] | readonly ChatMessage[], options: readonly (string | readonly number[])[], choose: ChooseOptions = {}): Promise<ChoiceResult> {
+    if (options.length === 0) throw new InvalidArgumentError("choose needs at least one option");
+    const release = await this.#acquire();
+    try {
+      const prompt = this.#promptTokens(input, {});
+      const optionTokens = options.map((o) => this.#continuationTokens(input, prompt, o));
+      for (const [i, t] of optionTokens.entries()) {
+        if (t.length === 0) throw new InvalidArgumentError(`option ${i} is empty`);
+      }
+      const longest = Math.max(...optionTokens.map((t) => t.length));
+      if (prompt.length + longest > this.contextSize) {
+        throw new ContextOverflowError(`the prompt (${prompt.length} tokens) and the longest option (${longest}) exceed the context of ${this.contextSize}`);
+      }
+      let cached = 0;
+      while (cached < prompt.length - 1 && cached < this.#history.length && this.#history[cached] === prompt[cached]) cached++;
+      this.#history.length = cached;
+      const afterPrompt = (await this.#evaluate(prompt.slice(cached), "last")).logits!;
+      const V = this.model.info.vocabularySize;
+      const logProbs: number[] = [];
+      for (const tokens of optionTokens) {
+        if (choose.signal?.aborted) throw new AbortError();
+        this.#history.length = prompt.length;
+        // Row i of `rows` predicts tokens[i + 1]; the prompt's last row predicts tokens[0].
+        const rows = tokens.length > 1 ? (await this.#evaluate(tokens.slice(0, -1), "all")).logits! : new Float32Array(0);
+        let sum = logSoftmaxAt(afterPrompt, 0, V, tokens[0]);
+        for (let i = 1; i < tokens.length; i++) sum += logSoftmaxAt(rows, (i - 1) * V, V, tokens[i]);
+        logProbs.push(sum);
+      }
+      this.#history.length = prompt.length;
+      let index = 0;
+      for (let i = 1; i < logProbs.length; i++) if (logProbs[i] > logProbs[index]) index = i;
+      return { index, logProbs, optionTokens };
+    } finally {
+      release();
+    }
+  }
+
+  /** The tokens an option adds after the prompt, as the tokenizer would split prompt + option together. */
+  #continuationTokens(input: string | readonly number[] | readonly ChatMessage[], prompt: readonly number[], option: string | readonly number[]): number[] {
+    if (typeof option !== "string") return [...option];
+    const tokenizer = this.model.tokenizer;
+    let full: number[];
+    if (typeof input === "string") {
+      full = this.model.tokenize(input + option, { parseSpecial: false });
+    } else if (input.length > 0 && typeof input[0] === "object") {
+      full = this.model.tokenizeChat([...(input as readonly ChatMessage[]), { role: "assistant", content: option }], { addGenerationPrompt: false });
+    } else {
+      return this.model.tokenize(option, { addBos: false });
+    }
+    const isPrefix = full.length > prompt.length && prompt.every((t, i) => full[i] === t);
+    if (!isPrefix) return this.model.tokenize(option, { addBos: false });
+    const rest = full.slice(prompt.length);
+    const eos = rest.indexOf(tokenizer.eosId);
+    return eos >= 0 ? rest.slice(0, eos + 1) : rest;
+  }
+
   #promptTokens(input: string | readonly number[] | readonly ChatMessage[], options: GenerateOptions): number[] {
     if (typeof input === "string") return this.model.tokenize(input, { addBos: options.addBos, parseSpecial: options.parseSpecial ?? false });
     if (input.length > 0 && typeof input[0] === "object") return this.model.tokenizeChat(input as readonly ChatMessage[]);
@@ -264,4 +340,13 @@ export class Session {
       release();
     }
   }
+}
+
+/** log(softmax(row)[token]) for the row of `size` logits starting at `offset`. */
+function logSoftmaxAt(logits: Float32Array, offset: number, size: number, token: number): number {
+  let max = -Infinity;
+  for (let i = 0; i < size; i++) if (logits[offset + i] > max) max = logits[offset + i];
+  let sum = 0;
+  for (let i = 0; i < size; i++) sum += Math.exp(logits[offset + i] - max);
+  return logits[offset + token] - max - Math.log(sum);
 }

@@ -211,6 +211,43 @@ describe("sessions and generation", () => {
     fresh.dispose();
   });
 
+  it("choose() scores each allowed continuation exactly and returns the most likely", async () => {
+    const s = model.createSession({ contextSize: 256 });
+    const messages: ChatMessage[] = [
+      { role: "system", content: "Classify the player's request." },
+      { role: "user", content: "I want to buy a sword." },
+    ];
+    const options = ["buy_weapon", "ask_rumors", "goodbye", "buy"];
+    const r = await s.choose(messages, options);
+    expect(r.logProbs).toHaveLength(4);
+    expect(r.index).toBe(r.logProbs.indexOf(Math.max(...r.logProbs)));
+    // Every option ends with the end of the assistant's turn, so "buy" and "buy_weapon" differ.
+    for (const t of r.optionTokens) expect(t.at(-1)).toBe(model.tokenizer.eosId);
+    // Independent check: score each option with a fresh session over prompt + option, teacher-forced.
+    const prompt = model.tokenizeChat(messages);
+    for (let k = 0; k < options.length; k++) {
+      const fresh = model.createSession({ contextSize: 256 });
+      const seq = [...prompt, ...r.optionTokens[k]];
+      const { logits } = await fresh.evaluate(seq, { logits: "all" });
+      let lp = 0;
+      for (let i = prompt.length; i < seq.length; i++) {
+        const row = logits!.subarray((i - 1) * 32000, i * 32000);
+        const max = Math.max(...row);
+        let z = 0;
+        for (const v of row) z += Math.exp(v - max);
+        lp += row[seq[i]] - max - Math.log(z);
+      }
+      expect(Math.abs(lp - r.logProbs[k])).toBeLessThan(1e-3 * Math.max(1, Math.abs(lp)));
+      fresh.dispose();
+    }
+    // With token options, the greedy next token always wins against any other single token.
+    const greedy = (await model.createSession({ contextSize: 256 }).evaluate(prompt, { logits: "none" })).argmax;
+    const other = greedy === 100 ? 101 : 100;
+    const t = await s.choose(prompt, [[other], [greedy]]);
+    expect(t.index).toBe(1);
+    s.dispose();
+  });
+
   it("cancels with an AbortSignal", async () => {
     const s = model.createSession({ contextSize: 128 });
     const controller = new AbortController();
