@@ -73,10 +73,16 @@ export interface NativeEvalResult {
   argmax: number;
   rows: number;
   logits?: Float32Array;
+  /** Mode topK: the 64 most likely next tokens and their logits (unordered). */
+  topIds?: Int32Array;
+  topLogits?: Float32Array;
 }
 
 /** Eval output modes, as the addon numbers them. */
-export const EvalMode = { lastLogits: 0, allLogits: 1, argmax: 2 } as const;
+export const EvalMode = { lastLogits: 0, allLogits: 1, argmax: 2, topK: 3 } as const;
+
+/** How many candidates EvalMode.topK returns (native Session::kTopK). */
+export const GPU_TOP_K = 64;
 
 export interface NativeSession {
   eval(tokens: Int32Array, pos: number, mode: number): Promise<NativeEvalResult>;

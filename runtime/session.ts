@@ -6,7 +6,7 @@
 import type { ChatMessage } from "./chat-template.js";
 import { ContextOverflowError, DisposedError, InvalidArgumentError, ParleyError } from "./errors.js";
 import type { Model } from "./model.js";
-import { EvalMode, nativeAsync, native, type NativeModel, type NativeSession } from "./native.js";
+import { EvalMode, GPU_TOP_K, nativeAsync, native, type NativeModel, type NativeSession } from "./native.js";
 import { Sampler, type SamplingOptions } from "./sampler.js";
 import { StopStringMatcher } from "./stop-strings.js";
 import { StreamingDetokenizer } from "./tokenizer/detokenizer.js";
@@ -67,6 +67,27 @@ export interface ChoiceResult {
   optionTokens: number[][];
 }
 
+export type LogitsMode = "last" | "all" | "top" | "none";
+
+export interface EvaluateResult {
+  logits?: Float32Array;
+  argmax: number;
+  topIds?: Int32Array;
+  topLogits?: Float32Array;
+}
+
+/**
+ * Samples from the GPU's top candidates. With top-k ≤ 64 and no penalties the sampler's chain (top-k,
+ * top-p, min-p, temperature) only ever sees these candidates, so the result equals sampling the full
+ * vocabulary. Candidates are put in id order so ties resolve to the lowest id, as over the full logits.
+ */
+function sampleTopCandidates(sampler: Sampler, step: EvaluateResult): number {
+  const ids = step.topIds!;
+  const order = Array.from(ids.keys()).sort((a, b) => ids[a] - ids[b]);
+  const logits = Float32Array.from(order, (i) => step.topLogits![i]);
+  return ids[order[sampler.sample(logits, [])]];
+}
+
 export class AbortError extends ParleyError {
   constructor() {
     super("ABORTED", "generation was aborted");
@@ -118,14 +139,15 @@ export class Session {
 
   /**
    * Appends tokens to the cache and evaluates them. Returns the logits of the last token
-   * (`logits: "last"`, default), of every token (`"all"`: rows of vocabulary size, concatenated), or
-   * only the greedy next token (`"none"`).
+   * (`logits: "last"`, default), of every token (`"all"`: rows of vocabulary size, concatenated), the 64
+   * most likely next tokens selected on the GPU (`"top"`: `topIds`/`topLogits`, unordered), or only the
+   * greedy next token (`"none"`). `argmax` is always the greedy next token.
    */
-  async evaluate(tokens: readonly number[], options: { logits?: "last" | "all" | "none" } = {}): Promise<{ logits?: Float32Array; argmax: number }> {
+  async evaluate(tokens: readonly number[], options: { logits?: LogitsMode } = {}): Promise<EvaluateResult> {
     return this.#exclusive(() => this.#evaluate(tokens, options.logits ?? "last"));
   }
 
-  async #evaluate(tokens: readonly number[], logits: "last" | "all" | "none"): Promise<{ logits?: Float32Array; argmax: number }> {
+  async #evaluate(tokens: readonly number[], logits: LogitsMode): Promise<EvaluateResult> {
     const s = this.#live();
     if (tokens.length === 0) throw new InvalidArgumentError("evaluate needs at least one token");
     if (this.#history.length + tokens.length > this.contextSize) {
@@ -133,10 +155,10 @@ export class Session {
         `${this.#history.length} cached + ${tokens.length} new tokens exceed the session's context of ${this.contextSize} tokens`,
       );
     }
-    const mode = logits === "all" ? EvalMode.allLogits : logits === "last" ? EvalMode.lastLogits : EvalMode.argmax;
+    const mode = { all: EvalMode.allLogits, last: EvalMode.lastLogits, top: EvalMode.topK, none: EvalMode.argmax }[logits];
     const r = await nativeAsync(() => s.eval(Int32Array.from(tokens), this.#history.length, mode));
     this.#history.push(...tokens);
-    return { logits: r.logits, argmax: r.argmax };
+    return { logits: r.logits, argmax: r.argmax, topIds: r.topIds, topLogits: r.topLogits };
   }
 
   /**
@@ -163,8 +185,12 @@ export class Session {
     }
     const sampler = new Sampler(options);
     const o = sampler.options;
-    const gpuArgmax = sampler.isGreedy && o.repeatPenalty === 1 && o.frequencyPenalty === 0 && o.presencePenalty === 0;
-    const logitsMode = gpuArgmax ? "none" : "last";
+    // Read back as little as the sampler needs: the greedy token, the GPU's top 64 candidates (when
+    // the sampler keeps at most 64 and no penalty looks at other tokens), or all logits.
+    const penalties = o.repeatPenalty !== 1 || o.frequencyPenalty !== 0 || o.presencePenalty !== 0;
+    const gpuArgmax = sampler.isGreedy && !penalties;
+    const gpuTopK = !sampler.isGreedy && !penalties && o.topK > 0 && o.topK <= GPU_TOP_K;
+    const logitsMode: LogitsMode = gpuArgmax ? "none" : gpuTopK ? "top" : "last";
     const detok = new StreamingDetokenizer(this.model.tokenizer);
     const stops = new StopStringMatcher(options.stop ?? []);
     const abort = () => {
@@ -186,7 +212,7 @@ export class Session {
 
     while (generated.length < maxTokens) {
       abort();
-      const token = gpuArgmax ? step.argmax : sampler.sample(step.logits!, recent);
+      const token = gpuArgmax ? step.argmax : gpuTopK ? sampleTopCandidates(sampler, step) : sampler.sample(step.logits!, recent);
       if (generated.length === 0) firstTokenMs = performance.now() - t0;
       if (this.model.tokenizer.isEog(token)) {
         finishReason = "eos";

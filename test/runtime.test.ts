@@ -92,6 +92,18 @@ describe("sessions and generation", () => {
   });
   afterAll(() => model?.dispose());
 
+  it("reports load progress up to all bytes", async () => {
+    const seen: { loadedBytes: number; totalBytes: number; fraction: number }[] = [];
+    const m = await runtime.loadModel(await syntheticModel("tiny", "q4_0"), { onProgress: (p) => seen.push(p) });
+    expect(seen.length).toBeGreaterThan(0);
+    for (let i = 1; i < seen.length; i++) expect(seen[i].loadedBytes).toBeGreaterThanOrEqual(seen[i - 1].loadedBytes);
+    const last = seen.at(-1)!;
+    expect(last.loadedBytes).toBe(last.totalBytes);
+    expect(last.fraction).toBe(1);
+    expect(last.totalBytes).toBeGreaterThan(4_000_000);
+    m.dispose();
+  });
+
   it("reports model info", () => {
     expect(model.info.architecture).toBe("llama");
     expect(model.info.vocabularySize).toBe(32000);
@@ -113,6 +125,31 @@ describe("sessions and generation", () => {
     expect(argmaxOnly.logits).toBeUndefined();
     expect(argmaxOnly.argmax).toBe(withLogits.argmax);
     session.dispose();
+  });
+
+  it("selects the top 64 candidates on the GPU; sampling them equals sampling all logits", async () => {
+    const prompt = model.tokenize("The innkeeper wiped the counter and");
+    const full = model.createSession({ contextSize: 64 });
+    const top = model.createSession({ contextSize: 64 });
+    const a = await full.evaluate(prompt, { logits: "last" });
+    const b = await top.evaluate(prompt, { logits: "top" });
+    expect(b.logits).toBeUndefined();
+    expect(b.topIds!.length).toBe(64);
+    const expected = Array.from(a.logits!.keys()).sort((x, y) => a.logits![y] - a.logits![x] || x - y).slice(0, 64);
+    expect([...b.topIds!].sort((x, y) => x - y)).toEqual([...expected].sort((x, y) => x - y));
+    for (let i = 0; i < 64; i++) expect(b.topLogits![i]).toBe(a.logits![b.topIds![i]]);
+    // Same seed, same draws: the sampler over the candidates picks what it picks over the vocabulary.
+    const opts = { temperature: 1.3, topK: 40, topP: 0.9, minP: 0.02, seed: 9 };
+    const { Sampler } = await import("../runtime/sampler.js");
+    const overAll = new Sampler(opts);
+    const overTop = new Sampler(opts);
+    const order = Array.from(b.topIds!.keys()).sort((x, y) => b.topIds![x] - b.topIds![y]);
+    const candidates = Float32Array.from(order, (i) => b.topLogits![i]);
+    for (let draw = 0; draw < 50; draw++) {
+      expect(b.topIds![order[overTop.sample(candidates, [])]]).toBe(overAll.sample(a.logits!, []));
+    }
+    full.dispose();
+    top.dispose();
   });
 
   it("decodes one token at a time exactly as a batched prefill computes it", async () => {

@@ -134,6 +134,14 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
         std::memcpy(a.Data(), result_.logits.data(), result_.logits.size() * 4);
         o.Set("logits", a);
       }
+      if (!result_.topIds.empty()) {
+        Napi::Int32Array ids = Napi::Int32Array::New(env, result_.topIds.size());
+        std::memcpy(ids.Data(), result_.topIds.data(), result_.topIds.size() * 4);
+        Napi::Float32Array values = Napi::Float32Array::New(env, result_.topLogits.size());
+        std::memcpy(values.Data(), result_.topLogits.data(), result_.topLogits.size() * 4);
+        o.Set("topIds", ids);
+        o.Set("topLogits", values);
+      }
       deferred_.Resolve(o);
     }
     void OnError(const Napi::Error&) override {
@@ -164,7 +172,7 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
       std::vector<int32_t> tokens(arr.Data(), arr.Data() + arr.ElementLength());
       uint32_t pos = info[1].As<Napi::Number>().Uint32Value();
       uint32_t mode = info[2].As<Napi::Number>().Uint32Value();
-      if (mode > 2) throw NativeError("INVALID_ARGUMENT", "eval mode must be 0 (last logits), 1 (all logits) or 2 (argmax)");
+      if (mode > 3) throw NativeError("INVALID_ARGUMENT", "eval mode must be 0 (last logits), 1 (all logits), 2 (argmax) or 3 (top-k)");
       busy_ = true;
       auto* w = new EvalWorker(env, this, session_, std::move(tokens), pos, Session::Output(mode));
       Napi::Promise p = w->promise();

@@ -17,6 +17,7 @@ uint32_t storageBindingCount(const std::string& name) {
   if (name == "attention") return 4;
   if (name == "silu_mul") return 2;
   if (name == "argmax") return 2;
+  if (name == "topk") return 2;
   throw NativeError("VULKAN", "unknown kernel " + name);
 }
 

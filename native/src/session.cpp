@@ -123,6 +123,7 @@ Session::Session(std::shared_ptr<ModelWeights> model, uint32_t contextSize, uint
   params_ = Buffer(ctx_, sizeof(StepParams), VK_BUFFER_USAGE_UNIFORM_BUFFER_BIT, Buffer::Kind::HostVisible);
   tokens_ = Buffer(ctx_, T * 4, VK_BUFFER_USAGE_STORAGE_BUFFER_BIT, Buffer::Kind::HostVisible);
   argmax_ = Buffer(ctx_, 16, VK_BUFFER_USAGE_STORAGE_BUFFER_BIT, Buffer::Kind::HostVisible);
+  topk_ = Buffer(ctx_, kTopK * 8, VK_BUFFER_USAGE_STORAGE_BUFFER_BIT, Buffer::Kind::HostVisible);
   logitsHost_ = Buffer(ctx_, T * hp.nVocab * 4, VK_BUFFER_USAGE_TRANSFER_DST_BIT, Buffer::Kind::HostVisible);
   x_ = device(T * E * 4);
   xn_ = device(T * E * 4);
@@ -163,15 +164,16 @@ Session::Session(std::shared_ptr<ModelWeights> model, uint32_t contextSize, uint
   cpi.flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT;
   cpi.queueFamilyIndex = ctx_.queueFamily();
   VK_CHECK(vkCreateCommandPool(dev, &cpi, nullptr, &commandPool_));
-  VkCommandBuffer cmds[3];
+  VkCommandBuffer cmds[4];
   VkCommandBufferAllocateInfo ai{VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO};
   ai.commandPool = commandPool_;
   ai.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
-  ai.commandBufferCount = 3;
+  ai.commandBufferCount = 4;
   VK_CHECK(vkAllocateCommandBuffers(dev, &ai, cmds));
   decodeCmd_ = cmds[0];
   prefillCmd_ = cmds[1];
   copyCmd_ = cmds[2];
+  topkCmd_ = cmds[3];
   VkFenceCreateInfo fci{VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
   VK_CHECK(vkCreateFence(dev, &fci, nullptr, &fence_));
 
@@ -186,6 +188,26 @@ Session::Session(std::shared_ptr<ModelWeights> model, uint32_t contextSize, uint
   }
   recordForward(decodeCmd_, 1, decodePlan_, decodeProfile_);
   recordForward(prefillCmd_, ubatch_, prefillPlan_, prefillProfile_);
+  recordTopK();
+}
+
+// Submitted after a forward pass when the sampler wants the top candidates rather than all logits.
+void Session::recordTopK() {
+  VkCommandBufferBeginInfo bi{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
+  VK_CHECK(vkBeginCommandBuffer(topkCmd_, &bi));
+  Plan unused;
+  Profile noProfile;
+  const bool profiling = profiling_;
+  profiling_ = false;
+  Recorder r(*this, topkCmd_, 1, unused, noProfile);
+  struct { uint32_t nVocab; } pc{model_->hparams().nVocab};
+  r.dispatch("topk", {&logits_, &topk_}, pc, 1);
+  profiling_ = profiling;
+  VkMemoryBarrier mb{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
+  mb.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT;
+  mb.dstAccessMask = VK_ACCESS_HOST_READ_BIT;
+  vkCmdPipelineBarrier(topkCmd_, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &mb, 0, nullptr, 0, nullptr);
+  VK_CHECK(vkEndCommandBuffer(topkCmd_));
 }
 
 Session::~Session() {
@@ -284,6 +306,7 @@ Session::Result Session::eval(const std::vector<int32_t>& tokens, uint32_t pos, 
     const uint32_t m = std::min(ubatch_, n - c);
     const bool last = c + m == n;
     const bool wantLogits = output == Output::AllLogits || (output == Output::LastLogits && last);
+    const bool wantTopK = output == Output::TopK && last;
     StepParams p{m, pos + c, output == Output::AllLogits ? 0u : m - 1, 0};
     std::memcpy(params_.mapped(), &p, sizeof p);
     std::memcpy(tokens_.mapped(), tokens.data() + c, m * 4);
@@ -305,6 +328,7 @@ Session::Result Session::eval(const std::vector<int32_t>& tokens, uint32_t pos, 
       VK_CHECK(vkEndCommandBuffer(copyCmd_));
       cmds.push_back(copyCmd_);
     }
+    if (wantTopK) cmds.push_back(topkCmd_);
     VkSubmitInfo si{VK_STRUCTURE_TYPE_SUBMIT_INFO};
     si.commandBufferCount = uint32_t(cmds.size());
     si.pCommandBuffers = cmds.data();
@@ -319,6 +343,13 @@ Session::Result Session::eval(const std::vector<int32_t>& tokens, uint32_t pos, 
     }
   }
   result.argmax = static_cast<const int32_t*>(argmax_.mapped())[0];
+  if (output == Output::TopK) {
+    const uint32_t k = std::min(kTopK, hp.nVocab);
+    const int32_t* ids = static_cast<const int32_t*>(topk_.mapped());
+    const float* values = reinterpret_cast<const float*>(ids + kTopK);
+    result.topIds.assign(ids, ids + k);
+    result.topLogits.assign(values, values + k);
+  }
   return result;
 }
 

@@ -15,11 +15,14 @@ class Kernel;
 
 class Session {
  public:
-  enum class Output { LastLogits = 0, AllLogits = 1, ArgmaxOnly = 2 };
+  enum class Output { LastLogits = 0, AllLogits = 1, ArgmaxOnly = 2, TopK = 3 };
+  static constexpr uint32_t kTopK = 64;  // candidates the topk kernel returns (native/shaders/topk.comp)
   struct Result {
     std::vector<float> logits;  // rows × n_vocab (empty for ArgmaxOnly)
     uint32_t rows = 0;
     int32_t argmax = -1;        // greedy token after the last evaluated token
+    std::vector<int32_t> topIds;  // TopK: the kTopK most likely next tokens (unordered)
+    std::vector<float> topLogits;
   };
   struct Plan {
     uint32_t dispatches = 0, barriers = 0;  // recorded in the decode command buffer
@@ -44,6 +47,7 @@ class Session {
     std::vector<std::string> names;  // kernel of each timestamp after the first
   };
 
+  void recordTopK();
   void recordForward(VkCommandBuffer cmd, uint32_t capacity, Plan& plan, Profile& profile);
 
   void printProfile(const Profile& p);
@@ -53,11 +57,11 @@ class Session {
   std::shared_ptr<ModelWeights> model_;
   VkContext& ctx_;
   uint32_t ctxSize_, ubatch_;
-  Buffer params_, tokens_, argmax_, logitsHost_;
+  Buffer params_, tokens_, argmax_, topk_, logitsHost_;
   Buffer x_, xn_, q_, k_, v_, attn_, gate_, up_, logits_, kCache_, vCache_, rope_;
   VkDescriptorPool descriptorPool_ = VK_NULL_HANDLE;
   VkCommandPool commandPool_ = VK_NULL_HANDLE;
-  VkCommandBuffer decodeCmd_ = VK_NULL_HANDLE, prefillCmd_ = VK_NULL_HANDLE, copyCmd_ = VK_NULL_HANDLE;
+  VkCommandBuffer decodeCmd_ = VK_NULL_HANDLE, prefillCmd_ = VK_NULL_HANDLE, copyCmd_ = VK_NULL_HANDLE, topkCmd_ = VK_NULL_HANDLE;
   VkFence fence_ = VK_NULL_HANDLE;
   Plan decodePlan_, prefillPlan_;
   uint64_t deviceBytes_ = 0;
