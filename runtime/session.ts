@@ -16,6 +16,11 @@ export interface SessionOptions {
   contextSize?: number;
   /** Tokens evaluated per GPU step during prefill. Default 64. */
   ubatch?: number;
+  /**
+   * Decode kernels: "fused-matvec" (subgroup per row, RMSNorm fused: fastest on GPUs), "tiled" (one lane
+   * per row: fastest on CPU drivers such as lavapipe), or "auto" (default: by device type).
+   */
+  decodeKernels?: "auto" | "fused-matvec" | "tiled";
 }
 
 export interface GenerateOptions extends SamplingOptions {
@@ -114,7 +119,9 @@ export class Session {
   static create(model: Model, nativeModel: NativeModel, options: SessionOptions & { contextSize: number }, onDispose: () => void): Session {
     const ubatch = options.ubatch ?? 64;
     if (!Number.isInteger(ubatch) || ubatch < 1 || ubatch > 4096) throw new InvalidArgumentError(`ubatch must be an integer in 1..4096, got ${ubatch}`);
-    const s = native(() => nativeModel.createSession(options.contextSize, ubatch));
+    const kernels = { auto: 0, "fused-matvec": 1, tiled: 2 }[options.decodeKernels ?? "auto"];
+    if (kernels === undefined) throw new InvalidArgumentError(`decodeKernels must be "auto", "fused-matvec" or "tiled", got ${String(options.decodeKernels)}`);
+    const s = native(() => nativeModel.createSession(options.contextSize, ubatch, kernels));
     return new Session(model, s, options.contextSize, onDispose);
   }
 

@@ -23,8 +23,8 @@ layout(push_constant) uniform PC {
   uint tpr;           // threads per row
 } pc;
 
-#ifdef MATVEC
-const uint TOKEN_TILE = 1u;  // decode: one token per step
+#ifdef SINGLE_TOKEN
+const uint TOKEN_TILE = 1u;  // the decode variant for CPU drivers: one token per step
 #else
 const uint TOKEN_TILE = 4u;
 #endif

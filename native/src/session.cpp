@@ -75,19 +75,29 @@ class Session::Recorder {
     }
   }
 
-  // y (+)= W·x over the step's tokens; rows beyond 65535 spill into the y dimension of the grid.
+  // Prefill: y (+)= W·x over the step's tokens; rows beyond 65535 spill into the y dimension of the grid.
   void matmul(const WeightMatrix& w, const Buffer& x, const Buffer& y, bool accumulate, bool logitsOnly) {
     // Threads per row: on GPUs enough to cover the row's blocks, at most 16 so a workgroup spans >= 4
     // rows; on CPU drivers (lavapipe) one thread per row, which avoids the shared-memory reduction and
-    // its barriers (measured 4x faster decode there). PARLEY_TPR overrides for tuning.
+    // its barriers (measured 4x faster there). PARLEY_TPR overrides for tuning.
     const char* env = std::getenv("PARLEY_TPR");
     const uint32_t maxTpr = env ? uint32_t(std::max(1, std::atoi(env))) : s_.ctx_.info().type == "cpu" ? 1 : 16;
     uint32_t tpr = 1;
     while (tpr < maxTpr && tpr < w.K / 32) tpr *= 2;
     struct { uint32_t K, M, scaleOffset, accumulate, logitsOnly, tpr; } pc{w.K, w.M, w.scaleOffsetWords, accumulate, logitsOnly, tpr};
     const uint32_t groups = ceilDiv(w.M, 64 / tpr);
-    const std::string kernel = (capacity_ == 1 ? "matvec_" : "matmul_") + w.kernelSuffix();
+    const std::string kernel = (capacity_ == 1 ? "matmul1_" : "matmul_") + w.kernelSuffix();
     dispatch(kernel, {&w.buffer, &x, &y}, pc, std::min(groups, kMaxGroups), ceilDiv(groups, kMaxGroups));
+  }
+
+  // Decode: y (+)= W·norm(x) for one token, with the RMSNorm fused in when `normWeight` is given.
+  void matvec(const WeightMatrix& w, const Buffer& x, const Buffer& y, bool accumulate, const Buffer* normWeight) {
+    const uint32_t rowsPerWg = std::max(1u, 256u / std::max(1u, s_.ctx_.info().subgroupSize));
+    struct { uint32_t K, M, scaleOffset, accumulate, useNorm; float eps; uint32_t rowsPerWg; } pc{
+        w.K, w.M, w.scaleOffsetWords, accumulate, normWeight != nullptr, s_.model_->hparams().rmsEps, rowsPerWg};
+    const uint32_t groups = ceilDiv(w.M, rowsPerWg);
+    dispatch("matvec_" + w.kernelSuffix(), {&w.buffer, &x, &y, normWeight ? normWeight : &x}, pc, std::min(groups, kMaxGroups),
+             ceilDiv(groups, kMaxGroups));
   }
 
   void rmsnorm(const Buffer& x, const Buffer& weight, const Buffer& out, uint32_t capacity, bool logitsOnly) {
@@ -109,8 +119,9 @@ class Session::Recorder {
   Profile& profile_;
 };
 
-Session::Session(std::shared_ptr<ModelWeights> model, uint32_t contextSize, uint32_t ubatch)
+Session::Session(std::shared_ptr<ModelWeights> model, uint32_t contextSize, uint32_t ubatch, DecodeKernels decodeKernels)
     : model_(std::move(model)), ctx_(model_->context()), ctxSize_(contextSize), ubatch_(ubatch) {
+  fusedMatvec_ = decodeKernels == DecodeKernels::Auto ? ctx_.info().type != "cpu" : decodeKernels == DecodeKernels::FusedMatvec;
   const LlamaHParams& hp = model_->hparams();
   if (contextSize == 0 || contextSize > kMaxContext)
     throw NativeError("INVALID_ARGUMENT", "context size must be between 1 and " + std::to_string(kMaxContext));
@@ -236,16 +247,30 @@ void Session::recordForward(VkCommandBuffer cmd, uint32_t capacity, Plan& plan, 
   r.dispatch("embed_" + m.tokenEmbd.kernelSuffix(), {&m.tokenEmbd.buffer, &tokens_, &x_}, embedPc, capacity);
   r.barrier();
 
+  // Decode on GPUs fuses each RMSNorm into the matrix-vector products that read it; otherwise the
+  // step normalizes once into xn_ and runs the tiled kernels.
+  const bool decode = capacity == 1 && fusedMatvec_;
+  auto normedProduct = [&](const WeightMatrix& w, const Buffer& normWeight, const Buffer& y, bool logitsOnly) {
+    if (decode) r.matvec(w, x_, y, false, &normWeight);
+    else r.matmul(w, xn_, y, false, logitsOnly);
+  };
+  auto residualProduct = [&](const WeightMatrix& w, const Buffer& in) {
+    if (decode) r.matvec(w, in, x_, true, nullptr);
+    else r.matmul(w, in, x_, true, false);
+  };
+
   for (uint32_t l = 0; l < hp.nLayer; ++l) {
     const LayerWeights& w = m.layers[l];
     const uint32_t cacheOffset = l * ctxSize_ * kvPairs;
 
     // Attention block: x += Wo · attention(rope(Wq·n(x)), rope(Wk·n(x)), Wv·n(x)).
-    r.rmsnorm(x_, w.attnNorm, xn_, capacity, false);
-    r.barrier();
-    r.matmul(w.q, xn_, q_, false, false);
-    r.matmul(w.k, xn_, k_, false, false);
-    r.matmul(w.v, xn_, v_, false, false);
+    if (!decode) {
+      r.rmsnorm(x_, w.attnNorm, xn_, capacity, false);
+      r.barrier();
+    }
+    normedProduct(w.q, w.attnNorm, q_, false);
+    normedProduct(w.k, w.attnNorm, k_, false);
+    normedProduct(w.v, w.attnNorm, v_, false);
     r.barrier();
     struct { uint32_t nHead, nHeadKv, headDim, ropeDim, cacheOffset; } ropePc{hp.nHead, hp.nHeadKv, hp.headDim, hp.ropeDim,
                                                                               cacheOffset};
@@ -255,27 +280,31 @@ void Session::recordForward(VkCommandBuffer cmd, uint32_t capacity, Plan& plan, 
         hp.nHead, hp.nHeadKv, hp.headDim, cacheOffset, float(1.0 / std::sqrt(double(hp.headDim)))};
     r.dispatch("attention", {&q_, &kCache_, &vCache_, &attn_}, attnPc, hp.nHead, capacity);
     r.barrier();
-    r.matmul(w.o, attn_, x_, true, false);  // residual add fused
+    residualProduct(w.o, attn_);
     r.barrier();
 
     // Feed-forward block: x += Wdown · (silu(Wgate·n(x)) * Wup·n(x)).
-    r.rmsnorm(x_, w.ffnNorm, xn_, capacity, false);
-    r.barrier();
-    r.matmul(w.gate, xn_, gate_, false, false);
-    r.matmul(w.up, xn_, up_, false, false);
+    if (!decode) {
+      r.rmsnorm(x_, w.ffnNorm, xn_, capacity, false);
+      r.barrier();
+    }
+    normedProduct(w.gate, w.ffnNorm, gate_, false);
+    normedProduct(w.up, w.ffnNorm, up_, false);
     r.barrier();
     struct { uint32_t nFf; } siluPc{hp.nFf};
     const uint32_t siluGroups = ceilDiv(uint64_t(capacity) * hp.nFf, 256);
     r.dispatch("silu_mul", {&gate_, &up_}, siluPc, std::min(siluGroups, kMaxGroups), ceilDiv(siluGroups, kMaxGroups));
     r.barrier();
-    r.matmul(w.down, gate_, x_, true, false);  // residual add fused
+    residualProduct(w.down, gate_);
     r.barrier();
   }
 
   // Final norm and LM head, only for the tokens whose logits are wanted; then greedy argmax.
-  r.rmsnorm(x_, m.outputNorm, xn_, capacity, true);
-  r.barrier();
-  r.matmul(m.output, xn_, logits_, false, true);
+  if (!decode) {
+    r.rmsnorm(x_, m.outputNorm, xn_, capacity, true);
+    r.barrier();
+  }
+  normedProduct(m.output, m.outputNorm, logits_, true);
   r.barrier();
   struct { uint32_t nVocab; } argmaxPc{hp.nVocab};
   r.dispatch("argmax", {&logits_, &argmax_}, argmaxPc, 1);

@@ -28,7 +28,9 @@ class Session {
     uint32_t dispatches = 0, barriers = 0;  // recorded in the decode command buffer
   };
 
-  Session(std::shared_ptr<ModelWeights> model, uint32_t contextSize, uint32_t ubatch);
+  // Decode kernels: Auto picks FusedMatvec on GPUs and Tiled on CPU drivers (measured fastest on each).
+  enum class DecodeKernels { Auto = 0, FusedMatvec = 1, Tiled = 2 };
+  Session(std::shared_ptr<ModelWeights> model, uint32_t contextSize, uint32_t ubatch, DecodeKernels decodeKernels);
   ~Session();
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
@@ -52,6 +54,7 @@ class Session {
 
   void printProfile(const Profile& p);
   bool profiling_ = false;
+  bool fusedMatvec_ = true;
   Profile decodeProfile_, prefillProfile_;
 
   std::shared_ptr<ModelWeights> model_;
