@@ -92,7 +92,7 @@ export interface NativeSession {
 }
 
 export interface NativeModel {
-  createSession(contextSize: number, ubatch: number, decodeKernels: number): NativeSession;
+  createSession(contextSize: number, ubatch: number, kernels: number): NativeSession;
   readonly deviceBytes: number;
   readonly weightBytes: number;
   dispose(): void;

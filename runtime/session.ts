@@ -17,10 +17,11 @@ export interface SessionOptions {
   /** Tokens evaluated per GPU step during prefill. Default 64. */
   ubatch?: number;
   /**
-   * Decode kernels: "fused-matvec" (subgroup per row, RMSNorm fused: fastest on GPUs), "tiled" (one lane
-   * per row: fastest on CPU drivers such as lavapipe), or "auto" (default: by device type).
+   * Kernel set: "gpu" (decode: a subgroup per row with the RMSNorm fused in; prefill: 16-token tiles
+   * spread over the grid), "cpu" (one SIMD lane per row: what CPU drivers such as lavapipe run fastest),
+   * or "auto" (default: by device type). Both compute the same logits up to float rounding.
    */
-  decodeKernels?: "auto" | "fused-matvec" | "tiled";
+  kernels?: "auto" | "gpu" | "cpu";
 }
 
 export interface GenerateOptions extends SamplingOptions {
@@ -119,8 +120,8 @@ export class Session {
   static create(model: Model, nativeModel: NativeModel, options: SessionOptions & { contextSize: number }, onDispose: () => void): Session {
     const ubatch = options.ubatch ?? 64;
     if (!Number.isInteger(ubatch) || ubatch < 1 || ubatch > 4096) throw new InvalidArgumentError(`ubatch must be an integer in 1..4096, got ${ubatch}`);
-    const kernels = { auto: 0, "fused-matvec": 1, tiled: 2 }[options.decodeKernels ?? "auto"];
-    if (kernels === undefined) throw new InvalidArgumentError(`decodeKernels must be "auto", "fused-matvec" or "tiled", got ${String(options.decodeKernels)}`);
+    const kernels = { auto: 0, gpu: 1, cpu: 2 }[options.kernels ?? "auto"];
+    if (kernels === undefined) throw new InvalidArgumentError(`kernels must be "auto", "gpu" or "cpu", got ${String(options.kernels)}`);
     const s = native(() => nativeModel.createSession(options.contextSize, ubatch, kernels));
     return new Session(model, s, options.contextSize, onDispose);
   }

@@ -80,9 +80,23 @@ describe.each(Object.keys(TOLERANCE) as SynthType[])("forward pass, %s weights",
     console.log(`${type}: max relative logit error vs float64 reference ${maxRel.toExponential(2)}, top-1 ${agree}/${tokens.length}`);
     expect(maxRel).toBeLessThanOrEqual(TOLERANCE[type]);
     expect(agree / tokens.length).toBeGreaterThanOrEqual(0.97);
-    // Both decode kernel variants, one token per step, against the same reference.
-    for (const decodeKernels of ["tiled", "fused-matvec"] as const) {
-      const stepwise = model.createSession({ contextSize: 32, decodeKernels });
+    // Both kernel sets: a prefill and then decode steps, one token each, against the same reference.
+    for (const kernels of ["cpu", "gpu"] as const) {
+      const other = model.createSession({ contextSize: 128, ubatch: 32, kernels });
+      const batch = (await other.evaluate(tokens, { logits: "all" })).logits!;
+      let batchRel = 0;
+      for (let i = 0; i < tokens.length; i++) {
+        let maxDiff = 0;
+        let maxRef = 0;
+        for (let j = 0; j < V; j++) {
+          maxDiff = Math.max(maxDiff, Math.abs(batch[i * V + j] - reference[i][j]));
+          maxRef = Math.max(maxRef, Math.abs(reference[i][j]));
+        }
+        batchRel = Math.max(batchRel, maxDiff / maxRef);
+      }
+      expect(batchRel).toBeLessThanOrEqual(TOLERANCE[type]);
+      other.dispose();
+      const stepwise = model.createSession({ contextSize: 32, kernels });
       let stepRel = 0;
       for (let i = 0; i < 12; i++) {
         const { logits: row } = await stepwise.evaluate([tokens[i]], { logits: "last" });
@@ -94,7 +108,7 @@ describe.each(Object.keys(TOLERANCE) as SynthType[])("forward pass, %s weights",
         }
         stepRel = Math.max(stepRel, maxDiff / maxRef);
       }
-      console.log(`${type}: ${decodeKernels} decode, max relative error ${stepRel.toExponential(2)}`);
+      console.log(`${type}: ${kernels} kernels: prefill ${batchRel.toExponential(2)}, decode ${stepRel.toExponential(2)} max relative error`);
       expect(stepRel).toBeLessThanOrEqual(TOLERANCE[type]);
       stepwise.dispose();
     }
@@ -170,11 +184,11 @@ describe("sessions and generation", () => {
     top.dispose();
   });
 
-  it.each(["tiled", "fused-matvec"] as const)("decodes one token at a time (%s kernels) as a batched prefill computes it", async (decodeKernels) => {
+  it.each(["cpu", "gpu"] as const)("decodes one token at a time (%s kernels) as a batched prefill computes it", async (kernels) => {
     const tokens = seededTokens(20, 3);
     const batched = model.createSession({ contextSize: 64, ubatch: 8 });
     const all = (await batched.evaluate(tokens, { logits: "all" })).logits!;
-    const stepwise = model.createSession({ contextSize: 64, decodeKernels });
+    const stepwise = model.createSession({ contextSize: 64, kernels });
     let worst = 0;
     for (let i = 0; i < tokens.length; i++) {
       const { logits } = await stepwise.evaluate([tokens[i]], { logits: "last" });
@@ -356,11 +370,11 @@ describe("sessions and generation", () => {
     const L = model.info.config.nLayer;
     // Tiled (CPU drivers), per layer: norm, q, k, v, rope+kv, attention, o (+residual), norm, gate, up,
     // silu·mul, down (+residual) = 12 dispatches, 9 barriers; plus embedding, final norm, LM head, argmax.
-    const tiled = model.createSession({ contextSize: 64, decodeKernels: "tiled" }).plan();
+    const tiled = model.createSession({ contextSize: 64, kernels: "cpu" }).plan();
     expect(tiled.dispatches).toBeLessThanOrEqual(12 * L + 4);
     expect(tiled.barriers).toBeLessThanOrEqual(9 * L + 3);
     // Fused (GPUs): the RMSNorms ride inside the matrix-vector products: 10 dispatches, 7 barriers per layer.
-    const fused = model.createSession({ contextSize: 64, decodeKernels: "fused-matvec" }).plan();
+    const fused = model.createSession({ contextSize: 64, kernels: "gpu" }).plan();
     expect(fused.dispatches).toBeLessThanOrEqual(10 * L + 3);
     expect(fused.barriers).toBeLessThanOrEqual(7 * L + 2);
     expect(fused.weightBytes).toBeGreaterThan(0);

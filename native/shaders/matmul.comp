@@ -1,6 +1,6 @@
 #version 450
 // y[t][r] (+)= sum_k W[r][k] * x[t][k] for the step's tokens.
-// A workgroup of 64 threads covers 64/TPR rows; the TPR threads of a row split its 32-weight blocks,
+// A workgroup of 64 threads covers 64/TPR rows (and, with a grid z > 1, one token tile per z); the TPR threads of a row split its 32-weight blocks,
 // dequantize each block once and apply it to up to TOKEN_TILE tokens (a prefill reads each block
 // n_tokens/TOKEN_TILE times, not n_tokens times). TPR (threads per row, a power of two ≤ 64) is chosen
 // by the host from the row length, so short rows do not leave most threads idle and the grid stays
@@ -23,8 +23,10 @@ layout(push_constant) uniform PC {
   uint tpr;           // threads per row
 } pc;
 
-#ifdef SINGLE_TOKEN
-const uint TOKEN_TILE = 1u;  // the decode variant for CPU drivers: one token per step
+#if defined(SINGLE_TOKEN)
+const uint TOKEN_TILE = 1u;   // the decode variant for CPU drivers: one token per step
+#elif defined(WIDE_TILE)
+const uint TOKEN_TILE = 16u;  // the prefill variant for GPUs: more reuse of each dequantized block
 #else
 const uint TOKEN_TILE = 4u;
 #endif
@@ -41,7 +43,8 @@ void main() {
   uint t_end = step.n_tokens;
   uint blocks = pc.K / 32u;
   float w[32];
-  for (uint t0 = t_begin; t0 < t_end; t0 += TOKEN_TILE) {
+  // Token tiles are spread over the grid's z dimension (GPUs) or looped over (z = 1).
+  for (uint t0 = t_begin + gl_WorkGroupID.z * TOKEN_TILE; t0 < t_end; t0 += TOKEN_TILE * gl_NumWorkGroups.z) {
     float acc[TOKEN_TILE];
     [[unroll]] for (uint i = 0u; i < TOKEN_TILE; ++i) acc[i] = 0.0;
     if (row_valid) {

@@ -225,8 +225,8 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
       uint32_t ctxSize = info[0].As<Napi::Number>().Uint32Value();
       uint32_t ubatch = info[1].IsNumber() ? info[1].As<Napi::Number>().Uint32Value() : 64;
       uint32_t kernels = info[2].IsNumber() ? info[2].As<Napi::Number>().Uint32Value() : 0;
-      if (kernels > 2) throw NativeError("INVALID_ARGUMENT", "decode kernels must be 0 (auto), 1 (fused matvec) or 2 (tiled)");
-      auto session = std::make_shared<Session>(model_, ctxSize, ubatch, Session::DecodeKernels(kernels));
+      if (kernels > 2) throw NativeError("INVALID_ARGUMENT", "kernels must be 0 (auto), 1 (gpu) or 2 (cpu)");
+      auto session = std::make_shared<Session>(model_, ctxSize, ubatch, Session::KernelSet(kernels));
       auto* data = env.GetInstanceData<AddonData>();
       return data->sessionCtor.New({Napi::External<std::shared_ptr<Session>>::New(env, &session)});
     });

@@ -38,7 +38,7 @@ class Session::Recorder {
 
   template <typename PC>
   void dispatch(const std::string& kernelName, std::initializer_list<const Buffer*> buffers, const PC& pc, uint32_t gx,
-                uint32_t gy = 1) {
+                uint32_t gy = 1, uint32_t gz = 1) {
     static_assert(sizeof(PC) <= Kernel::kPushConstantBytes, "push constants too large");
     Kernel& k = s_.ctx_.kernel(kernelName);
     if (buffers.size() != k.storageBindings()) throw NativeError("VULKAN", "wrong buffer count for " + kernelName);
@@ -67,7 +67,7 @@ class Session::Recorder {
     vkCmdBindPipeline(cmd_, VK_PIPELINE_BIND_POINT_COMPUTE, k.pipeline());
     vkCmdBindDescriptorSets(cmd_, VK_PIPELINE_BIND_POINT_COMPUTE, k.pipelineLayout(), 0, 1, &set, 0, nullptr);
     vkCmdPushConstants(cmd_, k.pipelineLayout(), VK_SHADER_STAGE_COMPUTE_BIT, 0, Kernel::kPushConstantBytes, pcBytes);
-    vkCmdDispatch(cmd_, gx, gy, 1);
+    vkCmdDispatch(cmd_, gx, gy, gz);
     plan_.dispatches++;
     if (s_.profiling_ && profile_.names.size() + 1 < kMaxTimestamps) {
       profile_.names.push_back(kernelName);
@@ -80,14 +80,18 @@ class Session::Recorder {
     // Threads per row: on GPUs enough to cover the row's blocks, at most 16 so a workgroup spans >= 4
     // rows; on CPU drivers (lavapipe) one thread per row, which avoids the shared-memory reduction and
     // its barriers (measured 4x faster there). PARLEY_TPR overrides for tuning.
+    // On GPUs the prefill grid also spreads 16-token tiles over z, so small M still fills the device.
+    const bool cpu = !s_.gpuKernels_;
     const char* env = std::getenv("PARLEY_TPR");
-    const uint32_t maxTpr = env ? uint32_t(std::max(1, std::atoi(env))) : s_.ctx_.info().type == "cpu" ? 1 : 16;
+    const uint32_t maxTpr = env ? uint32_t(std::max(1, std::atoi(env))) : cpu ? 1 : 4;
     uint32_t tpr = 1;
     while (tpr < maxTpr && tpr < w.K / 32) tpr *= 2;
     struct { uint32_t K, M, scaleOffset, accumulate, logitsOnly, tpr; } pc{w.K, w.M, w.scaleOffsetWords, accumulate, logitsOnly, tpr};
     const uint32_t groups = ceilDiv(w.M, 64 / tpr);
-    const std::string kernel = (capacity_ == 1 ? "matmul1_" : "matmul_") + w.kernelSuffix();
-    dispatch(kernel, {&w.buffer, &x, &y}, pc, std::min(groups, kMaxGroups), ceilDiv(groups, kMaxGroups));
+    const bool wide = !cpu && capacity_ > 1;
+    const std::string kernel = (capacity_ == 1 ? "matmul1_" : wide ? "matmul16_" : "matmul_") + w.kernelSuffix();
+    const uint32_t tokenTiles = wide && !logitsOnly ? ceilDiv(capacity_, 16) : 1;
+    dispatch(kernel, {&w.buffer, &x, &y}, pc, std::min(groups, kMaxGroups), ceilDiv(groups, kMaxGroups), tokenTiles);
   }
 
   // Decode: y (+)= W·norm(x) for one token, with the RMSNorm fused in when `normWeight` is given.
@@ -119,9 +123,9 @@ class Session::Recorder {
   Profile& profile_;
 };
 
-Session::Session(std::shared_ptr<ModelWeights> model, uint32_t contextSize, uint32_t ubatch, DecodeKernels decodeKernels)
+Session::Session(std::shared_ptr<ModelWeights> model, uint32_t contextSize, uint32_t ubatch, KernelSet kernels)
     : model_(std::move(model)), ctx_(model_->context()), ctxSize_(contextSize), ubatch_(ubatch) {
-  fusedMatvec_ = decodeKernels == DecodeKernels::Auto ? ctx_.info().type != "cpu" : decodeKernels == DecodeKernels::FusedMatvec;
+  gpuKernels_ = kernels == KernelSet::Auto ? ctx_.info().type != "cpu" : kernels == KernelSet::Gpu;
   const LlamaHParams& hp = model_->hparams();
   if (contextSize == 0 || contextSize > kMaxContext)
     throw NativeError("INVALID_ARGUMENT", "context size must be between 1 and " + std::to_string(kMaxContext));
@@ -249,7 +253,7 @@ void Session::recordForward(VkCommandBuffer cmd, uint32_t capacity, Plan& plan, 
 
   // Decode on GPUs fuses each RMSNorm into the matrix-vector products that read it; otherwise the
   // step normalizes once into xn_ and runs the tiled kernels.
-  const bool decode = capacity == 1 && fusedMatvec_;
+  const bool decode = capacity == 1 && gpuKernels_;
   auto normedProduct = [&](const WeightMatrix& w, const Buffer& normWeight, const Buffer& y, bool logitsOnly) {
     if (decode) r.matvec(w, x_, y, false, &normWeight);
     else r.matmul(w, xn_, y, false, logitsOnly);

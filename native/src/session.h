@@ -28,9 +28,10 @@ class Session {
     uint32_t dispatches = 0, barriers = 0;  // recorded in the decode command buffer
   };
 
-  // Decode kernels: Auto picks FusedMatvec on GPUs and Tiled on CPU drivers (measured fastest on each).
-  enum class DecodeKernels { Auto = 0, FusedMatvec = 1, Tiled = 2 };
-  Session(std::shared_ptr<ModelWeights> model, uint32_t contextSize, uint32_t ubatch, DecodeKernels decodeKernels);
+  // Kernel set: Gpu = fused RMSNorm + subgroup matrix-vector decode, 16-token prefill tiles over the grid;
+  // Cpu = one SIMD lane per row (what CPU drivers such as lavapipe run fastest). Auto picks by device type.
+  enum class KernelSet { Auto = 0, Gpu = 1, Cpu = 2 };
+  Session(std::shared_ptr<ModelWeights> model, uint32_t contextSize, uint32_t ubatch, KernelSet kernels);
   ~Session();
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
@@ -54,7 +55,7 @@ class Session {
 
   void printProfile(const Profile& p);
   bool profiling_ = false;
-  bool fusedMatvec_ = true;
+  bool gpuKernels_ = true;
   Profile decodeProfile_, prefillProfile_;
 
   std::shared_ptr<ModelWeights> model_;
