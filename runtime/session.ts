@@ -107,6 +107,7 @@ export class Session {
   #native: NativeSession | undefined;
   #history: number[] = []; // tokens whose keys/values are in the cache, by position
   #busy: Promise<unknown> = Promise.resolve();
+  #inflight: Promise<unknown> | undefined; // generate()'s look-ahead evaluation, if one is running
   readonly #onDispose: () => void;
 
   private constructor(model: Model, nativeSession: NativeSession, contextSize: number, onDispose: () => void) {
@@ -178,6 +179,10 @@ export class Session {
     try {
       yield* this.#generate(input, options);
     } finally {
+      // A caller that stops reading early (break) leaves the next token's evaluation in flight: wait
+      // for it, so the next operation finds the session idle and its token list matches the cache.
+      await this.#inflight?.catch(() => undefined);
+      this.#inflight = undefined;
       release();
     }
   }
@@ -246,8 +251,10 @@ export class Session {
       }
       // Feed the token back while the caller handles this chunk.
       const next = this.#evaluate([token], logitsMode);
+      this.#inflight = next;
       yield { text: emit, tokens: [token] };
       step = await next;
+      this.#inflight = undefined;
     }
     const tail = finishReason === "stop" ? "" : stops.push(detok.flush()).emit + stops.flush();
     yield {

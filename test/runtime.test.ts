@@ -325,6 +325,25 @@ describe("sessions and generation", () => {
     s.dispose();
   });
 
+  it("a caller may stop reading a generation early; the session stays consistent", async () => {
+    const s = model.createSession({ contextSize: 128 });
+    const first: number[] = [];
+    for await (const c of s.generate("Tell me a story", { temperature: 0, maxTokens: 20 })) {
+      first.push(...c.tokens);
+      if (first.length >= 3) break;
+    }
+    // The cache now holds the prompt and the tokens fed back; a new generation works and matches a fresh session.
+    const again: number[] = [];
+    for await (const c of s.generate("Tell me a story", { temperature: 0, maxTokens: 5 })) again.push(...c.tokens);
+    const fresh = model.createSession({ contextSize: 128 });
+    const expected: number[] = [];
+    for await (const c of fresh.generate("Tell me a story", { temperature: 0, maxTokens: 5 })) expected.push(...c.tokens);
+    expect(again).toEqual(expected);
+    expect(first).toEqual(expected.slice(0, 3));
+    s.dispose();
+    fresh.dispose();
+  });
+
   it("cancels with an AbortSignal", async () => {
     const s = model.createSession({ contextSize: 128 });
     const controller = new AbortController();

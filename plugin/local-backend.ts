@@ -1,0 +1,213 @@
+// DialogueBackend implementations: LocalBackend runs Parley's Vulkan runtime (one Session — one KV cache — per
+// cacheKey, least recently used evicted); FallbackBackend has no model (the runner uses authored lines).
+
+import { basename } from "node:path";
+import { AbortError, InvalidArgumentError, ParleyError } from "../runtime/index.js";
+import type { ChatMessage, FinishReason, GenerateTimings, Model, Session } from "../runtime/index.js";
+import type { ChooseRequest, ChooseResult, DialogueBackend, GenerateRequest } from "./backend.js";
+
+export interface LocalBackendOptions {
+  /** Tokens per session's KV cache (prompt + reply). Default 2048, capped by the model's training context. */
+  contextSize?: number;
+  /** Sessions (KV caches) kept at once; the least recently used is disposed beyond it. Default 4. */
+  maxSessions?: number;
+  /** Prefill batch size passed to sessions. Default: the runtime's. */
+  ubatch?: number;
+  /** Device name for `description` (e.g. runtime.device.name); a Model does not know its device. */
+  device?: string;
+}
+
+/** Timings of the last finished generate() call. */
+export interface LastGeneration {
+  cacheKey: string;
+  timings: GenerateTimings;
+  finishReason: FinishReason;
+}
+
+export class LocalBackend implements DialogueBackend {
+  readonly model: Model;
+  readonly description: string;
+  readonly canGenerate = true;
+  readonly contextSize: number;
+  readonly maxSessions: number;
+  /** Timings of the last generate() that ran to its end (for KV-cache reuse checks and on-screen notes). */
+  lastGeneration: LastGeneration | undefined;
+  readonly #ubatch: number | undefined;
+  readonly #sessions = new Map<string, Session>(); // insertion order = recency (oldest first)
+  readonly #inUse = new Map<string, number>();
+  #disposed = false;
+
+  constructor(model: Model, options: LocalBackendOptions = {}) {
+    const contextSize = options.contextSize ?? 2048;
+    if (!Number.isInteger(contextSize) || contextSize < 16) throw new InvalidArgumentError(`LocalBackend: contextSize must be an integer ≥ 16, got ${contextSize}`);
+    const maxSessions = options.maxSessions ?? 4;
+    if (!Number.isInteger(maxSessions) || maxSessions < 1) throw new InvalidArgumentError(`LocalBackend: maxSessions must be a positive integer, got ${maxSessions}`);
+    this.model = model;
+    this.contextSize = Math.min(contextSize, model.info.contextLength);
+    this.maxSessions = maxSessions;
+    this.#ubatch = options.ubatch;
+    this.description = describe(model, options.device);
+  }
+
+  /** Timings of the last finished generation. */
+  get lastTimings(): GenerateTimings | undefined {
+    return this.lastGeneration?.timings;
+  }
+
+  /** Session count (KV caches alive). */
+  get sessionCount(): number {
+    return this.#sessions.size;
+  }
+
+  countTokens(text: string): number {
+    return this.model.tokenize(text, { addBos: false }).length;
+  }
+
+  countChatTokens(messages: ChatMessage[]): number {
+    return this.model.tokenizeChat(messages).length;
+  }
+
+  async *generate(request: GenerateRequest): AsyncGenerator<string> {
+    const { maxTokens, stop, ...sampling } = request.sampling;
+    if (!Number.isInteger(maxTokens) || maxTokens < 1) throw new InvalidArgumentError(`generate: sampling.maxTokens must be a positive integer, got ${maxTokens}`);
+    if (request.signal?.aborted) throw new AbortError();
+    const session = this.#acquire(request.cacheKey);
+    // Our own signal: a consumer that stops early (break / return()) must not leave the session with a
+    // token evaluation in flight, so we abort and let the session's loop finish on its own terms.
+    const controller = new AbortController();
+    const forward = (): void => controller.abort();
+    request.signal?.addEventListener("abort", forward, { once: true });
+    const it = session.generate(request.messages, { ...sampling, maxTokens, stop, signal: controller.signal })[Symbol.asyncIterator]();
+    let finished = false;
+    try {
+      for (;;) {
+        const r = await it.next();
+        if (r.done) {
+          finished = true;
+          break;
+        }
+        const chunk = r.value;
+        if (chunk.timings) this.lastGeneration = { cacheKey: request.cacheKey, timings: chunk.timings, finishReason: chunk.finishReason ?? "length" };
+        if (chunk.text) yield chunk.text;
+      }
+    } catch (error) {
+      finished = true; // the session's generator has ended (typed error, AbortError on abort)
+      throw error;
+    } finally {
+      request.signal?.removeEventListener("abort", forward);
+      if (!finished) {
+        controller.abort();
+        try {
+          // Resumes the session's loop: it awaits its in-flight evaluation, then sees the abort and ends.
+          while (!(await it.next()).done) {
+            /* drain */
+          }
+        } catch {
+          /* AbortError expected */
+        }
+      }
+      this.#release(request.cacheKey);
+    }
+  }
+
+  async choose(request: ChooseRequest): Promise<ChooseResult> {
+    if (request.options.length === 0) throw new InvalidArgumentError("choose needs at least one option");
+    const session = this.#acquire(request.cacheKey);
+    try {
+      const r = await session.choose(request.messages, request.options, { signal: request.signal });
+      return { index: r.index, logProbs: r.logProbs };
+    } finally {
+      this.#release(request.cacheKey);
+    }
+  }
+
+  /** Disposes one conversation's KV cache. */
+  forget(cacheKey: string): void {
+    const s = this.#sessions.get(cacheKey);
+    if (!s) return;
+    this.#sessions.delete(cacheKey);
+    s.dispose();
+  }
+
+  dispose(): void {
+    this.#disposed = true;
+    for (const s of this.#sessions.values()) s.dispose();
+    this.#sessions.clear();
+  }
+
+  #acquire(cacheKey: string): Session {
+    if (this.#disposed) throw new ParleyError("DISPOSED", "LocalBackend was disposed and cannot be used any more");
+    if (typeof cacheKey !== "string" || cacheKey === "") throw new InvalidArgumentError("cacheKey must be a non-empty string");
+    let session = this.#sessions.get(cacheKey);
+    if (session && session.disposed) {
+      this.#sessions.delete(cacheKey);
+      session = undefined;
+    }
+    if (session) {
+      this.#sessions.delete(cacheKey); // move to most recent
+    } else {
+      // Evict least recently used sessions that are idle.
+      for (const [key, s] of this.#sessions) {
+        if (this.#sessions.size < this.maxSessions) break;
+        if ((this.#inUse.get(key) ?? 0) > 0) continue;
+        this.#sessions.delete(key);
+        s.dispose();
+      }
+      session = this.model.createSession({ contextSize: this.contextSize, ubatch: this.#ubatch });
+    }
+    this.#sessions.set(cacheKey, session);
+    this.#inUse.set(cacheKey, (this.#inUse.get(cacheKey) ?? 0) + 1);
+    return session;
+  }
+
+  #release(cacheKey: string): void {
+    const n = (this.#inUse.get(cacheKey) ?? 1) - 1;
+    if (n <= 0) this.#inUse.delete(cacheKey);
+    else this.#inUse.set(cacheKey, n);
+  }
+}
+
+function describe(model: Model, device: string | undefined): string {
+  const info = model.info;
+  const name = info.name ?? basename(info.path).replace(/\.gguf$/i, "");
+  // The main weight type: the most frequent tensor type other than F32 (norms are F32 in every file).
+  const types = Object.entries(info.tensorTypes).sort((a, b) => b[1] - a[1]);
+  const main = types.find(([t]) => t !== "F32")?.[0] ?? types[0]?.[0];
+  return `${name}${main ? ` ${main}` : ""}${device ? ` on ${device}` : ""}`;
+}
+
+/** No model loaded: generate throws NoModelError; choose picks the first option. */
+export class NoModelError extends ParleyError {
+  constructor() {
+    super("INVALID_ARGUMENT", "no language model is loaded (FallbackBackend); use the authored fallback line");
+    this.name = "NoModelError";
+  }
+}
+
+export class FallbackBackend implements DialogueBackend {
+  readonly description = "no model (authored lines only)";
+  readonly canGenerate = false;
+  readonly contextSize: number;
+
+  constructor(options: { contextSize?: number } = {}) {
+    this.contextSize = options.contextSize ?? 2048;
+  }
+
+  /** An estimate (about four characters a token): there is no tokenizer. */
+  countTokens(text: string): number {
+    return Math.ceil(text.length / 4);
+  }
+
+  countChatTokens(messages: ChatMessage[]): number {
+    return messages.reduce((n, m) => n + 4 + this.countTokens(m.content), 4);
+  }
+
+  generate(_request: GenerateRequest): AsyncIterable<string> {
+    throw new NoModelError();
+  }
+
+  async choose(request: ChooseRequest): Promise<ChooseResult> {
+    if (request.options.length === 0) throw new InvalidArgumentError("choose needs at least one option");
+    return { index: 0, logProbs: request.options.map(() => 0) };
+  }
+}
