@@ -139,7 +139,7 @@ describe("sessions and generation", () => {
   it("reports model info", () => {
     expect(model.info.architecture).toBe("llama");
     expect(model.info.vocabularySize).toBe(32000);
-    expect(model.info.contextLength).toBe(512);
+    expect(model.info.contextLength).toBe(2048);
     expect(model.info.tensorTypes.Q8_0).toBeGreaterThan(0);
     expect(model.info.parameterCount).toBeGreaterThan(4_000_000);
     expect(model.info.chatTemplate).toContain("<|assistant|>");

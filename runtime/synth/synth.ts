@@ -25,7 +25,7 @@ export interface SynthShape {
 
 export const SYNTH_SHAPES: Readonly<Record<SynthShapeName, SynthShape>> = Object.freeze({
   /** Fast tests on a CPU Vulkan driver; GQA (4 query heads over 2 KV heads), head size 32. */
-  tiny: Object.freeze({ nEmbd: 128, nLayer: 2, nHead: 4, nHeadKv: 2, nFf: 384, nCtx: 512, nVocab: 32000, rmsEps: 1e-5, ropeFreqBase: 10000 }),
+  tiny: Object.freeze({ nEmbd: 128, nLayer: 2, nHead: 4, nHeadKv: 2, nFf: 384, nCtx: 2048, nVocab: 32000, rmsEps: 1e-5, ropeFreqBase: 10000 }),
   /** Head size 32, 4 query heads per KV head. */
   small: Object.freeze({ nEmbd: 256, nLayer: 4, nHead: 8, nHeadKv: 2, nFf: 768, nCtx: 1024, nVocab: 32000, rmsEps: 1e-5, ropeFreqBase: 10000 }),
   /** Exactly TinyLlama-1.1B. */

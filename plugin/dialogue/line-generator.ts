@@ -1,0 +1,123 @@
+// Turns an authored instruction into a generated NPC line: builds the prompt (persona prefix, lore,
+// world, memory, the conversation so far, fitted to the context), streams the model's reply through
+// the guardrails (length, stop strings, secrets, banned topics) and falls back to the authored line.
+// Also classifies the player's words into authored intents by constrained decoding.
+
+import { AbortError } from "../../runtime/session.js";
+import type { DialogueBackend } from "../backend.js";
+import { guardedReply, stopStrings } from "../guardrails/guardrails.js";
+import type { NpcMemory } from "../memory/memory.js";
+import { buildPrompt } from "../prompt/prompt-builder.js";
+import type { Character, Intent, Value } from "../types.js";
+
+export interface ConversationTurn {
+  speaker: "player" | "npc";
+  text: string;
+}
+
+export interface LineGeneratorOptions {
+  character: Character;
+  backend: DialogueBackend;
+  world?: () => Record<string, Value> | string;
+  memory?: NpcMemory;
+  banned: string[];
+  temperature: number;
+  /** The backend's KV cache key for this NPC (the persona prefix is reused across lines). */
+  cacheKey: string;
+}
+
+export interface LineRequest {
+  instruction: string;
+  maxWords: number;
+  fallback: string;
+  /** This conversation so far; a final player turn is what the line answers. */
+  turns: readonly ConversationTurn[];
+  seed: number;
+  signal: AbortSignal;
+}
+
+export interface GeneratedLine {
+  text: string;
+  source: "generated" | "fallback";
+  tokens: number;
+}
+
+export class LineGenerator {
+  readonly memory: NpcMemory | undefined;
+  #o: LineGeneratorOptions;
+
+  constructor(options: LineGeneratorOptions) {
+    this.#o = options;
+    this.memory = options.memory;
+  }
+
+  /** Never throws but for an abort: any failure (the prompt does not fit, the model errs) gives the fallback. */
+  async generate(request: LineRequest, sink: { onChunk: (text: string) => void; onReset: () => void }): Promise<GeneratedLine> {
+    try {
+      return await this.#generate(request, sink);
+    } catch (e) {
+      if (request.signal.aborted || e instanceof AbortError) throw e;
+      this.lastError = e;
+      return { text: request.fallback, source: "fallback", tokens: 0 };
+    }
+  }
+
+  /** The last failure that turned a generated line into its fallback (for logs and the editor). */
+  lastError: unknown;
+
+  async #generate(request: LineRequest, sink: { onChunk: (text: string) => void; onReset: () => void }): Promise<GeneratedLine> {
+    const { character, backend } = this.#o;
+    const turns = [...request.turns];
+    const playerText = turns.at(-1)?.speaker === "player" ? turns.pop()!.text : undefined;
+    // Tokens reserved for the reply: words run ~1.3 tokens in English; keep headroom for the guardrails' cut.
+    const replyTokens = Math.min(512, Math.ceil(request.maxWords * 2) + 16);
+    const prompt = buildPrompt({
+      character,
+      graphInstruction: request.instruction,
+      world: this.#o.world?.(),
+      memory: this.memory,
+      recentTurns: turns,
+      playerText,
+      backend,
+      replyTokens,
+      maxWords: request.maxWords,
+    });
+    const stop = stopStrings();
+    const result = await guardedReply(
+      (attempt) =>
+        backend.generate({
+          cacheKey: this.#o.cacheKey,
+          messages: prompt.messages,
+          sampling: { temperature: this.#o.temperature, topK: 40, topP: 0.95, minP: 0.05, seed: (request.seed + attempt * 7919) >>> 0, maxTokens: replyTokens, stop },
+          signal: request.signal,
+        }),
+      {
+        character,
+        maxWords: request.maxWords,
+        banned: this.#o.banned,
+        fallback: () => request.fallback,
+        stop,
+        signal: request.signal,
+        onEvent: (e) => (e.type === "text" ? sink.onChunk(e.text) : sink.onReset()),
+      },
+    );
+    return { text: result.text, source: result.source, tokens: result.source === "generated" ? backend.countTokens(result.text) : 0 };
+  }
+
+  /** Which authored intent the player's words express: the model may only answer with an intent id. */
+  async classify(playerText: string, intents: readonly Intent[], turns: readonly ConversationTurn[], signal: AbortSignal): Promise<{ index: number; logProbs: number[] }> {
+    if (signal.aborted) throw new AbortError();
+    const list = intents.map((i) => `- ${i.id}: ${i.description}`).join("\n");
+    const prompt = buildPrompt({
+      character: this.#o.character,
+      graphInstruction: `Decide what the player means by their last words. Answer with exactly one of these ids:\n${list}`,
+      memory: this.memory,
+      recentTurns: turns.at(-1)?.speaker === "player" ? turns.slice(0, -1) : turns,
+      playerText,
+      backend: this.#o.backend,
+      replyTokens: 16,
+    });
+    const r = await this.#o.backend.choose({ cacheKey: this.#o.cacheKey, messages: prompt.messages, options: intents.map((i) => i.id), signal });
+    return { index: r.index, logProbs: r.logProbs };
+  }
+}

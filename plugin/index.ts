@@ -1,0 +1,19 @@
+// parley/plugin: the NPC dialogue system. Characters and dialogue graphs (validated JSON), a runner
+// that plays a conversation and emits events, prompts fitted to the model's context, memory,
+// guardrails, and backends (the local Vulkan runtime, or authored lines only).
+// Three.js and rapier adapters live in parley/plugin/three.
+export * from "./types.js";
+export * from "./events.js";
+export * from "./errors.js";
+export type { DialogueBackend, GenerateRequest, ChooseRequest, ChooseResult } from "./backend.js";
+export { LocalBackend, FallbackBackend, NoModelError, type LocalBackendOptions } from "./local-backend.js";
+export { parseCharacter, serializeCharacter } from "./character/validate.js";
+export { characterFromCardV2, characterToCardV2, type CardV2 } from "./character/card-v2.js";
+export { parseDialogueGraph, checkDialogueGraph, serializeDialogueGraph } from "./dialogue/validate.js";
+export { compileCondition, compileEffect, compileExpression, type EvaluationContext } from "./dialogue/expression/index.js";
+export { DialogueRunner, type DialogueRunnerOptions, type Transcript, type TranscriptInput, type RunnerStatus } from "./dialogue/runner.js";
+export { buildPrompt, buildPersonaPrefix, PromptBudgetError } from "./prompt/prompt-builder.js";
+export { sanitizeUntrusted } from "./prompt/sanitize.js";
+export { NpcMemory, MemoryFormatError } from "./memory/memory.js";
+export { guardedReply, limitWords, stopStrings, findLeaks, findBanned } from "./guardrails/guardrails.js";
+export { createDialogueStore, createDialogueSlice, reduceDialogue, type DialogueState, type DialogueStore } from "./store.js";
