@@ -29,7 +29,10 @@ describe("LocalBackend", () => {
   it("describes the model, caps the context and counts tokens with the model's tokenizer", () => {
     const backend = new LocalBackend(model, { device: runtime.device.name });
     expect(backend.canGenerate).toBe(true);
-    expect(backend.contextSize).toBe(512); // 2048 capped by the tiny model's context
+    expect(backend.contextSize).toBe(Math.min(2048, model.info.contextLength)); // the default, capped by the model's context
+    const capped = new LocalBackend(model, { contextSize: model.info.contextLength * 2 });
+    expect(capped.contextSize).toBe(model.info.contextLength);
+    capped.dispose();
     expect(backend.description).toContain("Q8_0");
     expect(backend.description).toContain(model.info.name ?? "tiny");
     expect(backend.description).toContain(runtime.device.name);
