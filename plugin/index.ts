@@ -11,6 +11,7 @@ export { parseCharacter, serializeCharacter } from "./character/validate.js";
 export { characterFromCardV2, characterToCardV2, type CardV2 } from "./character/card-v2.js";
 export { parseDialogueGraph, checkDialogueGraph, serializeDialogueGraph } from "./dialogue/validate.js";
 export { compileCondition, compileEffect, compileExpression, type EvaluationContext } from "./dialogue/expression/index.js";
+export { barkLines, type BarkLineOptions } from "./dialogue/bark-lines.js";
 export { DialogueRunner, type DialogueRunnerOptions, type Transcript, type TranscriptInput, type RunnerStatus } from "./dialogue/runner.js";
 export { buildPrompt, buildPersonaPrefix, PromptBudgetError } from "./prompt/prompt-builder.js";
 export { sanitizeUntrusted } from "./prompt/sanitize.js";

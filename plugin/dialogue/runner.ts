@@ -262,8 +262,21 @@ export class DialogueRunner {
       }
     }
     this.#status = "ended";
-    // The conversation becomes part of the NPC's memory for the next one.
-    for (const turn of this.#turns) this.#lines.memory?.add(turn.speaker, turn.text);
+    // The conversation becomes part of the NPC's memory for the next one; when memory grows past a
+    // quarter of the context, its oldest turns are summarized by the model (or dropped without one).
+    const memory = this.#lines.memory;
+    if (memory) {
+      for (const turn of this.#turns) memory.add(turn.speaker, turn.text);
+      if (memory.tokenCount(this.#backend) > this.#backend.contextSize / 4) {
+        const options = { keepTurns: 8, npcName: this.character.name };
+        try {
+          await memory.compact(this.#backend.canGenerate ? this.#backend : undefined, options);
+        } catch {
+          // The summary could not be made (say, the old turns do not fit one prompt): drop them instead.
+          await memory.compact(undefined, options).catch(() => undefined);
+        }
+      }
+    }
     this.#emit({ type: "ended", nodeId, reason, ...(error !== undefined ? { error } : {}) });
   }
 

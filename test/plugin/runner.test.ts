@@ -15,6 +15,8 @@ import {
   type DialogueEvent,
   type DialogueGraph,
   type GenerateRequest,
+  NpcMemory,
+  barkLines,
 } from "../../plugin/index.js";
 import { syntheticModel } from "../fixtures/models.js";
 
@@ -241,6 +243,46 @@ describe("DialogueRunner on the local runtime", () => {
     expect(s.variables.gold).toBe(20);
     expect(s.transcript.filter((l) => l.speaker === "Player").length + s.transcript.length).toBeGreaterThan(4);
     expect(store.getState().takeGameEvents().map((e) => e.name)).toEqual(["give_item"]);
+  });
+});
+
+describe("memory and barks on the local runtime", () => {
+  it("remembers a conversation in the next one, and compacts memory that outgrows its share of the context", async () => {
+    const memory = new NpcMemory("blacksmith");
+    await play(new DialogueRunner({ graph: testGraph, character: blacksmith, backend, seed: 4, memory }), { inputs: ["My name is Tamsin."], choices: [2] });
+    expect(memory.turns.some((t) => t.speaker === "player" && t.text === "My name is Tamsin.")).toBe(true);
+    const seen: GenerateRequest[] = [];
+    const spy = Object.create(backend) as LocalBackend;
+    spy.generate = (request: GenerateRequest) => {
+      seen.push(request);
+      return backend.generate(request);
+    };
+    await play(new DialogueRunner({ graph: testGraph, character: blacksmith, backend: spy, seed: 4, memory }), { inputs: ["Hello again."], choices: [2] });
+    expect(seen.length).toBeGreaterThan(0);
+    expect(seen[0].messages.map((m) => m.content).join("\n")).toContain("My name is Tamsin.");
+    // Grow memory past a quarter of the context: the next conversation's end summarizes the oldest turns.
+    for (let i = 0; i < 60; i++) memory.add(i % 2 ? "npc" : "player", `Turn ${i}: talk of the weather, the ore shipment and the north road.`);
+    const before = memory.tokenCount(backend);
+    expect(before).toBeGreaterThan(backend.contextSize / 4);
+    await play(new DialogueRunner({ graph: testGraph, character: blacksmith, backend, seed: 4, memory }), { inputs: ["Bye."], choices: [2] });
+    expect(memory.tokenCount(backend)).toBeLessThan(before);
+    expect(memory.turns.length).toBeLessThanOrEqual(8 + 8);
+  });
+
+  it("generates barks through the guardrails: short, or nothing (then Barks shows a fallback)", async () => {
+    const bark = barkLines(backend, { maxWords: 10 });
+    let produced = 0;
+    for (let i = 0; i < 3; i++) {
+      const texts: string[] = [];
+      for await (const text of bark(blacksmith, new AbortController().signal)) texts.push(text);
+      expect(texts.length).toBeLessThanOrEqual(1);
+      for (const t of texts) {
+        produced++;
+        expect(t.trim().length).toBeGreaterThan(0);
+        expect(t.split(/\s+/).filter(Boolean).length).toBeLessThanOrEqual(11);
+      }
+    }
+    expect(produced).toBeGreaterThan(0);
   });
 });
 
