@@ -6,6 +6,7 @@ import * as fsp from "node:fs/promises";
 import * as os from "node:os";
 import { FileAccessError, GgufFormatError, GgufTruncatedError } from "../errors.js";
 import {
+  ggufValueTypeSize,
   GgufValueType,
   ggmlTypeInfo,
   ggmlTypeName,
@@ -303,14 +304,14 @@ class Cursor {
     const count64 = this.u64(`item count of ${what}`);
     const remaining = this.fileSize - this.pos;
     // Smallest encoding per item: fixed size, 8 (string length), 12 (nested array header).
-    const minItem = fixedSize(itemType) ?? (itemType === GgufValueType.STRING ? 8 : 12);
+    const minItem = ggufValueTypeSize(itemType) ?? (itemType === GgufValueType.STRING ? 8 : 12);
     if (count64 * BigInt(minItem) > BigInt(remaining)) {
       throw new GgufTruncatedError(
         `${this.path} is truncated: ${what} at offset ${countAt} claims ${count64} items of ${ggufValueTypeName(itemType)}, which run past the end of the file (${this.fileSize} bytes)`,
       );
     }
     const count = Number(count64);
-    const size = fixedSize(itemType);
+    const size = ggufValueTypeSize(itemType);
     if (size !== undefined) {
       this.need(count * size, what);
       const items = this.numericArray(itemType, count);
@@ -329,7 +330,7 @@ class Cursor {
 
   private numericArray(itemType: GgufValueType, count: number): GgufArrayItems {
     const start = this.buf.byteOffset + this.pos;
-    const size = fixedSize(itemType)!;
+    const size = ggufValueTypeSize(itemType)!;
     const bytes = (): ArrayBuffer => this.buf.buffer.slice(start, start + count * size) as ArrayBuffer;
     if (itemType === GgufValueType.BOOL) {
       const out = new Array<boolean>(count);
@@ -373,27 +374,6 @@ class Cursor {
   }
 }
 
-function fixedSize(t: GgufValueType): number | undefined {
-  switch (t) {
-    case GgufValueType.UINT8:
-    case GgufValueType.INT8:
-    case GgufValueType.BOOL:
-      return 1;
-    case GgufValueType.UINT16:
-    case GgufValueType.INT16:
-      return 2;
-    case GgufValueType.UINT32:
-    case GgufValueType.INT32:
-    case GgufValueType.FLOAT32:
-      return 4;
-    case GgufValueType.UINT64:
-    case GgufValueType.INT64:
-    case GgufValueType.FLOAT64:
-      return 8;
-    default:
-      return undefined;
-  }
-}
 
 function makeTypedArray(t: GgufValueType, n: number): GgufArrayItems {
   switch (t) {
