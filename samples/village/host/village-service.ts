@@ -1,0 +1,420 @@
+// The village's host logic, independent of any transport: the HTTP host (browser mode), the Electron main
+// process and the terminal chat all drive the NPCs through one VillageService.
+//
+//   const service = await VillageService.create({ model: "tinyllama.gguf" });
+//   const off = service.subscribe((event) => ...);   // HostEvent (samples/village/protocol.ts)
+//   await service.start("blacksmith");               // then choose(i) / submit(text) as the events ask
+//   await service.dispose();
+//
+// One conversation runs at a time (starting another cancels it). Ambient barks are rate-limited: one at a
+// time across the village, at most once per 20 s per NPC, never while a conversation runs.
+
+import { readFileSync } from "node:fs";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { InvalidArgumentError } from "../../../runtime/errors.js";
+import { Runtime } from "../../../runtime/runtime.js";
+import {
+  DialogueRunner,
+  FallbackBackend,
+  LocalBackend,
+  NpcMemory,
+  barkLines,
+  parseCharacter,
+  parseDialogueGraph,
+  tokensPerSecond,
+  type Character,
+  type DialogueBackend,
+  type DialogueEvent,
+  type DialogueGraph,
+  type Value,
+} from "../../../plugin/index.js";
+import { VILLAGE_NPCS, type HostEvent, type HostInfo, type NpcId, type NpcInfo } from "../protocol.js";
+import { resolveModel, type ResolvedModel } from "./model-resolution.js";
+
+export interface VillageServiceOptions {
+  /** `--model FILE` (see resolveModel). */
+  model?: string;
+  /** Vulkan device index or name substring (`--device`); default: PARLEY_DEVICE or the best device. */
+  device?: string;
+  /** Makes conversations repeatable: conversation n uses seed + n. Default: random. */
+  seed?: number;
+  /** Environment for model resolution (PARLEY_MODEL, PARLEY_MODELS). Default process.env. */
+  env?: NodeJS.ProcessEnv;
+  /** An already resolved model (skips resolveModel). */
+  resolved?: ResolvedModel;
+  /** Skip the model: authored lines only (FallbackBackend). */
+  noModel?: boolean;
+  /** Folder holding characters/ and dialogue/ (default: samples/village). */
+  dataDir?: URL | string;
+  /** Seconds before the same NPC may bark again (default 20). */
+  barkCooldown?: number;
+  /** Seconds a generated bark may take before an authored line replaces it (default 8). */
+  barkTimeout?: number;
+  /** Clock in milliseconds (tests). Default Date.now. */
+  now?: () => number;
+}
+
+/** What bark() did: "started", or why not (rate limits are not errors). */
+export type BarkResult = "started" | "busy" | "cooldown" | "conversation";
+
+interface Npc {
+  info: NpcInfo;
+  character: Character;
+  graph: DialogueGraph;
+  memory: NpcMemory;
+}
+
+interface ActiveConversation {
+  npc: NpcId;
+  runner: DialogueRunner;
+  done: Promise<void>;
+}
+
+interface ActiveBark {
+  npc: NpcId;
+  controller: AbortController;
+  done: Promise<void>;
+}
+
+const WEATHER = ["clear skies", "light rain", "overcast", "a cold wind from the north"];
+const MAX_INPUT_CHARS = 500;
+
+export class VillageService {
+  readonly modelNote: string;
+  readonly device: string;
+  readonly backend: DialogueBackend;
+  readonly synthetic: boolean;
+  readonly #runtime: Runtime | undefined;
+  readonly #npcs: Map<NpcId, Npc>;
+  readonly #listeners = new Set<(event: HostEvent) => void>();
+  readonly #seed: number | undefined;
+  readonly #now: () => number;
+  readonly #barkCooldownMs: number;
+  readonly #barkTimeoutMs: number;
+  readonly #weather: string;
+  readonly #bark: (character: Character, signal: AbortSignal) => AsyncIterable<string>;
+  #conversationCount = 0;
+  #active: ActiveConversation | undefined;
+  #activeBark: ActiveBark | undefined;
+  #lastBark = new Map<NpcId, number>();
+  #queue: Promise<unknown> = Promise.resolve();
+  #disposed = false;
+
+  private constructor(init: {
+    runtime: Runtime | undefined;
+    backend: DialogueBackend;
+    modelNote: string;
+    device: string;
+    synthetic: boolean;
+    npcs: Map<NpcId, Npc>;
+    options: VillageServiceOptions;
+  }) {
+    this.#runtime = init.runtime;
+    this.backend = init.backend;
+    this.modelNote = init.modelNote;
+    this.device = init.device;
+    this.synthetic = init.synthetic;
+    this.#npcs = init.npcs;
+    const o = init.options;
+    this.#seed = o.seed;
+    this.#now = o.now ?? Date.now;
+    this.#barkCooldownMs = (o.barkCooldown ?? 20) * 1000;
+    this.#barkTimeoutMs = (o.barkTimeout ?? 8) * 1000;
+    this.#weather = WEATHER[(o.seed ?? Math.floor(Math.random() * 1000)) % WEATHER.length];
+    this.#bark = barkLines(this.backend, { world: () => this.#world() });
+  }
+
+  /**
+   * Loads the NPCs, resolves and loads the model. A model that cannot be loaded (no Vulkan device, a bad
+   * file) leaves the village running on authored lines; an explicit `--model` file that does not exist
+   * is an error (FileAccessError).
+   */
+  static async create(options: VillageServiceOptions = {}): Promise<VillageService> {
+    if (options.seed !== undefined && !Number.isSafeInteger(options.seed)) {
+      throw new InvalidArgumentError(`seed must be an integer, got ${options.seed}`);
+    }
+    const npcs = loadNpcs(options.dataDir ?? new URL("../", import.meta.url));
+    let runtime: Runtime | undefined;
+    let backend: DialogueBackend;
+    let modelNote: string;
+    let device = "none";
+    let synthetic = false;
+    if (options.noModel) {
+      backend = new FallbackBackend({ contextSize: 2048 });
+      modelNote = "no model: authored lines only";
+    } else {
+      const resolved = options.resolved ?? (await resolveModel({ model: options.model, env: options.env }));
+      synthetic = resolved.synthetic;
+      try {
+        runtime = await Runtime.create({ device: options.device });
+        device = runtime.device.name;
+        const model = await runtime.loadModel(resolved.path);
+        backend = new LocalBackend(model, { contextSize: 2048, device });
+        modelNote = `${resolved.note} — running on ${device}`;
+      } catch (error) {
+        runtime?.dispose();
+        runtime = undefined;
+        backend = new FallbackBackend({ contextSize: 2048 });
+        modelNote = `no model: authored lines only (${error instanceof Error ? error.message : String(error)})`;
+        synthetic = false;
+      }
+    }
+    return new VillageService({ runtime, backend, modelNote, device, synthetic, npcs, options });
+  }
+
+  info(): HostInfo {
+    return {
+      modelNote: this.modelNote,
+      device: this.device,
+      canGenerate: this.backend.canGenerate,
+      npcs: [...this.#npcs.values()].map((n) => ({ ...n.info, position: [...n.info.position], name: n.character.name })),
+    };
+  }
+
+  /** The NPC ids, in village order. */
+  get npcIds(): NpcId[] {
+    return [...this.#npcs.keys()];
+  }
+
+  /** The NPC of the running conversation, if any. */
+  get activeNpc(): NpcId | undefined {
+    return this.#active?.npc;
+  }
+
+  /** The runner of the running conversation (read-only use: status, offeredChoices, variables). */
+  get activeRunner(): DialogueRunner | undefined {
+    return this.#active?.runner;
+  }
+
+  character(npc: NpcId): Character {
+    return this.#npc(npc).character;
+  }
+
+  /** Subscribes to host events; returns the unsubscribe function. */
+  subscribe(listener: (event: HostEvent) => void): () => void {
+    this.#listeners.add(listener);
+    return () => {
+      this.#listeners.delete(listener);
+    };
+  }
+
+  /**
+   * Starts a conversation with `npc`, cancelling the one under way (its `ended` arrives first) and any bark.
+   * Resolves once the conversation has started; it then runs on its own, reporting through events.
+   */
+  async start(npc: NpcId): Promise<void> {
+    this.#live();
+    const target = this.#npc(npc);
+    return this.#serial(async () => {
+      this.#live();
+      await this.#stopConversation();
+      await this.#stopBark();
+      this.#live();
+      const seed = this.#seed === undefined ? undefined : this.#seed + this.#conversationCount;
+      this.#conversationCount++;
+      const runner = new DialogueRunner({
+        graph: target.graph,
+        character: target.character,
+        backend: this.backend,
+        seed,
+        memory: target.memory,
+        world: () => this.#world(),
+      });
+      runner.on((event) => this.#onDialogue(target.info.id, event));
+      const done = runner.start().catch(() => undefined); // the runner reports failures as `ended` (error)
+      const active: ActiveConversation = { npc: target.info.id, runner, done };
+      this.#active = active;
+      void done.then(() => {
+        if (this.#active === active) this.#active = undefined;
+      });
+    });
+  }
+
+  /** Picks an offered choice by its `index` (from the `choices_offered` event). */
+  async choose(index: number): Promise<void> {
+    this.#live();
+    if (typeof index !== "number" || !Number.isInteger(index)) throw new InvalidArgumentError(`choose: index must be an integer, got ${JSON.stringify(index)}`);
+    const runner = this.#waitingRunner("choose");
+    runner.choose(index); // throws InvalidArgumentError when not waiting for a choice or not on offer
+  }
+
+  /** Answers an input request with the player's words. */
+  async submit(text: string): Promise<void> {
+    this.#live();
+    if (typeof text !== "string") throw new InvalidArgumentError(`submit: text must be a string, got ${text === null ? "null" : typeof text}`);
+    if (text.length > MAX_INPUT_CHARS) throw new InvalidArgumentError(`submit: text is ${text.length} characters; at most ${MAX_INPUT_CHARS}`);
+    const runner = this.#waitingRunner("submit");
+    runner.submit(text);
+  }
+
+  /** Ends the running conversation (a no-op when none runs); resolves once it has ended. */
+  cancel(): Promise<void> {
+    if (this.#disposed) return Promise.resolve();
+    return this.#serial(() => this.#stopConversation());
+  }
+
+  /**
+   * An ambient line from `npc` (the player walked past). Rate limits are not errors: the result says
+   * whether a bark started. The text arrives as `bark` events; a bark that cannot be generated in time is
+   * replaced by one of the character's authored fallback lines.
+   */
+  async bark(npc: NpcId): Promise<BarkResult> {
+    this.#live();
+    const target = this.#npc(npc);
+    if (this.#active) return "conversation";
+    if (this.#activeBark) return "busy";
+    const now = this.#now();
+    const last = this.#lastBark.get(target.info.id);
+    if (last !== undefined && now - last < this.#barkCooldownMs) return "cooldown";
+    this.#lastBark.set(target.info.id, now);
+    const controller = new AbortController();
+    const bark: ActiveBark = { npc: target.info.id, controller, done: Promise.resolve() };
+    bark.done = this.#runBark(target, controller.signal).finally(() => {
+      if (this.#activeBark === bark) this.#activeBark = undefined;
+    });
+    this.#activeBark = bark;
+    return "started";
+  }
+
+  /** Resolves when no bark is under way (tests, shutdown). */
+  async barkSettled(): Promise<void> {
+    await this.#activeBark?.done;
+  }
+
+  /** Cancels everything and frees the model and the Vulkan runtime. Safe to call twice. */
+  async dispose(): Promise<void> {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    const settle = Promise.all([this.#stopConversation(), this.#stopBark()]);
+    // A generation that ignores its abort must not hold shutdown forever.
+    await Promise.race([settle, new Promise((r) => setTimeout(r, 5000).unref())]);
+    this.#listeners.clear();
+    if (this.backend instanceof LocalBackend) this.backend.dispose();
+    this.#runtime?.dispose();
+  }
+
+  // ---------------------------------------------------------------------------------------------------
+
+  #live(): void {
+    if (this.#disposed) throw new InvalidArgumentError("the village host has shut down");
+  }
+
+  #npc(npc: NpcId): Npc {
+    const found = typeof npc === "string" ? this.#npcs.get(npc) : undefined;
+    if (!found) throw new InvalidArgumentError(`unknown NPC ${JSON.stringify(npc)}; the village has ${[...this.#npcs.keys()].join(", ")}`);
+    return found;
+  }
+
+  #waitingRunner(what: string): DialogueRunner {
+    const runner = this.#active?.runner;
+    if (!runner || runner.status === "ended") throw new InvalidArgumentError(`${what}: no conversation is running; start one first`);
+    return runner;
+  }
+
+  #serial<T>(op: () => Promise<T>): Promise<T> {
+    const result = this.#queue.then(op);
+    this.#queue = result.catch(() => undefined);
+    return result;
+  }
+
+  async #stopConversation(): Promise<void> {
+    const active = this.#active;
+    if (!active) return;
+    active.runner.cancel();
+    await active.done;
+    if (this.#active === active) this.#active = undefined;
+  }
+
+  async #stopBark(): Promise<void> {
+    const bark = this.#activeBark;
+    if (!bark) return;
+    bark.controller.abort();
+    await bark.done;
+  }
+
+  #emit(event: HostEvent): void {
+    for (const listener of [...this.#listeners]) {
+      try {
+        listener(event);
+      } catch (error) {
+        console.error("village: an event listener failed:", error);
+      }
+    }
+  }
+
+  #onDialogue(npc: NpcId, event: DialogueEvent): void {
+    this.#emit({ type: "dialogue", npc, event });
+    if (event.type === "line_complete" && event.source === "generated" && event.timing) {
+      this.#emit({ type: "stats", tokensPerSecond: tokensPerSecond(event.timing), firstTokenMs: event.timing.firstTokenMs });
+    }
+  }
+
+  #world(): Record<string, Value> {
+    return { time: timeOfDay(new Date(this.#now())), weather: this.#weather };
+  }
+
+  async #runBark(npc: Npc, signal: AbortSignal): Promise<void> {
+    const id = npc.info.id;
+    let text = "";
+    if (this.backend.canGenerate) {
+      const timeout = new AbortController();
+      const timer = setTimeout(() => timeout.abort(), this.#barkTimeoutMs);
+      const stop = (): void => timeout.abort();
+      signal.addEventListener("abort", stop, { once: true });
+      try {
+        for await (const chunk of this.#bark(npc.character, timeout.signal)) {
+          if (timeout.signal.aborted) break;
+          text += chunk;
+          this.#emit({ type: "bark", npc: id, text, done: false });
+        }
+      } catch {
+        text = ""; // failed or aborted: an authored line (or nothing, when cancelled) instead
+      } finally {
+        clearTimeout(timer);
+        signal.removeEventListener("abort", stop);
+      }
+      if (timeout.signal.aborted && !signal.aborted) text = ""; // too slow: use an authored line
+    }
+    if (signal.aborted) {
+      this.#emit({ type: "bark", npc: id, text: "", done: true }); // withdrawn
+      return;
+    }
+    text = text.trim();
+    if (text === "") {
+      const lines = npc.character.fallbackLines;
+      text = lines.length > 0 ? lines[Math.floor(Math.random() * lines.length)] : npc.character.greeting || "…";
+    }
+    this.#emit({ type: "bark", npc: id, text, done: true });
+  }
+}
+
+function timeOfDay(date: Date): string {
+  const h = date.getHours();
+  if (h < 5) return "night";
+  if (h < 12) return "morning";
+  if (h < 17) return "afternoon";
+  if (h < 21) return "evening";
+  return "night";
+}
+
+function loadNpcs(dataDir: URL | string): Map<NpcId, Npc> {
+  const base = typeof dataDir === "string" ? pathToFileURL(dataDir.endsWith("/") ? dataDir : dataDir + "/") : dataDir;
+  const read = (rel: string): unknown => {
+    const url = new URL(rel, base);
+    try {
+      return JSON.parse(readFileSync(url, "utf8"));
+    } catch (error) {
+      throw new InvalidArgumentError(`cannot read ${fileURLToPath(url)}: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  };
+  const npcs = new Map<NpcId, Npc>();
+  for (const info of VILLAGE_NPCS) {
+    const character = parseCharacter(read(`characters/${info.id}.json`));
+    const graph = parseDialogueGraph(read(`dialogue/${info.id}.json`));
+    if (graph.character !== character.id) {
+      throw new InvalidArgumentError(`dialogue/${info.id}.json is for character "${graph.character}", not "${character.id}"`);
+    }
+    npcs.set(info.id, { info, character, graph, memory: new NpcMemory(character.id) });
+  }
+  return npcs;
+}

@@ -1,0 +1,355 @@
+// The village's host side on the real runtime (a tiny synthetic model on lavapipe, no mock): model
+// resolution order, VillageService's rules, and the HTTP host's guards (token, Origin, Host, paths, body
+// limits) plus a whole conversation streamed over SSE with Node's fetch.
+import { mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { request } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { FileAccessError, InvalidArgumentError } from "../../runtime/errors.js";
+import type { DialogueEvent } from "../../plugin/index.js";
+import type { HostEvent } from "../../samples/village/protocol.js";
+import { startHttpHost, type HttpHost } from "../../samples/village/host/http-host.js";
+import { resolveModel, SYNTHETIC_MODEL_NAME } from "../../samples/village/host/model-resolution.js";
+import { VillageService } from "../../samples/village/host/village-service.js";
+import { syntheticModel } from "../fixtures/models.js";
+
+const scratch = mkdtempSync(join(tmpdir(), "parley-village-host-"));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+describe("resolveModel", () => {
+  const touch = (path: string): string => {
+    writeFileSync(path, "GGUF");
+    return path;
+  };
+
+  it("takes --model first, then PARLEY_MODEL, then the models folder", async () => {
+    const folder = join(scratch, "models-order");
+    mkdirSync(folder, { recursive: true });
+    const explicit = touch(join(scratch, "explicit.gguf"));
+    const fromEnv = touch(join(scratch, "env.gguf"));
+    const inFolder = touch(join(folder, "a-model.gguf"));
+    const env = { PARLEY_MODEL: fromEnv, PARLEY_MODELS: folder };
+
+    const a = await resolveModel({ model: explicit, env });
+    expect(a).toMatchObject({ path: explicit, synthetic: false });
+    expect(a.note).toContain("--model");
+    expect(await resolveModel({ env })).toMatchObject({ path: fromEnv, synthetic: false });
+    const c = await resolveModel({ env: { PARLEY_MODELS: folder } });
+    expect(c).toMatchObject({ path: inFolder, synthetic: false });
+    expect(c.note).toContain(folder);
+  });
+
+  it("prefers chat models in the folder, sorted by name, and never picks the synthetic stand-in", async () => {
+    const folder = join(scratch, "models-pick");
+    mkdirSync(folder, { recursive: true });
+    touch(join(folder, "aaa-base.gguf"));
+    touch(join(folder, SYNTHETIC_MODEL_NAME));
+    touch(join(folder, "zz-chat.Q4_0.gguf"));
+    const chat = touch(join(folder, "tinyllama-chat.Q4_0.gguf"));
+    writeFileSync(join(folder, "notes.txt"), "not a model");
+    expect((await resolveModel({ env: { PARLEY_MODELS: folder } })).path).toBe(chat);
+    rmSync(join(folder, "zz-chat.Q4_0.gguf"));
+    rmSync(chat);
+    expect((await resolveModel({ env: { PARLEY_MODELS: folder } })).path).toBe(join(folder, "aaa-base.gguf"));
+  });
+
+  it("writes a synthetic model once into the models folder when there is nothing else", async () => {
+    const folder = join(scratch, "models-empty");
+    const first = await resolveModel({ env: { PARLEY_MODELS: folder } });
+    expect(first).toMatchObject({ path: join(folder, SYNTHETIC_MODEL_NAME), synthetic: true });
+    expect(first.note).toMatch(/random weights/);
+    expect(first.note).toMatch(/TinyLlama/);
+    const written = statSync(first.path).mtimeMs;
+    const second = await resolveModel({ env: { PARLEY_MODELS: folder } });
+    expect(second.path).toBe(first.path);
+    expect(statSync(second.path).mtimeMs).toBe(written);
+  });
+
+  it("refuses an explicit model file that is not there with FileAccessError", async () => {
+    const missing = join(scratch, "no-such-model.gguf");
+    await expect(resolveModel({ model: missing, env: {} })).rejects.toBeInstanceOf(FileAccessError);
+    await expect(resolveModel({ env: { PARLEY_MODEL: missing } })).rejects.toBeInstanceOf(FileAccessError);
+    await expect(resolveModel({ model: scratch, env: {} })).rejects.toThrow(/not a file/);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------
+
+let service: VillageService;
+let host: HttpHost;
+let gameDir: string;
+const PAGE = "<!doctype html><title>village</title><script type=module src=main.js></script>";
+
+beforeAll(async () => {
+  const model = await syntheticModel("tiny", "q8_0");
+  service = await VillageService.create({ model, seed: 11, env: {} });
+  gameDir = join(scratch, "game");
+  mkdirSync(join(gameDir, "assets"), { recursive: true });
+  writeFileSync(join(gameDir, "index.html"), PAGE);
+  writeFileSync(join(gameDir, "main.js"), "console.log('village');");
+  writeFileSync(join(gameDir, "assets", "style.css"), "body{}");
+  writeFileSync(join(scratch, "secret.txt"), "TOP SECRET");
+  symlinkSync(join(scratch, "secret.txt"), join(gameDir, "link.txt"));
+  host = await startHttpHost(service, { gameDir });
+});
+
+afterAll(async () => {
+  await host?.close();
+  await service?.dispose();
+});
+
+const origin = (): string => new URL(host.url).origin;
+const api = (path: string, init: RequestInit & { token?: string | null } = {}): Promise<Response> => {
+  const { token = host.token, ...rest } = init;
+  const method = rest.method ?? "GET";
+  const headers = new Headers(rest.headers);
+  if (method === "POST") {
+    if (token !== null) headers.set("x-parley-token", token);
+    headers.set("content-type", "application/json");
+    return fetch(`${origin()}${path}`, { ...rest, headers });
+  }
+  const url = new URL(path, origin());
+  if (token !== null) url.searchParams.set("token", token);
+  return fetch(url, { ...rest, headers });
+};
+const post = (route: string, body: unknown, init: RequestInit & { token?: string | null } = {}): Promise<Response> =>
+  api(`/api/${route}`, { method: "POST", body: typeof body === "string" ? body : JSON.stringify(body), ...init });
+
+/** A raw request (fetch normalizes paths and will not send a forged Host). */
+function raw(path: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: "127.0.0.1", port: host.port, path, headers }, (res) => {
+      let body = "";
+      res.setEncoding("utf8");
+      res.on("data", (c: string) => (body += c));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+/** Reads an SSE response, calling `onEvent` for each `data:` event (and `onComment` for `:` lines) until one returns true. */
+async function readEvents(response: Response, onEvent: (event: HostEvent) => Promise<boolean> | boolean, onComment?: (comment: string) => boolean): Promise<void> {
+  const reader = response.body!.getReader();
+  const decoder = new TextDecoder();
+  let buffer = "";
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error("event stream ended early");
+      buffer += decoder.decode(value, { stream: true });
+      let cut: number;
+      while ((cut = buffer.indexOf("\n\n")) >= 0) {
+        const block = buffer.slice(0, cut);
+        buffer = buffer.slice(cut + 2);
+        for (const line of block.split("\n")) {
+          if (line.startsWith(":") && onComment?.(line)) return;
+          if (line.startsWith("data: ") && (await onEvent(JSON.parse(line.slice(6)) as HostEvent))) return;
+        }
+      }
+    }
+  } finally {
+    await reader.cancel().catch(() => undefined);
+  }
+}
+
+describe("HTTP host", () => {
+  it("listens on 127.0.0.1 with a 32-byte hex token in the page URL", () => {
+    expect(host.token).toMatch(/^[0-9a-f]{64}$/);
+    expect(host.url).toBe(`http://127.0.0.1:${host.port}/?token=${host.token}`);
+  });
+
+  it("serves the game's files with their content types", async () => {
+    const page = await fetch(host.url);
+    expect(page.status).toBe(200);
+    expect(page.headers.get("content-type")).toMatch(/^text\/html/);
+    expect(page.headers.get("referrer-policy")).toBe("no-referrer");
+    expect(await page.text()).toBe(PAGE);
+    const script = await fetch(`${origin()}/main.js`);
+    expect(script.headers.get("content-type")).toMatch(/^text\/javascript/);
+    expect((await fetch(`${origin()}/assets/style.css`)).headers.get("content-type")).toMatch(/^text\/css/);
+    expect((await fetch(`${origin()}/nothing-here.js`)).status).toBe(404);
+  });
+
+  it("never serves a file outside the game folder", async () => {
+    for (const path of ["/../secret.txt", "/..%2fsecret.txt", "/assets/..%2f..%2fsecret.txt", "/%2e%2e/secret.txt", "/link.txt", "/..%5csecret.txt", "/%00index.html"]) {
+      const r = await raw(path);
+      expect([400, 403, 404], path).toContain(r.status);
+      expect(r.body, path).not.toContain("TOP SECRET");
+    }
+    expect((await raw("/..%2fsecret.txt")).status).toBe(403);
+    expect((await raw("/link.txt")).status).toBe(403);
+  });
+
+  it("refuses API calls without the right token", async () => {
+    expect((await api("/api/info", { token: null })).status).toBe(401);
+    const wrong = await api("/api/info", { token: "0".repeat(64) });
+    expect(wrong.status).toBe(403);
+    expect(await wrong.json()).toMatchObject({ error: { code: "FORBIDDEN" } });
+    expect((await api("/api/info", { token: host.token.slice(0, 10) })).status).toBe(403);
+    expect((await api("/api/events", { token: null })).status).toBe(401);
+    expect((await post("start", { npc: "blacksmith" }, { token: null })).status).toBe(401);
+    expect((await post("start", { npc: "blacksmith" }, { token: "nope" })).status).toBe(403);
+    // A POST must carry the token as a header; the query string is not enough.
+    const queryOnly = await fetch(`${origin()}/api/cancel?token=${host.token}`, { method: "POST", body: "{}" });
+    expect(queryOnly.status).toBe(401);
+    expect(service.activeNpc).toBeUndefined();
+  });
+
+  it("refuses a foreign Origin and a foreign Host even with the token", async () => {
+    const foreign = await post("start", { npc: "guard" }, { headers: { origin: "http://evil.example" } });
+    expect(foreign.status).toBe(403);
+    expect(await foreign.json()).toMatchObject({ error: { code: "FORBIDDEN_ORIGIN" } });
+    expect((await api("/api/info", { headers: { origin: "http://localhost:" + host.port } })).status).toBe(403);
+    expect((await api("/api/info", { headers: { origin: "null" } })).status).toBe(403);
+    expect((await api("/api/info", { headers: { origin: origin() } })).status).toBe(200);
+    expect((await raw(`/api/info?token=${host.token}`, { host: `attacker.example:${host.port}` })).status).toBe(403);
+    expect(service.activeNpc).toBeUndefined();
+  });
+
+  it("answers info with the NPCs and the model note", async () => {
+    const info = await (await api("/api/info")).json();
+    expect(info.canGenerate).toBe(true);
+    expect(info.modelNote).toContain("tiny-q8_0");
+    expect(info.device).toBeTruthy();
+    expect(info.npcs.map((n: { id: string }) => n.id)).toEqual(["blacksmith", "innkeeper", "guard"]);
+  });
+
+  it("answers bad input with 4xx JSON errors and keeps working", async () => {
+    const broken = await post("start", "{not json");
+    expect(broken.status).toBe(400);
+    expect(await broken.json()).toMatchObject({ error: { code: "BAD_JSON" } });
+    expect((await post("start", "[1,2]")).status).toBe(400);
+    const big = await post("submit", { text: "x".repeat(20_000) });
+    expect(big.status).toBe(413);
+    const unknown = await post("start", { npc: "dragon" });
+    expect(unknown.status).toBe(400);
+    expect(await unknown.json()).toMatchObject({ error: { code: "INVALID_ARGUMENT", message: expect.stringContaining("dragon") } });
+    expect((await post("start", { npc: 7 })).status).toBe(400);
+    const notWaiting = await post("choose", { index: 0 });
+    expect(notWaiting.status).toBe(400);
+    expect((await notWaiting.json()).error.message).toMatch(/no conversation/);
+    expect((await post("nothing", {})).status).toBe(404);
+    expect((await api("/api/start")).status).toBe(405);
+    expect((await api("/api/info")).status).toBe(200);
+  });
+
+  it("streams a whole conversation over SSE: start → lines → choose/submit → ended", async () => {
+    const controller = new AbortController();
+    const stream = await api("/api/events", { signal: controller.signal });
+    expect(stream.status).toBe(200);
+    expect(stream.headers.get("content-type")).toMatch(/^text\/event-stream/);
+
+    const seen: DialogueEvent[] = [];
+    const stats: HostEvent[] = [];
+    const answers = ["I'd like to buy a sword, please.", "Nice forge you have."];
+    const reading = readEvents(stream, async (event) => {
+      if (event.type === "stats") stats.push(event);
+      if (event.type !== "dialogue") return false;
+      expect(event.npc).toBe("blacksmith");
+      seen.push(event.event);
+      const e = event.event;
+      if (e.type === "input_requested") expect((await post("submit", { text: answers.shift() ?? "Bye." })).status).toBe(200);
+      if (e.type === "choices_offered") expect((await post("choose", { index: e.choices[0].index })).status).toBe(200);
+      return e.type === "ended";
+    });
+    expect(await (await post("start", { npc: "blacksmith" })).json()).toEqual({ ok: true });
+    await reading;
+    controller.abort();
+
+    const types = seen.map((e) => e.type);
+    expect(types[0]).toBe("started");
+    expect(types).toContain("text_chunk");
+    expect(types).toContain("player_line");
+    expect(types).toContain("intent_chosen");
+    expect(seen.at(-1)).toMatchObject({ type: "ended", reason: "end" });
+    expect(seen.find((e) => e.type === "player_line")).toMatchObject({ text: "I'd like to buy a sword, please." });
+    expect(stats.length).toBeGreaterThan(0);
+  });
+
+  it("sends heartbeat comments on the event stream", async () => {
+    const quick = await startHttpHost(service, { gameDir, heartbeatMs: 30 });
+    try {
+      const controller = new AbortController();
+      const url = new URL("/api/events", quick.url);
+      url.searchParams.set("token", quick.token);
+      const stream = await fetch(url, { signal: controller.signal });
+      const comments: string[] = [];
+      await readEvents(stream, () => false, (comment) => {
+        comments.push(comment);
+        return comment.includes("heartbeat");
+      });
+      controller.abort();
+      expect(comments.some((c) => c.includes("heartbeat"))).toBe(true);
+    } finally {
+      await quick.close();
+    }
+  });
+});
+
+describe("VillageService", () => {
+  it("rejects bad calls with InvalidArgumentError", async () => {
+    await expect(service.start("dragon" as never)).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(service.choose(0)).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(service.submit("hello")).rejects.toThrow(/no conversation is running/);
+    await expect(service.bark("dragon" as never)).rejects.toBeInstanceOf(InvalidArgumentError);
+    await service.cancel(); // nothing running: a no-op
+  });
+
+  it("starting a conversation cancels the one under way, which ends first", async () => {
+    const events: HostEvent[] = [];
+    const off = service.subscribe((e) => events.push(e));
+    await service.start("guard");
+    await service.start("innkeeper");
+    expect(service.activeNpc).toBe("innkeeper");
+    await service.cancel();
+    off();
+    const dialogue = events.flatMap((e) => (e.type === "dialogue" ? [`${e.npc}:${e.event.type}`] : []));
+    const guardEnd = dialogue.indexOf("guard:ended");
+    expect(guardEnd).toBeGreaterThan(-1);
+    expect(guardEnd).toBeLessThan(dialogue.indexOf("innkeeper:started"));
+    expect(dialogue.at(-1)).toBe("innkeeper:ended");
+    expect(service.activeNpc).toBeUndefined();
+  });
+
+  it("rate-limits barks: one at a time, once per cooldown per NPC, never during a conversation", async () => {
+    const barks: HostEvent[] = [];
+    const off = service.subscribe((e) => e.type === "bark" && barks.push(e));
+    expect(await service.bark("innkeeper")).toBe("started");
+    expect(await service.bark("guard")).toBe("busy");
+    await service.barkSettled();
+    expect(await service.bark("innkeeper")).toBe("cooldown");
+    const last = barks.at(-1);
+    expect(last).toMatchObject({ type: "bark", npc: "innkeeper", done: true });
+    expect((last as { text: string }).text.length).toBeGreaterThan(0);
+
+    await service.start("blacksmith");
+    expect(await service.bark("guard")).toBe("conversation");
+    await service.cancel();
+    expect(await service.bark("guard")).toBe("started");
+    await service.barkSettled();
+    off();
+  });
+
+  it("runs on authored lines when the model cannot be loaded", async () => {
+    const broken = join(scratch, "broken.gguf");
+    writeFileSync(broken, "not a gguf file at all");
+    const fallback = await VillageService.create({ model: broken, env: {} });
+    try {
+      const info = fallback.info();
+      expect(info.canGenerate).toBe(false);
+      expect(info.modelNote).toMatch(/^no model: authored lines only/);
+      const barks: HostEvent[] = [];
+      fallback.subscribe((e) => barks.push(e));
+      expect(await fallback.bark("blacksmith")).toBe("started");
+      await fallback.barkSettled();
+      const line = barks.at(-1) as { text: string; done: boolean };
+      expect(line.done).toBe(true);
+      expect(fallback.character("blacksmith").fallbackLines).toContain(line.text);
+    } finally {
+      await fallback.dispose();
+    }
+  });
+});
