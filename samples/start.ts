@@ -1,50 +1,154 @@
-// `npm start`: until the playable village lands (see the issues), a first conversation on the runtime.
-// It resolves a model (--model FILE, then PARLEY_MODEL, else a synthetic TinyLlama-shaped `tiny` model
-// written once into ~/.cache/parley), asks an NPC a question and streams the reply.
-import { existsSync, mkdirSync } from "node:fs";
-import { homedir } from "node:os";
-import { join } from "node:path";
+// `npm start`: the playable sample village. In Electron when its binary is installed (and a display is
+// there), otherwise served to a browser from this process on 127.0.0.1 with a per-run token.
+//
+//   npm start                        Electron if available, else browser mode
+//   npm start -- --browser           browser mode: prints http://127.0.0.1:PORT/?token=…
+//   npm start -- --model FILE        a GGUF model (else PARLEY_MODEL, else the models folder, else a stand-in)
+//   npm start -- --port N            browser mode's port (default: a free one)
+//   npm start -- --device D          Vulkan device index or name substring (also PARLEY_DEVICE)
+
+import { spawn } from "node:child_process";
 import { parseArgs } from "node:util";
-import { Runtime, writeSyntheticModel } from "../runtime/index.js";
+import { ParleyError } from "../runtime/errors.js";
+import { buildVillage } from "./village/build.js";
+import { bundleShell, electronArgs, findElectron } from "./village/electron/launch.js";
+import { startHttpHost } from "./village/host/http-host.js";
+import { resolveModel, type ResolvedModel } from "./village/host/model-resolution.js";
+import { VillageService } from "./village/host/village-service.js";
 
-const { values } = parseArgs({ options: { model: { type: "string" }, prompt: { type: "string" } } });
+const USAGE = `usage: npm start -- [--browser] [--model FILE] [--port N] [--device D]
+  --browser      serve the game to a browser even when Electron is installed
+  --model FILE   GGUF model to run (else PARLEY_MODEL, else the models folder, else a random-weight stand-in)
+  --port N       port on 127.0.0.1 for browser mode (default: any free port)
+  --device D     Vulkan device index or name substring (default: PARLEY_DEVICE or the best device)`;
 
-async function resolveModel(): Promise<{ path: string; note: string }> {
-  const explicit = values.model ?? process.env.PARLEY_MODEL;
-  if (explicit) return { path: explicit, note: `model: ${explicit}` };
-  const dir = join(process.env.PARLEY_MODELS ?? join(homedir(), ".cache", "parley", "models"));
-  const path = join(dir, "synthetic-tiny-q4_0.gguf");
-  if (!existsSync(path)) {
-    mkdirSync(dir, { recursive: true });
-    await writeSyntheticModel({ shape: "tiny", type: "q4_0", seed: 1, out: path });
-  }
-  return { path, note: `model: ${path} (random weights: it speaks noise; pass --model or set PARLEY_MODEL to a real TinyLlama-Chat GGUF)` };
+const color = process.stdout.isTTY && !process.env.NO_COLOR;
+const dim = (text: string): string => (color ? `\x1b[2m${text}\x1b[22m` : text);
+const bold = (text: string): string => (color ? `\x1b[1m${text}\x1b[22m` : text);
+
+interface Flags {
+  browser: boolean;
+  model?: string;
+  port: number;
+  device?: string;
 }
 
-const { path, note } = await resolveModel();
-const runtime = await Runtime.create();
-try {
-  console.log(`device: ${runtime.device.name} (${runtime.device.type})`);
-  console.log(note);
-  const model = await runtime.loadModel(path);
-  const session = model.createSession({ contextSize: 512 });
-  const question = values.prompt ?? "Good morning! Do you have a sword for sale?";
-  console.log(`\nplayer: ${question}\nBrom the blacksmith: `);
-  let timings;
-  for await (const chunk of session.generate(
-    [
-      { role: "system", content: "You are Brom, the gruff but kind blacksmith of Oakvale. Answer in one or two short sentences." },
-      { role: "user", content: question },
-    ],
-    { temperature: 0.7, seed: 7, maxTokens: 48, stop: ["\n\n"] },
-  )) {
-    process.stdout.write(chunk.text);
-    timings = chunk.timings ?? timings;
+function parseFlags(): Flags {
+  const { values } = parseArgs({
+    options: {
+      browser: { type: "boolean", default: false },
+      model: { type: "string" },
+      port: { type: "string" },
+      device: { type: "string" },
+      help: { type: "boolean", short: "h", default: false },
+    },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    process.exit(0);
   }
-  if (timings) {
-    const perToken = timings.generatedTokens > 1 ? timings.generateMs / (timings.generatedTokens - 1) : timings.generateMs;
-    console.log(`\n\n[first token ${timings.firstTokenMs.toFixed(0)} ms, ${perToken.toFixed(1)} ms/token, ${timings.generatedTokens} tokens]`);
-  }
-} finally {
-  runtime.dispose();
+  const port = values.port === undefined ? 0 : Number(values.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be a port number (0-65535), got ${values.port}`);
+  return { browser: values.browser ?? false, model: values.model, port, device: values.device };
 }
+
+class UsageError extends Error {}
+
+/** Linux and BSDs need an X11 or Wayland display for a window; macOS and Windows always have one. */
+function hasDisplay(env: NodeJS.ProcessEnv = process.env): boolean {
+  if (process.platform === "darwin" || process.platform === "win32") return true;
+  return Boolean(env.DISPLAY || env.WAYLAND_DISPLAY);
+}
+
+/** Runs the village in Electron; resolves with its exit code, or null when Electron could not start. */
+async function runElectron(electronPath: string, gameDir: string, model: ResolvedModel, flags: Flags): Promise<number | null> {
+  const bundle = await bundleShell();
+  const args = electronArgs(bundle, { gameDir, model: model.path, noSandbox: process.getuid?.() === 0 });
+  const env: NodeJS.ProcessEnv = { ...process.env, ...(flags.device !== undefined ? { PARLEY_DEVICE: flags.device } : {}) };
+  delete env.ELECTRON_RUN_AS_NODE; // would turn Electron into plain Node
+  const child = spawn(electronPath, args, { stdio: "inherit", env });
+  const forward = (signal: NodeJS.Signals) => () => {
+    if (child.exitCode === null) child.kill(signal);
+  };
+  const onInt = forward("SIGINT");
+  const onTerm = forward("SIGTERM");
+  process.on("SIGINT", onInt);
+  process.on("SIGTERM", onTerm);
+  try {
+    return await new Promise<number | null>((done) => {
+      child.once("error", (error) => {
+        console.error(dim(`Electron could not start (${error.message}); using browser mode`));
+        done(null);
+      });
+      child.once("exit", (code, signal) => done(code ?? (signal ? 0 : 1)));
+    });
+  } finally {
+    process.off("SIGINT", onInt);
+    process.off("SIGTERM", onTerm);
+  }
+}
+
+async function runBrowser(gameDir: string, model: ResolvedModel, flags: Flags): Promise<void> {
+  const service = await VillageService.create({ resolved: model, device: flags.device });
+  let host: Awaited<ReturnType<typeof startHttpHost>>;
+  try {
+    host = await startHttpHost(service, { port: flags.port, gameDir });
+  } catch (error) {
+    await service.dispose();
+    if ((error as NodeJS.ErrnoException).code === "EADDRINUSE") throw new UsageError(`port ${flags.port} is in use; pick another with --port or leave it out`);
+    throw error;
+  }
+  console.log(`${bold("Parley village:")} ${host.url}`);
+  console.log(dim(service.modelNote));
+  console.log(dim("Open the URL in a browser (it carries this run's token). Ctrl-C stops the host."));
+
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals): void => {
+    if (stopping) {
+      process.exit(130); // a second Ctrl-C: do not wait any longer
+    }
+    stopping = true;
+    console.log(dim(`\nstopping (${signal})…`));
+    void (async () => {
+      await host.close();
+      await service.dispose();
+      process.exit(0);
+    })();
+  };
+  process.on("SIGINT", stop);
+  process.on("SIGTERM", stop);
+}
+
+async function main(): Promise<void> {
+  const flags = parseFlags();
+  const model = await resolveModel({ model: flags.model });
+  const gameDir = await buildVillage();
+
+  if (!flags.browser) {
+    const electron = findElectron();
+    if (electron.found && hasDisplay()) {
+      console.log(dim(`Parley village in Electron — ${model.note}`));
+      const code = await runElectron(electron.path, gameDir, model, flags);
+      if (code !== null) {
+        process.exitCode = code;
+        return;
+      }
+    } else {
+      console.log(dim(electron.found ? "no display found: serving the village to a browser instead" : `${electron.reason}: serving the village to a browser instead`));
+    }
+  }
+  await runBrowser(gameDir, model, flags);
+}
+
+main().catch((error: unknown) => {
+  if (error instanceof UsageError || (error instanceof TypeError && (error as { code?: string }).code?.startsWith("ERR_PARSE_ARGS"))) {
+    console.error(`parley village: ${error.message}\n${USAGE}`);
+    process.exit(2);
+  }
+  if (error instanceof ParleyError) {
+    console.error(`parley village: ${error.message}`);
+    process.exit(1);
+  }
+  console.error("parley village:", error);
+  process.exit(1);
+});
