@@ -5,6 +5,7 @@ import { parseArgs } from "node:util";
 import { ParleyError } from "./errors.js";
 import { readGguf } from "./gguf/reader.js";
 import { describeModel, formatModelDescription } from "./model-config.js";
+import { modelCommand } from "./models/cli-model.js";
 import { Runtime } from "./runtime.js";
 import { SYNTH_SHAPES, writeSyntheticModel, type SynthShapeName, type SynthType } from "./synth/synth.js";
 
@@ -18,6 +19,8 @@ commands:
   generate --model FILE --prompt TEXT [--chat] [--system TEXT] [--max-tokens N] [--temp T] [--top-k K]
            [--top-p P] [--min-p P] [--seed S] [--context N] [--device D] [--json]
                                            generate text (streamed; --json prints one object at the end)
+  model list|get ID|verify ID|FILE|rm ID|FILE [--folder DIR] [--json]
+                                           manage downloaded models (PARLEY_MODELS; parley model --help)
 `;
 
 function fail(message: string): never {
@@ -132,7 +135,7 @@ async function generate(args: string[]): Promise<void> {
   }
 }
 
-const commands: Record<string, (args: string[]) => Promise<void>> = { devices, info, synth, generate };
+const commands: Record<string, (args: string[]) => Promise<void>> = { devices, info, synth, generate, model: modelCommand };
 
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;

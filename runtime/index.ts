@@ -11,3 +11,4 @@ export { StreamingDetokenizer } from "./tokenizer/detokenizer.js";
 export { readGguf, type GgufFile } from "./gguf/reader.js";
 export { writeSyntheticModel, SYNTH_SHAPES, type SynthShapeName, type SynthType } from "./synth/synth.js";
 export * from "./errors.js";
+export * from "./models/index.js";
