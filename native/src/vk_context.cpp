@@ -271,7 +271,8 @@ VkContext::VkContext(const Options& options) : memoryBudget_(options.memoryBudge
 }
 
 VkContext::~VkContext() {
-  if (device_) vkDeviceWaitIdle(device_);
+  // Nothing can be reported from a destructor; a lost device still gets its objects destroyed.
+  if (device_) (void)vkDeviceWaitIdle(device_);
   kernels_.clear();
   if (device_) vkDestroyDevice(device_, nullptr);
   if (messenger_) {
@@ -335,43 +336,6 @@ std::vector<ValidationMessage> VkContext::takeValidationMessages() {
 void VkContext::addValidationMessage(ValidationMessage m) {
   std::lock_guard<std::mutex> lock(messagesMutex_);
   if (messages_.size() < 1000) messages_.push_back(std::move(m));
-}
-
-CommandContext::CommandContext(VkContext& c) : ctx(c) {
-  VkCommandPoolCreateInfo pci{VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO};
-  pci.flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT;
-  pci.queueFamilyIndex = ctx.queueFamily();
-  VK_CHECK(vkCreateCommandPool(ctx.device(), &pci, nullptr, &pool));
-  VkFenceCreateInfo fci{VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
-  VkResult r = vkCreateFence(ctx.device(), &fci, nullptr, &fence);
-  if (r != VK_SUCCESS) {
-    vkDestroyCommandPool(ctx.device(), pool, nullptr);
-    throwVkError(r, "vkCreateFence");
-  }
-}
-
-CommandContext::~CommandContext() {
-  vkDestroyFence(ctx.device(), fence, nullptr);
-  vkDestroyCommandPool(ctx.device(), pool, nullptr);
-}
-
-VkCommandBuffer CommandContext::allocate() {
-  VkCommandBufferAllocateInfo ai{VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO};
-  ai.commandPool = pool;
-  ai.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
-  ai.commandBufferCount = 1;
-  VkCommandBuffer cmd;
-  VK_CHECK(vkAllocateCommandBuffers(ctx.device(), &ai, &cmd));
-  return cmd;
-}
-
-void CommandContext::submitAndWait(const std::vector<VkCommandBuffer>& cmds) {
-  VkSubmitInfo si{VK_STRUCTURE_TYPE_SUBMIT_INFO};
-  si.commandBufferCount = uint32_t(cmds.size());
-  si.pCommandBuffers = cmds.data();
-  ctx.submit(si, fence);
-  VK_CHECK(vkWaitForFences(ctx.device(), 1, &fence, VK_TRUE, UINT64_MAX));
-  VK_CHECK(vkResetFences(ctx.device(), 1, &fence));
 }
 
 void computeBarrier(VkCommandBuffer cmd) {

@@ -96,15 +96,4 @@ class VkContext {
   std::vector<ValidationMessage> messages_;
 };
 
-// RAII for a VkFence, a command pool and one primary command buffer: used for one-off work.
-struct CommandContext {
-  VkContext& ctx;
-  VkCommandPool pool = VK_NULL_HANDLE;
-  VkFence fence = VK_NULL_HANDLE;
-  explicit CommandContext(VkContext& c);
-  ~CommandContext();
-  VkCommandBuffer allocate();
-  void submitAndWait(const std::vector<VkCommandBuffer>& cmds);
-};
-
 void computeBarrier(VkCommandBuffer cmd);
