@@ -6,6 +6,7 @@ import { ParleyError } from "./errors.js";
 import { readGguf } from "./gguf/reader.js";
 import { describeModel, formatModelDescription } from "./model-config.js";
 import { modelCommand } from "./models/cli-model.js";
+import { decodePlan } from "./bench/plan.js";
 import { Runtime } from "./runtime.js";
 import { SYNTH_SHAPES, writeSyntheticModel, type SynthShapeName, type SynthType } from "./synth/synth.js";
 
@@ -16,6 +17,8 @@ commands:
   info FILE [--json]                       describe a GGUF model file
   synth --shape tiny|small|tinyllama --type f32|f16|bf16|q8_0|q4_0 [--seed N] --out FILE
                                            write a random-weight Llama GGUF with the real Llama 2 vocabulary
+  bench --plan --model FILE [--at N] [--kernels auto|gpu|cpu] [--json]
+                                           the decode step's cost proxies: dispatches, barriers, bytes read, host↔device bytes
   generate --model FILE --prompt TEXT [--chat] [--system TEXT] [--max-tokens N] [--temp T] [--top-k K]
            [--top-p P] [--min-p P] [--seed S] [--context N] [--device D] [--json]
                                            generate text (streamed; --json prints one object at the end)
@@ -135,7 +138,26 @@ async function generate(args: string[]): Promise<void> {
   }
 }
 
-const commands: Record<string, (args: string[]) => Promise<void>> = { devices, info, synth, generate, model: modelCommand };
+async function bench(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: { plan: { type: "boolean" }, model: { type: "string" }, at: { type: "string", default: "0" }, kernels: { type: "string", default: "auto" }, json: { type: "boolean" } },
+  });
+  if (!values.plan) fail("bench: use `parley bench --plan --model FILE [--at POSITION] [--kernels auto|gpu|cpu] [--json]`; the side-by-side benchmark is `npm run bench`");
+  const modelPath = values.model ?? fail("bench --plan needs --model FILE");
+  const runtime = await Runtime.create();
+  try {
+    const model = await runtime.loadModel(modelPath);
+    const session = model.createSession({ contextSize: Math.min(model.info.contextLength, 2048), kernels: values.kernels as "auto" | "gpu" | "cpu" });
+    const plan = decodePlan(model, session, Number(values.at));
+    if (values.json) console.log(JSON.stringify({ model: modelPath, device: runtime.device.name, ...plan }));
+    else for (const [k, v] of Object.entries(plan)) console.log(`${k.padEnd(18)} ${typeof v === "object" ? JSON.stringify(v) : v}`);
+  } finally {
+    runtime.dispose();
+  }
+}
+
+const commands: Record<string, (args: string[]) => Promise<void>> = { devices, info, synth, generate, bench, model: modelCommand };
 
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;

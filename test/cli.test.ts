@@ -62,6 +62,24 @@ describe("parley CLI", () => {
     expect(JSON.parse(run().stdout).tokens).toEqual(out.tokens);
   });
 
+  it("bench --plan prints the decode step's cost proxies within their bounds", async () => {
+    const model = await syntheticModel("tiny", "q4_0");
+    for (const kernels of ["gpu", "cpu"] as const) {
+      const r = parley("bench", "--plan", "--model", model, "--kernels", kernels, "--at", "100", "--json");
+      expect(r.status).toBe(0);
+      const plan = JSON.parse(r.stdout);
+      const L = 2;
+      expect(plan.dispatches).toBeLessThanOrEqual(kernels === "gpu" ? 10 * L + 3 : 12 * L + 4);
+      expect(plan.barriers).toBeLessThanOrEqual(kernels === "gpu" ? 7 * L + 2 : 9 * L + 3);
+      // One decode step reads each weight once, plus the KV cache and small vectors.
+      expect(plan.readRatio).toBeGreaterThanOrEqual(1);
+      expect(plan.readRatio).toBeLessThan(1.5);
+      expect(plan.hostToDeviceBytes).toBeLessThanOrEqual(32);
+      expect(plan.deviceToHostBytes.greedy).toBeLessThanOrEqual(4);
+      expect(plan.deviceToHostBytes.topK).toBeLessThanOrEqual(512);
+    }
+  });
+
   it("streams text without --json and reports errors with their code and a non-zero exit", async () => {
     const model = await syntheticModel("tiny", "q4_0");
     const ok = parley("generate", "--model", model, "--prompt", "Hi", "--max-tokens", "3");

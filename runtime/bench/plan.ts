@@ -1,0 +1,44 @@
+// `parley bench --plan`: the decode step's deterministic cost proxies, for a model file. Dispatches and
+// barriers come from the recorded command buffer; bytes are counted from the model's shapes: what one
+// decode step reads on the device (weights, one embedding row, norm weights, the KV cache up to the
+// position) and what crosses between host and device per token for each sampling path.
+
+import type { Model } from "../model.js";
+import type { Session } from "../session.js";
+import { GPU_TOP_K } from "../native.js";
+
+export interface DecodePlan {
+  dispatches: number;
+  barriers: number;
+  /** Bytes of weights a decode step reads (all matrices but the embedding table). */
+  weightBytes: number;
+  /** Everything a decode step reads at context position `position`: weights, one embedding row, norms, KV cache. */
+  bytesRead: number;
+  position: number;
+  /** bytesRead / weightBytes: how close the step is to reading each weight once and nothing else. */
+  readRatio: number;
+  /** Host → device per token: step parameters and the token id. */
+  hostToDeviceBytes: number;
+  /** Device → host per token, by sampling path. */
+  deviceToHostBytes: { greedy: number; topK: number; allLogits: number };
+}
+
+export function decodePlan(model: Model, session: Session, position = 0): DecodePlan {
+  const { dispatches, barriers, weightBytes } = session.plan();
+  const c = model.info.config;
+  const kvDim = c.nHeadKv * c.headDim;
+  const embeddingRowBytes = c.nEmbd * 4; // upper bound: one f32 row of the embedding table
+  const normBytes = (2 * c.nLayer + 1) * c.nEmbd * 4;
+  const kvBytes = 2 * c.nLayer * (position + 1) * kvDim * 2; // keys and values, f16
+  const bytesRead = weightBytes + embeddingRowBytes + normBytes + kvBytes;
+  return {
+    dispatches,
+    barriers,
+    weightBytes,
+    bytesRead,
+    position,
+    readRatio: bytesRead / weightBytes,
+    hostToDeviceBytes: 16 + 4,
+    deviceToHostBytes: { greedy: 4, topK: GPU_TOP_K * 8, allLogits: c.nVocab * 4 },
+  };
+}
