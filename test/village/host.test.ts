@@ -10,7 +10,7 @@ import { FileAccessError, InvalidArgumentError } from "../../runtime/errors.js";
 import type { DialogueEvent } from "../../plugin/index.js";
 import type { HostEvent } from "../../samples/village/protocol.js";
 import { startHttpHost, type HttpHost } from "../../samples/village/host/http-host.js";
-import { resolveModel, SYNTHETIC_MODEL_NAME } from "../../samples/village/host/model-resolution.js";
+import { DEMO_MODEL_PATH, resolveModel, SYNTHETIC_MODEL_NAME } from "../../samples/village/host/model-resolution.js";
 import { VillageService } from "../../samples/village/host/village-service.js";
 import { syntheticModel } from "../fixtures/models.js";
 
@@ -35,7 +35,7 @@ describe("resolveModel", () => {
     expect(a).toMatchObject({ path: explicit, synthetic: false });
     expect(a.note).toContain("--model");
     expect(await resolveModel({ env })).toMatchObject({ path: fromEnv, synthetic: false });
-    const c = await resolveModel({ env: { PARLEY_MODELS: folder } });
+    const c = await resolveModel({ env: { PARLEY_MODELS: folder }, demoModel: null });
     expect(c).toMatchObject({ path: inFolder, synthetic: false });
     expect(c.note).toContain(folder);
   });
@@ -48,20 +48,27 @@ describe("resolveModel", () => {
     touch(join(folder, "zz-chat.Q4_0.gguf"));
     const chat = touch(join(folder, "tinyllama-chat.Q4_0.gguf"));
     writeFileSync(join(folder, "notes.txt"), "not a model");
-    expect((await resolveModel({ env: { PARLEY_MODELS: folder } })).path).toBe(chat);
+    expect((await resolveModel({ env: { PARLEY_MODELS: folder }, demoModel: null })).path).toBe(chat);
     rmSync(join(folder, "zz-chat.Q4_0.gguf"));
     rmSync(chat);
-    expect((await resolveModel({ env: { PARLEY_MODELS: folder } })).path).toBe(join(folder, "aaa-base.gguf"));
+    expect((await resolveModel({ env: { PARLEY_MODELS: folder }, demoModel: null })).path).toBe(join(folder, "aaa-base.gguf"));
+  });
+
+  it("takes the bundled demo model when the folder has no model, before any stand-in", async () => {
+    const folder = mkdtempSync(join(tmpdir(), "parley-demo-"));
+    const r = await resolveModel({ env: { PARLEY_MODELS: folder } });
+    expect(r).toMatchObject({ path: DEMO_MODEL_PATH, synthetic: false });
+    expect(r.note).toMatch(/demo model/);
   });
 
   it("writes a synthetic model once into the models folder when there is nothing else", async () => {
     const folder = join(scratch, "models-empty");
-    const first = await resolveModel({ env: { PARLEY_MODELS: folder } });
+    const first = await resolveModel({ env: { PARLEY_MODELS: folder }, demoModel: null });
     expect(first).toMatchObject({ path: join(folder, SYNTHETIC_MODEL_NAME), synthetic: true });
     expect(first.note).toMatch(/random weights/);
     expect(first.note).toMatch(/TinyLlama/);
     const written = statSync(first.path).mtimeMs;
-    const second = await resolveModel({ env: { PARLEY_MODELS: folder } });
+    const second = await resolveModel({ env: { PARLEY_MODELS: folder }, demoModel: null });
     expect(second.path).toBe(first.path);
     expect(statSync(second.path).mtimeMs).toBe(written);
   });

@@ -1,10 +1,12 @@
 // Which model the village runs: `--model FILE`, then PARLEY_MODEL, then the first GGUF in the models folder
-// (PARLEY_MODELS or ~/.cache/parley/models; names containing "chat" first), and when there is none, a
-// synthetic TinyLlama-shaped `tiny` model (random weights) written once into that folder.
+// (PARLEY_MODELS or ~/.cache/parley/models; names containing "chat" first), then the bundled demo model
+// (samples/demo-model/parley-demo.gguf, trained by the project on the village's dialogue), and when even
+// that is missing, a synthetic TinyLlama-shaped `tiny` model (random weights) written once into the folder.
 // This function is the one place to extend model resolution (downloads, a demo model).
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { FileAccessError } from "../../../runtime/errors.js";
 import { writeSyntheticModel } from "../../../runtime/synth/synth.js";
 
@@ -21,7 +23,12 @@ export interface ResolveModelOptions {
   /** `--model FILE`: wins over everything else; must exist. */
   model?: string;
   env?: NodeJS.ProcessEnv;
+  /** The bundled demo model's path (default: samples/demo-model/parley-demo.gguf); null: none. */
+  demoModel?: string | null;
 }
+
+/** The demo model shipped in the repository. */
+export const DEMO_MODEL_PATH = fileURLToPath(new URL("../../demo-model/parley-demo.gguf", import.meta.url));
 
 /** The synthetic stand-in's file name inside the models folder (never picked as a "found" model). */
 export const SYNTHETIC_MODEL_NAME = "synthetic-tiny-q4_0.gguf";
@@ -47,6 +54,15 @@ export async function resolveModel(options: ResolveModelOptions = {}): Promise<R
   const folder = modelsFolder(env);
   const found = findInFolder(folder);
   if (found) return { path: found, note: `model: ${found} (from ${folder})`, synthetic: false };
+
+  const demo = options.demoModel === undefined ? DEMO_MODEL_PATH : options.demoModel;
+  if (demo !== null && isFile(demo)) {
+    return {
+      path: demo,
+      note: `model: Parley's demo model (4.9M parameters, trained on the village's dialogue: short in-character lines) — for real conversations, ${REAL_MODEL_HINT} ${folder}`,
+      synthetic: false,
+    };
+  }
 
   const path = join(folder, SYNTHETIC_MODEL_NAME);
   if (!isFile(path)) {
