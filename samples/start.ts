@@ -13,7 +13,8 @@ import { ParleyError } from "../runtime/errors.js";
 import { buildVillage } from "./village/build.js";
 import { bundleShell, electronArgs, findElectron } from "./village/electron/launch.js";
 import { startHttpHost } from "./village/host/http-host.js";
-import { resolveModel, type ResolvedModel } from "./village/host/model-resolution.js";
+import { offerModelDownload } from "./village/host/model-offer.js";
+import { DEMO_MODEL_PATH, resolveModel, type ResolvedModel } from "./village/host/model-resolution.js";
 import { VillageService } from "./village/host/village-service.js";
 
 const USAGE = `usage: npm start -- [--browser] [--model FILE] [--port N] [--device D]
@@ -119,9 +120,35 @@ async function runBrowser(gameDir: string, model: ResolvedModel, flags: Flags): 
   process.on("SIGTERM", stop);
 }
 
+async function askYesNo(question: string): Promise<boolean> {
+  const { createInterface } = await import("node:readline/promises");
+  const rl = createInterface({ input: process.stdin, output: process.stdout });
+  try {
+    return /^y(es)?$/i.test((await rl.question(question)).trim());
+  } finally {
+    rl.close();
+  }
+}
+
 async function main(): Promise<void> {
   const flags = parseFlags();
-  const model = await resolveModel({ model: flags.model });
+  let model = await resolveModel({ model: flags.model });
+  if (flags.model === undefined && !process.env.PARLEY_MODEL && (model.synthetic || model.path === DEMO_MODEL_PATH)) {
+    // Nothing real installed: when online, offer TinyLlama (the demo model stays the offline default).
+    const downloaded = await offerModelDownload({
+      interactive: process.stdin.isTTY === true && process.stdout.isTTY === true,
+      ask: askYesNo,
+      log: (line) => console.log(dim(line)),
+      onProgress: (fraction) => process.stderr.write(`\rdownloading: ${(fraction * 100).toFixed(1)}%`),
+    }).catch((e: unknown) => {
+      console.log(dim(`download skipped: ${(e as Error).message}`));
+      return null;
+    });
+    if (downloaded) {
+      process.stderr.write("\n");
+      model = await resolveModel({ model: downloaded });
+    }
+  }
   const gameDir = await buildVillage();
 
   if (!flags.browser) {
