@@ -10,6 +10,7 @@
 // and `transcript()` records the inputs so DialogueRunner.replay() plays the conversation again exactly.
 
 import { InvalidArgumentError } from "../../runtime/errors.js";
+import { Xoshiro128 } from "../../runtime/sampler.js";
 import type { DialogueBackend } from "../backend.js";
 import type { DialogueEvent, EndReason, LineSource, LineTiming, OfferedChoice } from "../events.js";
 import type { Character, DialogueGraph, DialogueNode, GameEvent, Value, VariableType } from "../types.js";
@@ -83,7 +84,8 @@ export class DialogueRunner {
     this.#backend = options.backend;
     this.seed = options.seed ?? Math.floor(Math.random() * 2 ** 31);
     this.conversationId = options.conversationId ?? `${options.graph.id}-${this.seed}`;
-    this.#rng = mulberry32(this.seed ^ 0x5eed);
+    const rng = new Xoshiro128(this.seed ^ 0x5eed);
+    this.#rng = () => rng.nextFloat();
     this.#types = Object.fromEntries(Object.entries(this.graph.variables).map(([k, v]) => [k, v.type]));
     this.#variables = new Map(Object.entries(this.graph.variables).map(([k, v]) => [k, v.default]));
     for (const [name, value] of Object.entries(options.variables ?? {})) {
@@ -462,16 +464,4 @@ export class DialogueRunner {
 
 function typeOf(v: Value): VariableType {
   return typeof v === "boolean" ? "bool" : typeof v === "number" ? "number" : "string";
-}
-
-/** Small seeded PRNG for `random()` and fallback picks. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
