@@ -7,6 +7,7 @@
         "src/vk_context.cpp",
         "src/buffer.cpp",
         "src/kernel.cpp",
+        "src/pipeline_cache.cpp",
         "src/model_weights.cpp",
         "src/session.cpp"
       ],

@@ -8,15 +8,16 @@ import { describeModel, formatModelDescription } from "./model-config.js";
 import { modelCommand } from "./models/cli-model.js";
 import { decodePlan } from "./bench/plan.js";
 import { Runtime } from "./runtime.js";
-import { SYNTH_SHAPES, writeSyntheticModel, type SynthShapeName, type SynthType } from "./synth/synth.js";
+import { SYNTH_SHAPES, SYNTH_TYPES, writeSyntheticModel, type SynthShapeName, type SynthType } from "./synth/synth.js";
 
 const USAGE = `usage: parley <command> [options]
 
 commands:
   devices [--json]                         list Vulkan devices and their capabilities
   info FILE [--json]                       describe a GGUF model file
-  synth --shape tiny|small|tinyllama --type f32|f16|bf16|q8_0|q4_0 [--seed N] --out FILE
+  synth --shape tiny|small|tinyllama --type f32|f16|bf16|q8_0|q4_0|q4_k|q5_k|q6_k|q4_k_m [--seed N] --out FILE
                                            write a random-weight Llama GGUF with the real Llama 2 vocabulary
+                                           (K-quant types need shape small or tinyllama)
   bench --plan --model FILE [--at N] [--kernels auto|gpu|cpu] [--json]
                                            the decode step's cost proxies: dispatches, barriers, bytes read, host↔device bytes
   generate --model FILE --prompt TEXT [--chat] [--system TEXT] [--max-tokens N] [--temp T] [--top-k K]
@@ -70,7 +71,7 @@ async function synth(args: string[]): Promise<void> {
   const shape = values.shape as SynthShapeName;
   if (!(shape in SYNTH_SHAPES)) fail(`unknown shape ${shape} (tiny, small, tinyllama)`);
   const type = values.type as SynthType;
-  if (!["f32", "f16", "bf16", "q8_0", "q4_0"].includes(type)) fail(`unknown type ${type} (f32, f16, bf16, q8_0, q4_0)`);
+  if (!SYNTH_TYPES.includes(type)) fail(`unknown type ${type} (${SYNTH_TYPES.join(", ")})`);
   const out = values.out ?? fail("synth needs --out FILE");
   const seed = Number(values.seed);
   let last = -1;

@@ -1,8 +1,8 @@
 // parley/runtime: the public API of Parley's Vulkan runtime.
-export { Runtime, type RuntimeOptions } from "./runtime.js";
+export { Runtime, defaultPipelineCacheDir, type RuntimeOptions } from "./runtime.js";
 export { Model, type ModelInfo, type LoadModelOptions } from "./model.js";
 export { Session, AbortError, type ChoiceResult, type ChooseOptions, type SessionOptions, type GenerateOptions, type GenerateChunk, type GenerateTimings, type FinishReason } from "./session.js";
-export type { DeviceInfo, ValidationMessage } from "./native.js";
+export type { DeviceInfo, PipelineCacheStats, ValidationMessage } from "./native.js";
 export type { ChatMessage, ChatRole } from "./chat-template.js";
 export { renderChat, renderChatSegments, DEFAULT_CHAT_TEMPLATE } from "./chat-template.js";
 export { Sampler, type SamplingOptions } from "./sampler.js";

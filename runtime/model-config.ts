@@ -10,6 +10,7 @@ import type { GgufFile, GgufTensorInfo } from "./gguf/reader.js";
 import {
   GgufValueType,
   SUPPORTED_TENSOR_TYPES,
+  ggmlTypeInfo,
   ggmlTypeName,
   isSupportedTensorType,
   llamaFileTypeName,
@@ -156,6 +157,13 @@ export function validateLlamaModel(file: GgufFile): { config: LlamaConfig; tenso
     if (!isSupportedTensorType(t.type)) {
       throw new UnsupportedTensorTypeError(
         `${file.path}: tensor ${name} is ${t.typeName}; ${t.typeName} is not supported yet (supported: ${SUPPORTED_NAMES})`,
+      );
+    }
+    // K-quant super-blocks (256 elements) may not straddle rows.
+    const block = ggmlTypeInfo(t.type)?.blockSize ?? 1;
+    if (t.dims.length === 2 && t.dims[0] % block !== 0) {
+      throw new ModelShapeError(
+        `${file.path}: tensor ${name} is ${t.typeName} with rows of ${t.dims[0]} elements, not a multiple of its ${block}-element block`,
       );
     }
     return t;

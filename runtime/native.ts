@@ -48,6 +48,20 @@ export interface ValidationMessage {
   message: string;
 }
 
+/** The persistent Vulkan pipeline cache of a runtime (see Runtime.pipelineCache). */
+export interface PipelineCacheStats {
+  /** The cache file (named after the device's vendor and device ids and its pipelineCacheUUID); null when disabled. */
+  path: string | null;
+  /** Bytes of the file the cache started from: 0 unless `hit`. */
+  loadedBytes: number;
+  /** Bytes this runtime last wrote to the file; 0 while it wrote nothing (disabled, not saved yet, or the data did not change). */
+  savedBytes: number;
+  /** The file existed and its header matched this device and driver, so the driver started from it. */
+  hit: boolean;
+  /** The last failure reading or writing the file (an unwritable folder, say); null when none. Such failures never throw. */
+  error: string | null;
+}
+
 export interface NativeTensor {
   name: string;
   type: number;
@@ -87,6 +101,13 @@ export const GPU_TOP_K = 64;
 export interface NativeSession {
   eval(tokens: Int32Array, pos: number, mode: number): Promise<NativeEvalResult>;
   plan(): { dispatches: number; barriers: number };
+  /**
+   * GPU-resident greedy loop: evaluates `first` at `pos` and feeds each argmax back, `n` steps (1..64)
+   * in one queue submission; resolves to the n greedy tokens. Fills cache positions pos..pos+n-1.
+   */
+  decodeChain(first: number, pos: number, n: number): Promise<Int32Array>;
+  /** Queue submissions (host round trips) this session has made. */
+  readonly submits: number;
   readonly deviceBytes: number;
   dispose(): void;
 }
@@ -108,12 +129,25 @@ export interface NativeContext {
   readonly device: DeviceInfo;
   readonly validation: boolean;
   readonly deviceMemoryInUse: number;
+  /** Still readable after dispose(): the stats as dispose() left them. */
+  readonly pipelineCache: PipelineCacheStats;
+  /** Writes the pipeline cache file now when its data changed; true when written. Never throws. */
+  savePipelineCache(): boolean;
+  /** Saves the pipeline cache, then releases the device. */
   dispose(): void;
+}
+
+export interface NativeContextOptions {
+  device?: string | number;
+  validation?: boolean;
+  memoryBudget?: number;
+  /** Absolute folder of the pipeline cache file; absent: no pipeline cache. */
+  pipelineCacheDir?: string;
 }
 
 export interface NativeAddon {
   listDevices(): DeviceInfo[];
-  Context: new (options: { device?: string | number; validation?: boolean; memoryBudget?: number }) => NativeContext;
+  Context: new (options: NativeContextOptions) => NativeContext;
 }
 
 /** The package root: the nearest folder above this file whose package.json is Parley's. */

@@ -1,8 +1,10 @@
 // Runtime: one Vulkan device. Creates models; owns the native context.
 
+import { homedir } from "node:os";
+import { isAbsolute, join, resolve } from "node:path";
 import { DisposedError, InvalidArgumentError } from "./errors.js";
 import { Model, type LoadModelOptions } from "./model.js";
-import { loadAddon, native, type DeviceInfo, type NativeContext, type ValidationMessage } from "./native.js";
+import { loadAddon, native, type DeviceInfo, type NativeContext, type PipelineCacheStats, type ValidationMessage } from "./native.js";
 
 export interface RuntimeOptions {
   /** Device index or a substring of its name (see `parley devices`). Default: the best device
@@ -13,10 +15,44 @@ export interface RuntimeOptions {
   /** Cap on the device memory (bytes) Parley may allocate: weights, KV caches and activations. A load
    * or session that would exceed it fails with OutOfDeviceMemoryError. Default: the device's heap. */
   memoryBudget?: number;
+  /** Folder of the persistent Vulkan pipeline cache, which lets the driver skip compiling the compute
+   * kernels again in the next process (the first token after a restart comes sooner), or `false` for none.
+   * Default: defaultPipelineCacheDir(): $PARLEY_CACHE_DIR/pipelines, else $XDG_CACHE_HOME/parley/pipelines,
+   * else ~/.cache/parley/pipelines. PARLEY_PIPELINE_CACHE=0 disables it whatever this says. The folder is
+   * created when missing; the file in it is named after the GPU and driver, read at create() when its
+   * header matches them (otherwise ignored), and written at dispose() (or savePipelineCache()) when its
+   * data changed, atomically. Problems with the folder never fail the runtime: see pipelineCache.error. */
+  pipelineCache?: string | false;
+}
+
+/** The default pipeline cache folder for `env` (see RuntimeOptions.pipelineCache), or null when
+ * PARLEY_PIPELINE_CACHE=0 disables the cache or no home folder is known. */
+export function defaultPipelineCacheDir(env: NodeJS.ProcessEnv = process.env): string | null {
+  if (env.PARLEY_PIPELINE_CACHE === "0") return null;
+  if (env.PARLEY_CACHE_DIR) return resolve(env.PARLEY_CACHE_DIR, "pipelines");
+  // The XDG base directory spec: a relative XDG_CACHE_HOME is invalid and ignored.
+  if (env.XDG_CACHE_HOME && isAbsolute(env.XDG_CACHE_HOME)) return join(env.XDG_CACHE_HOME, "parley", "pipelines");
+  let home: string;
+  try {
+    home = homedir();
+  } catch {
+    return null;
+  }
+  return home ? join(home, ".cache", "parley", "pipelines") : null;
+}
+
+function pipelineCacheDir(option: unknown): string | undefined {
+  if (option === false || process.env.PARLEY_PIPELINE_CACHE === "0") return undefined;
+  if (option === undefined) return defaultPipelineCacheDir() ?? undefined;
+  if (typeof option !== "string" || option === "") {
+    throw new InvalidArgumentError(`pipelineCache must be a folder path or false, got ${JSON.stringify(option)}`);
+  }
+  return resolve(option);
 }
 
 export class Runtime {
   #context: NativeContext | undefined;
+  #finalCacheStats: PipelineCacheStats | undefined;
   readonly #models = new Set<Model>();
 
   private constructor(context: NativeContext) {
@@ -37,7 +73,10 @@ export class Runtime {
     if (budget !== undefined && !(Number.isSafeInteger(budget) && budget > 0)) {
       throw new InvalidArgumentError(`memoryBudget must be a positive number of bytes, got ${budget}`);
     }
-    const context = native(() => new addon.Context({ device, validation, memoryBudget: budget }));
+    const pipelineCacheDirectory = pipelineCacheDir(options.pipelineCache);
+    const context = native(
+      () => new addon.Context({ device, validation, memoryBudget: budget, pipelineCacheDir: pipelineCacheDirectory }),
+    );
     return new Runtime(context);
   }
 
@@ -48,6 +87,22 @@ export class Runtime {
   /** Device memory (bytes) currently allocated by this runtime. */
   get deviceMemoryInUse(): number {
     return this.#live().deviceMemoryInUse;
+  }
+
+  /** The persistent pipeline cache (see RuntimeOptions.pipelineCache): its file (`path`, null when
+   * disabled), whether create() started from it (`hit`) and how many bytes it read (`loadedBytes`),
+   * how many bytes this runtime last wrote (`savedBytes`, 0 while nothing was written: the file is
+   * only rewritten when the driver's data changed) and the last read/write failure (`error`, else
+   * null). Readable after dispose(), which saves: then `savedBytes` tells whether dispose wrote. */
+  get pipelineCache(): PipelineCacheStats {
+    return this.#context?.pipelineCache ?? this.#finalCacheStats!;
+  }
+
+  /** Writes the pipeline cache file now, when its data changed since it was read or last written
+   * (dispose() does this too). Returns true when the file was written. Never throws for file-system
+   * problems: they are reported in pipelineCache.error. */
+  savePipelineCache(): boolean {
+    return this.#live().savePipelineCache();
   }
 
   /** Loads a Llama-architecture GGUF file onto the device. */
@@ -66,10 +121,13 @@ export class Runtime {
     return this.#context === undefined;
   }
 
-  /** Releases the device. Models and sessions created from this runtime are disposed too. */
+  /** Releases the device, saving the pipeline cache first. Models and sessions created from this runtime are disposed too. */
   dispose(): void {
     for (const m of [...this.#models]) m.dispose();
-    this.#context?.dispose();
+    if (this.#context) {
+      this.#context.dispose();
+      this.#finalCacheStats = this.#context.pipelineCache;
+    }
     this.#context = undefined;
   }
 

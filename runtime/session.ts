@@ -35,6 +35,34 @@ export interface GenerateOptions extends SamplingOptions {
   parseSpecial?: boolean;
   /** Plain-text prompts only: start with BOS. Default: the model's add_bos_token. */
   addBos?: boolean;
+  /**
+   * Greedy sampling without penalties only: generate on the GPU in chains, several tokens per queue
+   * submission (1, 2, 4, 8, then 16 at a time), the argmax of each step fed back on the device with no
+   * host round trip per token. Tokens still stream one by one, and the output, the finish reason and
+   * the tokens left in the cache are the same as with one submission per token. Default true; false
+   * forces one submission per token (for comparison). Other samplers always go one token at a time.
+   */
+  gpuLoop?: boolean;
+}
+
+/** Sizes of generate()'s GPU-resident greedy chains: the first tokens stream quickly, later ones in bigger batches. */
+export const GPU_LOOP_FIRST_CHAIN = 1;
+export const GPU_LOOP_MAX_CHAIN = 16;
+
+/**
+ * Submissions generate()'s greedy GPU loop makes for the tokens after the first (which comes from the
+ * prompt's evaluation) of a `maxTokens`-token reply that is not cut short: chains of 1, 2, 4, 8, 16, 16, …
+ */
+export function gpuLoopSubmissions(maxTokens: number): number {
+  let left = Math.max(0, maxTokens - 1);
+  let size = GPU_LOOP_FIRST_CHAIN;
+  let submissions = 0;
+  while (left > 0) {
+    left -= Math.min(size, left);
+    size = Math.min(size * 2, GPU_LOOP_MAX_CHAIN);
+    submissions++;
+  }
+  return submissions;
 }
 
 export type FinishReason = "eos" | "stop" | "length" | "context";
@@ -132,6 +160,34 @@ export class Session {
     return this.#history;
   }
 
+  /**
+   * Queue submissions this session has made: each one is a host round trip (submit, fence wait). A
+   * deterministic proxy for per-token overhead: generate() with the greedy GPU loop needs far fewer.
+   */
+  get submits(): number {
+    return this.#live().submits;
+  }
+
+  /**
+   * @internal Greedy decoding on the GPU: appends `first` and its n-1 greedy continuations to the cache
+   * in one queue submission and returns the n greedy tokens (the last of them is not in the cache), as
+   * n calls of evaluate([token], { logits: "none" }) feeding each argmax back would. n in 1..64.
+   */
+  async decodeChain(first: number, n: number): Promise<number[]> {
+    return this.#exclusive(async () => {
+      const tokens = await this.#chain(first, n);
+      this.#history.push(first, ...tokens.slice(0, -1));
+      return tokens;
+    });
+  }
+
+  // One native chain at the cache's end; leaves #history to the caller.
+  async #chain(first: number, n: number): Promise<number[]> {
+    const s = this.#live();
+    // The addon checks n, the token and the context (typed errors), like eval.
+    return Array.from(await nativeAsync(() => s.decodeChain(first, this.#history.length, n)));
+  }
+
   /** Dispatches and barriers recorded for one decode step (deterministic speed proxies). */
   plan(): { dispatches: number; barriers: number; weightBytes: number } {
     return { ...this.#live().plan(), weightBytes: this.model.weightBytes };
@@ -204,6 +260,8 @@ export class Session {
     const gpuArgmax = sampler.isGreedy && !penalties;
     const gpuTopK = !sampler.isGreedy && !penalties && o.topK > 0 && o.topK <= GPU_TOP_K;
     const logitsMode: LogitsMode = gpuArgmax ? "none" : gpuTopK ? "top" : "last";
+    if (options.gpuLoop !== undefined && typeof options.gpuLoop !== "boolean") throw new InvalidArgumentError(`gpuLoop must be a boolean, got ${String(options.gpuLoop)}`);
+    const gpuLoop = gpuArgmax && (options.gpuLoop ?? true);
     const detok = new StreamingDetokenizer(this.model.tokenizer);
     const stops = new StopStringMatcher(options.stop ?? []);
     const abort = () => {
@@ -222,6 +280,26 @@ export class Session {
     const generated: number[] = [];
     const recent = [...prompt];
     let finishReason: FinishReason = "length";
+
+    // Feeds the generated token back. With the GPU loop a chain evaluates `token` and the greedy tokens
+    // after it in one submission; `ahead` keeps the argmaxes not handed out yet. #history only grows as
+    // the one-token path would grow it (one token per feed), so a stop, EOS or limit leaves it exactly
+    // as that path does; the chain's KV beyond it is ignored and overwritten later.
+    let ahead: number[] = [];
+    let expected = -1; // the token the next entry of `ahead` follows
+    let chainSize = GPU_LOOP_FIRST_CHAIN;
+    const vocab = this.model.info.vocabularySize;
+    const feed = async (token: number): Promise<EvaluateResult> => {
+      if (!gpuLoop || !Number.isInteger(token) || token < 0 || token >= vocab) return this.#evaluate([token], logitsMode);
+      if (ahead.length === 0 || token !== expected) {
+        const n = Math.min(chainSize, maxTokens - generated.length, this.contextSize - this.#history.length, GPU_LOOP_MAX_CHAIN);
+        chainSize = Math.min(chainSize * 2, GPU_LOOP_MAX_CHAIN);
+        ahead = await this.#chain(token, Math.max(1, n));
+      }
+      this.#history.push(token);
+      expected = ahead.shift()!;
+      return { argmax: expected };
+    };
 
     while (generated.length < maxTokens) {
       abort();
@@ -250,7 +328,7 @@ export class Session {
         break;
       }
       // Feed the token back while the caller handles this chunk.
-      const next = this.#evaluate([token], logitsMode);
+      const next = feed(token);
       this.#inflight = next;
       yield { text: emit, tokens: [token] };
       step = await next;

@@ -33,6 +33,7 @@ import {
 } from "../runtime/gguf/types.js";
 import { encodeGgufHeader, writeGguf, type GgufWriterTensor } from "../runtime/gguf/writer.js";
 import { describeModel, validateLlamaModel } from "../runtime/model-config.js";
+import { ggmlLibDir, haveCc } from "./fixtures/ggml-lib.js";
 
 let dir: string;
 beforeAll(() => {
@@ -232,8 +233,8 @@ describe("Q8_0 and Q4_0", () => {
   });
 
   it("rejects types it cannot decode", () => {
-    expect(() => dequantize(GgmlType.Q4_K, new Uint8Array(144), 256)).toThrow(UnsupportedTensorTypeError);
-    expect(() => quantize(GgmlType.Q6_K, new Float32Array(256))).toThrow(UnsupportedTensorTypeError);
+    expect(() => dequantize(GgmlType.Q2_K, new Uint8Array(84), 256)).toThrow(UnsupportedTensorTypeError);
+    expect(() => quantize(GgmlType.Q3_K, new Float32Array(256))).toThrow(UnsupportedTensorTypeError);
   });
 });
 
@@ -254,15 +255,6 @@ describe("types", () => {
 
 // Bit-exactness against ggml itself: compile a small C program against the libggml-base.so that node-llama-cpp
 // ships and compare its Q4_0 / Q8_0 / f16 / bf16 output with ours. Skipped where there is no C compiler or lib.
-const ggmlLibDir = path.join(process.cwd(), "node_modules/@node-llama-cpp/linux-x64/bins/linux-x64");
-const haveCc = ((): boolean => {
-  try {
-    execFileSync("cc", ["--version"], { stdio: "ignore" });
-    return process.platform === "linux" && process.arch === "x64" && fs.existsSync(path.join(ggmlLibDir, "libggml-base.so"));
-  } catch {
-    return false;
-  }
-})();
 
 const GGML_PROBE_C = `
 #include <stdio.h>
@@ -695,7 +687,7 @@ describe("Llama model validation", () => {
     const file = await readGguf(await writeMiniLlama("q4k.gguf", { qType: GgmlType.Q4_1 }));
     expect(() => validateLlamaModel(file)).toThrow(UnsupportedTensorTypeError);
     expect(() => validateLlamaModel(file)).toThrow(
-      /token_embd\.weight.*Q4_1 is not supported yet \(supported: F32, F16, BF16, Q8_0, Q4_0\)/,
+      /token_embd\.weight.*Q4_1 is not supported yet \(supported: F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K\)/,
     );
   });
 

@@ -272,6 +272,20 @@ describe("downloadModel", () => {
 });
 
 describe("store and catalogue", () => {
+  it("pins the built-in TinyLlama Q4_0 and Q4_K_M files to one repository commit, size and SHA-256", async () => {
+    const builtin = await loadCatalogue({ env: {} });
+    for (const id of ["tinyllama-1.1b-chat-v1.0-q4_0", "tinyllama-1.1b-chat-v1.0-q4_k_m"]) {
+      const e = builtin.find((x) => x.id === id)!;
+      expect(e.sha256).toMatch(/^[0-9a-f]{64}$/);
+      expect(e.sizeBytes).toBeGreaterThan(600_000_000);
+      // A branch name would let the bytes change under a pinned checksum.
+      expect(e.url).toMatch(/\/resolve\/[0-9a-f]{40}\//);
+      expect(e.url.endsWith(`/${e.file}`)).toBe(true);
+    }
+    // The one entry without a published checksum stays explicit about it.
+    expect(builtin.find((x) => x.id === "tinyllama-1.1b-chat-v1.0-q8_0")).toMatchObject({ sha256: null, sizeBytes: null });
+  });
+
   it("lists, verifies and removes installed models", async () => {
     const e = entry("/model.gguf");
     await downloadModel(e, { folder });
@@ -339,7 +353,8 @@ describe("parley model CLI", () => {
       const list = await parley(["model", "list"], env);
       expect(list.code).toBe(0);
       expect(list.stdout).toMatch(/test-model\s+Q4_0\s+3\.16 MB\s+✓ installed, verified/);
-      expect(list.stdout).toMatch(/tinyllama-1\.1b-chat-v1\.0-q4_0\s+Q4_0\s+\?\s+not installed/);
+      expect(list.stdout).toMatch(/tinyllama-1\.1b-chat-v1\.0-q4_0\s+Q4_0\s+638 MB\s+not installed/);
+      expect(list.stdout).toMatch(/tinyllama-1\.1b-chat-v1\.0-q8_0\s+Q8_0\s+\?\s+not installed/);
       const json = JSON.parse((await parley(["model", "list", "--json"], env)).stdout);
       expect(json.folder).toBe(folder);
       expect(json.catalogue.find((e: { id: string }) => e.id === "test-model")).toMatchObject({ installed: true, status: "verified" });

@@ -51,11 +51,13 @@ describe("devices", () => {
 });
 
 // Relative error as the issue defines it: per row, max |parley - ref| / max |ref|; the max over rows.
-const TOLERANCE: Record<SynthType, number> = { f32: 1e-3, f16: 1e-2, bf16: 1e-2, q8_0: 1e-2, q4_0: 1e-2 };
+// K-quants run on the `small` shape: their 256-element super-blocks need rows wider than tiny's 128.
+const TOLERANCE = { f32: 1e-3, f16: 1e-2, bf16: 1e-2, q8_0: 1e-2, q4_0: 1e-2, q4_k_m: 1e-2, q5_k: 1e-2, q6_k: 1e-2 } as Record<SynthType, number>;
+const K_QUANTS: readonly SynthType[] = ["q4_k_m", "q5_k", "q6_k"];
 
 describe.each(Object.keys(TOLERANCE) as SynthType[])("forward pass, %s weights", (type) => {
   it("matches the float64 reference over 96 teacher-forced positions", async () => {
-    const path = await syntheticModel("tiny", type);
+    const path = await syntheticModel(K_QUANTS.includes(type) ? "small" : "tiny", type);
     const model = await runtime.loadModel(path);
     const session = model.createSession({ contextSize: 128, ubatch: 32 });
     const tokens = seededTokens(96, 7);
@@ -392,10 +394,11 @@ describe("sessions and generation", () => {
     const tiled = model.createSession({ contextSize: 64, kernels: "cpu" }).plan();
     expect(tiled.dispatches).toBeLessThanOrEqual(12 * L + 4);
     expect(tiled.barriers).toBeLessThanOrEqual(9 * L + 3);
-    // Fused (GPUs): the RMSNorms ride inside the matrix-vector products: 10 dispatches, 7 barriers per layer.
+    // Fused (GPUs): the RMSNorms and SwiGLU ride inside the matrix-vector products, RoPE and the KV store
+    // inside attention: q, k, v | attention | o | gate, up | down = 8 dispatches, 5 barriers per layer.
     const fused = model.createSession({ contextSize: 64, kernels: "gpu" }).plan();
-    expect(fused.dispatches).toBeLessThanOrEqual(10 * L + 3);
-    expect(fused.barriers).toBeLessThanOrEqual(7 * L + 2);
+    expect(fused.dispatches).toBeLessThanOrEqual(8 * L + 3);
+    expect(fused.barriers).toBeLessThanOrEqual(5 * L + 2);
     expect(fused.weightBytes).toBeGreaterThan(0);
   });
 });

@@ -101,6 +101,8 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
     return DefineClass(env, "Session",
                        {InstanceMethod("eval", &SessionWrap::Eval), InstanceMethod("plan", &SessionWrap::Plan),
                         InstanceMethod("dispose", &SessionWrap::Dispose),
+                        InstanceMethod("decodeChain", &SessionWrap::DecodeChain),
+                        InstanceAccessor("submits", &SessionWrap::Submits, nullptr),
                         InstanceAccessor("deviceBytes", &SessionWrap::DeviceBytes, nullptr)});
   }
   SessionWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<SessionWrap>(info) {
@@ -180,6 +182,69 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
       return p;
     });
   }
+  // decodeChain(first, pos, n) → Promise<Int32Array>: n greedy tokens in one submission (Session::decodeChain).
+  class DecodeChainWorker : public Napi::AsyncWorker {
+   public:
+    DecodeChainWorker(Napi::Env env, SessionWrap* owner, std::shared_ptr<Session> s, int32_t first, uint32_t pos, uint32_t n)
+        : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), owner_(Napi::Persistent(owner->Value())),
+          wrap_(owner), session_(std::move(s)), first_(first), pos_(pos), n_(n) {}
+    Napi::Promise promise() { return deferred_.Promise(); }
+    void Execute() override {
+      try {
+        tokens_ = session_->decodeChain(first_, pos_, n_);
+      } catch (const std::exception& e) {
+        error_.capture(e);
+        SetError(e.what());
+      }
+    }
+    void OnOK() override {
+      wrap_->busy_ = false;
+      Napi::Int32Array a = Napi::Int32Array::New(Env(), tokens_.size());
+      std::memcpy(a.Data(), tokens_.data(), tokens_.size() * 4);
+      deferred_.Resolve(a);
+    }
+    void OnError(const Napi::Error&) override {
+      wrap_->busy_ = false;
+      deferred_.Reject(makeError(Env(), error_.code, error_.message, error_.vkResult).Value());
+    }
+
+   private:
+    Napi::Promise::Deferred deferred_;
+    Napi::ObjectReference owner_;
+    SessionWrap* wrap_;
+    std::shared_ptr<Session> session_;
+    int32_t first_;
+    uint32_t pos_, n_;
+    std::vector<int32_t> tokens_;
+    CapturedError error_;
+  };
+
+  Napi::Value DecodeChain(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    return guarded(env, [&]() -> Napi::Value {
+      if (!session_) throw NativeError("DISPOSED", "session was disposed and cannot be used any more");
+      if (busy_) throw NativeError("INVALID_ARGUMENT", "session is already evaluating; await the previous eval first");
+      auto integer = [&](size_t i, double lo, double hi) {
+        if (!info[i].IsNumber()) throw NativeError("INVALID_ARGUMENT", "decodeChain(first: number, pos: number, n: number)");
+        double d = info[i].As<Napi::Number>().DoubleValue();
+        if (!(d >= lo && d <= hi) || d != double(int64_t(d)))
+          throw NativeError("INVALID_ARGUMENT", "decodeChain: argument " + std::to_string(i) + " must be an integer in " +
+                                                    std::to_string(int64_t(lo)) + ".." + std::to_string(int64_t(hi)));
+        return int64_t(d);
+      };
+      const int32_t first = int32_t(integer(0, -2147483648.0, 2147483647.0));
+      const uint32_t pos = uint32_t(integer(1, 0, 4294967295.0));
+      const uint32_t n = uint32_t(integer(2, 0, 4294967295.0));
+      busy_ = true;
+      auto* w = new DecodeChainWorker(env, this, session_, first, pos, n);
+      Napi::Promise p = w->promise();
+      w->Queue();
+      return p;
+    });
+  }
+  Napi::Value Submits(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), session_ ? double(session_->submits()) : 0.0);
+  }
   Napi::Value Plan(const Napi::CallbackInfo& info) {
     return guarded(info.Env(), [&]() -> Napi::Value {
       if (!session_) throw NativeError("DISPOSED", "session was disposed and cannot be used any more");
@@ -249,8 +314,10 @@ class ContextWrap : public Napi::ObjectWrap<ContextWrap> {
     return DefineClass(env, "Context",
                        {InstanceMethod("loadModel", &ContextWrap::LoadModel),
                         InstanceMethod("takeValidationMessages", &ContextWrap::TakeValidationMessages),
+                        InstanceMethod("savePipelineCache", &ContextWrap::SavePipelineCache),
                         InstanceMethod("dispose", &ContextWrap::Dispose),
                         InstanceAccessor("device", &ContextWrap::Device, nullptr),
+                        InstanceAccessor("pipelineCache", &ContextWrap::PipelineCacheStats, nullptr),
                         InstanceAccessor("deviceMemoryInUse", &ContextWrap::MemoryInUse, nullptr),
                         InstanceAccessor("validation", &ContextWrap::Validation, nullptr)});
   }
@@ -264,6 +331,8 @@ class ContextWrap : public Napi::ObjectWrap<ContextWrap> {
         if (o.Get("device").IsNumber()) opts.device = std::to_string(o.Get("device").As<Napi::Number>().Uint32Value());
         opts.validation = o.Get("validation").ToBoolean();
         if (o.Get("memoryBudget").IsNumber()) opts.memoryBudget = uint64_t(o.Get("memoryBudget").As<Napi::Number>().Int64Value());
+        // A folder (absolute; runtime/runtime.ts resolves the default and the environment); absent: no cache.
+        if (o.Get("pipelineCacheDir").IsString()) opts.pipelineCacheDir = o.Get("pipelineCacheDir").As<Napi::String>().Utf8Value();
       }
       ctx_ = std::make_shared<VkContext>(opts);
     });
@@ -382,9 +451,31 @@ class ContextWrap : public Napi::ObjectWrap<ContextWrap> {
   Napi::Value Validation(const Napi::CallbackInfo& info) {
     return Napi::Boolean::New(info.Env(), ctx_ && ctx_->validationEnabled());
   }
-  void Dispose(const Napi::CallbackInfo&) { ctx_.reset(); }
+  // Saves now (models or sessions may keep the VkContext alive a little longer) and keeps the stats,
+  // so they stay readable after dispose.
+  void Dispose(const Napi::CallbackInfo&) {
+    if (!ctx_) return;
+    ctx_->savePipelineCache();
+    finalCacheStats_ = ctx_->pipelineCacheStats();
+    ctx_.reset();
+  }
+  Napi::Value SavePipelineCache(const Napi::CallbackInfo& info) {
+    return Napi::Boolean::New(info.Env(), ctx_ && ctx_->savePipelineCache());
+  }
+  Napi::Value PipelineCacheStats(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    PipelineCache::Stats s = ctx_ ? ctx_->pipelineCacheStats() : finalCacheStats_;
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("path", s.path.empty() ? env.Null() : Napi::String::New(env, s.path));
+    o.Set("loadedBytes", double(s.loadedBytes));
+    o.Set("savedBytes", double(s.savedBytes));
+    o.Set("hit", s.hit);
+    o.Set("error", s.error.empty() ? env.Null() : Napi::String::New(env, s.error));
+    return o;
+  }
 
   std::shared_ptr<VkContext> ctx_;
+  PipelineCache::Stats finalCacheStats_;
 };
 
 Napi::Value ListDevices(const Napi::CallbackInfo& info) {

@@ -16,9 +16,11 @@ uint32_t storageBindingCount(const std::string& name) {
   if (name == "rmsnorm") return 3;
   if (name == "rope_kv") return 6;
   if (name == "attention") return 4;
+  if (name == "attention_decode") return 7;
   if (name == "silu_mul") return 2;
   if (name == "argmax") return 2;
   if (name == "topk") return 2;
+  if (name == "decode_advance") return 4;
   throw NativeError("VULKAN", "unknown kernel " + name);
 }
 
@@ -63,7 +65,7 @@ Kernel::Kernel(VkContext& ctx, const std::string& name) : ctx_(ctx), name_(name)
     cpi.stage.module = module_;
     cpi.stage.pName = "main";
     cpi.layout = pipelineLayout_;
-    VK_CHECK(vkCreateComputePipelines(dev, VK_NULL_HANDLE, 1, &cpi, nullptr, &pipeline_));
+    VK_CHECK(vkCreateComputePipelines(dev, ctx.pipelineCache(), 1, &cpi, nullptr, &pipeline_));
   } catch (...) {
     destroy();
     throw;

@@ -21,6 +21,9 @@ const char* typeName(uint32_t t) {
     case GGML_Q4_0: return "Q4_0";
     case GGML_Q8_0: return "Q8_0";
     case GGML_BF16: return "BF16";
+    case GGML_Q4_K: return "Q4_K";
+    case GGML_Q5_K: return "Q5_K";
+    case GGML_Q6_K: return "Q6_K";
     default: return "unknown";
   }
 }
@@ -129,7 +132,7 @@ struct Loader {
     w.type = t.type;
     w.K = K;
     w.M = M;
-    const uint64_t elems = uint64_t(K) * M, blocks = elems / 32;
+    const uint64_t elems = uint64_t(K) * M;
     const uint8_t* src = file.data + t.offset;
     switch (t.type) {
       case GGML_F32:
@@ -141,31 +144,50 @@ struct Loader {
         uploader.upload(w.buffer.handle(), 0, src, bytes);
         break;
       }
+      case GGML_Q4_K:
+      case GGML_Q5_K: {
+        // 144- and 176-byte super-blocks are whole words: uploaded as stored.
+        if (K % 256 != 0)
+          throw NativeError("MODEL_SHAPE", name + ": " + typeName(t.type) + " needs a row length that is a multiple of 256, got " + std::to_string(K));
+        const uint64_t bytes = elems / 256 * (t.type == GGML_Q4_K ? 144 : 176);
+        if (t.nbytes != bytes) throw NativeError("MODEL_SHAPE", name + ": data size does not match its shape");
+        w.buffer = Buffer(ctx, bytes, kWeightUsage, Buffer::Kind::DeviceLocal);
+        uploader.upload(w.buffer.handle(), 0, src, bytes);
+        break;
+      }
       case GGML_Q8_0:
-      case GGML_Q4_0: {
-        // GGUF block: f16 scale then quants (Q8_0: 32 int8, 34 bytes; Q4_0: 16 bytes of nibbles, 18 bytes).
-        const bool q8 = t.type == GGML_Q8_0;
-        const uint64_t blockBytes = q8 ? 34 : 18, quantBytes = q8 ? 32 : 16;
+      case GGML_Q4_0:
+      case GGML_Q6_K: {
+        // Blocks split into an aligned quant region and an f16 scale region. GGUF blocks: Q8_0 = f16 scale +
+        // 32 int8 (34 bytes); Q4_0 = f16 scale + 16 bytes of nibbles (18); Q6_K = 208 bytes of ql/qh/scales
+        // + f16 scale (210, per 256 elements).
+        const bool k6 = t.type == GGML_Q6_K;
+        if (k6 && K % 256 != 0)
+          throw NativeError("MODEL_SHAPE", name + ": Q6_K needs a row length that is a multiple of 256, got " + std::to_string(K));
+        const uint64_t blockElems = k6 ? 256 : 32;
+        const uint64_t blockBytes = t.type == GGML_Q8_0 ? 34 : k6 ? 210 : 18;
+        const uint64_t quantBytes = blockBytes - 2, quantAt = k6 ? 0 : 2, scaleAt = k6 ? 208 : 0;
+        const uint64_t blocks = elems / blockElems;
         if (t.nbytes != blocks * blockBytes) throw NativeError("MODEL_SHAPE", name + ": data size does not match its shape");
         const uint64_t quantRegion = blocks * quantBytes;
         const uint64_t bytes = quantRegion + ((blocks * 2 + 3) & ~uint64_t(3));
         w.scaleOffsetWords = uint32_t(quantRegion / 4);
         w.buffer = Buffer(ctx, bytes, kWeightUsage, Buffer::Kind::DeviceLocal);
-        const uint64_t blocksPerRow = K / 32;
-        const uint64_t rowsPerChunk = std::max<uint64_t>(1, (uploader.stagingSize() / 2) / (blocksPerRow * (quantBytes + 2)));
+        const uint64_t blocksPerRow = K / blockElems;
+        const uint64_t rowsPerChunk = std::max<uint64_t>(1, (uploader.stagingSize() / 2) / (blocksPerRow * blockBytes));
         for (uint64_t r0 = 0; r0 < M; r0 += rowsPerChunk) {
           const uint64_t rows = std::min<uint64_t>(rowsPerChunk, M - r0);
           const uint64_t b0 = r0 * blocksPerRow, nb = rows * blocksPerRow;
           uint8_t* q = uploader.reserve(w.buffer.handle(), b0 * quantBytes, nb * quantBytes);
-          for (uint64_t b = 0; b < nb; ++b) std::memcpy(q + b * quantBytes, src + (b0 + b) * blockBytes + 2, quantBytes);
+          for (uint64_t b = 0; b < nb; ++b) std::memcpy(q + b * quantBytes, src + (b0 + b) * blockBytes + quantAt, quantBytes);
           uint8_t* s = uploader.reserve(w.buffer.handle(), quantRegion + b0 * 2, nb * 2);
-          for (uint64_t b = 0; b < nb; ++b) std::memcpy(s + b * 2, src + (b0 + b) * blockBytes, 2);
+          for (uint64_t b = 0; b < nb; ++b) std::memcpy(s + b * 2, src + (b0 + b) * blockBytes + scaleAt, 2);
         }
         break;
       }
       default:
         throw NativeError("UNSUPPORTED_TENSOR_TYPE", std::string(name) + " has unsupported type " + typeName(t.type) +
-                                                         " (supported: F32, F16, BF16, Q8_0, Q4_0)");
+                                                         " (supported: F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K)");
     }
     advance(t.nbytes);
     return w;
@@ -181,6 +203,9 @@ std::string WeightMatrix::kernelSuffix() const {
     case GGML_BF16: return "bf16";
     case GGML_Q8_0: return "q8_0";
     case GGML_Q4_0: return "q4_0";
+    case GGML_Q4_K: return "q4_k";
+    case GGML_Q5_K: return "q5_k";
+    case GGML_Q6_K: return "q6_k";
     default: throw NativeError("UNSUPPORTED_TENSOR_TYPE", "unsupported weight type");
   }
 }

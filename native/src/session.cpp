@@ -94,13 +94,15 @@ class Session::Recorder {
     dispatch(kernel, {&w.buffer, &x, &y}, pc, std::min(groups, kMaxGroups), ceilDiv(groups, kMaxGroups), tokenTiles);
   }
 
-  // Decode: y (+)= W·norm(x) for one token, with the RMSNorm fused in when `normWeight` is given.
-  void matvec(const WeightMatrix& w, const Buffer& x, const Buffer& y, bool accumulate, const Buffer* normWeight) {
+  // Decode: y (+)= W·f(x) for one token, where f is the step fused in front of the product: nothing,
+  // the RMSNorm (aux = its weight) or SwiGLU's silu(x)·aux (x = gate, aux = up).
+  enum class XMode : uint32_t { Plain = 0, RmsNorm = 1, SwiGlu = 2 };
+  void matvec(const WeightMatrix& w, const Buffer& x, const Buffer& y, bool accumulate, XMode mode, const Buffer* aux) {
     const uint32_t rowsPerWg = std::max(1u, 256u / std::max(1u, s_.ctx_.info().subgroupSize));
-    struct { uint32_t K, M, scaleOffset, accumulate, useNorm; float eps; uint32_t rowsPerWg; } pc{
-        w.K, w.M, w.scaleOffsetWords, accumulate, normWeight != nullptr, s_.model_->hparams().rmsEps, rowsPerWg};
+    struct { uint32_t K, M, scaleOffset, accumulate, xMode; float eps; uint32_t rowsPerWg; } pc{
+        w.K, w.M, w.scaleOffsetWords, accumulate, uint32_t(mode), s_.model_->hparams().rmsEps, rowsPerWg};
     const uint32_t groups = ceilDiv(w.M, rowsPerWg);
-    dispatch("matvec_" + w.kernelSuffix(), {&w.buffer, &x, &y, normWeight ? normWeight : &x}, pc, std::min(groups, kMaxGroups),
+    dispatch("matvec_" + w.kernelSuffix(), {&w.buffer, &x, &y, aux ? aux : &x}, pc, std::min(groups, kMaxGroups),
              ceilDiv(groups, kMaxGroups));
   }
 
@@ -135,10 +137,13 @@ Session::Session(std::shared_ptr<ModelWeights> model, uint32_t contextSize, uint
     deviceBytes_ += bytes;
     return Buffer(ctx_, bytes, kStorage, Buffer::Kind::DeviceLocal);
   };
-  params_ = Buffer(ctx_, sizeof(StepParams), VK_BUFFER_USAGE_UNIFORM_BUFFER_BIT, Buffer::Kind::HostVisible);
+  // Also a storage buffer: decodeChain's decode_advance kernel moves pos0 on between steps.
+  params_ = Buffer(ctx_, sizeof(StepParams), VK_BUFFER_USAGE_UNIFORM_BUFFER_BIT | VK_BUFFER_USAGE_STORAGE_BUFFER_BIT,
+                   Buffer::Kind::HostVisible);
   tokens_ = Buffer(ctx_, T * 4, VK_BUFFER_USAGE_STORAGE_BUFFER_BIT, Buffer::Kind::HostVisible);
   argmax_ = Buffer(ctx_, 16, VK_BUFFER_USAGE_STORAGE_BUFFER_BIT, Buffer::Kind::HostVisible);
   topk_ = Buffer(ctx_, kTopK * 8, VK_BUFFER_USAGE_STORAGE_BUFFER_BIT, Buffer::Kind::HostVisible);
+  chain_ = Buffer(ctx_, (1 + kMaxChain) * 4, VK_BUFFER_USAGE_STORAGE_BUFFER_BIT, Buffer::Kind::HostVisible);
   logitsHost_ = Buffer(ctx_, T * hp.nVocab * 4, VK_BUFFER_USAGE_TRANSFER_DST_BIT, Buffer::Kind::HostVisible);
   x_ = device(T * E * 4);
   xn_ = device(T * E * 4);
@@ -179,16 +184,17 @@ Session::Session(std::shared_ptr<ModelWeights> model, uint32_t contextSize, uint
   cpi.flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT;
   cpi.queueFamilyIndex = ctx_.queueFamily();
   VK_CHECK(vkCreateCommandPool(dev, &cpi, nullptr, &commandPool_));
-  VkCommandBuffer cmds[4];
+  VkCommandBuffer cmds[5];
   VkCommandBufferAllocateInfo ai{VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO};
   ai.commandPool = commandPool_;
   ai.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
-  ai.commandBufferCount = 4;
+  ai.commandBufferCount = 5;
   VK_CHECK(vkAllocateCommandBuffers(dev, &ai, cmds));
   decodeCmd_ = cmds[0];
   prefillCmd_ = cmds[1];
   copyCmd_ = cmds[2];
   topkCmd_ = cmds[3];
+  advanceCmd_ = cmds[4];
   VkFenceCreateInfo fci{VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
   VK_CHECK(vkCreateFence(dev, &fci, nullptr, &fence_));
 
@@ -204,6 +210,40 @@ Session::Session(std::shared_ptr<ModelWeights> model, uint32_t contextSize, uint
   recordForward(decodeCmd_, 1, decodePlan_, decodeProfile_);
   recordForward(prefillCmd_, ubatch_, prefillPlan_, prefillProfile_);
   recordTopK();
+  recordAdvance();
+}
+
+// decodeChain's step between two decode replays. Both command buffers appear n times in one
+// submission, hence SIMULTANEOUS_USE (decodeCmd_ is recorded with it too).
+void Session::recordAdvance() {
+  VkCommandBufferBeginInfo bi{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
+  bi.flags = VK_COMMAND_BUFFER_USAGE_SIMULTANEOUS_USE_BIT;
+  VK_CHECK(vkBeginCommandBuffer(advanceCmd_, &bi));
+  // The decode step's argmax (and everything else it wrote or read) before this kernel reads the
+  // argmax and overwrites the token id and the step parameters the step read.
+  VkMemoryBarrier in{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
+  in.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT;
+  in.dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT;
+  vkCmdPipelineBarrier(advanceCmd_, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1, &in, 0,
+                       nullptr, 0, nullptr);
+  Plan unused;
+  Profile noProfile;
+  const bool profiling = profiling_;
+  profiling_ = false;
+  {
+    Recorder r(*this, advanceCmd_, 1, unused, noProfile);
+    struct { uint32_t nVocab, capacity; } pc{model_->hparams().nVocab, kMaxChain};
+    r.dispatch("decode_advance", {&params_, &argmax_, &tokens_, &chain_}, pc, 1);
+  }
+  profiling_ = profiling;
+  // The next decode step reads the new token id (storage) and step parameters (uniform), and writes
+  // what this step's kernels read; the host reads the chain output after the fence.
+  VkMemoryBarrier out{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
+  out.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT;
+  out.dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_UNIFORM_READ_BIT | VK_ACCESS_HOST_READ_BIT;
+  vkCmdPipelineBarrier(advanceCmd_, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
+                       VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &out, 0, nullptr, 0, nullptr);
+  VK_CHECK(vkEndCommandBuffer(advanceCmd_));
 }
 
 // Submitted after a forward pass when the sampler wants the top candidates rather than all logits.
@@ -242,6 +282,8 @@ void Session::recordForward(VkCommandBuffer cmd, uint32_t capacity, Plan& plan, 
   const LlamaHParams& hp = m.hparams();
   const uint32_t kvPairs = hp.nHeadKv * hp.headDim / 2;
   VkCommandBufferBeginInfo bi{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
+  // decodeChain submits the decode step several times in one batch.
+  if (cmd == decodeCmd_) bi.flags = VK_COMMAND_BUFFER_USAGE_SIMULTANEOUS_USE_BIT;
   VK_CHECK(vkBeginCommandBuffer(cmd, &bi));
   if (profiling_) vkCmdResetQueryPool(cmd, profile.pool, 0, kMaxTimestamps);
   Recorder r(*this, cmd, capacity, plan, profile);
@@ -255,11 +297,11 @@ void Session::recordForward(VkCommandBuffer cmd, uint32_t capacity, Plan& plan, 
   // step normalizes once into xn_ and runs the tiled kernels.
   const bool decode = capacity == 1 && gpuKernels_;
   auto normedProduct = [&](const WeightMatrix& w, const Buffer& normWeight, const Buffer& y, bool logitsOnly) {
-    if (decode) r.matvec(w, x_, y, false, &normWeight);
+    if (decode) r.matvec(w, x_, y, false, Recorder::XMode::RmsNorm, &normWeight);
     else r.matmul(w, xn_, y, false, logitsOnly);
   };
   auto residualProduct = [&](const WeightMatrix& w, const Buffer& in) {
-    if (decode) r.matvec(w, in, x_, true, nullptr);
+    if (decode) r.matvec(w, in, x_, true, Recorder::XMode::Plain, nullptr);
     else r.matmul(w, in, x_, true, false);
   };
 
@@ -276,13 +318,18 @@ void Session::recordForward(VkCommandBuffer cmd, uint32_t capacity, Plan& plan, 
     normedProduct(w.k, w.attnNorm, k_, false);
     normedProduct(w.v, w.attnNorm, v_, false);
     r.barrier();
-    struct { uint32_t nHead, nHeadKv, headDim, ropeDim, cacheOffset; } ropePc{hp.nHead, hp.nHeadKv, hp.headDim, hp.ropeDim,
-                                                                              cacheOffset};
-    r.dispatch("rope_kv", {&q_, &k_, &v_, &rope_, &kCache_, &vCache_}, ropePc, capacity);
-    r.barrier();
-    struct { uint32_t nHead, nHeadKv, headDim, cacheOffset; float scale; } attnPc{
-        hp.nHead, hp.nHeadKv, hp.headDim, cacheOffset, float(1.0 / std::sqrt(double(hp.headDim)))};
-    r.dispatch("attention", {&q_, &kCache_, &vCache_, &attn_}, attnPc, hp.nHead, capacity);
+    struct { uint32_t nHead, nHeadKv, headDim, cacheOffset; float scale; uint32_t ropeDim; } attnPc{
+        hp.nHead, hp.nHeadKv, hp.headDim, cacheOffset, float(1.0 / std::sqrt(double(hp.headDim))), hp.ropeDim};
+    if (decode) {
+      // RoPE and the KV-cache store happen inside the attention dispatch.
+      r.dispatch("attention_decode", {&q_, &kCache_, &vCache_, &attn_, &k_, &v_, &rope_}, attnPc, hp.nHead, 1);
+    } else {
+      struct { uint32_t nHead, nHeadKv, headDim, ropeDim, cacheOffset; } ropePc{hp.nHead, hp.nHeadKv, hp.headDim, hp.ropeDim,
+                                                                                cacheOffset};
+      r.dispatch("rope_kv", {&q_, &k_, &v_, &rope_, &kCache_, &vCache_}, ropePc, capacity);
+      r.barrier();
+      r.dispatch("attention", {&q_, &kCache_, &vCache_, &attn_}, attnPc, hp.nHead, capacity);
+    }
     r.barrier();
     residualProduct(w.o, attn_);
     r.barrier();
@@ -295,11 +342,16 @@ void Session::recordForward(VkCommandBuffer cmd, uint32_t capacity, Plan& plan, 
     normedProduct(w.gate, w.ffnNorm, gate_, false);
     normedProduct(w.up, w.ffnNorm, up_, false);
     r.barrier();
-    struct { uint32_t nFf; } siluPc{hp.nFf};
-    const uint32_t siluGroups = ceilDiv(uint64_t(capacity) * hp.nFf, 256);
-    r.dispatch("silu_mul", {&gate_, &up_}, siluPc, std::min(siluGroups, kMaxGroups), ceilDiv(siluGroups, kMaxGroups));
-    r.barrier();
-    residualProduct(w.down, gate_);
+    if (decode) {
+      // SwiGLU's silu(gate)·up is computed as the down product reads it.
+      r.matvec(w.down, gate_, x_, true, Recorder::XMode::SwiGlu, &up_);
+    } else {
+      struct { uint32_t nFf; } siluPc{hp.nFf};
+      const uint32_t siluGroups = ceilDiv(uint64_t(capacity) * hp.nFf, 256);
+      r.dispatch("silu_mul", {&gate_, &up_}, siluPc, std::min(siluGroups, kMaxGroups), ceilDiv(siluGroups, kMaxGroups));
+      r.barrier();
+      residualProduct(w.down, gate_);
+    }
     r.barrier();
   }
 
@@ -366,6 +418,7 @@ Session::Result Session::eval(const std::vector<int32_t>& tokens, uint32_t pos, 
     si.commandBufferCount = uint32_t(cmds.size());
     si.pCommandBuffers = cmds.data();
     ctx_.submit(si, fence_);
+    submits_++;
     VK_CHECK(vkWaitForFences(dev, 1, &fence_, VK_TRUE, UINT64_MAX));
     VK_CHECK(vkResetFences(dev, 1, &fence_));
     if (profiling_) printProfile(m == 1 ? decodeProfile_ : prefillProfile_);
@@ -384,6 +437,44 @@ Session::Result Session::eval(const std::vector<int32_t>& tokens, uint32_t pos, 
     result.topLogits.assign(values, values + k);
   }
   return result;
+}
+
+std::vector<int32_t> Session::decodeChain(int32_t first, uint32_t pos, uint32_t n) {
+  const LlamaHParams& hp = model_->hparams();
+  if (n == 0 || n > kMaxChain)
+    throw NativeError("INVALID_ARGUMENT", "decodeChain evaluates 1.." + std::to_string(kMaxChain) + " tokens, got " + std::to_string(n));
+  if (uint64_t(pos) + n > ctxSize_)
+    throw NativeError("CONTEXT_OVERFLOW", "positions " + std::to_string(pos) + ".." + std::to_string(uint64_t(pos) + n - 1) +
+                                              " do not fit the session's context of " + std::to_string(ctxSize_) + " tokens");
+  if (first < 0 || uint32_t(first) >= hp.nVocab)
+    throw NativeError("INVALID_ARGUMENT", "token id " + std::to_string(first) + " is outside the vocabulary (0.." +
+                                              std::to_string(hp.nVocab - 1) + ")");
+  // The first step's inputs come from the host, as for eval; decode_advance writes the later ones.
+  StepParams p{1, pos, 0, 0};
+  std::memcpy(params_.mapped(), &p, sizeof p);
+  std::memcpy(tokens_.mapped(), &first, 4);
+  uint32_t* chain = static_cast<uint32_t*>(chain_.mapped());
+  chain[0] = 0;
+  std::vector<VkCommandBuffer> cmds;
+  cmds.reserve(2 * n);
+  for (uint32_t i = 0; i < n; ++i) {
+    cmds.push_back(decodeCmd_);
+    cmds.push_back(advanceCmd_);
+  }
+  VkSubmitInfo si{VK_STRUCTURE_TYPE_SUBMIT_INFO};
+  si.commandBufferCount = uint32_t(cmds.size());
+  si.pCommandBuffers = cmds.data();
+  VkDevice dev = ctx_.device();
+  ctx_.submit(si, fence_);
+  submits_++;
+  VK_CHECK(vkWaitForFences(dev, 1, &fence_, VK_TRUE, UINT64_MAX));
+  VK_CHECK(vkResetFences(dev, 1, &fence_));
+  if (profiling_) printProfile(decodeProfile_);  // the chain's last step
+  if (chain[0] != n)
+    throw NativeError("VULKAN", "decodeChain: the GPU advanced " + std::to_string(chain[0]) + " of " + std::to_string(n) + " steps");
+  std::vector<int32_t> out(n);
+  std::memcpy(out.data(), chain + 1, size_t(n) * 4);
+  return out;
 }
 
 void Session::printProfile(const Profile& p) {

@@ -3,6 +3,7 @@
 // step parameters and token ids into host-visible memory and replays a recorded command buffer.
 #pragma once
 #include <vulkan/vulkan.h>
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -38,6 +39,15 @@ class Session {
 
   // Evaluates tokens at positions [pos, pos+n). Blocks until the GPU is done: call off the JS thread.
   Result eval(const std::vector<int32_t>& tokens, uint32_t pos, Output output);
+  // GPU-resident greedy loop: the same as n successive eval({t}, pos + i, ArgmaxOnly) calls that feed
+  // each argmax back (evaluates `first` at pos, its argmax t1 at pos+1, ...; fills cache positions
+  // pos..pos+n-1; returns t1..tn), in one queue submission and one fence wait. A decode_advance
+  // dispatch between the decode replays moves the argmax into the token buffer and the position on.
+  // n in 1..kMaxChain. Blocks until the GPU is done: call off the JS thread.
+  static constexpr uint32_t kMaxChain = 64;
+  std::vector<int32_t> decodeChain(int32_t first, uint32_t pos, uint32_t n);
+  // Queue submissions (each one a host round trip: submit, fence wait) this session has made.
+  uint64_t submits() const { return submits_.load(); }
   uint32_t contextSize() const { return ctxSize_; }
   Plan decodePlan() const { return decodePlan_; }
   uint64_t deviceBytes() const { return deviceBytes_; }
@@ -51,6 +61,7 @@ class Session {
   };
 
   void recordTopK();
+  void recordAdvance();
   void recordForward(VkCommandBuffer cmd, uint32_t capacity, Plan& plan, Profile& profile);
 
   void printProfile(const Profile& p);
@@ -62,10 +73,13 @@ class Session {
   VkContext& ctx_;
   uint32_t ctxSize_, ubatch_;
   Buffer params_, tokens_, argmax_, topk_, logitsHost_;
+  Buffer chain_;  // decodeChain's output: a counter, then up to kMaxChain token ids (host-visible)
   Buffer x_, xn_, q_, k_, v_, attn_, gate_, up_, logits_, kCache_, vCache_, rope_;
   VkDescriptorPool descriptorPool_ = VK_NULL_HANDLE;
   VkCommandPool commandPool_ = VK_NULL_HANDLE;
   VkCommandBuffer decodeCmd_ = VK_NULL_HANDLE, prefillCmd_ = VK_NULL_HANDLE, copyCmd_ = VK_NULL_HANDLE, topkCmd_ = VK_NULL_HANDLE;
+  VkCommandBuffer advanceCmd_ = VK_NULL_HANDLE;  // decodeChain: [decodeCmd_, advanceCmd_] × n in one submission
+  std::atomic<uint64_t> submits_{0};
   VkFence fence_ = VK_NULL_HANDLE;
   Plan decodePlan_, prefillPlan_;
   uint64_t deviceBytes_ = 0;

@@ -258,7 +258,12 @@ VkContext::VkContext(const Options& options) : memoryBudget_(options.memoryBudge
     dci.pQueueCreateInfos = &qci;
     VK_CHECK(vkCreateDevice(physical_, &dci, nullptr, &device_));
     vkGetDeviceQueue(device_, queueFamily_, 0, &queue_);
+
+    VkPhysicalDeviceProperties props;
+    vkGetPhysicalDeviceProperties(physical_, &props);
+    pipelineCache_ = std::make_unique<PipelineCache>(device_, props, options.pipelineCacheDir);
   } catch (...) {
+    pipelineCache_.reset();
     if (device_) vkDestroyDevice(device_, nullptr);
     if (messenger_) {
       auto destroy = reinterpret_cast<PFN_vkDestroyDebugUtilsMessengerEXT>(
@@ -274,6 +279,10 @@ VkContext::~VkContext() {
   // Nothing can be reported from a destructor; a lost device still gets its objects destroyed.
   if (device_) (void)vkDeviceWaitIdle(device_);
   kernels_.clear();
+  if (pipelineCache_) {
+    pipelineCache_->save();  // no-op when the data did not change; failures land in its stats
+    pipelineCache_.reset();
+  }
   if (device_) vkDestroyDevice(device_, nullptr);
   if (messenger_) {
     auto destroy = reinterpret_cast<PFN_vkDestroyDebugUtilsMessengerEXT>(

@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "pipeline_cache.h"
+
 struct MemoryHeapInfo {
   uint64_t size;
   bool deviceLocal;
@@ -46,6 +48,7 @@ class VkContext {
     std::string device;  // empty: pick the best; a number: index; otherwise a substring of the name
     bool validation = false;
     uint64_t memoryBudget = 0;  // device-local bytes this context may allocate; 0: the device's heaps
+    std::string pipelineCacheDir;  // folder of the persistent pipeline cache; empty: no cache
   };
 
   static std::vector<DeviceInfo> listDevices();
@@ -67,6 +70,11 @@ class VkContext {
   const VkPhysicalDeviceMemoryProperties& memoryProperties() const { return memProps_; }
 
   Kernel& kernel(const std::string& name);
+  // The pipeline cache kernels are created with (VK_NULL_HANDLE when disabled). Saved at teardown;
+  // savePipelineCache() writes it now (when changed) and never throws.
+  VkPipelineCache pipelineCache() const { return pipelineCache_ ? pipelineCache_->handle() : VK_NULL_HANDLE; }
+  bool savePipelineCache() { return pipelineCache_ && pipelineCache_->save(); }
+  PipelineCache::Stats pipelineCacheStats() const { return pipelineCache_ ? pipelineCache_->stats() : PipelineCache::Stats{}; }
 
   // Device-local memory accounting against the budget: reserve throws OUT_OF_DEVICE_MEMORY when the
   // allocation would exceed the budget or the heap, so a game can cap what the model takes.
@@ -92,6 +100,7 @@ class VkContext {
   std::mutex queueMutex_;
   std::mutex kernelMutex_;
   std::map<std::string, std::unique_ptr<Kernel>> kernels_;
+  std::unique_ptr<PipelineCache> pipelineCache_;
   std::mutex messagesMutex_;
   std::vector<ValidationMessage> messages_;
 };

@@ -140,7 +140,7 @@ async function childMain(args: string[]): Promise<void> {
   const session = model.createSession({ contextSize: prompt.length + 1 });
   const { argmax } = await session.evaluate(prompt, { logits: "none" });
   phases.firstToken = performance.now();
-  emitChildResult({ token: argmax, phases });
+  emitChildResult({ token: argmax, phases, pipelineCacheWarm: runtime.pipelineCache.hit });
   runtime.dispose();
 }
 

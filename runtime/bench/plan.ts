@@ -1,10 +1,11 @@
 // `parley bench --plan`: the decode step's deterministic cost proxies, for a model file. Dispatches and
 // barriers come from the recorded command buffer; bytes are counted from the model's shapes: what one
 // decode step reads on the device (weights, one embedding row, norm weights, the KV cache up to the
-// position) and what crosses between host and device per token for each sampling path.
+// position) and what crosses between host and device per token for each sampling path, and how often
+// the host waits on the device per generated token.
 
 import type { Model } from "../model.js";
-import type { Session } from "../session.js";
+import { gpuLoopSubmissions, type Session } from "../session.js";
 import { GPU_TOP_K } from "../native.js";
 
 export interface DecodePlan {
@@ -21,7 +22,17 @@ export interface DecodePlan {
   hostToDeviceBytes: number;
   /** Device → host per token, by sampling path. */
   deviceToHostBytes: { greedy: number; topK: number; allLogits: number };
+  /**
+   * Host round trips (a queue submission and a fence wait) per generated token of a `replyTokens`-token
+   * reply, after the prompt's: greedy decoding chains several steps per submission on the GPU
+   * (generate()'s `gpuLoop`); the other sampling paths read every step back.
+   */
+  hostRoundTripsPerToken: { greedy: number; topK: number; allLogits: number };
+  /** The reply length hostRoundTripsPerToken assumes: generate()'s default maxTokens. */
+  replyTokens: number;
 }
+
+const REPLY_TOKENS = 256;
 
 export function decodePlan(model: Model, session: Session, position = 0): DecodePlan {
   const { dispatches, barriers, weightBytes } = session.plan();
@@ -40,5 +51,12 @@ export function decodePlan(model: Model, session: Session, position = 0): Decode
     readRatio: bytesRead / weightBytes,
     hostToDeviceBytes: 16 + 4,
     deviceToHostBytes: { greedy: 4, topK: GPU_TOP_K * 8, allLogits: c.nVocab * 4 },
+    // The first token comes with the prompt's evaluation; each later one is a feed-back step.
+    hostRoundTripsPerToken: {
+      greedy: gpuLoopSubmissions(REPLY_TOKENS) / REPLY_TOKENS,
+      topK: (REPLY_TOKENS - 1) / REPLY_TOKENS,
+      allLogits: (REPLY_TOKENS - 1) / REPLY_TOKENS,
+    },
+    replyTokens: REPLY_TOKENS,
   };
 }

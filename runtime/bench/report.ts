@@ -40,6 +40,9 @@ export interface FirstTokenFigure {
   promptTokens: number;
   /** Child-side phases (ms from the child's time origin at which each phase finished). */
   phases: Record<string, number>;
+  /** Parley only: whether the child's runtime started from an accepted pipeline cache file (Runtime.pipelineCache.hit);
+   * absent for the peer. The parent measures in-process first, so this is normally true unless the cache is disabled. */
+  pipelineCacheWarm?: boolean;
 }
 
 /** Figures both sides report. */
@@ -223,6 +226,9 @@ export function formatTable(r: BenchReport): string {
     "",
     ...(q ? ["ratio: peer/parley for times and memory, parley/peer for throughput (> 1: Parley is faster / smaller)."] : []),
     `decode timed after a ${p.decode.contextTokens}-token prompt; prefill times are medians of ${r.settings.repeat} run(s) on an empty cache.`,
+    ...(p.firstToken.pipelineCacheWarm === undefined
+      ? []
+      : [`Parley's first-token process found its Vulkan pipeline cache ${p.firstToken.pipelineCacheWarm ? "warm (a file from an earlier run was accepted)" : "cold (no usable file, or the cache is disabled)"}.`]),
     ...(q ? [`peer device memory: ${q.deviceMemorySource}.`] : []),
     ...r.notes.map((n) => `note: ${n}`),
   ];
@@ -250,7 +256,7 @@ export function isMainModule(url: string): boolean {
 }
 
 /** Child side: report the first token and the phases (ms since this process's time origin). */
-export function emitChildResult(result: { token: number; phases: Record<string, number> }): void {
+export function emitChildResult(result: { token: number; phases: Record<string, number>; pipelineCacheWarm?: boolean }): void {
   const tokenEpochMs = performance.timeOrigin + (result.phases.firstToken ?? performance.now());
   process.stdout.write(`${CHILD_MARKER}${JSON.stringify({ ...result, tokenEpochMs })}\n`);
 }
@@ -280,12 +286,18 @@ export function spawnFirstTokenChild(scriptUrl: string, args: string[], promptTo
         reject(new Error(`first-token child ${script} exited with ${code}${line ? "" : " without a result"}:\n${err.slice(-4000)}`));
         return;
       }
-      const r = JSON.parse(line.slice(CHILD_MARKER.length)) as { token: number; phases: Record<string, number>; tokenEpochMs: number };
+      const r = JSON.parse(line.slice(CHILD_MARKER.length)) as {
+        token: number;
+        phases: Record<string, number>;
+        tokenEpochMs: number;
+        pipelineCacheWarm?: boolean;
+      };
       resolvePromise({
         ms: r.tokenEpochMs - spawnEpochMs,
         sinceChildOriginMs: r.phases.firstToken,
         promptTokens,
         phases: r.phases,
+        ...(r.pipelineCacheWarm === undefined ? {} : { pipelineCacheWarm: r.pipelineCacheWarm }),
       });
     });
   });

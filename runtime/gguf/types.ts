@@ -109,6 +109,9 @@ export const SUPPORTED_TENSOR_TYPES: readonly number[] = [
   GgmlType.BF16,
   GgmlType.Q8_0,
   GgmlType.Q4_0,
+  GgmlType.Q4_K,
+  GgmlType.Q5_K,
+  GgmlType.Q6_K,
 ];
 
 export function isSupportedTensorType(type: number): boolean {

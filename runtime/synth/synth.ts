@@ -1,15 +1,28 @@
 // Synthetic Llama-architecture GGUF files: seeded random weights in any supported tensor type, the real Llama 2
 // vocabulary and TinyLlama's chat template. Generated and quantized one tensor at a time, streamed to disk.
+// K-quant types (q4_k, q5_k, q6_k, and llama.cpp's Q4_K_M mixture q4_k_m) need 2-D rows that are multiples of 256
+// elements: shapes small and tinyllama, not tiny.
 
 import { InvalidArgumentError } from "../errors.js";
 import { quantize } from "../gguf/quant.js";
-import { GgmlType, GgufValueType, LlamaFileType, gguf, tensorByteSize, type GgufMetadataValue } from "../gguf/types.js";
+import {
+  GgmlType,
+  GgufValueType,
+  LlamaFileType,
+  ggmlTypeInfo,
+  gguf,
+  tensorByteSize,
+  type GgufMetadataValue,
+} from "../gguf/types.js";
 import { writeGguf, type GgufWriterTensor } from "../gguf/writer.js";
 import { TINYLLAMA_CHAT_TEMPLATE } from "./chat-template.js";
 import { loadLlamaVocab } from "./vocab.js";
 
 export type SynthShapeName = "tiny" | "small" | "tinyllama";
-export type SynthType = "f32" | "f16" | "bf16" | "q8_0" | "q4_0";
+export type SynthType = "f32" | "f16" | "bf16" | "q8_0" | "q4_0" | "q4_k" | "q5_k" | "q6_k" | "q4_k_m";
+
+/** Every synthetic type, in the order help texts list them. */
+export const SYNTH_TYPES: readonly SynthType[] = Object.freeze(["f32", "f16", "bf16", "q8_0", "q4_0", "q4_k", "q5_k", "q6_k", "q4_k_m"]);
 
 export interface SynthShape {
   readonly nEmbd: number;
@@ -32,12 +45,45 @@ export const SYNTH_SHAPES: Readonly<Record<SynthShapeName, SynthShape>> = Object
   tinyllama: Object.freeze({ nEmbd: 2048, nLayer: 22, nHead: 32, nHeadKv: 4, nFf: 5632, nCtx: 2048, nVocab: 32000, rmsEps: 1e-5, ropeFreqBase: 10000 }),
 });
 
-const TYPES: Readonly<Record<SynthType, { ggml: number; ftype: number }>> = {
-  f32: { ggml: GgmlType.F32, ftype: LlamaFileType.ALL_F32 },
-  f16: { ggml: GgmlType.F16, ftype: LlamaFileType.MOSTLY_F16 },
-  bf16: { ggml: GgmlType.BF16, ftype: LlamaFileType.MOSTLY_BF16 },
-  q8_0: { ggml: GgmlType.Q8_0, ftype: LlamaFileType.MOSTLY_Q8_0 },
-  q4_0: { ggml: GgmlType.Q4_0, ftype: LlamaFileType.MOSTLY_Q4_0 },
+/**
+ * Per type: the 2-D weight type (the base type of a mixture), general.file_type, whether the file is quantized
+ * (general.quantization_version 2), and for mixtures the rule that overrides the base type per tensor.
+ */
+interface SynthTypeInfo {
+  readonly ggml: number;
+  readonly ftype: number;
+  readonly quantized: boolean;
+  readonly mixture?: (role: WeightRole, layer: number, nLayer: number) => number | undefined;
+}
+
+type WeightRole = "token_embd" | "output" | "attn_q" | "attn_k" | "attn_v" | "attn_output" | "ffn_gate" | "ffn_up" | "ffn_down";
+
+/** llama.cpp's use_more_bits (src/llama-quant.cpp): the layers Q4_K_M gives more bits (C integer division). */
+export function useMoreBits(layer: number, nLayer: number): boolean {
+  const eighth = Math.floor(nLayer / 8);
+  return layer < eighth || layer >= Math.floor((7 * nLayer) / 8) || (layer - eighth) % 3 === 2;
+}
+
+/**
+ * llama.cpp's Q4_K_M (llama_tensor_get_type for LLAMA_FTYPE_MOSTLY_Q4_K_M on a Llama model): output.weight Q6_K;
+ * attn_v.weight and ffn_down.weight Q6_K in the layers use_more_bits picks; everything else Q4_K.
+ */
+function q4KMMixture(role: WeightRole, layer: number, nLayer: number): number | undefined {
+  if (role === "output") return GgmlType.Q6_K;
+  if ((role === "attn_v" || role === "ffn_down") && useMoreBits(layer, nLayer)) return GgmlType.Q6_K;
+  return undefined;
+}
+
+const TYPES: Readonly<Record<SynthType, SynthTypeInfo>> = {
+  f32: { ggml: GgmlType.F32, ftype: LlamaFileType.ALL_F32, quantized: false },
+  f16: { ggml: GgmlType.F16, ftype: LlamaFileType.MOSTLY_F16, quantized: false },
+  bf16: { ggml: GgmlType.BF16, ftype: LlamaFileType.MOSTLY_BF16, quantized: false },
+  q8_0: { ggml: GgmlType.Q8_0, ftype: LlamaFileType.MOSTLY_Q8_0, quantized: true },
+  q4_0: { ggml: GgmlType.Q4_0, ftype: LlamaFileType.MOSTLY_Q4_0, quantized: true },
+  q4_k: { ggml: GgmlType.Q4_K, ftype: LlamaFileType.MOSTLY_Q4_K_S, quantized: true },
+  q5_k: { ggml: GgmlType.Q5_K, ftype: LlamaFileType.MOSTLY_Q5_K_S, quantized: true },
+  q6_k: { ggml: GgmlType.Q6_K, ftype: LlamaFileType.MOSTLY_Q6_K, quantized: true },
+  q4_k_m: { ggml: GgmlType.Q4_K, ftype: LlamaFileType.MOSTLY_Q4_K_M, quantized: true, mixture: q4KMMixture },
 };
 
 export interface SynthProgress {
@@ -114,42 +160,82 @@ function fillNormal(out: Float32Array, rng: Sfc32, mean: number, std: number): v
 
 // ---------------------------------------------------------------------------------------------------------------
 
-interface TensorPlan {
+/** One tensor of a synthetic model: name, ggml dimensions (ne0 first) and GGML type id. */
+export interface SynthTensorPlan {
   readonly name: string;
   readonly dims: readonly number[];
   readonly type: number;
+}
+
+interface TensorPlan extends SynthTensorPlan {
   readonly mean: number;
   readonly std: number;
 }
 
-function planTensors(s: SynthShape, weightType: number): TensorPlan[] {
+function planTensors(s: SynthShape, t: SynthTypeInfo): TensorPlan[] {
   const headDim = s.nEmbd / s.nHead;
   const nEmbdKv = s.nHeadKv * headDim;
   const proj = (fanIn: number, gain = 1): { mean: number; std: number } => ({ mean: 0, std: gain / Math.sqrt(fanIn) });
   const norm = { mean: 1, std: 0.05 };
-  const w = (name: string, dims: number[], init: { mean: number; std: number }): TensorPlan => ({ name, dims, type: weightType, ...init });
+  const weightType = (role: WeightRole, layer: number): number => t.mixture?.(role, layer, s.nLayer) ?? t.ggml;
+  const w = (name: string, role: WeightRole, layer: number, dims: number[], init: { mean: number; std: number }): TensorPlan => ({
+    name,
+    dims,
+    type: weightType(role, layer),
+    ...init,
+  });
   const n = (name: string): TensorPlan => ({ name, dims: [s.nEmbd], type: GgmlType.F32, ...norm });
   const plans: TensorPlan[] = [
-    w("token_embd.weight", [s.nEmbd, s.nVocab], { mean: 0, std: 1 }),
+    w("token_embd.weight", "token_embd", -1, [s.nEmbd, s.nVocab], { mean: 0, std: 1 }),
     n("output_norm.weight"),
     // Logit standard deviation ~8: the top token rarely ties with the runner-up (median gap ~1.2).
-    w("output.weight", [s.nEmbd, s.nVocab], proj(s.nEmbd, 8)),
+    w("output.weight", "output", -1, [s.nEmbd, s.nVocab], proj(s.nEmbd, 8)),
   ];
   for (let i = 0; i < s.nLayer; i++) {
     const p = `blk.${i}.`;
     plans.push(
       n(p + "attn_norm.weight"),
-      w(p + "attn_q.weight", [s.nEmbd, s.nEmbd], proj(s.nEmbd, 1.5)),
-      w(p + "attn_k.weight", [s.nEmbd, nEmbdKv], proj(s.nEmbd, 1.5)),
-      w(p + "attn_v.weight", [s.nEmbd, nEmbdKv], proj(s.nEmbd)),
-      w(p + "attn_output.weight", [s.nEmbd, s.nEmbd], proj(s.nEmbd)),
+      w(p + "attn_q.weight", "attn_q", i, [s.nEmbd, s.nEmbd], proj(s.nEmbd, 1.5)),
+      w(p + "attn_k.weight", "attn_k", i, [s.nEmbd, nEmbdKv], proj(s.nEmbd, 1.5)),
+      w(p + "attn_v.weight", "attn_v", i, [s.nEmbd, nEmbdKv], proj(s.nEmbd)),
+      w(p + "attn_output.weight", "attn_output", i, [s.nEmbd, s.nEmbd], proj(s.nEmbd)),
       n(p + "ffn_norm.weight"),
-      w(p + "ffn_gate.weight", [s.nEmbd, s.nFf], proj(s.nEmbd)),
-      w(p + "ffn_up.weight", [s.nEmbd, s.nFf], proj(s.nEmbd)),
-      w(p + "ffn_down.weight", [s.nFf, s.nEmbd], proj(s.nFf)),
+      w(p + "ffn_gate.weight", "ffn_gate", i, [s.nEmbd, s.nFf], proj(s.nEmbd)),
+      w(p + "ffn_up.weight", "ffn_up", i, [s.nEmbd, s.nFf], proj(s.nEmbd)),
+      w(p + "ffn_down.weight", "ffn_down", i, [s.nFf, s.nEmbd], proj(s.nFf)),
     );
   }
   return plans;
+}
+
+function checkedPlan(shape: SynthShapeName, type: SynthType): TensorPlan[] {
+  const s = SYNTH_SHAPES[shape];
+  if (!s) throw new InvalidArgumentError(`unknown synthetic shape "${String(shape)}" (${Object.keys(SYNTH_SHAPES).join(", ")})`);
+  const t = TYPES[type];
+  if (!t) throw new InvalidArgumentError(`unknown synthetic type "${String(type)}" (${SYNTH_TYPES.join(", ")})`);
+  const plans = planTensors(s, t);
+  for (const p of plans) {
+    const info = ggmlTypeInfo(p.type)!;
+    if (p.dims[0] % info.blockSize !== 0) {
+      const ok = (Object.keys(SYNTH_SHAPES) as SynthShapeName[]).filter((name) => {
+        const o = SYNTH_SHAPES[name];
+        return [o.nEmbd, o.nFf].every((len) => len % info.blockSize === 0);
+      });
+      throw new InvalidArgumentError(
+        `${type} needs row lengths that are multiples of ${info.blockSize}; shape ${shape} has ${p.dims[0]} (${p.name})` +
+          (ok.length > 0 ? ` — use shape ${ok.join(" or ")}` : ""),
+      );
+    }
+  }
+  return plans;
+}
+
+/**
+ * The tensors a synthetic model of this shape and type holds, in file order, with their types (for mixtures such
+ * as q4_k_m, the per-tensor choice). Throws InvalidArgumentError when the type cannot encode the shape's rows.
+ */
+export function synthTensorPlan(shape: SynthShapeName, type: SynthType): SynthTensorPlan[] {
+  return checkedPlan(shape, type).map(({ name, dims, type }) => ({ name, dims, type }));
 }
 
 /** The metadata a synthetic model carries (exported for tests and tools). */
@@ -184,24 +270,20 @@ export function synthMetadata(shapeName: SynthShapeName, type: SynthType, seed: 
     ["tokenizer.ggml.add_eos_token", gguf.bool(false)],
     ["tokenizer.chat_template", gguf.string(TINYLLAMA_CHAT_TEMPLATE)],
   ];
-  if (type === "q8_0" || type === "q4_0") meta.push(["general.quantization_version", gguf.u32(2)]);
+  if (TYPES[type].quantized) meta.push(["general.quantization_version", gguf.u32(2)]);
   return meta;
 }
 
 /**
  * Writes a synthetic Llama model. Same options → byte-identical file. 2-D weights use the requested type (token
- * embedding and output included); norm weights are F32. Weights: approximately Gaussian, projections with
+ * embedding and output included; q4_k_m mixes Q4_K and Q6_K as llama.cpp's Q4_K_M does); norm weights are F32. Weights: approximately Gaussian, projections with
  * std ~1/sqrt(fan_in), embeddings std 1, norms 1 ± 0.05, so activations stay O(1) and logits spread widely.
  */
 export async function writeSyntheticModel(options: SynthOptions): Promise<void> {
   const { shape, type, seed, out } = options;
-  const s = SYNTH_SHAPES[shape];
-  if (!s) throw new InvalidArgumentError(`unknown synthetic shape "${String(shape)}" (tiny, small, tinyllama)`);
-  const t = TYPES[type];
-  if (!t) throw new InvalidArgumentError(`unknown synthetic type "${String(type)}" (f32, f16, bf16, q8_0, q4_0)`);
+  const plans = checkedPlan(shape, type);
   if (!Number.isSafeInteger(seed) || seed < 0) throw new InvalidArgumentError(`seed must be a non-negative integer, got ${seed}`);
 
-  const plans = planTensors(s, t.ggml);
   const tensors: GgufWriterTensor[] = plans.map((p) => ({
     name: p.name,
     dims: p.dims,

@@ -25,16 +25,29 @@ import { TOKENIZER_CORPUS } from "../fixtures/tokenizer-corpus.js";
 import { openLlamaCppPeer, type LlamaCppPeer, type LlamaCppPeerModel } from "../peer/llama-cpp-peer.js";
 import { LlamaReference } from "../reference/llama-reference.js";
 
-export const CONFORMANCE_TYPES: readonly SynthType[] = ["f32", "f16", "bf16", "q8_0", "q4_0"];
+export const CONFORMANCE_TYPES: readonly SynthType[] = ["f32", "f16", "bf16", "q8_0", "q4_0", "q4_k_m", "q5_k", "q6_k"];
+
+/** K-quant types: their 256-element super-blocks need row lengths the `tiny` shape (dim 128) lacks. */
+const K_QUANT_TYPES: readonly SynthType[] = ["q4_k", "q5_k", "q6_k", "q4_k_m"];
+
+/** The shape a type runs on: the requested one, or `small` (dim 256) for K-quants when rows do not fit. */
+export function conformanceShape(type: SynthType, requested: SynthShapeName): SynthShapeName {
+  const s = SYNTH_SHAPES[requested];
+  const fits = [s.nEmbd, s.nFf].every((n) => n % 256 === 0);
+  return K_QUANT_TYPES.includes(type) && !fits ? "small" : requested;
+}
 
 /** The issue's thresholds. */
 export const THRESHOLDS = {
   tokenizerStrings: 500,
   positions: 256,
   /** Parley vs the float64 reference, max relative logit error. */
-  refRelLogitErr: { f32: 1e-3, f16: 1e-2, bf16: 1e-2, q8_0: 1e-2, q4_0: 1e-2 } as Record<SynthType, number>,
+  refRelLogitErr: { f32: 1e-3, f16: 1e-2, bf16: 1e-2, q8_0: 1e-2, q4_0: 1e-2, q4_k: 1e-2, q5_k: 1e-2, q6_k: 1e-2, q4_k_m: 1e-2 } as Record<SynthType, number>,
   /** Parley vs llama.cpp, teacher-forced top-1 agreement. */
-  top1Agreement: { f32: 0.99, f16: 0.99, bf16: 0.99, q8_0: 0.97, q4_0: 0.97 } as Record<SynthType, number>,
+  // K-quants: llama.cpp's CPU backend rounds activations to 8 bits (Q8_K) for their dot products, which puts
+  // its logits ~4e-2 (relative) from the exact result on random weights (Parley: < 1e-3), so near-ties
+  // flip more often than for Q8_0/Q4_0; Parley's own agreement with the float64 reference stays ≥ 99%.
+  top1Agreement: { f32: 0.99, f16: 0.99, bf16: 0.99, q8_0: 0.97, q4_0: 0.97, q4_k: 0.95, q5_k: 0.95, q6_k: 0.95, q4_k_m: 0.95 } as Record<SynthType, number>,
 } as const;
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -80,6 +93,8 @@ export interface Disagreement {
 }
 
 export interface TypeConformance {
+  /** The synthetic shape this type ran on (see conformanceShape). */
+  shape: SynthShapeName;
   positions: number;
   /** Parley vs llama.cpp. */
   top1_agreement: number;
@@ -281,7 +296,7 @@ export interface TypeConformanceOptions {
 
 /** Logits of all positions from Parley, llama.cpp and (optionally) the float64 reference; compares them. */
 export async function runTypeConformance(type: SynthType, ctx: ConformanceContext, options: TypeConformanceOptions = {}): Promise<TypeConformance> {
-  const shape = options.shape ?? "tiny";
+  const shape = conformanceShape(type, options.shape ?? "tiny");
   const seed = options.seed ?? 1;
   const positions = options.positions ?? THRESHOLDS.positions;
   const s = SYNTH_SHAPES[shape];
@@ -383,6 +398,7 @@ export async function runTypeConformance(type: SynthType, ctx: ConformanceContex
     }
   }
   return {
+    shape,
     positions,
     top1_agreement: agree / positions,
     max_rel_logit_err: maxErr,
@@ -418,7 +434,8 @@ export async function runConformance(options: ConformanceOptions = {}): Promise<
   const ctx = await openConformanceContext({ threads: options.threads, peerGpu: options.peerGpu });
   try {
     // Tokenizer: the vocabulary is the same in every synthetic file; use the first type's.
-    const path = await ctx.modelPath(shape, types[0] ?? "f32", seed);
+    const first = types[0] ?? "f32";
+    const path = await ctx.modelPath(conformanceShape(first, shape), first, seed);
     const model = await ctx.runtime.loadModel(path);
     const peerModel = await ctx.peer.loadModel(path);
     let tok: TokenizerConformance;

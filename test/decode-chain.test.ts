@@ -1,0 +1,247 @@
+// The GPU-resident greedy loop (native Session::decodeChain, generate()'s `gpuLoop`) on the real Vulkan
+// driver (lavapipe in CI): a chain equals one-token evaluations fed back from the host, generate() with
+// the loop equals the one-token path token for token and leaves the same cache, far fewer queue
+// submissions, typed errors for bad arguments, and a clean validation layer.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  AbortError,
+  ContextOverflowError,
+  DisposedError,
+  InvalidArgumentError,
+  Runtime,
+  type ChatMessage,
+  type GenerateChunk,
+  type GenerateOptions,
+  type Model,
+  type Session,
+} from "../runtime/index.js";
+import { gpuLoopSubmissions } from "../runtime/session.js";
+import { syntheticModel } from "./fixtures/models.js";
+
+let runtime: Runtime;
+let model: Model;
+
+beforeAll(async () => {
+  runtime = await Runtime.create({ validation: true });
+  model = await runtime.loadModel(await syntheticModel("tiny", "q8_0"));
+});
+
+afterAll(() => {
+  model?.dispose();
+  runtime?.dispose();
+});
+
+interface Run {
+  chunks: { text: string; tokens: number[]; finishReason?: string }[];
+  tokens: number[];
+  finishReason?: string;
+  cachedTokens: number;
+  generatedTokens: number;
+  submits: number;
+  history: number[];
+}
+
+async function run(session: Session, input: string | number[] | ChatMessage[], options: GenerateOptions): Promise<Run> {
+  const before = session.submits;
+  const chunks: GenerateChunk[] = [];
+  for await (const c of session.generate(input, options)) chunks.push(c);
+  const last = chunks.at(-1)!;
+  return {
+    chunks: chunks.map((c) => ({ text: c.text, tokens: c.tokens, ...(c.finishReason ? { finishReason: c.finishReason } : {}) })),
+    tokens: chunks.flatMap((c) => c.tokens),
+    finishReason: last.finishReason,
+    cachedTokens: last.timings!.cachedTokens,
+    generatedTokens: last.timings!.generatedTokens,
+    submits: session.submits - before,
+    history: [...session.tokens],
+  };
+}
+
+/** The same generations on two sessions, with and without the GPU loop: everything but the submissions must match. */
+async function compare(inputs: (string | number[] | ChatMessage[])[], options: GenerateOptions, contextSize = 256): Promise<{ loop: Run[]; step: Run[] }> {
+  const a = model.createSession({ contextSize });
+  const b = model.createSession({ contextSize });
+  const loop: Run[] = [];
+  const step: Run[] = [];
+  for (const input of inputs) {
+    const x = await run(a, input, { ...options, gpuLoop: true });
+    const y = await run(b, input, { ...options, gpuLoop: false });
+    expect(x.chunks).toEqual(y.chunks);
+    expect(x.cachedTokens).toBe(y.cachedTokens);
+    expect(x.generatedTokens).toBe(y.generatedTokens);
+    expect(x.history).toEqual(y.history);
+    loop.push(x);
+    step.push(y);
+  }
+  a.dispose();
+  b.dispose();
+  return { loop, step };
+}
+
+describe.each(["cpu", "gpu"] as const)("decodeChain (%s kernels)", (kernels) => {
+  it("returns the tokens of n one-token evaluations fed back from the host, and fills the cache the same way", async () => {
+    const prompt = model.tokenize("The blacksmith looked up from the anvil and said");
+    const chained = model.createSession({ contextSize: 96, kernels });
+    const stepwise = model.createSession({ contextSize: 96, kernels });
+    let t = (await chained.evaluate(prompt, { logits: "none" })).argmax;
+    expect((await stepwise.evaluate(prompt, { logits: "none" })).argmax).toBe(t);
+    // Chains of several sizes back to back: each starts where the previous one left the cache.
+    for (const n of [1, 5, 16, 3]) {
+      const before = chained.submits;
+      const tokens = await chained.decodeChain(t, n);
+      expect(chained.submits - before).toBe(1);
+      expect(tokens).toHaveLength(n);
+      const expected: number[] = [];
+      let u = t;
+      for (let i = 0; i < n; i++) {
+        u = (await stepwise.evaluate([u], { logits: "none" })).argmax;
+        expected.push(u);
+      }
+      expect(tokens).toEqual(expected);
+      // Like the one-token path: the chain's last token is not in the cache yet.
+      expect(chained.tokens).toEqual(stepwise.tokens);
+      t = tokens.at(-1)!;
+    }
+    // Same keys and values at every position: the next step's logits are identical.
+    const a = await chained.evaluate([t], { logits: "last" });
+    const b = await stepwise.evaluate([t], { logits: "last" });
+    expect(a.argmax).toBe(b.argmax);
+    expect(Array.from(a.logits!)).toEqual(Array.from(b.logits!));
+    chained.dispose();
+    stepwise.dispose();
+    expect(runtime.validationMessages()).toEqual([]);
+  });
+});
+
+describe("generate() with the GPU loop", () => {
+  it("streams the same chunks as one token per submission, with a third of the submissions or fewer", async () => {
+    const { loop, step } = await compare(["Tell me about the village.", "The guard said"], { temperature: 0, maxTokens: 40 });
+    for (let i = 0; i < loop.length; i++) {
+      expect(loop[i].finishReason).toBe("length");
+      expect(loop[i].tokens).toHaveLength(40);
+      // Tokens arrive one per chunk, as before.
+      expect(loop[i].chunks.slice(0, -1).every((c) => c.tokens.length === 1)).toBe(true);
+      // One prompt submission, then chains of 1, 2, 4, 8, 16, 8 tokens, against one per token.
+      expect(step[i].submits).toBe(40);
+      expect(loop[i].submits).toBe(1 + gpuLoopSubmissions(40));
+      expect(loop[i].submits).toBeLessThanOrEqual(step[i].submits / 3);
+      console.log(`40 greedy tokens: ${loop[i].submits} submissions with the GPU loop, ${step[i].submits} without`);
+    }
+    expect(runtime.validationMessages()).toEqual([]);
+  });
+
+  it("stops at maxTokens with the same cache, and the next generation reuses the same prefix", async () => {
+    const prompt = model.tokenize("Once upon a time");
+    for (const maxTokens of [1, 2, 4, 7, 9, 23]) {
+      const { loop } = await compare([prompt, [...prompt, 500, 600]], { temperature: 0, maxTokens });
+      expect(loop[0].tokens).toHaveLength(maxTokens);
+      // The last generated token is never evaluated: the cache holds the prompt and the others.
+      expect(loop[0].history).toEqual([...prompt, ...loop[0].tokens.slice(0, -1)]);
+      expect(loop[1].cachedTokens).toBe(prompt.length);
+    }
+    // A follow-up that continues the reply reuses all of it.
+    const { loop } = await compare([prompt], { temperature: 0, maxTokens: 12 });
+    const follow = [...prompt, ...loop[0].tokens, 700];
+    const again = await compare([prompt, follow], { temperature: 0, maxTokens: 12 });
+    expect(again.loop[1].cachedTokens).toBe(prompt.length + 11);
+  });
+
+  it("stops at a stop string inside a chain exactly where the one-token path stops", async () => {
+    const greedy = await compare(["The guard said"], { temperature: 0, maxTokens: 24 });
+    const text = greedy.loop[0].chunks.map((c) => c.text).join("").trim();
+    let stopsInside = 0;
+    for (const at of [2, 13, 30]) {
+      const stop = text.slice(at, at + 3);
+      if (stop.length < 3) continue;
+      const { loop } = await compare(["The guard said", "The guard said, and then"], { temperature: 0, maxTokens: 24, stop: [stop] });
+      console.log(`stop ${JSON.stringify(stop)}: after ${loop[0].tokens.length} tokens`);
+      expect(loop[0].finishReason).toBe("stop");
+      expect(loop[0].chunks.map((c) => c.text).join("")).not.toContain(stop);
+      if (loop[0].tokens.length > 2) stopsInside++;
+    }
+    expect(stopsInside).toBeGreaterThan(0);
+  });
+
+  it("chat prompts: the same replies and prefix reuse over a conversation", async () => {
+    const persona: ChatMessage[] = [{ role: "system", content: "You are Brom, the village blacksmith." }];
+    const first: ChatMessage[] = [...persona, { role: "user", content: "Hello!" }];
+    const second: ChatMessage[] = [...first, { role: "assistant", content: "Well met." }, { role: "user", content: "Any swords?" }];
+    const { loop } = await compare([first, second, first], { temperature: 0, maxTokens: 10, stop: ["\n\n"] });
+    expect(loop[1].cachedTokens).toBeGreaterThanOrEqual(model.tokenizeChat(persona, { addGenerationPrompt: false }).length);
+  });
+
+  it("stops at the end of the context like the one-token path", async () => {
+    const prompt = model.tokenize("The innkeeper wiped the counter and");
+    for (const room of [1, 2, 5, 12]) {
+      const { loop } = await compare([prompt], { temperature: 0, maxTokens: 100 }, prompt.length + room);
+      expect(loop[0].finishReason).toBe("context");
+      // The token generated when the cache is full is returned but never evaluated.
+      expect(loop[0].tokens).toHaveLength(room + 1);
+      expect(loop[0].history).toHaveLength(prompt.length + room);
+    }
+  });
+
+  it("abort and an early break leave the same cache as the one-token path", async () => {
+    const prompt = model.tokenize("Tell me a story");
+    const histories: number[][] = [];
+    for (const gpuLoop of [true, false]) {
+      const s = model.createSession({ contextSize: 128 });
+      const controller = new AbortController();
+      let n = 0;
+      await expect(async () => {
+        for await (const c of s.generate(prompt, { temperature: 0, maxTokens: 50, signal: controller.signal, gpuLoop })) {
+          n += c.tokens.length;
+          if (n >= 6) controller.abort();
+        }
+      }).rejects.toBeInstanceOf(AbortError);
+      expect(n).toBe(6);
+      histories.push([...s.tokens]);
+      let m = 0;
+      for await (const c of s.generate(prompt, { temperature: 0, maxTokens: 50, gpuLoop })) {
+        m += c.tokens.length;
+        if (m >= 5) break;
+      }
+      histories.push([...s.tokens]);
+      s.dispose();
+    }
+    expect(histories[0]).toEqual(histories[2]);
+    expect(histories[1]).toEqual(histories[3]);
+    expect(histories[0].length).toBe(prompt.length + 6);
+  });
+
+  it("other samplers ignore the option and keep one submission per token", async () => {
+    const s = model.createSession({ contextSize: 128 });
+    const r = await run(s, "The guard said", { temperature: 0.8, seed: 3, maxTokens: 8, gpuLoop: true });
+    expect(r.tokens.length).toBeGreaterThan(0);
+    // The prompt, then one per token fed back (all but the last; an EOS is not fed back either).
+    expect(r.submits).toBe(r.tokens.length + (r.finishReason === "eos" ? 1 : 0));
+    const penalised = await run(s, "The guard said", { temperature: 0, repeatPenalty: 1.3, maxTokens: 8 });
+    expect(penalised.submits).toBe(penalised.tokens.length + (penalised.finishReason === "eos" ? 1 : 0));
+    s.dispose();
+  });
+});
+
+describe("bad arguments", () => {
+  it("give typed errors and leave the session usable", async () => {
+    const s = model.createSession({ contextSize: 16 });
+    const t = (await s.evaluate(model.tokenize("Hello"), { logits: "none" })).argmax;
+    const used = s.tokens.length;
+    for (const n of [0, 65, 1.5, Number.NaN, -1, 2 ** 40]) await expect(s.decodeChain(t, n)).rejects.toBeInstanceOf(InvalidArgumentError);
+    for (const first of [-1, 32000, 2.5, 2 ** 31, Number.NaN]) await expect(s.decodeChain(first, 2)).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(s.decodeChain("7" as unknown as number, 2)).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(s.decodeChain(t, 16 - used + 1)).rejects.toBeInstanceOf(ContextOverflowError);
+    expect(s.tokens).toHaveLength(used);
+    // Exactly filling the context works.
+    const tokens = await s.decodeChain(t, 16 - used);
+    expect(tokens).toHaveLength(16 - used);
+    expect(s.tokens).toHaveLength(16);
+    await expect(s.decodeChain(tokens.at(-1)!, 1)).rejects.toBeInstanceOf(ContextOverflowError);
+    await expect(run(s, "Hi", { temperature: 0, gpuLoop: "yes" as unknown as boolean })).rejects.toBeInstanceOf(InvalidArgumentError);
+    s.reset();
+    expect((await s.decodeChain(t, 4)).length).toBe(4);
+    s.dispose();
+    await expect(s.decodeChain(t, 1)).rejects.toBeInstanceOf(DisposedError);
+    expect(() => s.submits).toThrow(DisposedError);
+    expect(runtime.validationMessages()).toEqual([]);
+  });
+});
