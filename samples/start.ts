@@ -3,23 +3,24 @@
 //
 //   npm start                        Electron if available, else browser mode
 //   npm start -- --browser           browser mode: prints http://127.0.0.1:PORT/?token=…
-//   npm start -- --model FILE        a GGUF model (else PARLEY_MODEL, else the models folder, else a stand-in)
+//   npm start -- --model FILE        a GGUF model (else PARLEY_MODEL, else the models folder, else the demo model)
 //   npm start -- --port N            browser mode's port (default: a free one)
 //   npm start -- --device D          Vulkan device index or name substring (also PARLEY_DEVICE)
 
 import { spawn } from "node:child_process";
 import { parseArgs } from "node:util";
 import { ParleyError } from "../runtime/errors.js";
+import type { ResolvedModel } from "../runtime/models/index.js";
 import { buildVillage } from "./village/build.js";
 import { bundleShell, electronArgs, findElectron } from "./village/electron/launch.js";
 import { startHttpHost } from "./village/host/http-host.js";
-import { offerModelDownload } from "./village/host/model-offer.js";
-import { DEMO_MODEL_PATH, resolveModel, type ResolvedModel } from "./village/host/model-resolution.js";
+import { offerRealModel } from "./village/host/model-offer.js";
+import { resolveVillageModel } from "./village/host/model-resolution.js";
 import { VillageService } from "./village/host/village-service.js";
 
 const USAGE = `usage: npm start -- [--browser] [--model FILE] [--port N] [--device D]
   --browser      serve the game to a browser even when Electron is installed
-  --model FILE   GGUF model to run (else PARLEY_MODEL, else the models folder, else a random-weight stand-in)
+  --model FILE   GGUF model to run (else PARLEY_MODEL, else the models folder, else the demo model)
   --port N       port on 127.0.0.1 for browser mode (default: any free port)
   --device D     Vulkan device index or name substring (default: PARLEY_DEVICE or the best device)`;
 
@@ -64,7 +65,7 @@ function hasDisplay(env: NodeJS.ProcessEnv = process.env): boolean {
 /** Runs the village in Electron; resolves with its exit code, or null when Electron could not start. */
 async function runElectron(electronPath: string, gameDir: string, model: ResolvedModel, flags: Flags): Promise<number | null> {
   const bundle = await bundleShell();
-  const args = electronArgs(bundle, { gameDir, model: model.path, noSandbox: process.getuid?.() === 0 });
+  const args = electronArgs(bundle, { gameDir, resolved: model, noSandbox: process.getuid?.() === 0 });
   const env: NodeJS.ProcessEnv = { ...process.env, ...(flags.device !== undefined ? { PARLEY_DEVICE: flags.device } : {}) };
   delete env.ELECTRON_RUN_AS_NODE; // would turn Electron into plain Node
   const child = spawn(electronPath, args, { stdio: "inherit", env });
@@ -120,35 +121,11 @@ async function runBrowser(gameDir: string, model: ResolvedModel, flags: Flags): 
   process.on("SIGTERM", stop);
 }
 
-async function askYesNo(question: string): Promise<boolean> {
-  const { createInterface } = await import("node:readline/promises");
-  const rl = createInterface({ input: process.stdin, output: process.stdout });
-  try {
-    return /^y(es)?$/i.test((await rl.question(question)).trim());
-  } finally {
-    rl.close();
-  }
-}
-
 async function main(): Promise<void> {
   const flags = parseFlags();
-  let model = await resolveModel({ model: flags.model });
-  if (flags.model === undefined && !process.env.PARLEY_MODEL && (model.synthetic || model.path === DEMO_MODEL_PATH)) {
-    // Nothing real installed: when online, offer TinyLlama (the demo model stays the offline default).
-    const downloaded = await offerModelDownload({
-      interactive: process.stdin.isTTY === true && process.stdout.isTTY === true,
-      ask: askYesNo,
-      log: (line) => console.log(dim(line)),
-      onProgress: (fraction) => process.stderr.write(`\rdownloading: ${(fraction * 100).toFixed(1)}%`),
-    }).catch((e: unknown) => {
-      console.log(dim(`download skipped: ${(e as Error).message}`));
-      return null;
-    });
-    if (downloaded) {
-      process.stderr.write("\n");
-      model = await resolveModel({ model: downloaded });
-    }
-  }
+  // Nothing real installed (the demo model or the stand-in): when online, offer TinyLlama (the demo model
+  // stays the offline default).
+  const model = await offerRealModel(await resolveVillageModel({ model: flags.model }), { log: (line) => console.log(dim(line)) });
   const gameDir = await buildVillage();
 
   if (!flags.browser) {

@@ -6,6 +6,7 @@ import { Runtime, AbortError, type ChatMessage, type Model } from "../runtime/in
 import { LlamaReference } from "./reference/llama-reference.js";
 import { syntheticModel } from "./fixtures/models.js";
 import type { SynthType } from "../runtime/synth/synth.js";
+import { seededTokens } from "./fixtures/tokens.js";
 
 let runtime: Runtime;
 
@@ -17,15 +18,6 @@ afterAll(() => {
   runtime?.dispose();
 });
 
-function seededTokens(n: number, seed: number, vocab = 32000): number[] {
-  let s = seed >>> 0;
-  const out = [1];
-  while (out.length < n) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out.push(3 + (s % (vocab - 3)));
-  }
-  return out;
-}
 
 function argmaxOf(row: ArrayLike<number>): number {
   let best = 0;

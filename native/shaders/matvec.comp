@@ -1,7 +1,9 @@
 #version 450
 // Decode's matrix-vector product y (+)= W · f(x) for one token, with the step before it fused in.
-// Each subgroup computes whole rows: its lanes read consecutive 32-bit words of a row (coalesced on
-// GPUs, contiguous SIMD loads on CPU drivers), dot them with x, and reduce with subgroupAdd.
+// Each subgroup computes ROWS whole rows at once: its lanes read consecutive 32-bit words of the rows
+// (coalesced on GPUs), gather the matching x values once and dot them with every row's word, and reduce
+// with subgroupAdd. ROWS is a specialization constant chosen per device (more rows reuse each x load
+// more often; fewer rows put more subgroups on the GPU).
 // f(x) is chosen by `x_mode`: x itself; RMSNorm(x) * aux, where every workgroup first computes x's RMS
 // itself (x is small and cached); or SwiGLU's silu(x) * aux (x = gate, aux = up). Either way a separate
 // dispatch and its barrier disappear.
@@ -14,6 +16,7 @@
 #include "weights.glsl"
 
 layout(local_size_x = 256) in;
+layout(constant_id = 0) const uint ROWS = 1u;  // rows per subgroup
 layout(std430, set = 0, binding = 2) readonly buffer X { float x[]; };
 layout(std430, set = 0, binding = 3) buffer Y { float y[]; };
 layout(std430, set = 0, binding = 4) readonly buffer Aux { float aux[]; };  // norm weight or SwiGLU's up
@@ -25,7 +28,7 @@ layout(push_constant) uniform PC {
   uint accumulate;    // 1: y += W·x (residual add fused)
   uint x_mode;        // X_PLAIN, X_RMSNORM or X_SWIGLU
   float eps;
-  uint rows_per_wg;   // rows this workgroup covers; its subgroups take them in turn
+  uint rows_per_wg;   // rows this workgroup covers (a multiple of ROWS); its subgroups take them in turn
 } pc;
 
 shared float partial[256];
@@ -53,101 +56,138 @@ float xin(uint k) {
   return x[k];
 }
 
-// Dot product of word `w` of row `row` with the matching elements of x.
-float word_dot(uint row, uint w, uint words_per_row) {
+// The x values word `w` of any row multiplies, in the order word_dot expects them.
+void gather_x(uint w, out float xs[ELEMS_PER_WORD]) {
 #if defined(WTYPE_F32)
-  return w_f32[row * words_per_row + w] * xin(w);
-#elif defined(WTYPE_F16)
-  vec2 h = unpackHalf2x16(w_u32[row * words_per_row + w]);
-  return h.x * xin(2u * w) + h.y * xin(2u * w + 1u);
-#elif defined(WTYPE_BF16)
-  uint u = w_u32[row * words_per_row + w];
-  return uintBitsToFloat(u << 16) * xin(2u * w) + uintBitsToFloat(u & 0xffff0000u) * xin(2u * w + 1u);
+  xs[0] = xin(w);
+#elif defined(WTYPE_F16) || defined(WTYPE_BF16)
+  xs[0] = xin(2u * w);
+  xs[1] = xin(2u * w + 1u);
 #elif defined(WTYPE_Q8_0)
   // 8 words per 32-element block; word j holds elements 4j..4j+3.
-  uint u = w_u32[row * words_per_row + w];
-  uint block = w >> 3, base = block * 32u + (w & 7u) * 4u;
-  float s = float(bitfieldExtract(int(u), 0, 8)) * xin(base) + float(bitfieldExtract(int(u), 8, 8)) * xin(base + 1u) +
-            float(bitfieldExtract(int(u), 16, 8)) * xin(base + 2u) + float(bitfieldExtract(int(u), 24, 8)) * xin(base + 3u);
-  return s * block_scale(row * (pc.K / 32u) + block, pc.scale_offset);
+  uint base = (w >> 3) * 32u + (w & 7u) * 4u;
+  [[unroll]] for (uint k = 0u; k < 4u; ++k) xs[k] = xin(base + k);
 #elif defined(WTYPE_Q4_0)
   // 4 words per block; byte b of word j holds element 4j+b (low nibble) and 4j+b+16 (high nibble).
-  uint u = w_u32[row * words_per_row + w];
-  uint block = w >> 2, base = block * 32u + (w & 3u) * 4u;
-  float s = 0.0;
-  for (uint b = 0u; b < 4u; ++b) {
-    uint byte_ = (u >> (8u * b)) & 0xffu;
-    s += (float(byte_ & 0xfu) - 8.0) * xin(base + b) + (float(byte_ >> 4) - 8.0) * xin(base + b + 16u);
+  uint base = (w >> 2) * 32u + (w & 3u) * 4u;
+  [[unroll]] for (uint k = 0u; k < 4u; ++k) {
+    xs[k] = xin(base + k);
+    xs[k + 4u] = xin(base + 16u + k);
   }
-  return s * block_scale(row * (pc.K / 32u) + block, pc.scale_offset);
 #elif defined(WTYPE_Q4_K) || defined(WTYPE_Q5_K)
   // 32 nibble words per super-block; word 8c+i holds elements 64c+4i.. (low nibbles, sub-block 2c) and
   // 64c+32+4i.. (high nibbles, sub-block 2c+1).
-  uint sb = row * (pc.K / 256u) + (w >> 5), qw = w & 31u, c = qw >> 3, i = qw & 7u;
+  uint qw = w & 31u, e = (w >> 5) * 256u + 64u * (qw >> 3) + 4u * (qw & 7u);
+  [[unroll]] for (uint k = 0u; k < 4u; ++k) {
+    xs[k] = xin(e + k);
+    xs[k + 4u] = xin(e + 32u + k);
+  }
+#elif defined(WTYPE_Q6_K)
+  // 32 ql words per super-block; word 16h+8p+i holds, for l = 4i..4i+3, element 128h+32p+l (low nibbles)
+  // and 128h+32(p+2)+l (high nibbles).
+  uint qw = w & 31u, e = (w >> 5) * 256u + 128u * (qw >> 4) + 32u * ((qw >> 3) & 1u) + 4u * (qw & 7u);
+  [[unroll]] for (uint k = 0u; k < 4u; ++k) {
+    xs[k] = xin(e + k);
+    xs[k + 4u] = xin(e + 64u + k);
+  }
+#else
+#error "define a WTYPE_*"
+#endif
+}
+
+// Dot product of word `w` of row `row` with its x values.
+float word_dot(uint row, uint w, uint words_per_row, float xs[ELEMS_PER_WORD]) {
+#if defined(WTYPE_F32)
+  return w_f32[row * words_per_row + w] * xs[0];
+#elif defined(WTYPE_F16)
+  vec2 h = unpackHalf2x16(w_u32[row * words_per_row + w]);
+  return h.x * xs[0] + h.y * xs[1];
+#elif defined(WTYPE_BF16)
+  uint u = w_u32[row * words_per_row + w];
+  return uintBitsToFloat(u << 16) * xs[0] + uintBitsToFloat(u & 0xffff0000u) * xs[1];
+#elif defined(WTYPE_Q8_0)
+  uint u = w_u32[row * words_per_row + w];
+  float s = 0.0;
+  [[unroll]] for (uint k = 0u; k < 4u; ++k) s += float(bitfieldExtract(int(u), int(8u * k), 8)) * xs[k];
+  return s * block_scale(row * (pc.K / 32u) + (w >> 3), pc.scale_offset);
+#elif defined(WTYPE_Q4_0)
+  uint u = w_u32[row * words_per_row + w];
+  float s = 0.0;
+  [[unroll]] for (uint k = 0u; k < 4u; ++k) {
+    s += (float((u >> (8u * k)) & 15u) - 8.0) * xs[k] + (float((u >> (8u * k + 4u)) & 15u) - 8.0) * xs[k + 4u];
+  }
+  return s * block_scale(row * (pc.K / 32u) + (w >> 2), pc.scale_offset);
+#elif defined(WTYPE_Q4_K) || defined(WTYPE_Q5_K)
+  uint sb = row * (pc.K / 256u) + (w >> 5), qw = w & 31u, c = qw >> 3;
 #if defined(WTYPE_Q4_K)
   uint base = sb * Q4_K_WORDS, u = w_u32[base + 4u + qw];
 #else
-  uint base = sb * Q5_K_WORDS, u = w_u32[base + 12u + qw], hbits = w_u32[base + 4u + i];
+  uint base = sb * Q5_K_WORDS, u = w_u32[base + 12u + qw], hbits = w_u32[base + 4u + (qw & 7u)];
 #endif
-  uint e = (w >> 5) * 256u + 64u * c + 4u * i;
   float qlo = 0.0, qhi = 0.0, xlo = 0.0, xhi = 0.0;
-  for (uint k = 0u; k < 4u; ++k) {
+  [[unroll]] for (uint k = 0u; k < 4u; ++k) {
     uint lo = (u >> (8u * k)) & 15u, hi = (u >> (8u * k + 4u)) & 15u;
 #if defined(WTYPE_Q5_K)
     lo |= ((hbits >> (8u * k + 2u * c)) & 1u) << 4;
     hi |= ((hbits >> (8u * k + 2u * c + 1u)) & 1u) << 4;
 #endif
-    float a = xin(e + k), b = xin(e + 32u + k);
-    qlo += float(lo) * a;
-    qhi += float(hi) * b;
-    xlo += a;
-    xhi += b;
+    qlo += float(lo) * xs[k];
+    qhi += float(hi) * xs[k + 4u];
+    xlo += xs[k];
+    xhi += xs[k + 4u];
   }
   vec2 dm = unpackHalf2x16(w_u32[base]);
   vec2 smlo = k_scale_min(4u * base + 4u, 2u * c), smhi = k_scale_min(4u * base + 4u, 2u * c + 1u);
   return dm.x * (smlo.x * qlo + smhi.x * qhi) - dm.y * (smlo.y * xlo + smhi.y * xhi);
 #elif defined(WTYPE_Q6_K)
-  // 32 ql words per super-block; word 16h+8p+i holds, for l = 4i..4i+3, element 128h+32p+l (low nibbles)
-  // and 128h+32(p+2)+l (high nibbles); their top 2 bits are in qh word 32+8h+i.
   uint sb = row * (pc.K / 256u) + (w >> 5), qw = w & 31u, h = qw >> 4, p = (qw >> 3) & 1u, i = qw & 7u;
   uint base = sb * Q6_K_WORDS, u = w_u32[base + qw], hbits = w_u32[base + 32u + 8u * h + i];
-  uint e = (w >> 5) * 256u + 128u * h + 32u * p + 4u * i;
   float slo = 0.0, shi = 0.0;
-  for (uint k = 0u; k < 4u; ++k) {
+  [[unroll]] for (uint k = 0u; k < 4u; ++k) {
     int lo = int(((u >> (8u * k)) & 15u) | (((hbits >> (8u * k + 2u * p)) & 3u) << 4)) - 32;
     int hi = int(((u >> (8u * k + 4u)) & 15u) | (((hbits >> (8u * k + 2u * p + 4u)) & 3u) << 4)) - 32;
-    slo += float(lo) * xin(e + k);
-    shi += float(hi) * xin(e + 64u + k);
+    slo += float(lo) * xs[k];
+    shi += float(hi) * xs[k + 4u];
   }
   uint si = 8u * h + 2u * p + (i >> 2);  // l / 16 picks the scale's odd neighbour
   return block_scale(sb, pc.scale_offset) * (q6_scale(base, si) * slo + q6_scale(base, si + 4u) * shi);
-#else
-#error "define a WTYPE_*"
 #endif
 }
 
 void main() {
   uint tid = gl_LocalInvocationID.x;
   if (pc.x_mode == X_RMSNORM) {
+    // x's mean square: a subgroup sum, then one thread adds the subgroups' partials.
     float ss = 0.0;
     for (uint k = tid; k < pc.K; k += 256u) ss += x[k] * x[k];
-    partial[tid] = ss;
+    ss = subgroupAdd(ss);
+    if (subgroupElect()) partial[gl_SubgroupID] = ss;
     barrier();
-    for (uint stride = 128u; stride > 0u; stride >>= 1) {
-      if (tid < stride) partial[tid] += partial[tid + stride];
-      barrier();
+    if (tid == 0u) {
+      float total = 0.0;
+      for (uint s = 0u; s < gl_NumSubgroups; ++s) total += partial[s];
+      rms_scale = inversesqrt(total / float(pc.K) + pc.eps);
     }
-    if (tid == 0u) rms_scale = inversesqrt(partial[0] / float(pc.K) + pc.eps);
     barrier();
   }
   uint words_per_row = pc.K / ELEMS_PER_WORD;
   uint wg = gl_WorkGroupID.x + gl_WorkGroupID.y * 65535u;
-  for (uint r = gl_SubgroupID; r < pc.rows_per_wg; r += gl_NumSubgroups) {
-    uint row = wg * pc.rows_per_wg + r;
-    if (row >= pc.M) break;
-    float acc = 0.0;
-    for (uint w = gl_SubgroupInvocationID; w < words_per_row; w += gl_SubgroupSize) acc += word_dot(row, w, words_per_row);
-    acc = subgroupAdd(acc);
-    if (subgroupElect()) y[row] = pc.accumulate != 0u ? y[row] + acc : acc;
+  for (uint r = gl_SubgroupID * ROWS; r < pc.rows_per_wg; r += gl_NumSubgroups * ROWS) {
+    uint row0 = wg * pc.rows_per_wg + r;
+    if (row0 >= pc.M) break;
+    uint rows = min(ROWS, pc.M - row0);
+    float acc[ROWS];
+    [[unroll]] for (uint i = 0u; i < ROWS; ++i) acc[i] = 0.0;
+    for (uint w = gl_SubgroupInvocationID; w < words_per_row; w += gl_SubgroupSize) {
+      float xs[ELEMS_PER_WORD];
+      gather_x(w, xs);
+      [[unroll]] for (uint i = 0u; i < ROWS; ++i) {
+        if (i < rows) acc[i] += word_dot(row0 + i, w, words_per_row, xs);
+      }
+    }
+    [[unroll]] for (uint i = 0u; i < ROWS; ++i) {
+      float sum = subgroupAdd(acc[i]);
+      if (i < rows && subgroupElect()) y[row0 + i] = pc.accumulate != 0u ? y[row0 + i] + sum : sum;
+    }
   }
 }

@@ -16,7 +16,7 @@ uint32_t storageBindingCount(const std::string& name) {
   if (name == "rmsnorm") return 3;
   if (name == "rope_kv") return 6;
   if (name == "attention") return 4;
-  if (name == "attention_decode") return 7;
+  if (name == "attention_decode") return 9;
   if (name == "silu_mul") return 2;
   if (name == "argmax") return 2;
   if (name == "topk") return 2;
@@ -24,14 +24,32 @@ uint32_t storageBindingCount(const std::string& name) {
   throw NativeError("VULKAN", "unknown kernel " + name);
 }
 
+// "matvec_q4_0#2" → shader "matvec_q4_0" with specialization constant 0 = 2 ("#a#b": constants 0 and 1).
+std::string splitSpecialization(const std::string& name, std::vector<uint32_t>& constants) {
+  size_t hash = name.find('#');
+  if (hash == std::string::npos) return name;
+  size_t at = hash;
+  while (at != std::string::npos) {
+    size_t next = name.find('#', at + 1);
+    std::string digits = name.substr(at + 1, next == std::string::npos ? std::string::npos : next - at - 1);
+    if (digits.empty() || digits.size() > 9 || digits.find_first_not_of("0123456789") != std::string::npos)
+      throw NativeError("VULKAN", "bad specialization constant in kernel name " + name);
+    constants.push_back(uint32_t(std::stoul(digits)));
+    at = next;
+  }
+  return name.substr(0, hash);
+}
+
 }  // namespace
 
 Kernel::Kernel(VkContext& ctx, const std::string& name) : ctx_(ctx), name_(name) {
+  std::vector<uint32_t> constants;
+  const std::string shaderName = splitSpecialization(name, constants);
   const EmbeddedShader* shader = nullptr;
   for (const auto& s : kEmbeddedShaders)
-    if (name == s.name) shader = &s;
+    if (shaderName == s.name) shader = &s;
   if (!shader) throw NativeError("VULKAN", "no embedded SPIR-V for kernel " + name);
-  storageBindings_ = storageBindingCount(name);
+  storageBindings_ = storageBindingCount(shaderName);
   VkDevice dev = ctx.device();
   try {
     VkShaderModuleCreateInfo smci{VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO};
@@ -64,6 +82,10 @@ Kernel::Kernel(VkContext& ctx, const std::string& name) : ctx_(ctx), name_(name)
     cpi.stage.stage = VK_SHADER_STAGE_COMPUTE_BIT;
     cpi.stage.module = module_;
     cpi.stage.pName = "main";
+    std::vector<VkSpecializationMapEntry> entries(constants.size());
+    for (uint32_t i = 0; i < entries.size(); ++i) entries[i] = {i, i * 4, 4};
+    VkSpecializationInfo spec{uint32_t(entries.size()), entries.data(), constants.size() * 4, constants.data()};
+    if (!constants.empty()) cpi.stage.pSpecializationInfo = &spec;
     cpi.layout = pipelineLayout_;
     VK_CHECK(vkCreateComputePipelines(dev, ctx.pipelineCache(), 1, &cpi, nullptr, &pipeline_));
   } catch (...) {

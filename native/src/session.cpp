@@ -98,12 +98,14 @@ class Session::Recorder {
   // the RMSNorm (aux = its weight) or SwiGLU's silu(x)·aux (x = gate, aux = up).
   enum class XMode : uint32_t { Plain = 0, RmsNorm = 1, SwiGlu = 2 };
   void matvec(const WeightMatrix& w, const Buffer& x, const Buffer& y, bool accumulate, XMode mode, const Buffer* aux) {
-    const uint32_t rowsPerWg = std::max(1u, 256u / std::max(1u, s_.ctx_.info().subgroupSize));
+    // Each subgroup computes `rows` rows together (a specialization constant of the kernel).
+    const uint32_t rows = s_.matvecRows_;
+    const uint32_t rowsPerWg = std::max(1u, 256u / std::max(1u, s_.ctx_.info().subgroupSize)) * rows;
     struct { uint32_t K, M, scaleOffset, accumulate, xMode; float eps; uint32_t rowsPerWg; } pc{
         w.K, w.M, w.scaleOffsetWords, accumulate, uint32_t(mode), s_.model_->hparams().rmsEps, rowsPerWg};
     const uint32_t groups = ceilDiv(w.M, rowsPerWg);
-    dispatch("matvec_" + w.kernelSuffix(), {&w.buffer, &x, &y, aux ? aux : &x}, pc, std::min(groups, kMaxGroups),
-             ceilDiv(groups, kMaxGroups));
+    const std::string kernel = "matvec_" + w.kernelSuffix() + (rows == 1 ? "" : "#" + std::to_string(rows));
+    dispatch(kernel, {&w.buffer, &x, &y, aux ? aux : &x}, pc, std::min(groups, kMaxGroups), ceilDiv(groups, kMaxGroups));
   }
 
   void rmsnorm(const Buffer& x, const Buffer& weight, const Buffer& out, uint32_t capacity, bool logitsOnly) {
@@ -128,6 +130,15 @@ class Session::Recorder {
 Session::Session(std::shared_ptr<ModelWeights> model, uint32_t contextSize, uint32_t ubatch, KernelSet kernels)
     : model_(std::move(model)), ctx_(model_->context()), ctxSize_(contextSize), ubatch_(ubatch) {
   gpuKernels_ = kernels == KernelSet::Auto ? ctx_.info().type != "cpu" : kernels == KernelSet::Gpu;
+  // Rows per subgroup in the decode matrix-vector kernels. PARLEY_MATVEC_ROWS (1..8) overrides it for tuning
+  // (`npm run bench -- --matvec-rows 1,2,4` sweeps it); 1 is the setting measured on the H200 so far.
+  if (const char* env = std::getenv("PARLEY_MATVEC_ROWS")) {
+    char* end = nullptr;
+    const long rows = std::strtol(env, &end, 10);
+    if (end == env || *end != '\0' || rows < 1 || rows > 8)
+      throw NativeError("INVALID_ARGUMENT", "PARLEY_MATVEC_ROWS must be an integer in 1..8, got '" + std::string(env) + "'");
+    matvecRows_ = uint32_t(rows);
+  }
   const LlamaHParams& hp = model_->hparams();
   if (contextSize == 0 || contextSize > kMaxContext)
     throw NativeError("INVALID_ARGUMENT", "context size must be between 1 and " + std::to_string(kMaxContext));
@@ -156,6 +167,38 @@ Session::Session(std::shared_ptr<ModelWeights> model, uint32_t contextSize, uint
   logits_ = device(T * hp.nVocab * 4);
   kCache_ = device(uint64_t(hp.nLayer) * ctxSize_ * KV * 2);
   vCache_ = device(uint64_t(hp.nLayer) * ctxSize_ * KV * 2);
+
+  // GPU decode attention runs one workgroup per (pack of query heads sharing a KV head, chunk of keys);
+  // the last chunk of a pack to finish combines the partials (native/shaders/attention_decode.comp).
+  // PARLEY_ATTN_CHUNK (keys per chunk, 1..256, default 64) and PARLEY_ATTN_HEADS (query heads per pack, 1..8
+  // and a divisor of the GQA group, default the largest such) override them for tests and tuning.
+  auto envUint = [](const char* name, uint32_t lo, uint32_t hi, uint32_t fallback) {
+    const char* env = std::getenv(name);
+    if (!env) return fallback;
+    char* end = nullptr;
+    const long v = std::strtol(env, &end, 10);
+    if (end == env || *end != '\0' || v < long(lo) || v > long(hi))
+      throw NativeError("INVALID_ARGUMENT", std::string(name) + " must be an integer in " + std::to_string(lo) + ".." +
+                                                std::to_string(hi) + ", got '" + env + "'");
+    return uint32_t(v);
+  };
+  const uint32_t group = hp.nHead / hp.nHeadKv;
+  uint32_t packHeads = std::min(group, 8u);
+  while (group % packHeads != 0) --packHeads;
+  attnChunk_ = envUint("PARLEY_ATTN_CHUNK", 1, 256, attnChunk_);
+  attnHeadsPerWg_ = envUint("PARLEY_ATTN_HEADS", 1, 8, packHeads);
+  if (group % attnHeadsPerWg_ != 0)
+    throw NativeError("INVALID_ARGUMENT", "PARLEY_ATTN_HEADS must divide the " + std::to_string(group) +
+                                              " query heads per KV head, got " + std::to_string(attnHeadsPerWg_));
+  if (gpuKernels_) {
+    const uint64_t chunks = ceilDiv(ctxSize_, attnChunk_);
+    attnPartials_ = device(uint64_t(hp.nHead) * chunks * (hp.headDim / 2 + 1) * 8);  // (m, l) + acc pairs, as vec2
+    attnCounters_ = device(uint64_t(hp.nHead) * 4);
+    const std::vector<uint32_t> zeros(hp.nHead, 0);  // the kernel leaves them 0 after every dispatch
+    Uploader up(ctx_, zeros.size() * 4);
+    up.upload(attnCounters_.handle(), 0, zeros.data(), zeros.size() * 4);
+    up.flush();
+  }
 
   // RoPE cos/sin for every position, in double precision: exact even at large positions.
   rope_ = device(uint64_t(ctxSize_) * (hp.ropeDim / 2) * 8);
@@ -321,8 +364,11 @@ void Session::recordForward(VkCommandBuffer cmd, uint32_t capacity, Plan& plan, 
     struct { uint32_t nHead, nHeadKv, headDim, cacheOffset; float scale; uint32_t ropeDim; } attnPc{
         hp.nHead, hp.nHeadKv, hp.headDim, cacheOffset, float(1.0 / std::sqrt(double(hp.headDim))), hp.ropeDim};
     if (decode) {
-      // RoPE and the KV-cache store happen inside the attention dispatch.
-      r.dispatch("attention_decode", {&q_, &kCache_, &vCache_, &attn_, &k_, &v_, &rope_}, attnPc, hp.nHead, 1);
+      // RoPE, the KV-cache store and the combine of the key chunks happen inside the attention dispatch.
+      struct { uint32_t nHead, nHeadKv, headDim, cacheOffset; float scale; uint32_t ropeDim, chunk, headsPerWg; } decodePc{
+          hp.nHead, hp.nHeadKv, hp.headDim, cacheOffset, attnPc.scale, hp.ropeDim, attnChunk_, attnHeadsPerWg_};
+      r.dispatch("attention_decode", {&q_, &kCache_, &vCache_, &attn_, &k_, &v_, &rope_, &attnPartials_, &attnCounters_},
+                 decodePc, hp.nHead / attnHeadsPerWg_, ceilDiv(ctxSize_, attnChunk_));
     } else {
       struct { uint32_t nHead, nHeadKv, headDim, ropeDim, cacheOffset; } ropePc{hp.nHead, hp.nHeadKv, hp.headDim, hp.ropeDim,
                                                                                 cacheOffset};

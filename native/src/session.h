@@ -67,6 +67,7 @@ class Session {
   void printProfile(const Profile& p);
   bool profiling_ = false;
   bool gpuKernels_ = true;
+  uint32_t matvecRows_ = 1;  // rows each subgroup of a decode matrix-vector kernel computes
   Profile decodeProfile_, prefillProfile_;
 
   std::shared_ptr<ModelWeights> model_;
@@ -75,6 +76,10 @@ class Session {
   Buffer params_, tokens_, argmax_, topk_, logitsHost_;
   Buffer chain_;  // decodeChain's output: a counter, then up to kMaxChain token ids (host-visible)
   Buffer x_, xn_, q_, k_, v_, attn_, gate_, up_, logits_, kCache_, vCache_, rope_;
+  // GPU decode attention (native/shaders/attention_decode.comp): keys per workgroup, query heads per
+  // workgroup (a divisor of the GQA group, <= 8), per-(head, chunk) partials and per-pack counters.
+  uint32_t attnChunk_ = 64, attnHeadsPerWg_ = 1;
+  Buffer attnPartials_, attnCounters_;
   VkDescriptorPool descriptorPool_ = VK_NULL_HANDLE;
   VkCommandPool commandPool_ = VK_NULL_HANDLE;
   VkCommandBuffer decodeCmd_ = VK_NULL_HANDLE, prefillCmd_ = VK_NULL_HANDLE, copyCmd_ = VK_NULL_HANDLE, topkCmd_ = VK_NULL_HANDLE;

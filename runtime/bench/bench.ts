@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { InvalidArgumentError, ParleyError } from "../errors.js";
 import { Runtime } from "../runtime.js";
-import { SYNTH_SHAPES, writeSyntheticModel, type SynthShapeName, type SynthType } from "../synth/synth.js";
+import { SYNTH_SHAPES, SYNTH_TYPES, writeSyntheticModel, type SynthShapeName, type SynthType } from "../synth/synth.js";
 import { LlamaSide, peerFirstToken, type PeerGpuChoice } from "./llama-side.js";
 import { ParleySide, parleyFirstToken, type MeasureSettings } from "./parley-side.js";
 import { RATIO_CONVENTION, computeRatios, formatTable, isMainModule, type BenchReport, type PeerFigures } from "./report.js";
@@ -37,13 +37,15 @@ export interface BenchOptions {
   peerGpu?: PeerGpuChoice;
   /** The peer's CPU threads; default: the fastest of a short trial. */
   peerThreads?: number;
+  /** Rows per subgroup of the decode matrix-vector kernels to sweep (PARLEY_MATVEC_ROWS, 1..8). */
+  matvecRows?: number[];
   /** Progress lines (default: none). */
   log?: (line: string) => void;
 }
 
 const FIRST_TOKEN_PROMPT = 16;
 const SHAPES = Object.keys(SYNTH_SHAPES) as SynthShapeName[];
-const TYPES: SynthType[] = ["f32", "f16", "bf16", "q8_0", "q4_0"];
+const TYPES: readonly SynthType[] = SYNTH_TYPES;
 
 /** Deterministic token ids: BOS, then ids spread over the vocabulary (skipping the control tokens 0..2). */
 export function benchTokens(n: number, seed: number, vocab: number): number[] {
@@ -94,6 +96,9 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
   if (options.repeat !== undefined) positiveInt("repeat", options.repeat);
   if (options.ubatch !== undefined) positiveInt("ubatch", options.ubatch);
   if (options.peerThreads !== undefined) positiveInt("peer threads", options.peerThreads);
+  for (const r of options.matvecRows ?? []) {
+    if (!Number.isInteger(r) || r < 1 || r > 8) throw new InvalidArgumentError(`matvec rows must be integers in 1..8, got ${r}`);
+  }
 
   const path = options.model ?? (await syntheticBenchModel(shape, type, seed, log));
   const notes: string[] = [];
@@ -129,6 +134,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
       decode,
       decodePrompt: benchTokens(FIRST_TOKEN_PROMPT, seed + 1, vocab),
       repeat,
+      matvecRows: options.matvecRows ?? [],
       log,
     };
     parleyFigures = await parley.measure(settings, options.ubatch ?? 64);
@@ -203,7 +209,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
 const USAGE = `usage: npm run bench -- [options]
 
   --shape tiny|small|tinyllama   synthetic model shape (default tinyllama)
-  --type f32|f16|bf16|q8_0|q4_0  synthetic tensor type (default q4_0)
+  --type T                       synthetic tensor type: ${SYNTH_TYPES.join("|")} (default q4_0)
   --model FILE                   an existing GGUF instead of a synthetic one (cached under ${join(tmpdir(), "parley-bench")})
   --prefill 128,512              prefill lengths
   --decode 128                   timed greedy decode steps
@@ -213,6 +219,7 @@ const USAGE = `usage: npm run bench -- [options]
   --device D                     Parley's Vulkan device (index or name substring)
   --peer-gpu auto|vulkan|cpu     llama.cpp's backend (default auto: Vulkan where a GPU exists)
   --peer-threads N               llama.cpp's CPU threads (default: the fastest of 1, 2, ...)
+  --matvec-rows 1,2,4            also time decode with each rows-per-subgroup setting (kernel tuning)
   --skip-peer                    Parley only
   --json                         print one JSON object instead of the table
 `;
@@ -224,7 +231,7 @@ function parseCli(argv: string[]): { options: BenchOptions; json: boolean } {
       shape: { type: "string" }, type: { type: "string" }, model: { type: "string" }, prefill: { type: "string" },
       decode: { type: "string" }, repeat: { type: "string" }, seed: { type: "string" }, ubatch: { type: "string" },
       device: { type: "string" }, "peer-gpu": { type: "string" }, "peer-threads": { type: "string" },
-      "skip-peer": { type: "boolean" }, json: { type: "boolean" }, quiet: { type: "boolean" }, help: { type: "boolean", short: "h" },
+      "matvec-rows": { type: "string" }, "skip-peer": { type: "boolean" }, json: { type: "boolean" }, quiet: { type: "boolean" }, help: { type: "boolean", short: "h" },
     },
   });
   if (values.help) {
@@ -247,6 +254,7 @@ function parseCli(argv: string[]): { options: BenchOptions; json: boolean } {
     skipPeer: values["skip-peer"] ?? false,
     peerGpu: peerGpu as PeerGpuChoice | undefined,
     peerThreads: int("--peer-threads", values["peer-threads"]),
+    matvecRows: values["matvec-rows"]?.split(",").map((s) => positiveIntArg("--matvec-rows", s)),
     log: values.quiet ? undefined : (line) => process.stderr.write(`[bench] ${line}\n`),
   };
   return { options, json: values.json ?? false };

@@ -3,6 +3,7 @@
 
 import { Runtime } from "../runtime.js";
 import type { Model } from "../model.js";
+import { GPU_LOOP_MAX_CHAIN, type Session } from "../session.js";
 import type { DeviceInfo } from "../native.js";
 import {
   decodeFigure,
@@ -11,6 +12,7 @@ import {
   prefillFigure,
   spawnFirstTokenChild,
   WARMUP_TOKENS,
+  type DecodeFigure,
   type FirstTokenFigure,
   type ParleyFigures,
 } from "./report.js";
@@ -24,6 +26,8 @@ export interface MeasureSettings {
   decodePrompt: readonly number[];
   /** Prefill runs per length (the median is reported). */
   repeat: number;
+  /** Rows per subgroup of the decode matrix-vector kernels to compare (PARLEY_MATVEC_ROWS); empty: no sweep. */
+  matvecRows?: readonly number[];
   log?: (line: string) => void;
 }
 
@@ -88,16 +92,29 @@ export class ParleySide {
         prefill.push(f);
       }
 
-      session.reset();
-      let token = (await session.evaluate(settings.decodePrompt, { logits: "none" })).argmax;
-      const steps: number[] = [];
-      for (let i = 0; i < settings.decode; i++) {
-        const t0 = performance.now();
-        token = (await session.evaluate([token], { logits: "none" })).argmax;
-        steps.push(performance.now() - t0);
-      }
-      const decode = decodeFigure(steps, settings.decodePrompt.length);
+      const decode = await timeDecode(session, settings);
       log(`parley: decode ${decode.tokens} tokens: median ${decode.medianMsPerToken.toFixed(2)} ms/token`);
+      const decodeLoop = await timeDecodeLoop(session, settings);
+      log(`parley: decode ${decodeLoop.tokens} tokens in GPU-resident chains: median ${decodeLoop.medianMsPerToken.toFixed(2)} ms/token`);
+
+      // Kernel tuning: the same two figures for each rows-per-subgroup setting, each in a fresh session.
+      const matvecRowsSweep = [];
+      for (const rows of settings.matvecRows ?? []) {
+        const saved = process.env.PARLEY_MATVEC_ROWS;
+        process.env.PARLEY_MATVEC_ROWS = String(rows);
+        const tuned = model.createSession({ contextSize, ubatch });
+        try {
+          await tuned.evaluate(warm, { logits: "none" });
+          const d = await timeDecode(tuned, settings);
+          const l = await timeDecodeLoop(tuned, settings);
+          matvecRowsSweep.push({ rows, decodeMsPerToken: d.medianMsPerToken, loopMsPerToken: l.medianMsPerToken });
+          log(`parley: matvec rows ${rows}: decode ${d.medianMsPerToken.toFixed(3)} ms/token, GPU loop ${l.medianMsPerToken.toFixed(3)} ms/token`);
+        } finally {
+          tuned.dispose();
+          if (saved === undefined) delete process.env.PARLEY_MATVEC_ROWS;
+          else process.env.PARLEY_MATVEC_ROWS = saved;
+        }
+      }
 
       const d = this.device;
       const plan = session.plan();
@@ -110,6 +127,8 @@ export class ParleySide {
         loadMs: this.#loadMs,
         prefill,
         decode,
+        decodeLoop,
+        ...(matvecRowsSweep.length ? { matvecRowsSweep } : {}),
         deviceBytes: model.info.deviceBytes + sessionBytes,
         deviceMemory: { weightsBytes: model.info.deviceBytes, sessionBytes },
         plan: { dispatches: plan.dispatches, barriers: plan.barriers, weightBytes: plan.weightBytes },
@@ -122,6 +141,36 @@ export class ParleySide {
   dispose(): void {
     this.runtime.dispose();
   }
+}
+
+/** Greedy decode one step per submission (what the peer does too): the median over `settings.decode` steps. */
+async function timeDecode(session: Session, settings: MeasureSettings): Promise<DecodeFigure> {
+  session.reset();
+  let token = (await session.evaluate(settings.decodePrompt, { logits: "none" })).argmax;
+  const steps: number[] = [];
+  for (let i = 0; i < settings.decode; i++) {
+    const t0 = performance.now();
+    token = (await session.evaluate([token], { logits: "none" })).argmax;
+    steps.push(performance.now() - t0);
+  }
+  return decodeFigure(steps, settings.decodePrompt.length);
+}
+
+/** Greedy decode as generate() runs it: chains of GPU_LOOP_MAX_CHAIN steps per submission; per-token times. */
+async function timeDecodeLoop(session: Session, settings: MeasureSettings): Promise<DecodeFigure> {
+  session.reset();
+  let token = (await session.evaluate(settings.decodePrompt, { logits: "none" })).argmax;
+  const perToken: number[] = [];
+  for (let done = 0; done < settings.decode; ) {
+    const n = Math.min(GPU_LOOP_MAX_CHAIN, settings.decode - done);
+    const t0 = performance.now();
+    const tokens = await session.decodeChain(token, n);
+    const ms = performance.now() - t0;
+    for (let i = 0; i < n; i++) perToken.push(ms / n);
+    token = tokens[tokens.length - 1];
+    done += n;
+  }
+  return decodeFigure(perToken, settings.decodePrompt.length);
 }
 
 /** Time to first token in a fresh process: create the runtime, load, prefill `prompt`, one greedy token. */

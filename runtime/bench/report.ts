@@ -64,6 +64,10 @@ export interface ParleyFigures extends SideFigures {
   deviceMemory: { weightsBytes: number; sessionBytes: number };
   /** One decode step's recorded work. */
   plan: { dispatches: number; barriers: number; weightBytes: number };
+  /** Greedy decode in GPU-resident chains (what generate() runs): per-token times. */
+  decodeLoop: DecodeFigure;
+  /** --matvec-rows: median decode ms/token per rows-per-subgroup setting of the matrix-vector kernels. */
+  matvecRowsSweep?: Array<{ rows: number; decodeMsPerToken: number; loopMsPerToken: number }>;
 }
 
 export interface PeerFigures extends SideFigures {
@@ -87,6 +91,8 @@ export interface Ratios {
   prefill: Array<{ tokens: number; ms: number; tokensPerSecond: number }>;
   decodeMsPerToken: number;
   decodeTokensPerSecond: number;
+  /** The peer's one-token decode against Parley's GPU-resident greedy loop. */
+  decodeLoopMsPerToken: number;
   deviceBytes: number;
 }
 
@@ -129,6 +135,7 @@ export function computeRatios(parley: ParleyFigures, peer: PeerFigures): Ratios 
     }),
     decodeMsPerToken: timeRatio(peer.decode.medianMsPerToken, parley.decode.medianMsPerToken),
     decodeTokensPerSecond: parley.decode.tokensPerSecond / peer.decode.tokensPerSecond,
+    decodeLoopMsPerToken: timeRatio(peer.decode.medianMsPerToken, parley.decodeLoop.medianMsPerToken),
     deviceBytes: timeRatio(peer.deviceBytes, parley.deviceBytes),
   };
 }
@@ -207,6 +214,10 @@ export function formatTable(r: BenchReport): string {
   }
   add(`decode ${p.decode.tokens} tokens (median/token)`, fmtMs(p.decode.medianMsPerToken), q ? fmtMs(q.decode.medianMsPerToken) : "", fmtRatio(x?.decodeMsPerToken));
   add(`  throughput`, fmtRate(p.decode.tokensPerSecond), q ? fmtRate(q.decode.tokensPerSecond) : "", fmtRatio(x?.decodeTokensPerSecond));
+  add(`decode, greedy GPU loop (median/token)`, fmtMs(p.decodeLoop.medianMsPerToken), q ? fmtMs(q.decode.medianMsPerToken) : "", fmtRatio(x?.decodeLoopMsPerToken));
+  for (const t of p.matvecRowsSweep ?? []) {
+    add(`  matvec rows ${t.rows}: decode / GPU loop`, `${fmtMs(t.decodeMsPerToken)} / ${fmtMs(t.loopMsPerToken)}`, "", "");
+  }
   add("load model", fmtMs(p.loadMs), q ? fmtMs(q.loadMs) : "", fmtRatio(x?.loadMs));
   add("init runtime/backend", fmtMs(p.initMs), q ? fmtMs(q.initMs) : "", fmtRatio(x?.initMs));
   add(`first token after process start (${r.settings.firstTokenPromptTokens}-token prompt)`, fmtMs(p.firstToken.ms), q ? fmtMs(q.firstToken.ms) : "", fmtRatio(x?.firstTokenMs));

@@ -1,7 +1,7 @@
-// The village's host side on the real runtime (a tiny synthetic model on lavapipe, no mock): model
-// resolution order, VillageService's rules, and the HTTP host's guards (token, Origin, Host, paths, body
-// limits) plus a whole conversation streamed over SSE with Node's fetch.
-import { mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+// The village's host side on the real runtime (a tiny synthetic model on lavapipe, no mock): the village's
+// demo model in model resolution, VillageService's rules, and the HTTP host's guards (token, Origin, Host,
+// paths, body limits) plus a whole conversation streamed over SSE with Node's fetch.
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -10,74 +10,33 @@ import { FileAccessError, InvalidArgumentError } from "../../runtime/errors.js";
 import type { DialogueEvent } from "../../plugin/index.js";
 import type { HostEvent } from "../../samples/village/protocol.js";
 import { startHttpHost, type HttpHost } from "../../samples/village/host/http-host.js";
-import { DEMO_MODEL_PATH, resolveModel, SYNTHETIC_MODEL_NAME } from "../../samples/village/host/model-resolution.js";
+import { DEMO_MODEL_LABEL, DEMO_MODEL_PATH, resolveVillageModel } from "../../samples/village/host/model-resolution.js";
 import { VillageService } from "../../samples/village/host/village-service.js";
 import { syntheticModel } from "../fixtures/models.js";
 
 const scratch = mkdtempSync(join(tmpdir(), "parley-village-host-"));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
-describe("resolveModel", () => {
-  const touch = (path: string): string => {
-    writeFileSync(path, "GGUF");
-    return path;
-  };
-
-  it("takes --model first, then PARLEY_MODEL, then the models folder", async () => {
-    const folder = join(scratch, "models-order");
-    mkdirSync(folder, { recursive: true });
-    const explicit = touch(join(scratch, "explicit.gguf"));
-    const fromEnv = touch(join(scratch, "env.gguf"));
-    const inFolder = touch(join(folder, "a-model.gguf"));
-    const env = { PARLEY_MODEL: fromEnv, PARLEY_MODELS: folder };
-
-    const a = await resolveModel({ model: explicit, env });
-    expect(a).toMatchObject({ path: explicit, synthetic: false });
-    expect(a.note).toContain("--model");
-    expect(await resolveModel({ env })).toMatchObject({ path: fromEnv, synthetic: false });
-    const c = await resolveModel({ env: { PARLEY_MODELS: folder }, demoModel: null });
-    expect(c).toMatchObject({ path: inFolder, synthetic: false });
-    expect(c.note).toContain(folder);
-  });
-
-  it("prefers chat models in the folder, sorted by name, and never picks the synthetic stand-in", async () => {
-    const folder = join(scratch, "models-pick");
-    mkdirSync(folder, { recursive: true });
-    touch(join(folder, "aaa-base.gguf"));
-    touch(join(folder, SYNTHETIC_MODEL_NAME));
-    touch(join(folder, "zz-chat.Q4_0.gguf"));
-    const chat = touch(join(folder, "tinyllama-chat.Q4_0.gguf"));
-    writeFileSync(join(folder, "notes.txt"), "not a model");
-    expect((await resolveModel({ env: { PARLEY_MODELS: folder }, demoModel: null })).path).toBe(chat);
-    rmSync(join(folder, "zz-chat.Q4_0.gguf"));
-    rmSync(chat);
-    expect((await resolveModel({ env: { PARLEY_MODELS: folder }, demoModel: null })).path).toBe(join(folder, "aaa-base.gguf"));
+// The resolution order itself is the runtime's (test/models-resolve.test.ts); the village adds its demo model.
+describe("resolveVillageModel", () => {
+  it("passes --model and PARLEY_MODEL through, and refuses a missing one with FileAccessError", async () => {
+    const explicit = join(scratch, "explicit.gguf");
+    writeFileSync(explicit, "GGUF");
+    expect(await resolveVillageModel({ model: explicit, env: {} })).toMatchObject({ path: explicit, source: "explicit" });
+    expect(await resolveVillageModel({ env: { PARLEY_MODEL: explicit } })).toMatchObject({ path: explicit, source: "env" });
+    await expect(resolveVillageModel({ model: join(scratch, "no-such-model.gguf"), env: {} })).rejects.toBeInstanceOf(FileAccessError);
   });
 
   it("takes the bundled demo model when the folder has no model, before any stand-in", async () => {
     const folder = mkdtempSync(join(tmpdir(), "parley-demo-"));
-    const r = await resolveModel({ env: { PARLEY_MODELS: folder } });
-    expect(r).toMatchObject({ path: DEMO_MODEL_PATH, synthetic: false });
-    expect(r.note).toMatch(/demo model/);
-  });
-
-  it("writes a synthetic model once into the models folder when there is nothing else", async () => {
-    const folder = join(scratch, "models-empty");
-    const first = await resolveModel({ env: { PARLEY_MODELS: folder }, demoModel: null });
-    expect(first).toMatchObject({ path: join(folder, SYNTHETIC_MODEL_NAME), synthetic: true });
-    expect(first.note).toMatch(/random weights/);
-    expect(first.note).toMatch(/TinyLlama/);
-    const written = statSync(first.path).mtimeMs;
-    const second = await resolveModel({ env: { PARLEY_MODELS: folder }, demoModel: null });
-    expect(second.path).toBe(first.path);
-    expect(statSync(second.path).mtimeMs).toBe(written);
-  });
-
-  it("refuses an explicit model file that is not there with FileAccessError", async () => {
-    const missing = join(scratch, "no-such-model.gguf");
-    await expect(resolveModel({ model: missing, env: {} })).rejects.toBeInstanceOf(FileAccessError);
-    await expect(resolveModel({ env: { PARLEY_MODEL: missing } })).rejects.toBeInstanceOf(FileAccessError);
-    await expect(resolveModel({ model: scratch, env: {} })).rejects.toThrow(/not a file/);
+    try {
+      const r = await resolveVillageModel({ env: { PARLEY_MODELS: folder } });
+      expect(r).toMatchObject({ path: DEMO_MODEL_PATH, source: "demo", synthetic: false });
+      expect(r.note).toContain(DEMO_MODEL_LABEL);
+      expect(r.note).toMatch(/demo model/);
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+    }
   });
 });
 

@@ -11,6 +11,7 @@ import { createRequire } from "node:module";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
+import type { ResolvedModel } from "../../../runtime/models/index.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repoRoot = resolve(here, "../../..");
@@ -86,7 +87,10 @@ export async function bundleShell(outDir = join(repoRoot, ".cache", "village-ele
 }
 
 /** The command-line arguments for Electron's binary. */
-export function electronArgs(bundle: ShellBundle, options: { gameDir: string; model?: string; noSandbox?: boolean }): string[] {
+export function electronArgs(
+  bundle: ShellBundle,
+  options: { gameDir: string; model?: string; resolved?: ResolvedModel; noSandbox?: boolean },
+): string[] {
   return [
     // Chromium's OS-level sandbox cannot start as root; the renderer keeps Electron's `sandbox: true`.
     ...(options.noSandbox ? ["--no-sandbox"] : []),
@@ -94,6 +98,8 @@ export function electronArgs(bundle: ShellBundle, options: { gameDir: string; mo
     `--game-dir=${options.gameDir}`,
     `--preload=${bundle.preload}`,
     ...(options.model ? [`--model=${options.model}`] : []),
+    // A model `npm start` already resolved travels whole, so the window's note says where it came from.
+    ...(options.resolved ? [`--resolved-model=${JSON.stringify(options.resolved)}`] : []),
   ];
 }
 

@@ -14,6 +14,7 @@ import { createRequire } from "node:module";
 import { isAbsolute, relative, resolve, sep } from "node:path";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
+import type { ResolvedModel } from "../../../runtime/models/index.js";
 import type { HostEvent, HostInfo, NpcId } from "../protocol.js";
 import { VILLAGE_NPCS } from "../protocol.js";
 import type { ElectronMain, IpcMainInvokeEvent } from "./electron.js";
@@ -49,6 +50,20 @@ export interface ShellOptions {
 
 function fail(message: string): never {
   throw new TypeError(message);
+}
+
+/** `--resolved-model=JSON` from `npm start` (launch.ts): the model it resolved, with its on-screen note. */
+export function parseResolvedModel(json: string): ResolvedModel {
+  let v: Partial<ResolvedModel>;
+  try {
+    v = JSON.parse(json) as Partial<ResolvedModel>;
+  } catch {
+    return fail("--resolved-model is not JSON");
+  }
+  if (typeof v?.path !== "string" || typeof v.note !== "string" || typeof v.synthetic !== "boolean") {
+    return fail("--resolved-model needs path, note and synthetic");
+  }
+  return v as ResolvedModel;
 }
 
 export function validNpc(value: unknown): NpcId {
@@ -181,13 +196,20 @@ if (process.versions.electron !== undefined) {
   const electron = createRequire(import.meta.url)("electron") as ElectronMain;
   const { values } = parseArgs({
     args: process.argv.slice(1),
-    options: { "game-dir": { type: "string" }, model: { type: "string" }, preload: { type: "string" }, seed: { type: "string" } },
+    options: {
+      "game-dir": { type: "string" },
+      model: { type: "string" },
+      "resolved-model": { type: "string" },
+      preload: { type: "string" },
+      seed: { type: "string" },
+    },
     strict: false,
     allowPositionals: true,
   });
   const gameDir = typeof values["game-dir"] === "string" ? resolve(values["game-dir"]) : undefined;
   const preload = typeof values.preload === "string" ? resolve(values.preload) : undefined;
   const model = typeof values.model === "string" ? values.model : undefined;
+  const resolved = typeof values["resolved-model"] === "string" ? parseResolvedModel(values["resolved-model"]) : undefined;
   const seed = typeof values.seed === "string" ? Number(values.seed) : undefined;
   prepare(electron);
   if (gameDir === undefined || preload === undefined) {
@@ -199,7 +221,7 @@ if (process.versions.electron !== undefined) {
       preload,
       createHost: async () => {
         const { VillageService } = await import("../host/village-service.js");
-        return VillageService.create({ model, seed });
+        return VillageService.create({ model, resolved, seed });
       },
     }).catch((error: unknown) => {
       console.error("parley village (electron):", error);

@@ -1,55 +1,47 @@
-// The "when online, offer to download TinyLlama" step of `npm start`'s model resolution: when the village
-// would run the demo model (or the random-weight stand-in), and the catalogue's host answers, ask the
-// player whether to download the real model (with progress), and use it when they say yes. Offline, in
-// CI (PARLEY_OFFLINE=1) or without a terminal to ask on, it only says how to get the model later.
+// npm start's side of the runtime's download offer (runtime/models/offer.ts): when the village would run
+// its demo model or the random-weight stand-in, ask on the terminal (when there is one), print progress to
+// stderr, and resolve again so the downloaded model (now in the models folder) is the one that runs.
+import { offerModelDownload, shouldOfferDownload, type ModelOfferOptions, type ResolvedModel } from "../../../runtime/models/index.js";
+import { resolveVillageModel } from "./model-resolution.js";
 
-import { downloadModel, getEntry, loadCatalogue, modelsFolder, type CatalogueEntry } from "../../../runtime/models/index.js";
+export type VillageOfferOptions = Partial<ModelOfferOptions>;
 
-export const DEFAULT_OFFER = "tinyllama-1.1b-chat-v1.0-q4_0";
-
-export interface OfferOptions {
-  env?: NodeJS.ProcessEnv;
-  /** A terminal to ask on; false: never ask. */
-  interactive: boolean;
-  /** Asks a yes/no question. */
-  ask: (question: string) => Promise<boolean>;
-  log: (line: string) => void;
-  /** Download progress, 0..1. */
-  onProgress?: (fraction: number, entry: CatalogueEntry) => void;
-  entryId?: string;
-  /** How long the online check may take. Default 1500 ms. */
-  timeoutMs?: number;
-}
-
-/** The downloaded model's path, or null when nothing was downloaded. */
-export async function offerModelDownload(options: OfferOptions): Promise<string | null> {
-  const env = options.env ?? process.env;
-  if (env.PARLEY_OFFLINE === "1") return null;
-  const folder = modelsFolder(env);
-  const entry = getEntry(await loadCatalogue({ folder, env }), options.entryId ?? DEFAULT_OFFER);
-  const command = `npx parley model get ${entry.id}`;
-  if (!(await reachable(entry.url, options.timeoutMs ?? 1500))) return null;
-  if (!options.interactive) {
-    options.log(`a real model is available: ${command} (then npm start picks it up)`);
-    return null;
-  }
-  const size = entry.sizeBytes ? ` (${(entry.sizeBytes / 1e6).toFixed(0)} MB)` : "";
-  if (!(await options.ask(`Download ${entry.name}${size} into ${folder}? [y/N] `))) {
-    options.log(`later: ${command}`);
-    return null;
-  }
-  const result = await downloadModel(entry, {
-    folder,
-    onProgress: (p) => options.onProgress?.(p.totalBytes ? p.receivedBytes / p.totalBytes : 0, entry),
-  });
-  return result.path;
-}
-
-async function reachable(url: string, timeoutMs: number): Promise<boolean> {
+/** The model to run: `resolved`, or the freshly downloaded one when the player accepted the offer. */
+export async function offerRealModel(resolved: ResolvedModel, options: VillageOfferOptions = {}): Promise<ResolvedModel> {
+  if (!shouldOfferDownload(resolved)) return resolved;
+  const log = options.log ?? ((line: string) => console.log(line));
+  let progressShown = false;
+  let downloaded: string | null;
   try {
-    await fetch(url, { method: "HEAD", redirect: "manual", signal: AbortSignal.timeout(timeoutMs) });
-    return true;
-  } catch {
-    return false;
+    downloaded = await offerModelDownload({
+      ...options,
+      interactive: options.interactive ?? (process.stdin.isTTY === true && process.stdout.isTTY === true),
+      ask: options.ask ?? askYesNo,
+      log,
+      onProgress:
+        options.onProgress ??
+        ((fraction) => {
+          progressShown = true;
+          process.stderr.write(`\rdownloading: ${(fraction * 100).toFixed(1)}%`);
+        }),
+    });
+  } catch (error) {
+    if (progressShown) process.stderr.write("\n");
+    log(`download skipped: ${(error as Error).message}`);
+    return resolved;
+  }
+  if (progressShown) process.stderr.write("\n");
+  if (!downloaded) return resolved;
+  const again = await resolveVillageModel({ env: options.env });
+  return again.path === downloaded ? again : resolveVillageModel({ model: downloaded, env: options.env });
+}
+
+async function askYesNo(question: string): Promise<boolean> {
+  const { createInterface } = await import("node:readline/promises");
+  const rl = createInterface({ input: process.stdin, output: process.stdout });
+  try {
+    return /^y(es)?$/i.test((await rl.question(question)).trim());
+  } finally {
+    rl.close();
   }
 }

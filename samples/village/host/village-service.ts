@@ -12,6 +12,7 @@
 import { readFileSync } from "node:fs";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { InvalidArgumentError } from "../../../runtime/errors.js";
+import type { ResolvedModel } from "../../../runtime/models/index.js";
 import { Runtime } from "../../../runtime/runtime.js";
 import {
   DialogueRunner,
@@ -29,10 +30,10 @@ import {
   type Value,
 } from "../../../plugin/index.js";
 import { VILLAGE_NPCS, type HostEvent, type HostInfo, type NpcId, type NpcInfo } from "../protocol.js";
-import { resolveModel, type ResolvedModel } from "./model-resolution.js";
+import { resolveVillageModel } from "./model-resolution.js";
 
 export interface VillageServiceOptions {
-  /** `--model FILE` (see resolveModel). */
+  /** `--model FILE` (see resolveVillageModel). */
   model?: string;
   /** Vulkan device index or name substring (`--device`); default: PARLEY_DEVICE or the best device. */
   device?: string;
@@ -40,7 +41,7 @@ export interface VillageServiceOptions {
   seed?: number;
   /** Environment for model resolution (PARLEY_MODEL, PARLEY_MODELS). Default process.env. */
   env?: NodeJS.ProcessEnv;
-  /** An already resolved model (skips resolveModel). */
+  /** An already resolved model (skips resolveVillageModel). */
   resolved?: ResolvedModel;
   /** Skip the model: authored lines only (FallbackBackend). */
   noModel?: boolean;
@@ -143,7 +144,7 @@ export class VillageService {
       backend = new FallbackBackend({ contextSize: 2048 });
       modelNote = "no model: authored lines only";
     } else {
-      const resolved = options.resolved ?? (await resolveModel({ model: options.model, env: options.env }));
+      const resolved = options.resolved ?? (await resolveVillageModel({ model: options.model, env: options.env }));
       synthetic = resolved.synthetic;
       try {
         runtime = await Runtime.create({ device: options.device });
