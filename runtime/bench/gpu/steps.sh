@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# The measurements of one GPU session (called by run.sh). Each bench runs Parley and llama.cpp's Vulkan backend
+# on the same synthetic TinyLlama file in one process, so ratios compare like with like. Results: $OUT/*.json
+# and steps.log. Two parts, each under the device tool's 10-minute command limit: PART=1 (default) synthesizes
+# the files, profiles a step and benches Q4_0 and Q4_K_M with the matvec rows sweep; PART=2 benches Q8_0, long
+# context decode with three attention chunk sizes, and conformance against llama.cpp's Vulkan backend.
+set -uo pipefail
+OUT=${OUT:-/tmp/out}
+M=/tmp/parley-bench; mkdir -p $M
+t() { echo "=== $* ($(date +%T))"; }
+PART=${PART:-1}
+t synth
+for q in q4_0 q4_k_m q8_0; do
+  [ -f $M/tinyllama-$q-seed1.gguf ] || node --import tsx runtime/cli.ts synth --shape tinyllama --type $q --out $M/tinyllama-$q-seed1.gguf > /dev/null &
+done
+wait
+if [ "$PART" = 1 ]; then
+t profile one decode step per type
+for q in q4_0 q4_k_m q8_0; do
+  PARLEY_PROFILE=1 node --import tsx runtime/cli.ts generate --model $M/tinyllama-$q-seed1.gguf --prompt "Hello there" --max-tokens 4 2>&1 | grep "parley profile" | tail -1
+done
+for q in q4_0 q4_k_m; do
+  t bench $q with the matvec rows sweep
+  timeout 170 node --import tsx runtime/bench/bench.ts --shape tinyllama --type $q --peer-gpu vulkan --matvec-rows 1,2,4 --json > $OUT/bench-$q.json; echo "rc=$?"
+done
+fi
+if [ "$PART" = 2 ]; then
+t bench q8_0
+timeout 150 node --import tsx runtime/bench/bench.ts --shape tinyllama --type q8_0 --peer-gpu vulkan --json > $OUT/bench-q8_0.json; echo "rc=$?"
+t decode after a 700-token prompt, attention chunk 32 / 64 / 128
+for c in 32 64 128; do
+  PARLEY_ATTN_CHUNK=$c timeout 120 node --import tsx runtime/bench/bench.ts --shape tinyllama --type q4_0 --peer-gpu vulkan --decode-after 700 --prefill 128 --repeat 1 --json > $OUT/bench-ctx700-chunk$c.json; echo "rc=$?"
+done
+t conformance against llama.cpp Vulkan
+timeout 200 node --import tsx test/conformance/run.ts --peer-gpu vulkan --json > $OUT/conformance.json; echo "rc=$?"
+fi
+for f in $OUT/bench-*.json; do
+  node -e 'const r=require(process.argv[1]); const p=r.parley, q=r.peer; console.log(process.argv[1].split("/").pop(), JSON.stringify({decode:[+p.decode.medianMsPerToken.toFixed(3), +p.decodeLoop.medianMsPerToken.toFixed(3), q && +q.decode.medianMsPerToken.toFixed(3)], prefill:p.prefill.map(x=>[x.tokens,+x.ms.toFixed(1), q?.prefill.find(y=>y.tokens===x.tokens)?.ms.toFixed(1)]), first:[p.firstToken.ms, q?.firstToken.ms], rows:p.matvecRowsSweep, plan:p.plan}))' $f
+done
+t done
