@@ -85,8 +85,9 @@ function compileShaders() {
   for (const s of PER_TYPE) for (const t of WEIGHT_TYPES) jobs.push({ name: `${s}_${t.toLowerCase()}`, src: s, defines: [`-DWTYPE_${t}`] });
   // Decode on CPU drivers: the tiled kernel with a token tile of 1 (one SIMD lane per row suits them).
   for (const t of WEIGHT_TYPES) jobs.push({ name: `matmul1_${t.toLowerCase()}`, src: "matmul", defines: [`-DWTYPE_${t}`, "-DSINGLE_TOKEN"] });
-  // Prefill on GPUs: token tiles of 16.
+  // Prefill on GPUs: token tiles of 16 (kept for comparison) and the shared-memory tiled GEMM.
   for (const t of WEIGHT_TYPES) jobs.push({ name: `matmul16_${t.toLowerCase()}`, src: "matmul", defines: [`-DWTYPE_${t}`, "-DWIDE_TILE"] });
+  for (const t of WEIGHT_TYPES) jobs.push({ name: `matmul_tiled_${t.toLowerCase()}`, src: "matmul_tiled", defines: [`-DWTYPE_${t}`] });
   // Decode on GPUs: subgroup-per-row matrix-vector kernels with the RMSNorm fused in.
   for (const t of WEIGHT_TYPES) jobs.push({ name: `matvec_${t.toLowerCase()}`, src: "matvec", defines: [`-DWTYPE_${t}`] });
   for (const s of SINGLE) jobs.push({ name: s, src: s, defines: [] });

@@ -7,18 +7,12 @@
 // validation layer. Besides the synthetic shapes tiny (head size 32, 2 query heads per KV head) and small
 // (4 per KV head), hand-made shapes cover head size 256, head size 96 (3 heads per KV head) and 16 query
 // heads per KV head (two packs of 8).
-import { existsSync, mkdirSync, renameSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { InvalidArgumentError, Runtime, type Model } from "../runtime/index.js";
-import { GgmlType, gguf, type GgufMetadataValue } from "../runtime/gguf/types.js";
-import { quantize } from "../runtime/gguf/quant.js";
-import { writeGguf, type GgufWriterTensor } from "../runtime/gguf/writer.js";
-import { synthMetadata } from "../runtime/synth/synth.js";
 import { LlamaReference } from "./reference/llama-reference.js";
 import { syntheticModel } from "./fixtures/models.js";
 import { seededTokens } from "./fixtures/tokens.js";
+import { customModel } from "./fixtures/custom-models.js";
 
 const CHUNK = 16;
 const CONTEXT = 5 * CHUNK;
@@ -67,96 +61,6 @@ function relError(a: ArrayLike<number>, b: ArrayLike<number>): number {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// Hand-made shapes the synthetic generator does not offer: the Llama 2 vocabulary and metadata of synthetic
-// models with other head counts, F16 weights drawn from a seeded generator (projections ~1/sqrt(fan_in)).
-
-interface CustomShape {
-  nEmbd: number;
-  nHead: number;
-  nHeadKv: number;
-  nFf: number;
-  nLayer: number;
-}
-
-const CUSTOM: Record<string, CustomShape> = {
-  // head size 256 (the largest the runtime accepts): 128 output pairs, two per thread.
-  hd256: { nEmbd: 256, nHead: 1, nHeadKv: 1, nFf: 256, nLayer: 2 },
-  // head size 96 (48 pairs: one key lane, 16 idle threads), 3 query heads per KV head.
-  hd96g3: { nEmbd: 288, nHead: 3, nHeadKv: 1, nFf: 256, nLayer: 2 },
-  // 16 query heads per KV head: two packs of 8 per KV group, only the first stores the new K/V row.
-  g16: { nEmbd: 256, nHead: 16, nHeadKv: 1, nFf: 256, nLayer: 2 },
-};
-
-function gaussian(n: number, seed: number, mean: number, std: number): Float32Array {
-  let s = seed >>> 0 || 1;
-  const next = () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return (s + 0.5) / 4294967296;
-  };
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) out[i] = mean + std * Math.sqrt(-2 * Math.log(next())) * Math.cos(2 * Math.PI * next());
-  return out;
-}
-
-async function customModel(name: string): Promise<string> {
-  const s = CUSTOM[name];
-  const dir = join(tmpdir(), "parley-test-models");
-  const out = join(dir, `attn-${name}-f16.gguf`);
-  if (existsSync(out)) return out;
-  mkdirSync(dir, { recursive: true });
-  const headDim = s.nEmbd / s.nHead;
-  const override: Record<string, GgufMetadataValue> = {
-    "general.name": gguf.string(`parley-attn-${name}`),
-    "general.file_type": gguf.u32(1), // MOSTLY_F16
-    "llama.embedding_length": gguf.u32(s.nEmbd),
-    "llama.block_count": gguf.u32(s.nLayer),
-    "llama.feed_forward_length": gguf.u32(s.nFf),
-    "llama.rope.dimension_count": gguf.u32(headDim),
-    "llama.attention.head_count": gguf.u32(s.nHead),
-    "llama.attention.head_count_kv": gguf.u32(s.nHeadKv),
-  };
-  const metadata = synthMetadata("tiny", "f16", 1).map(([k, v]): [string, GgufMetadataValue] => [k, override[k] ?? v]);
-  const tensors: GgufWriterTensor[] = [];
-  let seed = 1;
-  const add = (tensorName: string, dims: number[], mean: number, std: number) => {
-    const mySeed = seed++ * 7919;
-    const norm = dims.length === 1;
-    tensors.push({
-      name: tensorName,
-      dims,
-      type: norm ? GgmlType.F32 : GgmlType.F16,
-      data: () => {
-        const v = gaussian(dims.reduce((a, b) => a * b, 1), mySeed, mean, std);
-        return norm ? new Uint8Array(v.buffer) : quantize(GgmlType.F16, v);
-      },
-    });
-  };
-  const kv = s.nHeadKv * headDim;
-  add("token_embd.weight", [s.nEmbd, 32000], 0, 1);
-  add("output_norm.weight", [s.nEmbd], 1, 0.05);
-  add("output.weight", [s.nEmbd, 32000], 0, 8 / Math.sqrt(s.nEmbd));
-  for (let i = 0; i < s.nLayer; i++) {
-    const p = `blk.${i}.`;
-    add(p + "attn_norm.weight", [s.nEmbd], 1, 0.05);
-    add(p + "attn_q.weight", [s.nEmbd, s.nEmbd], 0, 1.5 / Math.sqrt(s.nEmbd));
-    add(p + "attn_k.weight", [s.nEmbd, kv], 0, 1.5 / Math.sqrt(s.nEmbd));
-    add(p + "attn_v.weight", [s.nEmbd, kv], 0, 1 / Math.sqrt(s.nEmbd));
-    add(p + "attn_output.weight", [s.nEmbd, s.nEmbd], 0, 1 / Math.sqrt(s.nEmbd));
-    add(p + "ffn_norm.weight", [s.nEmbd], 1, 0.05);
-    add(p + "ffn_gate.weight", [s.nEmbd, s.nFf], 0, 1 / Math.sqrt(s.nEmbd));
-    add(p + "ffn_up.weight", [s.nEmbd, s.nFf], 0, 1 / Math.sqrt(s.nEmbd));
-    add(p + "ffn_down.weight", [s.nFf, s.nEmbd], 0, 1 / Math.sqrt(s.nFf));
-  }
-  const tmp = `${out}.${process.pid}.tmp`;
-  await writeGguf(tmp, { metadata, tensors });
-  renameSync(tmp, out);
-  return out;
-}
-
 // ---------------------------------------------------------------------------------------------------------------
 
 // `generate`: also the greedy-generation comparison (three generations each; a subset keeps the file fast).

@@ -88,6 +88,12 @@ class Session::Recorder {
     while (tpr < maxTpr && tpr < w.K / 32) tpr *= 2;
     struct { uint32_t K, M, scaleOffset, accumulate, logitsOnly, tpr; } pc{w.K, w.M, w.scaleOffsetWords, accumulate, logitsOnly, tpr};
     const uint32_t groups = ceilDiv(w.M, 64 / tpr);
+    if (!cpu && capacity_ > 1 && s_.prefillGemm_) {
+      // 64-row × 64-token tiles; workgroups past the step's live tokens return at once.
+      const uint32_t rowTiles = ceilDiv(w.M, 64), tokenTiles = ceilDiv(capacity_, 64);
+      dispatch("matmul_tiled_" + w.kernelSuffix(), {&w.buffer, &x, &y}, pc, rowTiles, tokenTiles);
+      return;
+    }
     const bool wide = !cpu && capacity_ > 1;
     const std::string kernel = (capacity_ == 1 ? "matmul1_" : wide ? "matmul16_" : "matmul_") + w.kernelSuffix();
     const uint32_t tokenTiles = wide && !logitsOnly ? ceilDiv(capacity_, 16) : 1;
@@ -130,6 +136,12 @@ class Session::Recorder {
 Session::Session(std::shared_ptr<ModelWeights> model, uint32_t contextSize, uint32_t ubatch, KernelSet kernels)
     : model_(std::move(model)), ctx_(model_->context()), ctxSize_(contextSize), ubatch_(ubatch) {
   gpuKernels_ = kernels == KernelSet::Auto ? ctx_.info().type != "cpu" : kernels == KernelSet::Gpu;
+  // Prefill on GPUs: the tiled GEMM (default) or the older 16-token tiles; PARLEY_PREFILL=tiled16|gemm compares.
+  if (const char* env = std::getenv("PARLEY_PREFILL")) {
+    const std::string v(env);
+    if (v != "gemm" && v != "tiled16") throw NativeError("INVALID_ARGUMENT", "PARLEY_PREFILL must be gemm or tiled16, got '" + v + "'");
+    prefillGemm_ = v == "gemm";
+  }
   // Rows per subgroup in the decode matrix-vector kernels. PARLEY_MATVEC_ROWS (1..8) overrides it for tuning
   // (`npm run bench -- --matvec-rows 1,2,4` sweeps it); 1 is the setting measured on the H200 so far.
   if (const char* env = std::getenv("PARLEY_MATVEC_ROWS")) {

@@ -67,6 +67,7 @@ class Session {
   void printProfile(const Profile& p);
   bool profiling_ = false;
   bool gpuKernels_ = true;
+  bool prefillGemm_ = true;  // GPU prefill: the shared-memory tiled GEMM rather than 16-token tiles
   uint32_t matvecRows_ = 1;  // rows each subgroup of a decode matrix-vector kernel computes
   Profile decodeProfile_, prefillProfile_;
 

@@ -31,6 +31,8 @@ t decode after a 700-token prompt, attention chunk 32 / 64 / 128
 for c in 32 64 128; do
   PARLEY_ATTN_CHUNK=$c timeout 120 node --import tsx runtime/bench/bench.ts --shape tinyllama --type q4_0 --peer-gpu vulkan --decode-after 700 --prefill 128 --repeat 1 --json > $OUT/bench-ctx700-chunk$c.json; echo "rc=$?"
 done
+t prefill with the older 16-token kernel, for comparison with the tiled GEMM above
+PARLEY_PREFILL=tiled16 timeout 100 node --import tsx runtime/bench/bench.ts --shape tinyllama --type q4_0 --peer-gpu vulkan --decode 8 --json > $OUT/bench-q4_0-prefill-tiled16.json; echo "rc=$?"
 t conformance against llama.cpp Vulkan
 timeout 200 node --import tsx test/conformance/run.ts --peer-gpu vulkan --json > $OUT/conformance.json; echo "rc=$?"
 fi

@@ -1,0 +1,88 @@
+// GPU prefill's tiled GEMM (native/shaders/matmul_tiled.comp: 64-row × 64-token tiles through shared memory)
+// against the float64 reference and against the older 16-token kernel, on lavapipe with the GPU kernel set:
+// a step of 100 tokens in one 128-token micro-batch (a full and a partial token tile), row counts that are
+// and are not multiples of 64 (a hand-made model with 288-wide rows and 96 KV rows), plain and K-quant
+// weights, all-logits and last-logits steps. PARLEY_PREFILL selects the kernel; bad values are typed errors.
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { InvalidArgumentError, Runtime } from "../runtime/index.js";
+import { LlamaReference } from "./reference/llama-reference.js";
+import { customModel } from "./fixtures/custom-models.js";
+import { syntheticModel } from "./fixtures/models.js";
+import { seededTokens } from "./fixtures/tokens.js";
+
+let runtime: Runtime;
+const saved = process.env.PARLEY_PREFILL;
+beforeAll(async () => {
+  runtime = await Runtime.create({ validation: true });
+});
+afterEach(() => {
+  if (saved === undefined) delete process.env.PARLEY_PREFILL;
+  else process.env.PARLEY_PREFILL = saved;
+});
+afterAll(() => runtime?.dispose());
+
+function maxRelError(got: Float32Array, want: ArrayLike<number>[] | Float32Array, rows: number, V: number): number {
+  let worst = 0;
+  for (let i = 0; i < rows; i++) {
+    const ref = want instanceof Float32Array ? want.subarray(i * V, (i + 1) * V) : want[i];
+    let diff = 0;
+    let scale = 0;
+    for (let j = 0; j < V; j++) {
+      diff = Math.max(diff, Math.abs(got[i * V + j] - ref[j]));
+      scale = Math.max(scale, Math.abs(ref[j]));
+    }
+    worst = Math.max(worst, diff / scale);
+  }
+  return worst;
+}
+
+const CASES: Array<[string, () => Promise<string>]> = [
+  ["tiny q4_0", () => syntheticModel("tiny", "q4_0")],
+  ["small q4_k_m", () => syntheticModel("small", "q4_k_m")],
+  ["288-wide rows, 96 KV rows (f16)", () => customModel("hd96g3")],
+];
+
+describe("GPU prefill: tiled GEMM", () => {
+  it.each(CASES)("%s: matches the float64 reference and the 16-token kernel", async (_name, path) => {
+    const file = await path();
+    const model = await runtime.loadModel(file);
+    const V = model.info.vocabularySize;
+    const tokens = seededTokens(100, 11, V);
+    const run = async (kernel: "gemm" | "tiled16", logits: "all" | "last") => {
+      process.env.PARLEY_PREFILL = kernel;
+      const s = model.createSession({ contextSize: 128, ubatch: 128, kernels: "gpu" });
+      try {
+        return (await s.evaluate(tokens, { logits })).logits!;
+      } finally {
+        s.dispose();
+      }
+    };
+    try {
+      const gemm = await run("gemm", "all");
+      const reference = (await LlamaReference.load(file)).forward(tokens);
+      const refErr = maxRelError(gemm, reference, tokens.length, V);
+      const old = await run("tiled16", "all");
+      const vsOld = maxRelError(gemm, old, tokens.length, V);
+      const last = await run("gemm", "last");
+      console.log(`${_name}: gemm vs f64 reference ${refErr.toExponential(2)}, vs 16-token kernel ${vsOld.toExponential(2)}`);
+      expect(refErr).toBeLessThan(1e-2);
+      // Same products, another summation order: float32 rounding, carried through the layers (a wrong tile,
+      // row or token is O(1)).
+      expect(vsOld).toBeLessThan(2e-3);
+      expect(maxRelError(last, gemm.subarray((tokens.length - 1) * V), 1, V)).toBeLessThan(1e-6);
+      expect(runtime.validationMessages()).toEqual([]);
+    } finally {
+      model.dispose();
+    }
+  }, 180_000);
+
+  it("rejects an unknown PARLEY_PREFILL with a typed error", async () => {
+    const model = await runtime.loadModel(await syntheticModel("tiny", "q4_0"));
+    try {
+      process.env.PARLEY_PREFILL = "fast";
+      expect(() => model.createSession({ contextSize: 16, kernels: "gpu" })).toThrow(InvalidArgumentError);
+    } finally {
+      model.dispose();
+    }
+  });
+});
