@@ -1,28 +1,33 @@
-// The decode matrix-vector kernels' rows-per-subgroup setting (a specialization constant, PARLEY_MATVEC_ROWS)
-// only changes how work is split, never the result: every setting's decode steps must match the 1-row
-// kernels' logits (up to float32 summation order) for plain and K-quant weights, including row counts that
-// do not divide evenly; a bad setting is a typed error when the session is created.
+// The decode matrix-vector kernels' tuning settings (specialization constants): rows per subgroup
+// (PARLEY_MATVEC_ROWS) and staging f(x) in shared memory (PARLEY_MATVEC_STAGE) only change how work is split
+// and where x is read from, never the result: every setting's decode steps must match the default kernels'
+// logits (up to float32 rounding) for plain and K-quant weights, including row counts that do not divide
+// evenly, the fused RMSNorm and SwiGLU inputs, and rows too long to stage (a hand-made model's 6400-wide down
+// projection falls back to reading x per row); a bad setting is a typed error when the session is created.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { InvalidArgumentError, Runtime } from "../runtime/index.js";
-import type { SynthShapeName, SynthType } from "../runtime/synth/synth.js";
+import { customModel } from "./fixtures/custom-models.js";
 import { syntheticModel } from "./fixtures/models.js";
 
 let runtime: Runtime;
-const saved = process.env.PARLEY_MATVEC_ROWS;
+const saved = { rows: process.env.PARLEY_MATVEC_ROWS, stage: process.env.PARLEY_MATVEC_STAGE };
 
 beforeAll(async () => {
   runtime = await Runtime.create({ validation: true });
 });
 afterEach(() => {
-  if (saved === undefined) delete process.env.PARLEY_MATVEC_ROWS;
-  else process.env.PARLEY_MATVEC_ROWS = saved;
+  for (const [key, value] of [["PARLEY_MATVEC_ROWS", saved.rows], ["PARLEY_MATVEC_STAGE", saved.stage]] as const) {
+    if (value === undefined) delete process.env[key];
+    else process.env[key] = value;
+  }
 });
 afterAll(() => runtime?.dispose());
 
 const TOKENS = [1, 15043, 29892, 920, 526, 366, 29973, 306];
 
-async function decodeLogits(path: string, rows: number): Promise<Float32Array[]> {
+async function decodeLogits(path: string, rows: number, stage = false): Promise<Float32Array[]> {
   process.env.PARLEY_MATVEC_ROWS = String(rows);
+  process.env.PARLEY_MATVEC_STAGE = stage ? "1" : "0";
   const model = await runtime.loadModel(path);
   const session = model.createSession({ contextSize: 32, kernels: "gpu" });
   try {
@@ -36,12 +41,18 @@ async function decodeLogits(path: string, rows: number): Promise<Float32Array[]>
 }
 
 describe("matrix-vector rows per subgroup", () => {
-  const cases: Array<[SynthShapeName, SynthType]> = [["tiny", "q4_0"], ["tiny", "f16"], ["small", "q4_k_m"], ["small", "q5_k"]];
-  it.each(cases)("%s %s: rows 2, 3 and 4 give the 1-row logits", async (shape, type) => {
-    const path = await syntheticModel(shape, type);
+  const cases: Array<[string, () => Promise<string>]> = [
+    ["tiny q4_0", () => syntheticModel("tiny", "q4_0")],
+    ["tiny f16", () => syntheticModel("tiny", "f16")],
+    ["small q4_k_m", () => syntheticModel("small", "q4_k_m")],
+    ["small q5_k", () => syntheticModel("small", "q5_k")],
+    ["6400-wide FFN f16", () => customModel("wideffn")],
+  ];
+  it.each(cases)("%s: rows 2, 3 and 4, staged or not, give the default kernels' logits", async (_name, model) => {
+    const path = await model();
     const base = await decodeLogits(path, 1);
-    for (const rows of [2, 3, 4]) {
-      const got = await decodeLogits(path, rows);
+    for (const [rows, stage] of [[2, false], [3, false], [4, false], [1, true], [3, true]] as const) {
+      const got = await decodeLogits(path, rows, stage);
       let maxRel = 0;
       for (let i = 0; i < base.length; i++) {
         let diff = 0;
@@ -53,7 +64,7 @@ describe("matrix-vector rows per subgroup", () => {
         maxRel = Math.max(maxRel, diff / ref);
       }
       // Same products, summed in another order: float32 rounding only (a wrong row or a dropped tail is O(1)).
-      expect(maxRel, `rows ${rows}`).toBeLessThan(1e-5);
+      expect(maxRel, `rows ${rows}${stage ? ", staged" : ""}`).toBeLessThan(1e-5);
     }
     expect(runtime.validationMessages()).toEqual([]);
   }, 120_000);
@@ -65,6 +76,9 @@ describe("matrix-vector rows per subgroup", () => {
         process.env.PARLEY_MATVEC_ROWS = bad;
         expect(() => model.createSession({ contextSize: 16, kernels: "gpu" })).toThrow(InvalidArgumentError);
       }
+      process.env.PARLEY_MATVEC_ROWS = "1";
+      process.env.PARLEY_MATVEC_STAGE = "yes";
+      expect(() => model.createSession({ contextSize: 16, kernels: "gpu" })).toThrow(InvalidArgumentError);
     } finally {
       model.dispose();
     }

@@ -16,7 +16,9 @@
 #include "weights.glsl"
 
 layout(local_size_x = 256) in;
-layout(constant_id = 0) const uint ROWS = 1u;  // rows per subgroup
+layout(constant_id = 0) const uint ROWS = 1u;    // rows per subgroup
+layout(constant_id = 1) const uint XSTAGE = 0u;  // 1: f(x) is computed once per workgroup into shared memory
+const uint STAGE_MAX = 6144u;                    // the longest row staged (the host checks K against it)
 layout(std430, set = 0, binding = 2) readonly buffer X { float x[]; };
 layout(std430, set = 0, binding = 3) buffer Y { float y[]; };
 layout(std430, set = 0, binding = 4) readonly buffer Aux { float aux[]; };  // norm weight or SwiGLU's up
@@ -33,6 +35,7 @@ layout(push_constant) uniform PC {
 
 shared float partial[256];
 shared float rms_scale;
+shared float xstage[XSTAGE != 0u ? STAGE_MAX : 1u];
 
 // Elements per unit of work: one 32-bit word of the row's quants (K-quants: of its 4-bit nibbles).
 #if defined(WTYPE_Q4_0) || defined(WTYPE_K_QUANT)
@@ -48,6 +51,7 @@ const uint ELEMS_PER_WORD = 2u;
 const uint X_PLAIN = 0u, X_RMSNORM = 1u, X_SWIGLU = 2u;
 
 float xin(uint k) {
+  if (XSTAGE != 0u) return xstage[k];
   if (pc.x_mode == X_RMSNORM) return x[k] * aux[k] * rms_scale;
   if (pc.x_mode == X_SWIGLU) {
     float g = x[k];
@@ -154,9 +158,38 @@ float word_dot(uint row, uint w, uint words_per_row, float xs[ELEMS_PER_WORD]) {
 #endif
 }
 
+// XSTAGE: every workgroup computes f(x) once into shared memory, reading x (and the norm weight or `up`)
+// from global memory once instead of once per row, and the dot products read shared memory.
+void stage_x(uint tid) {
+  float ss = 0.0;
+  for (uint k = tid; k < pc.K; k += 256u) {
+    float v = x[k];
+    if (pc.x_mode == X_SWIGLU) v = v / (1.0 + exp(-v)) * aux[k];
+    ss += v * v;
+    xstage[k] = v;
+  }
+  if (pc.x_mode == X_RMSNORM) {
+    ss = subgroupAdd(ss);
+    if (subgroupElect()) partial[gl_SubgroupID] = ss;
+    barrier();
+    if (tid == 0u) {
+      float total = 0.0;
+      for (uint s = 0u; s < gl_NumSubgroups; ++s) total += partial[s];
+      rms_scale = inversesqrt(total / float(pc.K) + pc.eps);
+    }
+    barrier();
+    // Each thread scales the elements it loaded itself, so no barrier is needed before this pass.
+    // (x · weight) · scale, in xin()'s order, so staging does not change the rounding.
+    for (uint k = tid; k < pc.K; k += 256u) xstage[k] = xstage[k] * aux[k] * rms_scale;
+  }
+  barrier();
+}
+
 void main() {
   uint tid = gl_LocalInvocationID.x;
-  if (pc.x_mode == X_RMSNORM) {
+  if (XSTAGE != 0u) {
+    stage_x(tid);
+  } else if (pc.x_mode == X_RMSNORM) {
     // x's mean square: a subgroup sum, then one thread adds the subgroups' partials.
     float ss = 0.0;
     for (uint k = tid; k < pc.K; k += 256u) ss += x[k] * x[k];

@@ -110,7 +110,9 @@ class Session::Recorder {
     struct { uint32_t K, M, scaleOffset, accumulate, xMode; float eps; uint32_t rowsPerWg; } pc{
         w.K, w.M, w.scaleOffsetWords, accumulate, uint32_t(mode), s_.model_->hparams().rmsEps, rowsPerWg};
     const uint32_t groups = ceilDiv(w.M, rowsPerWg);
-    const std::string kernel = "matvec_" + w.kernelSuffix() + (rows == 1 ? "" : "#" + std::to_string(rows));
+    // Staging f(x) in shared memory (specialization constant 1) needs the row to fit its 6144 floats.
+    const bool stage = s_.matvecStage_ && w.K <= 6144;
+    const std::string kernel = "matvec_" + w.kernelSuffix() + (rows == 1 && !stage ? "" : "#" + std::to_string(rows) + (stage ? "#1" : ""));
     dispatch(kernel, {&w.buffer, &x, &y, aux ? aux : &x}, pc, std::min(groups, kMaxGroups), ceilDiv(groups, kMaxGroups));
   }
 
@@ -136,6 +138,13 @@ class Session::Recorder {
 Session::Session(std::shared_ptr<ModelWeights> model, uint32_t contextSize, uint32_t ubatch, KernelSet kernels)
     : model_(std::move(model)), ctx_(model_->context()), ctxSize_(contextSize), ubatch_(ubatch) {
   gpuKernels_ = kernels == KernelSet::Auto ? ctx_.info().type != "cpu" : kernels == KernelSet::Gpu;
+  // Decode matrix-vector kernels: stage f(x) in shared memory once per workgroup (PARLEY_MATVEC_STAGE=1) or
+  // read it from global memory per row (0, the default measured so far).
+  if (const char* env = std::getenv("PARLEY_MATVEC_STAGE")) {
+    const std::string v(env);
+    if (v != "0" && v != "1") throw NativeError("INVALID_ARGUMENT", "PARLEY_MATVEC_STAGE must be 0 or 1, got '" + v + "'");
+    matvecStage_ = v == "1";
+  }
   // Prefill on GPUs: the tiled GEMM (default) or the older 16-token tiles; PARLEY_PREFILL=tiled16|gemm compares.
   if (const char* env = std::getenv("PARLEY_PREFILL")) {
     const std::string v(env);

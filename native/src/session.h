@@ -68,7 +68,8 @@ class Session {
   bool profiling_ = false;
   bool gpuKernels_ = true;
   bool prefillGemm_ = true;  // GPU prefill: the shared-memory tiled GEMM rather than 16-token tiles
-  uint32_t matvecRows_ = 1;  // rows each subgroup of a decode matrix-vector kernel computes
+  uint32_t matvecRows_ = 1;
+  bool matvecStage_ = false;  // decode matrix-vector kernels stage f(x) in shared memory  // rows each subgroup of a decode matrix-vector kernel computes
   Profile decodeProfile_, prefillProfile_;
 
   std::shared_ptr<ModelWeights> model_;

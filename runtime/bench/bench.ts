@@ -41,6 +41,8 @@ export interface BenchOptions {
   decodeAfter?: number;
   /** Rows per subgroup of the decode matrix-vector kernels to sweep (PARLEY_MATVEC_ROWS, 1..8). */
   matvecRows?: number[];
+  /** With matvecRows: also (or only) the shared-memory staging of f(x) (PARLEY_MATVEC_STAGE). Default [false]. */
+  matvecStage?: boolean[];
   /** Progress lines (default: none). */
   log?: (line: string) => void;
 }
@@ -138,6 +140,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
       decodePrompt: benchTokens(options.decodeAfter ?? FIRST_TOKEN_PROMPT, seed + 1, vocab),
       repeat,
       matvecRows: options.matvecRows ?? [],
+      matvecStage: options.matvecStage ?? [false],
       log,
     };
     parleyFigures = await parley.measure(settings, options.ubatch ?? 64);
@@ -225,6 +228,7 @@ const USAGE = `usage: npm run bench -- [options]
   --peer-gpu auto|vulkan|cpu     llama.cpp's backend (default auto: Vulkan where a GPU exists)
   --peer-threads N               llama.cpp's CPU threads (default: the fastest of 1, 2, ...)
   --matvec-rows 1,2,4            also time decode with each rows-per-subgroup setting (kernel tuning)
+  --matvec-stage 0,1             ... without and with f(x) staged in shared memory (default 0)
   --skip-peer                    Parley only
   --json                         print one JSON object instead of the table
 `;
@@ -236,7 +240,7 @@ function parseCli(argv: string[]): { options: BenchOptions; json: boolean } {
       shape: { type: "string" }, type: { type: "string" }, model: { type: "string" }, prefill: { type: "string" },
       decode: { type: "string" }, repeat: { type: "string" }, seed: { type: "string" }, ubatch: { type: "string" },
       device: { type: "string" }, "peer-gpu": { type: "string" }, "peer-threads": { type: "string" },
-      "matvec-rows": { type: "string" }, "decode-after": { type: "string" }, "skip-peer": { type: "boolean" }, json: { type: "boolean" }, quiet: { type: "boolean" }, help: { type: "boolean", short: "h" },
+      "matvec-rows": { type: "string" }, "matvec-stage": { type: "string" }, "decode-after": { type: "string" }, "skip-peer": { type: "boolean" }, json: { type: "boolean" }, quiet: { type: "boolean" }, help: { type: "boolean", short: "h" },
     },
   });
   if (values.help) {
@@ -261,6 +265,10 @@ function parseCli(argv: string[]): { options: BenchOptions; json: boolean } {
     peerThreads: int("--peer-threads", values["peer-threads"]),
     decodeAfter: int("--decode-after", values["decode-after"]),
     matvecRows: values["matvec-rows"]?.split(",").map((s) => positiveIntArg("--matvec-rows", s)),
+    matvecStage: values["matvec-stage"]?.split(",").map((s) => {
+      if (s.trim() !== "0" && s.trim() !== "1") throw new InvalidArgumentError(`--matvec-stage takes 0 and/or 1, got "${s}"`);
+      return s.trim() === "1";
+    }),
     log: values.quiet ? undefined : (line) => process.stderr.write(`[bench] ${line}\n`),
   };
   return { options, json: values.json ?? false };

@@ -28,6 +28,8 @@ export interface MeasureSettings {
   repeat: number;
   /** Rows per subgroup of the decode matrix-vector kernels to compare (PARLEY_MATVEC_ROWS); empty: no sweep. */
   matvecRows?: readonly number[];
+  /** With the rows sweep: shared-memory staging of f(x) off and/or on (PARLEY_MATVEC_STAGE). Default [false]. */
+  matvecStage?: readonly boolean[];
   log?: (line: string) => void;
 }
 
@@ -97,22 +99,25 @@ export class ParleySide {
       const decodeLoop = await timeDecodeLoop(session, settings);
       log(`parley: decode ${decodeLoop.tokens} tokens in GPU-resident chains: median ${decodeLoop.medianMsPerToken.toFixed(2)} ms/token`);
 
-      // Kernel tuning: the same two figures for each rows-per-subgroup setting, each in a fresh session.
+      // Kernel tuning: the same two figures for each matrix-vector setting, each in a fresh session.
       const matvecRowsSweep = [];
       for (const rows of settings.matvecRows ?? []) {
-        const saved = process.env.PARLEY_MATVEC_ROWS;
-        process.env.PARLEY_MATVEC_ROWS = String(rows);
-        const tuned = model.createSession({ contextSize, ubatch });
-        try {
-          await tuned.evaluate(warm, { logits: "none" });
-          const d = await timeDecode(tuned, settings);
-          const l = await timeDecodeLoop(tuned, settings);
-          matvecRowsSweep.push({ rows, decodeMsPerToken: d.medianMsPerToken, loopMsPerToken: l.medianMsPerToken });
-          log(`parley: matvec rows ${rows}: decode ${d.medianMsPerToken.toFixed(3)} ms/token, GPU loop ${l.medianMsPerToken.toFixed(3)} ms/token`);
-        } finally {
-          tuned.dispose();
-          if (saved === undefined) delete process.env.PARLEY_MATVEC_ROWS;
-          else process.env.PARLEY_MATVEC_ROWS = saved;
+        for (const stage of settings.matvecStage ?? [false]) {
+          const saved = [process.env.PARLEY_MATVEC_ROWS, process.env.PARLEY_MATVEC_STAGE];
+          process.env.PARLEY_MATVEC_ROWS = String(rows);
+          process.env.PARLEY_MATVEC_STAGE = stage ? "1" : "0";
+          const tuned = model.createSession({ contextSize, ubatch });
+          try {
+            await tuned.evaluate(warm, { logits: "none" });
+            const d = await timeDecode(tuned, settings);
+            const l = await timeDecodeLoop(tuned, settings);
+            matvecRowsSweep.push({ rows, stage, decodeMsPerToken: d.medianMsPerToken, loopMsPerToken: l.medianMsPerToken });
+            log(`parley: matvec rows ${rows}${stage ? ", staged x" : ""}: decode ${d.medianMsPerToken.toFixed(3)} ms/token, GPU loop ${l.medianMsPerToken.toFixed(3)} ms/token`);
+          } finally {
+            tuned.dispose();
+            restoreEnv("PARLEY_MATVEC_ROWS", saved[0]);
+            restoreEnv("PARLEY_MATVEC_STAGE", saved[1]);
+          }
         }
       }
 
@@ -141,6 +146,11 @@ export class ParleySide {
   dispose(): void {
     this.runtime.dispose();
   }
+}
+
+function restoreEnv(key: string, value: string | undefined): void {
+  if (value === undefined) delete process.env[key];
+  else process.env[key] = value;
 }
 
 /** Greedy decode one step per submission (what the peer does too): the median over `settings.decode` steps. */

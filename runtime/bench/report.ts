@@ -67,7 +67,7 @@ export interface ParleyFigures extends SideFigures {
   /** Greedy decode in GPU-resident chains (what generate() runs): per-token times. */
   decodeLoop: DecodeFigure;
   /** --matvec-rows: median decode ms/token per rows-per-subgroup setting of the matrix-vector kernels. */
-  matvecRowsSweep?: Array<{ rows: number; decodeMsPerToken: number; loopMsPerToken: number }>;
+  matvecRowsSweep?: Array<{ rows: number; stage: boolean; decodeMsPerToken: number; loopMsPerToken: number }>;
 }
 
 export interface PeerFigures extends SideFigures {
@@ -216,7 +216,7 @@ export function formatTable(r: BenchReport): string {
   add(`  throughput`, fmtRate(p.decode.tokensPerSecond), q ? fmtRate(q.decode.tokensPerSecond) : "", fmtRatio(x?.decodeTokensPerSecond));
   add(`decode, greedy GPU loop (median/token)`, fmtMs(p.decodeLoop.medianMsPerToken), q ? fmtMs(q.decode.medianMsPerToken) : "", fmtRatio(x?.decodeLoopMsPerToken));
   for (const t of p.matvecRowsSweep ?? []) {
-    add(`  matvec rows ${t.rows}: decode / GPU loop`, `${fmtMs(t.decodeMsPerToken)} / ${fmtMs(t.loopMsPerToken)}`, "", "");
+    add(`  matvec rows ${t.rows}${t.stage ? ", staged x" : ""}: decode / GPU loop`, `${fmtMs(t.decodeMsPerToken)} / ${fmtMs(t.loopMsPerToken)}`, "", "");
   }
   add("load model", fmtMs(p.loadMs), q ? fmtMs(q.loadMs) : "", fmtRatio(x?.loadMs));
   add("init runtime/backend", fmtMs(p.initMs), q ? fmtMs(q.initMs) : "", fmtRatio(x?.initMs));

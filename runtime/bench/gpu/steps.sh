@@ -21,7 +21,7 @@ for q in q4_0 q4_k_m q8_0; do
 done
 for q in q4_0 q4_k_m; do
   t bench $q with the matvec rows sweep
-  timeout 170 node --import tsx runtime/bench/bench.ts --shape tinyllama --type $q --peer-gpu vulkan --matvec-rows 1,2,4 --json > $OUT/bench-$q.json; echo "rc=$?"
+  timeout 170 node --import tsx runtime/bench/bench.ts --shape tinyllama --type $q --peer-gpu vulkan --matvec-rows 1,2,4 --matvec-stage 0,1 --json > $OUT/bench-$q.json; echo "rc=$?"
 done
 fi
 if [ "$PART" = 2 ]; then
