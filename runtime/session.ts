@@ -17,9 +17,10 @@ export interface SessionOptions {
   /** Tokens evaluated per GPU step during prefill. Default 64. */
   ubatch?: number;
   /**
-   * Kernel set: "gpu" (decode: a subgroup per row with the RMSNorm fused in; prefill: 16-token tiles
-   * spread over the grid), "cpu" (one SIMD lane per row: what CPU drivers such as lavapipe run fastest),
-   * or "auto" (default: by device type). Both compute the same logits up to float rounding.
+   * Kernel set: "gpu" (decode: fused matrix-vector kernels, a subgroup per row with the RMSNorm and SwiGLU
+   * fused in; prefill: a shared-memory tiled GEMM), "cpu" (one SIMD lane per row for both), or "auto"
+   * (default: by device type — GPUs take "gpu"; CPU Vulkan drivers such as lavapipe take the fused decode,
+   * tuned for them, with the one-lane-per-row prefill). All compute the same logits up to float rounding.
    */
   kernels?: "auto" | "gpu" | "cpu";
 }

@@ -81,7 +81,7 @@ class Session::Recorder {
     // rows; on CPU drivers (lavapipe) one thread per row, which avoids the shared-memory reduction and
     // its barriers (measured 4x faster there). PARLEY_TPR overrides for tuning.
     // On GPUs the prefill grid also spreads 16-token tiles over z, so small M still fills the device.
-    const bool cpu = !s_.gpuKernels_;
+    const bool cpu = !s_.gpuPrefill_;
     const char* env = std::getenv("PARLEY_TPR");
     const uint32_t maxTpr = env ? uint32_t(std::max(1, std::atoi(env))) : cpu ? 1 : 4;
     uint32_t tpr = 1;
@@ -137,9 +137,19 @@ class Session::Recorder {
 
 Session::Session(std::shared_ptr<ModelWeights> model, uint32_t contextSize, uint32_t ubatch, KernelSet kernels)
     : model_(std::move(model)), ctx_(model_->context()), ctxSize_(contextSize), ubatch_(ubatch) {
-  gpuKernels_ = kernels == KernelSet::Auto ? ctx_.info().type != "cpu" : kernels == KernelSet::Gpu;
+  // Kernels per device: measured on lavapipe (2 cores, TinyLlama Q4_0 decode): the one-lane-per-row set took
+  // 2068 ms/token, the fused matrix-vector kernels with 4 rows per subgroup and x staged 685 ms; its prefill
+  // stays faster one lane per row (small Q4_0, 128 tokens: 0.97 s vs 1.45 s for the GEMM). GPUs keep the
+  // settings measured on the H200 until the bench's sweeps say otherwise.
+  const bool cpuDevice = ctx_.info().type == "cpu";
+  matvecDecode_ = kernels != KernelSet::Cpu;
+  gpuPrefill_ = kernels == KernelSet::Gpu || (kernels == KernelSet::Auto && !cpuDevice);
+  if (kernels == KernelSet::Auto && cpuDevice) {
+    matvecRows_ = 4;
+    matvecStage_ = true;
+  }
   // Decode matrix-vector kernels: stage f(x) in shared memory once per workgroup (PARLEY_MATVEC_STAGE=1) or
-  // read it from global memory per row (0, the default measured so far).
+  // read it from global memory per row (0).
   if (const char* env = std::getenv("PARLEY_MATVEC_STAGE")) {
     const std::string v(env);
     if (v != "0" && v != "1") throw NativeError("INVALID_ARGUMENT", "PARLEY_MATVEC_STAGE must be 0 or 1, got '" + v + "'");
@@ -152,7 +162,7 @@ Session::Session(std::shared_ptr<ModelWeights> model, uint32_t contextSize, uint
     prefillGemm_ = v == "gemm";
   }
   // Rows per subgroup in the decode matrix-vector kernels. PARLEY_MATVEC_ROWS (1..8) overrides it for tuning
-  // (`npm run bench -- --matvec-rows 1,2,4` sweeps it); 1 is the setting measured on the H200 so far.
+  // (`npm run bench -- --matvec-rows 1,2,4` sweeps it).
   if (const char* env = std::getenv("PARLEY_MATVEC_ROWS")) {
     char* end = nullptr;
     const long rows = std::strtol(env, &end, 10);
@@ -211,7 +221,7 @@ Session::Session(std::shared_ptr<ModelWeights> model, uint32_t contextSize, uint
   if (group % attnHeadsPerWg_ != 0)
     throw NativeError("INVALID_ARGUMENT", "PARLEY_ATTN_HEADS must divide the " + std::to_string(group) +
                                               " query heads per KV head, got " + std::to_string(attnHeadsPerWg_));
-  if (gpuKernels_) {
+  if (matvecDecode_) {
     const uint64_t chunks = ceilDiv(ctxSize_, attnChunk_);
     attnPartials_ = device(uint64_t(hp.nHead) * chunks * (hp.headDim / 2 + 1) * 8);  // (m, l) + acc pairs, as vec2
     attnCounters_ = device(uint64_t(hp.nHead) * 4);
@@ -359,7 +369,7 @@ void Session::recordForward(VkCommandBuffer cmd, uint32_t capacity, Plan& plan, 
 
   // Decode on GPUs fuses each RMSNorm into the matrix-vector products that read it; otherwise the
   // step normalizes once into xn_ and runs the tiled kernels.
-  const bool decode = capacity == 1 && gpuKernels_;
+  const bool decode = capacity == 1 && matvecDecode_;
   auto normedProduct = [&](const WeightMatrix& w, const Buffer& normWeight, const Buffer& y, bool logitsOnly) {
     if (decode) r.matvec(w, x_, y, false, Recorder::XMode::RmsNorm, &normWeight);
     else r.matmul(w, xn_, y, false, logitsOnly);
