@@ -1,10 +1,10 @@
 // Runtime: one Vulkan device. Creates models; owns the native context.
 
-import { homedir } from "node:os";
-import { isAbsolute, join, resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { DisposedError, InvalidArgumentError } from "./errors.js";
 import { Model, type LoadModelOptions } from "./model.js";
 import { loadAddon, native, type DeviceInfo, type NativeContext, type PipelineCacheStats, type ValidationMessage } from "./native.js";
+import { parleyCacheDir } from "./cache-dir.js";
 
 export interface RuntimeOptions {
   /** Device index or a substring of its name (see `parley devices`). Default: the best device
@@ -29,16 +29,8 @@ export interface RuntimeOptions {
  * PARLEY_PIPELINE_CACHE=0 disables the cache or no home folder is known. */
 export function defaultPipelineCacheDir(env: NodeJS.ProcessEnv = process.env): string | null {
   if (env.PARLEY_PIPELINE_CACHE === "0") return null;
-  if (env.PARLEY_CACHE_DIR) return resolve(env.PARLEY_CACHE_DIR, "pipelines");
-  // The XDG base directory spec: a relative XDG_CACHE_HOME is invalid and ignored.
-  if (env.XDG_CACHE_HOME && isAbsolute(env.XDG_CACHE_HOME)) return join(env.XDG_CACHE_HOME, "parley", "pipelines");
-  let home: string;
-  try {
-    home = homedir();
-  } catch {
-    return null;
-  }
-  return home ? join(home, ".cache", "parley", "pipelines") : null;
+  const base = parleyCacheDir(env);
+  return base === null ? null : join(base, "pipelines");
 }
 
 function pipelineCacheDir(option: unknown): string | undefined {

@@ -7,7 +7,7 @@ import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { createRequire } from "node:module";
-import { tmpdir } from "node:os";
+import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
@@ -18,6 +18,7 @@ import {
   listInstalled,
   loadCatalogue,
   ModelDownloadError,
+  modelsFolder,
   removeModel,
   UnknownModelError,
   verifyModel,
@@ -272,6 +273,14 @@ describe("downloadModel", () => {
 });
 
 describe("store and catalogue", () => {
+  it("puts the models folder where the pipeline cache goes: PARLEY_MODELS, else PARLEY_CACHE_DIR, XDG, ~/.cache", () => {
+    expect(modelsFolder({ PARLEY_MODELS: "/m", PARLEY_CACHE_DIR: "/c" })).toBe("/m");
+    expect(modelsFolder({ PARLEY_CACHE_DIR: "/games/npc", XDG_CACHE_HOME: "/xdg" })).toBe("/games/npc/models");
+    expect(modelsFolder({ XDG_CACHE_HOME: "/xdg" })).toBe("/xdg/parley/models");
+    expect(modelsFolder({ XDG_CACHE_HOME: "relative/is/ignored" })).toBe(join(homedir(), ".cache", "parley", "models"));
+    expect(modelsFolder({})).toBe(join(homedir(), ".cache", "parley", "models"));
+  });
+
   it("pins the built-in TinyLlama Q4_0 and Q4_K_M files to one repository commit, size and SHA-256", async () => {
     const builtin = await loadCatalogue({ env: {} });
     for (const id of ["tinyllama-1.1b-chat-v1.0-q4_0", "tinyllama-1.1b-chat-v1.0-q4_k_m"]) {

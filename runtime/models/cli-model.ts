@@ -16,7 +16,7 @@ export const MODEL_USAGE = `usage: parley model <subcommand> [options]
   verify ID|FILE [--folder DIR] [--json]       hash a model and compare it with the catalogue
   rm ID|FILE [--folder DIR] [--json]           delete a model (and its partial download) from the folder
 
-The folder is --folder, else PARLEY_MODELS, else ~/.cache/parley/models. Extra catalogue entries are read
+The folder is --folder, else PARLEY_MODELS, else models/ in $PARLEY_CACHE_DIR, $XDG_CACHE_HOME/parley or ~/.cache/parley. Extra catalogue entries are read
 from <folder>/catalogue.json and from the JSON file named by PARLEY_CATALOGUE.
 `;
 

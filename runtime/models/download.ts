@@ -24,7 +24,7 @@ export interface DownloadProgress {
 }
 
 export interface DownloadOptions {
-  /** Models folder. Default modelsFolder() (PARLEY_MODELS or ~/.cache/parley/models). */
+  /** Models folder. Default modelsFolder() (PARLEY_MODELS, else models/ in Parley's cache folder). */
   folder?: string;
   /** Called as bytes arrive (at most every progressIntervalMs), and once at the end with receivedBytes = totalBytes. */
   onProgress?: (progress: DownloadProgress) => void;

@@ -1,5 +1,5 @@
 // Default model resolution, shared by `npm start`, the editor and games: an explicit file (`--model`), then
-// PARLEY_MODEL, then the first GGUF in the models folder (PARLEY_MODELS or ~/.cache/parley/models; names
+// PARLEY_MODEL, then the first GGUF in the models folder (PARLEY_MODELS, else models/ in Parley's cache folder; names
 // containing "chat" first), then the caller's bundled demo model, and when even that is missing, a synthetic
 // TinyLlama-shaped `tiny` model (random weights) written once into the folder. The result says where the
 // model came from (`source`) and carries the one line to show on screen (`note`). The "when online, offer a

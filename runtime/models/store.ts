@@ -11,13 +11,16 @@ import { homedir } from "node:os";
 import { basename, dirname, isAbsolute, join, relative, resolve } from "node:path";
 import { findEntry, type CatalogueEntry } from "./catalogue.js";
 import { UnknownModelError } from "./errors.js";
+import { parleyCacheDir } from "../cache-dir.js";
 
 export const PART_SUFFIX = ".part";
 export const RECORD_SUFFIX = ".verified.json";
 
-/** The models folder: PARLEY_MODELS, else ~/.cache/parley/models (absolute). */
+/** The models folder (absolute): PARLEY_MODELS, else `models` in Parley's cache folder (PARLEY_CACHE_DIR, else
+ * $XDG_CACHE_HOME/parley, else ~/.cache/parley). */
 export function modelsFolder(env: NodeJS.ProcessEnv = process.env): string {
-  return resolve(env.PARLEY_MODELS || join(homedir(), ".cache", "parley", "models"));
+  if (env.PARLEY_MODELS) return resolve(env.PARLEY_MODELS);
+  return resolve(parleyCacheDir(env) ?? join(homedir(), ".cache", "parley"), "models");
 }
 
 export interface VerificationRecord {
