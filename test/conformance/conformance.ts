@@ -292,6 +292,11 @@ export interface TypeConformanceOptions {
   tokenSeed?: number;
   /** Also run the float64 reference. Default true. */
   reference?: boolean;
+  /**
+   * How Parley computes the logits: "prefill" (default: one teacher-forced batch) or "decode" (one token per
+   * step, so the decode kernels — fused matrix-vector products, split-K attention — are what is checked).
+   */
+  parleyPath?: "prefill" | "decode";
 }
 
 /** Logits of all positions from Parley, llama.cpp and (optionally) the float64 reference; compares them. */
@@ -315,11 +320,16 @@ export async function runTypeConformance(type: SynthType, ctx: ConformanceContex
     if (model.info.vocabularySize !== nVocab) throw new Error(`Parley reports ${model.info.vocabularySize} tokens, expected ${nVocab}`);
     const session = model.createSession({ contextSize: positions });
     try {
-      const r = await session.evaluate(tokens, { logits: "all" });
-      if (!r.logits || r.logits.length !== positions * nVocab) {
-        throw new Error(`Parley returned ${r.logits?.length ?? 0} logits, expected ${positions} × ${nVocab}`);
+      if (options.parleyPath === "decode") {
+        parley = new Float32Array(positions * nVocab);
+        for (let i = 0; i < positions; i++) parley.set((await session.evaluate([tokens[i]], { logits: "last" })).logits!, i * nVocab);
+      } else {
+        const r = await session.evaluate(tokens, { logits: "all" });
+        if (!r.logits || r.logits.length !== positions * nVocab) {
+          throw new Error(`Parley returned ${r.logits?.length ?? 0} logits, expected ${positions} × ${nVocab}`);
+        }
+        parley = r.logits;
       }
-      parley = r.logits;
     } finally {
       session.dispose();
     }

@@ -19,6 +19,7 @@ const { values } = parseArgs({
     shape: { type: "string", default: "tiny" },
     seed: { type: "string" },
     "no-reference": { type: "boolean", default: false },
+    decode: { type: "boolean", default: false },
     "peer-gpu": { type: "string" },
     help: { type: "boolean", short: "h", default: false },
   },
@@ -27,7 +28,8 @@ const { values } = parseArgs({
 
 if (values.help) {
   process.stdout.write(
-    "usage: npm run conformance -- [--json] [--types f32,f16,bf16,q8_0,q4_0] [--positions 256] [--shape tiny] [--seed 1] [--no-reference] [--peer-gpu vulkan]\n",
+    "usage: npm run conformance -- [--json] [--types f32,f16,bf16,q8_0,q4_0] [--positions 256] [--shape tiny] [--seed 1] [--no-reference] [--peer-gpu vulkan] [--decode]\n" +
+      "  --decode: Parley evaluates one token per step (the decode kernels) instead of one teacher-forced batch\n",
   );
   process.exit(0);
 }
@@ -51,6 +53,7 @@ const result: ConformanceResult = await runConformance({
   positions,
   types: types as SynthType[],
   reference: !values["no-reference"],
+  parleyPath: values.decode ? "decode" : "prefill",
   peerGpu: values["peer-gpu"] === "vulkan" ? "vulkan" : false,
   onStep: values.json ? undefined : (step) => process.stderr.write(`  done: ${step}\n`),
 });

@@ -34,7 +34,9 @@ done
 t prefill with the older 16-token kernel, for comparison with the tiled GEMM above
 PARLEY_PREFILL=tiled16 timeout 100 node --import tsx runtime/bench/bench.ts --shape tinyllama --type q4_0 --peer-gpu vulkan --decode 8 --json > $OUT/bench-q4_0-prefill-tiled16.json; echo "rc=$?"
 t conformance against llama.cpp Vulkan
-timeout 200 node --import tsx test/conformance/run.ts --peer-gpu vulkan --json > $OUT/conformance.json; echo "rc=$?"
+timeout 150 node --import tsx test/conformance/run.ts --peer-gpu vulkan --json > $OUT/conformance.json; echo "rc=$?"
+t conformance of the decode kernels: one token per step, against llama.cpp Vulkan
+timeout 150 node --import tsx test/conformance/run.ts --peer-gpu vulkan --decode --json > $OUT/conformance-decode.json; echo "rc=$?"
 fi
 for f in $OUT/bench-*.json; do
   node -e 'const r=require(process.argv[1]); const p=r.parley, q=r.peer; console.log(process.argv[1].split("/").pop(), JSON.stringify({decode:[+p.decode.medianMsPerToken.toFixed(3), +p.decodeLoop.medianMsPerToken.toFixed(3), q && +q.decode.medianMsPerToken.toFixed(3)], prefill:p.prefill.map(x=>[x.tokens,+x.ms.toFixed(1), q?.prefill.find(y=>y.tokens===x.tokens)?.ms.toFixed(1)]), first:[p.firstToken.ms, q?.firstToken.ms], rows:p.matvecRowsSweep, plan:p.plan}))' $f
