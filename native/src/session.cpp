@@ -13,6 +13,18 @@
 
 namespace {
 
+// A tuning override from the environment: an integer in lo..hi, or `fallback` when unset.
+uint32_t envUint(const char* name, uint32_t lo, uint32_t hi, uint32_t fallback) {
+  const char* env = std::getenv(name);
+  if (!env) return fallback;
+  char* end = nullptr;
+  const long v = std::strtol(env, &end, 10);
+  if (end == env || *end != '\0' || v < long(lo) || v > long(hi))
+    throw NativeError("INVALID_ARGUMENT", std::string(name) + " must be an integer in " + std::to_string(lo) + ".." +
+                                              std::to_string(hi) + ", got '" + env + "'");
+  return uint32_t(v);
+}
+
 struct StepParams {  // mirrors `StepParams` in native/shaders/common.glsl
   uint32_t nTokens, pos0, logitsBegin, pad;
 };
@@ -82,8 +94,7 @@ class Session::Recorder {
     // its barriers (measured 4x faster there). PARLEY_TPR overrides for tuning.
     // On GPUs the prefill grid also spreads 16-token tiles over z, so small M still fills the device.
     const bool cpu = !s_.gpuPrefill_;
-    const char* env = std::getenv("PARLEY_TPR");
-    const uint32_t maxTpr = env ? uint32_t(std::max(1, std::atoi(env))) : cpu ? 1 : 4;
+    const uint32_t maxTpr = s_.maxTpr_;
     uint32_t tpr = 1;
     while (tpr < maxTpr && tpr < w.K / 32) tpr *= 2;
     struct { uint32_t K, M, scaleOffset, accumulate, logitsOnly, tpr; } pc{w.K, w.M, w.scaleOffsetWords, accumulate, logitsOnly, tpr};
@@ -163,13 +174,9 @@ Session::Session(std::shared_ptr<ModelWeights> model, uint32_t contextSize, uint
   }
   // Rows per subgroup in the decode matrix-vector kernels. PARLEY_MATVEC_ROWS (1..8) overrides it for tuning
   // (`npm run bench -- --matvec-rows 1,2,4` sweeps it).
-  if (const char* env = std::getenv("PARLEY_MATVEC_ROWS")) {
-    char* end = nullptr;
-    const long rows = std::strtol(env, &end, 10);
-    if (end == env || *end != '\0' || rows < 1 || rows > 8)
-      throw NativeError("INVALID_ARGUMENT", "PARLEY_MATVEC_ROWS must be an integer in 1..8, got '" + std::string(env) + "'");
-    matvecRows_ = uint32_t(rows);
-  }
+  matvecRows_ = envUint("PARLEY_MATVEC_ROWS", 1, 8, matvecRows_);
+  // Threads per row of the tiled prefill kernels (read here: nothing may throw once Vulkan objects exist).
+  maxTpr_ = envUint("PARLEY_TPR", 1, 64, gpuPrefill_ ? 4 : 1);
   const LlamaHParams& hp = model_->hparams();
   if (contextSize == 0 || contextSize > kMaxContext)
     throw NativeError("INVALID_ARGUMENT", "context size must be between 1 and " + std::to_string(kMaxContext));
@@ -203,16 +210,6 @@ Session::Session(std::shared_ptr<ModelWeights> model, uint32_t contextSize, uint
   // the last chunk of a pack to finish combines the partials (native/shaders/attention_decode.comp).
   // PARLEY_ATTN_CHUNK (keys per chunk, 1..256, default 64) and PARLEY_ATTN_HEADS (query heads per pack, 1..8
   // and a divisor of the GQA group, default the largest such) override them for tests and tuning.
-  auto envUint = [](const char* name, uint32_t lo, uint32_t hi, uint32_t fallback) {
-    const char* env = std::getenv(name);
-    if (!env) return fallback;
-    char* end = nullptr;
-    const long v = std::strtol(env, &end, 10);
-    if (end == env || *end != '\0' || v < long(lo) || v > long(hi))
-      throw NativeError("INVALID_ARGUMENT", std::string(name) + " must be an integer in " + std::to_string(lo) + ".." +
-                                                std::to_string(hi) + ", got '" + env + "'");
-    return uint32_t(v);
-  };
   const uint32_t group = hp.nHead / hp.nHeadKv;
   uint32_t packHeads = std::min(group, 8u);
   while (group % packHeads != 0) --packHeads;
@@ -246,45 +243,52 @@ Session::Session(std::shared_ptr<ModelWeights> model, uint32_t contextSize, uint
     up.flush();
   }
 
-  VkDevice dev = ctx_.device();
-  const uint32_t maxSets = 2 * (hp.nLayer * 16 + 16);
-  VkDescriptorPoolSize sizes[2] = {{VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER, maxSets}, {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, maxSets * 6}};
-  VkDescriptorPoolCreateInfo dpi{VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO};
-  dpi.maxSets = maxSets;
-  dpi.poolSizeCount = 2;
-  dpi.pPoolSizes = sizes;
-  VK_CHECK(vkCreateDescriptorPool(dev, &dpi, nullptr, &descriptorPool_));
-  VkCommandPoolCreateInfo cpi{VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO};
-  cpi.flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT;
-  cpi.queueFamilyIndex = ctx_.queueFamily();
-  VK_CHECK(vkCreateCommandPool(dev, &cpi, nullptr, &commandPool_));
-  VkCommandBuffer cmds[5];
-  VkCommandBufferAllocateInfo ai{VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO};
-  ai.commandPool = commandPool_;
-  ai.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
-  ai.commandBufferCount = 5;
-  VK_CHECK(vkAllocateCommandBuffers(dev, &ai, cmds));
-  decodeCmd_ = cmds[0];
-  prefillCmd_ = cmds[1];
-  copyCmd_ = cmds[2];
-  topkCmd_ = cmds[3];
-  advanceCmd_ = cmds[4];
-  VkFenceCreateInfo fci{VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
-  VK_CHECK(vkCreateFence(dev, &fci, nullptr, &fence_));
+  // From here on the session owns raw Vulkan objects: if anything below throws (a pipeline that fails to
+  // build, an exhausted pool), release them before the exception leaves the constructor.
+  try {
+    VkDevice dev = ctx_.device();
+    const uint32_t maxSets = 2 * (hp.nLayer * 16 + 16);
+    VkDescriptorPoolSize sizes[2] = {{VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER, maxSets}, {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, maxSets * 6}};
+    VkDescriptorPoolCreateInfo dpi{VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO};
+    dpi.maxSets = maxSets;
+    dpi.poolSizeCount = 2;
+    dpi.pPoolSizes = sizes;
+    VK_CHECK(vkCreateDescriptorPool(dev, &dpi, nullptr, &descriptorPool_));
+    VkCommandPoolCreateInfo cpi{VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO};
+    cpi.flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT;
+    cpi.queueFamilyIndex = ctx_.queueFamily();
+    VK_CHECK(vkCreateCommandPool(dev, &cpi, nullptr, &commandPool_));
+    VkCommandBuffer cmds[5];
+    VkCommandBufferAllocateInfo ai{VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO};
+    ai.commandPool = commandPool_;
+    ai.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
+    ai.commandBufferCount = 5;
+    VK_CHECK(vkAllocateCommandBuffers(dev, &ai, cmds));
+    decodeCmd_ = cmds[0];
+    prefillCmd_ = cmds[1];
+    copyCmd_ = cmds[2];
+    topkCmd_ = cmds[3];
+    advanceCmd_ = cmds[4];
+    VkFenceCreateInfo fci{VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
+    VK_CHECK(vkCreateFence(dev, &fci, nullptr, &fence_));
 
-  const char* profileEnv = std::getenv("PARLEY_PROFILE");
-  profiling_ = profileEnv && std::string(profileEnv) == "1";
-  if (profiling_) {
-    VkQueryPoolCreateInfo qpi{VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO};
-    qpi.queryType = VK_QUERY_TYPE_TIMESTAMP;
-    qpi.queryCount = kMaxTimestamps;
-    VK_CHECK(vkCreateQueryPool(dev, &qpi, nullptr, &decodeProfile_.pool));
-    VK_CHECK(vkCreateQueryPool(dev, &qpi, nullptr, &prefillProfile_.pool));
+    const char* profileEnv = std::getenv("PARLEY_PROFILE");
+    profiling_ = profileEnv && std::string(profileEnv) == "1";
+    if (profiling_) {
+      VkQueryPoolCreateInfo qpi{VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO};
+      qpi.queryType = VK_QUERY_TYPE_TIMESTAMP;
+      qpi.queryCount = kMaxTimestamps;
+      VK_CHECK(vkCreateQueryPool(dev, &qpi, nullptr, &decodeProfile_.pool));
+      VK_CHECK(vkCreateQueryPool(dev, &qpi, nullptr, &prefillProfile_.pool));
+    }
+    recordForward(decodeCmd_, 1, decodePlan_, decodeProfile_);
+    recordForward(prefillCmd_, ubatch_, prefillPlan_, prefillProfile_);
+    recordTopK();
+    recordAdvance();
+  } catch (...) {
+    releaseVulkanObjects();
+    throw;
   }
-  recordForward(decodeCmd_, 1, decodePlan_, decodeProfile_);
-  recordForward(prefillCmd_, ubatch_, prefillPlan_, prefillProfile_);
-  recordTopK();
-  recordAdvance();
 }
 
 // decodeChain's step between two decode replays. Both command buffers appear n times in one
@@ -339,7 +343,9 @@ void Session::recordTopK() {
   VK_CHECK(vkEndCommandBuffer(topkCmd_));
 }
 
-Session::~Session() {
+Session::~Session() { releaseVulkanObjects(); }
+
+void Session::releaseVulkanObjects() {
   VkDevice dev = ctx_.device();
   // eval() waits for its own submissions, so nothing of this session is in flight here.
   if (fence_) vkDestroyFence(dev, fence_, nullptr);
@@ -347,6 +353,10 @@ Session::~Session() {
   if (decodeProfile_.pool) vkDestroyQueryPool(dev, decodeProfile_.pool, nullptr);
   if (prefillProfile_.pool) vkDestroyQueryPool(dev, prefillProfile_.pool, nullptr);
   if (descriptorPool_) vkDestroyDescriptorPool(dev, descriptorPool_, nullptr);
+  fence_ = VK_NULL_HANDLE;
+  commandPool_ = VK_NULL_HANDLE;
+  decodeProfile_.pool = prefillProfile_.pool = VK_NULL_HANDLE;
+  descriptorPool_ = VK_NULL_HANDLE;
 }
 
 // The whole Llama forward pass, top to bottom. `capacity` is how many tokens the grid covers; the

@@ -66,6 +66,7 @@ class Session {
   void recordForward(VkCommandBuffer cmd, uint32_t capacity, Plan& plan, Profile& profile);
 
   void printProfile(const Profile& p);
+  void releaseVulkanObjects();  // the destructor's work; also run when the constructor fails part-way
   bool profiling_ = false;
   // Which kernels a step records (see the constructor): decode through the fused matrix-vector kernels, and
   // prefill through the GPU-shaped ones (the GEMM, threads per row > 1), or through the one-lane-per-row set.
@@ -73,6 +74,7 @@ class Session {
   bool gpuPrefill_ = true;
   bool prefillGemm_ = true;   // GPU prefill: the shared-memory tiled GEMM rather than 16-token tiles
   uint32_t matvecRows_ = 1;   // rows each subgroup of a decode matrix-vector kernel computes
+  uint32_t maxTpr_ = 4;       // most threads per row in the tiled prefill kernels (PARLEY_TPR)
   bool matvecStage_ = false;  // decode matrix-vector kernels stage f(x) in shared memory
   Profile decodeProfile_, prefillProfile_;
 
