@@ -19,8 +19,9 @@ export interface SessionOptions {
   /**
    * Kernel set: "gpu" (decode: fused matrix-vector kernels, a subgroup per row with the RMSNorm and SwiGLU
    * fused in; prefill: a shared-memory tiled GEMM), "cpu" (one SIMD lane per row for both), or "auto"
-   * (default: by device type — GPUs take "gpu"; CPU Vulkan drivers such as lavapipe take the fused decode,
-   * tuned for them, with the one-lane-per-row prefill). All compute the same logits up to float rounding.
+   * (default: by device type — GPUs take "gpu"; CPU Vulkan drivers such as lavapipe take the fused decode
+   * and a prefill through the matrix-vector kernels over token tiles, tuned for them). All compute the same
+   * logits up to float rounding.
    */
   kernels?: "auto" | "gpu" | "cpu";
 }

@@ -1,5 +1,6 @@
-// GPU prefill's tiled GEMM (native/shaders/matmul_tiled.comp: 64-row × 64-token tiles through shared memory)
-// against the float64 reference and against the older 16-token kernel, on lavapipe with the GPU kernel set:
+// The prefill kernels against the float64 reference and against the older 16-token kernel, on lavapipe with
+// the GPU kernel set: the tiled GEMM (native/shaders/matmul_tiled.comp: 64-row × 64-token tiles through shared
+// memory) and the matrix-vector kernels over token tiles (matvec.comp with TOKENS > 1, CPU drivers' default),
 // a step of 100 tokens in one 128-token micro-batch (a full and a partial token tile), row counts that are
 // and are not multiples of 64 (a hand-made model with 288-wide rows and 96 KV rows), plain and K-quant
 // weights, all-logits and last-logits steps. PARLEY_PREFILL selects the kernel; bad values are typed errors.
@@ -42,13 +43,13 @@ const CASES: Array<[string, () => Promise<string>]> = [
   ["288-wide rows, 96 KV rows (f16)", () => customModel("hd96g3")],
 ];
 
-describe("GPU prefill: tiled GEMM", () => {
+describe("prefill kernels: tiled GEMM and matrix-vector token tiles", () => {
   it.each(CASES)("%s: matches the float64 reference and the 16-token kernel", async (_name, path) => {
     const file = await path();
     const model = await runtime.loadModel(file);
     const V = model.info.vocabularySize;
     const tokens = seededTokens(100, 11, V);
-    const run = async (kernel: "gemm" | "tiled16", logits: "all" | "last") => {
+    const run = async (kernel: "gemm" | "tiled16" | "matvec", logits: "all" | "last") => {
       process.env.PARLEY_PREFILL = kernel;
       const s = model.createSession({ contextSize: 128, ubatch: 128, kernels: "gpu" });
       try {
@@ -64,7 +65,16 @@ describe("GPU prefill: tiled GEMM", () => {
       const old = await run("tiled16", "all");
       const vsOld = maxRelError(gemm, old, tokens.length, V);
       const last = await run("gemm", "last");
-      console.log(`${_name}: gemm vs f64 reference ${refErr.toExponential(2)}, vs 16-token kernel ${vsOld.toExponential(2)}`);
+      const mv = await run("matvec", "all");
+      const mvRef = maxRelError(mv, reference, tokens.length, V);
+      const mvLast = await run("matvec", "last");
+      console.log(
+        `${_name}: gemm vs f64 reference ${refErr.toExponential(2)}, vs 16-token kernel ${vsOld.toExponential(2)}; ` +
+          `matvec tiles vs reference ${mvRef.toExponential(2)}`,
+      );
+      expect(mvRef).toBeLessThan(1e-2);
+      expect(maxRelError(mv, old, tokens.length, V)).toBeLessThan(2e-3);
+      expect(maxRelError(mvLast, mv.subarray((tokens.length - 1) * V), 1, V)).toBeLessThan(1e-6);
       expect(refErr).toBeLessThan(1e-2);
       // Same products, another summation order: float32 rounding, carried through the layers (a wrong tile,
       // row or token is O(1)).

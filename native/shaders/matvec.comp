@@ -18,6 +18,7 @@
 layout(local_size_x = 256) in;
 layout(constant_id = 0) const uint ROWS = 1u;    // rows per subgroup
 layout(constant_id = 1) const uint XSTAGE = 0u;  // 1: f(x) is computed once per workgroup into shared memory
+layout(constant_id = 2) const uint TOKENS = 1u;  // > 1: a prefill step, TOKENS tokens per workgroup (grid z)
 const uint STAGE_MAX = 6144u;                    // the longest row staged (the host checks K against it)
 layout(std430, set = 0, binding = 2) readonly buffer X { float x[]; };
 layout(std430, set = 0, binding = 3) buffer Y { float y[]; };
@@ -31,6 +32,7 @@ layout(push_constant) uniform PC {
   uint x_mode;        // X_PLAIN, X_RMSNORM or X_SWIGLU
   float eps;
   uint rows_per_wg;   // rows this workgroup covers (a multiple of ROWS); its subgroups take them in turn
+  uint logits_only;   // TOKENS > 1: only tokens [logits_begin, n_tokens), written from y row 0
 } pc;
 
 shared float partial[256];
@@ -50,7 +52,10 @@ const uint ELEMS_PER_WORD = 2u;
 
 const uint X_PLAIN = 0u, X_RMSNORM = 1u, X_SWIGLU = 2u;
 
+uint x_base = 0u;  // TOKENS > 1: where the current token's x starts
+
 float xin(uint k) {
+  if (TOKENS > 1u) return x[x_base + k];  // prefill: x is already normalized (X_PLAIN)
   if (XSTAGE != 0u) return xstage[k];
   if (pc.x_mode == X_RMSNORM) return x[k] * aux[k] * rms_scale;
   if (pc.x_mode == X_SWIGLU) {
@@ -97,6 +102,106 @@ void gather_x(uint w, out float xs[ELEMS_PER_WORD]) {
 #else
 #error "define a WTYPE_*"
 #endif
+}
+
+// The dequantized weights of word `w` of row `row`, in gather_x's order (prefill: decoded once, used for
+// every token of the workgroup).
+void word_values(uint row, uint w, uint words_per_row, out float wv[ELEMS_PER_WORD]) {
+#if defined(WTYPE_F32)
+  wv[0] = w_f32[row * words_per_row + w];
+#elif defined(WTYPE_F16)
+  vec2 h = unpackHalf2x16(w_u32[row * words_per_row + w]);
+  wv[0] = h.x;
+  wv[1] = h.y;
+#elif defined(WTYPE_BF16)
+  uint u = w_u32[row * words_per_row + w];
+  wv[0] = uintBitsToFloat(u << 16);
+  wv[1] = uintBitsToFloat(u & 0xffff0000u);
+#elif defined(WTYPE_Q8_0)
+  uint u = w_u32[row * words_per_row + w];
+  float d = block_scale(row * (pc.K / 32u) + (w >> 3), pc.scale_offset);
+  [[unroll]] for (uint k = 0u; k < 4u; ++k) wv[k] = float(bitfieldExtract(int(u), int(8u * k), 8)) * d;
+#elif defined(WTYPE_Q4_0)
+  uint u = w_u32[row * words_per_row + w];
+  float d = block_scale(row * (pc.K / 32u) + (w >> 2), pc.scale_offset);
+  [[unroll]] for (uint k = 0u; k < 4u; ++k) {
+    wv[k] = (float((u >> (8u * k)) & 15u) - 8.0) * d;
+    wv[k + 4u] = (float((u >> (8u * k + 4u)) & 15u) - 8.0) * d;
+  }
+#elif defined(WTYPE_Q4_K) || defined(WTYPE_Q5_K)
+  uint sb = row * (pc.K / 256u) + (w >> 5), qw = w & 31u, c = qw >> 3;
+#if defined(WTYPE_Q4_K)
+  uint base = sb * Q4_K_WORDS, u = w_u32[base + 4u + qw];
+#else
+  uint base = sb * Q5_K_WORDS, u = w_u32[base + 12u + qw], hbits = w_u32[base + 4u + (qw & 7u)];
+#endif
+  vec2 dm = unpackHalf2x16(w_u32[base]);
+  vec2 smlo = k_scale_min(4u * base + 4u, 2u * c), smhi = k_scale_min(4u * base + 4u, 2u * c + 1u);
+  float dlo = dm.x * smlo.x, mlo = dm.y * smlo.y, dhi = dm.x * smhi.x, mhi = dm.y * smhi.y;
+  [[unroll]] for (uint k = 0u; k < 4u; ++k) {
+    uint lo = (u >> (8u * k)) & 15u, hi = (u >> (8u * k + 4u)) & 15u;
+#if defined(WTYPE_Q5_K)
+    lo |= ((hbits >> (8u * k + 2u * c)) & 1u) << 4;
+    hi |= ((hbits >> (8u * k + 2u * c + 1u)) & 1u) << 4;
+#endif
+    wv[k] = dlo * float(lo) - mlo;
+    wv[k + 4u] = dhi * float(hi) - mhi;
+  }
+#elif defined(WTYPE_Q6_K)
+  uint sb = row * (pc.K / 256u) + (w >> 5), qw = w & 31u, h = qw >> 4, p = (qw >> 3) & 1u, i = qw & 7u;
+  uint base = sb * Q6_K_WORDS, u = w_u32[base + qw], hbits = w_u32[base + 32u + 8u * h + i];
+  uint si = 8u * h + 2u * p + (i >> 2);
+  float d = block_scale(sb, pc.scale_offset), slo = d * q6_scale(base, si), shi = d * q6_scale(base, si + 4u);
+  [[unroll]] for (uint k = 0u; k < 4u; ++k) {
+    int lo = int(((u >> (8u * k)) & 15u) | (((hbits >> (8u * k + 2u * p)) & 3u) << 4)) - 32;
+    int hi = int(((u >> (8u * k + 4u)) & 15u) | (((hbits >> (8u * k + 2u * p + 4u)) & 3u) << 4)) - 32;
+    wv[k] = slo * float(lo);
+    wv[k + 4u] = shi * float(hi);
+  }
+#endif
+}
+
+// A prefill step: each subgroup computes ROWS rows for the workgroup's TOKENS tokens, decoding every weight
+// word once for all of them; x is the step's normalized input, token t at t·K.
+void prefill_rows(uint wg) {
+  uint t_begin = pc.logits_only != 0u ? step.logits_begin : 0u;
+  uint t0 = t_begin + gl_WorkGroupID.z * TOKENS;
+  if (t0 >= step.n_tokens) return;  // the grid covers the recorded capacity; this step has fewer tokens
+  uint nt = min(TOKENS, step.n_tokens - t0);
+  uint words_per_row = pc.K / ELEMS_PER_WORD;
+  for (uint r = gl_SubgroupID * ROWS; r < pc.rows_per_wg; r += gl_NumSubgroups * ROWS) {
+    uint row0 = wg * pc.rows_per_wg + r;
+    if (row0 >= pc.M) break;
+    uint rows = min(ROWS, pc.M - row0);
+    float acc[ROWS][TOKENS];
+    [[unroll]] for (uint i = 0u; i < ROWS; ++i) [[unroll]] for (uint t = 0u; t < TOKENS; ++t) acc[i][t] = 0.0;
+    for (uint w = gl_SubgroupInvocationID; w < words_per_row; w += gl_SubgroupSize) {
+      float xs[TOKENS][ELEMS_PER_WORD];
+      [[unroll]] for (uint t = 0u; t < TOKENS; ++t) {
+        x_base = (t0 + min(t, nt - 1u)) * pc.K;  // tokens past the step repeat the last one (not written)
+        gather_x(w, xs[t]);
+      }
+      [[unroll]] for (uint i = 0u; i < ROWS; ++i) {
+        if (i >= rows) break;
+        float wv[ELEMS_PER_WORD];
+        word_values(row0 + i, w, words_per_row, wv);
+        [[unroll]] for (uint t = 0u; t < TOKENS; ++t) {
+          float s = 0.0;
+          [[unroll]] for (uint e = 0u; e < ELEMS_PER_WORD; ++e) s += wv[e] * xs[t][e];
+          acc[i][t] += s;
+        }
+      }
+    }
+    [[unroll]] for (uint i = 0u; i < ROWS; ++i) {
+      [[unroll]] for (uint t = 0u; t < TOKENS; ++t) {
+        float sum = subgroupAdd(acc[i][t]);
+        if (i < rows && t < nt && subgroupElect()) {
+          uint yo = (t0 + t - t_begin) * pc.M + row0 + i;
+          y[yo] = pc.accumulate != 0u ? y[yo] + sum : sum;
+        }
+      }
+    }
+  }
 }
 
 // Dot product of word `w` of row `row` with its x values.
@@ -187,6 +292,10 @@ void stage_x(uint tid) {
 
 void main() {
   uint tid = gl_LocalInvocationID.x;
+  if (TOKENS > 1u) {
+    prefill_rows(gl_WorkGroupID.x + gl_WorkGroupID.y * 65535u);
+    return;
+  }
   if (XSTAGE != 0u) {
     stage_x(tid);
   } else if (pc.x_mode == X_RMSNORM) {

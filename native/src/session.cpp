@@ -93,6 +93,18 @@ class Session::Recorder {
     // rows; on CPU drivers (lavapipe) one thread per row, which avoids the shared-memory reduction and
     // its barriers (measured 4x faster there). PARLEY_TPR overrides for tuning.
     // On GPUs the prefill grid also spreads 16-token tiles over z, so small M still fills the device.
+    if (capacity_ > 1 && s_.prefillMatvec_) {
+      // The matrix-vector kernels over a tile of tokens per workgroup (grid z), each weight decoded once per tile.
+      const uint32_t rows = s_.prefillRows_, tokens = s_.prefillTokens_;
+      const uint32_t rowsPerWg = std::max(1u, 256u / std::max(1u, s_.ctx_.info().subgroupSize)) * rows;
+      struct { uint32_t K, M, scaleOffset, accumulate, xMode; float eps; uint32_t rowsPerWg, logitsOnly; } mpc{
+          w.K, w.M, w.scaleOffsetWords, accumulate, uint32_t(XMode::Plain), 0.0f, rowsPerWg, logitsOnly};
+      const uint32_t groups = ceilDiv(w.M, rowsPerWg);
+      const std::string kernel = "matvec_" + w.kernelSuffix() + "#" + std::to_string(rows) + "#0#" + std::to_string(tokens);
+      dispatch(kernel, {&w.buffer, &x, &y, &x}, mpc, std::min(groups, kMaxGroups), ceilDiv(groups, kMaxGroups),
+               ceilDiv(capacity_, tokens));
+      return;
+    }
     const bool cpu = !s_.gpuPrefill_;
     const uint32_t maxTpr = s_.maxTpr_;
     uint32_t tpr = 1;
@@ -149,15 +161,20 @@ class Session::Recorder {
 Session::Session(std::shared_ptr<ModelWeights> model, uint32_t contextSize, uint32_t ubatch, KernelSet kernels)
     : model_(std::move(model)), ctx_(model_->context()), ctxSize_(contextSize), ubatch_(ubatch) {
   // Kernels per device: measured on lavapipe (2 cores, TinyLlama Q4_0 decode): the one-lane-per-row set took
-  // 2068 ms/token, the fused matrix-vector kernels with 4 rows per subgroup and x staged 685 ms; its prefill
-  // stays faster one lane per row (small Q4_0, 128 tokens: 0.97 s vs 1.45 s for the GEMM). GPUs keep the
-  // settings measured on the H200 until the bench's sweeps say otherwise.
+  // 2068 ms/token, the fused matrix-vector kernels with 4 rows per subgroup and x staged 685 ms; the GEMM
+  // prefill is slower there than one lane per row (small Q4_0, 128 tokens: 1.45 s vs 0.97 s), the
+  // matrix-vector kernels over token tiles faster (below). GPUs keep the settings measured on the H200 until
+  // the bench's sweeps say otherwise.
   const bool cpuDevice = ctx_.info().type == "cpu";
   matvecDecode_ = kernels != KernelSet::Cpu;
   gpuPrefill_ = kernels == KernelSet::Gpu || (kernels == KernelSet::Auto && !cpuDevice);
   if (kernels == KernelSet::Auto && cpuDevice) {
     matvecRows_ = 4;
     matvecStage_ = true;
+    // Prefill through the matrix-vector kernels, 8 rows × 8 tokens per subgroup: TinyLlama Q4_0, 16 tokens,
+    // 7.0 s against 24.5 s one lane per row; `small` (dim 256), 128 tokens, 0.39 s against 1.3 s. Below dim
+    // 256 dispatch overhead dominates and one lane per row stays ahead (`tiny`, 128 tokens: 165 vs 204 ms).
+    prefillMatvec_ = model_->hparams().nEmbd >= 256;
   }
   // Decode matrix-vector kernels: stage f(x) in shared memory once per workgroup (PARLEY_MATVEC_STAGE=1) or
   // read it from global memory per row (0).
@@ -166,12 +183,17 @@ Session::Session(std::shared_ptr<ModelWeights> model, uint32_t contextSize, uint
     if (v != "0" && v != "1") throw NativeError("INVALID_ARGUMENT", "PARLEY_MATVEC_STAGE must be 0 or 1, got '" + v + "'");
     matvecStage_ = v == "1";
   }
-  // Prefill on GPUs: the tiled GEMM (default) or the older 16-token tiles; PARLEY_PREFILL=tiled16|gemm compares.
+  // Prefill: on GPUs the tiled GEMM (default) or the older 16-token tiles; PARLEY_PREFILL=gemm|tiled16|matvec
+  // compares them with the matrix-vector kernels over token tiles (PARLEY_PREFILL_TOKENS per workgroup).
   if (const char* env = std::getenv("PARLEY_PREFILL")) {
     const std::string v(env);
-    if (v != "gemm" && v != "tiled16") throw NativeError("INVALID_ARGUMENT", "PARLEY_PREFILL must be gemm or tiled16, got '" + v + "'");
+    if (v != "gemm" && v != "tiled16" && v != "matvec")
+      throw NativeError("INVALID_ARGUMENT", "PARLEY_PREFILL must be gemm, tiled16 or matvec, got '" + v + "'");
     prefillGemm_ = v == "gemm";
+    prefillMatvec_ = v == "matvec";
   }
+  prefillTokens_ = envUint("PARLEY_PREFILL_TOKENS", 2, 16, prefillTokens_);
+  prefillRows_ = envUint("PARLEY_PREFILL_ROWS", 1, 8, prefillRows_);
   // Rows per subgroup in the decode matrix-vector kernels. PARLEY_MATVEC_ROWS (1..8) overrides it for tuning
   // (`npm run bench -- --matvec-rows 1,2,4` sweeps it).
   matvecRows_ = envUint("PARLEY_MATVEC_ROWS", 1, 8, matvecRows_);

@@ -31,7 +31,8 @@ class Session {
 
   // Kernel set: Gpu = fused matrix-vector decode and GEMM prefill; Cpu = one SIMD lane per row for both; Auto =
   // by device type: GPUs take Gpu, CPU drivers (lavapipe) the fused decode (4 rows per subgroup, x staged in
-  // shared memory: 3x faster there) with the one-lane-per-row prefill.
+  // shared memory: 3x faster there) and a prefill through the matrix-vector kernels over 8-token tiles
+  // (one lane per row for models narrower than 256).
   enum class KernelSet { Auto = 0, Gpu = 1, Cpu = 2 };
   Session(std::shared_ptr<ModelWeights> model, uint32_t contextSize, uint32_t ubatch, KernelSet kernels);
   ~Session();
@@ -73,6 +74,8 @@ class Session {
   bool matvecDecode_ = true;
   bool gpuPrefill_ = true;
   bool prefillGemm_ = true;   // GPU prefill: the shared-memory tiled GEMM rather than 16-token tiles
+  bool prefillMatvec_ = false;  // prefill through the matrix-vector kernels, prefillTokens_ tokens per workgroup
+  uint32_t prefillTokens_ = 8, prefillRows_ = 8;
   uint32_t matvecRows_ = 1;   // rows each subgroup of a decode matrix-vector kernel computes
   uint32_t maxTpr_ = 4;       // most threads per row in the tiled prefill kernels (PARLEY_TPR)
   bool matvecStage_ = false;  // decode matrix-vector kernels stage f(x) in shared memory

@@ -11,6 +11,7 @@ import { Runtime } from "../runtime.js";
 import { SYNTH_SHAPES, SYNTH_TYPES, writeSyntheticModel, type SynthShapeName, type SynthType } from "../synth/synth.js";
 import { LlamaSide, peerFirstToken, type PeerGpuChoice } from "./llama-side.js";
 import { ParleySide, parleyFirstToken, type MeasureSettings } from "./parley-side.js";
+import { appendRecord, checkRecordsFile, recordFromReport } from "./records.js";
 import { RATIO_CONVENTION, computeRatios, formatTable, isMainModule, type BenchReport, type PeerFigures } from "./report.js";
 
 export interface BenchOptions {
@@ -231,16 +232,30 @@ const USAGE = `usage: npm run bench -- [options]
   --matvec-stage 0,1             ... without and with f(x) staged in shared memory (default 0)
   --skip-peer                    Parley only
   --json                         print one JSON object instead of the table
+  --record FILE                  also append the run's summary to the JSON array in FILE (created if missing;
+                                 e.g. docs/perf-records.json, drawn by \`npm run bench:chart\`)
+  --machine "TEXT"               the machine's name in that record (default: the GPU's name, or for a CPU
+                                 Vulkan driver the host CPU and the driver)
 `;
 
-function parseCli(argv: string[]): { options: BenchOptions; json: boolean } {
+interface CliArgs {
+  options: BenchOptions;
+  json: boolean;
+  /** --record FILE */
+  record?: string;
+  /** --machine TEXT */
+  machine?: string;
+}
+
+function parseCli(argv: string[]): CliArgs {
   const { values } = parseArgs({
     args: argv,
     options: {
       shape: { type: "string" }, type: { type: "string" }, model: { type: "string" }, prefill: { type: "string" },
       decode: { type: "string" }, repeat: { type: "string" }, seed: { type: "string" }, ubatch: { type: "string" },
       device: { type: "string" }, "peer-gpu": { type: "string" }, "peer-threads": { type: "string" },
-      "matvec-rows": { type: "string" }, "matvec-stage": { type: "string" }, "decode-after": { type: "string" }, "skip-peer": { type: "boolean" }, json: { type: "boolean" }, quiet: { type: "boolean" }, help: { type: "boolean", short: "h" },
+      "matvec-rows": { type: "string" }, "matvec-stage": { type: "string" }, "decode-after": { type: "string" }, "skip-peer": { type: "boolean" }, json: { type: "boolean" },
+      record: { type: "string" }, machine: { type: "string" }, quiet: { type: "boolean" }, help: { type: "boolean", short: "h" },
     },
   });
   if (values.help) {
@@ -271,7 +286,10 @@ function parseCli(argv: string[]): { options: BenchOptions; json: boolean } {
     }),
     log: values.quiet ? undefined : (line) => process.stderr.write(`[bench] ${line}\n`),
   };
-  return { options, json: values.json ?? false };
+  if (values.record !== undefined && values.record.trim() === "") throw new InvalidArgumentError("--record needs a file name");
+  if (values.machine !== undefined && values.record === undefined) throw new InvalidArgumentError("--machine names the machine in a --record record: pass --record FILE too");
+  if (values.machine !== undefined && values.machine.trim() === "") throw new InvalidArgumentError("--machine must not be empty");
+  return { options, json: values.json ?? false, record: values.record, machine: values.machine?.trim() };
 }
 
 function positiveIntArg(name: string, s: string): number {
@@ -281,9 +299,15 @@ function positiveIntArg(name: string, s: string): number {
 }
 
 async function main(argv: string[]): Promise<void> {
-  const { options, json } = parseCli(argv);
+  const { options, json, record, machine } = parseCli(argv);
+  // A records file that cannot take the record fails now, not after the run.
+  if (record !== undefined) checkRecordsFile(record);
   const report = await runBench(options);
   process.stdout.write(json ? `${JSON.stringify(report, null, 2)}\n` : `${formatTable(report)}\n`);
+  if (record !== undefined) {
+    const count = appendRecord(record, recordFromReport(report, machine));
+    process.stderr.write(`[bench] appended this run's record to ${record} (${count} record${count === 1 ? "" : "s"})\n`);
+  }
 }
 
 if (isMainModule(import.meta.url)) {
