@@ -86,6 +86,42 @@ describe("prefill kernels: tiled GEMM and matrix-vector token tiles", () => {
     }
   }, 180_000);
 
+  it.each(CASES)("%s: short steps (≤ 16 tokens) take the token-tile recording and match the long-step kernels", async (_name, path) => {
+    const file = await path();
+    const model = await runtime.loadModel(file);
+    const V = model.info.vocabularySize;
+    const saved = process.env.PARLEY_SHORT_PREFILL;
+    try {
+      const reference = (await LlamaReference.load(file)).forward(seededTokens(33, 5, V));
+      for (const n of [10, 16, 17]) {
+        const tokens = seededTokens(33, 5, V).slice(0, n);
+        const run = async (short: boolean) => {
+          process.env.PARLEY_SHORT_PREFILL = short ? "1" : "0";
+          const s = model.createSession({ contextSize: 64, ubatch: 64, kernels: "gpu" });
+          try {
+            return (await s.evaluate(tokens, { logits: "all" })).logits!;
+          } finally {
+            s.dispose();
+          }
+        };
+        const short = await run(true);
+        const gemm = await run(false);
+        expect(maxRelError(short, reference, n, V), `${n} tokens vs reference`).toBeLessThan(1e-2);
+        const vsGemm = maxRelError(short, gemm, n, V);
+        expect(vsGemm, `${n} tokens vs the GEMM`).toBeLessThan(2e-3);
+        // Which recording ran shows in the rounding: up to 16 tokens the token tiles sum in another order than
+        // the GEMM (not bit-identical); at 17 both runs take the GEMM (identical).
+        if (n <= 16) expect(vsGemm, `${n} tokens took the token-tile recording`).toBeGreaterThan(0);
+        else expect(vsGemm, `${n} tokens took the GEMM recording`).toBe(0);
+      }
+      expect(runtime.validationMessages()).toEqual([]);
+    } finally {
+      if (saved === undefined) delete process.env.PARLEY_SHORT_PREFILL;
+      else process.env.PARLEY_SHORT_PREFILL = saved;
+      model.dispose();
+    }
+  }, 180_000);
+
   it("rejects an unknown PARLEY_PREFILL with a typed error", async () => {
     const model = await runtime.loadModel(await syntheticModel("tiny", "q4_0"));
     try {

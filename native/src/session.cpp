@@ -43,8 +43,9 @@ uint32_t ceilDiv(uint64_t a, uint64_t b) { return uint32_t((a + b - 1) / b); }
 // session creation) and counting dispatches and barriers for the decode plan.
 class Session::Recorder {
  public:
-  Recorder(Session& s, VkCommandBuffer cmd, uint32_t capacity, Plan& plan, Profile& profile)
-      : s_(s), cmd_(cmd), capacity_(capacity), plan_(plan), profile_(profile) {
+  // `matvecTiles`: products over several tokens go through the matrix-vector kernels over token tiles.
+  Recorder(Session& s, VkCommandBuffer cmd, uint32_t capacity, Plan& plan, Profile& profile, bool matvecTiles = false)
+      : s_(s), cmd_(cmd), capacity_(capacity), plan_(plan), profile_(profile), matvecTiles_(matvecTiles || s.prefillMatvec_) {
     if (s_.profiling_) vkCmdWriteTimestamp(cmd_, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, profile_.pool, 0);
   }
 
@@ -93,7 +94,7 @@ class Session::Recorder {
     // rows; on CPU drivers (lavapipe) one thread per row, which avoids the shared-memory reduction and
     // its barriers (measured 4x faster there). PARLEY_TPR overrides for tuning.
     // On GPUs the prefill grid also spreads 16-token tiles over z, so small M still fills the device.
-    if (capacity_ > 1 && s_.prefillMatvec_) {
+    if (capacity_ > 1 && matvecTiles_) {
       // The matrix-vector kernels over a tile of tokens per workgroup (grid z), each weight decoded once per tile.
       const uint32_t rows = s_.prefillRows_, tokens = s_.prefillTokens_;
       const uint32_t rowsPerWg = std::max(1u, 256u / std::max(1u, s_.ctx_.info().subgroupSize)) * rows;
@@ -156,6 +157,7 @@ class Session::Recorder {
   uint32_t capacity_;  // tokens the recorded grid covers: 1 selects the matrix-vector kernels
   Plan& plan_;
   Profile& profile_;
+  bool matvecTiles_;  // products over several tokens through the matrix-vector kernels over token tiles
 };
 
 Session::Session(std::shared_ptr<ModelWeights> model, uint32_t contextSize, uint32_t ubatch, KernelSet kernels)
@@ -194,6 +196,10 @@ Session::Session(std::shared_ptr<ModelWeights> model, uint32_t contextSize, uint
   }
   prefillTokens_ = envUint("PARLEY_PREFILL_TOKENS", 2, 16, prefillTokens_);
   prefillRows_ = envUint("PARLEY_PREFILL_ROWS", 1, 8, prefillRows_);
+  // GPUs: steps of at most kShortPrefill tokens (a player's line after a cached persona) replay a third
+  // recording that runs the matrix-vector kernels over token tiles, which read each weight once, instead of
+  // the GEMM's 64-token tiles. PARLEY_SHORT_PREFILL=0 turns it off for comparison.
+  shortPrefill_ = gpuPrefill_ && !prefillMatvec_ && ubatch > kShortPrefill && envUint("PARLEY_SHORT_PREFILL", 0, 1, 1) == 1;
   // Rows per subgroup in the decode matrix-vector kernels. PARLEY_MATVEC_ROWS (1..8) overrides it for tuning
   // (`npm run bench -- --matvec-rows 1,2,4` sweeps it).
   matvecRows_ = envUint("PARLEY_MATVEC_ROWS", 1, 8, matvecRows_);
@@ -269,7 +275,7 @@ Session::Session(std::shared_ptr<ModelWeights> model, uint32_t contextSize, uint
   // build, an exhausted pool), release them before the exception leaves the constructor.
   try {
     VkDevice dev = ctx_.device();
-    const uint32_t maxSets = 2 * (hp.nLayer * 16 + 16);
+    const uint32_t maxSets = 3 * (hp.nLayer * 16 + 16);
     VkDescriptorPoolSize sizes[2] = {{VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER, maxSets}, {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, maxSets * 6}};
     VkDescriptorPoolCreateInfo dpi{VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO};
     dpi.maxSets = maxSets;
@@ -280,17 +286,18 @@ Session::Session(std::shared_ptr<ModelWeights> model, uint32_t contextSize, uint
     cpi.flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT;
     cpi.queueFamilyIndex = ctx_.queueFamily();
     VK_CHECK(vkCreateCommandPool(dev, &cpi, nullptr, &commandPool_));
-    VkCommandBuffer cmds[5];
+    VkCommandBuffer cmds[6];
     VkCommandBufferAllocateInfo ai{VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO};
     ai.commandPool = commandPool_;
     ai.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
-    ai.commandBufferCount = 5;
+    ai.commandBufferCount = 6;
     VK_CHECK(vkAllocateCommandBuffers(dev, &ai, cmds));
     decodeCmd_ = cmds[0];
     prefillCmd_ = cmds[1];
     copyCmd_ = cmds[2];
     topkCmd_ = cmds[3];
     advanceCmd_ = cmds[4];
+    shortPrefillCmd_ = cmds[5];
     VkFenceCreateInfo fci{VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
     VK_CHECK(vkCreateFence(dev, &fci, nullptr, &fence_));
 
@@ -305,6 +312,14 @@ Session::Session(std::shared_ptr<ModelWeights> model, uint32_t contextSize, uint
     }
     recordForward(decodeCmd_, 1, decodePlan_, decodeProfile_);
     recordForward(prefillCmd_, ubatch_, prefillPlan_, prefillProfile_);
+    if (shortPrefill_) {
+      const bool profiling = profiling_;  // profiles cover the decode and the full prefill recordings
+      profiling_ = false;
+      Plan unused;
+      Profile noProfile;
+      recordForward(shortPrefillCmd_, kShortPrefill, unused, noProfile, true);
+      profiling_ = profiling;
+    }
     recordTopK();
     recordAdvance();
   } catch (...) {
@@ -383,7 +398,7 @@ void Session::releaseVulkanObjects() {
 
 // The whole Llama forward pass, top to bottom. `capacity` is how many tokens the grid covers; the
 // actual count comes from the step parameters, so the same recording serves every step.
-void Session::recordForward(VkCommandBuffer cmd, uint32_t capacity, Plan& plan, Profile& profile) {
+void Session::recordForward(VkCommandBuffer cmd, uint32_t capacity, Plan& plan, Profile& profile, bool matvecTiles) {
   const ModelWeights& m = *model_;
   const LlamaHParams& hp = m.hparams();
   const uint32_t kvPairs = hp.nHeadKv * hp.headDim / 2;
@@ -392,7 +407,7 @@ void Session::recordForward(VkCommandBuffer cmd, uint32_t capacity, Plan& plan, 
   if (cmd == decodeCmd_) bi.flags = VK_COMMAND_BUFFER_USAGE_SIMULTANEOUS_USE_BIT;
   VK_CHECK(vkBeginCommandBuffer(cmd, &bi));
   if (profiling_) vkCmdResetQueryPool(cmd, profile.pool, 0, kMaxTimestamps);
-  Recorder r(*this, cmd, capacity, plan, profile);
+  Recorder r(*this, cmd, capacity, plan, profile, matvecTiles);
 
   // Token embeddings: x = token_embd[tokens].
   struct { uint32_t K, nVocab, scaleOffset; } embedPc{hp.nEmbd, hp.nVocab, m.tokenEmbd.scaleOffsetWords};
@@ -505,7 +520,7 @@ Session::Result Session::eval(const std::vector<int32_t>& tokens, uint32_t pos, 
     std::memcpy(params_.mapped(), &p, sizeof p);
     std::memcpy(tokens_.mapped(), tokens.data() + c, m * 4);
 
-    std::vector<VkCommandBuffer> cmds{m == 1 ? decodeCmd_ : prefillCmd_};
+    std::vector<VkCommandBuffer> cmds{m == 1 ? decodeCmd_ : shortPrefill_ && m <= kShortPrefill ? shortPrefillCmd_ : prefillCmd_};
     const uint32_t rows = output == Output::AllLogits ? m : 1;
     if (wantLogits) {
       VK_CHECK(vkResetCommandBuffer(copyCmd_, 0));
@@ -530,7 +545,7 @@ Session::Result Session::eval(const std::vector<int32_t>& tokens, uint32_t pos, 
     submits_++;
     VK_CHECK(vkWaitForFences(dev, 1, &fence_, VK_TRUE, UINT64_MAX));
     VK_CHECK(vkResetFences(dev, 1, &fence_));
-    if (profiling_) printProfile(m == 1 ? decodeProfile_ : prefillProfile_);
+    if (profiling_ && !(shortPrefill_ && m > 1 && m <= kShortPrefill)) printProfile(m == 1 ? decodeProfile_ : prefillProfile_);
     if (wantLogits) {
       const float* src = static_cast<const float*>(logitsHost_.mapped());
       result.logits.insert(result.logits.end(), src, src + size_t(rows) * hp.nVocab);

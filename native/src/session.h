@@ -64,7 +64,7 @@ class Session {
 
   void recordTopK();
   void recordAdvance();
-  void recordForward(VkCommandBuffer cmd, uint32_t capacity, Plan& plan, Profile& profile);
+  void recordForward(VkCommandBuffer cmd, uint32_t capacity, Plan& plan, Profile& profile, bool matvecTiles = false);
 
   void printProfile(const Profile& p);
   void releaseVulkanObjects();  // the destructor's work; also run when the constructor fails part-way
@@ -76,6 +76,8 @@ class Session {
   bool prefillGemm_ = true;   // GPU prefill: the shared-memory tiled GEMM rather than 16-token tiles
   bool prefillMatvec_ = false;  // prefill through the matrix-vector kernels, prefillTokens_ tokens per workgroup
   uint32_t prefillTokens_ = 8, prefillRows_ = 8;
+  static constexpr uint32_t kShortPrefill = 16;  // steps up to this many tokens may take shortPrefillCmd_
+  bool shortPrefill_ = false;
   uint32_t matvecRows_ = 1;   // rows each subgroup of a decode matrix-vector kernel computes
   uint32_t maxTpr_ = 4;       // most threads per row in the tiled prefill kernels (PARLEY_TPR)
   bool matvecStage_ = false;  // decode matrix-vector kernels stage f(x) in shared memory
@@ -93,7 +95,8 @@ class Session {
   Buffer attnPartials_, attnCounters_;
   VkDescriptorPool descriptorPool_ = VK_NULL_HANDLE;
   VkCommandPool commandPool_ = VK_NULL_HANDLE;
-  VkCommandBuffer decodeCmd_ = VK_NULL_HANDLE, prefillCmd_ = VK_NULL_HANDLE, copyCmd_ = VK_NULL_HANDLE, topkCmd_ = VK_NULL_HANDLE;
+  VkCommandBuffer decodeCmd_ = VK_NULL_HANDLE, prefillCmd_ = VK_NULL_HANDLE, copyCmd_ = VK_NULL_HANDLE, topkCmd_ = VK_NULL_HANDLE,
+                  shortPrefillCmd_ = VK_NULL_HANDLE;
   VkCommandBuffer advanceCmd_ = VK_NULL_HANDLE;  // decodeChain: [decodeCmd_, advanceCmd_] × n in one submission
   std::atomic<uint64_t> submits_{0};
   VkFence fence_ = VK_NULL_HANDLE;

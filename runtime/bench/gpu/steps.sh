@@ -21,7 +21,7 @@ for q in q4_0 q4_k_m q8_0; do
 done
 for q in q4_0 q4_k_m; do
   t bench $q with the matvec rows sweep
-  timeout 170 node --import tsx runtime/bench/bench.ts --shape tinyllama --type $q --peer-gpu vulkan --matvec-rows 1,2,4 --matvec-stage 0,1 --json > $OUT/bench-$q.json; echo "rc=$?"
+  timeout 170 node --import tsx runtime/bench/bench.ts --shape tinyllama --type $q --peer-gpu vulkan --prefill 16,128,512 --matvec-rows 1,2,4 --matvec-stage 0,1 --json > $OUT/bench-$q.json; echo "rc=$?"
 done
 fi
 if [ "$PART" = 2 ]; then
@@ -33,6 +33,8 @@ for c in 32 64 128; do
 done
 t prefill with the older 16-token kernel, for comparison with the tiled GEMM above
 PARLEY_PREFILL=tiled16 timeout 100 node --import tsx runtime/bench/bench.ts --shape tinyllama --type q4_0 --peer-gpu vulkan --decode 8 --json > $OUT/bench-q4_0-prefill-tiled16.json; echo "rc=$?"
+t short prefill through the GEMM instead of the token tiles, for comparison
+PARLEY_SHORT_PREFILL=0 timeout 100 node --import tsx runtime/bench/bench.ts --shape tinyllama --type q4_0 --peer-gpu vulkan --prefill 16 --decode 8 --json > $OUT/bench-q4_0-short-gemm.json; echo "rc=$?"
 t conformance against llama.cpp Vulkan
 timeout 150 node --import tsx test/conformance/run.ts --peer-gpu vulkan --json > $OUT/conformance.json; echo "rc=$?"
 t conformance of the decode kernels: one token per step, against llama.cpp Vulkan
