@@ -10,7 +10,8 @@ import { MEMORY_SCHEMA, MemoryFormatError, NpcMemory } from "../../plugin/memory
 import { buildPersonaPrefix } from "../../plugin/prompt/prompt-builder.js";
 import { CHARACTER_SCHEMA, type Character } from "../../plugin/types.js";
 import type { DialogueBackend, GenerateRequest } from "../../plugin/backend.js";
-import { scratchPath, syntheticModel } from "../fixtures/models.js";
+import { scratchPath } from "../fixtures/models.js";
+import { useLocalBackend } from "../fixtures/local-backend.js";
 
 const dir = scratchPath("memory-test");
 
@@ -128,18 +129,11 @@ describe("save/load", () => {
 });
 
 describe("compaction", () => {
+  const fixture = useLocalBackend({ contextSize: 512 });
   let runtime: Runtime;
   let model: Model;
   let backend: LocalBackend;
-  beforeAll(async () => {
-    runtime = await Runtime.create();
-    model = await runtime.loadModel(await syntheticModel("tiny", "q8_0"));
-    backend = new LocalBackend(model, { contextSize: 512 });
-  });
-  afterAll(() => {
-    backend?.dispose();
-    runtime?.dispose();
-  });
+  beforeAll(() => ({ runtime, model, backend } = fixture));
 
   const bram: Character = {
     schema: CHARACTER_SCHEMA,

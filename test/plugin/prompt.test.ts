@@ -1,13 +1,13 @@
 // Prompt building and sanitization on the real tokenizer and runtime (tiny synthetic model): the budget,
 // the byte-stable persona prefix and KV-cache reuse, keyword lore, the dropping order, and a corpus of
 // injection attempts that must never produce control tokens or role-marker token sequences.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { Runtime, renderChatSegments, type ChatMessage, type Model } from "../../runtime/index.js";
 import { LocalBackend } from "../../plugin/local-backend.js";
 import { buildPersonaPrefix, buildPrompt, PromptBudgetError, triggeredLore, type PromptTurn } from "../../plugin/prompt/prompt-builder.js";
 import { containsMarker, sanitizeUntrusted, templateMarkers } from "../../plugin/prompt/sanitize.js";
 import { CHARACTER_SCHEMA, type Character } from "../../plugin/types.js";
-import { syntheticModel } from "../fixtures/models.js";
+import { useLocalBackend } from "../fixtures/local-backend.js";
 
 function bram(overrides: Partial<Character> = {}): Character {
   return {
@@ -36,20 +36,11 @@ function bram(overrides: Partial<Character> = {}): Character {
   };
 }
 
+const fixture = useLocalBackend({ contextSize: 512 });
 let runtime: Runtime;
 let model: Model;
 let backend: LocalBackend;
-
-beforeAll(async () => {
-  runtime = await Runtime.create();
-  model = await runtime.loadModel(await syntheticModel("tiny", "q8_0"));
-  backend = new LocalBackend(model, { contextSize: 512 });
-});
-
-afterAll(() => {
-  backend?.dispose();
-  runtime?.dispose();
-});
+beforeAll(() => ({ runtime, model, backend } = fixture));
 
 function turns(n: number): PromptTurn[] {
   return Array.from({ length: n }, (_, i) => ({

@@ -2,7 +2,7 @@
 // on lavapipe — no mock. Random weights say nothing sensible, so these tests check structure: event
 // order, intents among the authored ones, conditions and effects, replay, secrets, injection, cancel.
 import { readFileSync } from "node:fs";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { Runtime, type Model } from "../../runtime/index.js";
 import {
   DialogueRunner,
@@ -18,7 +18,7 @@ import {
   NpcMemory,
   barkLines,
 } from "../../plugin/index.js";
-import { syntheticModel } from "../fixtures/models.js";
+import { useLocalBackend } from "../fixtures/local-backend.js";
 
 const root = new URL("../../", import.meta.url);
 const blacksmith = parseCharacter(JSON.parse(readFileSync(new URL("samples/village/characters/blacksmith.json", root), "utf8")));
@@ -66,19 +66,11 @@ const testGraph: DialogueGraph = parseDialogueGraph({
   },
 });
 
+const fixture = useLocalBackend({ contextSize: 1024 });
 let runtime: Runtime;
 let model: Model;
 let backend: LocalBackend;
-
-beforeAll(async () => {
-  runtime = await Runtime.create();
-  model = await runtime.loadModel(await syntheticModel("tiny", "q8_0"));
-  backend = new LocalBackend(model, { contextSize: 1024 });
-});
-afterAll(() => {
-  backend?.dispose();
-  runtime?.dispose();
-});
+beforeAll(() => ({ runtime, model, backend } = fixture));
 
 /** Runs a conversation, answering choices and input requests from the given lists. */
 async function play(runner: DialogueRunner, answers: { choices?: number[]; inputs?: string[] }): Promise<DialogueEvent[]> {
