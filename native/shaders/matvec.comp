@@ -65,7 +65,7 @@ float xin(uint k) {
   return x[k];
 }
 
-// The x values word `w` of any row multiplies, in the order word_dot expects them.
+// The x values word `w` of any row multiplies, in the order word_values lists the weights.
 void gather_x(uint w, out float xs[ELEMS_PER_WORD]) {
 #if defined(WTYPE_F32)
   xs[0] = xin(w);
@@ -104,8 +104,8 @@ void gather_x(uint w, out float xs[ELEMS_PER_WORD]) {
 #endif
 }
 
-// The dequantized weights of word `w` of row `row`, in gather_x's order (prefill: decoded once, used for
-// every token of the workgroup).
+// The dequantized weights of word `w` of row `row`, in gather_x's order: the one place that knows how a
+// word of each format decodes (prefill decodes it once for every token of the workgroup).
 void word_values(uint row, uint w, uint words_per_row, out float wv[ELEMS_PER_WORD]) {
 #if defined(WTYPE_F32)
   wv[0] = w_f32[row * words_per_row + w];
@@ -204,63 +204,13 @@ void prefill_rows(uint wg) {
   }
 }
 
-// Dot product of word `w` of row `row` with its x values.
+// Dot product of word `w` of row `row` with its x values (decode: one token).
 float word_dot(uint row, uint w, uint words_per_row, float xs[ELEMS_PER_WORD]) {
-#if defined(WTYPE_F32)
-  return w_f32[row * words_per_row + w] * xs[0];
-#elif defined(WTYPE_F16)
-  vec2 h = unpackHalf2x16(w_u32[row * words_per_row + w]);
-  return h.x * xs[0] + h.y * xs[1];
-#elif defined(WTYPE_BF16)
-  uint u = w_u32[row * words_per_row + w];
-  return uintBitsToFloat(u << 16) * xs[0] + uintBitsToFloat(u & 0xffff0000u) * xs[1];
-#elif defined(WTYPE_Q8_0)
-  uint u = w_u32[row * words_per_row + w];
+  float wv[ELEMS_PER_WORD];
+  word_values(row, w, words_per_row, wv);
   float s = 0.0;
-  [[unroll]] for (uint k = 0u; k < 4u; ++k) s += float(bitfieldExtract(int(u), int(8u * k), 8)) * xs[k];
-  return s * block_scale(row * (pc.K / 32u) + (w >> 3), pc.scale_offset);
-#elif defined(WTYPE_Q4_0)
-  uint u = w_u32[row * words_per_row + w];
-  float s = 0.0;
-  [[unroll]] for (uint k = 0u; k < 4u; ++k) {
-    s += (float((u >> (8u * k)) & 15u) - 8.0) * xs[k] + (float((u >> (8u * k + 4u)) & 15u) - 8.0) * xs[k + 4u];
-  }
-  return s * block_scale(row * (pc.K / 32u) + (w >> 2), pc.scale_offset);
-#elif defined(WTYPE_Q4_K) || defined(WTYPE_Q5_K)
-  uint sb = row * (pc.K / 256u) + (w >> 5), qw = w & 31u, c = qw >> 3;
-#if defined(WTYPE_Q4_K)
-  uint base = sb * Q4_K_WORDS, u = w_u32[base + 4u + qw];
-#else
-  uint base = sb * Q5_K_WORDS, u = w_u32[base + 12u + qw], hbits = w_u32[base + 4u + (qw & 7u)];
-#endif
-  float qlo = 0.0, qhi = 0.0, xlo = 0.0, xhi = 0.0;
-  [[unroll]] for (uint k = 0u; k < 4u; ++k) {
-    uint lo = (u >> (8u * k)) & 15u, hi = (u >> (8u * k + 4u)) & 15u;
-#if defined(WTYPE_Q5_K)
-    lo |= ((hbits >> (8u * k + 2u * c)) & 1u) << 4;
-    hi |= ((hbits >> (8u * k + 2u * c + 1u)) & 1u) << 4;
-#endif
-    qlo += float(lo) * xs[k];
-    qhi += float(hi) * xs[k + 4u];
-    xlo += xs[k];
-    xhi += xs[k + 4u];
-  }
-  vec2 dm = unpackHalf2x16(w_u32[base]);
-  vec2 smlo = k_scale_min(4u * base + 4u, 2u * c), smhi = k_scale_min(4u * base + 4u, 2u * c + 1u);
-  return dm.x * (smlo.x * qlo + smhi.x * qhi) - dm.y * (smlo.y * xlo + smhi.y * xhi);
-#elif defined(WTYPE_Q6_K)
-  uint sb = row * (pc.K / 256u) + (w >> 5), qw = w & 31u, h = qw >> 4, p = (qw >> 3) & 1u, i = qw & 7u;
-  uint base = sb * Q6_K_WORDS, u = w_u32[base + qw], hbits = w_u32[base + 32u + 8u * h + i];
-  float slo = 0.0, shi = 0.0;
-  [[unroll]] for (uint k = 0u; k < 4u; ++k) {
-    int lo = int(((u >> (8u * k)) & 15u) | (((hbits >> (8u * k + 2u * p)) & 3u) << 4)) - 32;
-    int hi = int(((u >> (8u * k + 4u)) & 15u) | (((hbits >> (8u * k + 2u * p + 4u)) & 3u) << 4)) - 32;
-    slo += float(lo) * xs[k];
-    shi += float(hi) * xs[k + 4u];
-  }
-  uint si = 8u * h + 2u * p + (i >> 2);  // l / 16 picks the scale's odd neighbour
-  return block_scale(sb, pc.scale_offset) * (q6_scale(base, si) * slo + q6_scale(base, si + 4u) * shi);
-#endif
+  [[unroll]] for (uint e = 0u; e < ELEMS_PER_WORD; ++e) s += wv[e] * xs[e];
+  return s;
 }
 
 // XSTAGE: every workgroup computes f(x) once into shared memory, reading x (and the norm weight or `up`)
