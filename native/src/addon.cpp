@@ -110,24 +110,54 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
   }
 
  private:
-  class EvalWorker : public Napi::AsyncWorker {
+  // GPU work on a worker thread, settling a promise: the session is marked busy until it settles, the JS
+  // object is kept alive meanwhile, and a native failure becomes the same typed error as a synchronous one.
+  class SessionWorker : public Napi::AsyncWorker {
    public:
-    EvalWorker(Napi::Env env, SessionWrap* owner, std::shared_ptr<Session> s, std::vector<int32_t> tokens, uint32_t pos,
-               Session::Output out)
+    SessionWorker(Napi::Env env, SessionWrap* owner)
         : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), owner_(Napi::Persistent(owner->Value())),
-          wrap_(owner), session_(std::move(s)), tokens_(std::move(tokens)), pos_(pos), out_(out) {}
+          wrap_(owner), session_(owner->session_) {
+      wrap_->busy_ = true;
+    }
     Napi::Promise promise() { return deferred_.Promise(); }
     void Execute() override {
       try {
-        result_ = session_->eval(tokens_, pos_, out_);
+        run(*session_);
       } catch (const std::exception& e) {
         error_.capture(e);
         SetError(e.what());
       }
     }
     void OnOK() override {
-      Napi::Env env = Env();
       wrap_->busy_ = false;
+      deferred_.Resolve(result(Env()));
+    }
+    void OnError(const Napi::Error&) override {
+      wrap_->busy_ = false;
+      deferred_.Reject(makeError(Env(), error_.code, error_.message, error_.vkResult).Value());
+    }
+
+   protected:
+    virtual void run(Session& session) = 0;               // worker thread
+    virtual Napi::Value result(Napi::Env env) = 0;        // JS thread, after run() succeeded
+
+   private:
+    Napi::Promise::Deferred deferred_;
+    Napi::ObjectReference owner_;  // keeps the JS object (and so wrap_) alive while in flight
+    SessionWrap* wrap_;
+    std::shared_ptr<Session> session_;
+    CapturedError error_;
+  };
+
+  // eval(tokens, pos, mode) → Promise<{ argmax, rows, logits?, topIds?, topLogits? }>.
+  class EvalWorker : public SessionWorker {
+   public:
+    EvalWorker(Napi::Env env, SessionWrap* owner, std::vector<int32_t> tokens, uint32_t pos, Session::Output out)
+        : SessionWorker(env, owner), tokens_(std::move(tokens)), pos_(pos), out_(out) {}
+
+   protected:
+    void run(Session& session) override { result_ = session.eval(tokens_, pos_, out_); }
+    Napi::Value result(Napi::Env env) override {
       Napi::Object o = Napi::Object::New(env);
       o.Set("argmax", result_.argmax);
       o.Set("rows", result_.rows);
@@ -144,23 +174,14 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
         o.Set("topIds", ids);
         o.Set("topLogits", values);
       }
-      deferred_.Resolve(o);
-    }
-    void OnError(const Napi::Error&) override {
-      wrap_->busy_ = false;
-      deferred_.Reject(makeError(Env(), error_.code, error_.message, error_.vkResult).Value());
+      return o;
     }
 
    private:
-    Napi::Promise::Deferred deferred_;
-    Napi::ObjectReference owner_;  // keeps the JS object (and so wrap_) alive while in flight
-    SessionWrap* wrap_;
-    std::shared_ptr<Session> session_;
     std::vector<int32_t> tokens_;
     uint32_t pos_;
     Session::Output out_;
     Session::Result result_;
-    CapturedError error_;
   };
 
   Napi::Value Eval(const Napi::CallbackInfo& info) {
@@ -175,48 +196,30 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
       uint32_t pos = info[1].As<Napi::Number>().Uint32Value();
       uint32_t mode = info[2].As<Napi::Number>().Uint32Value();
       if (mode > 3) throw NativeError("INVALID_ARGUMENT", "eval mode must be 0 (last logits), 1 (all logits), 2 (argmax) or 3 (top-k)");
-      busy_ = true;
-      auto* w = new EvalWorker(env, this, session_, std::move(tokens), pos, Session::Output(mode));
+      auto* w = new EvalWorker(env, this, std::move(tokens), pos, Session::Output(mode));
       Napi::Promise p = w->promise();
       w->Queue();
       return p;
     });
   }
   // decodeChain(first, pos, n) → Promise<Int32Array>: n greedy tokens in one submission (Session::decodeChain).
-  class DecodeChainWorker : public Napi::AsyncWorker {
+  class DecodeChainWorker : public SessionWorker {
    public:
-    DecodeChainWorker(Napi::Env env, SessionWrap* owner, std::shared_ptr<Session> s, int32_t first, uint32_t pos, uint32_t n)
-        : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), owner_(Napi::Persistent(owner->Value())),
-          wrap_(owner), session_(std::move(s)), first_(first), pos_(pos), n_(n) {}
-    Napi::Promise promise() { return deferred_.Promise(); }
-    void Execute() override {
-      try {
-        tokens_ = session_->decodeChain(first_, pos_, n_);
-      } catch (const std::exception& e) {
-        error_.capture(e);
-        SetError(e.what());
-      }
-    }
-    void OnOK() override {
-      wrap_->busy_ = false;
-      Napi::Int32Array a = Napi::Int32Array::New(Env(), tokens_.size());
+    DecodeChainWorker(Napi::Env env, SessionWrap* owner, int32_t first, uint32_t pos, uint32_t n)
+        : SessionWorker(env, owner), first_(first), pos_(pos), n_(n) {}
+
+   protected:
+    void run(Session& session) override { tokens_ = session.decodeChain(first_, pos_, n_); }
+    Napi::Value result(Napi::Env env) override {
+      Napi::Int32Array a = Napi::Int32Array::New(env, tokens_.size());
       std::memcpy(a.Data(), tokens_.data(), tokens_.size() * 4);
-      deferred_.Resolve(a);
-    }
-    void OnError(const Napi::Error&) override {
-      wrap_->busy_ = false;
-      deferred_.Reject(makeError(Env(), error_.code, error_.message, error_.vkResult).Value());
+      return a;
     }
 
    private:
-    Napi::Promise::Deferred deferred_;
-    Napi::ObjectReference owner_;
-    SessionWrap* wrap_;
-    std::shared_ptr<Session> session_;
     int32_t first_;
     uint32_t pos_, n_;
     std::vector<int32_t> tokens_;
-    CapturedError error_;
   };
 
   Napi::Value DecodeChain(const Napi::CallbackInfo& info) {
@@ -235,8 +238,7 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
       const int32_t first = int32_t(integer(0, -2147483648.0, 2147483647.0));
       const uint32_t pos = uint32_t(integer(1, 0, 4294967295.0));
       const uint32_t n = uint32_t(integer(2, 0, 4294967295.0));
-      busy_ = true;
-      auto* w = new DecodeChainWorker(env, this, session_, first, pos, n);
+      auto* w = new DecodeChainWorker(env, this, first, pos, n);
       Napi::Promise p = w->promise();
       w->Queue();
       return p;
