@@ -439,12 +439,11 @@ void Session::recordForward(VkCommandBuffer cmd, uint32_t capacity, Plan& plan, 
     normedProduct(w.k, w.attnNorm, k_, false);
     normedProduct(w.v, w.attnNorm, v_, false);
     r.barrier();
-    struct { uint32_t nHead, nHeadKv, headDim, cacheOffset; float scale; uint32_t ropeDim; } attnPc{
-        hp.nHead, hp.nHeadKv, hp.headDim, cacheOffset, float(1.0 / std::sqrt(double(hp.headDim))), hp.ropeDim};
+    const float attnScale = float(1.0 / std::sqrt(double(hp.headDim)));
     if (decode) {
       // RoPE, the KV-cache store and the combine of the key chunks happen inside the attention dispatch.
       struct { uint32_t nHead, nHeadKv, headDim, cacheOffset; float scale; uint32_t ropeDim, chunk, headsPerWg; } decodePc{
-          hp.nHead, hp.nHeadKv, hp.headDim, cacheOffset, attnPc.scale, hp.ropeDim, attnChunk_, attnHeadsPerWg_};
+          hp.nHead, hp.nHeadKv, hp.headDim, cacheOffset, attnScale, hp.ropeDim, attnChunk_, attnHeadsPerWg_};
       r.dispatch("attention_decode", {&q_, &kCache_, &vCache_, &attn_, &k_, &v_, &rope_, &attnPartials_, &attnCounters_},
                  decodePc, hp.nHead / attnHeadsPerWg_, ceilDiv(ctxSize_, attnChunk_));
     } else {
@@ -452,6 +451,8 @@ void Session::recordForward(VkCommandBuffer cmd, uint32_t capacity, Plan& plan, 
                                                                                 cacheOffset};
       r.dispatch("rope_kv", {&q_, &k_, &v_, &rope_, &kCache_, &vCache_}, ropePc, capacity);
       r.barrier();
+      struct { uint32_t nHead, nHeadKv, headDim, cacheOffset; float scale; } attnPc{hp.nHead, hp.nHeadKv, hp.headDim,
+                                                                                  cacheOffset, attnScale};
       r.dispatch("attention", {&q_, &kCache_, &vCache_, &attn_}, attnPc, hp.nHead, capacity);
     }
     r.barrier();
