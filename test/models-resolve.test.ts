@@ -4,7 +4,6 @@
 // accepted with progress, aborted.
 import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
-import { createServer, type ServerResponse, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -18,7 +17,7 @@ import {
   SYNTHETIC_MODEL_NAME,
   type DownloadProgress,
 } from "../runtime/index.js";
-import { writeOfferCatalogue } from "./fixtures/offer-catalogue.js";
+import { serveTestModel, writeOfferCatalogue, type TestModelHost } from "./fixtures/offer-catalogue.js";
 
 const scratch = mkdtempSync(join(tmpdir(), "parley-resolve-"));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
@@ -113,37 +112,14 @@ describe("resolveModel", () => {
 // ---------------------------------------------------------------------------------------------------
 
 const body = Buffer.alloc(256 * 1024, 7);
-let server: Server;
+let host: TestModelHost;
 let base: string;
-/** Requests for /slow.gguf wait here (headers and a first chunk sent) until the test lets them go. */
-const held: ServerResponse[] = [];
-let onHeld: (() => void) | undefined;
 
 beforeAll(async () => {
-  server = createServer((req, res) => {
-    if (req.url === "/missing.gguf") {
-      res.writeHead(404).end();
-      return;
-    }
-    res.writeHead(200, { "content-length": body.length, "content-type": "application/octet-stream" });
-    if (req.method === "HEAD") {
-      res.end();
-    } else if (req.url === "/slow.gguf") {
-      res.write(body.subarray(0, 1024));
-      held.push(res);
-      onHeld?.();
-    } else {
-      res.end(body);
-    }
-  });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  host = await serveTestModel(body);
+  base = host.base;
 });
-afterAll(async () => {
-  for (const res of held) res.destroy();
-  server.closeAllConnections();
-  await new Promise<void>((r) => server.close(() => r()));
-});
+afterAll(() => host?.close());
 
 async function setup(url: string) {
   return writeOfferCatalogue(mkdtempSync(join(scratch, "offer-")), url, body);
@@ -218,7 +194,7 @@ describe("offerModelDownload", () => {
   it("an AbortSignal cancels the download (keeping the .part) and rejects with ABORTED", async () => {
     const { env, folder } = await setup(`${base}/slow.gguf`);
     const controller = new AbortController();
-    onHeld = () => setTimeout(() => controller.abort(), 50);
+    host.onHeld = () => setTimeout(() => controller.abort(), 50);
     try {
       const offer = offerModelDownload({ env, entryId: "test-model", log: () => undefined, ask: async () => true, signal: controller.signal });
       const error = await offer.then(
@@ -228,7 +204,7 @@ describe("offerModelDownload", () => {
       expect(error).toBeInstanceOf(ParleyError);
       expect((error as ParleyError).code).toBe("ABORTED");
     } finally {
-      onHeld = undefined;
+      host.onHeld = undefined;
     }
     expect(existsSync(join(folder, "slow.gguf"))).toBe(false);
     expect(existsSync(join(folder, "slow.gguf.part"))).toBe(true);

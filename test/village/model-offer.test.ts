@@ -1,33 +1,24 @@
 // npm start's "offer to download a real model when online" step (offerRealModel, on the runtime's
 // offerModelDownload, which test/models-resolve.test.ts covers in full), against a local HTTP server.
-import { createServer, type Server } from "node:http";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { offerRealModel } from "../../samples/village/host/model-offer.js";
 import { DEMO_MODEL_PATH, resolveVillageModel } from "../../samples/village/host/model-resolution.js";
-import { writeOfferCatalogue } from "../fixtures/offer-catalogue.js";
+import { serveTestModel, writeOfferCatalogue, type TestModelHost } from "../fixtures/offer-catalogue.js";
 
 const body = Buffer.alloc(256 * 1024, 7);
-let server: Server;
+let host: TestModelHost;
 let base: string;
 const folders: string[] = [];
 
 beforeAll(async () => {
-  server = createServer((req, res) => {
-    if (req.url === "/missing.gguf") {
-      res.writeHead(404).end();
-      return;
-    }
-    res.writeHead(200, { "content-length": body.length, "content-type": "application/octet-stream" });
-    res.end(req.method === "HEAD" ? undefined : body);
-  });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  host = await serveTestModel(body);
+  base = host.base;
 });
 afterAll(async () => {
-  await new Promise<void>((r) => server.close(() => r()));
+  await host?.close();
   await Promise.all(folders.map((f) => rm(f, { recursive: true, force: true })));
 });
 
