@@ -98,6 +98,15 @@ export const EvalMode = { lastLogits: 0, allLogits: 1, argmax: 2, topK: 3 } as c
 /** How many candidates EvalMode.topK returns (native Session::kTopK). */
 export const GPU_TOP_K = 64;
 
+export interface NativeChainSampling {
+  temperature: number;
+  topK: number;
+  topP: number;
+  minP: number;
+  /** xoshiro128** state (a, b, c, d), not all zero. */
+  rng: Uint32Array;
+}
+
 export interface NativeSession {
   eval(tokens: Int32Array, pos: number, mode: number): Promise<NativeEvalResult>;
   plan(): { dispatches: number; barriers: number };
@@ -106,6 +115,12 @@ export interface NativeSession {
    * in one queue submission; resolves to the n greedy tokens. Fills cache positions pos..pos+n-1.
    */
   decodeChain(first: number, pos: number, n: number): Promise<Int32Array>;
+  /**
+   * GPU-resident sampling loop: as decodeChain, but each step draws the next token from the GPU's top 64
+   * candidates with the sampler's chain (top-k 1..63, top-p, min-p, temperature > 0) and xoshiro128**
+   * generator, starting from `sampling.rng`; resolves to the n sampled tokens and the generator state after them.
+   */
+  sampleChain(first: number, pos: number, n: number, sampling: NativeChainSampling): Promise<{ tokens: Int32Array; rng: Uint32Array }>;
   /** Queue submissions (host round trips) this session has made. */
   readonly submits: number;
   readonly deviceBytes: number;

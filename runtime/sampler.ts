@@ -101,6 +101,19 @@ export class Xoshiro128 {
     if ((this.a | this.b | this.c | this.d) === 0) this.a = 1;
   }
 
+  /** The 128-bit state as four unsigned 32-bit words (a, b, c, d): what the GPU sampling loop continues from. */
+  get state(): Uint32Array {
+    return Uint32Array.of(this.a, this.b, this.c, this.d);
+  }
+
+  set state(s: Uint32Array) {
+    if (s.length !== 4 || (s[0] | s[1] | s[2] | s[3]) === 0) throw new InvalidArgumentError("Xoshiro128: the state must be 4 words, not all zero");
+    this.a = s[0] | 0;
+    this.b = s[1] | 0;
+    this.c = s[2] | 0;
+    this.d = s[3] | 0;
+  }
+
   /** Next 32-bit unsigned integer. */
   nextU32(): number {
     const result = Math.imul(rotl(Math.imul(this.b, 5), 7), 9) >>> 0;
@@ -181,6 +194,18 @@ export class Sampler {
 
   get isGreedy(): boolean {
     return this.options.temperature <= 0;
+  }
+
+  /**
+   * @internal The random generator's state, for the GPU sampling loop (Session.generate), which draws from
+   * the same stream on the device and hands the state back.
+   */
+  get rngState(): Uint32Array {
+    return this.rng.state;
+  }
+
+  set rngState(state: Uint32Array) {
+    this.rng.state = state;
   }
 
   /** Restart the random stream (same as constructing a new sampler with this seed). */

@@ -38,21 +38,25 @@ export interface GenerateOptions extends SamplingOptions {
   /** Plain-text prompts only: start with BOS. Default: the model's add_bos_token. */
   addBos?: boolean;
   /**
-   * Greedy sampling without penalties only: generate on the GPU in chains, several tokens per queue
-   * submission (1, 2, 4, 8, then 16 at a time), the argmax of each step fed back on the device with no
-   * host round trip per token. Tokens still stream one by one, and the output, the finish reason and
-   * the tokens left in the cache are the same as with one submission per token. Default true; false
-   * forces one submission per token (for comparison). Other samplers always go one token at a time.
+   * Generate on the GPU in chains, several tokens per queue submission (1, 2, 4, 8, then 16 at a time),
+   * each step's token fed back on the device with no host round trip per token: greedy decoding feeds the
+   * argmax back; sampling with top-k 1..63 and no penalties draws on the GPU from its 64 most likely
+   * tokens, with the same chain and random stream as the host sampler (so a seed gives the same reply;
+   * the GPU works in float32 where the host uses float64, which can only matter when a draw lands within
+   * rounding of a boundary between two candidates). Tokens still stream one by one, and the finish reason
+   * and the tokens left in the cache are the same as with one submission per token. Default true; false
+   * forces one submission per token (for comparison). Other samplers (penalties, top-k 0 or ≥ 64) always
+   * go one token at a time.
    */
   gpuLoop?: boolean;
 }
 
-/** Sizes of generate()'s GPU-resident greedy chains: the first tokens stream quickly, later ones in bigger batches. */
+/** Sizes of generate()'s GPU-resident chains: the first tokens stream quickly, later ones in bigger batches. */
 export const GPU_LOOP_FIRST_CHAIN = 1;
 export const GPU_LOOP_MAX_CHAIN = 16;
 
 /**
- * Submissions generate()'s greedy GPU loop makes for the tokens after the first (which comes from the
+ * Submissions generate()'s GPU loop makes for the tokens after the first (which comes from the
  * prompt's evaluation) of a `maxTokens`-token reply that is not cut short: chains of 1, 2, 4, 8, 16, 16, …
  */
 export function gpuLoopSubmissions(maxTokens: number): number {
@@ -117,7 +121,7 @@ export interface EvaluateResult {
  * top-p, min-p, temperature) only ever sees these candidates, so the result equals sampling the full
  * vocabulary. Candidates are put in id order so ties resolve to the lowest id, as over the full logits.
  */
-function sampleTopCandidates(sampler: Sampler, step: EvaluateResult): number {
+export function sampleTopCandidates(sampler: Sampler, step: EvaluateResult): number {
   const ids = step.topIds!;
   const order = Array.from(ids.keys()).sort((a, b) => ids[a] - ids[b]);
   const logits = Float32Array.from(order, (i) => step.topLogits![i]);
@@ -183,11 +187,30 @@ export class Session {
     });
   }
 
-  // One native chain at the cache's end; leaves #history to the caller.
-  async #chain(first: number, n: number): Promise<number[]> {
+  /**
+   * @internal Sampling on the GPU: as decodeChain, but each of the n tokens is drawn by `sampler` (top-k
+   * 1..63, top-p, min-p, temperature > 0, no penalties) from the GPU's top 64 candidates, continuing the
+   * sampler's random stream — as n evaluations with `logits: "top"` sampled on the host would.
+   */
+  async sampleChain(first: number, n: number, sampler: Sampler): Promise<number[]> {
+    return this.#exclusive(async () => {
+      const tokens = await this.#chain(first, n, sampler);
+      this.#history.push(first, ...tokens.slice(0, -1));
+      return tokens;
+    });
+  }
+
+  // One native chain at the cache's end; leaves #history to the caller. With a sampler the chain samples on
+  // the GPU, continuing the sampler's random stream, and leaves its generator where the chain's draws did.
+  async #chain(first: number, n: number, sampler?: Sampler): Promise<number[]> {
     const s = this.#live();
+    const pos = this.#history.length;
     // The addon checks n, the token and the context (typed errors), like eval.
-    return Array.from(await nativeAsync(() => s.decodeChain(first, this.#history.length, n)));
+    if (!sampler) return Array.from(await nativeAsync(() => s.decodeChain(first, pos, n)));
+    const { temperature, topK, topP, minP } = sampler.options;
+    const r = await nativeAsync(() => s.sampleChain(first, pos, n, { temperature, topK, topP, minP, rng: sampler.rngState }));
+    sampler.rngState = r.rng;
+    return Array.from(r.tokens);
   }
 
   /** Dispatches and barriers recorded for one decode step (deterministic speed proxies). */
@@ -263,7 +286,11 @@ export class Session {
     const gpuTopK = !sampler.isGreedy && !penalties && o.topK > 0 && o.topK <= GPU_TOP_K;
     const logitsMode: LogitsMode = gpuArgmax ? "none" : gpuTopK ? "top" : "last";
     if (options.gpuLoop !== undefined && typeof options.gpuLoop !== "boolean") throw new InvalidArgumentError(`gpuLoop must be a boolean, got ${String(options.gpuLoop)}`);
-    const gpuLoop = gpuArgmax && (options.gpuLoop ?? true);
+    const vocab = this.model.info.vocabularySize;
+    // The GPU draws from its top 64 candidates exactly as sampleTopCandidates does when top-k keeps fewer
+    // than all of them (top-k 64 would take the sampler's unsorted path, whose draw order differs).
+    const gpuSample = gpuTopK && o.topK < Math.min(GPU_TOP_K, vocab);
+    const gpuLoop = (gpuArgmax || gpuSample) && (options.gpuLoop ?? true);
     const detok = new StreamingDetokenizer(this.model.tokenizer);
     const stops = new StopStringMatcher(options.stop ?? []);
     const abort = () => {
@@ -275,7 +302,7 @@ export class Session {
     let cached = 0;
     while (cached < prompt.length - 1 && cached < this.#history.length && this.#history[cached] === prompt[cached]) cached++;
     this.#history.length = cached;
-    let step = await this.#evaluate(prompt.slice(cached), logitsMode);
+    let step: EvaluateResult & { next?: number } = await this.#evaluate(prompt.slice(cached), logitsMode);
     const promptMs = performance.now() - t0;
     const tGen = performance.now();
     let firstTokenMs = 0;
@@ -283,29 +310,29 @@ export class Session {
     const recent = [...prompt];
     let finishReason: FinishReason = "length";
 
-    // Feeds the generated token back. With the GPU loop a chain evaluates `token` and the greedy tokens
-    // after it in one submission; `ahead` keeps the argmaxes not handed out yet. #history only grows as
+    // Feeds the generated token back. With the GPU loop a chain evaluates `token` and the tokens after it
+    // (greedy or sampled on the GPU) in one submission; `ahead` keeps the ones not handed out yet. #history only grows as
     // the one-token path would grow it (one token per feed), so a stop, EOS or limit leaves it exactly
     // as that path does; the chain's KV beyond it is ignored and overwritten later.
     let ahead: number[] = [];
     let expected = -1; // the token the next entry of `ahead` follows
     let chainSize = GPU_LOOP_FIRST_CHAIN;
-    const vocab = this.model.info.vocabularySize;
-    const feed = async (token: number): Promise<EvaluateResult> => {
+    const feed = async (token: number): Promise<EvaluateResult & { next?: number }> => {
       if (!gpuLoop || !Number.isInteger(token) || token < 0 || token >= vocab) return this.#evaluate([token], logitsMode);
       if (ahead.length === 0 || token !== expected) {
         const n = Math.min(chainSize, maxTokens - generated.length, this.contextSize - this.#history.length, GPU_LOOP_MAX_CHAIN);
         chainSize = Math.min(chainSize * 2, GPU_LOOP_MAX_CHAIN);
-        ahead = await this.#chain(token, Math.max(1, n));
+        ahead = await this.#chain(token, Math.max(1, n), gpuSample ? sampler : undefined);
       }
       this.#history.push(token);
       expected = ahead.shift()!;
-      return { argmax: expected };
+      return { argmax: expected, next: expected };
     };
 
     while (generated.length < maxTokens) {
       abort();
-      const token = gpuArgmax ? step.argmax : gpuTopK ? sampleTopCandidates(sampler, step) : sampler.sample(step.logits!, recent);
+      // `next`: the GPU loop already chose it (greedy or sampled on the device).
+      const token = step.next ?? (gpuArgmax ? step.argmax : gpuTopK ? sampleTopCandidates(sampler, step) : sampler.sample(step.logits!, recent));
       if (generated.length === 0) firstTokenMs = performance.now() - t0;
       if (this.model.tokenizer.isEog(token)) {
         finishReason = "eos";

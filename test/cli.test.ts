@@ -76,9 +76,11 @@ describe("parley CLI", () => {
       expect(plan.readRatio).toBeLessThan(1.5);
       expect(plan.hostToDeviceBytes).toBeLessThanOrEqual(32);
       expect(plan.deviceToHostBytes.greedy).toBeLessThanOrEqual(4);
+      expect(plan.deviceToHostBytes.sampled).toBeLessThanOrEqual(8);
       expect(plan.deviceToHostBytes.topK).toBeLessThanOrEqual(512);
-      // Greedy replies chain decode steps on the GPU: a host round trip every ~13 tokens, not every token.
+      // Greedy and sampled replies chain decode steps on the GPU: a host round trip every ~13 tokens, not every token.
       expect(plan.hostRoundTripsPerToken.greedy).toBeLessThanOrEqual(0.1);
+      expect(plan.hostRoundTripsPerToken.sampled).toBeLessThanOrEqual(0.1);
       expect(plan.hostRoundTripsPerToken.topK).toBeLessThanOrEqual(1);
     }
   });

@@ -1,7 +1,8 @@
-// The GPU-resident greedy loop (native Session::decodeChain, generate()'s `gpuLoop`) on the real Vulkan
-// driver (lavapipe in CI): a chain equals one-token evaluations fed back from the host, generate() with
-// the loop equals the one-token path token for token and leaves the same cache, far fewer queue
-// submissions, typed errors for bad arguments, and a clean validation layer.
+// The GPU-resident loop (native Session::decodeChain, generate()'s `gpuLoop`) on the real Vulkan driver
+// (lavapipe in CI), greedy and sampled: a chain equals one-token evaluations fed back from the host (for
+// sampling: the host sampler over the GPU's top candidates, same seed), generate() with the loop equals
+// the one-token path token for token and leaves the same cache, far fewer queue submissions, typed errors
+// for bad arguments, and a clean validation layer.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   AbortError,
@@ -14,8 +15,10 @@ import {
   type GenerateOptions,
   type Model,
   type Session,
+  Sampler,
+  type SamplingOptions,
 } from "../runtime/index.js";
-import { gpuLoopSubmissions } from "../runtime/session.js";
+import { gpuLoopSubmissions, sampleTopCandidates } from "../runtime/session.js";
 import { syntheticModel } from "./fixtures/models.js";
 
 let runtime: Runtime;
@@ -211,13 +214,100 @@ describe("generate() with the GPU loop", () => {
 
   it("other samplers ignore the option and keep one submission per token", async () => {
     const s = model.createSession({ contextSize: 128 });
-    const r = await run(s, "The guard said", { temperature: 0.8, seed: 3, maxTokens: 8, gpuLoop: true });
-    expect(r.tokens.length).toBeGreaterThan(0);
-    // The prompt, then one per token fed back (all but the last; an EOS is not fed back either).
-    expect(r.submits).toBe(r.tokens.length + (r.finishReason === "eos" ? 1 : 0));
-    const penalised = await run(s, "The guard said", { temperature: 0, repeatPenalty: 1.3, maxTokens: 8 });
-    expect(penalised.submits).toBe(penalised.tokens.length + (penalised.finishReason === "eos" ? 1 : 0));
+    // Penalties look at tokens outside the top candidates; top-k 0 or 64 (of 64 candidates) takes the host
+    // sampler's unsorted path.
+    for (const options of [
+      { temperature: 0, repeatPenalty: 1.3 },
+      { temperature: 0.8, seed: 3, repeatPenalty: 1.1 },
+      { temperature: 0.8, seed: 3, topK: 0 },
+      { temperature: 0.8, seed: 3, topK: 64 },
+    ]) {
+      const r = await run(s, "The guard said", { ...options, maxTokens: 8, gpuLoop: true });
+      expect(r.tokens.length).toBeGreaterThan(0);
+      // The prompt, then one per token fed back (all but the last; an EOS is not fed back either).
+      expect(r.submits).toBe(r.tokens.length + (r.finishReason === "eos" ? 1 : 0));
+    }
     s.dispose();
+  });
+});
+
+describe.each(["cpu", "gpu"] as const)("sampleChain (%s kernels)", (kernels) => {
+  it("draws the tokens the host sampler draws from the GPU's top candidates, continuing its random stream", async () => {
+    const prompt = model.tokenize("The blacksmith looked up from the anvil and said");
+    const options: SamplingOptions = { temperature: 0.9, topK: 40, topP: 0.95, minP: 0.05, seed: 11 };
+    const chained = model.createSession({ contextSize: 96, kernels });
+    const stepwise = model.createSession({ contextSize: 96, kernels });
+    const gpu = new Sampler(options);
+    const host = new Sampler(options);
+    let t = sampleTopCandidates(gpu, await chained.evaluate(prompt, { logits: "top" }));
+    expect(sampleTopCandidates(host, await stepwise.evaluate(prompt, { logits: "top" }))).toBe(t);
+    let greedyAgreement = 0, total = 0;
+    for (const n of [1, 6, 16]) {
+      const before = chained.submits;
+      const tokens = await chained.sampleChain(t, n, gpu);
+      expect(chained.submits - before).toBe(1);
+      const expected: number[] = [];
+      let u = t;
+      for (let i = 0; i < n; i++) {
+        const step = await stepwise.evaluate([u], { logits: "top" });
+        u = sampleTopCandidates(host, step);
+        if (u === step.argmax) greedyAgreement++;
+        total++;
+        expected.push(u);
+      }
+      expect(tokens).toEqual(expected);
+      expect(chained.tokens).toEqual(stepwise.tokens);
+      // The GPU handed its generator state back: both samplers are at the same point of the stream.
+      expect(Array.from(gpu.rngState)).toEqual(Array.from(host.rngState));
+      t = tokens.at(-1)!;
+    }
+    // It really sampled: not every token was the greedy one.
+    expect(greedyAgreement).toBeLessThan(total);
+    chained.dispose();
+    stepwise.dispose();
+    expect(runtime.validationMessages()).toEqual([]);
+  });
+});
+
+describe("generate() sampling with the GPU loop", () => {
+  it("gives the host sampler's reply for the same seed, with the greedy loop's submissions", async () => {
+    const replies = new Set<string>();
+    const hot = new Set<string>(); // temperature 1.5: far from the greedy reply
+    for (const seed of [1, 2, 3]) {
+      for (const options of [
+        { temperature: 0.7, topK: 40, topP: 0.95, minP: 0.05 }, // the dialogue system's line settings
+        { temperature: 1.5, topK: 63, topP: 1, minP: 0 },
+        { temperature: 0.3, topK: 5, topP: 0.5, minP: 0.2 },
+      ]) {
+        const { loop, step } = await compare(["The guard said"], { ...options, seed, maxTokens: 32 });
+        if (loop[0].finishReason === "length") expect(loop[0].submits).toBe(1 + gpuLoopSubmissions(32));
+        expect(loop[0].submits).toBeLessThanOrEqual(step[0].submits / 3);
+        replies.add(JSON.stringify(loop[0].tokens));
+        if (options.temperature > 1) hot.add(JSON.stringify(loop[0].tokens));
+      }
+    }
+    // Seeds and settings change the reply: the loop samples rather than repeating one sequence.
+    expect(replies.size).toBeGreaterThanOrEqual(8);
+    const greedy = await compare(["The guard said"], { temperature: 0, maxTokens: 32 });
+    expect(hot.has(JSON.stringify(greedy.loop[0].tokens))).toBe(false);
+    expect(runtime.validationMessages()).toEqual([]);
+  });
+
+  it("stop strings, limits and chat prompts behave as on the one-token path", async () => {
+    const sampling = { temperature: 0.8, topK: 20, seed: 5 };
+    const first = await compare(["The guard said"], { ...sampling, maxTokens: 24 });
+    const text = first.loop[0].chunks.map((c) => c.text).join("").trim();
+    const stop = text.slice(10, 13);
+    if (stop.length === 3) {
+      const { loop } = await compare(["The guard said"], { ...sampling, maxTokens: 24, stop: [stop] });
+      expect(loop[0].finishReason).toBe("stop");
+    }
+    for (const maxTokens of [1, 3, 9]) await compare(["Once upon a time"], { ...sampling, maxTokens });
+    const chat: ChatMessage[] = [{ role: "system", content: "You are Maren, the innkeeper." }, { role: "user", content: "A room, please." }];
+    await compare([chat, chat], { ...sampling, maxTokens: 10 });
+    const prompt = model.tokenize("The innkeeper wiped the counter and");
+    const { loop } = await compare([prompt], { ...sampling, maxTokens: 100 }, prompt.length + 7);
+    expect(loop[0].finishReason).toBe("context");
   });
 });
 
@@ -238,7 +328,13 @@ describe("bad arguments", () => {
     await expect(s.decodeChain(tokens.at(-1)!, 1)).rejects.toBeInstanceOf(ContextOverflowError);
     await expect(run(s, "Hi", { temperature: 0, gpuLoop: "yes" as unknown as boolean })).rejects.toBeInstanceOf(InvalidArgumentError);
     s.reset();
+    // Samplers the GPU loop cannot run: greedy, top-k 0 or ≥ 64.
+    for (const options of [{ temperature: 0 }, { topK: 0 }, { topK: 64 }]) {
+      await expect(s.sampleChain(t, 1, new Sampler({ ...options, seed: 1 }))).rejects.toBeInstanceOf(InvalidArgumentError);
+    }
+    expect(s.tokens).toHaveLength(0);
     expect((await s.decodeChain(t, 4)).length).toBe(4);
+    expect((await s.sampleChain(t, 4, new Sampler({ seed: 1 }))).length).toBe(4);
     s.dispose();
     await expect(s.decodeChain(t, 1)).rejects.toBeInstanceOf(DisposedError);
     expect(() => s.submits).toThrow(DisposedError);

@@ -83,6 +83,19 @@ describe("Xoshiro128**", () => {
     }
     expect(Math.abs(sum / 100_000 - 0.5)).toBeLessThan(0.01);
   });
+  it("hands its state out and continues from a state handed in (the GPU sampling loop's hand-over)", () => {
+    const a = new Xoshiro128(7);
+    a.nextU32();
+    const b = new Xoshiro128(99);
+    b.state = a.state;
+    expect(Array.from(b.state)).toEqual(Array.from(a.state));
+    expect([b.nextU32(), b.nextU32()]).toEqual([a.nextU32(), a.nextU32()]);
+    expect(Array.from(Xoshiro128.fromState(1, 2, 3, 4).state)).toEqual([1, 2, 3, 4]);
+    // Words are unsigned; the all-zero state (a fixed point of the generator) is refused.
+    expect(Array.from(Xoshiro128.fromState(-1, 0, 0, 0).state)).toEqual([0xffffffff, 0, 0, 0]);
+    expect(() => (b.state = new Uint32Array(4))).toThrow(InvalidArgumentError);
+    expect(() => (b.state = new Uint32Array(3))).toThrow(InvalidArgumentError);
+  });
 });
 
 describe("Sampler: greedy and penalties", () => {

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <memory>
+#include <optional>
 
 #include "model_weights.h"
 #include "session.h"
@@ -102,6 +103,7 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
                        {InstanceMethod("eval", &SessionWrap::Eval), InstanceMethod("plan", &SessionWrap::Plan),
                         InstanceMethod("dispose", &SessionWrap::Dispose),
                         InstanceMethod("decodeChain", &SessionWrap::DecodeChain),
+                        InstanceMethod("sampleChain", &SessionWrap::SampleChain),
                         InstanceAccessor("submits", &SessionWrap::Submits, nullptr),
                         InstanceAccessor("deviceBytes", &SessionWrap::DeviceBytes, nullptr)});
   }
@@ -203,42 +205,81 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
     });
   }
   // decodeChain(first, pos, n) → Promise<Int32Array>: n greedy tokens in one submission (Session::decodeChain).
+  // sampleChain(first, pos, n, sampling) → Promise<{ tokens: Int32Array, rng: Uint32Array }>: n sampled ones.
   class DecodeChainWorker : public SessionWorker {
    public:
-    DecodeChainWorker(Napi::Env env, SessionWrap* owner, int32_t first, uint32_t pos, uint32_t n)
-        : SessionWorker(env, owner), first_(first), pos_(pos), n_(n) {}
+    DecodeChainWorker(Napi::Env env, SessionWrap* owner, int32_t first, uint32_t pos, uint32_t n,
+                      std::optional<Session::Sampling> sampling)
+        : SessionWorker(env, owner), first_(first), pos_(pos), n_(n), sampling_(sampling) {}
 
    protected:
-    void run(Session& session) override { tokens_ = session.decodeChain(first_, pos_, n_); }
+    void run(Session& session) override { tokens_ = session.decodeChain(first_, pos_, n_, sampling_ ? &*sampling_ : nullptr); }
     Napi::Value result(Napi::Env env) override {
       Napi::Int32Array a = Napi::Int32Array::New(env, tokens_.size());
       std::memcpy(a.Data(), tokens_.data(), tokens_.size() * 4);
-      return a;
+      if (!sampling_) return a;
+      Napi::Uint32Array rng = Napi::Uint32Array::New(env, 4);
+      std::memcpy(rng.Data(), sampling_->rng, 16);
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("tokens", a);
+      o.Set("rng", rng);
+      return o;
     }
 
    private:
     int32_t first_;
     uint32_t pos_, n_;
+    std::optional<Session::Sampling> sampling_;
     std::vector<int32_t> tokens_;
   };
 
-  Napi::Value DecodeChain(const Napi::CallbackInfo& info) {
+  Napi::Value DecodeChain(const Napi::CallbackInfo& info) { return queueChain(info, false); }
+  Napi::Value SampleChain(const Napi::CallbackInfo& info) { return queueChain(info, true); }
+
+  Napi::Value queueChain(const Napi::CallbackInfo& info, bool sample) {
     Napi::Env env = info.Env();
     return guarded(env, [&]() -> Napi::Value {
+      const std::string usage = sample ? "sampleChain(first: number, pos: number, n: number, sampling: { temperature, topK, topP, minP, rng: Uint32Array(4) })"
+                                       : "decodeChain(first: number, pos: number, n: number)";
       if (!session_) throw NativeError("DISPOSED", "session was disposed and cannot be used any more");
       if (busy_) throw NativeError("INVALID_ARGUMENT", "session is already evaluating; await the previous eval first");
       auto integer = [&](size_t i, double lo, double hi) {
-        if (!info[i].IsNumber()) throw NativeError("INVALID_ARGUMENT", "decodeChain(first: number, pos: number, n: number)");
+        if (!info[i].IsNumber()) throw NativeError("INVALID_ARGUMENT", usage);
         double d = info[i].As<Napi::Number>().DoubleValue();
         if (!(d >= lo && d <= hi) || d != double(int64_t(d)))
-          throw NativeError("INVALID_ARGUMENT", "decodeChain: argument " + std::to_string(i) + " must be an integer in " +
+          throw NativeError("INVALID_ARGUMENT", usage + ": argument " + std::to_string(i) + " must be an integer in " +
                                                     std::to_string(int64_t(lo)) + ".." + std::to_string(int64_t(hi)));
         return int64_t(d);
       };
       const int32_t first = int32_t(integer(0, -2147483648.0, 2147483647.0));
       const uint32_t pos = uint32_t(integer(1, 0, 4294967295.0));
       const uint32_t n = uint32_t(integer(2, 0, 4294967295.0));
-      auto* w = new DecodeChainWorker(env, this, first, pos, n);
+      std::optional<Session::Sampling> sampling;
+      if (sample) {
+        // Shapes only here; Session::decodeChain checks the ranges (typed errors either way).
+        if (!info[3].IsObject()) throw NativeError("INVALID_ARGUMENT", usage);
+        Napi::Object o = info[3].As<Napi::Object>();
+        auto number = [&](const char* key) {
+          Napi::Value v = o.Get(key);
+          if (!v.IsNumber()) throw NativeError("INVALID_ARGUMENT", usage + ": " + key + " must be a number");
+          return v.As<Napi::Number>().DoubleValue();
+        };
+        Session::Sampling sp{};
+        sp.temperature = float(number("temperature"));
+        const double topK = number("topK");
+        if (!(topK >= 0 && topK <= 4294967295.0) || topK != double(int64_t(topK)))
+          throw NativeError("INVALID_ARGUMENT", usage + ": topK must be a non-negative integer");
+        sp.topK = uint32_t(topK);
+        sp.topP = float(number("topP"));
+        sp.minP = float(number("minP"));
+        Napi::Value rng = o.Get("rng");
+        if (!rng.IsTypedArray() || rng.As<Napi::TypedArray>().TypedArrayType() != napi_uint32_array ||
+            rng.As<Napi::Uint32Array>().ElementLength() != 4)
+          throw NativeError("INVALID_ARGUMENT", usage + ": rng must be a Uint32Array of 4 entries");
+        std::memcpy(sp.rng, rng.As<Napi::Uint32Array>().Data(), 16);
+        sampling = sp;
+      }
+      auto* w = new DecodeChainWorker(env, this, first, pos, n, sampling);
       Napi::Promise p = w->promise();
       w->Queue();
       return p;

@@ -21,6 +21,7 @@ uint32_t storageBindingCount(const std::string& name) {
   if (name == "argmax") return 2;
   if (name == "topk") return 2;
   if (name == "decode_advance") return 4;
+  if (name == "sample_advance") return 5;
   throw NativeError("VULKAN", "unknown kernel " + name);
 }
 

@@ -221,6 +221,7 @@ Session::Session(std::shared_ptr<ModelWeights> model, uint32_t contextSize, uint
   argmax_ = Buffer(ctx_, 16, VK_BUFFER_USAGE_STORAGE_BUFFER_BIT, Buffer::Kind::HostVisible);
   topk_ = Buffer(ctx_, kTopK * 8, VK_BUFFER_USAGE_STORAGE_BUFFER_BIT, Buffer::Kind::HostVisible);
   chain_ = Buffer(ctx_, (1 + kMaxChain) * 4, VK_BUFFER_USAGE_STORAGE_BUFFER_BIT, Buffer::Kind::HostVisible);
+  samplerState_ = Buffer(ctx_, sizeof(Sampling), VK_BUFFER_USAGE_STORAGE_BUFFER_BIT, Buffer::Kind::HostVisible);
   logitsHost_ = Buffer(ctx_, T * hp.nVocab * 4, VK_BUFFER_USAGE_TRANSFER_DST_BIT, Buffer::Kind::HostVisible);
   x_ = device(T * E * 4);
   xn_ = device(T * E * 4);
@@ -286,11 +287,11 @@ Session::Session(std::shared_ptr<ModelWeights> model, uint32_t contextSize, uint
     cpi.flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT;
     cpi.queueFamilyIndex = ctx_.queueFamily();
     VK_CHECK(vkCreateCommandPool(dev, &cpi, nullptr, &commandPool_));
-    VkCommandBuffer cmds[6];
+    VkCommandBuffer cmds[7];
     VkCommandBufferAllocateInfo ai{VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO};
     ai.commandPool = commandPool_;
     ai.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
-    ai.commandBufferCount = 6;
+    ai.commandBufferCount = 7;
     VK_CHECK(vkAllocateCommandBuffers(dev, &ai, cmds));
     decodeCmd_ = cmds[0];
     prefillCmd_ = cmds[1];
@@ -298,6 +299,7 @@ Session::Session(std::shared_ptr<ModelWeights> model, uint32_t contextSize, uint
     topkCmd_ = cmds[3];
     advanceCmd_ = cmds[4];
     shortPrefillCmd_ = cmds[5];
+    sampleAdvanceCmd_ = cmds[6];
     VkFenceCreateInfo fci{VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
     VK_CHECK(vkCreateFence(dev, &fci, nullptr, &fence_));
 
@@ -321,44 +323,55 @@ Session::Session(std::shared_ptr<ModelWeights> model, uint32_t contextSize, uint
       profiling_ = profiling;
     }
     recordTopK();
-    recordAdvance();
+    recordAdvance(advanceCmd_, false);
+    recordAdvance(sampleAdvanceCmd_, true);
   } catch (...) {
     releaseVulkanObjects();
     throw;
   }
 }
 
-// decodeChain's step between two decode replays. Both command buffers appear n times in one
-// submission, hence SIMULTANEOUS_USE (decodeCmd_ is recorded with it too).
-void Session::recordAdvance() {
+// decodeChain's step between two decode replays: the greedy advance (the step's argmax becomes the next
+// input) or, with `sample`, the topk selection and a draw from it (sample_advance.comp). Both command
+// buffers appear n times in one submission, hence SIMULTANEOUS_USE (decodeCmd_ is recorded with it too).
+void Session::recordAdvance(VkCommandBuffer cmd, bool sample) {
   VkCommandBufferBeginInfo bi{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
   bi.flags = VK_COMMAND_BUFFER_USAGE_SIMULTANEOUS_USE_BIT;
-  VK_CHECK(vkBeginCommandBuffer(advanceCmd_, &bi));
-  // The decode step's argmax (and everything else it wrote or read) before this kernel reads the
-  // argmax and overwrites the token id and the step parameters the step read.
+  VK_CHECK(vkBeginCommandBuffer(cmd, &bi));
+  // The decode step's results (and everything else it wrote or read) before these kernels read the
+  // argmax or logits and overwrite the token id and the step parameters the step read.
   VkMemoryBarrier in{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
   in.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT;
   in.dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT;
-  vkCmdPipelineBarrier(advanceCmd_, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1, &in, 0,
+  vkCmdPipelineBarrier(cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1, &in, 0,
                        nullptr, 0, nullptr);
   Plan unused;
   Profile noProfile;
   const bool profiling = profiling_;
   profiling_ = false;
   {
-    Recorder r(*this, advanceCmd_, 1, unused, noProfile);
-    struct { uint32_t nVocab, capacity; } pc{model_->hparams().nVocab, kMaxChain};
-    r.dispatch("decode_advance", {&params_, &argmax_, &tokens_, &chain_}, pc, 1);
+    Recorder r(*this, cmd, 1, unused, noProfile);
+    const uint32_t nVocab = model_->hparams().nVocab;
+    if (sample) {
+      struct { uint32_t nVocab; } topkPc{nVocab};
+      r.dispatch("topk", {&logits_, &topk_}, topkPc, 1);
+      r.barrier();
+      struct { uint32_t nVocab, capacity, candidates; } pc{nVocab, kMaxChain, std::min(kTopK, nVocab)};
+      r.dispatch("sample_advance", {&params_, &topk_, &tokens_, &chain_, &samplerState_}, pc, 1);
+    } else {
+      struct { uint32_t nVocab, capacity; } pc{nVocab, kMaxChain};
+      r.dispatch("decode_advance", {&params_, &argmax_, &tokens_, &chain_}, pc, 1);
+    }
   }
   profiling_ = profiling;
   // The next decode step reads the new token id (storage) and step parameters (uniform), and writes
-  // what this step's kernels read; the host reads the chain output after the fence.
+  // what this step's kernels read; the host reads the chain output and sampler state after the fence.
   VkMemoryBarrier out{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
   out.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT;
   out.dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_UNIFORM_READ_BIT | VK_ACCESS_HOST_READ_BIT;
-  vkCmdPipelineBarrier(advanceCmd_, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
+  vkCmdPipelineBarrier(cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
                        VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &out, 0, nullptr, 0, nullptr);
-  VK_CHECK(vkEndCommandBuffer(advanceCmd_));
+  VK_CHECK(vkEndCommandBuffer(cmd));
 }
 
 // Submitted after a forward pass when the sampler wants the top candidates rather than all logits.
@@ -564,7 +577,7 @@ Session::Result Session::eval(const std::vector<int32_t>& tokens, uint32_t pos, 
   return result;
 }
 
-std::vector<int32_t> Session::decodeChain(int32_t first, uint32_t pos, uint32_t n) {
+std::vector<int32_t> Session::decodeChain(int32_t first, uint32_t pos, uint32_t n, Sampling* sampling) {
   const LlamaHParams& hp = model_->hparams();
   if (n == 0 || n > kMaxChain)
     throw NativeError("INVALID_ARGUMENT", "decodeChain evaluates 1.." + std::to_string(kMaxChain) + " tokens, got " + std::to_string(n));
@@ -574,7 +587,17 @@ std::vector<int32_t> Session::decodeChain(int32_t first, uint32_t pos, uint32_t 
   if (first < 0 || uint32_t(first) >= hp.nVocab)
     throw NativeError("INVALID_ARGUMENT", "token id " + std::to_string(first) + " is outside the vocabulary (0.." +
                                               std::to_string(hp.nVocab - 1) + ")");
-  // The first step's inputs come from the host, as for eval; decode_advance writes the later ones.
+  if (sampling) {
+    const Sampling& sp = *sampling;
+    const bool rngZero = (sp.rng[0] | sp.rng[1] | sp.rng[2] | sp.rng[3]) == 0;
+    if (!(sp.temperature > 0.0f) || !std::isfinite(sp.temperature) || sp.topK < 1 || sp.topK >= std::min(kTopK, hp.nVocab) ||
+        !(sp.topP > 0.0f && sp.topP <= 1.0f) || !(sp.minP >= 0.0f && sp.minP <= 1.0f) || rngZero)
+      throw NativeError("INVALID_ARGUMENT", "decodeChain sampling needs temperature > 0, topK in 1.." +
+                                                std::to_string(std::min(kTopK, hp.nVocab) - 1) +
+                                                ", topP in (0, 1], minP in [0, 1] and a non-zero generator state");
+    std::memcpy(samplerState_.mapped(), sampling, sizeof(Sampling));
+  }
+  // The first step's inputs come from the host, as for eval; the advance kernel writes the later ones.
   StepParams p{1, pos, 0, 0};
   std::memcpy(params_.mapped(), &p, sizeof p);
   std::memcpy(tokens_.mapped(), &first, 4);
@@ -584,7 +607,7 @@ std::vector<int32_t> Session::decodeChain(int32_t first, uint32_t pos, uint32_t 
   cmds.reserve(2 * n);
   for (uint32_t i = 0; i < n; ++i) {
     cmds.push_back(decodeCmd_);
-    cmds.push_back(advanceCmd_);
+    cmds.push_back(sampling ? sampleAdvanceCmd_ : advanceCmd_);
   }
   VkSubmitInfo si{VK_STRUCTURE_TYPE_SUBMIT_INFO};
   si.commandBufferCount = uint32_t(cmds.size());
@@ -599,6 +622,7 @@ std::vector<int32_t> Session::decodeChain(int32_t first, uint32_t pos, uint32_t 
     throw NativeError("VULKAN", "decodeChain: the GPU advanced " + std::to_string(chain[0]) + " of " + std::to_string(n) + " steps");
   std::vector<int32_t> out(n);
   std::memcpy(out.data(), chain + 1, size_t(n) * 4);
+  if (sampling) std::memcpy(sampling->rng, static_cast<const Sampling*>(samplerState_.mapped())->rng, sizeof(sampling->rng));
   return out;
 }
 

@@ -46,8 +46,20 @@ class Session {
   // pos..pos+n-1; returns t1..tn), in one queue submission and one fence wait. A decode_advance
   // dispatch between the decode replays moves the argmax into the token buffer and the position on.
   // n in 1..kMaxChain. Blocks until the GPU is done: call off the JS thread.
+  //
+  // With `sampling`, each step samples instead (the GPU-resident sampling loop): the topk kernel selects
+  // the 64 most likely tokens and sample_advance.comp draws from them with runtime/sampler.ts's chain and
+  // random generator, starting from sampling->rng; on return sampling->rng holds the state after the
+  // chain's draws, so the host sampler can continue the same stream.
   static constexpr uint32_t kMaxChain = 64;
-  std::vector<int32_t> decodeChain(int32_t first, uint32_t pos, uint32_t n);
+  struct Sampling {  // mirrors SamplerState in native/shaders/sample_advance.comp
+    float temperature;  // > 0
+    uint32_t topK;      // 1..kTopK-1
+    float topP;         // (0, 1]
+    float minP;         // [0, 1]
+    uint32_t rng[4];    // xoshiro128** state, not all zero
+  };
+  std::vector<int32_t> decodeChain(int32_t first, uint32_t pos, uint32_t n, Sampling* sampling = nullptr);
   // Queue submissions (each one a host round trip: submit, fence wait) this session has made.
   uint64_t submits() const { return submits_.load(); }
   uint32_t contextSize() const { return ctxSize_; }
@@ -63,7 +75,7 @@ class Session {
   };
 
   void recordTopK();
-  void recordAdvance();
+  void recordAdvance(VkCommandBuffer cmd, bool sample);
   void recordForward(VkCommandBuffer cmd, uint32_t capacity, Plan& plan, Profile& profile, bool matvecTiles = false);
 
   void printProfile(const Profile& p);
@@ -88,6 +100,7 @@ class Session {
   uint32_t ctxSize_, ubatch_;
   Buffer params_, tokens_, argmax_, topk_, logitsHost_;
   Buffer chain_;  // decodeChain's output: a counter, then up to kMaxChain token ids (host-visible)
+  Buffer samplerState_;  // decodeChain's Sampling (host-visible): read and advanced by sample_advance.comp
   Buffer x_, xn_, q_, k_, v_, attn_, gate_, up_, logits_, kCache_, vCache_, rope_;
   // GPU decode attention (native/shaders/attention_decode.comp): keys per workgroup, query heads per
   // workgroup (a divisor of the GQA group, <= 8), per-(head, chunk) partials and per-pack counters.
@@ -98,6 +111,7 @@ class Session {
   VkCommandBuffer decodeCmd_ = VK_NULL_HANDLE, prefillCmd_ = VK_NULL_HANDLE, copyCmd_ = VK_NULL_HANDLE, topkCmd_ = VK_NULL_HANDLE,
                   shortPrefillCmd_ = VK_NULL_HANDLE;
   VkCommandBuffer advanceCmd_ = VK_NULL_HANDLE;  // decodeChain: [decodeCmd_, advanceCmd_] × n in one submission
+  VkCommandBuffer sampleAdvanceCmd_ = VK_NULL_HANDLE;  // ... or [decodeCmd_, sampleAdvanceCmd_] × n when sampling
   std::atomic<uint64_t> submits_{0};
   VkFence fence_ = VK_NULL_HANDLE;
   Plan decodePlan_, prefillPlan_;

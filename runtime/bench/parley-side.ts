@@ -4,6 +4,7 @@
 import { Runtime } from "../runtime.js";
 import type { Model } from "../model.js";
 import { GPU_LOOP_MAX_CHAIN, type Session } from "../session.js";
+import { Sampler } from "../sampler.js";
 import type { DeviceInfo } from "../native.js";
 import {
   decodeFigure,
@@ -98,6 +99,8 @@ export class ParleySide {
       log(`parley: decode ${decode.tokens} tokens: median ${decode.medianMsPerToken.toFixed(2)} ms/token`);
       const decodeLoop = await timeDecodeLoop(session, settings);
       log(`parley: decode ${decodeLoop.tokens} tokens in GPU-resident chains: median ${decodeLoop.medianMsPerToken.toFixed(2)} ms/token`);
+      const decodeSampledLoop = await timeDecodeLoop(session, settings, new Sampler(DIALOGUE_SAMPLING));
+      log(`parley: decode ${decodeSampledLoop.tokens} tokens sampled in GPU-resident chains: median ${decodeSampledLoop.medianMsPerToken.toFixed(2)} ms/token`);
 
       // Kernel tuning: the same two figures for each matrix-vector setting, each in a fresh session.
       const matvecRowsSweep = [];
@@ -133,6 +136,7 @@ export class ParleySide {
         prefill,
         decode,
         decodeLoop,
+        decodeSampledLoop,
         ...(matvecRowsSweep.length ? { matvecRowsSweep } : {}),
         deviceBytes: model.info.deviceBytes + sessionBytes,
         deviceMemory: { weightsBytes: model.info.deviceBytes, sessionBytes },
@@ -166,15 +170,21 @@ async function timeDecode(session: Session, settings: MeasureSettings): Promise<
   return decodeFigure(steps, settings.decodePrompt.length);
 }
 
-/** Greedy decode as generate() runs it: chains of GPU_LOOP_MAX_CHAIN steps per submission; per-token times. */
-async function timeDecodeLoop(session: Session, settings: MeasureSettings): Promise<DecodeFigure> {
+/** The dialogue system's settings for generated lines (plugin/dialogue/line-generator.ts), with a fixed seed. */
+const DIALOGUE_SAMPLING = { temperature: 0.7, topK: 40, topP: 0.95, minP: 0.05, seed: 1 } as const;
+
+/**
+ * Decode as generate() runs it: chains of GPU_LOOP_MAX_CHAIN steps per submission, greedy or (with a
+ * sampler) sampled on the GPU; per-token times.
+ */
+async function timeDecodeLoop(session: Session, settings: MeasureSettings, sampler?: Sampler): Promise<DecodeFigure> {
   session.reset();
   let token = (await session.evaluate(settings.decodePrompt, { logits: "none" })).argmax;
   const perToken: number[] = [];
   for (let done = 0; done < settings.decode; ) {
     const n = Math.min(GPU_LOOP_MAX_CHAIN, settings.decode - done);
     const t0 = performance.now();
-    const tokens = await session.decodeChain(token, n);
+    const tokens = sampler ? await session.sampleChain(token, n, sampler) : await session.decodeChain(token, n);
     const ms = performance.now() - t0;
     for (let i = 0; i < n; i++) perToken.push(ms / n);
     token = tokens[tokens.length - 1];

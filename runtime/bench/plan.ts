@@ -20,14 +20,19 @@ export interface DecodePlan {
   readRatio: number;
   /** Host → device per token: step parameters and the token id. */
   hostToDeviceBytes: number;
-  /** Device → host per token, by sampling path. */
-  deviceToHostBytes: { greedy: number; topK: number; allLogits: number };
+  /**
+   * Device → host per token, by sampling path: `greedy` (temperature 0, no penalties) and `sampled` (top-k
+   * 1..63, no penalties: the dialogue system's settings) run generate()'s GPU loop and read back token ids;
+   * `topK` samples on the host from the GPU's 64 best candidates (top-k 64, or `gpuLoop: false`);
+   * `allLogits` reads the whole row (penalties, top-k 0).
+   */
+  deviceToHostBytes: { greedy: number; sampled: number; topK: number; allLogits: number };
   /**
    * Host round trips (a queue submission and a fence wait) per generated token of a `replyTokens`-token
-   * reply, after the prompt's: greedy decoding chains several steps per submission on the GPU
-   * (generate()'s `gpuLoop`); the other sampling paths read every step back.
+   * reply, after the prompt's: the GPU loop chains several steps per submission (greedy or sampled on the
+   * device); the other sampling paths read every step back.
    */
-  hostRoundTripsPerToken: { greedy: number; topK: number; allLogits: number };
+  hostRoundTripsPerToken: { greedy: number; sampled: number; topK: number; allLogits: number };
   /** The reply length hostRoundTripsPerToken assumes: generate()'s default maxTokens. */
   replyTokens: number;
 }
@@ -50,10 +55,12 @@ export function decodePlan(model: Model, session: Session, position = 0): Decode
     position,
     readRatio: bytesRead / weightBytes,
     hostToDeviceBytes: 16 + 4,
-    deviceToHostBytes: { greedy: 4, topK: GPU_TOP_K * 8, allLogits: c.nVocab * 4 },
+    // Sampled chains also hand the 16-byte generator state back once per submission.
+    deviceToHostBytes: { greedy: 4, sampled: 4 + (16 * gpuLoopSubmissions(REPLY_TOKENS)) / REPLY_TOKENS, topK: GPU_TOP_K * 8, allLogits: c.nVocab * 4 },
     // The first token comes with the prompt's evaluation; each later one is a feed-back step.
     hostRoundTripsPerToken: {
       greedy: gpuLoopSubmissions(REPLY_TOKENS) / REPLY_TOKENS,
+      sampled: gpuLoopSubmissions(REPLY_TOKENS) / REPLY_TOKENS,
       topK: (REPLY_TOKENS - 1) / REPLY_TOKENS,
       allLogits: (REPLY_TOKENS - 1) / REPLY_TOKENS,
     },

@@ -66,6 +66,8 @@ export interface ParleyFigures extends SideFigures {
   plan: { dispatches: number; barriers: number; weightBytes: number };
   /** Greedy decode in GPU-resident chains (what generate() runs): per-token times. */
   decodeLoop: DecodeFigure;
+  /** Decode sampled on the GPU in chains (the dialogue system's settings: temperature 0.7, top-k 40, top-p 0.95, min-p 0.05). */
+  decodeSampledLoop?: DecodeFigure;
   /** --matvec-rows: median decode ms/token per rows-per-subgroup setting of the matrix-vector kernels. */
   matvecRowsSweep?: Array<{ rows: number; stage: boolean; decodeMsPerToken: number; loopMsPerToken: number }>;
 }
@@ -215,6 +217,10 @@ export function formatTable(r: BenchReport): string {
   add(`decode ${p.decode.tokens} tokens (median/token)`, fmtMs(p.decode.medianMsPerToken), q ? fmtMs(q.decode.medianMsPerToken) : "", fmtRatio(x?.decodeMsPerToken));
   add(`  throughput`, fmtRate(p.decode.tokensPerSecond), q ? fmtRate(q.decode.tokensPerSecond) : "", fmtRatio(x?.decodeTokensPerSecond));
   add(`decode, greedy GPU loop (median/token)`, fmtMs(p.decodeLoop.medianMsPerToken), q ? fmtMs(q.decode.medianMsPerToken) : "", fmtRatio(x?.decodeLoopMsPerToken));
+  if (p.decodeSampledLoop) {
+    const ratio = q ? fmtRatio(timeRatio(q.decode.medianMsPerToken, p.decodeSampledLoop.medianMsPerToken)) : "";
+    add(`decode, sampled GPU loop (median/token)`, fmtMs(p.decodeSampledLoop.medianMsPerToken), q ? fmtMs(q.decode.medianMsPerToken) : "", ratio);
+  }
   for (const t of p.matvecRowsSweep ?? []) {
     add(`  matvec rows ${t.rows}${t.stage ? ", staged x" : ""}: decode / GPU loop`, `${fmtMs(t.decodeMsPerToken)} / ${fmtMs(t.loopMsPerToken)}`, "", "");
   }

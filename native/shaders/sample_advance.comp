@@ -1,0 +1,118 @@
+#version 450
+// One step of the GPU-resident sampling loop (Session::decodeChain with a sampler): draws the next token
+// from the topk kernel's 64 candidates with runtime/sampler.ts's chain — top-k → top-p → min-p →
+// temperature → one draw from xoshiro128** — then advances the loop (chain_advance.glsl).
+//
+// The same algorithm as the host sampler over the same candidates and the same random stream (the host
+// hands its generator state in and takes it back), in float32 where the host uses float64: the two pick
+// the same token unless a draw lands within float rounding of a boundary between two candidates.
+//
+// 64 invocations, one per candidate: each finds its rank (logit descending, ties → lower token id, the
+// host's order), then invocation 0 walks the sorted list (at most 63 entries: cheap, and sequential like
+// the host's loops, so the cut-offs and the draw accumulate in the same order).
+
+
+layout(local_size_x = 64) in;
+#include "chain_advance.glsl"
+layout(std430, set = 0, binding = 2) readonly buffer TopK { uint cand_ids[64]; float cand_logits[64]; };
+layout(std430, set = 0, binding = 5) buffer SamplerState {  // mirrors Session::SamplerState
+  float temperature;  // > 0
+  uint top_k;         // 1..63 (< the candidates)
+  float top_p;        // (0, 1]; 1 disables
+  float min_p;        // [0, 1]; 0 disables
+  uint rng[4];        // xoshiro128** state, advanced by every draw
+} state;
+
+layout(push_constant) uniform PC {
+  uint n_vocab;
+  uint capacity;    // entries of chain.out_tokens
+  uint candidates;  // valid entries of the topk output: min(64, n_vocab)
+} pc;
+
+shared uint sorted_ids[64];
+shared float sorted_logits[64];
+
+uint rotl(uint x, uint k) { return (x << k) | (x >> (32u - k)); }
+
+// xoshiro128** (Blackman & Vigna), as runtime/sampler.ts's Xoshiro128.nextU32.
+uint next_u32() {
+  uint a = state.rng[0], b = state.rng[1], c = state.rng[2], d = state.rng[3];
+  uint result = rotl(b * 5u, 7u) * 9u;
+  uint t = b << 9u;
+  c ^= a;
+  d ^= b;
+  b ^= c;
+  a ^= d;
+  c ^= t;
+  d = rotl(d, 11u);
+  state.rng[0] = a;
+  state.rng[1] = b;
+  state.rng[2] = c;
+  state.rng[3] = d;
+  return result;
+}
+
+// Uniform in [0, 1) from two draws (Xoshiro128.nextFloat's 27 + 26 bits; float keeps the top 24).
+float next_float() {
+  uint hi = next_u32() >> 5u;
+  uint lo = next_u32() >> 6u;
+  return (float(hi) + float(lo) / 67108864.0) / 134217728.0;
+}
+
+uint pick() {
+  uint size = min(state.top_k, pc.candidates);
+  // A top logit of ±inf (or NaN) leaves nothing else drawable: the host returns it without a draw.
+  if (isinf(sorted_logits[0]) || isnan(sorted_logits[0])) return sorted_ids[0];
+  float max_l = sorted_logits[0];
+
+  // top-p: the shortest prefix whose probability mass reaches top_p.
+  if (state.top_p < 1.0 && size > 1u) {
+    float sum = 0.0;
+    for (uint i = 0u; i < size; ++i) sum += exp(sorted_logits[i] - max_l);
+    float target = state.top_p * sum, acc = 0.0;
+    for (uint i = 0u; i < size; ++i) {
+      acc += exp(sorted_logits[i] - max_l);
+      if (acc >= target) { size = i + 1u; break; }
+    }
+  }
+  // min-p: p >= min_p * p_max  <=>  logit >= max + ln(min_p); on a sorted list that is a prefix.
+  if (state.min_p > 0.0 && size > 1u) {
+    float threshold = max_l + log(state.min_p);
+    uint keep = 0u;
+    while (keep < size && sorted_logits[keep] >= threshold) keep++;
+    size = max(keep, 1u);
+  }
+  // temperature, softmax and one draw.
+  float inv_t = 1.0 / state.temperature;
+  float sum = 0.0;
+  for (uint i = 0u; i < size; ++i) sum += exp((sorted_logits[i] - max_l) * inv_t);
+  float r = next_float() * sum, acc = 0.0;
+  for (uint i = 0u; i < size; ++i) {
+    acc += exp((sorted_logits[i] - max_l) * inv_t);
+    if (r < acc) return sorted_ids[i];
+  }
+  // Rounding left r >= acc: the last candidate with non-zero weight.
+  for (uint i = size; i > 0u; --i)
+    if (exp((sorted_logits[i - 1u] - max_l) * inv_t) > 0.0) return sorted_ids[i - 1u];
+  return sorted_ids[0];
+}
+
+void main() {
+  uint i = gl_LocalInvocationID.x;
+  if (i < pc.candidates) {
+    uint id = cand_ids[i];
+    float l = cand_logits[i];
+    uint rank = 0u;
+    for (uint j = 0u; j < pc.candidates; ++j) {
+      float lj = cand_logits[j];
+      uint idj = cand_ids[j];
+      if (lj > l || (lj == l && idj < id)) rank++;
+    }
+    sorted_ids[rank] = id;
+    sorted_logits[rank] = l;
+  }
+  barrier();
+  if (i != 0u) return;
+
+  advance_chain(pick(), pc.n_vocab, pc.capacity);
+}
