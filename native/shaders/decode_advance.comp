@@ -2,6 +2,7 @@
 // One step of the GPU-resident greedy loop (Session::decodeChain), run by a single invocation between
 // two replays of the recorded decode command buffer: the argmax of the step just computed becomes the
 // next step's input token (chain_advance.glsl).
+
 layout(local_size_x = 1) in;
 #include "chain_advance.glsl"
 layout(std430, set = 0, binding = 2) readonly buffer Argmax { uint argmax_result[]; };

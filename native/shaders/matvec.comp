@@ -7,6 +7,13 @@
 // f(x) is chosen by `x_mode`: x itself; RMSNorm(x) * aux, where every workgroup first computes x's RMS
 // itself (x is small and cached); or SwiGLU's silu(x) * aux (x = gate, aux = up). Either way a separate
 // dispatch and its barrier disappear.
+// DOT8 (compiled as the separate matvec_dot8_* kernels, Q4_0 and Q8_0 only, for devices with the 4×8-bit
+// integer dot product): f(x) is staged and rounded to signed bytes per 32-element block, as llama.cpp
+// rounds activations for its quantized dot products, and each weight word is dotted with 4 x bytes per
+// instruction instead of being decoded to floats.
+#ifdef DOT8
+#extension GL_EXT_spirv_intrinsics : require
+#endif
 #extension GL_KHR_shader_subgroup_basic : enable
 #extension GL_KHR_shader_subgroup_arithmetic : enable
 #extension GL_EXT_control_flow_attributes : enable
@@ -37,7 +44,12 @@ layout(push_constant) uniform PC {
 
 shared float partial[256];
 shared float rms_scale;
-shared float xstage[XSTAGE != 0u ? STAGE_MAX : 1u];
+#ifdef DOT8
+const uint STAGED = 1u;  // the byte rounding reads the staged f(x), whatever XSTAGE says
+#else
+const uint STAGED = XSTAGE;
+#endif
+shared float xstage[STAGED != 0u ? STAGE_MAX : 1u];
 
 // Elements per unit of work: one 32-bit word of the row's quants (K-quants: of its 4-bit nibbles).
 #if defined(WTYPE_Q4_0) || defined(WTYPE_K_QUANT)
@@ -52,11 +64,22 @@ const uint ELEMS_PER_WORD = 2u;
 
 const uint X_PLAIN = 0u, X_RMSNORM = 1u, X_SWIGLU = 2u;
 
+#ifdef DOT8
+// OpSDot from SPV_KHR_integer_dot_product on two words of four signed bytes (GL_EXT_integer_dot_product's
+// dotPacked4x8EXT, which Debian's glslang does not know yet): capabilities DotProduct (6019) and
+// DotProductInput4x8BitPacked (6018); the literal operand 0 is PackedVectorFormat4x8Bit.
+spirv_instruction(extensions = ["SPV_KHR_integer_dot_product"], capabilities = [6019, 6018], id = 4450)
+int dot4x8(int a, int b, spirv_literal int packed_vector_format);
+
+shared uint xq[STAGE_MAX / 4u];          // f(x) as signed bytes, 4 per word
+shared float xq_scale[STAGE_MAX / 32u];  // per 32-element block: f(x) ≈ byte · scale
+#endif
+
 uint x_base = 0u;  // TOKENS > 1: where the current token's x starts
 
 float xin(uint k) {
   if (TOKENS > 1u) return x[x_base + k];  // prefill: x is already normalized (X_PLAIN)
-  if (XSTAGE != 0u) return xstage[k];
+  if (STAGED != 0u) return xstage[k];
   if (pc.x_mode == X_RMSNORM) return x[k] * aux[k] * rms_scale;
   if (pc.x_mode == X_SWIGLU) {
     float g = x[k];
@@ -213,6 +236,50 @@ float word_dot(uint row, uint w, uint words_per_row, float xs[ELEMS_PER_WORD]) {
   return s;
 }
 
+#ifdef DOT8
+// Rounds the staged f(x) to signed bytes, one 32-element block per thread: scale = max|f(x)| / 127 (kept as
+// f16, as llama.cpp's Q8_0 activations keep it), byte = round(f(x) / scale), halves away from zero.
+void quantize_x(uint tid) {
+  for (uint b = tid; b < pc.K / 32u; b += 256u) {
+    float amax = 0.0;
+    for (uint k = 0u; k < 32u; ++k) amax = max(amax, abs(xstage[32u * b + k]));
+    float d = amax / 127.0;
+    float inv = d > 0.0 ? 1.0 / d : 0.0;
+    xq_scale[b] = unpackHalf2x16(packHalf2x16(vec2(d, 0.0))).x;
+    for (uint j = 0u; j < 8u; ++j) {
+      uint word = 0u;
+      for (uint k = 0u; k < 4u; ++k) {
+        float v = xstage[32u * b + 4u * j + k] * inv;
+        int q = int(sign(v) * floor(abs(v) + 0.5));
+        word |= (uint(q) & 255u) << (8u * k);
+      }
+      xq[8u * b + j] = word;
+    }
+  }
+  barrier();
+}
+
+// Dot product of word `w` of row `row` with the quantized f(x): one or two integer dot instructions, then
+// the two block scales. The x word index follows gather_x's element order.
+float word_dot8(uint row, uint w, uint words_per_row) {
+  uint u = w_u32[row * words_per_row + w];
+#if defined(WTYPE_Q8_0)
+  uint blk = w >> 3;  // word j of a block holds elements 4j..4j+3: x word w
+  int s = dot4x8(int(u), int(xq[w]), 0);
+#elif defined(WTYPE_Q4_0)
+  uint blk = w >> 2, j = w & 3u;  // low nibbles: elements 4j.. (x word 8·blk+j); high: 16+4j.. (8·blk+4+j)
+  // Nibbles n → signed bytes n − 8 without borrows between bytes: (n | 0x80) − 8 stays within 120..135,
+  // and flipping the top bit back gives n − 8 in two's complement.
+  uint lo = (((u & 0x0F0F0F0Fu) | 0x80808080u) - 0x08080808u) ^ 0x80808080u;
+  uint hi = ((((u >> 4) & 0x0F0F0F0Fu) | 0x80808080u) - 0x08080808u) ^ 0x80808080u;
+  int s = dot4x8(int(lo), int(xq[8u * blk + j]), 0) + dot4x8(int(hi), int(xq[8u * blk + 4u + j]), 0);
+#else
+#error "DOT8 is built for Q4_0 and Q8_0 only"
+#endif
+  return float(s) * block_scale(row * (pc.K / 32u) + blk, pc.scale_offset) * xq_scale[blk];
+}
+#endif
+
 // XSTAGE: every workgroup computes f(x) once into shared memory, reading x (and the norm weight or `up`)
 // from global memory once instead of once per row, and the dot products read shared memory.
 void stage_x(uint tid) {
@@ -246,6 +313,10 @@ void main() {
     prefill_rows(gl_WorkGroupID.x + gl_WorkGroupID.y * 65535u);
     return;
   }
+#ifdef DOT8
+  stage_x(tid);
+  quantize_x(tid);
+#else
   if (XSTAGE != 0u) {
     stage_x(tid);
   } else if (pc.x_mode == X_RMSNORM) {
@@ -262,6 +333,7 @@ void main() {
     }
     barrier();
   }
+#endif
   uint words_per_row = pc.K / ELEMS_PER_WORD;
   uint wg = gl_WorkGroupID.x + gl_WorkGroupID.y * 65535u;
   for (uint r = gl_SubgroupID * ROWS; r < pc.rows_per_wg; r += gl_NumSubgroups * ROWS) {
@@ -271,11 +343,17 @@ void main() {
     float acc[ROWS];
     [[unroll]] for (uint i = 0u; i < ROWS; ++i) acc[i] = 0.0;
     for (uint w = gl_SubgroupInvocationID; w < words_per_row; w += gl_SubgroupSize) {
+#ifdef DOT8
+      [[unroll]] for (uint i = 0u; i < ROWS; ++i) {
+        if (i < rows) acc[i] += word_dot8(row0 + i, w, words_per_row);
+      }
+#else
       float xs[ELEMS_PER_WORD];
       gather_x(w, xs);
       [[unroll]] for (uint i = 0u; i < ROWS; ++i) {
         if (i < rows) acc[i] += word_dot(row0 + i, w, words_per_row, xs);
       }
+#endif
     }
     [[unroll]] for (uint i = 0u; i < ROWS; ++i) {
       float sum = subgroupAdd(acc[i]);

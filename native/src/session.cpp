@@ -134,9 +134,12 @@ class Session::Recorder {
     struct { uint32_t K, M, scaleOffset, accumulate, xMode; float eps; uint32_t rowsPerWg; } pc{
         w.K, w.M, w.scaleOffsetWords, accumulate, uint32_t(mode), s_.model_->hparams().rmsEps, rowsPerWg};
     const uint32_t groups = ceilDiv(w.M, rowsPerWg);
-    // Staging f(x) in shared memory (specialization constant 1) needs the row to fit its 6144 floats.
-    const bool stage = s_.matvecStage_ && w.K <= 6144;
-    const std::string kernel = "matvec_" + w.kernelSuffix() + (rows == 1 && !stage ? "" : "#" + std::to_string(rows) + (stage ? "#1" : ""));
+    // Staging f(x) in shared memory (specialization constant 1) needs the row to fit its 6144 floats; so does
+    // the integer dot product path, which rounds the staged f(x) to bytes.
+    const bool dot8 = s_.matvecDot8_ && (w.type == GGML_Q4_0 || w.type == GGML_Q8_0) && w.K <= 6144;
+    const bool stage = (s_.matvecStage_ || dot8) && w.K <= 6144;
+    const std::string kernel = (dot8 ? "matvec_dot8_" : "matvec_") + w.kernelSuffix() +
+                               (rows == 1 && !stage ? "" : "#" + std::to_string(rows) + (stage ? "#1" : ""));
     dispatch(kernel, {&w.buffer, &x, &y, aux ? aux : &x}, pc, std::min(groups, kMaxGroups), ceilDiv(groups, kMaxGroups));
   }
 
@@ -203,6 +206,18 @@ Session::Session(std::shared_ptr<ModelWeights> model, uint32_t contextSize, uint
   // Rows per subgroup in the decode matrix-vector kernels. PARLEY_MATVEC_ROWS (1..8) overrides it for tuning
   // (`npm run bench -- --matvec-rows 1,2,4` sweeps it).
   matvecRows_ = envUint("PARLEY_MATVEC_ROWS", 1, 8, matvecRows_);
+  // Decode products of Q4_0 and Q8_0 weights through the 4×8-bit integer dot product, f(x) rounded to bytes per
+  // 32-element block (as llama.cpp's quantized dot products round it): by default where the device runs that
+  // instruction in hardware. PARLEY_MATVEC_DOT8=0|1 overrides (1 also where it is only emulated, for tests).
+  matvecDot8_ = matvecDot8_ && ctx_.info().integerDotAccelerated;
+  if (const char* env = std::getenv("PARLEY_MATVEC_DOT8")) {
+    const std::string v(env);
+    if (v != "0" && v != "1") throw NativeError("INVALID_ARGUMENT", "PARLEY_MATVEC_DOT8 must be 0 or 1, got '" + v + "'");
+    if (v == "1" && !ctx_.info().integerDot)
+      throw NativeError("INVALID_ARGUMENT", "PARLEY_MATVEC_DOT8=1: " + ctx_.info().name + " has no integer dot product (VK_KHR_shader_integer_dot_product)");
+    matvecDot8_ = v == "1";
+  }
+  matvecDot8_ = matvecDot8_ && matvecDecode_;
   // Threads per row of the tiled prefill kernels (read here: nothing may throw once Vulkan objects exist).
   maxTpr_ = envUint("PARLEY_TPR", 1, 64, gpuPrefill_ ? 4 : 1);
   const LlamaHParams& hp = model_->hparams();

@@ -133,6 +133,8 @@ DeviceInfo describe(VkPhysicalDevice pd, uint32_t index) {
   vkGetPhysicalDeviceProperties2(pd, &props);
 
   VkPhysicalDeviceShaderFloat16Int8Features f16i8{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_FLOAT16_INT8_FEATURES};
+  VkPhysicalDeviceShaderIntegerDotProductFeatures dotFeatures{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_INTEGER_DOT_PRODUCT_FEATURES};
+  if (hasDot) f16i8.pNext = &dotFeatures;
   VkPhysicalDeviceFeatures2 features{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2};
   features.pNext = &f16i8;
   vkGetPhysicalDeviceFeatures2(pd, &features);
@@ -157,7 +159,7 @@ DeviceInfo describe(VkPhysicalDevice pd, uint32_t index) {
   info.maxSharedMemory = props.properties.limits.maxComputeSharedMemorySize;
   info.fp16 = f16i8.shaderFloat16;
   info.int8 = f16i8.shaderInt8;
-  info.integerDot = hasDot;
+  info.integerDot = hasDot && dotFeatures.shaderIntegerDotProduct;
   info.integerDotAccelerated = hasDot && dotProps.integerDotProduct4x8BitPackedSignedAccelerated;
   info.cooperativeMatrix =
       hasDeviceExtension(pd, "VK_KHR_cooperative_matrix") || hasDeviceExtension(pd, "VK_NV_cooperative_matrix");
@@ -256,6 +258,15 @@ VkContext::VkContext(const Options& options) : memoryBudget_(options.memoryBudge
     VkDeviceCreateInfo dci{VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO};
     dci.queueCreateInfoCount = 1;
     dci.pQueueCreateInfos = &qci;
+    // The 4×8-bit integer dot product, where the device has it (matvec.comp's DOT8 decode path).
+    VkPhysicalDeviceShaderIntegerDotProductFeatures dotFeatures{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_INTEGER_DOT_PRODUCT_FEATURES};
+    const char* dotExtension = "VK_KHR_shader_integer_dot_product";
+    if (info_.integerDot) {
+      dotFeatures.shaderIntegerDotProduct = VK_TRUE;
+      dci.pNext = &dotFeatures;
+      dci.enabledExtensionCount = 1;
+      dci.ppEnabledExtensionNames = &dotExtension;
+    }
     VK_CHECK(vkCreateDevice(physical_, &dci, nullptr, &device_));
     vkGetDeviceQueue(device_, queueFamily_, 0, &queue_);
 
