@@ -9,6 +9,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { InvalidArgumentError } from "../runtime/index.js";
 import { openConformanceContext, runTypeConformance, type ConformanceContext } from "./conformance/conformance.js";
+import { decodeLogitsWith } from "./fixtures/decode-logits.js";
 import { syntheticModel } from "./fixtures/models.js";
 
 const saved = process.env.PARLEY_MATVEC_DOT8;
@@ -25,18 +26,8 @@ afterAll(async () => ctx?.dispose(), 300_000);
 
 const TOKENS = [1, 15043, 29892, 920, 526, 366, 29973, 306, 626, 263, 1243];
 
-async function decodeLogits(path: string, dot8: boolean): Promise<Float32Array[]> {
-  process.env.PARLEY_MATVEC_DOT8 = dot8 ? "1" : "0";
-  const model = await ctx.runtime.loadModel(path);
-  const session = model.createSession({ contextSize: 32, kernels: "gpu" });
-  try {
-    const out: Float32Array[] = [];
-    for (const t of TOKENS) out.push((await session.evaluate([t], { logits: "last" })).logits!);
-    return out;
-  } finally {
-    session.dispose();
-    model.dispose();
-  }
+function decodeLogits(path: string, dot8: boolean): Promise<Float32Array[]> {
+  return decodeLogitsWith(ctx.runtime, path, TOKENS, { PARLEY_MATVEC_DOT8: dot8 ? "1" : "0" });
 }
 
 function relRms(a: Float32Array[], b: Float32Array[]): number {

@@ -7,6 +7,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { InvalidArgumentError, Runtime } from "../runtime/index.js";
 import { customModel } from "./fixtures/custom-models.js";
+import { decodeLogitsWith } from "./fixtures/decode-logits.js";
 import { syntheticModel } from "./fixtures/models.js";
 
 let runtime: Runtime;
@@ -25,19 +26,8 @@ afterAll(() => runtime?.dispose());
 
 const TOKENS = [1, 15043, 29892, 920, 526, 366, 29973, 306];
 
-async function decodeLogits(path: string, rows: number, stage = false): Promise<Float32Array[]> {
-  process.env.PARLEY_MATVEC_ROWS = String(rows);
-  process.env.PARLEY_MATVEC_STAGE = stage ? "1" : "0";
-  const model = await runtime.loadModel(path);
-  const session = model.createSession({ contextSize: 32, kernels: "gpu" });
-  try {
-    const out: Float32Array[] = [];
-    for (const t of TOKENS) out.push((await session.evaluate([t], { logits: "last" })).logits!);
-    return out;
-  } finally {
-    session.dispose();
-    model.dispose();
-  }
+function decodeLogits(path: string, rows: number, stage = false): Promise<Float32Array[]> {
+  return decodeLogitsWith(runtime, path, TOKENS, { PARLEY_MATVEC_ROWS: String(rows), PARLEY_MATVEC_STAGE: stage ? "1" : "0" });
 }
 
 describe("matrix-vector rows per subgroup", () => {
