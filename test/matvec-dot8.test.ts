@@ -1,7 +1,6 @@
 // The integer dot product decode path (PARLEY_MATVEC_DOT8; matvec_dot8_* kernels): Q4_0 and Q8_0 products
-// round f(x) to signed bytes per 32-element block and dot 4 bytes per instruction. lavapipe exposes
-// VK_KHR_shader_integer_dot_product without hardware acceleration, so the path is off by default here (it
-// is on by default only where the device accelerates it) and these tests force it on: its decode logits
+// round f(x) to signed bytes per 32-element block and dot 4 bytes per instruction. It is opt-in until a GPU
+// run times it; lavapipe exposes VK_KHR_shader_integer_dot_product (emulated), so these tests turn it on: its decode logits
 // must conform like llama.cpp's own quantized dot products do (against the float64 reference and against
 // llama.cpp's CPU backend, which rounds activations the same way), it must really run (the logits differ
 // from the float kernels' by the rounding), other weight types must be untouched, and the validation layer
@@ -42,7 +41,7 @@ function relRms(a: Float32Array[], b: Float32Array[]): number {
   return Math.sqrt(num / den);
 }
 
-describe("integer dot product decode (forced on: lavapipe only emulates it)", () => {
+describe("integer dot product decode (PARLEY_MATVEC_DOT8=1)", () => {
   it.each(["q4_0", "q8_0"] as const)("%s: conforms to the float64 reference and llama.cpp like llama.cpp's own 8-bit activations", async (type) => {
     process.env.PARLEY_MATVEC_DOT8 = "1";
     const r = await runTypeConformance(type, ctx, { shape: "tiny", seed: 1, positions: 256, parleyPath: "decode" });

@@ -13,6 +13,7 @@
 // instruction instead of being decoded to floats.
 #ifdef DOT8
 #extension GL_EXT_spirv_intrinsics : require
+#extension GL_KHR_shader_subgroup_shuffle : enable
 #endif
 #extension GL_KHR_shader_subgroup_basic : enable
 #extension GL_KHR_shader_subgroup_arithmetic : enable
@@ -237,23 +238,28 @@ float word_dot(uint row, uint w, uint words_per_row, float xs[ELEMS_PER_WORD]) {
 }
 
 #ifdef DOT8
-// Rounds the staged f(x) to signed bytes, one 32-element block per thread: scale = max|f(x)| / 127 (kept as
-// f16, as llama.cpp's Q8_0 activations keep it), byte = round(f(x) / scale), halves away from zero.
-void quantize_x(uint tid) {
-  for (uint b = tid; b < pc.K / 32u; b += 256u) {
-    float amax = 0.0;
-    for (uint k = 0u; k < 32u; ++k) amax = max(amax, abs(xstage[32u * b + k]));
+// Rounds the staged f(x) to signed bytes: scale = max|f(x)| / 127 per 32-element block (kept as f16, as
+// llama.cpp's Q8_0 activations keep it), byte = round(f(x) / scale), halves away from zero. Every thread
+// takes one 4-element word at a time, numbered by subgroup lane so that 8 neighbouring lanes hold one block
+// and find its maximum with three shuffles (subgroups are at least 8 wide); the loop count is the same for
+// every lane, so the shuffles never run in divergent control flow.
+void quantize_x() {
+  uint words = pc.K / 4u;
+  uint lane_base = gl_SubgroupID * gl_SubgroupSize + gl_SubgroupInvocationID;
+  for (uint first = 0u; first < words; first += gl_NumSubgroups * gl_SubgroupSize) {
+    uint q = first + lane_base;
+    vec4 v = q < words ? vec4(xstage[4u * q], xstage[4u * q + 1u], xstage[4u * q + 2u], xstage[4u * q + 3u]) : vec4(0.0);
+    vec4 a = abs(v);
+    float amax = max(max(a.x, a.y), max(a.z, a.w));
+    amax = max(amax, subgroupShuffleXor(amax, 1u));
+    amax = max(amax, subgroupShuffleXor(amax, 2u));
+    amax = max(amax, subgroupShuffleXor(amax, 4u));
     float d = amax / 127.0;
     float inv = d > 0.0 ? 1.0 / d : 0.0;
-    xq_scale[b] = unpackHalf2x16(packHalf2x16(vec2(d, 0.0))).x;
-    for (uint j = 0u; j < 8u; ++j) {
-      uint word = 0u;
-      for (uint k = 0u; k < 4u; ++k) {
-        float v = xstage[32u * b + 4u * j + k] * inv;
-        int q = int(sign(v) * floor(abs(v) + 0.5));
-        word |= (uint(q) & 255u) << (8u * k);
-      }
-      xq[8u * b + j] = word;
+    if (q < words) {
+      ivec4 b = ivec4(sign(v) * floor(abs(v * inv) + 0.5));
+      xq[q] = (uint(b.x) & 255u) | ((uint(b.y) & 255u) << 8) | ((uint(b.z) & 255u) << 16) | ((uint(b.w) & 255u) << 24);
+      if ((q & 7u) == 0u) xq_scale[q >> 3] = unpackHalf2x16(packHalf2x16(vec2(d, 0.0))).x;
     }
   }
   barrier();
@@ -315,7 +321,7 @@ void main() {
   }
 #ifdef DOT8
   stage_x(tid);
-  quantize_x(tid);
+  quantize_x();
 #else
   if (XSTAGE != 0u) {
     stage_x(tid);

@@ -207,9 +207,9 @@ Session::Session(std::shared_ptr<ModelWeights> model, uint32_t contextSize, uint
   // (`npm run bench -- --matvec-rows 1,2,4` sweeps it).
   matvecRows_ = envUint("PARLEY_MATVEC_ROWS", 1, 8, matvecRows_);
   // Decode products of Q4_0 and Q8_0 weights through the 4×8-bit integer dot product, f(x) rounded to bytes per
-  // 32-element block (as llama.cpp's quantized dot products round it): by default where the device runs that
-  // instruction in hardware. PARLEY_MATVEC_DOT8=0|1 overrides (1 also where it is only emulated, for tests).
-  matvecDot8_ = matvecDot8_ && ctx_.info().integerDotAccelerated;
+  // 32-element block (as llama.cpp's quantized dot products round it). Opt-in (PARLEY_MATVEC_DOT8=1) until a GPU
+  // run measures it: it stages f(x) per workgroup, which made the H200's decode slower once before (docs/
+  // PERFORMANCE.md, run 3); runtime/bench/gpu/steps.sh times it against the float kernels.
   if (const char* env = std::getenv("PARLEY_MATVEC_DOT8")) {
     const std::string v(env);
     if (v != "0" && v != "1") throw NativeError("INVALID_ARGUMENT", "PARLEY_MATVEC_DOT8 must be 0 or 1, got '" + v + "'");

@@ -3,8 +3,8 @@
 # on the same synthetic TinyLlama file in one process, so ratios compare like with like. Results: $OUT/*.json
 # and steps.log. Two parts, each under the device tool's 10-minute command limit: PART=1 (default) synthesizes
 # the files, profiles a step and benches Q4_0 and Q4_K_M with the matvec rows sweep (and Q4_0 again with the
-# integer dot product off); PART=2 benches Q8_0, long context decode with three attention chunk sizes, and
-# conformance against llama.cpp's Vulkan backend (decode kernels with and without the integer dot product).
+# integer dot product on); PART=2 benches Q8_0, long context decode with three attention chunk sizes, and
+# conformance against llama.cpp's Vulkan backend (decode kernels without and with the integer dot product).
 set -uo pipefail
 OUT=${OUT:-/tmp/out}
 M=/tmp/parley-bench; mkdir -p $M
@@ -24,8 +24,8 @@ for q in q4_0 q4_k_m; do
   t bench $q with the matvec rows sweep
   timeout 170 node --import tsx runtime/bench/bench.ts --shape tinyllama --type $q --peer-gpu vulkan --prefill 16,128,512 --matvec-rows 1,2,4 --matvec-stage 0,1 --json > $OUT/bench-$q.json; echo "rc=$?"
 done
-t q4_0 decode with the float matrix-vector kernels instead of the integer dot product, for comparison
-PARLEY_MATVEC_DOT8=0 timeout 100 node --import tsx runtime/bench/bench.ts --shape tinyllama --type q4_0 --peer-gpu vulkan --prefill 16 --matvec-rows 1,2,4 --matvec-stage 0,1 --json > $OUT/bench-q4_0-float-dot.json; echo "rc=$?"
+t q4_0 decode with the integer dot product kernels instead of the float ones, for comparison
+PARLEY_MATVEC_DOT8=1 timeout 100 node --import tsx runtime/bench/bench.ts --shape tinyllama --type q4_0 --peer-gpu vulkan --prefill 16 --matvec-rows 1,2,4 --json > $OUT/bench-q4_0-dot8.json; echo "rc=$?"
 fi
 if [ "$PART" = 2 ]; then
 t bench q8_0
@@ -42,8 +42,8 @@ t conformance against llama.cpp Vulkan
 timeout 150 node --import tsx test/conformance/run.ts --peer-gpu vulkan --json > $OUT/conformance.json; echo "rc=$?"
 t conformance of the decode kernels: one token per step, against llama.cpp Vulkan
 timeout 150 node --import tsx test/conformance/run.ts --peer-gpu vulkan --decode --json > $OUT/conformance-decode.json; echo "rc=$?"
-t the same with the float matrix-vector kernels instead of the integer dot product
-PARLEY_MATVEC_DOT8=0 timeout 150 node --import tsx test/conformance/run.ts --peer-gpu vulkan --decode --json > $OUT/conformance-decode-float-dot.json; echo "rc=$?"
+t the same with the integer dot product kernels
+PARLEY_MATVEC_DOT8=1 timeout 150 node --import tsx test/conformance/run.ts --peer-gpu vulkan --decode --json > $OUT/conformance-decode-dot8.json; echo "rc=$?"
 fi
 for f in $OUT/bench-*.json; do
   node -e 'const r=require(process.argv[1]); const p=r.parley, q=r.peer; console.log(process.argv[1].split("/").pop(), JSON.stringify({decode:[+p.decode.medianMsPerToken.toFixed(3), +p.decodeLoop.medianMsPerToken.toFixed(3), p.decodeSampledLoop && +p.decodeSampledLoop.medianMsPerToken.toFixed(3), q && +q.decode.medianMsPerToken.toFixed(3)], prefill:p.prefill.map(x=>[x.tokens,+x.ms.toFixed(1), q?.prefill.find(y=>y.tokens===x.tokens)?.ms.toFixed(1)]), first:[p.firstToken.ms, q?.firstToken.ms], rows:p.matvecRowsSweep, plan:p.plan}))' $f
