@@ -5,47 +5,50 @@
 # the files, profiles a step and benches Q4_0 and Q4_K_M with the matvec rows sweep (and Q4_0 again with the
 # integer dot product on); PART=2 benches Q8_0, long context decode with three attention chunk sizes, and
 # conformance against llama.cpp's Vulkan backend (decode kernels without and with the integer dot product).
+# A dry run of the plumbing on a machine without a GPU: SHAPE=tiny PEER_GPU=cpu PART=1|2 bash runtime/bench/gpu/steps.sh
 set -uo pipefail
 OUT=${OUT:-/tmp/out}
+SHAPE=${SHAPE:-tinyllama}
+PEER_GPU=${PEER_GPU:-vulkan}
 M=/tmp/parley-bench; mkdir -p $M
 t() { echo "=== $* ($(date +%T))"; }
 PART=${PART:-1}
 t synth
 for q in q4_0 q4_k_m q8_0; do
-  [ -f $M/tinyllama-$q-seed1.gguf ] || node --import tsx runtime/cli.ts synth --shape tinyllama --type $q --out $M/tinyllama-$q-seed1.gguf > /dev/null &
+  [ -f $M/$SHAPE-$q-seed1.gguf ] || node --import tsx runtime/cli.ts synth --shape $SHAPE --type $q --out $M/$SHAPE-$q-seed1.gguf > /dev/null &
 done
 wait
 if [ "$PART" = 1 ]; then
 t profile one decode step per type
 for q in q4_0 q4_k_m q8_0; do
-  PARLEY_PROFILE=1 node --import tsx runtime/cli.ts generate --model $M/tinyllama-$q-seed1.gguf --prompt "Hello there" --max-tokens 4 2>&1 | grep "parley profile" | tail -1
+  PARLEY_PROFILE=1 node --import tsx runtime/cli.ts generate --model $M/$SHAPE-$q-seed1.gguf --prompt "Hello there" --max-tokens 4 2>&1 | grep "parley profile" | tail -1
 done
 for q in q4_0 q4_k_m; do
   t bench $q with the matvec rows sweep
-  timeout 170 node --import tsx runtime/bench/bench.ts --shape tinyllama --type $q --peer-gpu vulkan --prefill 16,128,512 --matvec-rows 1,2,4 --matvec-stage 0,1 --json > $OUT/bench-$q.json; echo "rc=$?"
+  timeout 170 node --import tsx runtime/bench/bench.ts --shape $SHAPE --type $q --peer-gpu $PEER_GPU --prefill 16,128,512 --matvec-rows 1,2,4 --matvec-stage 0,1 --json > $OUT/bench-$q.json; echo "rc=$?"
 done
 t q4_0 decode with the integer dot product kernels instead of the float ones, for comparison
-PARLEY_MATVEC_DOT8=1 timeout 100 node --import tsx runtime/bench/bench.ts --shape tinyllama --type q4_0 --peer-gpu vulkan --prefill 16 --matvec-rows 1,2,4 --json > $OUT/bench-q4_0-dot8.json; echo "rc=$?"
+PARLEY_MATVEC_DOT8=1 timeout 100 node --import tsx runtime/bench/bench.ts --shape $SHAPE --type q4_0 --peer-gpu $PEER_GPU --prefill 16 --matvec-rows 1,2,4 --json > $OUT/bench-q4_0-dot8.json; echo "rc=$?"
 fi
 if [ "$PART" = 2 ]; then
 t bench q8_0
-timeout 150 node --import tsx runtime/bench/bench.ts --shape tinyllama --type q8_0 --peer-gpu vulkan --json > $OUT/bench-q8_0.json; echo "rc=$?"
+timeout 150 node --import tsx runtime/bench/bench.ts --shape $SHAPE --type q8_0 --peer-gpu $PEER_GPU --json > $OUT/bench-q8_0.json; echo "rc=$?"
 t decode after a 700-token prompt, attention chunk 32 / 64 / 128
 for c in 32 64 128; do
-  PARLEY_ATTN_CHUNK=$c timeout 120 node --import tsx runtime/bench/bench.ts --shape tinyllama --type q4_0 --peer-gpu vulkan --decode-after 700 --prefill 128 --repeat 1 --json > $OUT/bench-ctx700-chunk$c.json; echo "rc=$?"
+  PARLEY_ATTN_CHUNK=$c timeout 120 node --import tsx runtime/bench/bench.ts --shape $SHAPE --type q4_0 --peer-gpu $PEER_GPU --decode-after 700 --prefill 128 --repeat 1 --json > $OUT/bench-ctx700-chunk$c.json; echo "rc=$?"
 done
 t prefill with the older 16-token kernel, for comparison with the tiled GEMM above
-PARLEY_PREFILL=tiled16 timeout 100 node --import tsx runtime/bench/bench.ts --shape tinyllama --type q4_0 --peer-gpu vulkan --decode 8 --json > $OUT/bench-q4_0-prefill-tiled16.json; echo "rc=$?"
+PARLEY_PREFILL=tiled16 timeout 100 node --import tsx runtime/bench/bench.ts --shape $SHAPE --type q4_0 --peer-gpu $PEER_GPU --decode 8 --json > $OUT/bench-q4_0-prefill-tiled16.json; echo "rc=$?"
 t short prefill through the GEMM instead of the token tiles, for comparison
-PARLEY_SHORT_PREFILL=0 timeout 100 node --import tsx runtime/bench/bench.ts --shape tinyllama --type q4_0 --peer-gpu vulkan --prefill 16 --decode 8 --json > $OUT/bench-q4_0-short-gemm.json; echo "rc=$?"
+PARLEY_SHORT_PREFILL=0 timeout 100 node --import tsx runtime/bench/bench.ts --shape $SHAPE --type q4_0 --peer-gpu $PEER_GPU --prefill 16 --decode 8 --json > $OUT/bench-q4_0-short-gemm.json; echo "rc=$?"
 t conformance against llama.cpp Vulkan
-timeout 150 node --import tsx test/conformance/run.ts --peer-gpu vulkan --json > $OUT/conformance.json; echo "rc=$?"
+timeout 150 node --import tsx test/conformance/run.ts --peer-gpu $PEER_GPU --json > $OUT/conformance.json; echo "rc=$?"
 t conformance of the decode kernels: one token per step, against llama.cpp Vulkan
-timeout 150 node --import tsx test/conformance/run.ts --peer-gpu vulkan --decode --json > $OUT/conformance-decode.json; echo "rc=$?"
+timeout 150 node --import tsx test/conformance/run.ts --peer-gpu $PEER_GPU --decode --json > $OUT/conformance-decode.json; echo "rc=$?"
 t the same with the integer dot product kernels
-PARLEY_MATVEC_DOT8=1 timeout 150 node --import tsx test/conformance/run.ts --peer-gpu vulkan --decode --json > $OUT/conformance-decode-dot8.json; echo "rc=$?"
+PARLEY_MATVEC_DOT8=1 timeout 150 node --import tsx test/conformance/run.ts --peer-gpu $PEER_GPU --decode --json > $OUT/conformance-decode-dot8.json; echo "rc=$?"
 fi
 for f in $OUT/bench-*.json; do
-  node -e 'const r=require(process.argv[1]); const p=r.parley, q=r.peer; console.log(process.argv[1].split("/").pop(), JSON.stringify({decode:[+p.decode.medianMsPerToken.toFixed(3), +p.decodeLoop.medianMsPerToken.toFixed(3), p.decodeSampledLoop && +p.decodeSampledLoop.medianMsPerToken.toFixed(3), q && +q.decode.medianMsPerToken.toFixed(3)], prefill:p.prefill.map(x=>[x.tokens,+x.ms.toFixed(1), q?.prefill.find(y=>y.tokens===x.tokens)?.ms.toFixed(1)]), first:[p.firstToken.ms, q?.firstToken.ms], rows:p.matvecRowsSweep, plan:p.plan}))' $f
+  node -e 'let r; try { r=require(process.argv[1]); } catch (e) { console.log(process.argv[1].split("/").pop(), "unreadable:", e.message); process.exit(0); } const p=r.parley, q=r.peer; console.log(process.argv[1].split("/").pop(), JSON.stringify({decode:[+p.decode.medianMsPerToken.toFixed(3), +p.decodeLoop.medianMsPerToken.toFixed(3), p.decodeSampledLoop && +p.decodeSampledLoop.medianMsPerToken.toFixed(3), q && +q.decode.medianMsPerToken.toFixed(3)], prefill:p.prefill.map(x=>[x.tokens,+x.ms.toFixed(1), q?.prefill.find(y=>y.tokens===x.tokens)?.ms.toFixed(1)]), first:[p.firstToken.ms, q?.firstToken.ms], rows:p.matvecRowsSweep, plan:p.plan}))' $f
 done
 t done
