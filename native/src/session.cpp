@@ -270,12 +270,18 @@ Session::Session(std::shared_ptr<ModelWeights> model, uint32_t contextSize, uint
   logitsHost_ = Buffer(ctx_, T * hp.nVocab * 4, VK_BUFFER_USAGE_TRANSFER_DST_BIT, Buffer::Kind::HostVisible);
   x_ = device(T * E * 4);
   xn_ = device(T * E * 4);
-  q_ = device(T * E * 4);
-  k_ = device(T * KV * 4);
-  v_ = device(T * KV * 4);
   attn_ = device(T * E * 4);
-  gate_ = device(T * F * 4);
-  up_ = device(T * F * 4);
+  // q, k, v in one buffer and gate, up in another, each region starting at a multiple of 256 bytes: Vulkan
+  // requires every device's minStorageBufferOffsetAlignment (a power of two) to be at most 256.
+  const auto aligned = [](uint64_t bytes) { return (bytes + 255) / 256 * 256; };
+  const uint64_t qBytes = T * E * 4, kvBytes = T * KV * 4, ffBytes = T * F * 4;
+  qkv_ = device(aligned(qBytes) + aligned(kvBytes) + kvBytes);
+  q_ = BufferView(qkv_, 0, qBytes);
+  k_ = BufferView(qkv_, aligned(qBytes), kvBytes);
+  v_ = BufferView(qkv_, aligned(qBytes) + aligned(kvBytes), kvBytes);
+  gateUp_ = device(aligned(ffBytes) + ffBytes);
+  gate_ = BufferView(gateUp_, 0, ffBytes);
+  up_ = BufferView(gateUp_, aligned(ffBytes), ffBytes);
   logits_ = device(T * hp.nVocab * 4);
   kCache_ = device(uint64_t(hp.nLayer) * ctxSize_ * KV * 2);
   vCache_ = device(uint64_t(hp.nLayer) * ctxSize_ * KV * 2);
@@ -428,6 +434,16 @@ void Session::recordTopK() {
 
 Session::~Session() { releaseVulkanObjects(); }
 
+const BufferView& Session::activation(Activation a) const {
+  switch (a) {
+    case Activation::Q: return q_;
+    case Activation::K: return k_;
+    case Activation::V: return v_;
+    case Activation::Gate: return gate_;
+    case Activation::Up: return up_;
+  }
+  throw NativeError("VULKAN", "unknown activation");
+}
 
 void Session::releaseVulkanObjects() {
   VkDevice dev = ctx_.device();
@@ -469,6 +485,14 @@ void Session::recordForward(VkCommandBuffer cmd, uint32_t capacity, Plan& plan, 
     if (decode) r.matvec(w, x_, y, false, Recorder::XMode::RmsNorm, &norm);
     else r.matmul(w, xn_, y, false, logitsOnly);
   };
+  // A layer's products from the normalized x (q, k, v; gate, up): one dispatch per stacked matrix.
+  auto normedProducts = [&](const std::vector<Product>& products, const Buffer& normWeight) {
+    for (const Product& p : products) {
+      Recorder::Outs y;
+      for (const Product::Output& o : p.outputs) y.push_back({activation(o.activation), o.rows});
+      normedProduct(p.w, normWeight, y, false);
+    }
+  };
   auto residualProduct = [&](const WeightMatrix& w, const BufferView& in) {
     if (decode) r.matvec(w, in, {{x_, hp.nEmbd}}, true, Recorder::XMode::Plain, nullptr);
     else r.matmul(w, in, {{x_, hp.nEmbd}}, true, false);
@@ -483,9 +507,7 @@ void Session::recordForward(VkCommandBuffer cmd, uint32_t capacity, Plan& plan, 
       r.rmsnorm(x_, w.attnNorm, xn_, capacity, false);
       r.barrier();
     }
-    normedProduct(w.q, w.attnNorm, {{q_, w.q.M}}, false);
-    normedProduct(w.k, w.attnNorm, {{k_, w.k.M}}, false);
-    normedProduct(w.v, w.attnNorm, {{v_, w.v.M}}, false);
+    normedProducts(w.qkv, w.attnNorm);
     r.barrier();
     const float attnScale = float(1.0 / std::sqrt(double(hp.headDim)));
     if (decode) {
@@ -512,13 +534,11 @@ void Session::recordForward(VkCommandBuffer cmd, uint32_t capacity, Plan& plan, 
       r.rmsnorm(x_, w.ffnNorm, xn_, capacity, false);
       r.barrier();
     }
-    normedProduct(w.gate, w.ffnNorm, {{gate_, w.gate.M}}, false);
-    normedProduct(w.up, w.ffnNorm, {{up_, w.up.M}}, false);
+    normedProducts(w.gateUp, w.ffnNorm);
     r.barrier();
     if (decode) {
       // SwiGLU's silu(gate)·up is computed as the down product reads it.
-      const BufferView up(up_);
-      r.matvec(w.down, gate_, {{x_, hp.nEmbd}}, true, Recorder::XMode::SwiGlu, &up);
+      r.matvec(w.down, gate_, {{x_, hp.nEmbd}}, true, Recorder::XMode::SwiGlu, &up_);
     } else {
       struct { uint32_t nFf; } siluPc{hp.nFf};
       const uint32_t siluGroups = ceilDiv(uint64_t(capacity) * hp.nFf, 256);
