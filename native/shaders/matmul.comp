@@ -21,7 +21,13 @@ layout(push_constant) uniform PC {
   uint accumulate;    // 1: y += W·x (residual add fused), 0: y = W·x
   uint logits_only;   // 1: only tokens [logits_begin, n_tokens), written from y row 0
   uint tpr;           // threads per row
+  uint seg_row1;      // stacked weights: rows where segments 1 and 2 start (M when absent; output_rows.glsl)
+  uint seg_row2;
+  uint seg_base1;     // float offsets of segments 1 and 2's regions in y
+  uint seg_base2;
 } pc;
+
+#include "output_rows.glsl"
 
 #if defined(SINGLE_TOKEN)
 const uint TOKEN_TILE = 1u;   // the decode variant for CPU drivers: one token per step
@@ -73,7 +79,7 @@ void main() {
       for (uint i = lane; i < TOKEN_TILE; i += pc.tpr) {
         uint t = t0 + i;
         if (t < t_end) {
-          uint yo = (t - t_begin) * pc.M + row;
+          uint yo = out_index(t - t_begin, row);
           float v = partial[i][tid - lane];
           y[yo] = pc.accumulate != 0u ? y[yo] + v : v;
         }

@@ -20,8 +20,14 @@ layout(push_constant) uniform PC {
   uint scale_offset;  // uint index where quant scales start
   uint accumulate;    // 1: y += W·x (residual add fused), 0: y = W·x
   uint logits_only;   // 1: only tokens [logits_begin, n_tokens), written from y row 0
-  uint unused;
+  uint unused;        // matmul.comp's threads per row: the push constants are the same
+  uint seg_row1;      // stacked weights: rows where segments 1 and 2 start (M when absent; output_rows.glsl)
+  uint seg_row2;
+  uint seg_base1;     // float offsets of segments 1 and 2's regions in y
+  uint seg_base2;
 } pc;
+
+#include "output_rows.glsl"
 
 const uint BM = 64u, BN = 64u, BK = 32u, PAD = 1u;
 shared float ws[BK][BM + PAD];  // ws[k][row]: the tile's weights, dequantized
@@ -68,7 +74,7 @@ void main() {
     [[unroll]] for (uint j = 0u; j < 4u; ++j) {
       uint t = t0 + tx + 16u * j;
       if (t >= t_end) continue;
-      uint yo = (t - t_begin) * pc.M + r;
+      uint yo = out_index(t - t_begin, r);
       y[yo] = pc.accumulate != 0u ? y[yo] + acc[i][j] : acc[i][j];
     }
   }

@@ -41,7 +41,13 @@ layout(push_constant) uniform PC {
   float eps;
   uint rows_per_wg;   // rows this workgroup covers (a multiple of ROWS); its subgroups take them in turn
   uint logits_only;   // TOKENS > 1: only tokens [logits_begin, n_tokens), written from y row 0
+  uint seg_row1;      // stacked weights: rows where segments 1 and 2 start (M when absent; output_rows.glsl)
+  uint seg_row2;
+  uint seg_base1;     // float offsets of segments 1 and 2's regions in y
+  uint seg_base2;
 } pc;
+
+#include "output_rows.glsl"
 
 shared float partial[256];
 shared float rms_scale;
@@ -220,7 +226,7 @@ void prefill_rows(uint wg) {
       [[unroll]] for (uint t = 0u; t < TOKENS; ++t) {
         float sum = subgroupAdd(acc[i][t]);
         if (i < rows && t < nt && subgroupElect()) {
-          uint yo = (t0 + t - t_begin) * pc.M + row0 + i;
+          uint yo = out_index(t0 + t - t_begin, row0 + i);
           y[yo] = pc.accumulate != 0u ? y[yo] + sum : sum;
         }
       }
@@ -363,7 +369,10 @@ void main() {
     }
     [[unroll]] for (uint i = 0u; i < ROWS; ++i) {
       float sum = subgroupAdd(acc[i]);
-      if (i < rows && subgroupElect()) y[row0 + i] = pc.accumulate != 0u ? y[row0 + i] + sum : sum;
+      if (i < rows && subgroupElect()) {
+        uint yo = out_index(0u, row0 + i);
+        y[yo] = pc.accumulate != 0u ? y[yo] + sum : sum;
+      }
     }
   }
 }

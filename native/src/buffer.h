@@ -33,6 +33,18 @@ class Buffer {
   uint64_t accounted_ = 0;  // device-local bytes reserved against the context's budget
 };
 
+// A byte range of a buffer, bound as a descriptor's offset and range. Activations that one stacked product
+// writes share a buffer (one region each); every kernel that reads or writes one of them binds only its view
+// and indexes it from 0. Offsets must be multiples of the device's minStorageBufferOffsetAlignment.
+struct BufferView {
+  const Buffer* buffer = nullptr;
+  VkDeviceSize offset = 0;
+  VkDeviceSize range = VK_WHOLE_SIZE;
+  BufferView() = default;
+  BufferView(const Buffer& b) : buffer(&b) {}  // implicit: the whole buffer
+  BufferView(const Buffer& b, VkDeviceSize off, VkDeviceSize size) : buffer(&b), offset(off), range(size) {}
+};
+
 // Copies host data into device-local buffers through one reusable staging buffer.
 class Uploader {
  public:

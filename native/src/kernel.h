@@ -1,5 +1,5 @@
 // One compute kernel: shader module, descriptor set layout (binding 0 = step parameters uniform,
-// bindings 1..n = storage buffers), pipeline layout with 32 bytes of push constants, and pipeline.
+// bindings 1..n = storage buffers), pipeline layout with 48 bytes of push constants, and pipeline.
 #pragma once
 #include <vulkan/vulkan.h>
 #include <string>
@@ -8,7 +8,8 @@ class VkContext;
 
 class Kernel {
  public:
-  static constexpr uint32_t kPushConstantBytes = 32;
+  // The product kernels' 12 words (native/shaders/matvec.comp); Vulkan guarantees 128.
+  static constexpr uint32_t kPushConstantBytes = 48;
   Kernel(VkContext& ctx, const std::string& name);
   ~Kernel();
   Kernel(const Kernel&) = delete;

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <map>
 
@@ -80,6 +81,7 @@ struct Loader {
   Uploader uploader;
   std::map<std::string, const TensorDesc*> byName;
   uint64_t done = 0, total = 0;
+  uint64_t matrixBytes = 0;  // GGUF bytes of the 2-D weights loaded so far (a tied output counts twice)
   const ModelWeights::Progress& progress;
 
   Loader(VkContext& c, const MappedFile& f, const std::vector<TensorDesc>& tensors, const ModelWeights::Progress& p)
@@ -123,74 +125,133 @@ struct Loader {
     return buf;
   }
 
-  WeightMatrix matrix(const std::string& name, uint32_t K, uint32_t M) {
-    const TensorDesc& t = find(name);
-    if (t.dims.size() != 2 || t.dims[0] != K || t.dims[1] != M)
-      throw NativeError("MODEL_SHAPE", name + " must have shape [" + std::to_string(K) + ", " + std::to_string(M) + "]");
-    if (K % 32 != 0) throw NativeError("MODEL_SHAPE", name + ": row length " + std::to_string(K) + " is not a multiple of 32");
-    WeightMatrix w;
-    w.type = t.type;
-    w.K = K;
-    w.M = M;
-    const uint64_t elems = uint64_t(K) * M;
-    const uint8_t* src = file.data + t.offset;
+  // Bytes of one row of K elements of tensor `t` as GGUF stores it (the GPU layouts keep the same bytes).
+  static uint64_t rowBytes(const TensorDesc& t, uint32_t K) {
     switch (t.type) {
+      case GGML_F32: return uint64_t(K) * 4;
+      case GGML_F16:
+      case GGML_BF16: return uint64_t(K) * 2;
+      case GGML_Q8_0: return uint64_t(K) / 32 * 34;
+      case GGML_Q4_0: return uint64_t(K) / 32 * 18;
+      case GGML_Q4_K:
+      case GGML_Q5_K:
+      case GGML_Q6_K:
+        if (K % 256 != 0)
+          throw NativeError("MODEL_SHAPE", t.name + ": " + typeName(t.type) + " needs a row length that is a multiple of 256, got " + std::to_string(K));
+        return uint64_t(K) / 256 * (t.type == GGML_Q4_K ? 144 : t.type == GGML_Q5_K ? 176 : 210);
+      default:
+        throw NativeError("UNSUPPORTED_TENSOR_TYPE", t.name + " has unsupported type " + typeName(t.type) +
+                                                         " (supported: F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K)");
+    }
+  }
+
+  // One tensor of a stacked matrix: its name and row count.
+  struct Part {
+    std::string name;
+    uint32_t M;
+  };
+
+  // The 2-D weights `parts`, all of one type with rows of K elements, as one matrix whose rows are theirs in
+  // order. The rows are concatenated before the per-type repacking, so a split layout (Q6_K: quants, then
+  // scales) is that of one tensor of all the rows. One part: the tensor itself.
+  WeightMatrix matrix(const std::vector<Part>& parts, uint32_t K) {
+    WeightMatrix w;
+    w.K = K;
+    std::vector<const TensorDesc*> ts;
+    for (const Part& p : parts) {
+      const TensorDesc& t = find(p.name);
+      if (t.dims.size() != 2 || t.dims[0] != K || t.dims[1] != p.M)
+        throw NativeError("MODEL_SHAPE", p.name + " must have shape [" + std::to_string(K) + ", " + std::to_string(p.M) + "]");
+      if (K % 32 != 0) throw NativeError("MODEL_SHAPE", p.name + ": row length " + std::to_string(K) + " is not a multiple of 32");
+      if (ts.empty()) w.type = t.type;
+      else if (t.type != w.type)  // callers stack only weights of one type (see products())
+        throw NativeError("MODEL_SHAPE", "cannot stack " + p.name + " (" + typeName(t.type) + ") onto " + parts[0].name + " (" + typeName(w.type) + ")");
+      if (t.nbytes != p.M * rowBytes(t, K)) throw NativeError("MODEL_SHAPE", p.name + ": data size does not match its shape");
+      if (uint64_t(w.M) + p.M > UINT32_MAX) throw NativeError("MODEL_SHAPE", "too many rows to stack at " + p.name);
+      ts.push_back(&t);
+      w.M += p.M;
+    }
+    const uint64_t M = w.M;
+    switch (w.type) {
       case GGML_F32:
       case GGML_F16:
-      case GGML_BF16: {
-        uint64_t bytes = elems * (t.type == GGML_F32 ? 4 : 2);
-        if (t.nbytes != bytes) throw NativeError("MODEL_SHAPE", name + ": data size does not match its shape");
-        w.buffer = Buffer(ctx, bytes, kWeightUsage, Buffer::Kind::DeviceLocal);
-        uploader.upload(w.buffer.handle(), 0, src, bytes);
-        break;
-      }
+      case GGML_BF16:
       case GGML_Q4_K:
       case GGML_Q5_K: {
-        // 144- and 176-byte super-blocks are whole words: uploaded as stored.
-        if (K % 256 != 0)
-          throw NativeError("MODEL_SHAPE", name + ": " + typeName(t.type) + " needs a row length that is a multiple of 256, got " + std::to_string(K));
-        const uint64_t bytes = elems / 256 * (t.type == GGML_Q4_K ? 144 : 176);
-        if (t.nbytes != bytes) throw NativeError("MODEL_SHAPE", name + ": data size does not match its shape");
-        w.buffer = Buffer(ctx, bytes, kWeightUsage, Buffer::Kind::DeviceLocal);
-        uploader.upload(w.buffer.handle(), 0, src, bytes);
+        // Plain values, and 144- and 176-byte super-blocks (whole words): uploaded as stored, row after row.
+        const uint64_t rb = rowBytes(*ts[0], K);
+        w.buffer = Buffer(ctx, M * rb, kWeightUsage, Buffer::Kind::DeviceLocal);
+        uint64_t row = 0;
+        for (size_t i = 0; i < ts.size(); ++i) {
+          uploader.upload(w.buffer.handle(), row * rb, file.data + ts[i]->offset, ts[i]->nbytes);
+          row += parts[i].M;
+          advance(ts[i]->nbytes);
+        }
         break;
       }
-      case GGML_Q8_0:
-      case GGML_Q4_0:
-      case GGML_Q6_K: {
-        // Blocks split into an aligned quant region and an f16 scale region. GGUF blocks: Q8_0 = f16 scale +
-        // 32 int8 (34 bytes); Q4_0 = f16 scale + 16 bytes of nibbles (18); Q6_K = 208 bytes of ql/qh/scales
-        // + f16 scale (210, per 256 elements).
-        const bool k6 = t.type == GGML_Q6_K;
-        if (k6 && K % 256 != 0)
-          throw NativeError("MODEL_SHAPE", name + ": Q6_K needs a row length that is a multiple of 256, got " + std::to_string(K));
+      default: {
+        // Q8_0, Q4_0, Q6_K (rowBytes rejected every other type): blocks split into an aligned quant region and
+        // an f16 scale region. GGUF blocks: Q8_0 = f16 scale + 32 int8 (34 bytes); Q4_0 = f16 scale + 16 bytes
+        // of nibbles (18); Q6_K = 208 bytes of ql/qh/scales + f16 scale (210, per 256 elements).
+        const bool k6 = w.type == GGML_Q6_K;
         const uint64_t blockElems = k6 ? 256 : 32;
-        const uint64_t blockBytes = t.type == GGML_Q8_0 ? 34 : k6 ? 210 : 18;
+        const uint64_t blockBytes = w.type == GGML_Q8_0 ? 34 : k6 ? 210 : 18;
         const uint64_t quantBytes = blockBytes - 2, quantAt = k6 ? 0 : 2, scaleAt = k6 ? 208 : 0;
-        const uint64_t blocks = elems / blockElems;
-        if (t.nbytes != blocks * blockBytes) throw NativeError("MODEL_SHAPE", name + ": data size does not match its shape");
+        const uint64_t blocksPerRow = K / blockElems, blocks = M * blocksPerRow;
         const uint64_t quantRegion = blocks * quantBytes;
         const uint64_t bytes = quantRegion + ((blocks * 2 + 3) & ~uint64_t(3));
         w.scaleOffsetWords = uint32_t(quantRegion / 4);
         w.buffer = Buffer(ctx, bytes, kWeightUsage, Buffer::Kind::DeviceLocal);
-        const uint64_t blocksPerRow = K / blockElems;
         const uint64_t rowsPerChunk = std::max<uint64_t>(1, (uploader.stagingSize() / 2) / (blocksPerRow * blockBytes));
-        for (uint64_t r0 = 0; r0 < M; r0 += rowsPerChunk) {
-          const uint64_t rows = std::min<uint64_t>(rowsPerChunk, M - r0);
-          const uint64_t b0 = r0 * blocksPerRow, nb = rows * blocksPerRow;
-          uint8_t* q = uploader.reserve(w.buffer.handle(), b0 * quantBytes, nb * quantBytes);
-          for (uint64_t b = 0; b < nb; ++b) std::memcpy(q + b * quantBytes, src + (b0 + b) * blockBytes + quantAt, quantBytes);
-          uint8_t* s = uploader.reserve(w.buffer.handle(), quantRegion + b0 * 2, nb * 2);
-          for (uint64_t b = 0; b < nb; ++b) std::memcpy(s + b * 2, src + (b0 + b) * blockBytes + scaleAt, 2);
+        uint64_t row = 0;  // the part's first row in the stacked matrix
+        for (size_t i = 0; i < ts.size(); ++i) {
+          const uint8_t* src = file.data + ts[i]->offset;
+          for (uint64_t r0 = 0; r0 < parts[i].M; r0 += rowsPerChunk) {
+            const uint64_t rows = std::min<uint64_t>(rowsPerChunk, parts[i].M - r0);
+            // Block indices: `from` in the part's tensor, `b0` in the stacked matrix.
+            const uint64_t from = r0 * blocksPerRow, b0 = (row + r0) * blocksPerRow, nb = rows * blocksPerRow;
+            uint8_t* q = uploader.reserve(w.buffer.handle(), b0 * quantBytes, nb * quantBytes);
+            for (uint64_t b = 0; b < nb; ++b) std::memcpy(q + b * quantBytes, src + (from + b) * blockBytes + quantAt, quantBytes);
+            uint8_t* sc = uploader.reserve(w.buffer.handle(), quantRegion + b0 * 2, nb * 2);
+            for (uint64_t b = 0; b < nb; ++b) std::memcpy(sc + b * 2, src + (from + b) * blockBytes + scaleAt, 2);
+          }
+          row += parts[i].M;
+          advance(ts[i]->nbytes);
         }
         break;
       }
-      default:
-        throw NativeError("UNSUPPORTED_TENSOR_TYPE", std::string(name) + " has unsupported type " + typeName(t.type) +
-                                                         " (supported: F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K)");
     }
-    advance(t.nbytes);
+    for (const TensorDesc* t : ts) matrixBytes += t->nbytes;
     return w;
+  }
+
+  WeightMatrix matrix(const std::string& name, uint32_t K, uint32_t M) { return matrix({{name, M}}, K); }
+
+  // One weight that reads a product's x, the activation its rows go to and its row count.
+  struct Input {
+    std::string name;
+    Activation activation;
+    uint32_t rows;
+  };
+
+  // The products for weights that all read the same x (rows of K), in order: each run of weights of one type
+  // is stacked into one product; a run of one is an ordinary matrix.
+  std::vector<Product> products(const std::vector<Input>& inputs, uint32_t K) {
+    std::vector<Product> out;
+    for (size_t i = 0; i < inputs.size();) {
+      size_t end = i + 1;
+      while (end < inputs.size() && find(inputs[end].name).type == find(inputs[i].name).type) ++end;
+      Product p;
+      std::vector<Part> parts;
+      for (size_t j = i; j < end; ++j) {
+        parts.push_back({inputs[j].name, inputs[j].rows});
+        p.outputs.push_back({inputs[j].activation, inputs[j].rows});
+      }
+      p.w = matrix(parts, K);
+      out.push_back(std::move(p));
+      i = end;
+    }
+    return out;
   }
 };
 
@@ -220,6 +281,7 @@ ModelWeights::ModelWeights(std::shared_ptr<VkContext> ctx, const std::string& pa
   Loader L(*ctx_, file, tensors, progress);
   const uint32_t E = hp.nEmbd, KV = hp.nHeadKv * hp.headDim, F = hp.nFf;
   tokenEmbd = L.matrix("token_embd.weight", E, hp.nVocab);
+  const uint64_t embdBytes = L.matrixBytes;
   tiedOutput = L.byName.count("output.weight") == 0;
   // A tied LM head reuses the embedding's layout: it is uploaded a second time so each WeightMatrix owns its buffer.
   output = L.matrix(tiedOutput ? "token_embd.weight" : "output.weight", E, hp.nVocab);
@@ -228,27 +290,20 @@ ModelWeights::ModelWeights(std::shared_ptr<VkContext> ctx, const std::string& pa
     std::string p = "blk." + std::to_string(i) + ".";
     LayerWeights l;
     l.attnNorm = L.vector(p + "attn_norm.weight", E);
-    l.q = L.matrix(p + "attn_q.weight", E, E);
-    l.k = L.matrix(p + "attn_k.weight", E, KV);
-    l.v = L.matrix(p + "attn_v.weight", E, KV);
+    l.qkv = L.products({{p + "attn_q.weight", Activation::Q, E}, {p + "attn_k.weight", Activation::K, KV},
+                        {p + "attn_v.weight", Activation::V, KV}}, E);
     l.o = L.matrix(p + "attn_output.weight", E, E);
     l.ffnNorm = L.vector(p + "ffn_norm.weight", E);
-    l.gate = L.matrix(p + "ffn_gate.weight", E, F);
-    l.up = L.matrix(p + "ffn_up.weight", E, F);
+    l.gateUp = L.products({{p + "ffn_gate.weight", Activation::Gate, F}, {p + "ffn_up.weight", Activation::Up, F}}, E);
     l.down = L.matrix(p + "ffn_down.weight", F, E);
     layers.push_back(std::move(l));
   }
   L.uploader.flush();
-  auto add = [&](const WeightMatrix& w) {
-    deviceBytes_ += w.buffer.size();
-    weightBytes_ += w.buffer.size();
-  };
-  add(tokenEmbd);
-  add(output);
-  deviceBytes_ += outputNorm.size();
+  deviceBytes_ += tokenEmbd.buffer.size() + output.buffer.size() + outputNorm.size();
   for (auto& l : layers) {
-    for (auto* w : {&l.q, &l.k, &l.v, &l.o, &l.gate, &l.up, &l.down}) add(*w);
-    deviceBytes_ += l.attnNorm.size() + l.ffnNorm.size();
+    for (auto& p : l.qkv) deviceBytes_ += p.w.buffer.size();
+    for (auto& p : l.gateUp) deviceBytes_ += p.w.buffer.size();
+    deviceBytes_ += l.o.buffer.size() + l.down.buffer.size() + l.attnNorm.size() + l.ffnNorm.size();
   }
-  weightBytes_ -= tokenEmbd.buffer.size();  // embedding rows are gathered, not read whole, per token
+  weightBytes_ = L.matrixBytes - embdBytes;  // embedding rows are gathered, not read whole, per token
 }

@@ -38,9 +38,29 @@ struct WeightMatrix {
   std::string kernelSuffix() const;  // "f32", "q4_0", ...
 };
 
+// The activations a layer's stacked products write; the session keeps one buffer view for each.
+enum class Activation : uint32_t { Q, K, V, Gate, Up };
+
+// One dispatch's matrix: weights that read the same x (q, k and v; gate and up) and share a type, their rows
+// stacked in order into one matrix, so one dispatch covers them all. Each weight's rows still go to their own
+// activation: `outputs` lists them in row order (at most 3, what the product kernels address).
+struct Product {
+  struct Output {
+    Activation activation;
+    uint32_t rows;
+  };
+  WeightMatrix w;
+  std::vector<Output> outputs;
+};
+
 struct LayerWeights {
   Buffer attnNorm, ffnNorm;  // f32 [nEmbd]
-  WeightMatrix q, k, v, o, gate, up, down;
+  // q, k, v: one product when all three share a type. Otherwise each run of one type is a product: llama.cpp's
+  // Q4_K_M gives attn_v more bits in some layers, so there q and k are one product and v another.
+  std::vector<Product> qkv;
+  WeightMatrix o;
+  std::vector<Product> gateUp;  // gate and up: one product when they share a type
+  WeightMatrix down;
 };
 
 class ModelWeights {
@@ -56,7 +76,9 @@ class ModelWeights {
   VkContext& context() const { return *ctx_; }
   std::shared_ptr<VkContext> contextPtr() const { return ctx_; }
   uint64_t deviceBytes() const { return deviceBytes_; }
-  uint64_t weightBytes() const { return weightBytes_; }  // bytes the matrices occupy (read once per token)
+  // Bytes the matrices' data occupies (each read once per token; the embedding is gathered, so not counted):
+  // the tensors' GGUF sizes, which the GPU layouts keep (stacking included) apart from alignment padding.
+  uint64_t weightBytes() const { return weightBytes_; }
 
   WeightMatrix tokenEmbd;
   WeightMatrix output;  // a copy of token_embd's layout when the model ties them (no output.weight)

@@ -50,7 +50,7 @@ class Session::Recorder {
   }
 
   template <typename PC>
-  void dispatch(const std::string& kernelName, std::initializer_list<const Buffer*> buffers, const PC& pc, uint32_t gx,
+  void dispatch(const std::string& kernelName, std::initializer_list<BufferView> buffers, const PC& pc, uint32_t gx,
                 uint32_t gy = 1, uint32_t gz = 1) {
     static_assert(sizeof(PC) <= Kernel::kPushConstantBytes, "push constants too large");
     Kernel& k = s_.ctx_.kernel(kernelName);
@@ -64,7 +64,7 @@ class Session::Recorder {
     VK_CHECK(vkAllocateDescriptorSets(s_.ctx_.device(), &ai, &set));
     std::vector<VkDescriptorBufferInfo> infos;
     infos.push_back({s_.params_.handle(), 0, VK_WHOLE_SIZE});
-    for (const Buffer* b : buffers) infos.push_back({b->handle(), 0, VK_WHOLE_SIZE});
+    for (const BufferView& b : buffers) infos.push_back({b.buffer->handle(), b.offset, b.range});
     std::vector<VkWriteDescriptorSet> writes(infos.size());
     for (uint32_t i = 0; i < infos.size(); ++i) {
       writes[i] = VkWriteDescriptorSet{VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET};
@@ -88,8 +88,45 @@ class Session::Recorder {
     }
   }
 
+  // Where a product's rows go: consecutive row ranges of W (a stacked matrix: one per weight), each to its own
+  // view, all views in one buffer. Token t's row r of an output lands at view[t·rows + r].
+  struct Out {
+    BufferView view;
+    uint32_t rows;
+  };
+  using Outs = std::vector<Out>;
+
+  // The push constants that place the outputs (native/shaders/output_rows.glsl): rows where outputs 1 and 2
+  // start, and their float offsets from output 0's.
+  struct OutputRows {
+    uint32_t row1, row2, base1, base2;
+  };
+
+  // The product kernels bind output 0's view as y, reaching to the end of the buffer when more outputs follow.
+  static BufferView outputRows(const WeightMatrix& w, const Outs& outs, OutputRows& rows) {
+    if (outs.empty() || outs.size() > 3) throw NativeError("VULKAN", "a product writes 1 to 3 outputs");
+    rows = {w.M, w.M, 0, 0};
+    uint32_t row = outs[0].rows;
+    uint32_t* starts[2] = {&rows.row1, &rows.row2};
+    uint32_t* bases[2] = {&rows.base1, &rows.base2};
+    for (size_t i = 1; i < outs.size(); ++i) {
+      const BufferView& v = outs[i].view;
+      if (v.buffer != outs[0].view.buffer || v.offset < outs[0].view.offset || (v.offset - outs[0].view.offset) % 4 != 0)
+        throw NativeError("VULKAN", "a stacked product's outputs must follow its first in one buffer");
+      *starts[i - 1] = row;
+      *bases[i - 1] = uint32_t((v.offset - outs[0].view.offset) / 4);
+      row += outs[i].rows;
+    }
+    if (row != w.M) throw NativeError("VULKAN", "a product's outputs must cover its matrix's rows");
+    BufferView y = outs[0].view;
+    if (outs.size() > 1) y.range = VK_WHOLE_SIZE;
+    return y;
+  }
+
   // Prefill: y (+)= W·x over the step's tokens; rows beyond 65535 spill into the y dimension of the grid.
-  void matmul(const WeightMatrix& w, const Buffer& x, const Buffer& y, bool accumulate, bool logitsOnly) {
+  void matmul(const WeightMatrix& w, const BufferView& x, const Outs& outs, bool accumulate, bool logitsOnly) {
+    OutputRows seg;
+    const BufferView y = outputRows(w, outs, seg);
     // Threads per row: on GPUs enough to cover the row's blocks, at most 16 so a workgroup spans >= 4
     // rows; on CPU drivers (lavapipe) one thread per row, which avoids the shared-memory reduction and
     // its barriers (measured 4x faster there). PARLEY_TPR overrides for tuning.
@@ -98,11 +135,10 @@ class Session::Recorder {
       // The matrix-vector kernels over a tile of tokens per workgroup (grid z), each weight decoded once per tile.
       const uint32_t rows = s_.prefillRows_, tokens = s_.prefillTokens_;
       const uint32_t rowsPerWg = std::max(1u, 256u / std::max(1u, s_.ctx_.info().subgroupSize)) * rows;
-      struct { uint32_t K, M, scaleOffset, accumulate, xMode; float eps; uint32_t rowsPerWg, logitsOnly; } mpc{
-          w.K, w.M, w.scaleOffsetWords, accumulate, uint32_t(XMode::Plain), 0.0f, rowsPerWg, logitsOnly};
+      MatvecPC mpc{w.K, w.M, w.scaleOffsetWords, accumulate, uint32_t(XMode::Plain), 0.0f, rowsPerWg, logitsOnly, seg};
       const uint32_t groups = ceilDiv(w.M, rowsPerWg);
       const std::string kernel = "matvec_" + w.kernelSuffix() + "#" + std::to_string(rows) + "#0#" + std::to_string(tokens);
-      dispatch(kernel, {&w.buffer, &x, &y, &x}, mpc, std::min(groups, kMaxGroups), ceilDiv(groups, kMaxGroups),
+      dispatch(kernel, {w.buffer, x, y, x}, mpc, std::min(groups, kMaxGroups), ceilDiv(groups, kMaxGroups),
                ceilDiv(capacity_, tokens));
       return;
     }
@@ -110,29 +146,31 @@ class Session::Recorder {
     const uint32_t maxTpr = s_.maxTpr_;
     uint32_t tpr = 1;
     while (tpr < maxTpr && tpr < w.K / 32) tpr *= 2;
-    struct { uint32_t K, M, scaleOffset, accumulate, logitsOnly, tpr; } pc{w.K, w.M, w.scaleOffsetWords, accumulate, logitsOnly, tpr};
+    struct { uint32_t K, M, scaleOffset, accumulate, logitsOnly, tpr; OutputRows seg; } pc{
+        w.K, w.M, w.scaleOffsetWords, accumulate, logitsOnly, tpr, seg};
     const uint32_t groups = ceilDiv(w.M, 64 / tpr);
     if (!cpu && capacity_ > 1 && s_.prefillGemm_) {
       // 64-row × 64-token tiles; workgroups past the step's live tokens return at once.
       const uint32_t rowTiles = ceilDiv(w.M, 64), tokenTiles = ceilDiv(capacity_, 64);
-      dispatch("matmul_tiled_" + w.kernelSuffix(), {&w.buffer, &x, &y}, pc, rowTiles, tokenTiles);
+      dispatch("matmul_tiled_" + w.kernelSuffix(), {w.buffer, x, y}, pc, rowTiles, tokenTiles);
       return;
     }
     const bool wide = !cpu && capacity_ > 1;
     const std::string kernel = (capacity_ == 1 ? "matmul1_" : wide ? "matmul16_" : "matmul_") + w.kernelSuffix();
     const uint32_t tokenTiles = wide && !logitsOnly ? ceilDiv(capacity_, 16) : 1;
-    dispatch(kernel, {&w.buffer, &x, &y}, pc, std::min(groups, kMaxGroups), ceilDiv(groups, kMaxGroups), tokenTiles);
+    dispatch(kernel, {w.buffer, x, y}, pc, std::min(groups, kMaxGroups), ceilDiv(groups, kMaxGroups), tokenTiles);
   }
 
   // Decode: y (+)= W·f(x) for one token, where f is the step fused in front of the product: nothing,
   // the RMSNorm (aux = its weight) or SwiGLU's silu(x)·aux (x = gate, aux = up).
   enum class XMode : uint32_t { Plain = 0, RmsNorm = 1, SwiGlu = 2 };
-  void matvec(const WeightMatrix& w, const Buffer& x, const Buffer& y, bool accumulate, XMode mode, const Buffer* aux) {
+  void matvec(const WeightMatrix& w, const BufferView& x, const Outs& outs, bool accumulate, XMode mode, const BufferView* aux) {
+    OutputRows seg;
+    const BufferView y = outputRows(w, outs, seg);
     // Each subgroup computes `rows` rows together (a specialization constant of the kernel).
     const uint32_t rows = s_.matvecRows_;
     const uint32_t rowsPerWg = std::max(1u, 256u / std::max(1u, s_.ctx_.info().subgroupSize)) * rows;
-    struct { uint32_t K, M, scaleOffset, accumulate, xMode; float eps; uint32_t rowsPerWg; } pc{
-        w.K, w.M, w.scaleOffsetWords, accumulate, uint32_t(mode), s_.model_->hparams().rmsEps, rowsPerWg};
+    MatvecPC pc{w.K, w.M, w.scaleOffsetWords, accumulate, uint32_t(mode), s_.model_->hparams().rmsEps, rowsPerWg, 0, seg};
     const uint32_t groups = ceilDiv(w.M, rowsPerWg);
     // Staging f(x) in shared memory (specialization constant 1) needs the row to fit its 6144 floats; so does
     // the integer dot product path, which rounds the staged f(x) to bytes.
@@ -140,13 +178,13 @@ class Session::Recorder {
     const bool stage = (s_.matvecStage_ || dot8) && w.K <= 6144;
     const std::string kernel = (dot8 ? "matvec_dot8_" : "matvec_") + w.kernelSuffix() +
                                (rows == 1 && !stage ? "" : "#" + std::to_string(rows) + (stage ? "#1" : ""));
-    dispatch(kernel, {&w.buffer, &x, &y, aux ? aux : &x}, pc, std::min(groups, kMaxGroups), ceilDiv(groups, kMaxGroups));
+    dispatch(kernel, {w.buffer, x, y, aux ? *aux : x}, pc, std::min(groups, kMaxGroups), ceilDiv(groups, kMaxGroups));
   }
 
   void rmsnorm(const Buffer& x, const Buffer& weight, const Buffer& out, uint32_t capacity, bool logitsOnly) {
     const LlamaHParams& hp = s_.model_->hparams();
     struct { uint32_t n; float eps; uint32_t logitsOnly; } pc{hp.nEmbd, hp.rmsEps, logitsOnly};
-    dispatch("rmsnorm", {&x, &weight, &out}, pc, capacity);
+    dispatch("rmsnorm", {x, weight, out}, pc, capacity);
   }
 
   void barrier() {
@@ -155,6 +193,14 @@ class Session::Recorder {
   }
 
  private:
+  // native/shaders/matvec.comp's push constants (decode and token tiles alike).
+  struct MatvecPC {
+    uint32_t K, M, scaleOffset, accumulate, xMode;
+    float eps;
+    uint32_t rowsPerWg, logitsOnly;
+    OutputRows seg;
+  };
+
   Session& s_;
   VkCommandBuffer cmd_;
   uint32_t capacity_;  // tokens the recorded grid covers: 1 selects the matrix-vector kernels
@@ -240,12 +286,18 @@ Session::Session(std::shared_ptr<ModelWeights> model, uint32_t contextSize, uint
   logitsHost_ = Buffer(ctx_, T * hp.nVocab * 4, VK_BUFFER_USAGE_TRANSFER_DST_BIT, Buffer::Kind::HostVisible);
   x_ = device(T * E * 4);
   xn_ = device(T * E * 4);
-  q_ = device(T * E * 4);
-  k_ = device(T * KV * 4);
-  v_ = device(T * KV * 4);
   attn_ = device(T * E * 4);
-  gate_ = device(T * F * 4);
-  up_ = device(T * F * 4);
+  // q, k, v in one buffer and gate, up in another, each region starting at a multiple of 256 bytes: Vulkan
+  // requires every device's minStorageBufferOffsetAlignment (a power of two) to be at most 256.
+  const auto aligned = [](uint64_t bytes) { return (bytes + 255) / 256 * 256; };
+  const uint64_t qBytes = T * E * 4, kvBytes = T * KV * 4, ffBytes = T * F * 4;
+  qkv_ = device(aligned(qBytes) + aligned(kvBytes) + kvBytes);
+  q_ = BufferView(qkv_, 0, qBytes);
+  k_ = BufferView(qkv_, aligned(qBytes), kvBytes);
+  v_ = BufferView(qkv_, aligned(qBytes) + aligned(kvBytes), kvBytes);
+  gateUp_ = device(aligned(ffBytes) + ffBytes);
+  gate_ = BufferView(gateUp_, 0, ffBytes);
+  up_ = BufferView(gateUp_, aligned(ffBytes), ffBytes);
   logits_ = device(T * hp.nVocab * 4);
   kCache_ = device(uint64_t(hp.nLayer) * ctxSize_ * KV * 2);
   vCache_ = device(uint64_t(hp.nLayer) * ctxSize_ * KV * 2);
@@ -369,13 +421,13 @@ void Session::recordAdvance(VkCommandBuffer cmd, bool sample) {
     const uint32_t nVocab = model_->hparams().nVocab;
     if (sample) {
       struct { uint32_t nVocab; } topkPc{nVocab};
-      r.dispatch("topk", {&logits_, &topk_}, topkPc, 1);
+      r.dispatch("topk", {logits_, topk_}, topkPc, 1);
       r.barrier();
       struct { uint32_t nVocab, capacity, candidates; } pc{nVocab, kMaxChain, std::min(kTopK, nVocab)};
-      r.dispatch("sample_advance", {&params_, &topk_, &tokens_, &chain_, &samplerState_}, pc, 1);
+      r.dispatch("sample_advance", {params_, topk_, tokens_, chain_, samplerState_}, pc, 1);
     } else {
       struct { uint32_t nVocab, capacity; } pc{nVocab, kMaxChain};
-      r.dispatch("decode_advance", {&params_, &argmax_, &tokens_, &chain_}, pc, 1);
+      r.dispatch("decode_advance", {params_, argmax_, tokens_, chain_}, pc, 1);
     }
   }
   profiling_ = profiling;
@@ -399,7 +451,7 @@ void Session::recordTopK() {
   profiling_ = false;
   Recorder r(*this, topkCmd_, 1, unused, noProfile);
   struct { uint32_t nVocab; } pc{model_->hparams().nVocab};
-  r.dispatch("topk", {&logits_, &topk_}, pc, 1);
+  r.dispatch("topk", {logits_, topk_}, pc, 1);
   profiling_ = profiling;
   VkMemoryBarrier mb{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
   mb.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT;
@@ -409,6 +461,17 @@ void Session::recordTopK() {
 }
 
 Session::~Session() { releaseVulkanObjects(); }
+
+const BufferView& Session::activation(Activation a) const {
+  switch (a) {
+    case Activation::Q: return q_;
+    case Activation::K: return k_;
+    case Activation::V: return v_;
+    case Activation::Gate: return gate_;
+    case Activation::Up: return up_;
+  }
+  throw NativeError("VULKAN", "unknown activation");
+}
 
 void Session::releaseVulkanObjects() {
   VkDevice dev = ctx_.device();
@@ -439,19 +502,28 @@ void Session::recordForward(VkCommandBuffer cmd, uint32_t capacity, Plan& plan, 
 
   // Token embeddings: x = token_embd[tokens].
   struct { uint32_t K, nVocab, scaleOffset; } embedPc{hp.nEmbd, hp.nVocab, m.tokenEmbd.scaleOffsetWords};
-  r.dispatch("embed_" + m.tokenEmbd.kernelSuffix(), {&m.tokenEmbd.buffer, &tokens_, &x_}, embedPc, capacity);
+  r.dispatch("embed_" + m.tokenEmbd.kernelSuffix(), {m.tokenEmbd.buffer, tokens_, x_}, embedPc, capacity);
   r.barrier();
 
   // Decode on GPUs fuses each RMSNorm into the matrix-vector products that read it; otherwise the
   // step normalizes once into xn_ and runs the tiled kernels.
   const bool decode = capacity == 1 && matvecDecode_;
-  auto normedProduct = [&](const WeightMatrix& w, const Buffer& normWeight, const Buffer& y, bool logitsOnly) {
-    if (decode) r.matvec(w, x_, y, false, Recorder::XMode::RmsNorm, &normWeight);
+  auto normedProduct = [&](const WeightMatrix& w, const Buffer& normWeight, const Recorder::Outs& y, bool logitsOnly) {
+    const BufferView norm(normWeight);
+    if (decode) r.matvec(w, x_, y, false, Recorder::XMode::RmsNorm, &norm);
     else r.matmul(w, xn_, y, false, logitsOnly);
   };
-  auto residualProduct = [&](const WeightMatrix& w, const Buffer& in) {
-    if (decode) r.matvec(w, in, x_, true, Recorder::XMode::Plain, nullptr);
-    else r.matmul(w, in, x_, true, false);
+  // A layer's products from the normalized x (q, k, v; gate, up): one dispatch per stacked matrix.
+  auto normedProducts = [&](const std::vector<Product>& products, const Buffer& normWeight) {
+    for (const Product& p : products) {
+      Recorder::Outs y;
+      for (const Product::Output& o : p.outputs) y.push_back({activation(o.activation), o.rows});
+      normedProduct(p.w, normWeight, y, false);
+    }
+  };
+  auto residualProduct = [&](const WeightMatrix& w, const BufferView& in) {
+    if (decode) r.matvec(w, in, {{x_, hp.nEmbd}}, true, Recorder::XMode::Plain, nullptr);
+    else r.matmul(w, in, {{x_, hp.nEmbd}}, true, false);
   };
 
   for (uint32_t l = 0; l < hp.nLayer; ++l) {
@@ -463,25 +535,23 @@ void Session::recordForward(VkCommandBuffer cmd, uint32_t capacity, Plan& plan, 
       r.rmsnorm(x_, w.attnNorm, xn_, capacity, false);
       r.barrier();
     }
-    normedProduct(w.q, w.attnNorm, q_, false);
-    normedProduct(w.k, w.attnNorm, k_, false);
-    normedProduct(w.v, w.attnNorm, v_, false);
+    normedProducts(w.qkv, w.attnNorm);
     r.barrier();
     const float attnScale = float(1.0 / std::sqrt(double(hp.headDim)));
     if (decode) {
       // RoPE, the KV-cache store and the combine of the key chunks happen inside the attention dispatch.
       struct { uint32_t nHead, nHeadKv, headDim, cacheOffset; float scale; uint32_t ropeDim, chunk, headsPerWg; } decodePc{
           hp.nHead, hp.nHeadKv, hp.headDim, cacheOffset, attnScale, hp.ropeDim, attnChunk_, attnHeadsPerWg_};
-      r.dispatch("attention_decode", {&q_, &kCache_, &vCache_, &attn_, &k_, &v_, &rope_, &attnPartials_, &attnCounters_},
+      r.dispatch("attention_decode", {q_, kCache_, vCache_, attn_, k_, v_, rope_, attnPartials_, attnCounters_},
                  decodePc, hp.nHead / attnHeadsPerWg_, ceilDiv(ctxSize_, attnChunk_));
     } else {
       struct { uint32_t nHead, nHeadKv, headDim, ropeDim, cacheOffset; } ropePc{hp.nHead, hp.nHeadKv, hp.headDim, hp.ropeDim,
                                                                                 cacheOffset};
-      r.dispatch("rope_kv", {&q_, &k_, &v_, &rope_, &kCache_, &vCache_}, ropePc, capacity);
+      r.dispatch("rope_kv", {q_, k_, v_, rope_, kCache_, vCache_}, ropePc, capacity);
       r.barrier();
       struct { uint32_t nHead, nHeadKv, headDim, cacheOffset; float scale; } attnPc{hp.nHead, hp.nHeadKv, hp.headDim,
                                                                                   cacheOffset, attnScale};
-      r.dispatch("attention", {&q_, &kCache_, &vCache_, &attn_}, attnPc, hp.nHead, capacity);
+      r.dispatch("attention", {q_, kCache_, vCache_, attn_}, attnPc, hp.nHead, capacity);
     }
     r.barrier();
     residualProduct(w.o, attn_);
@@ -492,16 +562,15 @@ void Session::recordForward(VkCommandBuffer cmd, uint32_t capacity, Plan& plan, 
       r.rmsnorm(x_, w.ffnNorm, xn_, capacity, false);
       r.barrier();
     }
-    normedProduct(w.gate, w.ffnNorm, gate_, false);
-    normedProduct(w.up, w.ffnNorm, up_, false);
+    normedProducts(w.gateUp, w.ffnNorm);
     r.barrier();
     if (decode) {
       // SwiGLU's silu(gate)·up is computed as the down product reads it.
-      r.matvec(w.down, gate_, x_, true, Recorder::XMode::SwiGlu, &up_);
+      r.matvec(w.down, gate_, {{x_, hp.nEmbd}}, true, Recorder::XMode::SwiGlu, &up_);
     } else {
       struct { uint32_t nFf; } siluPc{hp.nFf};
       const uint32_t siluGroups = ceilDiv(uint64_t(capacity) * hp.nFf, 256);
-      r.dispatch("silu_mul", {&gate_, &up_}, siluPc, std::min(siluGroups, kMaxGroups), ceilDiv(siluGroups, kMaxGroups));
+      r.dispatch("silu_mul", {gate_, up_}, siluPc, std::min(siluGroups, kMaxGroups), ceilDiv(siluGroups, kMaxGroups));
       r.barrier();
       residualProduct(w.down, gate_);
     }
@@ -513,10 +582,10 @@ void Session::recordForward(VkCommandBuffer cmd, uint32_t capacity, Plan& plan, 
     r.rmsnorm(x_, m.outputNorm, xn_, capacity, true);
     r.barrier();
   }
-  normedProduct(m.output, m.outputNorm, logits_, true);
+  normedProduct(m.output, m.outputNorm, {{logits_, hp.nVocab}}, true);
   r.barrier();
   struct { uint32_t nVocab; } argmaxPc{hp.nVocab};
-  r.dispatch("argmax", {&logits_, &argmax_}, argmaxPc, 1);
+  r.dispatch("argmax", {logits_, argmax_}, argmaxPc, 1);
 
   // The host reads the argmax result; a later copy command may read the logits.
   VkMemoryBarrier mb{VK_STRUCTURE_TYPE_MEMORY_BARRIER};

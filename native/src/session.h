@@ -102,7 +102,12 @@ class Session {
   Buffer params_, tokens_, argmax_, topk_, logitsHost_;
   Buffer chain_;  // decodeChain's output: a counter, then up to kMaxChain token ids (host-visible)
   Buffer samplerState_;  // decodeChain's Sampling (host-visible): read and advanced by sample_advance.comp
-  Buffer x_, xn_, q_, k_, v_, attn_, gate_, up_, logits_, kCache_, vCache_, rope_;
+  Buffer x_, xn_, attn_, logits_, kCache_, vCache_, rope_;
+  // q, k and v are regions of one buffer, as are gate and up, so a stacked product writes them in one
+  // dispatch; every other kernel binds only its region's view.
+  Buffer qkv_, gateUp_;
+  BufferView q_, k_, v_, gate_, up_;
+  const BufferView& activation(Activation a) const;
   // GPU decode attention (native/shaders/attention_decode.comp): keys per workgroup, query heads per
   // workgroup (a divisor of the GQA group, <= 8), per-(head, chunk) partials and per-pack counters.
   uint32_t attnChunk_ = 64, attnHeadsPerWg_ = 1;
