@@ -99,13 +99,24 @@ export const EvalMode = { lastLogits: 0, allLogits: 1, argmax: 2, topK: 3 } as c
 export const GPU_TOP_K = 64;
 
 export interface NativeChainSampling {
+  /** ≤ 0: greedy (only with penalties; plain greedy takes decodeChain). */
   temperature: number;
   topK: number;
   topP: number;
   minP: number;
   /** xoshiro128** state (a, b, c, d), not all zero. */
   rng: Uint32Array;
+  repeatPenalty: number;
+  frequencyPenalty: number;
+  presencePenalty: number;
+  /** How many of the latest tokens the penalties look at: 0 (none) .. GPU_MAX_PENALTY_WINDOW. */
+  penaltyWindow: number;
+  /** The history tokens just before `first` that the first step's penalty window reaches (penaltyWindow − 1 of them, or all). */
+  window: Int32Array;
 }
+
+/** The longest penalty window the GPU sampling loop applies (native Session::kMaxPenaltyWindow). */
+export const GPU_MAX_PENALTY_WINDOW = 256;
 
 export interface NativeSession {
   eval(tokens: Int32Array, pos: number, mode: number): Promise<NativeEvalResult>;
@@ -116,9 +127,10 @@ export interface NativeSession {
    */
   decodeChain(first: number, pos: number, n: number): Promise<Int32Array>;
   /**
-   * GPU-resident sampling loop: as decodeChain, but each step draws the next token from the GPU's top 64
-   * candidates with the sampler's chain (top-k 1..63, top-p, min-p, temperature > 0) and xoshiro128**
-   * generator, starting from `sampling.rng`; resolves to the n sampled tokens and the generator state after them.
+   * GPU-resident sampling loop: as decodeChain, but each step applies the repetition penalties (if any) to
+   * the logits and draws the next token from the GPU's top 64 candidates with the sampler's chain (top-k
+   * 1..63, top-p, min-p, temperature; greedy with penalties) and xoshiro128** generator, starting from
+   * `sampling.rng`; resolves to the n sampled tokens and the generator state after them.
    */
   sampleChain(first: number, pos: number, n: number, sampling: NativeChainSampling): Promise<{ tokens: Int32Array; rng: Uint32Array }>;
   /** Queue submissions (host round trips) this session has made. */

@@ -6,7 +6,7 @@
 import type { ChatMessage } from "./chat-template.js";
 import { ContextOverflowError, DisposedError, InvalidArgumentError, ParleyError } from "./errors.js";
 import type { Model } from "./model.js";
-import { EvalMode, GPU_TOP_K, nativeAsync, native, type NativeModel, type NativeSession } from "./native.js";
+import { EvalMode, GPU_MAX_PENALTY_WINDOW, GPU_TOP_K, nativeAsync, native, type NativeModel, type NativeSession } from "./native.js";
 import { Sampler, type SamplingOptions } from "./sampler.js";
 import { StopStringMatcher } from "./stop-strings.js";
 import { StreamingDetokenizer } from "./tokenizer/detokenizer.js";
@@ -40,13 +40,14 @@ export interface GenerateOptions extends SamplingOptions {
   /**
    * Generate on the GPU in chains, several tokens per queue submission (1, 2, 4, 8, then 16 at a time),
    * each step's token fed back on the device with no host round trip per token: greedy decoding feeds the
-   * argmax back; sampling with top-k 1..63 and no penalties draws on the GPU from its 64 most likely
-   * tokens, with the same chain and random stream as the host sampler (so a seed gives the same reply;
-   * the GPU works in float32 where the host uses float64, which can only matter when a draw lands within
-   * rounding of a boundary between two candidates). Tokens still stream one by one, and the finish reason
-   * and the tokens left in the cache are the same as with one submission per token. Default true; false
-   * forces one submission per token (for comparison). Other samplers (penalties, top-k 0 or ≥ 64) always
-   * go one token at a time.
+   * argmax back; sampling with top-k 1..63 draws on the GPU from its 64 most likely tokens, with the same
+   * chain and random stream as the host sampler (so a seed gives the same reply; the GPU works in float32
+   * where the host uses float64, which can only matter when a draw lands within rounding of a boundary
+   * between two candidates); penalties over a window of at most 256 tokens are applied on the GPU too.
+   * Tokens still stream one by one, and the finish reason and the tokens left in the cache are the same as
+   * with one submission per token. Default true; false forces one submission per token (for comparison).
+   * Other samplers (penalties over the whole history or more than 256 tokens, top-k 0 or ≥ 64) always go
+   * one token at a time.
    */
   gpuLoop?: boolean;
 }
@@ -121,6 +122,11 @@ export interface EvaluateResult {
  * top-p, min-p, temperature) only ever sees these candidates, so the result equals sampling the full
  * vocabulary. Candidates are put in id order so ties resolve to the lowest id, as over the full logits.
  */
+/** Whether the sampler's penalties change anything (runtime/sampler.ts applies none with a window of 0). */
+function hasPenalties(o: Sampler["options"]): boolean {
+  return o.repeatLastN !== 0 && (o.repeatPenalty !== 1 || o.frequencyPenalty !== 0 || o.presencePenalty !== 0);
+}
+
 export function sampleTopCandidates(sampler: Sampler, step: EvaluateResult): number {
   const ids = step.topIds!;
   const order = Array.from(ids.keys()).sort((a, b) => ids[a] - ids[b]);
@@ -189,8 +195,9 @@ export class Session {
 
   /**
    * @internal Sampling on the GPU: as decodeChain, but each of the n tokens is drawn by `sampler` (top-k
-   * 1..63, top-p, min-p, temperature > 0, no penalties) from the GPU's top 64 candidates, continuing the
-   * sampler's random stream — as n evaluations with `logits: "top"` sampled on the host would.
+   * 1..63, top-p, min-p, temperature; penalties over at most 256 tokens, greedy only with penalties) from
+   * the GPU's top 64 candidates, continuing the sampler's random stream — as n evaluations sampled on the
+   * host would.
    */
   async sampleChain(first: number, n: number, sampler: Sampler): Promise<number[]> {
     return this.#exclusive(async () => {
@@ -207,8 +214,24 @@ export class Session {
     const pos = this.#history.length;
     // The addon checks n, the token and the context (typed errors), like eval.
     if (!sampler) return Array.from(await nativeAsync(() => s.decodeChain(first, pos, n)));
-    const { temperature, topK, topP, minP } = sampler.options;
-    const r = await nativeAsync(() => s.sampleChain(first, pos, n, { temperature, topK, topP, minP, rng: sampler.rngState }));
+    const o = sampler.options;
+    // The penalties' window in the device's history: the tokens before `first` that its first step reaches.
+    const penaltyWindow = hasPenalties(o) ? (o.repeatLastN < 0 ? 2 ** 32 - 1 : o.repeatLastN) : 0;
+    const window = Int32Array.from(this.#history.slice(Math.max(0, pos - Math.max(0, Math.min(penaltyWindow, pos + 1) - 1))));
+    const r = await nativeAsync(() =>
+      s.sampleChain(first, pos, n, {
+        temperature: o.temperature,
+        topK: o.topK,
+        topP: o.topP,
+        minP: o.minP,
+        rng: sampler.rngState,
+        repeatPenalty: o.repeatPenalty,
+        frequencyPenalty: o.frequencyPenalty,
+        presencePenalty: o.presencePenalty,
+        penaltyWindow,
+        window,
+      }),
+    );
     sampler.rngState = r.rng;
     return Array.from(r.tokens);
   }
@@ -281,7 +304,7 @@ export class Session {
     const o = sampler.options;
     // Read back as little as the sampler needs: the greedy token, the GPU's top 64 candidates (when
     // the sampler keeps at most 64 and no penalty looks at other tokens), or all logits.
-    const penalties = o.repeatPenalty !== 1 || o.frequencyPenalty !== 0 || o.presencePenalty !== 0;
+    const penalties = hasPenalties(o);
     const gpuArgmax = sampler.isGreedy && !penalties;
     const gpuTopK = !sampler.isGreedy && !penalties && o.topK > 0 && o.topK <= GPU_TOP_K;
     const logitsMode: LogitsMode = gpuArgmax ? "none" : gpuTopK ? "top" : "last";
@@ -289,7 +312,10 @@ export class Session {
     const vocab = this.model.info.vocabularySize;
     // The GPU draws from its top 64 candidates exactly as sampleTopCandidates does when top-k keeps fewer
     // than all of them (top-k 64 would take the sampler's unsorted path, whose draw order differs).
-    const gpuSample = gpuTopK && o.topK < Math.min(GPU_TOP_K, vocab);
+    // Penalties run on the GPU too when their window is at most GPU_MAX_PENALTY_WINDOW tokens (greedy decoding
+    // with penalties then takes the sampling loop at temperature 0).
+    const gpuPenalties = penalties && o.repeatLastN >= 1 && o.repeatLastN <= GPU_MAX_PENALTY_WINDOW;
+    const gpuSample = sampler.isGreedy ? gpuPenalties : o.topK > 0 && o.topK < Math.min(GPU_TOP_K, vocab) && (!penalties || gpuPenalties);
     const gpuLoop = (gpuArgmax || gpuSample) && (options.gpuLoop ?? true);
     const detok = new StreamingDetokenizer(this.model.tokenizer);
     const stops = new StopStringMatcher(options.stop ?? []);

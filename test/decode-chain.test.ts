@@ -214,11 +214,11 @@ describe("generate() with the GPU loop", () => {
 
   it("other samplers ignore the option and keep one submission per token", async () => {
     const s = model.createSession({ contextSize: 128 });
-    // Penalties look at tokens outside the top candidates; top-k 0 or 64 (of 64 candidates) takes the host
-    // sampler's unsorted path.
+    // Penalties over the whole history (repeatLastN -1) are past the GPU's 256-token window; top-k 0 or 64
+    // (of 64 candidates) takes the host sampler's unsorted path.
     for (const options of [
-      { temperature: 0, repeatPenalty: 1.3 },
-      { temperature: 0.8, seed: 3, repeatPenalty: 1.1 },
+      { temperature: 0, repeatPenalty: 1.3, repeatLastN: -1 },
+      { temperature: 0.8, seed: 3, repeatPenalty: 1.1, repeatLastN: -1 },
       { temperature: 0.8, seed: 3, topK: 0 },
       { temperature: 0.8, seed: 3, topK: 64 },
     ]) {
@@ -293,6 +293,26 @@ describe("generate() sampling with the GPU loop", () => {
     expect(runtime.validationMessages()).toEqual([]);
   });
 
+  it("applies repetition penalties on the GPU (windows up to 256 tokens), greedy or sampled, as the host does", async () => {
+    let changed = 0;
+    for (const options of [
+      { temperature: 0, repeatPenalty: 1.3 },
+      { temperature: 0, repeatPenalty: 0.5 }, // < 1 favours repeats: changes this model's reply
+      { temperature: 0, presencePenalty: -40, repeatLastN: 8 }, // a bonus for the last 8 tokens
+      { temperature: 0.8, seed: 3, repeatPenalty: 1.1, frequencyPenalty: 0.2, presencePenalty: 0.3 },
+      { temperature: 0.8, seed: 5, presencePenalty: -40, frequencyPenalty: 2, repeatLastN: 256 },
+    ]) {
+      const { loop, step } = await compare(["The guard said"], { ...options, maxTokens: 32 });
+      if (loop[0].finishReason === "length") expect(loop[0].submits).toBe(1 + gpuLoopSubmissions(32));
+      expect(loop[0].submits).toBeLessThanOrEqual(step[0].submits / 3);
+      const plain = await compare(["The guard said"], { ...options, repeatPenalty: 1, frequencyPenalty: 0, presencePenalty: 0, maxTokens: 32 });
+      if (JSON.stringify(plain.loop[0].tokens) !== JSON.stringify(loop[0].tokens)) changed++;
+    }
+    // The penalties really act (a loop that ignored them would part from the host path above).
+    expect(changed).toBeGreaterThanOrEqual(2);
+    expect(runtime.validationMessages()).toEqual([]);
+  });
+
   it("stop strings, limits and chat prompts behave as on the one-token path", async () => {
     const sampling = { temperature: 0.8, topK: 20, seed: 5 };
     const first = await compare(["The guard said"], { ...sampling, maxTokens: 24 });
@@ -328,8 +348,8 @@ describe("bad arguments", () => {
     await expect(s.decodeChain(tokens.at(-1)!, 1)).rejects.toBeInstanceOf(ContextOverflowError);
     await expect(run(s, "Hi", { temperature: 0, gpuLoop: "yes" as unknown as boolean })).rejects.toBeInstanceOf(InvalidArgumentError);
     s.reset();
-    // Samplers the GPU loop cannot run: greedy, top-k 0 or ≥ 64.
-    for (const options of [{ temperature: 0 }, { topK: 0 }, { topK: 64 }]) {
+    // Samplers the GPU loop cannot run: greedy without penalties, top-k 0 or ≥ 64, penalties over more than 256 tokens.
+    for (const options of [{ temperature: 0 }, { topK: 0 }, { topK: 64 }, { repeatPenalty: 1.2, repeatLastN: -1 }, { repeatPenalty: 1.2, repeatLastN: 257 }]) {
       await expect(s.sampleChain(t, 1, new Sampler({ ...options, seed: 1 }))).rejects.toBeInstanceOf(InvalidArgumentError);
     }
     expect(s.tokens).toHaveLength(0);

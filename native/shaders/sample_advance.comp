@@ -1,6 +1,6 @@
 #version 450
 // One step of the GPU-resident sampling loop (Session::decodeChain with a sampler): draws the next token
-// from the topk kernel's 64 candidates with runtime/sampler.ts's chain — top-k → top-p → min-p →
+// from the topk kernel's 64 candidates (after penalize.comp, when penalties are on) with runtime/sampler.ts's chain — top-k → top-p → min-p →
 // temperature → one draw from xoshiro128** — then advances the loop (chain_advance.glsl).
 //
 // The same algorithm as the host sampler over the same candidates and the same random stream (the host
@@ -15,13 +15,9 @@
 layout(local_size_x = 64) in;
 #include "chain_advance.glsl"
 layout(std430, set = 0, binding = 2) readonly buffer TopK { uint cand_ids[64]; float cand_logits[64]; };
-layout(std430, set = 0, binding = 5) buffer SamplerState {  // mirrors Session::SamplerState
-  float temperature;  // > 0
-  uint top_k;         // 1..63 (< the candidates)
-  float top_p;        // (0, 1]; 1 disables
-  float min_p;        // [0, 1]; 0 disables
-  uint rng[4];        // xoshiro128** state, advanced by every draw
-} state;
+#define SAMPLER_BINDING 5
+#include "sampler_state.glsl"
+layout(std430, set = 0, binding = 6) writeonly buffer History { uint history[]; };  // penalties: token at each position
 
 layout(push_constant) uniform PC {
   uint n_vocab;
@@ -61,8 +57,9 @@ float next_float() {
 
 uint pick() {
   uint size = min(state.top_k, pc.candidates);
-  // A top logit of ±inf (or NaN) leaves nothing else drawable: the host returns it without a draw.
-  if (isinf(sorted_logits[0]) || isnan(sorted_logits[0])) return sorted_ids[0];
+  // Greedy (penalties only), or a top logit of ±inf (or NaN) that leaves nothing else drawable: the host
+  // returns the top candidate without a draw.
+  if (state.temperature <= 0.0 || isinf(sorted_logits[0]) || isnan(sorted_logits[0])) return sorted_ids[0];
   float max_l = sorted_logits[0];
 
   // top-p: the shortest prefix whose probability mass reaches top_p.
@@ -114,5 +111,8 @@ void main() {
   barrier();
   if (i != 0u) return;
 
-  advance_chain(pick(), pc.n_vocab, pc.capacity);
+  uint t = pick();
+  // The penalties of the next step look at this token at the next position.
+  if (state.penalty_window > 0u) history[step_rw.pos0 + 1u] = t;
+  advance_chain(t, pc.n_vocab, pc.capacity);
 }

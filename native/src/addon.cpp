@@ -209,11 +209,13 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
   class DecodeChainWorker : public SessionWorker {
    public:
     DecodeChainWorker(Napi::Env env, SessionWrap* owner, int32_t first, uint32_t pos, uint32_t n,
-                      std::optional<Session::Sampling> sampling)
-        : SessionWorker(env, owner), first_(first), pos_(pos), n_(n), sampling_(sampling) {}
+                      std::optional<Session::Sampling> sampling, std::vector<int32_t> window)
+        : SessionWorker(env, owner), first_(first), pos_(pos), n_(n), sampling_(sampling), window_(std::move(window)) {}
 
    protected:
-    void run(Session& session) override { tokens_ = session.decodeChain(first_, pos_, n_, sampling_ ? &*sampling_ : nullptr); }
+    void run(Session& session) override {
+      tokens_ = session.decodeChain(first_, pos_, n_, sampling_ ? &*sampling_ : nullptr, window_);
+    }
     Napi::Value result(Napi::Env env) override {
       Napi::Int32Array a = Napi::Int32Array::New(env, tokens_.size());
       std::memcpy(a.Data(), tokens_.data(), tokens_.size() * 4);
@@ -230,6 +232,7 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
     int32_t first_;
     uint32_t pos_, n_;
     std::optional<Session::Sampling> sampling_;
+    std::vector<int32_t> window_;
     std::vector<int32_t> tokens_;
   };
 
@@ -239,7 +242,8 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
   Napi::Value queueChain(const Napi::CallbackInfo& info, bool sample) {
     Napi::Env env = info.Env();
     return guarded(env, [&]() -> Napi::Value {
-      const std::string usage = sample ? "sampleChain(first: number, pos: number, n: number, sampling: { temperature, topK, topP, minP, rng: Uint32Array(4) })"
+      const std::string usage = sample ? "sampleChain(first: number, pos: number, n: number, sampling: { temperature, topK, topP, minP, rng: Uint32Array(4), "
+                                         "repeatPenalty, frequencyPenalty, presencePenalty, penaltyWindow, window: Int32Array })"
                                        : "decodeChain(first: number, pos: number, n: number)";
       if (!session_) throw NativeError("DISPOSED", "session was disposed and cannot be used any more");
       if (busy_) throw NativeError("INVALID_ARGUMENT", "session is already evaluating; await the previous eval first");
@@ -255,6 +259,7 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
       const uint32_t pos = uint32_t(integer(1, 0, 4294967295.0));
       const uint32_t n = uint32_t(integer(2, 0, 4294967295.0));
       std::optional<Session::Sampling> sampling;
+      std::vector<int32_t> window;
       if (sample) {
         // Shapes only here; Session::decodeChain checks the ranges (typed errors either way).
         if (!info[3].IsObject()) throw NativeError("INVALID_ARGUMENT", usage);
@@ -277,9 +282,21 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
             rng.As<Napi::Uint32Array>().ElementLength() != 4)
           throw NativeError("INVALID_ARGUMENT", usage + ": rng must be a Uint32Array of 4 entries");
         std::memcpy(sp.rng, rng.As<Napi::Uint32Array>().Data(), 16);
+        sp.repeatPenalty = float(number("repeatPenalty"));
+        sp.frequencyPenalty = float(number("frequencyPenalty"));
+        sp.presencePenalty = float(number("presencePenalty"));
+        const double penaltyWindow = number("penaltyWindow");
+        if (!(penaltyWindow >= 0 && penaltyWindow <= 4294967295.0) || penaltyWindow != double(int64_t(penaltyWindow)))
+          throw NativeError("INVALID_ARGUMENT", usage + ": penaltyWindow must be a non-negative integer");
+        sp.penaltyWindow = uint32_t(penaltyWindow);
+        Napi::Value w = o.Get("window");
+        if (!w.IsTypedArray() || w.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
+          throw NativeError("INVALID_ARGUMENT", usage + ": window must be an Int32Array");
+        Napi::Int32Array wa = w.As<Napi::Int32Array>();
+        window.assign(wa.Data(), wa.Data() + wa.ElementLength());
         sampling = sp;
       }
-      auto* w = new DecodeChainWorker(env, this, first, pos, n, sampling);
+      auto* w = new DecodeChainWorker(env, this, first, pos, n, sampling, std::move(window));
       Napi::Promise p = w->promise();
       w->Queue();
       return p;

@@ -21,7 +21,8 @@ uint32_t storageBindingCount(const std::string& name) {
   if (name == "argmax") return 2;
   if (name == "topk") return 2;
   if (name == "decode_advance") return 4;
-  if (name == "sample_advance") return 5;
+  if (name == "sample_advance") return 6;
+  if (name == "penalize") return 3;
   throw NativeError("VULKAN", "unknown kernel " + name);
 }
 

@@ -283,6 +283,8 @@ Session::Session(std::shared_ptr<ModelWeights> model, uint32_t contextSize, uint
   topk_ = Buffer(ctx_, kTopK * 8, VK_BUFFER_USAGE_STORAGE_BUFFER_BIT, Buffer::Kind::HostVisible);
   chain_ = Buffer(ctx_, (1 + kMaxChain) * 4, VK_BUFFER_USAGE_STORAGE_BUFFER_BIT, Buffer::Kind::HostVisible);
   samplerState_ = Buffer(ctx_, sizeof(Sampling), VK_BUFFER_USAGE_STORAGE_BUFFER_BIT, Buffer::Kind::HostVisible);
+  // One more entry than positions: a chain's last draw is recorded after the context's last position.
+  history_ = Buffer(ctx_, (uint64_t(contextSize) + 1) * 4, VK_BUFFER_USAGE_STORAGE_BUFFER_BIT, Buffer::Kind::HostVisible);
   logitsHost_ = Buffer(ctx_, T * hp.nVocab * 4, VK_BUFFER_USAGE_TRANSFER_DST_BIT, Buffer::Kind::HostVisible);
   x_ = device(T * E * 4);
   xn_ = device(T * E * 4);
@@ -354,11 +356,11 @@ Session::Session(std::shared_ptr<ModelWeights> model, uint32_t contextSize, uint
     cpi.flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT;
     cpi.queueFamilyIndex = ctx_.queueFamily();
     VK_CHECK(vkCreateCommandPool(dev, &cpi, nullptr, &commandPool_));
-    VkCommandBuffer cmds[7];
+    VkCommandBuffer cmds[8];
     VkCommandBufferAllocateInfo ai{VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO};
     ai.commandPool = commandPool_;
     ai.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
-    ai.commandBufferCount = 7;
+    ai.commandBufferCount = 8;
     VK_CHECK(vkAllocateCommandBuffers(dev, &ai, cmds));
     decodeCmd_ = cmds[0];
     prefillCmd_ = cmds[1];
@@ -367,6 +369,7 @@ Session::Session(std::shared_ptr<ModelWeights> model, uint32_t contextSize, uint
     advanceCmd_ = cmds[4];
     shortPrefillCmd_ = cmds[5];
     sampleAdvanceCmd_ = cmds[6];
+    penalizedAdvanceCmd_ = cmds[7];
     VkFenceCreateInfo fci{VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
     VK_CHECK(vkCreateFence(dev, &fci, nullptr, &fence_));
 
@@ -390,8 +393,9 @@ Session::Session(std::shared_ptr<ModelWeights> model, uint32_t contextSize, uint
       profiling_ = profiling;
     }
     recordTopK();
-    recordAdvance(advanceCmd_, false);
-    recordAdvance(sampleAdvanceCmd_, true);
+    recordAdvance(advanceCmd_, Advance::Greedy);
+    recordAdvance(sampleAdvanceCmd_, Advance::Sample);
+    recordAdvance(penalizedAdvanceCmd_, Advance::PenalizedSample);
   } catch (...) {
     releaseVulkanObjects();
     throw;
@@ -399,9 +403,10 @@ Session::Session(std::shared_ptr<ModelWeights> model, uint32_t contextSize, uint
 }
 
 // decodeChain's step between two decode replays: the greedy advance (the step's argmax becomes the next
-// input) or, with `sample`, the topk selection and a draw from it (sample_advance.comp). Both command
-// buffers appear n times in one submission, hence SIMULTANEOUS_USE (decodeCmd_ is recorded with it too).
-void Session::recordAdvance(VkCommandBuffer cmd, bool sample) {
+// input) or the topk selection and a draw from it (sample_advance.comp), after the repetition penalties
+// (penalize.comp) for PenalizedSample. Each command buffer appears n times in one submission, hence
+// SIMULTANEOUS_USE (decodeCmd_ is recorded with it too).
+void Session::recordAdvance(VkCommandBuffer cmd, Advance mode) {
   VkCommandBufferBeginInfo bi{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
   bi.flags = VK_COMMAND_BUFFER_USAGE_SIMULTANEOUS_USE_BIT;
   VK_CHECK(vkBeginCommandBuffer(cmd, &bi));
@@ -419,12 +424,16 @@ void Session::recordAdvance(VkCommandBuffer cmd, bool sample) {
   {
     Recorder r(*this, cmd, 1, unused, noProfile);
     const uint32_t nVocab = model_->hparams().nVocab;
-    if (sample) {
-      struct { uint32_t nVocab; } topkPc{nVocab};
-      r.dispatch("topk", {logits_, topk_}, topkPc, 1);
+    if (mode != Advance::Greedy) {
+      struct { uint32_t nVocab; } vocabPc{nVocab};
+      if (mode == Advance::PenalizedSample) {
+        r.dispatch("penalize", {logits_, history_, samplerState_}, vocabPc, 1);
+        r.barrier();
+      }
+      r.dispatch("topk", {logits_, topk_}, vocabPc, 1);
       r.barrier();
       struct { uint32_t nVocab, capacity, candidates; } pc{nVocab, kMaxChain, std::min(kTopK, nVocab)};
-      r.dispatch("sample_advance", {params_, topk_, tokens_, chain_, samplerState_}, pc, 1);
+      r.dispatch("sample_advance", {params_, topk_, tokens_, chain_, samplerState_, history_}, pc, 1);
     } else {
       struct { uint32_t nVocab, capacity; } pc{nVocab, kMaxChain};
       r.dispatch("decode_advance", {params_, argmax_, tokens_, chain_}, pc, 1);
@@ -661,7 +670,8 @@ Session::Result Session::eval(const std::vector<int32_t>& tokens, uint32_t pos, 
   return result;
 }
 
-std::vector<int32_t> Session::decodeChain(int32_t first, uint32_t pos, uint32_t n, Sampling* sampling) {
+std::vector<int32_t> Session::decodeChain(int32_t first, uint32_t pos, uint32_t n, Sampling* sampling,
+                                          const std::vector<int32_t>& window) {
   const LlamaHParams& hp = model_->hparams();
   if (n == 0 || n > kMaxChain)
     throw NativeError("INVALID_ARGUMENT", "decodeChain evaluates 1.." + std::to_string(kMaxChain) + " tokens, got " + std::to_string(n));
@@ -673,12 +683,27 @@ std::vector<int32_t> Session::decodeChain(int32_t first, uint32_t pos, uint32_t 
                                               std::to_string(hp.nVocab - 1) + ")");
   if (sampling) {
     const Sampling& sp = *sampling;
+    const bool greedy = !(sp.temperature > 0.0f);
     const bool rngZero = (sp.rng[0] | sp.rng[1] | sp.rng[2] | sp.rng[3]) == 0;
-    if (!(sp.temperature > 0.0f) || !std::isfinite(sp.temperature) || sp.topK < 1 || sp.topK >= std::min(kTopK, hp.nVocab) ||
-        !(sp.topP > 0.0f && sp.topP <= 1.0f) || !(sp.minP >= 0.0f && sp.minP <= 1.0f) || rngZero)
-      throw NativeError("INVALID_ARGUMENT", "decodeChain sampling needs temperature > 0, topK in 1.." +
-                                                std::to_string(std::min(kTopK, hp.nVocab) - 1) +
+    const uint32_t maxTopK = std::min(kTopK, hp.nVocab) - 1;
+    if (!std::isfinite(sp.temperature) || (!greedy && (sp.topK < 1 || sp.topK > maxTopK)) || !(sp.topP > 0.0f && sp.topP <= 1.0f) ||
+        !(sp.minP >= 0.0f && sp.minP <= 1.0f) || rngZero)
+      throw NativeError("INVALID_ARGUMENT", "decodeChain sampling needs a finite temperature, topK in 1.." + std::to_string(maxTopK) +
                                                 ", topP in (0, 1], minP in [0, 1] and a non-zero generator state");
+    if (greedy && sp.penaltyWindow == 0)
+      throw NativeError("INVALID_ARGUMENT", "decodeChain: greedy decoding without penalties takes the greedy chain (no sampler)");
+    if (sp.penaltyWindow > kMaxPenaltyWindow || !(sp.repeatPenalty > 0.0f) || !std::isfinite(sp.repeatPenalty) ||
+        !std::isfinite(sp.frequencyPenalty) || !std::isfinite(sp.presencePenalty))
+      throw NativeError("INVALID_ARGUMENT", "decodeChain penalties need a window of 0.." + std::to_string(kMaxPenaltyWindow) +
+                                                " tokens, a finite repeat penalty > 0 and finite frequency and presence penalties");
+    // The history before `first` that the first step's window reaches.
+    const uint32_t needed = std::min(sp.penaltyWindow == 0 ? 0u : sp.penaltyWindow - 1, pos);
+    if (window.size() < needed || window.size() > pos)
+      throw NativeError("INVALID_ARGUMENT", "decodeChain: the penalty window needs the " + std::to_string(needed) +
+                                                " tokens before position " + std::to_string(pos) + ", got " + std::to_string(window.size()));
+    uint32_t* history = static_cast<uint32_t*>(history_.mapped());
+    for (size_t i = 0; i < window.size(); ++i) history[pos - window.size() + i] = uint32_t(window[i]);
+    history[pos] = uint32_t(first);
     std::memcpy(samplerState_.mapped(), sampling, sizeof(Sampling));
   }
   // The first step's inputs come from the host, as for eval; the advance kernel writes the later ones.
@@ -691,7 +716,7 @@ std::vector<int32_t> Session::decodeChain(int32_t first, uint32_t pos, uint32_t 
   cmds.reserve(2 * n);
   for (uint32_t i = 0; i < n; ++i) {
     cmds.push_back(decodeCmd_);
-    cmds.push_back(sampling ? sampleAdvanceCmd_ : advanceCmd_);
+    cmds.push_back(!sampling ? advanceCmd_ : sampling->penaltyWindow > 0 ? penalizedAdvanceCmd_ : sampleAdvanceCmd_);
   }
   VkSubmitInfo si{VK_STRUCTURE_TYPE_SUBMIT_INFO};
   si.commandBufferCount = uint32_t(cmds.size());

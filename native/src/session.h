@@ -52,14 +52,20 @@ class Session {
   // random generator, starting from sampling->rng; on return sampling->rng holds the state after the
   // chain's draws, so the host sampler can continue the same stream.
   static constexpr uint32_t kMaxChain = 64;
-  struct Sampling {  // mirrors SamplerState in native/shaders/sample_advance.comp
-    float temperature;  // > 0
-    uint32_t topK;      // 1..kTopK-1
+  struct Sampling {  // mirrors SamplerState in native/shaders/sampler_state.glsl
+    float temperature;  // > 0, or <= 0 for greedy decoding with penalties
+    uint32_t topK;      // 1..kTopK-1 (any value when greedy)
     float topP;         // (0, 1]
     float minP;         // [0, 1]
     uint32_t rng[4];    // xoshiro128** state, not all zero
+    float repeatPenalty, frequencyPenalty, presencePenalty;
+    uint32_t penaltyWindow;  // 0: no penalties; else 1..kMaxPenaltyWindow (the last tokens they look at)
   };
-  std::vector<int32_t> decodeChain(int32_t first, uint32_t pos, uint32_t n, Sampling* sampling = nullptr);
+  static constexpr uint32_t kMaxPenaltyWindow = 256;
+  // `window`: with penalties, the history tokens at positions pos-window.size()..pos-1 (at least the
+  // penalty window's worth, or all of them); `first` is the token at pos.
+  std::vector<int32_t> decodeChain(int32_t first, uint32_t pos, uint32_t n, Sampling* sampling = nullptr,
+                                   const std::vector<int32_t>& window = {});
   // Queue submissions (each one a host round trip: submit, fence wait) this session has made.
   uint64_t submits() const { return submits_.load(); }
   uint32_t contextSize() const { return ctxSize_; }
@@ -75,7 +81,8 @@ class Session {
   };
 
   void recordTopK();
-  void recordAdvance(VkCommandBuffer cmd, bool sample);
+  enum class Advance { Greedy, Sample, PenalizedSample };
+  void recordAdvance(VkCommandBuffer cmd, Advance mode);
   void recordForward(VkCommandBuffer cmd, uint32_t capacity, Plan& plan, Profile& profile, bool matvecTiles = false);
 
   void printProfile(const Profile& p);
@@ -102,6 +109,7 @@ class Session {
   Buffer params_, tokens_, argmax_, topk_, logitsHost_;
   Buffer chain_;  // decodeChain's output: a counter, then up to kMaxChain token ids (host-visible)
   Buffer samplerState_;  // decodeChain's Sampling (host-visible): read and advanced by sample_advance.comp
+  Buffer history_;       // the token at each position (host-visible), for the GPU loop's penalties
   Buffer x_, xn_, attn_, logits_, kCache_, vCache_, rope_;
   // q, k and v are regions of one buffer, as are gate and up, so a stacked product writes them in one
   // dispatch; every other kernel binds only its region's view.
@@ -117,7 +125,8 @@ class Session {
   VkCommandBuffer decodeCmd_ = VK_NULL_HANDLE, prefillCmd_ = VK_NULL_HANDLE, copyCmd_ = VK_NULL_HANDLE, topkCmd_ = VK_NULL_HANDLE,
                   shortPrefillCmd_ = VK_NULL_HANDLE;
   VkCommandBuffer advanceCmd_ = VK_NULL_HANDLE;  // decodeChain: [decodeCmd_, advanceCmd_] × n in one submission
-  VkCommandBuffer sampleAdvanceCmd_ = VK_NULL_HANDLE;  // ... or [decodeCmd_, sampleAdvanceCmd_] × n when sampling
+  VkCommandBuffer sampleAdvanceCmd_ = VK_NULL_HANDLE;  // ... or [decodeCmd_, sampleAdvanceCmd_] × n when sampling,
+  VkCommandBuffer penalizedAdvanceCmd_ = VK_NULL_HANDLE;  // or penalizedAdvanceCmd_ with repetition penalties
   std::atomic<uint64_t> submits_{0};
   VkFence fence_ = VK_NULL_HANDLE;
   Plan decodePlan_, prefillPlan_;

@@ -22,9 +22,9 @@ export interface DecodePlan {
   hostToDeviceBytes: number;
   /**
    * Device → host per token, by sampling path: `greedy` (temperature 0, no penalties) and `sampled` (top-k
-   * 1..63, no penalties: the dialogue system's settings) run generate()'s GPU loop and read back token ids;
-   * `topK` samples on the host from the GPU's 64 best candidates (top-k 64, or `gpuLoop: false`);
-   * `allLogits` reads the whole row (penalties, top-k 0).
+   * 1..63, the dialogue system's settings, or penalties over ≤ 256 tokens) run generate()'s GPU loop and read
+   * back token ids; `topK` samples on the host from the GPU's 64 best candidates (top-k 64, or `gpuLoop:
+   * false`); `allLogits` reads the whole row (penalties over the whole history, top-k 0).
    */
   deviceToHostBytes: { greedy: number; sampled: number; topK: number; allLogits: number };
   /**
