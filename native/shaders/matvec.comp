@@ -27,6 +27,9 @@ layout(local_size_x = 256) in;
 layout(constant_id = 0) const uint ROWS = 1u;    // rows per subgroup
 layout(constant_id = 1) const uint XSTAGE = 0u;  // 1: f(x) is computed once per workgroup into shared memory
 layout(constant_id = 2) const uint TOKENS = 1u;  // > 1: a prefill step, TOKENS tokens per workgroup (grid z)
+// 4: decode lanes load 4 adjacent quant words (16 bytes) at once, so a subgroup's load covers 16 bytes per
+// lane instead of 4 (the host picks it only where a row has a multiple of 4 words).
+layout(constant_id = 3) const uint WIDE = 1u;
 const uint STAGE_MAX = 6144u;                    // the longest row staged (the host checks K against it)
 layout(std430, set = 0, binding = 2) readonly buffer X { float x[]; };
 layout(std430, set = 0, binding = 3) buffer Y { float y[]; };
@@ -53,10 +56,16 @@ shared float partial[256];
 shared float rms_scale;
 #ifdef DOT8
 const uint STAGED = 1u;  // the byte rounding reads the staged f(x), whatever XSTAGE says
+const uint WIDE_DECODE = 0u;
 #else
 const uint STAGED = XSTAGE;
+const uint WIDE_DECODE = WIDE > 1u ? 1u : 0u;
 #endif
-shared float xstage[STAGED != 0u ? STAGE_MAX : 1u];
+// With WIDE loads a lane's words cover 16..32 adjacent elements, so the lanes of a subgroup read x 16..32
+// floats apart: one pad float after every 32 puts them in different shared-memory banks.
+const uint PAD = WIDE_DECODE;
+shared float xstage[STAGED != 0u ? STAGE_MAX + PAD * (STAGE_MAX / 32u) : 1u];
+uint xs_at(uint k) { return k + PAD * (k >> 5); }
 
 // Elements per unit of work: one 32-bit word of the row's quants (K-quants: of its 4-bit nibbles).
 #if defined(WTYPE_Q4_0) || defined(WTYPE_K_QUANT)
@@ -86,7 +95,7 @@ uint x_base = 0u;  // TOKENS > 1: where the current token's x starts
 
 float xin(uint k) {
   if (TOKENS > 1u) return x[x_base + k];  // prefill: x is already normalized (X_PLAIN)
-  if (STAGED != 0u) return xstage[k];
+  if (STAGED != 0u) return xstage[xs_at(k)];
   if (pc.x_mode == X_RMSNORM) return x[k] * aux[k] * rms_scale;
   if (pc.x_mode == X_SWIGLU) {
     float g = x[k];
@@ -134,25 +143,46 @@ void gather_x(uint w, out float xs[ELEMS_PER_WORD]) {
 #endif
 }
 
-// The dequantized weights of word `w` of row `row`, in gather_x's order: the one place that knows how a
-// word of each format decodes (prefill decodes it once for every token of the workgroup).
-void word_values(uint row, uint w, uint words_per_row, out float wv[ELEMS_PER_WORD]) {
+// Where word `w` of row `row` sits in the weight buffer: the one place that knows each format's row layout.
+// Words 4j..4j+3 of a row are always adjacent and 16-byte aligned (K-quant super-blocks hold 32 quant words
+// at a multiple of 4), which the WIDE loads rely on.
+uint quant_word_index(uint row, uint w, uint words_per_row) {
+#if defined(WTYPE_Q4_K)
+  return (row * (pc.K / 256u) + (w >> 5)) * Q4_K_WORDS + 4u + (w & 31u);
+#elif defined(WTYPE_Q5_K)
+  return (row * (pc.K / 256u) + (w >> 5)) * Q5_K_WORDS + 12u + (w & 31u);
+#elif defined(WTYPE_Q6_K)
+  return (row * (pc.K / 256u) + (w >> 5)) * Q6_K_WORDS + (w & 31u);
+#else
+  return row * words_per_row + w;
+#endif
+}
+
 #if defined(WTYPE_F32)
-  wv[0] = w_f32[row * words_per_row + w];
+uint weight_word(uint i) { return floatBitsToUint(w_f32[i]); }
+#else
+uint weight_word(uint i) { return w_u32[i]; }
+#endif
+// The same buffer as 16-byte words, for WIDE loads.
+layout(std430, set = 0, binding = WEIGHT_BINDING) readonly buffer WeightQuads { uvec4 w_quads[]; };
+
+// The dequantized weights of word `w` of row `row`, whose quant word `u` the caller loaded, in gather_x's
+// order: the one place that knows how a word of each format decodes (prefill decodes it once for every
+// token of the workgroup).
+void decode_word(uint u, uint row, uint w, out float wv[ELEMS_PER_WORD]) {
+#if defined(WTYPE_F32)
+  wv[0] = uintBitsToFloat(u);
 #elif defined(WTYPE_F16)
-  vec2 h = unpackHalf2x16(w_u32[row * words_per_row + w]);
+  vec2 h = unpackHalf2x16(u);
   wv[0] = h.x;
   wv[1] = h.y;
 #elif defined(WTYPE_BF16)
-  uint u = w_u32[row * words_per_row + w];
   wv[0] = uintBitsToFloat(u << 16);
   wv[1] = uintBitsToFloat(u & 0xffff0000u);
 #elif defined(WTYPE_Q8_0)
-  uint u = w_u32[row * words_per_row + w];
   float d = block_scale(row * (pc.K / 32u) + (w >> 3), pc.scale_offset);
   [[unroll]] for (uint k = 0u; k < 4u; ++k) wv[k] = float(bitfieldExtract(int(u), int(8u * k), 8)) * d;
 #elif defined(WTYPE_Q4_0)
-  uint u = w_u32[row * words_per_row + w];
   float d = block_scale(row * (pc.K / 32u) + (w >> 2), pc.scale_offset);
   [[unroll]] for (uint k = 0u; k < 4u; ++k) {
     wv[k] = (float((u >> (8u * k)) & 15u) - 8.0) * d;
@@ -161,9 +191,9 @@ void word_values(uint row, uint w, uint words_per_row, out float wv[ELEMS_PER_WO
 #elif defined(WTYPE_Q4_K) || defined(WTYPE_Q5_K)
   uint sb = row * (pc.K / 256u) + (w >> 5), qw = w & 31u, c = qw >> 3;
 #if defined(WTYPE_Q4_K)
-  uint base = sb * Q4_K_WORDS, u = w_u32[base + 4u + qw];
+  uint base = sb * Q4_K_WORDS;
 #else
-  uint base = sb * Q5_K_WORDS, u = w_u32[base + 12u + qw], hbits = w_u32[base + 4u + (qw & 7u)];
+  uint base = sb * Q5_K_WORDS, hbits = w_u32[base + 4u + (qw & 7u)];
 #endif
   vec2 dm = unpackHalf2x16(w_u32[base]);
   vec2 smlo = k_scale_min(4u * base + 4u, 2u * c), smhi = k_scale_min(4u * base + 4u, 2u * c + 1u);
@@ -179,7 +209,7 @@ void word_values(uint row, uint w, uint words_per_row, out float wv[ELEMS_PER_WO
   }
 #elif defined(WTYPE_Q6_K)
   uint sb = row * (pc.K / 256u) + (w >> 5), qw = w & 31u, h = qw >> 4, p = (qw >> 3) & 1u, i = qw & 7u;
-  uint base = sb * Q6_K_WORDS, u = w_u32[base + qw], hbits = w_u32[base + 32u + 8u * h + i];
+  uint base = sb * Q6_K_WORDS, hbits = w_u32[base + 32u + 8u * h + i];
   uint si = 8u * h + 2u * p + (i >> 2);
   float d = block_scale(sb, pc.scale_offset), slo = d * q6_scale(base, si), shi = d * q6_scale(base, si + 4u);
   [[unroll]] for (uint k = 0u; k < 4u; ++k) {
@@ -189,6 +219,10 @@ void word_values(uint row, uint w, uint words_per_row, out float wv[ELEMS_PER_WO
     wv[k + 4u] = shi * float(hi);
   }
 #endif
+}
+
+void word_values(uint row, uint w, uint words_per_row, out float wv[ELEMS_PER_WORD]) {
+  decode_word(weight_word(quant_word_index(row, w, words_per_row)), row, w, wv);
 }
 
 // A prefill step: each subgroup computes ROWS rows for the workgroup's TOKENS tokens, decoding every weight
@@ -300,7 +334,7 @@ void stage_x(uint tid) {
     float v = x[k];
     if (pc.x_mode == X_SWIGLU) v = v / (1.0 + exp(-v)) * aux[k];
     ss += v * v;
-    xstage[k] = v;
+    xstage[xs_at(k)] = v;
   }
   if (pc.x_mode == X_RMSNORM) {
     ss = subgroupAdd(ss);
@@ -314,7 +348,7 @@ void stage_x(uint tid) {
     barrier();
     // Each thread scales the elements it loaded itself, so no barrier is needed before this pass.
     // (x · weight) · scale, in xin()'s order, so staging does not change the rounding.
-    for (uint k = tid; k < pc.K; k += 256u) xstage[k] = xstage[k] * aux[k] * rms_scale;
+    for (uint k = tid; k < pc.K; k += 256u) xstage[xs_at(k)] = xstage[xs_at(k)] * aux[k] * rms_scale;
   }
   barrier();
 }
@@ -354,7 +388,7 @@ void main() {
     uint rows = min(ROWS, pc.M - row0);
     float acc[ROWS];
     [[unroll]] for (uint i = 0u; i < ROWS; ++i) acc[i] = 0.0;
-    for (uint w = gl_SubgroupInvocationID; w < words_per_row; w += gl_SubgroupSize) {
+    for (uint w = gl_SubgroupInvocationID; WIDE_DECODE == 0u && w < words_per_row; w += gl_SubgroupSize) {
 #ifdef DOT8
       [[unroll]] for (uint i = 0u; i < ROWS; ++i) {
         if (i < rows) acc[i] += word_dot8(row0 + i, w, words_per_row);
@@ -367,6 +401,22 @@ void main() {
       }
 #endif
     }
+#ifndef DOT8
+    // WIDE: lane l takes words 4l..4l+3 (then 4(l + subgroup size)..), one 16-byte load per row.
+    for (uint q = gl_SubgroupInvocationID; WIDE_DECODE != 0u && q < words_per_row / 4u; q += gl_SubgroupSize) {
+      float xs[4][ELEMS_PER_WORD];
+      [[unroll]] for (uint j = 0u; j < 4u; ++j) gather_x(4u * q + j, xs[j]);
+      [[unroll]] for (uint i = 0u; i < ROWS; ++i) {
+        if (i >= rows) break;
+        uvec4 u4 = w_quads[quant_word_index(row0 + i, 4u * q, words_per_row) >> 2];
+        [[unroll]] for (uint j = 0u; j < 4u; ++j) {
+          float wv[ELEMS_PER_WORD];
+          decode_word(u4[j], row0 + i, 4u * q + j, wv);
+          [[unroll]] for (uint e = 0u; e < ELEMS_PER_WORD; ++e) acc[i] += wv[e] * xs[j][e];
+        }
+      }
+    }
+#endif
     [[unroll]] for (uint i = 0u; i < ROWS; ++i) {
       float sum = subgroupAdd(acc[i]);
       if (i < rows && subgroupElect()) {

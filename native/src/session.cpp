@@ -37,6 +37,16 @@ constexpr uint32_t kMaxTimestamps = 4096;
 
 uint32_t ceilDiv(uint64_t a, uint64_t b) { return uint32_t((a + b - 1) / b); }
 
+// Elements per 32-bit quant word in the matrix-vector kernels (ELEMS_PER_WORD in native/shaders/matvec.comp).
+uint32_t elementsPerWord(uint32_t type) {
+  switch (type) {
+    case GGML_F32: return 1;
+    case GGML_F16: case GGML_BF16: return 2;
+    case GGML_Q8_0: return 4;
+    default: return 8;  // Q4_0 and the K-quants' nibbles
+  }
+}
+
 }  // namespace
 
 // Records dispatches into a command buffer, allocating one descriptor set per dispatch (once, at
@@ -176,8 +186,12 @@ class Session::Recorder {
     // the integer dot product path, which rounds the staged f(x) to bytes.
     const bool dot8 = s_.matvecDot8_ && (w.type == GGML_Q4_0 || w.type == GGML_Q8_0) && w.K <= 6144;
     const bool stage = (s_.matvecStage_ || dot8) && w.K <= 6144;
+    // 16-byte loads need rows of a multiple of 4 quant words (every K-quant row has them).
+    const uint32_t words = w.K / elementsPerWord(w.type);
+    const bool wide = s_.matvecWide_ && !dot8 && words % 4 == 0;
     const std::string kernel = (dot8 ? "matvec_dot8_" : "matvec_") + w.kernelSuffix() +
-                               (rows == 1 && !stage ? "" : "#" + std::to_string(rows) + (stage ? "#1" : ""));
+                               (wide ? "#" + std::to_string(rows) + (stage ? "#1" : "#0") + "#1#4"
+                                : rows == 1 && !stage ? "" : "#" + std::to_string(rows) + (stage ? "#1" : ""));
     dispatch(kernel, {w.buffer, x, y, aux ? *aux : x}, pc, std::min(groups, kMaxGroups), ceilDiv(groups, kMaxGroups));
   }
 
@@ -256,6 +270,13 @@ Session::Session(std::shared_ptr<ModelWeights> model, uint32_t contextSize, uint
   // 32-element block (as llama.cpp's quantized dot products round it). Opt-in (PARLEY_MATVEC_DOT8=1) until a GPU
   // run measures it: it stages f(x) per workgroup, which made the H200's decode slower once before (docs/
   // PERFORMANCE.md, run 3); runtime/bench/gpu/steps.sh times it against the float kernels.
+  // Decode matrix-vector lanes loading 4 adjacent quant words (16 bytes) at a time, x staged with one pad float
+  // per 32 so the lanes' reads stay in different banks (PARLEY_MATVEC_WIDE=0|1; see the constructor's defaults).
+  if (const char* env = std::getenv("PARLEY_MATVEC_WIDE")) {
+    const std::string v(env);
+    if (v != "0" && v != "1") throw NativeError("INVALID_ARGUMENT", "PARLEY_MATVEC_WIDE must be 0 or 1, got '" + v + "'");
+    matvecWide_ = v == "1";
+  }
   if (const char* env = std::getenv("PARLEY_MATVEC_DOT8")) {
     const std::string v(env);
     if (v != "0" && v != "1") throw NativeError("INVALID_ARGUMENT", "PARLEY_MATVEC_DOT8 must be 0 or 1, got '" + v + "'");

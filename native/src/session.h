@@ -101,6 +101,7 @@ class Session {
   uint32_t maxTpr_ = 4;       // most threads per row in the tiled prefill kernels (PARLEY_TPR)
   bool matvecStage_ = false;  // decode matrix-vector kernels stage f(x) in shared memory
   bool matvecDot8_ = false;   // decode Q4_0/Q8_0 products use the integer dot product (PARLEY_MATVEC_DOT8=1)
+  bool matvecWide_ = false;   // decode matrix-vector lanes load 16 bytes of quants at a time (PARLEY_MATVEC_WIDE=1)
   Profile decodeProfile_, prefillProfile_;
 
   std::shared_ptr<ModelWeights> model_;

@@ -44,6 +44,8 @@ export interface BenchOptions {
   matvecRows?: number[];
   /** With matvecRows: also (or only) the shared-memory staging of f(x) (PARLEY_MATVEC_STAGE). Default [false]. */
   matvecStage?: boolean[];
+  /** With matvecRows: also (or only) 16-byte weight loads (PARLEY_MATVEC_WIDE). Default [false]. */
+  matvecWide?: boolean[];
   /** Progress lines (default: none). */
   log?: (line: string) => void;
 }
@@ -142,6 +144,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
       repeat,
       matvecRows: options.matvecRows ?? [],
       matvecStage: options.matvecStage ?? [false],
+      matvecWide: options.matvecWide ?? [false],
       log,
     };
     parleyFigures = await parley.measure(settings, options.ubatch ?? 64);
@@ -230,6 +233,7 @@ const USAGE = `usage: npm run bench -- [options]
   --peer-threads N               llama.cpp's CPU threads (default: the fastest of 1, 2, ...)
   --matvec-rows 1,2,4            also time decode with each rows-per-subgroup setting (kernel tuning)
   --matvec-stage 0,1             ... without and with f(x) staged in shared memory (default 0)
+  --matvec-wide 0,1              ... with 4-byte and/or 16-byte weight loads per lane (default 0)
   --skip-peer                    Parley only
   --json                         print one JSON object instead of the table
   --record FILE                  also append the run's summary to the JSON array in FILE (created if missing;
@@ -247,6 +251,12 @@ interface CliArgs {
   machine?: string;
 }
 
+/** One entry of a 0,1 list option. */
+function switchArg(flag: string, s: string): boolean {
+  if (s.trim() !== "0" && s.trim() !== "1") throw new InvalidArgumentError(`${flag} takes 0 and/or 1, got "${s}"`);
+  return s.trim() === "1";
+}
+
 function parseCli(argv: string[]): CliArgs {
   const { values } = parseArgs({
     args: argv,
@@ -254,7 +264,7 @@ function parseCli(argv: string[]): CliArgs {
       shape: { type: "string" }, type: { type: "string" }, model: { type: "string" }, prefill: { type: "string" },
       decode: { type: "string" }, repeat: { type: "string" }, seed: { type: "string" }, ubatch: { type: "string" },
       device: { type: "string" }, "peer-gpu": { type: "string" }, "peer-threads": { type: "string" },
-      "matvec-rows": { type: "string" }, "matvec-stage": { type: "string" }, "decode-after": { type: "string" }, "skip-peer": { type: "boolean" }, json: { type: "boolean" },
+      "matvec-rows": { type: "string" }, "matvec-stage": { type: "string" }, "matvec-wide": { type: "string" }, "decode-after": { type: "string" }, "skip-peer": { type: "boolean" }, json: { type: "boolean" },
       record: { type: "string" }, machine: { type: "string" }, quiet: { type: "boolean" }, help: { type: "boolean", short: "h" },
     },
   });
@@ -280,10 +290,8 @@ function parseCli(argv: string[]): CliArgs {
     peerThreads: int("--peer-threads", values["peer-threads"]),
     decodeAfter: int("--decode-after", values["decode-after"]),
     matvecRows: values["matvec-rows"]?.split(",").map((s) => positiveIntArg("--matvec-rows", s)),
-    matvecStage: values["matvec-stage"]?.split(",").map((s) => {
-      if (s.trim() !== "0" && s.trim() !== "1") throw new InvalidArgumentError(`--matvec-stage takes 0 and/or 1, got "${s}"`);
-      return s.trim() === "1";
-    }),
+    matvecStage: values["matvec-stage"]?.split(",").map((s) => switchArg("--matvec-stage", s)),
+    matvecWide: values["matvec-wide"]?.split(",").map((s) => switchArg("--matvec-wide", s)),
     log: values.quiet ? undefined : (line) => process.stderr.write(`[bench] ${line}\n`),
   };
   if (values.record !== undefined && values.record.trim() === "") throw new InvalidArgumentError("--record needs a file name");

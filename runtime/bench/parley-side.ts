@@ -31,6 +31,8 @@ export interface MeasureSettings {
   matvecRows?: readonly number[];
   /** With the rows sweep: shared-memory staging of f(x) off and/or on (PARLEY_MATVEC_STAGE). Default [false]. */
   matvecStage?: readonly boolean[];
+  /** With the rows sweep: 16-byte weight loads off and/or on (PARLEY_MATVEC_WIDE). Default [false]. */
+  matvecWide?: readonly boolean[];
   log?: (line: string) => void;
 }
 
@@ -104,22 +106,25 @@ export class ParleySide {
 
       // Kernel tuning: the same two figures for each matrix-vector setting, each in a fresh session.
       const matvecRowsSweep = [];
+      const tuningKeys = ["PARLEY_MATVEC_ROWS", "PARLEY_MATVEC_STAGE", "PARLEY_MATVEC_WIDE"] as const;
       for (const rows of settings.matvecRows ?? []) {
         for (const stage of settings.matvecStage ?? [false]) {
-          const saved = [process.env.PARLEY_MATVEC_ROWS, process.env.PARLEY_MATVEC_STAGE];
-          process.env.PARLEY_MATVEC_ROWS = String(rows);
-          process.env.PARLEY_MATVEC_STAGE = stage ? "1" : "0";
-          const tuned = model.createSession({ contextSize, ubatch });
-          try {
-            await tuned.evaluate(warm, { logits: "none" });
-            const d = await timeDecode(tuned, settings);
-            const l = await timeDecodeLoop(tuned, settings);
-            matvecRowsSweep.push({ rows, stage, decodeMsPerToken: d.medianMsPerToken, loopMsPerToken: l.medianMsPerToken });
-            log(`parley: matvec rows ${rows}${stage ? ", staged x" : ""}: decode ${d.medianMsPerToken.toFixed(3)} ms/token, GPU loop ${l.medianMsPerToken.toFixed(3)} ms/token`);
-          } finally {
-            tuned.dispose();
-            restoreEnv("PARLEY_MATVEC_ROWS", saved[0]);
-            restoreEnv("PARLEY_MATVEC_STAGE", saved[1]);
+          for (const wide of settings.matvecWide ?? [false]) {
+            const saved = tuningKeys.map((key) => process.env[key]);
+            process.env.PARLEY_MATVEC_ROWS = String(rows);
+            process.env.PARLEY_MATVEC_STAGE = stage ? "1" : "0";
+            process.env.PARLEY_MATVEC_WIDE = wide ? "1" : "0";
+            const tuned = model.createSession({ contextSize, ubatch });
+            try {
+              await tuned.evaluate(warm, { logits: "none" });
+              const d = await timeDecode(tuned, settings);
+              const l = await timeDecodeLoop(tuned, settings);
+              matvecRowsSweep.push({ rows, stage, wide, decodeMsPerToken: d.medianMsPerToken, loopMsPerToken: l.medianMsPerToken });
+              log(`parley: matvec rows ${rows}${stage ? ", staged x" : ""}${wide ? ", 16-byte loads" : ""}: decode ${d.medianMsPerToken.toFixed(3)} ms/token, GPU loop ${l.medianMsPerToken.toFixed(3)} ms/token`);
+            } finally {
+              tuned.dispose();
+              tuningKeys.forEach((key, i) => restoreEnv(key, saved[i]));
+            }
           }
         }
       }

@@ -25,7 +25,7 @@ for q in q4_0 q4_k_m q8_0; do
 done
 for q in q4_0 q4_k_m; do
   t bench $q with the matvec rows sweep
-  timeout 170 node --import tsx runtime/bench/bench.ts --shape $SHAPE --type $q --peer-gpu $PEER_GPU --prefill 16,128,512 --matvec-rows 1,2,4 --matvec-stage 0,1 --json > $OUT/bench-$q.json; echo "rc=$?"
+  timeout 170 node --import tsx runtime/bench/bench.ts --shape $SHAPE --type $q --peer-gpu $PEER_GPU --prefill 16,128,512 --matvec-rows 1,2,4 --matvec-stage 0,1 --matvec-wide 0,1 --json > $OUT/bench-$q.json; echo "rc=$?"
 done
 t q4_0 decode with the integer dot product kernels instead of the float ones, for comparison
 PARLEY_MATVEC_DOT8=1 timeout 100 node --import tsx runtime/bench/bench.ts --shape $SHAPE --type q4_0 --peer-gpu $PEER_GPU --prefill 16 --matvec-rows 1,2,4 --json > $OUT/bench-q4_0-dot8.json; echo "rc=$?"
