@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Runtime, AbortError, type ChatMessage, type Model } from "../runtime/index.js";
 import { LlamaReference } from "./reference/llama-reference.js";
 import { syntheticModel } from "./fixtures/models.js";
+import { customModel } from "./fixtures/custom-models.js";
 import type { SynthType } from "../runtime/synth/synth.js";
 import { seededTokens } from "./fixtures/tokens.js";
 
@@ -176,6 +177,30 @@ describe("sessions and generation", () => {
     }
     full.dispose();
     top.dispose();
+  });
+
+  it("breaks ties in the top 64 toward the lowest token ids, as sorting the full logits does", async () => {
+    // Tokens share LM head rows in groups of 5, so every logit occurs 5 times and the 64th candidate sits
+    // inside a group of equal logits: only that group's lowest ids belong to the top 64.
+    const tied = await runtime.loadModel(await customModel("ties"));
+    const s = tied.createSession({ contextSize: 32 });
+    try {
+      for (const prompt of [[1, 15043, 29892], [1, 450, 1781, 3186]]) {
+        s.reset();
+        const a = (await s.evaluate(prompt, { logits: "last" })).logits!;
+        s.reset();
+        const b = await s.evaluate(prompt, { logits: "top" });
+        const expected = Array.from(a.keys()).sort((x, y) => a[y] - a[x] || x - y).slice(0, 64);
+        // The boundary falls inside a tied group (the 65th logit equals the 64th).
+        const next = Array.from(a.keys()).sort((x, y) => a[y] - a[x] || x - y)[64];
+        expect(a[next]).toBe(a[expected[63]]);
+        expect([...b.topIds!].sort((x, y) => x - y)).toEqual([...expected].sort((x, y) => x - y));
+      }
+    } finally {
+      s.dispose();
+      tied.dispose();
+    }
+    expect(runtime.validationMessages()).toEqual([]);
   });
 
   it.each(["cpu", "gpu"] as const)("decodes one token at a time (%s kernels) as a batched prefill computes it", async (kernels) => {
