@@ -20,6 +20,7 @@ import {
 } from "../runtime/index.js";
 import { gpuLoopSubmissions, sampleTopCandidates } from "../runtime/session.js";
 import { syntheticModel } from "./fixtures/models.js";
+import { customModel } from "./fixtures/custom-models.js";
 
 let runtime: Runtime;
 let model: Model;
@@ -310,6 +311,28 @@ describe("generate() sampling with the GPU loop", () => {
     }
     // The penalties really act (a loop that ignored them would part from the host path above).
     expect(changed).toBeGreaterThanOrEqual(2);
+    expect(runtime.validationMessages()).toEqual([]);
+  });
+
+  it("ranks tied candidates by token id, as the host sampler does", async () => {
+    // Every logit of this model occurs 5 times (tokens share LM head rows in groups of 5): top-k 7 and 13
+    // cut through a group of ties, and the draw walks tied candidates in id order.
+    const tied = await runtime.loadModel(await customModel("ties"));
+    try {
+      for (const [seed, topK] of [[1, 7], [2, 13], [3, 40]]) {
+        const replies: number[][] = [];
+        for (const gpuLoop of [true, false]) {
+          const s = tied.createSession({ contextSize: 64 });
+          const tokens: number[] = [];
+          for await (const c of s.generate([1, 15043, 29892], { temperature: 1.2, topK, topP: 1, minP: 0, seed, maxTokens: 24, gpuLoop })) tokens.push(...c.tokens);
+          s.dispose();
+          replies.push(tokens);
+        }
+        expect(replies[0]).toEqual(replies[1]);
+      }
+    } finally {
+      tied.dispose();
+    }
     expect(runtime.validationMessages()).toEqual([]);
   });
 
