@@ -47,6 +47,28 @@ uint32_t elementsPerWord(uint32_t type) {
   }
 }
 
+
+// decodeChain's sampler and penalty window, checked before anything reaches the device (typed errors).
+void checkChainSampling(const Session::Sampling& sp, uint32_t nVocab, uint32_t pos, size_t windowSize) {
+  const bool greedy = !(sp.temperature > 0.0f);
+  const bool rngZero = (sp.rng[0] | sp.rng[1] | sp.rng[2] | sp.rng[3]) == 0;
+  const uint32_t maxTopK = std::min(Session::kTopK, nVocab) - 1;
+  if (!std::isfinite(sp.temperature) || (!greedy && (sp.topK < 1 || sp.topK > maxTopK)) || !(sp.topP > 0.0f && sp.topP <= 1.0f) ||
+      !(sp.minP >= 0.0f && sp.minP <= 1.0f) || rngZero)
+    throw NativeError("INVALID_ARGUMENT", "decodeChain sampling needs a finite temperature, topK in 1.." + std::to_string(maxTopK) +
+                                              ", topP in (0, 1], minP in [0, 1] and a non-zero generator state");
+  if (greedy && sp.penaltyWindow == 0)
+    throw NativeError("INVALID_ARGUMENT", "decodeChain: greedy decoding without penalties takes the greedy chain (no sampler)");
+  if (sp.penaltyWindow > Session::kMaxPenaltyWindow || !(sp.repeatPenalty > 0.0f) || !std::isfinite(sp.repeatPenalty) ||
+      !std::isfinite(sp.frequencyPenalty) || !std::isfinite(sp.presencePenalty))
+    throw NativeError("INVALID_ARGUMENT", "decodeChain penalties need a window of 0.." + std::to_string(Session::kMaxPenaltyWindow) +
+                                              " tokens, a finite repeat penalty > 0 and finite frequency and presence penalties");
+  // The history before the chain's first token that the first step's penalty window reaches.
+  const uint32_t needed = std::min(sp.penaltyWindow == 0 ? 0u : sp.penaltyWindow - 1, pos);
+  if (windowSize < needed || windowSize > pos)
+    throw NativeError("INVALID_ARGUMENT", "decodeChain: the penalty window needs the " + std::to_string(needed) +
+                                              " tokens before position " + std::to_string(pos) + ", got " + std::to_string(windowSize));
+}
 }  // namespace
 
 // Records dispatches into a command buffer, allocating one descriptor set per dispatch (once, at
@@ -703,25 +725,7 @@ std::vector<int32_t> Session::decodeChain(int32_t first, uint32_t pos, uint32_t 
     throw NativeError("INVALID_ARGUMENT", "token id " + std::to_string(first) + " is outside the vocabulary (0.." +
                                               std::to_string(hp.nVocab - 1) + ")");
   if (sampling) {
-    const Sampling& sp = *sampling;
-    const bool greedy = !(sp.temperature > 0.0f);
-    const bool rngZero = (sp.rng[0] | sp.rng[1] | sp.rng[2] | sp.rng[3]) == 0;
-    const uint32_t maxTopK = std::min(kTopK, hp.nVocab) - 1;
-    if (!std::isfinite(sp.temperature) || (!greedy && (sp.topK < 1 || sp.topK > maxTopK)) || !(sp.topP > 0.0f && sp.topP <= 1.0f) ||
-        !(sp.minP >= 0.0f && sp.minP <= 1.0f) || rngZero)
-      throw NativeError("INVALID_ARGUMENT", "decodeChain sampling needs a finite temperature, topK in 1.." + std::to_string(maxTopK) +
-                                                ", topP in (0, 1], minP in [0, 1] and a non-zero generator state");
-    if (greedy && sp.penaltyWindow == 0)
-      throw NativeError("INVALID_ARGUMENT", "decodeChain: greedy decoding without penalties takes the greedy chain (no sampler)");
-    if (sp.penaltyWindow > kMaxPenaltyWindow || !(sp.repeatPenalty > 0.0f) || !std::isfinite(sp.repeatPenalty) ||
-        !std::isfinite(sp.frequencyPenalty) || !std::isfinite(sp.presencePenalty))
-      throw NativeError("INVALID_ARGUMENT", "decodeChain penalties need a window of 0.." + std::to_string(kMaxPenaltyWindow) +
-                                                " tokens, a finite repeat penalty > 0 and finite frequency and presence penalties");
-    // The history before `first` that the first step's window reaches.
-    const uint32_t needed = std::min(sp.penaltyWindow == 0 ? 0u : sp.penaltyWindow - 1, pos);
-    if (window.size() < needed || window.size() > pos)
-      throw NativeError("INVALID_ARGUMENT", "decodeChain: the penalty window needs the " + std::to_string(needed) +
-                                                " tokens before position " + std::to_string(pos) + ", got " + std::to_string(window.size()));
+    checkChainSampling(*sampling, hp.nVocab, pos, window.size());
     uint32_t* history = static_cast<uint32_t*>(history_.mapped());
     for (size_t i = 0; i < window.size(); ++i) history[pos - window.size() + i] = uint32_t(window[i]);
     history[pos] = uint32_t(first);
