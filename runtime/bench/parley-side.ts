@@ -101,8 +101,14 @@ export class ParleySide {
       log(`parley: decode ${decode.tokens} tokens: median ${decode.medianMsPerToken.toFixed(2)} ms/token`);
       const decodeLoop = await timeDecodeLoop(session, settings);
       log(`parley: decode ${decodeLoop.tokens} tokens in GPU-resident chains: median ${decodeLoop.medianMsPerToken.toFixed(2)} ms/token`);
-      const decodeSampledLoop = await timeDecodeLoop(session, settings, new Sampler(DIALOGUE_SAMPLING));
-      log(`parley: decode ${decodeSampledLoop.tokens} tokens sampled in GPU-resident chains: median ${decodeSampledLoop.medianMsPerToken.toFixed(2)} ms/token`);
+      // Kept apart from the figures above: a driver that rejected the sampling kernels must not cost them.
+      let decodeSampledLoop: DecodeFigure | undefined;
+      try {
+        decodeSampledLoop = await timeDecodeLoop(session, settings, new Sampler(DIALOGUE_SAMPLING));
+        log(`parley: decode ${decodeSampledLoop.tokens} tokens sampled in GPU-resident chains: median ${decodeSampledLoop.medianMsPerToken.toFixed(2)} ms/token`);
+      } catch (e) {
+        log(`parley: sampled GPU loop failed: ${e instanceof Error ? e.message : String(e)}`);
+      }
 
       // Kernel tuning: the same two figures for each matrix-vector setting, each in a fresh session.
       const matvecRowsSweep = [];
@@ -114,15 +120,22 @@ export class ParleySide {
             process.env.PARLEY_MATVEC_ROWS = String(rows);
             process.env.PARLEY_MATVEC_STAGE = stage ? "1" : "0";
             process.env.PARLEY_MATVEC_WIDE = wide ? "1" : "0";
-            const tuned = model.createSession({ contextSize, ubatch });
+            const label = `matvec rows ${rows}${stage ? ", staged x" : ""}${wide ? ", 16-byte loads" : ""}`;
+            let tuned: Session | undefined;
             try {
+              tuned = model.createSession({ contextSize, ubatch });
               await tuned.evaluate(warm, { logits: "none" });
               const d = await timeDecode(tuned, settings);
               const l = await timeDecodeLoop(tuned, settings);
               matvecRowsSweep.push({ rows, stage, wide, decodeMsPerToken: d.medianMsPerToken, loopMsPerToken: l.medianMsPerToken });
-              log(`parley: matvec rows ${rows}${stage ? ", staged x" : ""}${wide ? ", 16-byte loads" : ""}: decode ${d.medianMsPerToken.toFixed(3)} ms/token, GPU loop ${l.medianMsPerToken.toFixed(3)} ms/token`);
+              log(`parley: ${label}: decode ${d.medianMsPerToken.toFixed(3)} ms/token, GPU loop ${l.medianMsPerToken.toFixed(3)} ms/token`);
+            } catch (e) {
+              // A setting a driver rejects (a pipeline that fails to build) must not cost the run's other figures.
+              const error = e instanceof Error ? e.message : String(e);
+              matvecRowsSweep.push({ rows, stage, wide, decodeMsPerToken: Number.NaN, loopMsPerToken: Number.NaN, error });
+              log(`parley: ${label}: failed: ${error}`);
             } finally {
-              tuned.dispose();
+              tuned?.dispose();
               tuningKeys.forEach((key, i) => restoreEnv(key, saved[i]));
             }
           }
@@ -141,7 +154,7 @@ export class ParleySide {
         prefill,
         decode,
         decodeLoop,
-        decodeSampledLoop,
+        ...(decodeSampledLoop ? { decodeSampledLoop } : {}),
         ...(matvecRowsSweep.length ? { matvecRowsSweep } : {}),
         deviceBytes: model.info.deviceBytes + sessionBytes,
         deviceMemory: { weightsBytes: model.info.deviceBytes, sessionBytes },

@@ -69,7 +69,7 @@ export interface ParleyFigures extends SideFigures {
   /** Decode sampled on the GPU in chains (the dialogue system's settings: temperature 0.7, top-k 40, top-p 0.95, min-p 0.05). */
   decodeSampledLoop?: DecodeFigure;
   /** --matvec-rows: median decode ms/token per rows-per-subgroup setting of the matrix-vector kernels. */
-  matvecRowsSweep?: Array<{ rows: number; stage: boolean; wide?: boolean; decodeMsPerToken: number; loopMsPerToken: number }>;
+  matvecRowsSweep?: Array<{ rows: number; stage: boolean; wide?: boolean; decodeMsPerToken: number; loopMsPerToken: number; error?: string }>;
 }
 
 export interface PeerFigures extends SideFigures {
@@ -222,7 +222,8 @@ export function formatTable(r: BenchReport): string {
     add(`decode, sampled GPU loop (median/token)`, fmtMs(p.decodeSampledLoop.medianMsPerToken), q ? fmtMs(q.decode.medianMsPerToken) : "", ratio);
   }
   for (const t of p.matvecRowsSweep ?? []) {
-    add(`  matvec rows ${t.rows}${t.stage ? ", staged x" : ""}${t.wide ? ", 16-byte loads" : ""}: decode / GPU loop`, `${fmtMs(t.decodeMsPerToken)} / ${fmtMs(t.loopMsPerToken)}`, "", "");
+    const figures = t.error ? `failed: ${t.error.slice(0, 60)}` : `${fmtMs(t.decodeMsPerToken)} / ${fmtMs(t.loopMsPerToken)}`;
+    add(`  matvec rows ${t.rows}${t.stage ? ", staged x" : ""}${t.wide ? ", 16-byte loads" : ""}: decode / GPU loop`, figures, "", "");
   }
   add("load model", fmtMs(p.loadMs), q ? fmtMs(q.loadMs) : "", fmtRatio(x?.loadMs));
   add("init runtime/backend", fmtMs(p.initMs), q ? fmtMs(q.initMs) : "", fmtRatio(x?.initMs));
