@@ -11,6 +11,7 @@ import {
   openConformanceContext,
   runTokenizerConformance,
   runTypeConformance,
+  typeShortfalls,
   type ConformanceContext,
   type ConformanceResult,
   type TypeConformance,
@@ -71,22 +72,13 @@ describe("conformance (tiny models: float64 reference and llama.cpp)", () => {
             .map((d) => `\n  pos ${d.position}: parley ${d.parley_top1} llama ${d.llama_top1} ref ${d.reference_top1}, top-2 margin ${d.top2_margin.toFixed(4)}, row rel err ${d.rel_logit_err.toExponential(2)}`)
             .join(""),
       );
-      expect(r.positions).toBeGreaterThanOrEqual(THRESHOLDS.positions);
       expect(r.ref_max_rel_logit_err).not.toBeNull();
-      expect(r.ref_max_rel_logit_err!).toBeLessThanOrEqual(THRESHOLDS.refRelLogitErr[type]);
-      expect(r.max_rel_logit_err).not.toBeNaN();
-      // Parley itself must pick the exact (float64) top-1 nearly everywhere.
-      expect(r.ref_top1_agreement!).toBeGreaterThanOrEqual(0.99);
       if (r.top1_agreement < THRESHOLDS.top1Agreement[type]) {
-        // Below the issue's threshold: llama.cpp's CPU backend rounds activations for non-F32 weights
-        // (bf16 for BF16, 8-bit blocks for Q8_0/Q4_0), which flips near-ties on random weights. That is
-        // only acceptable where llama.cpp is the side that left the exact result: at every disagreement
-        // Parley must agree with the float64 reference. Logged loudly so the shortfall stays visible.
+        // Logged loudly so the shortfall stays visible; typeShortfalls accepts it only where llama.cpp is the
+        // side that left the exact result.
         console.warn(`${type}: top-1 agreement with llama.cpp ${(r.top1_agreement * 100).toFixed(2)}% is BELOW the issue's ${THRESHOLDS.top1Agreement[type] * 100}%`);
-        // (A reference top-2 margin under 0.01 is a tie within float32 rounding: either pick is exact enough.)
-        const parleyWrong = r.disagreements.filter((d) => d.parley_top1 !== d.reference_top1 && d.top2_margin >= 0.01);
-        expect(parleyWrong).toEqual([]);
       }
+      expect(typeShortfalls(type, r)).toEqual([]);
     }, 300_000);
   }
 });

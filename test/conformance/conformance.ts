@@ -116,6 +116,29 @@ export interface ConformanceResult extends TokenizerConformance {
   types: Partial<Record<SynthType, TypeConformance>>;
 }
 
+/**
+ * Why a type's result misses the thresholds (empty: it passes). Below the top-1 threshold against llama.cpp
+ * is accepted only where llama.cpp is the side that left the exact result: llama.cpp's CPU backend rounds
+ * activations for non-F32 weights (bf16 for BF16, 8-bit blocks for the quantized types), which flips
+ * near-ties on random weights, so at every disagreement Parley must pick the float64 reference's top-1 (a
+ * reference top-2 margin under 0.01 is a tie within float32 rounding: either pick is exact enough).
+ */
+export function typeShortfalls(type: SynthType, t: TypeConformance): string[] {
+  const out: string[] = [];
+  if (t.positions < THRESHOLDS.positions) out.push(`${t.positions} positions < ${THRESHOLDS.positions}`);
+  if (t.ref_max_rel_logit_err !== null && t.ref_max_rel_logit_err > THRESHOLDS.refRelLogitErr[type]) {
+    out.push(`logits ${t.ref_max_rel_logit_err.toExponential(2)} from the float64 reference > ${THRESHOLDS.refRelLogitErr[type]}`);
+  }
+  if (t.ref_top1_agreement !== null && t.ref_top1_agreement < 0.99) out.push(`top-1 agreement with the float64 reference ${t.ref_top1_agreement} < 0.99`);
+  if (Number.isNaN(t.max_rel_logit_err)) out.push("NaN logits");
+  if (t.top1_agreement < THRESHOLDS.top1Agreement[type]) {
+    const parleyWrong = t.disagreements.filter((d) => d.parley_top1 !== d.reference_top1 && d.top2_margin >= 0.01);
+    if (t.ref_top1_agreement === null) out.push(`top-1 agreement with llama.cpp ${t.top1_agreement} < ${THRESHOLDS.top1Agreement[type]} (no reference run to tell which side is off)`);
+    else for (const d of parleyWrong) out.push(`position ${d.position}: Parley's top-1 ${d.parley_top1} is not the reference's ${d.reference_top1} (margin ${d.top2_margin.toFixed(4)})`);
+  }
+  return out;
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Small helpers.
 
