@@ -3,7 +3,7 @@
 # on the same synthetic TinyLlama file in one process, so ratios compare like with like. Results: $OUT/*.json
 # and steps.log. Two parts, each under the device tool's 10-minute command limit: PART=1 (default) synthesizes
 # the files, profiles a step and benches Q4_0 and Q4_K_M with the matvec rows sweep (and Q4_0 again with the
-# integer dot product on); PART=2 benches Q8_0, long context decode with three attention chunk sizes, and
+# integer dot product on); PART=2 benches Q8_0 and F16, long context decode with three attention chunk sizes, and
 # conformance against llama.cpp's Vulkan backend (decode kernels without and with the integer dot product).
 # A dry run of the plumbing on a machine without a GPU: SHAPE=tiny PEER_GPU=cpu PART=1|2 bash runtime/bench/gpu/steps.sh
 set -uo pipefail
@@ -14,7 +14,8 @@ M=/tmp/parley-bench; mkdir -p $M
 t() { echo "=== $* ($(date +%T))"; }
 PART=${PART:-1}
 t synth
-for q in q4_0 q4_k_m q8_0; do
+TYPES="q4_0 q4_k_m q8_0"; [ "$PART" = 2 ] && TYPES="q4_0 q8_0 f16"
+for q in $TYPES; do
   [ -f $M/$SHAPE-$q-seed1.gguf ] || node --import tsx runtime/cli.ts synth --shape $SHAPE --type $q --out $M/$SHAPE-$q-seed1.gguf > /dev/null &
 done
 wait
@@ -33,6 +34,8 @@ fi
 if [ "$PART" = 2 ]; then
 t bench q8_0
 timeout 150 node --import tsx runtime/bench/bench.ts --shape $SHAPE --type q8_0 --peer-gpu $PEER_GPU --json > $OUT/bench-q8_0.json; echo "rc=$?"
+t bench f16 "(the issue's third decode target)"
+timeout 120 node --import tsx runtime/bench/bench.ts --shape $SHAPE --type f16 --peer-gpu $PEER_GPU --prefill 512 --decode 64 --json > $OUT/bench-f16.json; echo "rc=$?"
 t decode after a 700-token prompt, attention chunk 32 / 64 / 128
 for c in 32 64 128; do
   PARLEY_ATTN_CHUNK=$c timeout 120 node --import tsx runtime/bench/bench.ts --shape $SHAPE --type q4_0 --peer-gpu $PEER_GPU --decode-after 700 --prefill 128 --repeat 1 --json > $OUT/bench-ctx700-chunk$c.json; echo "rc=$?"
