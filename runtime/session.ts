@@ -118,7 +118,7 @@ export interface EvaluateResult {
 }
 
 /**
- * Samples from the GPU's top candidates. With top-k ≤ 64 and no penalties the sampler's chain (top-k,
+ * @internal (exported for tests) Samples from the GPU's top candidates. With top-k ≤ 64 and no penalties the sampler's chain (top-k,
  * top-p, min-p, temperature) only ever sees these candidates, so the result equals sampling the full
  * vocabulary. Candidates are put in id order so ties resolve to the lowest id, as over the full logits.
  */
