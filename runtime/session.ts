@@ -117,16 +117,17 @@ export interface EvaluateResult {
   topLogits?: Float32Array;
 }
 
-/**
- * @internal (exported for tests) Samples from the GPU's top candidates. With top-k ≤ 64 and no penalties the sampler's chain (top-k,
- * top-p, min-p, temperature) only ever sees these candidates, so the result equals sampling the full
- * vocabulary. Candidates are put in id order so ties resolve to the lowest id, as over the full logits.
- */
 /** Whether the sampler's penalties change anything (runtime/sampler.ts applies none with a window of 0). */
 function hasPenalties(o: Sampler["options"]): boolean {
   return o.repeatLastN !== 0 && (o.repeatPenalty !== 1 || o.frequencyPenalty !== 0 || o.presencePenalty !== 0);
 }
 
+/**
+ * @internal (exported for tests) Samples from the GPU's top candidates. With top-k ≤ 64 and no penalties
+ * the sampler's chain (top-k, top-p, min-p, temperature) only ever sees these candidates, so the result
+ * equals sampling the full vocabulary. Candidates are put in id order so ties resolve to the lowest id, as
+ * over the full logits.
+ */
 export function sampleTopCandidates(sampler: Sampler, step: EvaluateResult): number {
   const ids = step.topIds!;
   const order = Array.from(ids.keys()).sort((a, b) => ids[a] - ids[b]);
