@@ -338,9 +338,9 @@ export class Session {
     let finishReason: FinishReason = "length";
 
     // Feeds the generated token back. With the GPU loop a chain evaluates `token` and the tokens after it
-    // (greedy or sampled on the GPU) in one submission; `ahead` keeps the ones not handed out yet. #history only grows as
-    // the one-token path would grow it (one token per feed), so a stop, EOS or limit leaves it exactly
-    // as that path does; the chain's KV beyond it is ignored and overwritten later.
+    // (greedy or sampled on the GPU) in one submission; `ahead` keeps the ones not handed out yet.
+    // #history only grows as the one-token path would grow it (one token per feed), so a stop, EOS or
+    // limit leaves it exactly as that path does; the chain's KV beyond it is ignored and overwritten later.
     let ahead: number[] = [];
     let expected = -1; // the token the next entry of `ahead` follows
     let chainSize = GPU_LOOP_FIRST_CHAIN;
