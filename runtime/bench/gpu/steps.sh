@@ -26,7 +26,9 @@ for q in q4_0 q4_k_m q8_0; do
 done
 for q in q4_0 q4_k_m; do
   t bench $q with the matvec rows sweep
-  timeout 170 node --import tsx runtime/bench/bench.ts --shape $SHAPE --type $q --peer-gpu $PEER_GPU --prefill 16,128,512 --matvec-rows 1,2,4 --matvec-stage 0,1 --matvec-wide 0,1 --json > $OUT/bench-$q.json; echo "rc=$?"
+  # 16-byte loads are swept on Q4_0 only, to keep each bench well inside its timeout (a killed bench loses its JSON).
+  WIDE=0; [ "$q" = q4_0 ] && WIDE=0,1
+  timeout 170 node --import tsx runtime/bench/bench.ts --shape $SHAPE --type $q --peer-gpu $PEER_GPU --prefill 16,128,512 --matvec-rows 1,2,4 --matvec-stage 0,1 --matvec-wide $WIDE --json > $OUT/bench-$q.json; echo "rc=$?"
 done
 t q4_0 decode with the integer dot product kernels instead of the float ones, for comparison
 PARLEY_MATVEC_DOT8=1 timeout 100 node --import tsx runtime/bench/bench.ts --shape $SHAPE --type q4_0 --peer-gpu $PEER_GPU --prefill 16 --matvec-rows 1,2,4 --json > $OUT/bench-q4_0-dot8.json; echo "rc=$?"
