@@ -63,9 +63,8 @@ const uint WIDE_DECODE = WIDE > 1u ? 1u : 0u;
 #endif
 // With WIDE loads a lane's words cover 16..32 adjacent elements, so the lanes of a subgroup read x 16..32
 // floats apart: one pad float after every 32 puts them in different shared-memory banks.
-const uint PAD = WIDE_DECODE;
-shared float xstage[STAGED != 0u ? STAGE_MAX + PAD * (STAGE_MAX / 32u) : 1u];
-uint xs_at(uint k) { return k + PAD * (k >> 5); }
+shared float xstage[STAGED != 0u ? STAGE_MAX + WIDE_DECODE * (STAGE_MAX / 32u) : 1u];
+uint xs_at(uint k) { return k + WIDE_DECODE * (k >> 5); }
 
 // Elements per unit of work: one 32-bit word of the row's quants (K-quants: of its 4-bit nibbles).
 #if defined(WTYPE_Q4_0) || defined(WTYPE_K_QUANT)
