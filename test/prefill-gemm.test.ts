@@ -9,6 +9,7 @@ import { InvalidArgumentError, Runtime } from "../runtime/index.js";
 import { LlamaReference } from "./reference/llama-reference.js";
 import { customModel } from "./fixtures/custom-models.js";
 import { syntheticModel } from "./fixtures/models.js";
+import { maxRelError } from "./fixtures/logit-errors.js";
 import { seededTokens } from "./fixtures/tokens.js";
 
 let runtime: Runtime;
@@ -21,21 +22,6 @@ afterEach(() => {
   else process.env.PARLEY_PREFILL = saved;
 });
 afterAll(() => runtime?.dispose());
-
-function maxRelError(got: Float32Array, want: ArrayLike<number>[] | Float32Array, rows: number, V: number): number {
-  let worst = 0;
-  for (let i = 0; i < rows; i++) {
-    const ref = want instanceof Float32Array ? want.subarray(i * V, (i + 1) * V) : want[i];
-    let diff = 0;
-    let scale = 0;
-    for (let j = 0; j < V; j++) {
-      diff = Math.max(diff, Math.abs(got[i * V + j] - ref[j]));
-      scale = Math.max(scale, Math.abs(ref[j]));
-    }
-    worst = Math.max(worst, diff / scale);
-  }
-  return worst;
-}
 
 const CASES: Array<[string, () => Promise<string>]> = [
   ["tiny q4_0", () => syntheticModel("tiny", "q4_0")],

@@ -13,6 +13,7 @@ import { SYNTH_SHAPES, useMoreBits } from "../runtime/synth/synth.js";
 import { LlamaReference } from "./reference/llama-reference.js";
 import { customModel } from "./fixtures/custom-models.js";
 import { syntheticModel } from "./fixtures/models.js";
+import { maxRelError } from "./fixtures/logit-errors.js";
 import { seededTokens } from "./fixtures/tokens.js";
 
 let runtime: Runtime;
@@ -26,21 +27,6 @@ afterAll(() => {
   if (savedPrefill === undefined) delete process.env.PARLEY_PREFILL;
   else process.env.PARLEY_PREFILL = savedPrefill;
 });
-
-/** max over rows of max |got - want| / max |want|. */
-function maxRelError(got: Float32Array, want: readonly Float64Array[], V: number): number {
-  let worst = 0;
-  want.forEach((ref, i) => {
-    let diff = 0;
-    let scale = 0;
-    for (let j = 0; j < V; j++) {
-      diff = Math.max(diff, Math.abs(got[i * V + j] - ref[j]));
-      scale = Math.max(scale, Math.abs(ref[j]));
-    }
-    worst = Math.max(worst, diff / scale);
-  });
-  return worst;
-}
 
 const small = SYNTH_SHAPES.small;
 // Decode dispatches per layer: one per q/k/v product, attention, o, one per gate/up product, down; plus the
@@ -98,24 +84,24 @@ describe.each(CASES)("stacked products, $name", ({ name, path, dispatches }) => 
       for (const [kernels, ubatch] of [["gpu", 25], ["cpu", 13]] as const) {
         // A prefill (gpu: the tiled GEMM), then one-token decode steps (gpu: the matrix-vector kernels).
         const s = model.createSession({ contextSize: 64, ubatch, kernels });
-        errors[`${kernels} prefill`] = maxRelError((await s.evaluate(tokens.slice(0, PROMPT), { logits: "all" })).logits!, reference.slice(0, PROMPT), V);
+        errors[`${kernels} prefill`] = maxRelError((await s.evaluate(tokens.slice(0, PROMPT), { logits: "all" })).logits!, reference.slice(0, PROMPT), PROMPT, V);
         let decode = 0;
         for (let pos = PROMPT; pos < tokens.length; pos++) {
           const row = (await s.evaluate([tokens[pos]], { logits: "last" })).logits!;
-          decode = Math.max(decode, maxRelError(row, [reference[pos]], V));
+          decode = Math.max(decode, maxRelError(row, [reference[pos]], 1, V));
         }
         errors[`${kernels} decode`] = decode;
         s.dispose();
       }
       // gpu steps of at most 16 tokens: the matrix-vector kernels over token tiles.
       const short = model.createSession({ contextSize: 64, ubatch: 25, kernels: "gpu" });
-      errors["gpu short prefill"] = maxRelError((await short.evaluate(tokens.slice(0, 10), { logits: "all" })).logits!, reference.slice(0, 10), V);
+      errors["gpu short prefill"] = maxRelError((await short.evaluate(tokens.slice(0, 10), { logits: "all" })).logits!, reference.slice(0, 10), 10, V);
       short.dispose();
       // The older 16-token tiles.
       process.env.PARLEY_PREFILL = "tiled16";
       try {
         const tiled = model.createSession({ contextSize: 64, ubatch: 25, kernels: "gpu" });
-        errors["gpu 16-token prefill"] = maxRelError((await tiled.evaluate(tokens.slice(0, PROMPT), { logits: "all" })).logits!, reference.slice(0, PROMPT), V);
+        errors["gpu 16-token prefill"] = maxRelError((await tiled.evaluate(tokens.slice(0, PROMPT), { logits: "all" })).logits!, reference.slice(0, PROMPT), PROMPT, V);
         tiled.dispose();
       } finally {
         delete process.env.PARLEY_PREFILL;

@@ -25,6 +25,15 @@ uint32_t envUint(const char* name, uint32_t lo, uint32_t hi, uint32_t fallback) 
   return uint32_t(v);
 }
 
+// A 0/1 tuning switch from the environment, or `fallback` when unset.
+bool envSwitch(const char* name, bool fallback) {
+  const char* env = std::getenv(name);
+  if (!env) return fallback;
+  const std::string v(env);
+  if (v != "0" && v != "1") throw NativeError("INVALID_ARGUMENT", std::string(name) + " must be 0 or 1, got '" + v + "'");
+  return v == "1";
+}
+
 struct StepParams {  // mirrors `StepParams` in native/shaders/common.glsl
   uint32_t nTokens, pos0, logitsBegin, pad;
 };
@@ -265,11 +274,7 @@ Session::Session(std::shared_ptr<ModelWeights> model, uint32_t contextSize, uint
   }
   // Decode matrix-vector kernels: stage f(x) in shared memory once per workgroup (PARLEY_MATVEC_STAGE=1) or
   // read it from global memory per row (0).
-  if (const char* env = std::getenv("PARLEY_MATVEC_STAGE")) {
-    const std::string v(env);
-    if (v != "0" && v != "1") throw NativeError("INVALID_ARGUMENT", "PARLEY_MATVEC_STAGE must be 0 or 1, got '" + v + "'");
-    matvecStage_ = v == "1";
-  }
+  matvecStage_ = envSwitch("PARLEY_MATVEC_STAGE", matvecStage_);
   // Prefill: on GPUs the tiled GEMM (default) or the older 16-token tiles; PARLEY_PREFILL=gemm|tiled16|matvec
   // compares them with the matrix-vector kernels over token tiles (PARLEY_PREFILL_TOKENS per workgroup).
   if (const char* env = std::getenv("PARLEY_PREFILL")) {
@@ -288,24 +293,16 @@ Session::Session(std::shared_ptr<ModelWeights> model, uint32_t contextSize, uint
   // Rows per subgroup in the decode matrix-vector kernels. PARLEY_MATVEC_ROWS (1..8) overrides it for tuning
   // (`npm run bench -- --matvec-rows 1,2,4` sweeps it).
   matvecRows_ = envUint("PARLEY_MATVEC_ROWS", 1, 8, matvecRows_);
+  // Decode matrix-vector lanes loading 4 adjacent quant words (16 bytes) at a time, x staged with one pad float
+  // per 32 so the lanes' reads stay in different banks (PARLEY_MATVEC_WIDE=1; off until a GPU run times it).
+  matvecWide_ = envSwitch("PARLEY_MATVEC_WIDE", matvecWide_);
   // Decode products of Q4_0 and Q8_0 weights through the 4×8-bit integer dot product, f(x) rounded to bytes per
   // 32-element block (as llama.cpp's quantized dot products round it). Opt-in (PARLEY_MATVEC_DOT8=1) until a GPU
   // run measures it: it stages f(x) per workgroup, which made the H200's decode slower once before (docs/
   // PERFORMANCE.md, run 3); runtime/bench/gpu/steps.sh times it against the float kernels.
-  // Decode matrix-vector lanes loading 4 adjacent quant words (16 bytes) at a time, x staged with one pad float
-  // per 32 so the lanes' reads stay in different banks (PARLEY_MATVEC_WIDE=0|1; see the constructor's defaults).
-  if (const char* env = std::getenv("PARLEY_MATVEC_WIDE")) {
-    const std::string v(env);
-    if (v != "0" && v != "1") throw NativeError("INVALID_ARGUMENT", "PARLEY_MATVEC_WIDE must be 0 or 1, got '" + v + "'");
-    matvecWide_ = v == "1";
-  }
-  if (const char* env = std::getenv("PARLEY_MATVEC_DOT8")) {
-    const std::string v(env);
-    if (v != "0" && v != "1") throw NativeError("INVALID_ARGUMENT", "PARLEY_MATVEC_DOT8 must be 0 or 1, got '" + v + "'");
-    if (v == "1" && !ctx_.info().integerDot)
-      throw NativeError("INVALID_ARGUMENT", "PARLEY_MATVEC_DOT8=1: " + ctx_.info().name + " has no integer dot product (VK_KHR_shader_integer_dot_product)");
-    matvecDot8_ = v == "1";
-  }
+  matvecDot8_ = envSwitch("PARLEY_MATVEC_DOT8", matvecDot8_);
+  if (matvecDot8_ && !ctx_.info().integerDot)
+    throw NativeError("INVALID_ARGUMENT", "PARLEY_MATVEC_DOT8=1: " + ctx_.info().name + " has no integer dot product (VK_KHR_shader_integer_dot_product)");
   matvecDot8_ = matvecDot8_ && matvecDecode_;
   // Threads per row of the tiled prefill kernels (read here: nothing may throw once Vulkan objects exist).
   maxTpr_ = envUint("PARLEY_TPR", 1, 64, gpuPrefill_ ? 4 : 1);
