@@ -15,7 +15,8 @@ export type ParleyErrorCode =
   | "CONTEXT_OVERFLOW"
   | "DISPOSED"
   | "INVALID_ARGUMENT"
-  | "ABORTED";
+  | "ABORTED"
+  | "TUNING_FAILED";
 
 export class ParleyError extends Error {
   readonly code: ParleyErrorCode;
@@ -111,5 +112,12 @@ export class DisposedError extends ParleyError {
 export class InvalidArgumentError extends ParleyError {
   constructor(message: string) {
     super("INVALID_ARGUMENT", message);
+  }
+}
+
+/** Model.tuneDecode() could time none of the settings it tried (each failure is in the message). */
+export class TuningFailedError extends ParleyError {
+  constructor(message: string) {
+    super("TUNING_FAILED", message);
   }
 }

@@ -135,12 +135,19 @@ export interface NativeSession {
   sampleChain(first: number, pos: number, n: number, sampling: NativeChainSampling): Promise<{ tokens: Int32Array; rng: Uint32Array }>;
   /** Queue submissions (host round trips) this session has made. */
   readonly submits: number;
+  /** The decode kernels' effective settings (matvecDecode false: kernels "cpu", which ignore the rest). */
+  readonly tuning: { matvecDecode: boolean; rowsPerSubgroup: number; stageInput: boolean; wideLoads: boolean; integerDot: boolean };
   readonly deviceBytes: number;
   dispose(): void;
 }
 
 export interface NativeModel {
-  createSession(contextSize: number, ubatch: number, kernels: number): NativeSession;
+  createSession(
+    contextSize: number,
+    ubatch: number,
+    kernels: number,
+    tuning?: { rowsPerSubgroup: number; stageInput: boolean; wideLoads: boolean; integerDot: boolean },
+  ): NativeSession;
   readonly deviceBytes: number;
   readonly weightBytes: number;
   dispose(): void;
@@ -174,6 +181,8 @@ export interface NativeContextOptions {
 
 export interface NativeAddon {
   listDevices(): DeviceInfo[];
+  /** A hash of the compiled compute kernels: stored decode tunings are keyed by it. */
+  kernelsVersion: string;
   Context: new (options: NativeContextOptions) => NativeContext;
 }
 

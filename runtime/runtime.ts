@@ -5,6 +5,7 @@ import { DisposedError, InvalidArgumentError } from "./errors.js";
 import { Model, type LoadModelOptions } from "./model.js";
 import { loadAddon, native, type DeviceInfo, type NativeContext, type PipelineCacheStats, type ValidationMessage } from "./native.js";
 import { parleyCacheDir } from "./cache-dir.js";
+import { defaultTuningStoreDir, TuningStore } from "./tuning-store.js";
 
 export interface RuntimeOptions {
   /** Device index or a substring of its name (see `parley devices`). Default: the best device
@@ -23,6 +24,12 @@ export interface RuntimeOptions {
    * header matches them (otherwise ignored), and written at dispose() (or savePipelineCache()) when its
    * data changed, atomically. Problems with the folder never fail the runtime: see pipelineCache.error. */
   pipelineCache?: string | false;
+  /** Folder of the decode tuning store (Model.tuneDecode() writes what it measures there; loadModel applies
+   * what it finds for the device, driver, Parley build and model), or `false` for none. Default:
+   * defaultTuningStoreDir(): $PARLEY_CACHE_DIR/tuning, else $XDG_CACHE_HOME/parley/tuning, else
+   * ~/.cache/parley/tuning; PARLEY_TUNING_CACHE=0 disables it whatever this says. Problems with the folder
+   * never fail a load or a tuning: see DecodeTuningReport.storeError. */
+  tuningStore?: string | false;
 }
 
 /** The default pipeline cache folder for `env` (see RuntimeOptions.pipelineCache), or null when
@@ -31,6 +38,15 @@ export function defaultPipelineCacheDir(env: NodeJS.ProcessEnv = process.env): s
   if (env.PARLEY_PIPELINE_CACHE === "0") return null;
   const base = parleyCacheDir(env);
   return base === null ? null : join(base, "pipelines");
+}
+
+function tuningStoreDir(option: unknown): string | null {
+  if (option === false || process.env.PARLEY_TUNING_CACHE === "0") return null;
+  if (option === undefined) return defaultTuningStoreDir();
+  if (typeof option !== "string" || option === "") {
+    throw new InvalidArgumentError(`tuningStore must be a folder path or false, got ${JSON.stringify(option)}`);
+  }
+  return resolve(option);
 }
 
 function pipelineCacheDir(option: unknown): string | undefined {
@@ -46,9 +62,11 @@ export class Runtime {
   #context: NativeContext | undefined;
   #finalCacheStats: PipelineCacheStats | undefined;
   readonly #models = new Set<Model>();
+  readonly #tuningStore: TuningStore;
 
-  private constructor(context: NativeContext) {
+  private constructor(context: NativeContext, tuningStore: TuningStore) {
     this.#context = context;
+    this.#tuningStore = tuningStore;
   }
 
   /** Lists the Vulkan devices without creating a runtime. */
@@ -66,10 +84,11 @@ export class Runtime {
       throw new InvalidArgumentError(`memoryBudget must be a positive number of bytes, got ${budget}`);
     }
     const pipelineCacheDirectory = pipelineCacheDir(options.pipelineCache);
+    const tuningStore = new TuningStore(tuningStoreDir(options.tuningStore));
     const context = native(
       () => new addon.Context({ device, validation, memoryBudget: budget, pipelineCacheDir: pipelineCacheDirectory }),
     );
-    return new Runtime(context);
+    return new Runtime(context, tuningStore);
   }
 
   get device(): DeviceInfo {
@@ -99,7 +118,7 @@ export class Runtime {
 
   /** Loads a Llama-architecture GGUF file onto the device. */
   async loadModel(path: string, options: LoadModelOptions = {}): Promise<Model> {
-    const model = await Model.load(this.#live(), path, options, () => this.#models.delete(model));
+    const model = await Model.load(this.#live(), this.#tuningStore, path, options, () => this.#models.delete(model));
     this.#models.add(model);
     return model;
   }

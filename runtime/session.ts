@@ -10,6 +10,7 @@ import { EvalMode, GPU_MAX_PENALTY_WINDOW, GPU_TOP_K, nativeAsync, native, type 
 import { Sampler, type SamplingOptions } from "./sampler.js";
 import { StopStringMatcher } from "./stop-strings.js";
 import { StreamingDetokenizer } from "./tokenizer/detokenizer.js";
+import { validateDecodeTuning, type DecodeTuning } from "./decode-tuning.js";
 
 export interface SessionOptions {
   /** Tokens the KV cache holds (prompt + reply). Default: min(model context, 2048). */
@@ -24,6 +25,13 @@ export interface SessionOptions {
    * logits up to float rounding.
    */
   kernels?: "auto" | "gpu" | "cpu";
+  /**
+   * Settings of the decode matrix-vector kernels (see DecodeTuning). Default: the model's decodeTuning (a
+   * tuning measured by Model.tuneDecode() or stored for this device), else the device's built-in defaults;
+   * "default" asks for the built-in defaults. No effect with kernels "cpu". The PARLEY_MATVEC_* environment
+   * variables override it (for experiments).
+   */
+  decodeTuning?: DecodeTuning | "default";
 }
 
 export interface GenerateOptions extends SamplingOptions {
@@ -164,8 +172,19 @@ export class Session {
     if (!Number.isInteger(ubatch) || ubatch < 1 || ubatch > 4096) throw new InvalidArgumentError(`ubatch must be an integer in 1..4096, got ${ubatch}`);
     const kernels = { auto: 0, gpu: 1, cpu: 2 }[options.kernels ?? "auto"];
     if (kernels === undefined) throw new InvalidArgumentError(`kernels must be "auto", "gpu" or "cpu", got ${String(options.kernels)}`);
-    const s = native(() => nativeModel.createSession(options.contextSize, ubatch, kernels));
+    const tuning =
+      options.decodeTuning === "default" ? undefined
+      : options.decodeTuning !== undefined ? validateDecodeTuning(options.decodeTuning)
+      : (model.decodeTuning ?? undefined);
+    const s = native(() => nativeModel.createSession(options.contextSize, ubatch, kernels, tuning));
     return new Session(model, s, options.contextSize, onDispose);
+  }
+
+  /** The decode matrix-vector kernels' settings this session runs with (after its options, the model's tuning
+   * and the environment), or null when its kernels do not use them (kernels "cpu"). */
+  get decodeTuning(): DecodeTuning | null {
+    const { matvecDecode, ...tuning } = native(() => this.#live().tuning);
+    return matvecDecode ? tuning : null;
   }
 
   /** Tokens currently held in the KV cache. */

@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 
+#include "shaders_hash.h"
 #include "model_weights.h"
 #include "session.h"
 #include "vk_check.h"
@@ -105,6 +106,7 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
                         InstanceMethod("decodeChain", &SessionWrap::DecodeChain),
                         InstanceMethod("sampleChain", &SessionWrap::SampleChain),
                         InstanceAccessor("submits", &SessionWrap::Submits, nullptr),
+                        InstanceAccessor("tuning", &SessionWrap::Tuning, nullptr),
                         InstanceAccessor("deviceBytes", &SessionWrap::DeviceBytes, nullptr)});
   }
   SessionWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<SessionWrap>(info) {
@@ -302,6 +304,20 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
       return p;
     });
   }
+  // The decode kernels' effective settings: { matvecDecode, rowsPerSubgroup, stageInput, wideLoads, integerDot }.
+  Napi::Value Tuning(const Napi::CallbackInfo& info) {
+    return guarded(info.Env(), [&]() -> Napi::Value {
+      if (!session_) throw NativeError("DISPOSED", "session was disposed and cannot be used any more");
+      const Session::EffectiveTuning t = session_->tuning();
+      Napi::Object o = Napi::Object::New(info.Env());
+      o.Set("matvecDecode", t.matvecDecode);
+      o.Set("rowsPerSubgroup", t.rows);
+      o.Set("stageInput", t.stage);
+      o.Set("wideLoads", t.wide);
+      o.Set("integerDot", t.dot8);
+      return o;
+    });
+  }
   Napi::Value Submits(const Napi::CallbackInfo& info) {
     return Napi::Number::New(info.Env(), session_ ? double(session_->submits()) : 0.0);
   }
@@ -351,7 +367,20 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
       uint32_t ubatch = info[1].IsNumber() ? info[1].As<Napi::Number>().Uint32Value() : 64;
       uint32_t kernels = info[2].IsNumber() ? info[2].As<Napi::Number>().Uint32Value() : 0;
       if (kernels > 2) throw NativeError("INVALID_ARGUMENT", "kernels must be 0 (auto), 1 (gpu) or 2 (cpu)");
-      auto session = std::make_shared<Session>(model_, ctxSize, ubatch, Session::KernelSet(kernels));
+      // Optional decode tuning { rowsPerSubgroup?, stageInput?, wideLoads?, integerDot? } (runtime/decode-tuning.ts).
+      Session::DecodeTuning tuning;
+      if (info[3].IsObject()) {
+        Napi::Object t = info[3].As<Napi::Object>();
+        if (t.Get("rowsPerSubgroup").IsNumber()) tuning.rows = t.Get("rowsPerSubgroup").As<Napi::Number>().Int32Value();
+        auto flag = [&](const char* key, int& out) {
+          Napi::Value v = t.Get(key);
+          if (v.IsBoolean()) out = v.As<Napi::Boolean>().Value() ? 1 : 0;
+        };
+        flag("stageInput", tuning.stage);
+        flag("wideLoads", tuning.wide);
+        flag("integerDot", tuning.dot8);
+      }
+      auto session = std::make_shared<Session>(model_, ctxSize, ubatch, Session::KernelSet(kernels), tuning);
       auto* data = env.GetInstanceData<AddonData>();
       return data->sessionCtor.New({Napi::External<std::shared_ptr<Session>>::New(env, &session)});
     });
@@ -554,6 +583,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   data->sessionCtor = Napi::Persistent(SessionWrap::Define(env));
   env.SetInstanceData(data);
   exports.Set("listDevices", Napi::Function::New(env, ListDevices));
+  // Names the compiled compute kernels (a hash of their SPIR-V): stored decode tunings are only reused with
+  // the kernels they were measured with.
+  exports.Set("kernelsVersion", Napi::String::New(env, kKernelsHash));
   exports.Set("Context", ContextWrap::Define(env));
   return exports;
 }

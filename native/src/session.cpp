@@ -254,7 +254,8 @@ class Session::Recorder {
   bool matvecTiles_;  // products over several tokens through the matrix-vector kernels over token tiles
 };
 
-Session::Session(std::shared_ptr<ModelWeights> model, uint32_t contextSize, uint32_t ubatch, KernelSet kernels)
+Session::Session(std::shared_ptr<ModelWeights> model, uint32_t contextSize, uint32_t ubatch, KernelSet kernels,
+                 const DecodeTuning& tuning)
     : model_(std::move(model)), ctx_(model_->context()), ctxSize_(contextSize), ubatch_(ubatch) {
   // Kernels per device: measured on lavapipe (2 cores, TinyLlama Q4_0 decode): the one-lane-per-row set took
   // 2068 ms/token, the fused matrix-vector kernels with 4 rows per subgroup and x staged 685 ms; the GEMM
@@ -272,6 +273,15 @@ Session::Session(std::shared_ptr<ModelWeights> model, uint32_t contextSize, uint
     // 256 dispatch overhead dominates and one lane per row stays ahead (`tiny`, 128 tokens: 165 vs 204 ms).
     prefillMatvec_ = model_->hparams().nEmbd >= 256;
   }
+  // A measured tuning for this device and model (runtime/decode-tuning.ts) replaces the defaults above.
+  if (tuning.rows >= 0) {
+    if (tuning.rows != 1 && tuning.rows != 2 && tuning.rows != 4 && tuning.rows != 8)
+      throw NativeError("INVALID_ARGUMENT", "decode tuning: rows per subgroup must be 1, 2, 4 or 8, got " + std::to_string(tuning.rows));
+    matvecRows_ = uint32_t(tuning.rows);
+  }
+  if (tuning.stage >= 0) matvecStage_ = tuning.stage != 0;
+  if (tuning.wide >= 0) matvecWide_ = tuning.wide != 0;
+  if (tuning.dot8 >= 0) matvecDot8_ = tuning.dot8 != 0;
   // Decode matrix-vector kernels: stage f(x) in shared memory once per workgroup (PARLEY_MATVEC_STAGE=1) or
   // read it from global memory per row (0).
   matvecStage_ = envSwitch("PARLEY_MATVEC_STAGE", matvecStage_);
@@ -302,7 +312,7 @@ Session::Session(std::shared_ptr<ModelWeights> model, uint32_t contextSize, uint
   // PERFORMANCE.md, run 3); runtime/bench/gpu/steps.sh times it against the float kernels.
   matvecDot8_ = envSwitch("PARLEY_MATVEC_DOT8", matvecDot8_);
   if (matvecDot8_ && !ctx_.info().integerDot)
-    throw NativeError("INVALID_ARGUMENT", "PARLEY_MATVEC_DOT8=1: " + ctx_.info().name + " has no integer dot product (VK_KHR_shader_integer_dot_product)");
+    throw NativeError("INVALID_ARGUMENT", "integer dot product decode (PARLEY_MATVEC_DOT8=1 or tuning integerDot): " + ctx_.info().name + " has no integer dot product (VK_KHR_shader_integer_dot_product)");
   matvecDot8_ = matvecDot8_ && matvecDecode_;
   // Threads per row of the tiled prefill kernels (read here: nothing may throw once Vulkan objects exist).
   maxTpr_ = envUint("PARLEY_TPR", 1, 64, gpuPrefill_ ? 4 : 1);

@@ -34,7 +34,16 @@ class Session {
   // shared memory: 3x faster there) and a prefill through the matrix-vector kernels over 8-token tiles
   // (one lane per row for models narrower than 256).
   enum class KernelSet { Auto = 0, Gpu = 1, Cpu = 2 };
-  Session(std::shared_ptr<ModelWeights> model, uint32_t contextSize, uint32_t ubatch, KernelSet kernels);
+  // The decode matrix-vector kernels' per-device settings (runtime/decode-tuning.ts measures them). A
+  // negative field keeps the device's default; the PARLEY_MATVEC_* variables override both (experiments).
+  struct DecodeTuning {
+    int rows = -1;   // rows each subgroup computes: 1, 2, 4 or 8
+    int stage = -1;  // 0/1: f(x) staged in shared memory once per workgroup
+    int wide = -1;   // 0/1: 16-byte weight loads per lane
+    int dot8 = -1;   // 0/1: Q4_0/Q8_0 through the 4×8-bit integer dot product (devices that have it)
+  };
+  Session(std::shared_ptr<ModelWeights> model, uint32_t contextSize, uint32_t ubatch, KernelSet kernels,
+          const DecodeTuning& tuning);
   ~Session();
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
@@ -70,6 +79,13 @@ class Session {
   uint64_t submits() const { return submits_.load(); }
   uint32_t contextSize() const { return ctxSize_; }
   Plan decodePlan() const { return decodePlan_; }
+  // The settings this session's decode recording uses (after defaults, options and environment).
+  struct EffectiveTuning {
+    bool matvecDecode;  // false: the one-lane-per-row kernels (kernels "cpu"), which none of the below affects
+    uint32_t rows;
+    bool stage, wide, dot8;
+  };
+  EffectiveTuning tuning() const { return {matvecDecode_, matvecRows_, matvecStage_, matvecWide_, matvecDot8_}; }
   uint64_t deviceBytes() const { return deviceBytes_; }
 
  private:

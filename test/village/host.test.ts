@@ -11,7 +11,9 @@ import type { DialogueEvent } from "../../plugin/index.js";
 import type { HostEvent } from "../../samples/village/protocol.js";
 import { startHttpHost, type HttpHost } from "../../samples/village/host/http-host.js";
 import { DEMO_MODEL_LABEL, DEMO_MODEL_PATH, resolveVillageModel } from "../../samples/village/host/model-resolution.js";
-import { VillageService } from "../../samples/village/host/village-service.js";
+import { tuneForThisGpu, VillageService } from "../../samples/village/host/village-service.js";
+import { describeTuning } from "../../runtime/decode-tuning.js";
+import { Runtime } from "../../runtime/runtime.js";
 import { syntheticModel } from "../fixtures/models.js";
 
 const scratch = mkdtempSync(join(tmpdir(), "parley-village-host-"));
@@ -316,6 +318,29 @@ describe("VillageService", () => {
       expect(fallback.character("blacksmith").fallbackLines).toContain(line.text);
     } finally {
       await fallback.dispose();
+    }
+  });
+});
+
+describe("the village's decode tuning on load", () => {
+  it("tunes on a GPU (stored, described in the model line) and leaves CPU drivers on their defaults", async () => {
+    const store = mkdtempSync(join(tmpdir(), "parley-village-tuning-"));
+    // lavapipe is a CPU driver: the GPU branch is exercised by naming the device type a GPU would report.
+    const runtime = await Runtime.create({ tuningStore: store });
+    try {
+      const model = await runtime.loadModel(await syntheticModel("tiny", "q4_0"));
+      expect(await tuneForThisGpu(model, "cpu")).toBe("");
+      expect(model.decodeTuning).toBeNull();
+      const note = await tuneForThisGpu(model, "discrete");
+      expect(note).toMatch(/^ \(decode kernels: rows [124], (un)?staged/);
+      expect(model.decodeTuning).not.toBeNull();
+      expect(note).toContain(describeTuning(model.decodeTuning!));
+      model.dispose();
+      const again = await runtime.loadModel(await syntheticModel("tiny", "q4_0"));
+      expect(again.decodeTuning).toEqual(model.decodeTuning); // the next launch: applied from the store
+    } finally {
+      runtime.dispose();
+      rmSync(store, { recursive: true, force: true });
     }
   });
 });

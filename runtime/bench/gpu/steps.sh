@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The measurements of one GPU session (called by run.sh). Each bench runs Parley and llama.cpp's Vulkan backend
 # on the same synthetic TinyLlama file in one process, so ratios compare like with like. Results: $OUT/*.json
-# and steps.log. Two parts, each under the device tool's 10-minute command limit: PART=1 (default) synthesizes
+# and steps.log. PART=1 first tunes the decode kernels per type (`parley tune`, stored under PARLEY_CACHE_DIR, so
+# every later bench session uses the tuned settings; the sweeps still time each setting). Two parts, each under the device tool's 10-minute command limit: PART=1 (default) synthesizes
 # the files, profiles a step and benches Q4_0 and Q4_K_M with the matvec rows sweep (and Q4_0 again with the
 # integer dot product on); PART=2 benches Q8_0 and F16, long context decode with three attention chunk sizes, and
 # conformance against llama.cpp's Vulkan backend (decode kernels without and with the integer dot product).
@@ -11,6 +12,8 @@ OUT=${OUT:-/tmp/out}
 SHAPE=${SHAPE:-tinyllama}
 PEER_GPU=${PEER_GPU:-vulkan}
 M=/tmp/parley-bench; mkdir -p $M
+# One tuning store for both parts (the machine stays warm between them; a fresh one tunes again in PART=2).
+export PARLEY_CACHE_DIR=${PARLEY_CACHE_DIR:-/tmp/parley-cache}
 t() { echo "=== $* ($(date +%T))"; }
 PART=${PART:-1}
 t synth
@@ -20,6 +23,11 @@ for q in $TYPES; do
 done
 wait
 if [ "$PART" = 1 ]; then
+for q in q4_0 q4_k_m q8_0; do
+  t tune the decode kernels for $q
+  timeout 60 node --import tsx runtime/cli.ts tune --model $M/$SHAPE-$q-seed1.gguf --force --json > $OUT/tune-$q.json; echo "rc=$?"
+  node -e 'const r=require(process.argv[1]); console.log(JSON.stringify({tuning:r.tuning, ms:r.msPerToken, defaultMs:r.defaultMsPerToken, candidates:r.candidates.map(c=>[c.tuning.rowsPerSubgroup, +c.tuning.stageInput, +c.tuning.wideLoads, +c.tuning.integerDot, c.msPerToken && +c.msPerToken.toFixed(4)])}))' $OUT/tune-$q.json
+done
 t profile one decode step per type
 for q in q4_0 q4_k_m q8_0; do
   PARLEY_PROFILE=1 node --import tsx runtime/cli.ts generate --model $M/$SHAPE-$q-seed1.gguf --prompt "Hello there" --max-tokens 4 2>&1 | grep "parley profile" | tail -1
@@ -34,6 +42,10 @@ t q4_0 decode with the integer dot product kernels instead of the float ones, fo
 PARLEY_MATVEC_DOT8=1 timeout 100 node --import tsx runtime/bench/bench.ts --shape $SHAPE --type q4_0 --peer-gpu $PEER_GPU --prefill 16 --matvec-rows 1,2,4 --json > $OUT/bench-q4_0-dot8.json; echo "rc=$?"
 fi
 if [ "$PART" = 2 ]; then
+for q in q8_0 f16; do
+  t tune the decode kernels for $q "(stored ones are reused)"
+  timeout 60 node --import tsx runtime/cli.ts tune --model $M/$SHAPE-$q-seed1.gguf --json > $OUT/tune-$q.json; echo "rc=$?"
+done
 t bench q8_0
 timeout 150 node --import tsx runtime/bench/bench.ts --shape $SHAPE --type q8_0 --peer-gpu $PEER_GPU --json > $OUT/bench-q8_0.json; echo "rc=$?"
 t bench f16 "(the issue's third decode target)"
@@ -54,6 +66,6 @@ t the same with the integer dot product kernels
 PARLEY_MATVEC_DOT8=1 timeout 150 node --import tsx test/conformance/run.ts --peer-gpu $PEER_GPU --decode --json > $OUT/conformance-decode-dot8.json; echo "rc=$?"
 fi
 for f in $OUT/bench-*.json; do
-  node -e 'let r; try { r=require(process.argv[1]); } catch (e) { console.log(process.argv[1].split("/").pop(), "unreadable:", e.message); process.exit(0); } const p=r.parley, q=r.peer; console.log(process.argv[1].split("/").pop(), JSON.stringify({decode:[+p.decode.medianMsPerToken.toFixed(3), +p.decodeLoop.medianMsPerToken.toFixed(3), p.decodeSampledLoop && +p.decodeSampledLoop.medianMsPerToken.toFixed(3), q && +q.decode.medianMsPerToken.toFixed(3)], prefill:p.prefill.map(x=>[x.tokens,+x.ms.toFixed(1), q?.prefill.find(y=>y.tokens===x.tokens)?.ms.toFixed(1)]), first:[p.firstToken.ms, q?.firstToken.ms], rows:p.matvecRowsSweep, plan:p.plan}))' $f
+  node -e 'let r; try { r=require(process.argv[1]); } catch (e) { console.log(process.argv[1].split("/").pop(), "unreadable:", e.message); process.exit(0); } const p=r.parley, q=r.peer; console.log(process.argv[1].split("/").pop(), JSON.stringify({decode:[+p.decode.medianMsPerToken.toFixed(3), +p.decodeLoop.medianMsPerToken.toFixed(3), p.decodeSampledLoop && +p.decodeSampledLoop.medianMsPerToken.toFixed(3), q && +q.decode.medianMsPerToken.toFixed(3)], prefill:p.prefill.map(x=>[x.tokens,+x.ms.toFixed(1), q?.prefill.find(y=>y.tokens===x.tokens)?.ms.toFixed(1)]), first:[p.firstToken.ms, q?.firstToken.ms], rows:p.matvecRowsSweep, plan:p.plan, tuning:p.decodeTuning}))' $f
 done
 t done

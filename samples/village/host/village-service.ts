@@ -14,6 +14,8 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { InvalidArgumentError } from "../../../runtime/errors.js";
 import type { ResolvedModel } from "../../../runtime/models/index.js";
 import { Runtime } from "../../../runtime/runtime.js";
+import { describeTuning } from "../../../runtime/decode-tuning.js";
+import type { Model } from "../../../runtime/model.js";
 import {
   DialogueRunner,
   FallbackBackend,
@@ -126,7 +128,7 @@ export class VillageService {
   }
 
   /**
-   * Loads the NPCs, resolves and loads the model. A model that cannot be loaded (no Vulkan device, a bad
+   * Loads the NPCs, resolves and loads the model (on a GPU, tuning its decode kernels for it the first time). A model that cannot be loaded (no Vulkan device, a bad
    * file) leaves the village running on authored lines; an explicit `--model` file that does not exist
    * is an error (FileAccessError).
    */
@@ -151,7 +153,7 @@ export class VillageService {
         device = runtime.device.name;
         const model = await runtime.loadModel(resolved.path);
         backend = new LocalBackend(model, { contextSize: 2048, device });
-        modelNote = `${resolved.note} — running on ${device}`;
+        modelNote = `${resolved.note} — running on ${device}${await tuneForThisGpu(model, runtime.device.type)}`;
       } catch (error) {
         runtime?.dispose();
         runtime = undefined;
@@ -418,4 +420,21 @@ function loadNpcs(dataDir: URL | string): Map<NpcId, Npc> {
     npcs.set(info.id, { info, character, graph, memory: new NpcMemory(character.id) });
   }
   return npcs;
+}
+
+/**
+ * On a GPU, the loading screen's shader warm-up: times the decode kernels' settings for this device once
+ * (Model.tuneDecode stores the result, so later launches apply it without measuring) and says what it chose.
+ * CPU Vulkan drivers keep their measured defaults (timing there takes longer than it saves). A tuning that
+ * fails leaves the defaults: the village still talks.
+ */
+export async function tuneForThisGpu(model: Model, deviceType: string): Promise<string> {
+  if (deviceType === "cpu") return "";
+  try {
+    const r = await model.tuneDecode();
+    const gain = r.msPerToken && r.defaultMsPerToken ? `, ${(r.defaultMsPerToken / r.msPerToken).toFixed(2)}× the defaults` : "";
+    return ` (decode kernels: ${describeTuning(r.tuning)}${gain})`;
+  } catch (error) {
+    return ` (decode tuning failed, defaults kept: ${error instanceof Error ? error.message : String(error)})`;
+  }
 }

@@ -1,0 +1,117 @@
+// The decode tuning store: one JSON file of measured decode tunings (runtime/decode-tuning.ts), one entry per
+// device + driver + kernels + model shape, so a game measures once per player's machine and the next launch
+// applies the result at load time. Written atomically (a temporary file renamed over it); a missing, corrupt or
+// foreign file reads as empty, and problems with the folder never fail a load: they are reported instead.
+
+import { createHash } from "node:crypto";
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { parleyCacheDir } from "./cache-dir.js";
+import { validateDecodeTuning, type DecodeTuning } from "./decode-tuning.js";
+import type { LlamaConfig } from "./model-config.js";
+import type { DeviceInfo } from "./native.js";
+
+const FORMAT = "parley-decode-tuning";
+const VERSION = 1;
+export const TUNING_FILE = "decode-tuning.json";
+
+/** What the store keeps for one device and model. */
+export interface StoredTuning {
+  tuning: DecodeTuning;
+  msPerToken: number | null;
+  defaultMsPerToken: number | null;
+  /** ISO date of the measurement. */
+  measuredAt: string;
+  /** Readable copies of what the key hashes. */
+  device: string;
+  driver: string;
+  kernels: string;
+  model: string;
+}
+
+/** The default store folder for `env`: $PARLEY_CACHE_DIR/tuning (etc., see cache-dir.ts), or null when
+ * PARLEY_TUNING_CACHE=0 disables it or no home folder is known. */
+export function defaultTuningStoreDir(env: NodeJS.ProcessEnv = process.env): string | null {
+  if (env.PARLEY_TUNING_CACHE === "0") return null;
+  const base = parleyCacheDir(env);
+  return base === null ? null : join(base, "tuning");
+}
+
+/** What a decode tuning depends on, as one key: the GPU and driver, the compiled kernels, and the model's
+ * shapes and weight formats. Anything else changing (a driver update, a new Parley build) measures again. */
+export function tuningKey(device: DeviceInfo, kernelsVersion: string, config: LlamaConfig, tensorTypes: Record<string, number>): string {
+  const identity = {
+    device: [device.vendorId, device.deviceId, device.name, device.driverName, device.driverInfo, device.apiVersion],
+    kernels: kernelsVersion,
+    model: [config.nLayer, config.nEmbd, config.nHead, config.nHeadKv, config.nFf, config.nVocab],
+    types: Object.entries(tensorTypes).sort(([a], [b]) => a.localeCompare(b)),
+  };
+  return createHash("sha256").update(JSON.stringify(identity)).digest("hex").slice(0, 24);
+}
+
+export class TuningStore {
+  /** The store's file; null: no store (nothing is read or written). */
+  readonly path: string | null;
+  /** The last problem reading or writing the file; null when none. */
+  lastError: string | null = null;
+
+  constructor(folder: string | null) {
+    this.path = folder === null ? null : join(folder, TUNING_FILE);
+  }
+
+  /** The stored tuning for `key`, or null (none, no store, or an unreadable/invalid entry). */
+  read(key: string): StoredTuning | null {
+    const entry = this.#entries()[key];
+    if (typeof entry !== "object" || entry === null) return null;
+    try {
+      const e = entry as StoredTuning;
+      return { ...e, tuning: validateDecodeTuning(e.tuning) };
+    } catch (error) {
+      this.lastError = `${this.path}: ignoring an invalid entry: ${(error as Error).message}`;
+      return null;
+    }
+  }
+
+  /** Stores `entry` under `key` (other entries kept). Returns null, or why it could not (also in lastError). */
+  write(key: string, entry: StoredTuning): string | null {
+    if (this.path === null) return null;
+    const entries = { ...this.#entries(), [key]: entry };
+    const tmp = `${this.path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+    try {
+      mkdirSync(dirname(this.path), { recursive: true });
+      writeFileSync(tmp, JSON.stringify({ format: FORMAT, version: VERSION, entries }, null, 2) + "\n");
+      renameSync(tmp, this.path);
+      return null;
+    } catch (error) {
+      try {
+        rmSync(tmp, { force: true });
+      } catch {
+        // The folder itself is unusable: there is no temporary file to remove.
+      }
+      this.lastError = `cannot write ${this.path}: ${(error as Error).message}`;
+      return this.lastError;
+    }
+  }
+
+  #entries(): Record<string, unknown> {
+    if (this.path === null) return {};
+    let text: string;
+    try {
+      text = readFileSync(this.path, "utf8");
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "ENOENT") this.lastError = `cannot read ${this.path}: ${(error as Error).message}`;
+      return {};
+    }
+    try {
+      const data = JSON.parse(text) as { format?: unknown; version?: unknown; entries?: unknown };
+      if (data.format !== FORMAT || data.version !== VERSION || typeof data.entries !== "object" || data.entries === null) {
+        throw new Error(`not a ${FORMAT} version ${VERSION} file`);
+      }
+      return data.entries as Record<string, unknown>;
+    } catch (error) {
+      // Rewritten whole by the next write(): a corrupt file loses nothing that could still be read.
+      this.lastError = `${this.path} is unreadable (${(error as Error).message}); it will be replaced`;
+      return {};
+    }
+  }
+}
