@@ -89,6 +89,8 @@ function compileShaders() {
   // Prefill on GPUs: token tiles of 16 (kept for comparison) and the shared-memory tiled GEMM.
   for (const t of WEIGHT_TYPES) jobs.push({ name: `matmul16_${t.toLowerCase()}`, src: "matmul", defines: [`-DWTYPE_${t}`, "-DWIDE_TILE"] });
   for (const t of WEIGHT_TYPES) jobs.push({ name: `matmul_tiled_${t.toLowerCase()}`, src: "matmul_tiled", defines: [`-DWTYPE_${t}`] });
+  // ... and its integer dot product form (Q4_0, Q8_0) for devices that have one.
+  for (const t of ["Q4_0", "Q8_0"]) jobs.push({ name: `matmul_tiled_dot8_${t.toLowerCase()}`, src: "matmul_tiled", defines: [`-DWTYPE_${t}`, "-DDOT8"] });
   // Decode on GPUs: subgroup-per-row matrix-vector kernels with the RMSNorm fused in.
   for (const t of WEIGHT_TYPES) jobs.push({ name: `matvec_${t.toLowerCase()}`, src: "matvec", defines: [`-DWTYPE_${t}`] });
   // ... and, where the device has a 4×8-bit integer dot product, with f(x) rounded to bytes (Q4_0, Q8_0).

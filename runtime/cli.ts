@@ -7,7 +7,7 @@ import { readGguf } from "./gguf/reader.js";
 import { describeModel, formatModelDescription } from "./model-config.js";
 import { modelCommand } from "./models/cli-model.js";
 import { decodePlan } from "./bench/plan.js";
-import { describeTuning } from "./decode-tuning.js";
+import { describeDecodeTuning, describePrefillTuning, describeTuning, type PhaseReport } from "./tuning.js";
 import { Runtime } from "./runtime.js";
 import { SYNTH_SHAPES, SYNTH_TYPES, writeSyntheticModel, type SynthShapeName, type SynthType } from "./synth/synth.js";
 
@@ -21,9 +21,9 @@ commands:
                                            (K-quant types need shape small or tinyllama)
   bench --plan --model FILE [--at N] [--kernels auto|gpu|cpu] [--json]
                                            the decode step's cost proxies: dispatches, barriers, bytes read, host↔device bytes
-  tune --model FILE [--force] [--steps N] [--repeat N] [--device D] [--json]
-                                           time the decode kernels' settings on this GPU and store the fastest
-                                           (used by every later load of this model shape on this device)
+  tune --model FILE [--force] [--steps N] [--prefill-tokens N] [--repeat N] [--device D] [--json]
+                                           time the decode and prefill kernels' settings on this GPU and store
+                                           the fastest (used by every later load of this model shape here)
   generate --model FILE --prompt TEXT [--chat] [--system TEXT] [--max-tokens N] [--temp T] [--top-k K]
            [--top-p P] [--min-p P] [--seed S] [--context N] [--device D] [--json]
                                            generate text (streamed; --json prints one object at the end)
@@ -165,25 +165,35 @@ async function bench(args: string[]): Promise<void> {
 async function tune(args: string[]): Promise<void> {
   const { values } = parseArgs({
     args,
-    options: { model: { type: "string" }, force: { type: "boolean" }, steps: { type: "string" }, repeat: { type: "string" }, device: { type: "string" }, json: { type: "boolean" } },
+    options: {
+      model: { type: "string" }, force: { type: "boolean" }, steps: { type: "string" }, "prefill-tokens": { type: "string" },
+      repeat: { type: "string" }, device: { type: "string" }, json: { type: "boolean" },
+    },
   });
   const modelPath = values.model ?? fail("tune needs --model FILE");
   const num = (v: string | undefined) => (v === undefined ? undefined : Number(v));
   const runtime = await Runtime.create({ device: values.device });
   try {
     const model = await runtime.loadModel(modelPath);
-    const report = await model.tuneDecode({
-      force: values.force, steps: num(values.steps), repeat: num(values.repeat),
-      onProgress: values.json ? undefined : (p) => process.stderr.write(`timing ${describeTuning(p.tuning)}\n`),
+    const describe = (phase: string, s: unknown) =>
+      phase === "decode" ? describeDecodeTuning(s as Parameters<typeof describeDecodeTuning>[0]) : describePrefillTuning(s as Parameters<typeof describePrefillTuning>[0]);
+    const report = await model.tune({
+      force: values.force, steps: num(values.steps), prefillTokens: num(values["prefill-tokens"]), repeat: num(values.repeat),
+      onProgress: values.json ? undefined : (p) => process.stderr.write(`timing ${p.phase}: ${describe(p.phase, p.setting)}\n`),
     });
     if (values.json) {
       console.log(JSON.stringify({ model: modelPath, device: runtime.device.name, driver: runtime.device.driverInfo, ...report }));
       return;
     }
     const ms = (v: number | null) => (v === null ? "failed" : `${v.toFixed(3)} ms/token`);
-    for (const c of report.candidates) console.log(`  ${describeTuning(c.tuning).padEnd(44)} ${ms(c.msPerToken)}${c.error ? ` (${c.error})` : ""}`);
-    const gain = report.msPerToken && report.defaultMsPerToken ? ` (defaults: ${ms(report.defaultMsPerToken)}, ${(report.defaultMsPerToken / report.msPerToken).toFixed(2)}×)` : "";
-    console.log(`${report.source === "stored" ? "stored" : "chosen"}: ${describeTuning(report.tuning)}, ${ms(report.msPerToken)}${gain} on ${runtime.device.name}`);
+    const show = <T>(phase: string, r: PhaseReport<T>) => {
+      for (const c of r.candidates) console.log(`  ${phase} ${describe(phase, c.tuning).padEnd(40)} ${ms(c.msPerToken)}${c.error ? ` (${c.error})` : ""}`);
+      const gain = r.msPerToken && r.defaultMsPerToken ? ` (defaults: ${ms(r.defaultMsPerToken)}, ${(r.defaultMsPerToken / r.msPerToken).toFixed(2)}×)` : "";
+      console.log(`${phase}: ${describe(phase, r.tuning)}, ${ms(r.msPerToken)}${gain}`);
+    };
+    show("decode", report.decode);
+    show("prefill", report.prefill);
+    console.log(`${report.source === "stored" ? "stored" : "chosen"}: ${describeTuning(report.tuning)} on ${runtime.device.name}`);
     if (report.source === "stored") console.log("(measured earlier; --force measures again)");
     if (report.storeError) console.log(`not stored: ${report.storeError}`);
     else if (report.storePath) console.log(`store: ${report.storePath}`);

@@ -115,7 +115,7 @@ export class InvalidArgumentError extends ParleyError {
   }
 }
 
-/** Model.tuneDecode() could time none of the settings it tried (each failure is in the message). */
+/** Model.tune() could time none of a phase's settings (each failure is in the message). */
 export class TuningFailedError extends ParleyError {
   constructor(message: string) {
     super("TUNING_FAILED", message);

@@ -1,7 +1,16 @@
 // parley/runtime: the public API of Parley's Vulkan runtime.
 export { Runtime, defaultPipelineCacheDir, type RuntimeOptions } from "./runtime.js";
 export { Model, type ModelInfo, type LoadModelOptions } from "./model.js";
-export { describeTuning, type DecodeTuning, type DecodeTuningReport, type TuneDecodeOptions, type TuningCandidate } from "./decode-tuning.js";
+export {
+  describeTuning,
+  type DecodeTuning,
+  type KernelTuning,
+  type PhaseReport,
+  type PrefillTuning,
+  type TuneOptions,
+  type TuningCandidate,
+  type TuningReport,
+} from "./tuning.js";
 export { defaultTuningStoreDir } from "./tuning-store.js";
 export { Session, AbortError, type ChoiceResult, type ChooseOptions, type SessionOptions, type GenerateOptions, type GenerateChunk, type GenerateTimings, type FinishReason } from "./session.js";
 export type { DeviceInfo, PipelineCacheStats, ValidationMessage } from "./native.js";

@@ -1,18 +1,7 @@
 // Model: a Llama GGUF on the device, with its tokenizer and chat template. Creates sessions.
 
 import { renderChatSegments, type ChatMessage } from "./chat-template.js";
-import {
-  chooseTuning,
-  sameTuning,
-  searchTuning,
-  timeDecodeSteps,
-  TUNING_ENV_OVERRIDES,
-  type DecodeTuning,
-  type DecodeTuningReport,
-  type TuneDecodeOptions,
-  type TuningCandidate,
-} from "./decode-tuning.js";
-import { DisposedError, InvalidArgumentError } from "./errors.js";
+import { InvalidArgumentError, DisposedError } from "./errors.js";
 import { readGguf, type GgufFile } from "./gguf/reader.js";
 import { describeModel, validateLlamaModel, type LlamaConfig } from "./model-config.js";
 import { loadAddon, nativeAsync, type NativeContext, type NativeModel } from "./native.js";
@@ -20,6 +9,7 @@ import { Session, type SessionOptions } from "./session.js";
 import { tokenizeChat } from "./tokenizer/chat-tokens.js";
 import { LlamaTokenizer, type EncodeOptions } from "./tokenizer/tokenizer.js";
 import { vocabularyFromGguf } from "./tokenizer/vocab.js";
+import { measureTuning, TUNING_ENV_OVERRIDES, type KernelTuning, type TuneOptions, type TuningReport } from "./tuning.js";
 import { tuningKey, type StoredTuning, type TuningStore } from "./tuning-store.js";
 
 export interface LoadModelOptions {
@@ -52,7 +42,7 @@ export class Model {
   readonly #context: NativeContext;
   readonly #tuningStore: TuningStore;
   readonly #tuningKey: string;
-  #decodeTuning: DecodeTuning | null = null;
+  #tuning: KernelTuning | null = null;
 
   private constructor(info: ModelInfo, tokenizer: LlamaTokenizer, nativeModel: NativeModel, context: NativeContext, tuningStore: TuningStore, onDispose: () => void) {
     this.info = info;
@@ -62,7 +52,7 @@ export class Model {
     this.#tuningStore = tuningStore;
     this.#onDispose = onDispose;
     this.#tuningKey = tuningKey(context.device, loadAddon().kernelsVersion, info.config, info.tensorTypes);
-    this.#decodeTuning = tuningStore.read(this.#tuningKey)?.tuning ?? null;
+    this.#tuning = tuningStore.read(this.#tuningKey)?.tuning ?? null;
   }
 
   /** @internal Use Runtime.loadModel. */
@@ -129,78 +119,60 @@ export class Model {
   }
 
   /**
-   * The decode kernel settings new sessions use (see SessionOptions.decodeTuning): one measured by
-   * tuneDecode(), or stored by an earlier tuneDecode() on this device, driver and Parley build (read when the
-   * model was loaded); null: the device's built-in defaults.
+   * The kernel settings new sessions use (see SessionOptions.tuning): measured by tune(), or stored by an
+   * earlier tune() on this device, driver and Parley build (read when the model was loaded); null: the
+   * device's built-in defaults.
    */
-  get decodeTuning(): DecodeTuning | null {
-    return this.#decodeTuning;
+  get tuning(): KernelTuning | null {
+    return this.#tuning;
   }
 
   /**
-   * Picks the decode kernels' settings for this GPU and model by timing ~10 of them (a few greedy decode
-   * steps each, in sessions of their own) and keeps the fastest for the sessions created afterwards; stores
-   * it (RuntimeOptions.tuningStore) so later loads on the same device, driver and Parley build apply it
+   * Picks the decode and prefill kernels' settings for this GPU and model by timing them (~10 decode settings,
+   * a few greedy decode chains each, and ~5 prefill kernels, a few prompt steps each, all in small sessions
+   * of their own), keeps the fastest for the sessions created afterwards, and stores them
+   * (RuntimeOptions.tuningStore) so later loads on the same device, driver and Parley build apply them
    * without measuring. When a tuning is stored already it is applied and returned at once (`source:
-   * "stored"`) unless `force`. Costs ~10 small sessions (each compiling its kernel variants) and ~40 decode
-   * steps each; call it once behind a loading screen. Existing sessions keep their settings.
+   * "stored"`) unless `force`. Call it once behind a loading screen; existing sessions keep their settings.
    */
-  async tuneDecode(options: TuneDecodeOptions = {}): Promise<DecodeTuningReport> {
+  async tune(options: TuneOptions = {}): Promise<TuningReport> {
     this.#live();
     const overridden = TUNING_ENV_OVERRIDES.filter((name) => process.env[name] !== undefined);
-    if (overridden.length) throw new InvalidArgumentError(`tuneDecode: ${overridden.join(", ")} override every setting it would time; unset them`);
-    const device = this.#context.device;
-    const steps = options.steps ?? (device.type === "cpu" ? 2 : 16);
-    const repeat = options.repeat ?? 3;
-    if (!Number.isInteger(steps) || steps < 1 || steps > 64) throw new InvalidArgumentError(`tuneDecode: steps must be an integer in 1..64, got ${steps}`);
-    if (!Number.isInteger(repeat) || repeat < 1 || repeat > 100) throw new InvalidArgumentError(`tuneDecode: repeat must be an integer in 1..100, got ${repeat}`);
-
-    const probe = this.createSession({ contextSize: 1, ubatch: 1, decodeTuning: "default" });
-    const defaults = probe.decodeTuning!;
+    if (overridden.length) throw new InvalidArgumentError(`tune: ${overridden.join(", ")} override the settings it would time; unset them`);
+    const probe = this.createSession({ contextSize: 1, ubatch: 1, tuning: "default" });
+    const builtIn = probe.tuning;
     probe.dispose();
-    const report = (stored: StoredTuning, source: "measured" | "stored", candidates: TuningCandidate[]): DecodeTuningReport => ({
-      tuning: stored.tuning, source, defaults, msPerToken: stored.msPerToken, defaultMsPerToken: stored.defaultMsPerToken,
-      candidates, storePath: this.#tuningStore.path, storeError: null,
-    });
+    const defaults: KernelTuning = { decode: builtIn.decode!, prefill: builtIn.prefill };
 
     const stored = options.force ? null : this.#tuningStore.read(this.#tuningKey);
     if (stored) {
-      this.#decodeTuning = stored.tuning;
-      return report(stored, "stored", []);
+      this.#tuning = stored.tuning;
+      const phase = <T>(tuning: T, d: T, times: StoredTuning["decode"]) => ({ tuning, defaults: d, ...times, candidates: [] });
+      return {
+        tuning: stored.tuning, source: "stored",
+        decode: phase(stored.tuning.decode, defaults.decode, stored.decode),
+        prefill: phase(stored.tuning.prefill, defaults.prefill, stored.prefill),
+        storePath: this.#tuningStore.path, storeError: null,
+      };
     }
 
-    const contextSize = 2 + steps * (repeat + 1);
-    const types = this.info.tensorTypes;
-    let index = 0;
-    const candidates = await searchTuning(defaults, { integerDot: device.integerDotProduct && ("Q4_0" in types || "Q8_0" in types) }, async (tuning) => {
-      options.onProgress?.({ index: index++, tuning });
-      let session: Session | undefined;
-      try {
-        session = this.createSession({ contextSize, ubatch: 1, decodeTuning: tuning });
-        return { tuning, msPerToken: await timeDecodeSteps(session, this.tokenizer.bosId, steps, repeat) };
-      } catch (error) {
-        if (error instanceof DisposedError) throw error; // the model went away: stop, not a setting's failure
-        return { tuning, msPerToken: null, error: (error as Error).message };
-      } finally {
-        session?.dispose();
-      }
-    });
-    const chosen = chooseTuning(candidates, defaults);
-    const byDefault = candidates.find((c) => sameTuning(c.tuning, defaults));
+    const { decode, prefill } = await measureTuning(this, this.#context.device, defaults, options);
+    const tuning = { decode: decode.tuning, prefill: prefill.tuning };
+    const device = this.#context.device;
     const entry: StoredTuning = {
-      tuning: chosen.tuning,
-      msPerToken: chosen.msPerToken,
-      defaultMsPerToken: byDefault?.msPerToken ?? null,
+      tuning,
+      decode: { msPerToken: decode.msPerToken, defaultMsPerToken: decode.defaultMsPerToken },
+      prefill: { msPerToken: prefill.msPerToken, defaultMsPerToken: prefill.defaultMsPerToken },
       measuredAt: new Date().toISOString(),
       device: device.name,
       driver: `${device.driverName} ${device.driverInfo}`,
       kernels: loadAddon().kernelsVersion,
-      model: `${this.info.parameterCount} parameters, ${Object.keys(types).sort().join("/")}`,
+      model: `${this.info.parameterCount} parameters, ${Object.keys(this.info.tensorTypes).sort().join("/")}`,
     };
     this.#live();
-    this.#decodeTuning = chosen.tuning;
+    this.#tuning = tuning;
     const storeError = this.#tuningStore.write(this.#tuningKey, entry);
-    return { ...report(entry, "measured", candidates), storeError };
+    return { tuning, source: "measured", decode, prefill, storePath: this.#tuningStore.path, storeError };
   }
 
   createSession(options: SessionOptions = {}): Session {

@@ -135,10 +135,20 @@ export interface NativeSession {
   sampleChain(first: number, pos: number, n: number, sampling: NativeChainSampling): Promise<{ tokens: Int32Array; rng: Uint32Array }>;
   /** Queue submissions (host round trips) this session has made. */
   readonly submits: number;
-  /** The decode kernels' effective settings (matvecDecode false: kernels "cpu", which ignore the rest). */
-  readonly tuning: { matvecDecode: boolean; rowsPerSubgroup: number; stageInput: boolean; wideLoads: boolean; integerDot: boolean };
+  /** The kernels' effective settings (matvecDecode false: kernels "cpu", whose decode ignores rowsPerSubgroup..integerDot). */
+  readonly tuning: NativeTuning & { matvecDecode: boolean };
   readonly deviceBytes: number;
   dispose(): void;
+}
+
+/** Kernel settings as the addon takes them (runtime/tuning.ts's KernelTuning, flattened). */
+export interface NativeTuning {
+  rowsPerSubgroup: number;
+  stageInput: boolean;
+  wideLoads: boolean;
+  integerDot: boolean;
+  prefillKernel: "gemm" | "tiled16" | "matvec" | "lane";
+  prefillIntegerDot: boolean;
 }
 
 export interface NativeModel {
@@ -146,7 +156,7 @@ export interface NativeModel {
     contextSize: number,
     ubatch: number,
     kernels: number,
-    tuning?: { rowsPerSubgroup: number; stageInput: boolean; wideLoads: boolean; integerDot: boolean },
+    tuning?: Partial<NativeTuning>,
   ): NativeSession;
   readonly deviceBytes: number;
   readonly weightBytes: number;
@@ -181,7 +191,7 @@ export interface NativeContextOptions {
 
 export interface NativeAddon {
   listDevices(): DeviceInfo[];
-  /** A hash of the compiled compute kernels: stored decode tunings are keyed by it. */
+  /** A hash of the compiled compute kernels: stored kernel tunings are keyed by it. */
   kernelsVersion: string;
   Context: new (options: NativeContextOptions) => NativeContext;
 }

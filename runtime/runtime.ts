@@ -24,7 +24,7 @@ export interface RuntimeOptions {
    * header matches them (otherwise ignored), and written at dispose() (or savePipelineCache()) when its
    * data changed, atomically. Problems with the folder never fail the runtime: see pipelineCache.error. */
   pipelineCache?: string | false;
-  /** Folder of the decode tuning store (Model.tuneDecode() writes what it measures there; loadModel applies
+  /** Folder of the kernel tuning store (Model.tune() writes what it measures there; loadModel applies
    * what it finds for the device, driver, Parley build and model), or `false` for none. Default:
    * defaultTuningStoreDir(): $PARLEY_CACHE_DIR/tuning, else $XDG_CACHE_HOME/parley/tuning, else
    * ~/.cache/parley/tuning; PARLEY_TUNING_CACHE=0 disables it whatever this says. Problems with the folder

@@ -10,7 +10,7 @@ import { EvalMode, GPU_MAX_PENALTY_WINDOW, GPU_TOP_K, nativeAsync, native, type 
 import { Sampler, type SamplingOptions } from "./sampler.js";
 import { StopStringMatcher } from "./stop-strings.js";
 import { StreamingDetokenizer } from "./tokenizer/detokenizer.js";
-import { validateDecodeTuning, type DecodeTuning } from "./decode-tuning.js";
+import { validateDecodeTuning, validatePrefillTuning, type DecodeTuning, type KernelTuning, type PrefillTuning } from "./tuning.js";
 
 export interface SessionOptions {
   /** Tokens the KV cache holds (prompt + reply). Default: min(model context, 2048). */
@@ -26,12 +26,13 @@ export interface SessionOptions {
    */
   kernels?: "auto" | "gpu" | "cpu";
   /**
-   * Settings of the decode matrix-vector kernels (see DecodeTuning). Default: the model's decodeTuning (a
-   * tuning measured by Model.tuneDecode() or stored for this device), else the device's built-in defaults;
-   * "default" asks for the built-in defaults. No effect with kernels "cpu". The PARLEY_MATVEC_* environment
-   * variables override it (for experiments).
+   * Kernel settings (see KernelTuning): `decode` for the decode matrix-vector kernels, `prefill` for the
+   * prompt's matrix products. Default: the model's tuning (measured by Model.tune() or stored for this
+   * device), else the device's built-in defaults; "default" asks for the built-in ones, and a part left out
+   * takes the model's. `decode` has no effect with kernels "cpu", `prefill` only applies with kernels "auto".
+   * The PARLEY_MATVEC_* / PARLEY_PREFILL* environment variables override it (for experiments).
    */
-  decodeTuning?: DecodeTuning | "default";
+  tuning?: Partial<KernelTuning> | "default";
 }
 
 export interface GenerateOptions extends SamplingOptions {
@@ -172,19 +173,23 @@ export class Session {
     if (!Number.isInteger(ubatch) || ubatch < 1 || ubatch > 4096) throw new InvalidArgumentError(`ubatch must be an integer in 1..4096, got ${ubatch}`);
     const kernels = { auto: 0, gpu: 1, cpu: 2 }[options.kernels ?? "auto"];
     if (kernels === undefined) throw new InvalidArgumentError(`kernels must be "auto", "gpu" or "cpu", got ${String(options.kernels)}`);
-    const tuning =
-      options.decodeTuning === "default" ? undefined
-      : options.decodeTuning !== undefined ? validateDecodeTuning(options.decodeTuning)
-      : (model.decodeTuning ?? undefined);
+    const t = options.tuning;
+    if (t !== undefined && t !== "default" && (typeof t !== "object" || t === null)) {
+      throw new InvalidArgumentError(`tuning must be an object or "default", got ${JSON.stringify(t)}`);
+    }
+    const decode = t === "default" ? undefined : t?.decode !== undefined ? validateDecodeTuning(t.decode) : model.tuning?.decode;
+    const prefill = t === "default" ? undefined : t?.prefill !== undefined ? validatePrefillTuning(t.prefill) : model.tuning?.prefill;
+    const tuning = { ...decode, ...(prefill ? { prefillKernel: prefill.kernel, prefillIntegerDot: prefill.integerDot } : {}) };
     const s = native(() => nativeModel.createSession(options.contextSize, ubatch, kernels, tuning));
     return new Session(model, s, options.contextSize, onDispose);
   }
 
-  /** The decode matrix-vector kernels' settings this session runs with (after its options, the model's tuning
-   * and the environment), or null when its kernels do not use them (kernels "cpu"). */
-  get decodeTuning(): DecodeTuning | null {
-    const { matvecDecode, ...tuning } = native(() => this.#live().tuning);
-    return matvecDecode ? tuning : null;
+  /** The kernel settings this session runs with (after its options, the model's tuning and the environment);
+   * `decode` is null when its kernels do not use the matrix-vector decode (kernels "cpu"). */
+  get tuning(): { decode: DecodeTuning | null; prefill: PrefillTuning } {
+    const t = native(() => this.#live().tuning);
+    const decode = { rowsPerSubgroup: t.rowsPerSubgroup, stageInput: t.stageInput, wideLoads: t.wideLoads, integerDot: t.integerDot };
+    return { decode: t.matvecDecode ? decode : null, prefill: { kernel: t.prefillKernel, integerDot: t.prefillIntegerDot } };
   }
 
   /** Tokens currently held in the KV cache. */

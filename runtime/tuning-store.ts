@@ -1,4 +1,4 @@
-// The decode tuning store: one JSON file of measured decode tunings (runtime/decode-tuning.ts), one entry per
+// The tuning store: one JSON file of measured kernel tunings (runtime/tuning.ts), one entry per
 // device + driver + kernels + model shape, so a game measures once per player's machine and the next launch
 // applies the result at load time. Written atomically (a temporary file renamed over it); a missing, corrupt or
 // foreign file reads as empty, and problems with the folder never fail a load: they are reported instead.
@@ -7,19 +7,20 @@ import { createHash } from "node:crypto";
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { parleyCacheDir } from "./cache-dir.js";
-import { validateDecodeTuning, type DecodeTuning } from "./decode-tuning.js";
+import { validateDecodeTuning, validatePrefillTuning, type KernelTuning } from "./tuning.js";
 import type { LlamaConfig } from "./model-config.js";
 import type { DeviceInfo } from "./native.js";
 
-const FORMAT = "parley-decode-tuning";
+const FORMAT = "parley-kernel-tuning";
 const VERSION = 1;
-export const TUNING_FILE = "decode-tuning.json";
+export const TUNING_FILE = "kernel-tuning.json";
 
 /** What the store keeps for one device and model. */
 export interface StoredTuning {
-  tuning: DecodeTuning;
-  msPerToken: number | null;
-  defaultMsPerToken: number | null;
+  tuning: KernelTuning;
+  /** ms per token of the chosen settings and of the defaults, per phase, as measured. */
+  decode: { msPerToken: number | null; defaultMsPerToken: number | null };
+  prefill: { msPerToken: number | null; defaultMsPerToken: number | null };
   /** ISO date of the measurement. */
   measuredAt: string;
   /** Readable copies of what the key hashes. */
@@ -37,7 +38,7 @@ export function defaultTuningStoreDir(env: NodeJS.ProcessEnv = process.env): str
   return base === null ? null : join(base, "tuning");
 }
 
-/** What a decode tuning depends on, as one key: the GPU and driver, the compiled kernels, and the model's
+/** What a kernel tuning depends on, as one key: the GPU and driver, the compiled kernels, and the model's
  * shapes and weight formats. Anything else changing (a driver update, a new Parley build) measures again. */
 export function tuningKey(device: DeviceInfo, kernelsVersion: string, config: LlamaConfig, tensorTypes: Record<string, number>): string {
   const identity = {
@@ -65,7 +66,12 @@ export class TuningStore {
     if (typeof entry !== "object" || entry === null) return null;
     try {
       const e = entry as StoredTuning;
-      return { ...e, tuning: validateDecodeTuning(e.tuning) };
+      const tuning = { decode: validateDecodeTuning(e.tuning?.decode), prefill: validatePrefillTuning(e.tuning?.prefill) };
+      const times = (p: unknown) => ({
+        msPerToken: typeof (p as StoredTuning["decode"])?.msPerToken === "number" ? (p as StoredTuning["decode"]).msPerToken : null,
+        defaultMsPerToken: typeof (p as StoredTuning["decode"])?.defaultMsPerToken === "number" ? (p as StoredTuning["decode"]).defaultMsPerToken : null,
+      });
+      return { ...e, tuning, decode: times(e.decode), prefill: times(e.prefill) };
     } catch (error) {
       this.lastError = `${this.path}: ignoring an invalid entry: ${(error as Error).message}`;
       return null;

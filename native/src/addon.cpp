@@ -304,7 +304,8 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
       return p;
     });
   }
-  // The decode kernels' effective settings: { matvecDecode, rowsPerSubgroup, stageInput, wideLoads, integerDot }.
+  // The kernels' effective settings: { matvecDecode, rowsPerSubgroup, stageInput, wideLoads, integerDot,
+  // prefillKernel, prefillIntegerDot }.
   Napi::Value Tuning(const Napi::CallbackInfo& info) {
     return guarded(info.Env(), [&]() -> Napi::Value {
       if (!session_) throw NativeError("DISPOSED", "session was disposed and cannot be used any more");
@@ -315,6 +316,9 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
       o.Set("stageInput", t.stage);
       o.Set("wideLoads", t.wide);
       o.Set("integerDot", t.dot8);
+      static const char* kPrefill[] = {"gemm", "tiled16", "matvec", "lane"};
+      o.Set("prefillKernel", kPrefill[int(t.prefillKernel)]);
+      o.Set("prefillIntegerDot", t.prefillDot8);
       return o;
     });
   }
@@ -367,8 +371,9 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
       uint32_t ubatch = info[1].IsNumber() ? info[1].As<Napi::Number>().Uint32Value() : 64;
       uint32_t kernels = info[2].IsNumber() ? info[2].As<Napi::Number>().Uint32Value() : 0;
       if (kernels > 2) throw NativeError("INVALID_ARGUMENT", "kernels must be 0 (auto), 1 (gpu) or 2 (cpu)");
-      // Optional decode tuning { rowsPerSubgroup?, stageInput?, wideLoads?, integerDot? } (runtime/decode-tuning.ts).
-      Session::DecodeTuning tuning;
+      // Optional tuning { rowsPerSubgroup?, stageInput?, wideLoads?, integerDot?, prefillKernel?, prefillIntegerDot? }
+      // (runtime/tuning.ts).
+      Session::Tuning tuning;
       if (info[3].IsObject()) {
         Napi::Object t = info[3].As<Napi::Object>();
         if (t.Get("rowsPerSubgroup").IsNumber()) tuning.rows = t.Get("rowsPerSubgroup").As<Napi::Number>().Int32Value();
@@ -379,6 +384,12 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
         flag("stageInput", tuning.stage);
         flag("wideLoads", tuning.wide);
         flag("integerDot", tuning.dot8);
+        flag("prefillIntegerDot", tuning.prefillDot8);
+        Napi::Value k = t.Get("prefillKernel");
+        if (k.IsString()) {
+          const std::string name = k.As<Napi::String>().Utf8Value();
+          tuning.prefillKernel = name == "gemm" ? 0 : name == "tiled16" ? 1 : name == "matvec" ? 2 : name == "lane" ? 3 : 99;
+        }
       }
       auto session = std::make_shared<Session>(model_, ctxSize, ubatch, Session::KernelSet(kernels), tuning);
       auto* data = env.GetInstanceData<AddonData>();

@@ -193,7 +193,8 @@ class Session::Recorder {
     if (!cpu && capacity_ > 1 && s_.prefillGemm_) {
       // 64-row × 64-token tiles; workgroups past the step's live tokens return at once.
       const uint32_t rowTiles = ceilDiv(w.M, 64), tokenTiles = ceilDiv(capacity_, 64);
-      dispatch("matmul_tiled_" + w.kernelSuffix(), {w.buffer, x, y}, pc, rowTiles, tokenTiles);
+      const bool dot8 = s_.prefillDot8_ && (w.type == GGML_Q4_0 || w.type == GGML_Q8_0);
+      dispatch((dot8 ? "matmul_tiled_dot8_" : "matmul_tiled_") + w.kernelSuffix(), {w.buffer, x, y}, pc, rowTiles, tokenTiles);
       return;
     }
     const bool wide = !cpu && capacity_ > 1;
@@ -255,7 +256,7 @@ class Session::Recorder {
 };
 
 Session::Session(std::shared_ptr<ModelWeights> model, uint32_t contextSize, uint32_t ubatch, KernelSet kernels,
-                 const DecodeTuning& tuning)
+                 const Tuning& tuning)
     : model_(std::move(model)), ctx_(model_->context()), ctxSize_(contextSize), ubatch_(ubatch) {
   // Kernels per device: measured on lavapipe (2 cores, TinyLlama Q4_0 decode): the one-lane-per-row set took
   // 2068 ms/token, the fused matrix-vector kernels with 4 rows per subgroup and x staged 685 ms; the GEMM
@@ -273,10 +274,20 @@ Session::Session(std::shared_ptr<ModelWeights> model, uint32_t contextSize, uint
     // 256 dispatch overhead dominates and one lane per row stays ahead (`tiny`, 128 tokens: 165 vs 204 ms).
     prefillMatvec_ = model_->hparams().nEmbd >= 256;
   }
-  // A measured tuning for this device and model (runtime/decode-tuning.ts) replaces the defaults above.
+  // A measured tuning for this device and model (runtime/tuning.ts) replaces the defaults above; its prefill
+  // part only where the kernel set is left to the runtime (an explicit "gpu" or "cpu" set stays what it says).
+  if (tuning.prefillKernel >= 0 && kernels == KernelSet::Auto) {
+    const auto k = PrefillKernel(tuning.prefillKernel);
+    if (tuning.prefillKernel > int(PrefillKernel::Lane))
+      throw NativeError("INVALID_ARGUMENT", "tuning: unknown prefill kernel " + std::to_string(tuning.prefillKernel));
+    gpuPrefill_ = k == PrefillKernel::Gemm || k == PrefillKernel::Tiled16;
+    prefillGemm_ = k == PrefillKernel::Gemm;
+    prefillMatvec_ = k == PrefillKernel::Matvec;
+  }
+  if (tuning.prefillDot8 >= 0 && kernels == KernelSet::Auto) prefillDot8_ = tuning.prefillDot8 != 0;
   if (tuning.rows >= 0) {
     if (tuning.rows != 1 && tuning.rows != 2 && tuning.rows != 4 && tuning.rows != 8)
-      throw NativeError("INVALID_ARGUMENT", "decode tuning: rows per subgroup must be 1, 2, 4 or 8, got " + std::to_string(tuning.rows));
+      throw NativeError("INVALID_ARGUMENT", "tuning: rows per subgroup must be 1, 2, 4 or 8, got " + std::to_string(tuning.rows));
     matvecRows_ = uint32_t(tuning.rows);
   }
   if (tuning.stage >= 0) matvecStage_ = tuning.stage != 0;
@@ -294,6 +305,11 @@ Session::Session(std::shared_ptr<ModelWeights> model, uint32_t contextSize, uint
     prefillGemm_ = v == "gemm";
     prefillMatvec_ = v == "matvec";
   }
+  // The GEMM's Q4_0/Q8_0 products through the 4×8-bit integer dot product, x rounded to bytes per token and
+  // 32-element slice (PARLEY_PREFILL_DOT8=1). Opt-in until a GPU run times it against the float GEMM.
+  prefillDot8_ = envSwitch("PARLEY_PREFILL_DOT8", prefillDot8_);
+  if (prefillDot8_ && !ctx_.info().integerDot)
+    throw NativeError("INVALID_ARGUMENT", "integer dot product prefill (PARLEY_PREFILL_DOT8=1 or tuning): " + ctx_.info().name + " has no integer dot product (VK_KHR_shader_integer_dot_product)");
   prefillTokens_ = envUint("PARLEY_PREFILL_TOKENS", 2, 16, prefillTokens_);
   prefillRows_ = envUint("PARLEY_PREFILL_ROWS", 1, 8, prefillRows_);
   // GPUs: steps of at most kShortPrefill tokens (a player's line after a cached persona) replay a third

@@ -34,16 +34,19 @@ class Session {
   // shared memory: 3x faster there) and a prefill through the matrix-vector kernels over 8-token tiles
   // (one lane per row for models narrower than 256).
   enum class KernelSet { Auto = 0, Gpu = 1, Cpu = 2 };
-  // The decode matrix-vector kernels' per-device settings (runtime/decode-tuning.ts measures them). A
-  // negative field keeps the device's default; the PARLEY_MATVEC_* variables override both (experiments).
-  struct DecodeTuning {
-    int rows = -1;   // rows each subgroup computes: 1, 2, 4 or 8
-    int stage = -1;  // 0/1: f(x) staged in shared memory once per workgroup
-    int wide = -1;   // 0/1: 16-byte weight loads per lane
-    int dot8 = -1;   // 0/1: Q4_0/Q8_0 through the 4×8-bit integer dot product (devices that have it)
+  // Per-device kernel settings (runtime/tuning.ts measures them). A negative field keeps the device's
+  // default; the PARLEY_MATVEC_* / PARLEY_PREFILL* variables override both (experiments).
+  enum class PrefillKernel { Gemm = 0, Tiled16 = 1, Matvec = 2, Lane = 3 };
+  struct Tuning {
+    int rows = -1;   // decode: rows each subgroup computes: 1, 2, 4 or 8
+    int stage = -1;  // decode, 0/1: f(x) staged in shared memory once per workgroup
+    int wide = -1;   // decode, 0/1: 16-byte weight loads per lane
+    int dot8 = -1;   // decode, 0/1: Q4_0/Q8_0 through the 4×8-bit integer dot product (devices that have it)
+    int prefillKernel = -1;  // prefill (kernel set Auto only): a PrefillKernel
+    int prefillDot8 = -1;    // prefill, 0/1: the GEMM's Q4_0/Q8_0 products through the integer dot product
   };
   Session(std::shared_ptr<ModelWeights> model, uint32_t contextSize, uint32_t ubatch, KernelSet kernels,
-          const DecodeTuning& tuning);
+          const Tuning& tuning);
   ~Session();
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
@@ -81,11 +84,19 @@ class Session {
   Plan decodePlan() const { return decodePlan_; }
   // The settings this session's decode recording uses (after defaults, options and environment).
   struct EffectiveTuning {
-    bool matvecDecode;  // false: the one-lane-per-row kernels (kernels "cpu"), which none of the below affects
+    bool matvecDecode;  // false: the one-lane-per-row kernels (kernels "cpu"), which rows..dot8 do not affect
     uint32_t rows;
     bool stage, wide, dot8;
+    PrefillKernel prefillKernel;
+    bool prefillDot8;  // only with the GEMM
   };
-  EffectiveTuning tuning() const { return {matvecDecode_, matvecRows_, matvecStage_, matvecWide_, matvecDot8_}; }
+  EffectiveTuning tuning() const {
+    const PrefillKernel k = prefillMatvec_ ? PrefillKernel::Matvec
+                            : !gpuPrefill_ ? PrefillKernel::Lane
+                            : prefillGemm_ ? PrefillKernel::Gemm
+                                           : PrefillKernel::Tiled16;
+    return {matvecDecode_, matvecRows_, matvecStage_, matvecWide_, matvecDot8_, k, prefillDot8_ && k == PrefillKernel::Gemm};
+  }
   uint64_t deviceBytes() const { return deviceBytes_; }
 
  private:
@@ -109,6 +120,7 @@ class Session {
   bool matvecDecode_ = true;
   bool gpuPrefill_ = true;
   bool prefillGemm_ = true;   // GPU prefill: the shared-memory tiled GEMM rather than 16-token tiles
+  bool prefillDot8_ = false;  // ... its Q4_0/Q8_0 products through the integer dot product (PARLEY_PREFILL_DOT8=1)
   bool prefillMatvec_ = false;  // prefill through the matrix-vector kernels, prefillTokens_ tokens per workgroup
   uint32_t prefillTokens_ = 8, prefillRows_ = 8;
   static constexpr uint32_t kShortPrefill = 16;  // steps up to this many tokens may take shortPrefillCmd_

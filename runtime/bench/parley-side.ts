@@ -159,7 +159,7 @@ export class ParleySide {
         deviceBytes: model.info.deviceBytes + sessionBytes,
         deviceMemory: { weightsBytes: model.info.deviceBytes, sessionBytes },
         plan: { dispatches: plan.dispatches, barriers: plan.barriers, weightBytes: plan.weightBytes },
-        decodeTuning: session.decodeTuning,
+        tuning: session.tuning,
       };
     } finally {
       session.dispose();

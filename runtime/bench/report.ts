@@ -1,7 +1,7 @@
 // Benchmark results: the shapes both sides report, the peer/parley ratios, the JSON object and the table; and the
 // small protocol both sides use to time the first token in a fresh child process.
 
-import type { DecodeTuning } from "../decode-tuning.js";
+import type { DecodeTuning, PrefillTuning } from "../tuning.js";
 import { spawn } from "node:child_process";
 import { realpathSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -65,9 +65,9 @@ export interface ParleyFigures extends SideFigures {
   deviceMemory: { weightsBytes: number; sessionBytes: number };
   /** One decode step's recorded work. */
   plan: { dispatches: number; barriers: number; weightBytes: number };
-  /** The decode kernels' settings the figures were measured with (a stored tuning, or the device's
-   * defaults; null: kernels without them). */
-  decodeTuning?: DecodeTuning | null;
+  /** The kernel settings the figures were measured with (a stored tuning, or the device's defaults; decode
+   * null: kernels without the matrix-vector decode). */
+  tuning?: { decode: DecodeTuning | null; prefill: PrefillTuning };
   /** Greedy decode in GPU-resident chains (what generate() runs): per-token times. */
   decodeLoop: DecodeFigure;
   /** Decode sampled on the GPU in chains (the dialogue system's settings: temperature 0.7, top-k 40, top-p 0.95, min-p 0.05). */

@@ -320,6 +320,8 @@ export interface TypeConformanceOptions {
    * step, so the decode kernels — fused matrix-vector products, split-K attention — are what is checked).
    */
   parleyPath?: "prefill" | "decode";
+  /** Parley's kernel set (SessionOptions.kernels). Default "auto". */
+  kernels?: "auto" | "gpu" | "cpu";
 }
 
 /** Logits of all positions from Parley, llama.cpp and (optionally) the float64 reference; compares them. */
@@ -341,7 +343,7 @@ export async function runTypeConformance(type: SynthType, ctx: ConformanceContex
   let parley: Float32Array;
   try {
     if (model.info.vocabularySize !== nVocab) throw new Error(`Parley reports ${model.info.vocabularySize} tokens, expected ${nVocab}`);
-    const session = model.createSession({ contextSize: positions });
+    const session = model.createSession({ contextSize: positions, kernels: options.kernels });
     try {
       if (options.parleyPath === "decode") {
         parley = new Float32Array(positions * nVocab);

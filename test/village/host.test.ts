@@ -12,7 +12,7 @@ import type { HostEvent } from "../../samples/village/protocol.js";
 import { startHttpHost, type HttpHost } from "../../samples/village/host/http-host.js";
 import { DEMO_MODEL_LABEL, DEMO_MODEL_PATH, resolveVillageModel } from "../../samples/village/host/model-resolution.js";
 import { tuneForThisGpu, VillageService } from "../../samples/village/host/village-service.js";
-import { describeTuning } from "../../runtime/decode-tuning.js";
+import { describeTuning } from "../../runtime/tuning.js";
 import { Runtime } from "../../runtime/runtime.js";
 import { syntheticModel } from "../fixtures/models.js";
 
@@ -322,7 +322,7 @@ describe("VillageService", () => {
   });
 });
 
-describe("the village's decode tuning on load", () => {
+describe("the village's kernel tuning on load", () => {
   it("tunes on a GPU (stored, described in the model line) and leaves CPU drivers on their defaults", async () => {
     const store = mkdtempSync(join(tmpdir(), "parley-village-tuning-"));
     // lavapipe is a CPU driver: the GPU branch is exercised by naming the device type a GPU would report.
@@ -330,14 +330,14 @@ describe("the village's decode tuning on load", () => {
     try {
       const model = await runtime.loadModel(await syntheticModel("tiny", "q4_0"));
       expect(await tuneForThisGpu(model, "cpu")).toBe("");
-      expect(model.decodeTuning).toBeNull();
+      expect(model.tuning).toBeNull();
       const note = await tuneForThisGpu(model, "discrete");
-      expect(note).toMatch(/^ \(decode kernels: rows [124], (un)?staged/);
-      expect(model.decodeTuning).not.toBeNull();
-      expect(note).toContain(describeTuning(model.decodeTuning!));
+      expect(note).toMatch(/^ \(kernels: decode rows [124], (un)?staged.*; prefill (gemm|tiled16|matvec|lane)/);
+      expect(model.tuning).not.toBeNull();
+      expect(note).toContain(describeTuning(model.tuning!));
       model.dispose();
       const again = await runtime.loadModel(await syntheticModel("tiny", "q4_0"));
-      expect(again.decodeTuning).toEqual(model.decodeTuning); // the next launch: applied from the store
+      expect(again.tuning).toEqual(model.tuning); // the next launch: applied from the store
     } finally {
       runtime.dispose();
       rmSync(store, { recursive: true, force: true });

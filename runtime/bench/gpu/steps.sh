@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The measurements of one GPU session (called by run.sh). Each bench runs Parley and llama.cpp's Vulkan backend
 # on the same synthetic TinyLlama file in one process, so ratios compare like with like. Results: $OUT/*.json
-# and steps.log. PART=1 first tunes the decode kernels per type (`parley tune`, stored under PARLEY_CACHE_DIR, so
-# every later bench session uses the tuned settings; the sweeps still time each setting). Two parts, each under the device tool's 10-minute command limit: PART=1 (default) synthesizes
+# and steps.log. PART=1 first tunes the kernels per type (`parley tune`, stored under PARLEY_CACHE_DIR, so every
+# later bench session uses the tuned settings; the sweeps still time each setting). Two parts, each under the
+# device tool's 10-minute command limit: PART=1 (default) synthesizes
 # the files, profiles a step and benches Q4_0 and Q4_K_M with the matvec rows sweep (and Q4_0 again with the
 # integer dot product on); PART=2 benches Q8_0 and F16, long context decode with three attention chunk sizes, and
 # conformance against llama.cpp's Vulkan backend (decode kernels without and with the integer dot product).
@@ -24,9 +25,9 @@ done
 wait
 if [ "$PART" = 1 ]; then
 for q in q4_0 q4_k_m q8_0; do
-  t tune the decode kernels for $q
+  t tune the kernels for $q
   timeout 60 node --import tsx runtime/cli.ts tune --model $M/$SHAPE-$q-seed1.gguf --force --json > $OUT/tune-$q.json; echo "rc=$?"
-  node -e 'const r=require(process.argv[1]); console.log(JSON.stringify({tuning:r.tuning, ms:r.msPerToken, defaultMs:r.defaultMsPerToken, candidates:r.candidates.map(c=>[c.tuning.rowsPerSubgroup, +c.tuning.stageInput, +c.tuning.wideLoads, +c.tuning.integerDot, c.msPerToken && +c.msPerToken.toFixed(4)])}))' $OUT/tune-$q.json
+  node -e 'const r=require(process.argv[1]); const ph=(p)=>({ms:p.msPerToken, defaultMs:p.defaultMsPerToken, candidates:p.candidates.map(c=>[JSON.stringify(c.tuning), c.msPerToken && +c.msPerToken.toFixed(4), c.error])}); console.log(JSON.stringify({tuning:r.tuning, decode:ph(r.decode), prefill:ph(r.prefill)}))' $OUT/tune-$q.json
 done
 t profile one decode step per type
 for q in q4_0 q4_k_m q8_0; do
@@ -43,7 +44,7 @@ PARLEY_MATVEC_DOT8=1 timeout 100 node --import tsx runtime/bench/bench.ts --shap
 fi
 if [ "$PART" = 2 ]; then
 for q in q8_0 f16; do
-  t tune the decode kernels for $q "(stored ones are reused)"
+  t tune the kernels for $q "(stored ones are reused)"
   timeout 60 node --import tsx runtime/cli.ts tune --model $M/$SHAPE-$q-seed1.gguf --json > $OUT/tune-$q.json; echo "rc=$?"
 done
 t bench q8_0
@@ -53,6 +54,10 @@ timeout 120 node --import tsx runtime/bench/bench.ts --shape $SHAPE --type f16 -
 t decode after a 700-token prompt, attention chunk 32 / 64 / 128
 for c in 32 64 128; do
   PARLEY_ATTN_CHUNK=$c timeout 120 node --import tsx runtime/bench/bench.ts --shape $SHAPE --type q4_0 --peer-gpu $PEER_GPU --decode-after 700 --prefill 128 --repeat 1 --json > $OUT/bench-ctx700-chunk$c.json; echo "rc=$?"
+done
+t prefill with the integer dot product GEMM, q4_0 and q8_0
+for q in q4_0 q8_0; do
+  PARLEY_PREFILL=gemm PARLEY_PREFILL_DOT8=1 timeout 90 node --import tsx runtime/bench/bench.ts --shape $SHAPE --type $q --peer-gpu $PEER_GPU --prefill 128,512 --decode 8 --json > $OUT/bench-$q-prefill-dot8.json; echo "rc=$?"
 done
 t prefill with the older 16-token kernel, for comparison with the tiled GEMM above
 PARLEY_PREFILL=tiled16 timeout 100 node --import tsx runtime/bench/bench.ts --shape $SHAPE --type q4_0 --peer-gpu $PEER_GPU --decode 8 --json > $OUT/bench-q4_0-prefill-tiled16.json; echo "rc=$?"
@@ -64,8 +69,10 @@ t conformance of the decode kernels: one token per step, against llama.cpp Vulka
 timeout 150 node --import tsx test/conformance/run.ts --peer-gpu $PEER_GPU --decode --json > $OUT/conformance-decode.json; echo "rc=$?"
 t the same with the integer dot product kernels
 PARLEY_MATVEC_DOT8=1 timeout 150 node --import tsx test/conformance/run.ts --peer-gpu $PEER_GPU --decode --json > $OUT/conformance-decode-dot8.json; echo "rc=$?"
+t prefill conformance with the integer dot product GEMM
+PARLEY_PREFILL_DOT8=1 timeout 150 node --import tsx test/conformance/run.ts --peer-gpu $PEER_GPU --json > $OUT/conformance-prefill-dot8.json; echo "rc=$?"
 fi
 for f in $OUT/bench-*.json; do
-  node -e 'let r; try { r=require(process.argv[1]); } catch (e) { console.log(process.argv[1].split("/").pop(), "unreadable:", e.message); process.exit(0); } const p=r.parley, q=r.peer; console.log(process.argv[1].split("/").pop(), JSON.stringify({decode:[+p.decode.medianMsPerToken.toFixed(3), +p.decodeLoop.medianMsPerToken.toFixed(3), p.decodeSampledLoop && +p.decodeSampledLoop.medianMsPerToken.toFixed(3), q && +q.decode.medianMsPerToken.toFixed(3)], prefill:p.prefill.map(x=>[x.tokens,+x.ms.toFixed(1), q?.prefill.find(y=>y.tokens===x.tokens)?.ms.toFixed(1)]), first:[p.firstToken.ms, q?.firstToken.ms], rows:p.matvecRowsSweep, plan:p.plan, tuning:p.decodeTuning}))' $f
+  node -e 'let r; try { r=require(process.argv[1]); } catch (e) { console.log(process.argv[1].split("/").pop(), "unreadable:", e.message); process.exit(0); } const p=r.parley, q=r.peer; console.log(process.argv[1].split("/").pop(), JSON.stringify({decode:[+p.decode.medianMsPerToken.toFixed(3), +p.decodeLoop.medianMsPerToken.toFixed(3), p.decodeSampledLoop && +p.decodeSampledLoop.medianMsPerToken.toFixed(3), q && +q.decode.medianMsPerToken.toFixed(3)], prefill:p.prefill.map(x=>[x.tokens,+x.ms.toFixed(1), q?.prefill.find(y=>y.tokens===x.tokens)?.ms.toFixed(1)]), first:[p.firstToken.ms, q?.firstToken.ms], rows:p.matvecRowsSweep, plan:p.plan, tuning:p.tuning}))' $f
 done
 t done

@@ -14,7 +14,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { InvalidArgumentError } from "../../../runtime/errors.js";
 import type { ResolvedModel } from "../../../runtime/models/index.js";
 import { Runtime } from "../../../runtime/runtime.js";
-import { describeTuning } from "../../../runtime/decode-tuning.js";
+import { describeTuning } from "../../../runtime/tuning.js";
 import type { Model } from "../../../runtime/model.js";
 import {
   DialogueRunner,
@@ -423,18 +423,19 @@ function loadNpcs(dataDir: URL | string): Map<NpcId, Npc> {
 }
 
 /**
- * On a GPU, the loading screen's shader warm-up: times the decode kernels' settings for this device once
- * (Model.tuneDecode stores the result, so later launches apply it without measuring) and says what it chose.
+ * On a GPU, the loading screen's shader warm-up: times the kernels' settings for this device once (Model.tune
+ * stores the result, so later launches apply it without measuring) and says what it chose.
  * CPU Vulkan drivers keep their measured defaults (timing there takes longer than it saves). A tuning that
  * fails leaves the defaults: the village still talks.
  */
 export async function tuneForThisGpu(model: Model, deviceType: string): Promise<string> {
   if (deviceType === "cpu") return "";
   try {
-    const r = await model.tuneDecode();
-    const gain = r.msPerToken && r.defaultMsPerToken ? `, ${(r.defaultMsPerToken / r.msPerToken).toFixed(2)}× the defaults` : "";
-    return ` (decode kernels: ${describeTuning(r.tuning)}${gain})`;
+    const r = await model.tune();
+    const d = r.decode;
+    const gain = d.msPerToken && d.defaultMsPerToken ? `, decode ${(d.defaultMsPerToken / d.msPerToken).toFixed(2)}× the defaults` : "";
+    return ` (kernels: ${describeTuning(r.tuning)}${gain})`;
   } catch (error) {
-    return ` (decode tuning failed, defaults kept: ${error instanceof Error ? error.message : String(error)})`;
+    return ` (kernel tuning failed, defaults kept: ${error instanceof Error ? error.message : String(error)})`;
   }
 }

@@ -1,0 +1,304 @@
+// Kernel tuning: picks the decode and prefill kernels' settings for this GPU and model by timing them.
+//
+// Decode is a chain of matrix-vector products whose best shape differs per GPU (rows per subgroup, staging
+// the input in shared memory, 16-byte loads, the integer dot product) and per weight format; prefill is a
+// choice between matrix-product kernels (the tiled GEMM, with or without the integer dot product, 16-token
+// tiles, matrix-vector token tiles, one lane per row). Players own every kind of GPU, so instead of one
+// default per vendor Parley times the candidates on the device itself — greedy decode chains through the
+// GPU-resident loop that generate() uses, and prompt steps of a session's micro-batch — keeps the fastest,
+// and stores the result (runtime/tuning-store.ts) so the next launch applies it without measuring. A game
+// calls Model.tune() once, behind a loading screen, like a shader warm-up.
+
+import { DisposedError, InvalidArgumentError, TuningFailedError } from "./errors.js";
+import type { Model } from "./model.js";
+import type { DeviceInfo } from "./native.js";
+import type { Session, SessionOptions } from "./session.js";
+
+/** Settings of the decode matrix-vector kernels. */
+export interface DecodeTuning {
+  /** Rows of each weight matrix one subgroup computes together: 1, 2, 4 or 8. */
+  rowsPerSubgroup: number;
+  /** Stage the product's input (the normalized x, or silu(gate)·up) in shared memory once per workgroup. */
+  stageInput: boolean;
+  /** Each lane loads 16 bytes of weights at a time instead of 4. */
+  wideLoads: boolean;
+  /** Q4_0 and Q8_0 products through the 4×8-bit integer dot product (devices that have it; the input is
+   * rounded to bytes per 32 values, as llama.cpp's quantized products round it). */
+  integerDot: boolean;
+}
+
+export const PREFILL_KERNELS = ["gemm", "tiled16", "matvec", "lane"] as const;
+
+/** The prefill matrix-product kernel. */
+export interface PrefillTuning {
+  /** "gemm": 64 × 64 shared-memory tiles; "tiled16": 16-token tiles, several threads per row; "matvec": the
+   * matrix-vector kernels over 8-token tiles; "lane": one SIMD lane per row (CPU drivers' narrow models). */
+  kernel: (typeof PREFILL_KERNELS)[number];
+  /** With "gemm": Q4_0 and Q8_0 products through the integer dot product (x rounded to bytes per 32). */
+  integerDot: boolean;
+}
+
+/** Both settings (SessionOptions.tuning, Model.tune). */
+export interface KernelTuning {
+  decode: DecodeTuning;
+  prefill: PrefillTuning;
+}
+
+export const TUNING_ROWS = [1, 2, 4, 8] as const;
+
+function checkFlags(o: Record<string, unknown>, keys: readonly string[], what: string): void {
+  for (const key of keys) {
+    if (typeof o[key] !== "boolean") throw new InvalidArgumentError(`${what}.${key} must be true or false, got ${JSON.stringify(o[key])}`);
+  }
+}
+
+/** Throws InvalidArgumentError unless `t` is a complete DecodeTuning. */
+export function validateDecodeTuning(t: unknown, what = "tuning.decode"): DecodeTuning {
+  if (typeof t !== "object" || t === null) throw new InvalidArgumentError(`${what} must be an object, got ${JSON.stringify(t)}`);
+  const o = t as Record<string, unknown>;
+  if (!TUNING_ROWS.includes(o.rowsPerSubgroup as 1)) {
+    throw new InvalidArgumentError(`${what}.rowsPerSubgroup must be 1, 2, 4 or 8, got ${JSON.stringify(o.rowsPerSubgroup)}`);
+  }
+  checkFlags(o, ["stageInput", "wideLoads", "integerDot"], what);
+  return { rowsPerSubgroup: o.rowsPerSubgroup as number, stageInput: o.stageInput as boolean, wideLoads: o.wideLoads as boolean, integerDot: o.integerDot as boolean };
+}
+
+/** Throws InvalidArgumentError unless `t` is a complete PrefillTuning. */
+export function validatePrefillTuning(t: unknown, what = "tuning.prefill"): PrefillTuning {
+  if (typeof t !== "object" || t === null) throw new InvalidArgumentError(`${what} must be an object, got ${JSON.stringify(t)}`);
+  const o = t as Record<string, unknown>;
+  if (!PREFILL_KERNELS.includes(o.kernel as "gemm")) {
+    throw new InvalidArgumentError(`${what}.kernel must be one of ${PREFILL_KERNELS.join(", ")}, got ${JSON.stringify(o.kernel)}`);
+  }
+  checkFlags(o, ["integerDot"], what);
+  return { kernel: o.kernel as PrefillTuning["kernel"], integerDot: o.integerDot as boolean };
+}
+
+/** Whether two settings objects (flat: numbers, booleans, strings) hold the same values. */
+export function sameSettings<T extends object>(a: T, b: T): boolean {
+  const keys = Object.keys(a) as (keyof T)[];
+  return keys.length === Object.keys(b).length && keys.every((k) => a[k] === b[k]);
+}
+
+/** "rows 4, staged, 16-byte loads, int8 dot" */
+export function describeDecodeTuning(t: DecodeTuning): string {
+  return [`rows ${t.rowsPerSubgroup}`, t.stageInput ? "staged" : "unstaged", ...(t.wideLoads ? ["16-byte loads"] : []), ...(t.integerDot ? ["int8 dot"] : [])].join(", ");
+}
+
+/** "gemm, int8 dot" */
+export function describePrefillTuning(t: PrefillTuning): string {
+  return t.integerDot ? `${t.kernel}, int8 dot` : t.kernel;
+}
+
+/** "decode rows 2, staged; prefill gemm" */
+export function describeTuning(t: KernelTuning): string {
+  return `decode ${describeDecodeTuning(t.decode)}; prefill ${describePrefillTuning(t.prefill)}`;
+}
+
+/** One measured setting. */
+export interface TuningCandidate<T> {
+  tuning: T;
+  /** Median milliseconds per token (decode: per step; prefill: per prompt token); null when it failed. */
+  msPerToken: number | null;
+  /** Why the setting failed (a driver that rejected a kernel, say). */
+  error?: string;
+}
+
+/** One phase (decode or prefill) of a tuning: what it chose, how fast, and what it timed. */
+export interface PhaseReport<T> {
+  tuning: T;
+  /** The device's built-in setting, which the choice is compared against. */
+  defaults: T;
+  msPerToken: number | null;
+  defaultMsPerToken: number | null;
+  /** Every setting timed, in the order timed (empty when the result was stored). */
+  candidates: TuningCandidate<T>[];
+}
+
+export interface TuningReport {
+  /** The settings sessions of this model now use. */
+  tuning: KernelTuning;
+  /** "measured": timed just now; "stored": read from the tuning store (nothing was timed). */
+  source: "measured" | "stored";
+  decode: PhaseReport<DecodeTuning>;
+  prefill: PhaseReport<PrefillTuning>;
+  /** Where the result is stored (null: no tuning store), and why storing it failed (null: it did not). */
+  storePath: string | null;
+  storeError: string | null;
+}
+
+export interface TuneOptions {
+  /** Measure even when a tuning is stored for this device, driver, kernels and model. Default false. */
+  force?: boolean;
+  /** Decode steps per timed chain (1..64). Default 16 on GPUs, 2 on CPU Vulkan drivers (whose steps are slow). */
+  steps?: number;
+  /** Prompt tokens per timed prefill step (1..512; also the sessions' micro-batch). Default 64 on GPUs
+   * (the default micro-batch), 8 on CPU Vulkan drivers. */
+  prefillTokens?: number;
+  /** Timed chains or prompt steps per setting; the median counts. Default 3. */
+  repeat?: number;
+  /** Called before each setting is timed. */
+  onProgress?: (progress: { phase: "decode" | "prefill"; index: number; setting: DecodeTuning | PrefillTuning }) => void;
+}
+
+/** A setting wins only when it beats the defaults by more than this fraction (a guard against noise). */
+export const TUNING_MARGIN = 0.02;
+
+/**
+ * The setting to keep: the fastest that worked, unless the defaults are within TUNING_MARGIN of it.
+ * Throws TuningFailedError when no setting worked.
+ */
+export function chooseTuning<T extends object>(candidates: readonly TuningCandidate<T>[], defaults: T, describe: (t: T) => string = JSON.stringify): TuningCandidate<T> {
+  const ok = candidates.filter((c) => c.msPerToken !== null && Number.isFinite(c.msPerToken));
+  if (ok.length === 0) {
+    const why = candidates.filter((c) => c.error).map((c) => `${describe(c.tuning)}: ${c.error}`);
+    throw new TuningFailedError(`tuning: no setting worked (${why.join("; ") || "nothing was measured"})`);
+  }
+  const fastest = ok.reduce((a, b) => (b.msPerToken! < a.msPerToken! ? b : a));
+  const byDefault = ok.find((c) => sameSettings(c.tuning, defaults));
+  if (byDefault && byDefault.msPerToken! <= fastest.msPerToken! * (1 + TUNING_MARGIN)) return byDefault;
+  return fastest;
+}
+
+/** Times each setting once (the defaults first), skipping repeats. */
+function timer<T extends object>(measure: (t: T) => Promise<TuningCandidate<T>>) {
+  const timed: TuningCandidate<T>[] = [];
+  const time = async (t: T) => {
+    if (!timed.some((c) => sameSettings(c.tuning, t))) timed.push(await measure(t));
+  };
+  return { timed, time };
+}
+
+/**
+ * The decode search, in three rounds so that it times ~10 settings rather than every combination: rows per
+ * subgroup × staging; then 16-byte loads on the best so far; then, where the device has an integer dot
+ * product and the model has Q4_0/Q8_0 products, that path with 1, 2 and 4 rows (it always stages).
+ */
+export async function searchDecodeTuning(
+  defaults: DecodeTuning,
+  options: { integerDot: boolean },
+  measure: (t: DecodeTuning) => Promise<TuningCandidate<DecodeTuning>>,
+): Promise<TuningCandidate<DecodeTuning>[]> {
+  const { timed, time } = timer(measure);
+  await time(defaults);
+  for (const rowsPerSubgroup of [1, 2, 4]) {
+    for (const stageInput of [false, true]) await time({ rowsPerSubgroup, stageInput, wideLoads: false, integerDot: false });
+  }
+  await time({ ...chooseTuning(timed, defaults).tuning, wideLoads: true, integerDot: false });
+  if (options.integerDot) {
+    for (const rowsPerSubgroup of [1, 2, 4]) await time({ rowsPerSubgroup, stageInput: true, wideLoads: false, integerDot: true });
+  }
+  return timed;
+}
+
+/** The prefill search: every kernel, and the GEMM with the integer dot product where it applies. */
+export async function searchPrefillTuning(
+  defaults: PrefillTuning,
+  options: { integerDot: boolean },
+  measure: (t: PrefillTuning) => Promise<TuningCandidate<PrefillTuning>>,
+): Promise<TuningCandidate<PrefillTuning>[]> {
+  const { timed, time } = timer(measure);
+  await time(defaults);
+  for (const kernel of PREFILL_KERNELS) await time({ kernel, integerDot: false });
+  if (options.integerDot) await time({ kernel: "gemm", integerDot: true });
+  return timed;
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
+}
+
+/**
+ * Times greedy decoding in `session` (fresh, context ≥ 2 + steps × (repeat + 1)) through the GPU-resident
+ * loop: one untimed chain to warm up, then `repeat` chains of `steps` steps; the median ms per step.
+ */
+export async function timeDecodeSteps(session: Session, firstToken: number, steps: number, repeat: number): Promise<number> {
+  let token = (await session.evaluate([firstToken], { logits: "none" })).argmax;
+  token = (await session.decodeChain(token, steps)).at(-1)!;
+  const perStep: number[] = [];
+  for (let i = 0; i < repeat; i++) {
+    const t0 = performance.now();
+    token = (await session.decodeChain(token, steps)).at(-1)!;
+    perStep.push((performance.now() - t0) / steps);
+  }
+  return median(perStep);
+}
+
+/**
+ * Times prompt evaluation in `session` (micro-batch and context ≥ tokens.length): one untimed step to warm
+ * up, then `repeat` steps of all of `tokens` on an emptied cache; the median ms per prompt token.
+ */
+export async function timePrefillSteps(session: Session, tokens: readonly number[], repeat: number): Promise<number> {
+  const perToken: number[] = [];
+  for (let i = 0; i <= repeat; i++) {
+    session.reset();
+    const t0 = performance.now();
+    await session.evaluate(tokens, { logits: "none" });
+    if (i > 0) perToken.push((performance.now() - t0) / tokens.length);
+  }
+  return median(perToken);
+}
+
+/** The environment variables that override every tuning (native/src/session.cpp): tuning is moot under them. */
+export const TUNING_ENV_OVERRIDES = [
+  "PARLEY_MATVEC_ROWS", "PARLEY_MATVEC_STAGE", "PARLEY_MATVEC_WIDE", "PARLEY_MATVEC_DOT8", "PARLEY_PREFILL", "PARLEY_PREFILL_DOT8",
+] as const;
+
+/**
+ * Times both phases' candidates for `model` on `device` (Model.tune's measuring half: it applies and stores
+ * the result). Each setting runs in a small session of its own; one that fails (a driver rejecting a kernel)
+ * is recorded and skipped. Decode runs with the built-in prefill and the other way round.
+ */
+export async function measureTuning(
+  model: Model,
+  device: DeviceInfo,
+  defaults: KernelTuning,
+  options: TuneOptions,
+): Promise<{ decode: PhaseReport<DecodeTuning>; prefill: PhaseReport<PrefillTuning> }> {
+  const cpu = device.type === "cpu";
+  const steps = options.steps ?? (cpu ? 2 : 16);
+  const prefillTokens = options.prefillTokens ?? (cpu ? 8 : 64);
+  const repeat = options.repeat ?? 3;
+  const int = (name: string, v: number, hi: number) => {
+    if (!Number.isInteger(v) || v < 1 || v > hi) throw new InvalidArgumentError(`tune: ${name} must be an integer in 1..${hi}, got ${v}`);
+  };
+  int("steps", steps, 64);
+  int("prefillTokens", prefillTokens, 512);
+  int("repeat", repeat, 100);
+  const types = model.info.tensorTypes;
+  const integerDot = device.integerDotProduct && ("Q4_0" in types || "Q8_0" in types);
+
+  const timeWith = async <T>(phase: "decode" | "prefill", index: number, setting: T, sessionOptions: SessionOptions, run: (s: Session) => Promise<number>) => {
+    options.onProgress?.({ phase, index, setting: setting as DecodeTuning | PrefillTuning });
+    let session: Session | undefined;
+    try {
+      session = model.createSession(sessionOptions);
+      return { tuning: setting, msPerToken: await run(session) };
+    } catch (error) {
+      if (error instanceof DisposedError) throw error; // the model went away: stop, not a setting's failure
+      return { tuning: setting, msPerToken: null, error: (error as Error).message };
+    } finally {
+      session?.dispose();
+    }
+  };
+  const phaseReport = <T extends object>(candidates: TuningCandidate<T>[], d: T, describe: (t: T) => string): PhaseReport<T> => {
+    const chosen = chooseTuning(candidates, d, describe);
+    const byDefault = candidates.find((c) => sameSettings(c.tuning, d));
+    return { tuning: chosen.tuning, defaults: d, msPerToken: chosen.msPerToken, defaultMsPerToken: byDefault?.msPerToken ?? null, candidates };
+  };
+
+  let index = 0;
+  const decodeContext = 2 + steps * (repeat + 1);
+  const bos = model.tokenizer.bosId;
+  const decode = await searchDecodeTuning(defaults.decode, { integerDot }, (t) =>
+    timeWith("decode", index++, t, { contextSize: decodeContext, ubatch: 1, tuning: { decode: t, prefill: defaults.prefill } }, (s) => timeDecodeSteps(s, bos, steps, repeat)),
+  );
+  index = 0;
+  // A prompt of ordinary tokens (not special ones), the same for every kernel.
+  const prompt = Array.from({ length: prefillTokens }, (_, i) => 1000 + ((i * 7919) % 20000));
+  const prefill = await searchPrefillTuning(defaults.prefill, { integerDot }, (t) =>
+    timeWith("prefill", index++, t, { contextSize: prefillTokens, ubatch: prefillTokens, tuning: { decode: defaults.decode, prefill: t } }, (s) => timePrefillSteps(s, prompt, repeat)),
+  );
+  return { decode: phaseReport(decode, defaults.decode, describeDecodeTuning), prefill: phaseReport(prefill, defaults.prefill, describePrefillTuning) };
+}

@@ -1,0 +1,287 @@
+// Kernel tuning (runtime/tuning.ts, runtime/tuning-store.ts): Model.tune() times the decode and prefill
+// kernels' settings on the real device (lavapipe here), keeps the fastest, applies them to new sessions and
+// stores them; a later load on the same device, driver, kernels and model applies them without measuring.
+// The choice rules and the search order are checked on given timings (which setting wins is the logic under
+// test; the timings on this machine are noise, never asserted).
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { InvalidArgumentError, Runtime, TuningFailedError, type DecodeTuning, type KernelTuning, type PrefillTuning } from "../runtime/index.js";
+import { chooseTuning, describeDecodeTuning, searchDecodeTuning, searchPrefillTuning, TUNING_MARGIN, type TuningCandidate } from "../runtime/tuning.js";
+import { TUNING_FILE } from "../runtime/tuning-store.js";
+import { syntheticModel } from "./fixtures/models.js";
+
+const tuning = (rowsPerSubgroup: number, stageInput = false, wideLoads = false, integerDot = false): DecodeTuning => ({
+  rowsPerSubgroup, stageInput, wideLoads, integerDot,
+});
+const FAST = { steps: 2, prefillTokens: 8, repeat: 1 };
+
+describe("choosing a tuning", () => {
+  const defaults = tuning(1);
+  it("keeps the fastest setting that worked", () => {
+    const c: TuningCandidate<DecodeTuning>[] = [
+      { tuning: defaults, msPerToken: 3 },
+      { tuning: tuning(2), msPerToken: 2 },
+      { tuning: tuning(4, true), msPerToken: null, error: "pipeline failed" },
+      { tuning: tuning(4), msPerToken: 2.5 },
+    ];
+    expect(chooseTuning(c, defaults).tuning).toEqual(tuning(2));
+  });
+  it("keeps the defaults unless a setting beats them by more than the margin", () => {
+    const within = [{ tuning: defaults, msPerToken: 1 + TUNING_MARGIN / 2 }, { tuning: tuning(2), msPerToken: 1 }];
+    expect(chooseTuning(within, defaults).tuning).toEqual(defaults);
+    const beyond = [{ tuning: defaults, msPerToken: 1 + TUNING_MARGIN * 2 }, { tuning: tuning(2), msPerToken: 1 }];
+    expect(chooseTuning(beyond, defaults).tuning).toEqual(tuning(2));
+  });
+  it("fails with a typed error naming each failure when nothing worked", () => {
+    const c = [{ tuning: defaults, msPerToken: null, error: "device lost" }];
+    expect(() => chooseTuning(c, defaults, describeDecodeTuning)).toThrow(TuningFailedError);
+    expect(() => chooseTuning(c, defaults, describeDecodeTuning)).toThrow(/rows 1, unstaged: device lost/);
+  });
+});
+
+describe("the decode search", () => {
+  // Timings a device might give: staging and 2 rows help, wide loads help on top, the integer dot more.
+  const cost = (t: DecodeTuning) => 10 - (t.stageInput ? 2 : 0) - (t.rowsPerSubgroup === 2 ? 1 : 0) - (t.wideLoads ? 0.5 : 0) - (t.integerDot ? 3 : 0);
+  const measureWith = (timed: DecodeTuning[]) => async (t: DecodeTuning) => {
+    timed.push(t);
+    return { tuning: t, msPerToken: cost(t) };
+  };
+
+  it("times rows × staging, then 16-byte loads on the best so far, and nothing twice", async () => {
+    const timed: DecodeTuning[] = [];
+    const result = await searchDecodeTuning(tuning(4, true), { integerDot: false }, measureWith(timed));
+    expect(timed).toHaveLength(7); // defaults (one of the grid's six) + 5 more + wide on the best
+    expect(new Set(timed.map((t) => JSON.stringify(t))).size).toBe(7);
+    expect(timed.at(-1)).toEqual(tuning(2, true, true));
+    expect(chooseTuning(result, tuning(4, true)).tuning).toEqual(tuning(2, true, true));
+    expect(timed.some((t) => t.integerDot)).toBe(false);
+  });
+
+  it("adds the integer dot product with 1, 2 and 4 rows where the device and weights have it", async () => {
+    const timed: DecodeTuning[] = [];
+    const result = await searchDecodeTuning(tuning(1), { integerDot: true }, measureWith(timed));
+    expect(timed.filter((t) => t.integerDot).map((t) => t.rowsPerSubgroup)).toEqual([1, 2, 4]);
+    expect(chooseTuning(result, tuning(1)).tuning).toEqual(tuning(2, true, false, true));
+  });
+});
+
+describe("the prefill search", () => {
+  it("times every kernel once, the defaults first, and the integer dot GEMM only where it applies", async () => {
+    const timed: PrefillTuning[] = [];
+    const cost: Record<string, number> = { gemm: 3, tiled16: 4, matvec: 2, lane: 5 };
+    const measure = async (t: PrefillTuning) => {
+      timed.push(t);
+      return { tuning: t, msPerToken: t.integerDot ? 1 : cost[t.kernel] };
+    };
+    const without = await searchPrefillTuning({ kernel: "matvec", integerDot: false }, { integerDot: false }, measure);
+    expect(timed.map((t) => t.kernel)).toEqual(["matvec", "gemm", "tiled16", "lane"]);
+    expect(chooseTuning(without, { kernel: "matvec", integerDot: false }).tuning).toEqual({ kernel: "matvec", integerDot: false });
+    timed.length = 0;
+    const withDot = await searchPrefillTuning({ kernel: "gemm", integerDot: false }, { integerDot: true }, measure);
+    expect(timed).toHaveLength(5);
+    expect(chooseTuning(withDot, { kernel: "gemm", integerDot: false }).tuning).toEqual({ kernel: "gemm", integerDot: true });
+  });
+});
+
+describe("Model.tune on the device", () => {
+  let store: string;
+  let path: string;
+  beforeAll(async () => {
+    store = mkdtempSync(join(tmpdir(), "parley-tuning-"));
+    path = await syntheticModel("tiny", "q4_0");
+  });
+  afterAll(() => rmSync(store, { recursive: true, force: true }));
+
+  it("times both phases' settings, keeps the best, applies them to new sessions and stores them", async () => {
+    const runtime = await Runtime.create({ tuningStore: store, validation: true });
+    try {
+      const model = await runtime.loadModel(path);
+      expect(model.tuning).toBeNull();
+      const before = model.createSession({ contextSize: 8 });
+      const progress: Array<[string, unknown]> = [];
+      const report = await model.tune({ ...FAST, onProgress: (p) => progress.push([p.phase, p.setting]) });
+      expect(report.source).toBe("measured");
+      expect(report.decode.candidates.length).toBeGreaterThanOrEqual(7);
+      // lavapipe's integer dot product is emulated but present: the prefill search has all 5 settings.
+      expect(report.prefill.candidates.map((c) => c.tuning)).toEqual(
+        expect.arrayContaining([{ kernel: "gemm", integerDot: false }, { kernel: "gemm", integerDot: true }, { kernel: "lane", integerDot: false }]),
+      );
+      expect(progress).toEqual([
+        ...report.decode.candidates.map((c) => ["decode", c.tuning]),
+        ...report.prefill.candidates.map((c) => ["prefill", c.tuning]),
+      ]);
+      for (const phase of [report.decode, report.prefill] as const) {
+        expect(phase.candidates[0].tuning).toEqual(phase.defaults);
+        for (const c of phase.candidates) {
+          if (c.msPerToken === null) expect(c.error).toBeTruthy();
+          else expect(c.msPerToken).toBeGreaterThan(0);
+        }
+        expect(phase.tuning).toEqual(chooseTuning<object>(phase.candidates, phase.defaults).tuning);
+      }
+      const tuned: KernelTuning = { decode: report.decode.tuning, prefill: report.prefill.tuning };
+      const defaults: KernelTuning = { decode: report.decode.defaults, prefill: report.prefill.defaults };
+      expect(report.tuning).toEqual(tuned);
+      expect(model.tuning).toEqual(tuned);
+      expect(model.createSession({ contextSize: 8 }).tuning).toEqual(tuned);
+      expect(before.tuning).toEqual(defaults); // sessions made before keep theirs
+      expect(model.createSession({ contextSize: 8, tuning: "default" }).tuning).toEqual(defaults);
+      // A part given by the session, the other from the model.
+      const pinned = model.createSession({ contextSize: 8, tuning: { decode: tuning(8) } }).tuning;
+      expect(pinned).toEqual({ decode: tuning(8), prefill: tuned.prefill });
+      // Explicit kernel sets: "cpu" has no matrix-vector decode; neither takes the prefill tuning.
+      const cpuSet = model.createSession({ contextSize: 8, kernels: "cpu", tuning: { prefill: { kernel: "gemm", integerDot: true } } }).tuning;
+      expect(cpuSet).toEqual({ decode: null, prefill: { kernel: "lane", integerDot: false } });
+
+      expect(report.storeError).toBeNull();
+      expect(report.storePath).toBe(join(store, TUNING_FILE));
+      const file = JSON.parse(readFileSync(report.storePath!, "utf8"));
+      expect(Object.values(file.entries)).toEqual([expect.objectContaining({ tuning: tuned, device: runtime.device.name })]);
+      expect(readdirSync(store)).toEqual([TUNING_FILE]); // no temporary file left behind
+      expect(runtime.validationMessages()).toEqual([]);
+    } finally {
+      runtime.dispose();
+    }
+
+    // The next process on this device: applied at load, nothing timed unless forced.
+    const next = await Runtime.create({ tuningStore: store });
+    try {
+      const model = await next.loadModel(path);
+      const stored = JSON.parse(readFileSync(join(store, TUNING_FILE), "utf8"));
+      const [entry] = Object.values(stored.entries) as Array<{ tuning: KernelTuning }>;
+      expect(model.tuning).toEqual(entry.tuning);
+      let timed = 0;
+      const again = await model.tune({ ...FAST, onProgress: () => timed++ });
+      expect(again).toMatchObject({ source: "stored", tuning: entry.tuning, decode: { candidates: [] }, prefill: { candidates: [] } });
+      expect(timed).toBe(0);
+      const forced = await model.tune({ ...FAST, force: true, onProgress: () => timed++ });
+      expect(forced.source).toBe("measured");
+      expect(timed).toBe(forced.decode.candidates.length + forced.prefill.candidates.length);
+      // Another model (other weight formats): not this tuning's; stored beside it.
+      const other = await next.loadModel(await syntheticModel("tiny", "q8_0"));
+      expect(other.tuning).toBeNull();
+      await other.tune(FAST);
+      expect(Object.keys(JSON.parse(readFileSync(join(store, TUNING_FILE), "utf8")).entries)).toHaveLength(2);
+    } finally {
+      next.dispose();
+    }
+  });
+
+  it("a setting only changes how the work is split: tuned sessions compute the same logits", async () => {
+    const runtime = await Runtime.create({ tuningStore: false });
+    try {
+      const model = await runtime.loadModel(path);
+      const tokens = [1, 15043, 29892, 920, 526, 366, 29973, 306];
+      // The prompt's first 5 tokens in one step (prefill kernels), then one at a time (decode kernels).
+      const logits = async (t: Partial<KernelTuning> | "default") => {
+        const s = model.createSession({ contextSize: 16, tuning: t });
+        const out = [(await s.evaluate(tokens.slice(0, 5), { logits: "last" })).logits!];
+        for (const tok of tokens.slice(5)) out.push((await s.evaluate([tok], { logits: "last" })).logits!);
+        s.dispose();
+        return out;
+      };
+      const reference = await logits("default");
+      const settings: Partial<KernelTuning>[] = [
+        { decode: tuning(1), prefill: { kernel: "gemm", integerDot: false } },
+        { decode: tuning(2, true, true), prefill: { kernel: "tiled16", integerDot: false } },
+        { decode: tuning(8, false), prefill: { kernel: "lane", integerDot: false } },
+        { prefill: { kernel: "matvec", integerDot: false } },
+      ];
+      for (const t of settings) {
+        const got = await logits(t);
+        for (let i = 0; i < got.length; i++) {
+          const scale = Math.max(...reference[i].map(Math.abs));
+          const worst = Math.max(...got[i].map((v, j) => Math.abs(v - reference[i][j])));
+          expect(worst / scale, JSON.stringify(t)).toBeLessThan(1e-3);
+        }
+      }
+      // The integer dot GEMM rounds x to bytes: close, not float-close (test/prefill-dot8.test.ts bounds it).
+      const dot8 = await logits({ prefill: { kernel: "gemm", integerDot: true } });
+      const scale = Math.max(...reference[0].map(Math.abs));
+      const moved = Math.max(...dot8[0].map((v, j) => Math.abs(v - reference[0][j]))) / scale;
+      expect(moved).toBeGreaterThan(1e-5);
+      expect(moved).toBeLessThan(5e-2);
+    } finally {
+      runtime.dispose();
+    }
+  });
+
+  it("rejects bad settings and tuning under the environment's overrides with typed errors", async () => {
+    const runtime = await Runtime.create({ tuningStore: false });
+    try {
+      const model = await runtime.loadModel(path);
+      expect(() => model.createSession({ tuning: { decode: tuning(3) } })).toThrow(InvalidArgumentError);
+      expect(() => model.createSession({ tuning: { decode: { rowsPerSubgroup: 2 } as DecodeTuning } })).toThrow(/stageInput must be true or false/);
+      expect(() => model.createSession({ tuning: { prefill: { kernel: "fast" } as unknown as PrefillTuning } })).toThrow(/kernel must be one of gemm/);
+      expect(() => model.createSession({ tuning: "fastest" as "default" })).toThrow(InvalidArgumentError);
+      await expect(model.tune({ steps: 0 })).rejects.toThrow(InvalidArgumentError);
+      await expect(model.tune({ prefillTokens: 600 })).rejects.toThrow(/prefillTokens/);
+      for (const name of ["PARLEY_MATVEC_ROWS", "PARLEY_PREFILL"]) {
+        process.env[name] = name === "PARLEY_PREFILL" ? "gemm" : "2";
+        try {
+          await expect(model.tune(FAST)).rejects.toThrow(new RegExp(name));
+        } finally {
+          delete process.env[name];
+        }
+      }
+      const report = await model.tune(FAST);
+      expect(report.storePath).toBeNull();
+      expect(model.tuning).toEqual(report.tuning);
+    } finally {
+      runtime.dispose();
+    }
+  });
+
+  it("a corrupt store reads as empty and is replaced; an unwritable one is reported, never thrown", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "parley-tuning-bad-"));
+    try {
+      writeFileSync(join(dir, TUNING_FILE), "{ not json");
+      let runtime = await Runtime.create({ tuningStore: dir });
+      let model = await runtime.loadModel(path);
+      expect(model.tuning).toBeNull();
+      const report = await model.tune(FAST);
+      expect(report.storeError).toBeNull();
+      expect(JSON.parse(readFileSync(join(dir, TUNING_FILE), "utf8")).format).toBe("parley-kernel-tuning");
+      runtime.dispose();
+
+      const blocked = join(dir, "a-file");
+      writeFileSync(blocked, "");
+      runtime = await Runtime.create({ tuningStore: join(blocked, "tuning") });
+      model = await runtime.loadModel(path);
+      const unstored = await model.tune(FAST);
+      expect(unstored.storeError).toMatch(/cannot write/);
+      expect(model.tuning).toEqual(unstored.tuning);
+      runtime.dispose();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("parley tune", () => {
+  it("measures and stores, then reports the stored tuning", async () => {
+    const root = fileURLToPath(new URL("..", import.meta.url));
+    const cache = mkdtempSync(join(tmpdir(), "parley-tune-cli-"));
+    const model = await syntheticModel("tiny", "q4_0");
+    const run = (...args: string[]) => {
+      const r = spawnSync(process.execPath, [`${root}dist/runtime/cli.js`, "tune", "--model", model, "--steps", "2", "--prefill-tokens", "8", "--repeat", "1", ...args], {
+        cwd: root, encoding: "utf8", timeout: 240_000, env: { ...process.env, PARLEY_CACHE_DIR: cache },
+      });
+      expect(r.status, r.stderr).toBe(0);
+      return r.stdout;
+    };
+    try {
+      const first = JSON.parse(run("--json"));
+      expect(first.source).toBe("measured");
+      expect(first.storePath).toBe(join(cache, "tuning", TUNING_FILE));
+      const text = run();
+      expect(text).toMatch(/^stored: decode rows \d.*; prefill (gemm|tiled16|matvec|lane)/m);
+      expect(text).toMatch(/--force measures again/);
+    } finally {
+      rmSync(cache, { recursive: true, force: true });
+    }
+  });
+});
