@@ -7,11 +7,12 @@
 // instead of once per 16, and the inner loop is 16 multiply-adds per 8 shared-memory reads.
 //
 // DOT8 (compiled as matmul_tiled_dot8_q4_0 / _q8_0, for devices with the 4×8-bit integer dot product): the
-// same tiles, but the slice's weights are staged as signed bytes (Q4_0 nibbles − 8, Q8_0 as stored) with one
-// scale per row, the tokens' x values are rounded to signed bytes with one scale per token (max |x| / 127,
-// as llama.cpp rounds activations for its quantized products, and as matvec.comp's DOT8 decode does), and
-// each thread's 4 × 4 patch takes 8 integer dot instructions per pair (4 bytes each) instead of 32
-// multiply-adds: 4× the arithmetic per shared-memory read.
+// same tiles, but the weights are staged as signed bytes (Q4_0 nibbles − 8, Q8_0 as stored) with one scale
+// per row and block, the tokens' x values are rounded to signed bytes with one scale per token and block
+// (max |x| / 127, as llama.cpp rounds activations for its quantized products, and as matvec.comp's DOT8
+// decode does), and each thread's 4 × 4 patch takes 8 integer dot instructions per pair and block (4 bytes
+// each) instead of 32 multiply-adds: 4× the arithmetic per shared-memory read. Bytes are 4× smaller than
+// floats, so a stage holds 4 blocks (128 values of K) and the tile waits at a quarter of the barriers.
 #extension GL_EXT_control_flow_attributes : enable
 #ifdef DOT8
 #extension GL_EXT_spirv_intrinsics : require
@@ -46,11 +47,14 @@ const uint BM = 64u, BN = 64u, BK = 32u, PAD = 1u;
 spirv_instruction(extensions = ["SPV_KHR_integer_dot_product"], capabilities = [6019, 6018], id = 4450)
 int dot4x8(int a, int b, spirv_literal int packed_vector_format);
 
-// Word q of a slice holds elements 4q..4q+3; [word][row or token] keeps neighbouring threads on neighbouring words.
-shared uint wq[BK / 4u][BM + PAD];
-shared float wd[BM];
-shared uint xq[BK / 4u][BN + PAD];
-shared float xd[BN];
+// Each stage holds SB 32-element blocks of K (128 values: a quarter of the barriers of one block per stage).
+// Word q of a block holds elements 4q..4q+3; [block][word][row or token] keeps neighbouring threads on
+// neighbouring words.
+const uint SB = 4u;
+shared uint wq[SB][BK / 4u][BM + PAD];
+shared float wd[SB][BM];
+shared uint xq[SB][BK / 4u][BN + PAD];
+shared float xd[SB][BN];
 
 // Four floats → one word of signed bytes, round(v · inv) with halves away from zero.
 uint pack_bytes(vec4 v, float inv) {
@@ -58,47 +62,54 @@ uint pack_bytes(vec4 v, float inv) {
   return (uint(b.x) & 255u) | ((uint(b.y) & 255u) << 8) | ((uint(b.z) & 255u) << 16) | ((uint(b.w) & 255u) << 24);
 }
 
-// Stages slice kb: thread tid takes row tid / 4 (words of the quants), and lane `lane` (numbered by subgroup,
-// so the 4 lanes of a token are neighbours in one subgroup, which is at least 4 wide) takes token lane / 4 (8 of
-// its 32 x values): two shuffles find the token's maximum; every lane runs them, so control flow stays uniform.
-void stage_slice(uint tid, uint kb, uint row0, uint t0, uint t_end) {
-  uint part = tid % 4u, r = row0 + tid / 4u;
-  if (r < pc.M) {
+// Stages blocks kb0..kb0+SB-1 (those past the row's end as zeros): thread tid takes row tid / 4 (a quarter of
+// each block's quant words), and lane `lane` (numbered by subgroup, so the 4 lanes of a token are neighbours in
+// one subgroup, which is at least 4 wide) takes token lane / 4 (8 of each block's 32 x values): two shuffles
+// find the token's maximum per block; every lane runs them, so control flow stays uniform.
+void stage_blocks(uint tid, uint kb0, uint row0, uint t0, uint t_end) {
+  uint blocks = pc.K / 32u;
+  uint part = tid % 4u, wr = tid / 4u, r = row0 + wr;
+  [[unroll]] for (uint b = 0u; b < SB; ++b) {
+    uint kb = kb0 + b;
+    if (r < pc.M && kb < blocks) {
 #if defined(WTYPE_Q4_0)
-    uint words_per_row = pc.K / 8u;  // 4 words of nibbles per 32-element block
-    // Word `part` of the block: low nibbles are elements 4·part.., high nibbles 16 + 4·part..; n → n − 8 per
-    // byte without borrows, as in matvec.comp.
-    uint u = w_u32[r * words_per_row + kb * 4u + part];
-    wq[part][tid / 4u] = (((u & 0x0F0F0F0Fu) | 0x80808080u) - 0x08080808u) ^ 0x80808080u;
-    wq[4u + part][tid / 4u] = ((((u >> 4) & 0x0F0F0F0Fu) | 0x80808080u) - 0x08080808u) ^ 0x80808080u;
+      // Word `part` of the block (4 words of nibbles per block): low nibbles are elements 4·part.., high
+      // nibbles 16 + 4·part..; n → n − 8 per byte without borrows, as in matvec.comp.
+      uint u = w_u32[r * (pc.K / 8u) + kb * 4u + part];
+      wq[b][part][wr] = (((u & 0x0F0F0F0Fu) | 0x80808080u) - 0x08080808u) ^ 0x80808080u;
+      wq[b][4u + part][wr] = ((((u >> 4) & 0x0F0F0F0Fu) | 0x80808080u) - 0x08080808u) ^ 0x80808080u;
 #elif defined(WTYPE_Q8_0)
-    uint words_per_row = pc.K / 4u;  // 8 words of bytes per block
-    wq[2u * part][tid / 4u] = w_u32[r * words_per_row + kb * 8u + 2u * part];
-    wq[2u * part + 1u][tid / 4u] = w_u32[r * words_per_row + kb * 8u + 2u * part + 1u];
+      uint base = r * (pc.K / 4u) + kb * 8u + 2u * part;  // 8 words of bytes per block
+      wq[b][2u * part][wr] = w_u32[base];
+      wq[b][2u * part + 1u][wr] = w_u32[base + 1u];
 #else
 #error "DOT8 is built for Q4_0 and Q8_0 only"
 #endif
-    if (part == 0u) wd[tid / 4u] = block_scale(r * (pc.K / 32u) + kb, pc.scale_offset);
-  } else {
-    wq[2u * part][tid / 4u] = 0u;
-    wq[2u * part + 1u][tid / 4u] = 0u;
-    if (part == 0u) wd[tid / 4u] = 0.0;
+      if (part == 0u) wd[b][wr] = block_scale(r * blocks + kb, pc.scale_offset);
+    } else {
+      wq[b][2u * part][wr] = 0u;
+      wq[b][2u * part + 1u][wr] = 0u;
+      if (part == 0u) wd[b][wr] = 0.0;
+    }
   }
   uint lane = gl_SubgroupID * gl_SubgroupSize + gl_SubgroupInvocationID;
   uint st = lane / 4u, t = t0 + st;
   part = lane % 4u;
-  uint base = t * pc.K + kb * BK + 8u * part;
-  vec4 lo = t < t_end ? vec4(x[base], x[base + 1u], x[base + 2u], x[base + 3u]) : vec4(0.0);
-  vec4 hi = t < t_end ? vec4(x[base + 4u], x[base + 5u], x[base + 6u], x[base + 7u]) : vec4(0.0);
-  vec4 a = max(abs(lo), abs(hi));
-  float amax = max(max(a.x, a.y), max(a.z, a.w));
-  amax = max(amax, subgroupShuffleXor(amax, 1u));
-  amax = max(amax, subgroupShuffleXor(amax, 2u));
-  float d = amax / 127.0;
-  float inv = d > 0.0 ? 1.0 / d : 0.0;
-  xq[2u * part][st] = pack_bytes(lo, inv);
-  xq[2u * part + 1u][st] = pack_bytes(hi, inv);
-  if (part == 0u) xd[st] = unpackHalf2x16(packHalf2x16(vec2(d, 0.0))).x;  // kept as f16, like llama.cpp's
+  [[unroll]] for (uint b = 0u; b < SB; ++b) {
+    bool live = t < t_end && kb0 + b < blocks;
+    uint at = t * pc.K + (kb0 + b) * BK + 8u * part;
+    vec4 lo = live ? vec4(x[at], x[at + 1u], x[at + 2u], x[at + 3u]) : vec4(0.0);
+    vec4 hi = live ? vec4(x[at + 4u], x[at + 5u], x[at + 6u], x[at + 7u]) : vec4(0.0);
+    vec4 a = max(abs(lo), abs(hi));
+    float amax = max(max(a.x, a.y), max(a.z, a.w));
+    amax = max(amax, subgroupShuffleXor(amax, 1u));
+    amax = max(amax, subgroupShuffleXor(amax, 2u));
+    float d = amax / 127.0;
+    float inv = d > 0.0 ? 1.0 / d : 0.0;
+    xq[b][2u * part][st] = pack_bytes(lo, inv);
+    xq[b][2u * part + 1u][st] = pack_bytes(hi, inv);
+    if (part == 0u) xd[b][st] = unpackHalf2x16(packHalf2x16(vec2(d, 0.0))).x;  // kept as f16, like llama.cpp's
+  }
 }
 #else
 shared float ws[BK][BM + PAD];  // ws[k][row]: the tile's weights, dequantized
@@ -118,20 +129,22 @@ void main() {
   [[unroll]] for (uint i = 0u; i < 4u; ++i) [[unroll]] for (uint j = 0u; j < 4u; ++j) acc[i][j] = 0.0;
 
 #ifdef DOT8
-  for (uint kb = 0u; kb < pc.K / BK; ++kb) {
-    stage_slice(tid, kb, row0, t0, t_end);
+  for (uint kb0 = 0u; kb0 < pc.K / BK; kb0 += SB) {
+    stage_blocks(tid, kb0, row0, t0, t_end);
     barrier();
-    int isum[4][4];
-    [[unroll]] for (uint i = 0u; i < 4u; ++i) [[unroll]] for (uint j = 0u; j < 4u; ++j) isum[i][j] = 0;
-    [[unroll]] for (uint q = 0u; q < BK / 4u; ++q) {
-      int a[4], b[4];
-      [[unroll]] for (uint i = 0u; i < 4u; ++i) a[i] = int(wq[q][ty + 16u * i]);
-      [[unroll]] for (uint j = 0u; j < 4u; ++j) b[j] = int(xq[q][tx + 16u * j]);
-      [[unroll]] for (uint i = 0u; i < 4u; ++i) [[unroll]] for (uint j = 0u; j < 4u; ++j) isum[i][j] += dot4x8(a[i], b[j], 0);
-    }
-    [[unroll]] for (uint i = 0u; i < 4u; ++i) {
-      float di = wd[ty + 16u * i];
-      [[unroll]] for (uint j = 0u; j < 4u; ++j) acc[i][j] += float(isum[i][j]) * di * xd[tx + 16u * j];
+    [[unroll]] for (uint b = 0u; b < SB; ++b) {
+      int isum[4][4];
+      [[unroll]] for (uint i = 0u; i < 4u; ++i) [[unroll]] for (uint j = 0u; j < 4u; ++j) isum[i][j] = 0;
+      [[unroll]] for (uint q = 0u; q < BK / 4u; ++q) {
+        int a[4], c[4];
+        [[unroll]] for (uint i = 0u; i < 4u; ++i) a[i] = int(wq[b][q][ty + 16u * i]);
+        [[unroll]] for (uint j = 0u; j < 4u; ++j) c[j] = int(xq[b][q][tx + 16u * j]);
+        [[unroll]] for (uint i = 0u; i < 4u; ++i) [[unroll]] for (uint j = 0u; j < 4u; ++j) isum[i][j] += dot4x8(a[i], c[j], 0);
+      }
+      [[unroll]] for (uint i = 0u; i < 4u; ++i) {
+        float di = wd[b][ty + 16u * i];
+        [[unroll]] for (uint j = 0u; j < 4u; ++j) acc[i][j] += float(isum[i][j]) * di * xd[b][tx + 16u * j];
+      }
     }
     barrier();
   }
