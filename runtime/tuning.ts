@@ -12,7 +12,7 @@
 import { DisposedError, InvalidArgumentError, TuningFailedError } from "./errors.js";
 import type { Model } from "./model.js";
 import type { DeviceInfo } from "./native.js";
-import type { Session, SessionOptions } from "./session.js";
+import { AbortError, type Session, type SessionOptions } from "./session.js";
 
 /** Settings of the decode matrix-vector kernels. */
 export interface DecodeTuning {
@@ -139,6 +139,9 @@ export interface TuneOptions {
   repeat?: number;
   /** Called before each setting is timed. */
   onProgress?: (progress: { phase: "decode" | "prefill"; index: number; setting: DecodeTuning | PrefillTuning }) => void;
+  /** Stops the tuning before the next setting (a player skipping the loading screen): tune() then throws an
+   * AbortError, and nothing is applied or stored. */
+  signal?: AbortSignal;
 }
 
 /** A setting wins only when it beats the defaults by more than this fraction (a guard against noise). */
@@ -270,6 +273,7 @@ export async function measureTuning(
   const integerDot = device.integerDotProduct && ("Q4_0" in types || "Q8_0" in types);
 
   const timeWith = async <T>(phase: "decode" | "prefill", index: number, setting: T, sessionOptions: SessionOptions, run: (s: Session) => Promise<number>) => {
+    if (options.signal?.aborted) throw new AbortError();
     options.onProgress?.({ phase, index, setting: setting as DecodeTuning | PrefillTuning });
     let session: Session | undefined;
     try {
@@ -277,6 +281,7 @@ export async function measureTuning(
       return { tuning: setting, msPerToken: await run(session) };
     } catch (error) {
       if (error instanceof DisposedError) throw error; // the model went away: stop, not a setting's failure
+      if (options.signal?.aborted) throw new AbortError();
       return { tuning: setting, msPerToken: null, error: (error as Error).message };
     } finally {
       session?.dispose();

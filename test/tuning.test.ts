@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { InvalidArgumentError, Runtime, TuningFailedError, type DecodeTuning, type KernelTuning, type PrefillTuning } from "../runtime/index.js";
+import { AbortError, InvalidArgumentError, Runtime, TuningFailedError, type DecodeTuning, type KernelTuning, type PrefillTuning } from "../runtime/index.js";
 import { chooseTuning, describeDecodeTuning, searchDecodeTuning, searchPrefillTuning, TUNING_MARGIN, type TuningCandidate } from "../runtime/tuning.js";
 import { TUNING_FILE } from "../runtime/tuning-store.js";
 import { syntheticModel } from "./fixtures/models.js";
@@ -227,6 +227,13 @@ describe("Model.tune on the device", () => {
           delete process.env[name];
         }
       }
+      // Aborting (a skipped loading screen) stops before the next setting; nothing is applied.
+      const controller = new AbortController();
+      let started = 0;
+      const aborted = model.tune({ ...FAST, signal: controller.signal, onProgress: () => ++started === 3 && controller.abort() });
+      await expect(aborted).rejects.toBeInstanceOf(AbortError);
+      expect(started).toBe(3);
+      expect(model.tuning).toBeNull();
       const report = await model.tune(FAST);
       expect(report.storePath).toBeNull();
       expect(model.tuning).toEqual(report.tuning);
