@@ -11,7 +11,10 @@ const graph = parseDialogueGraph(load("./village/dialogue/blacksmith.json"));
 let modelPath = process.env.PARLEY_MODEL;
 if (!modelPath) await writeSyntheticModel({ shape: "tiny", type: "q4_0", seed: 1, out: (modelPath = "/tmp/parley-demo.gguf") });
 const runtime = await Runtime.create();
-const backend = new LocalBackend(await runtime.loadModel(modelPath), { device: runtime.device.name });
+const model = await runtime.loadModel(modelPath);
+// Loading screen: pick the kernels for this player's GPU (measured once, then read from the tuning store).
+if (runtime.device.type !== "cpu") await model.tune();
+const backend = new LocalBackend(model, { device: runtime.device.name });
 
 // The game and its UI read dialogue state from a store; the runner feeds it events.
 const store = createDialogueStore();
