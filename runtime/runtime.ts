@@ -27,8 +27,8 @@ export interface RuntimeOptions {
   /** Folder of the kernel tuning store (Model.tune() writes what it measures there; loadModel applies
    * what it finds for the device, driver, Parley build and model), or `false` for none. Default:
    * defaultTuningStoreDir(): $PARLEY_CACHE_DIR/tuning, else $XDG_CACHE_HOME/parley/tuning, else
-   * ~/.cache/parley/tuning; PARLEY_TUNING_CACHE=0 disables it whatever this says. Problems with the folder
-   * never fail a load or a tuning: see DecodeTuningReport.storeError. */
+   * ~/.cache/parley/tuning; PARLEY_TUNING_CACHE=0 disables that default (a folder given here is still used).
+   * Problems with the folder never fail a load or a tuning: see TuningReport.storeError. */
   tuningStore?: string | false;
 }
 
@@ -41,7 +41,7 @@ export function defaultPipelineCacheDir(env: NodeJS.ProcessEnv = process.env): s
 }
 
 function tuningStoreDir(option: unknown): string | null {
-  if (option === false || process.env.PARLEY_TUNING_CACHE === "0") return null;
+  if (option === false) return null;
   if (option === undefined) return defaultTuningStoreDir();
   if (typeof option !== "string" || option === "") {
     throw new InvalidArgumentError(`tuningStore must be a folder path or false, got ${JSON.stringify(option)}`);

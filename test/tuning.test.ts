@@ -11,7 +11,7 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AbortError, InvalidArgumentError, Runtime, TuningFailedError, type DecodeTuning, type KernelTuning, type PrefillTuning } from "../runtime/index.js";
 import { chooseTuning, describeDecodeTuning, searchDecodeTuning, searchPrefillTuning, TUNING_MARGIN, type TuningCandidate } from "../runtime/tuning.js";
-import { TUNING_FILE } from "../runtime/tuning-store.js";
+import { defaultTuningStoreDir, TUNING_FILE } from "../runtime/tuning-store.js";
 import { syntheticModel } from "./fixtures/models.js";
 
 const tuning = (rowsPerSubgroup: number, stageInput = false, wideLoads = false, integerDot = false): DecodeTuning => ({
@@ -268,14 +268,25 @@ describe("Model.tune on the device", () => {
   });
 });
 
+describe("the default tuning store", () => {
+  it("lives under Parley's cache folder; PARLEY_TUNING_CACHE=0 turns it off", () => {
+    expect(defaultTuningStoreDir({ PARLEY_CACHE_DIR: "/games/cache" })).toBe("/games/cache/tuning");
+    expect(defaultTuningStoreDir({ XDG_CACHE_HOME: "/xdg" })).toBe("/xdg/parley/tuning");
+    expect(defaultTuningStoreDir({ PARLEY_CACHE_DIR: "/games/cache", PARLEY_TUNING_CACHE: "0" })).toBeNull();
+  });
+});
+
 describe("parley tune", () => {
   it("measures and stores, then reports the stored tuning", async () => {
     const root = fileURLToPath(new URL("..", import.meta.url));
     const cache = mkdtempSync(join(tmpdir(), "parley-tune-cli-"));
     const model = await syntheticModel("tiny", "q4_0");
+    // The default store under PARLEY_CACHE_DIR (vitest.config.ts turns the default off for the suites).
+    const env: NodeJS.ProcessEnv = { ...process.env, PARLEY_CACHE_DIR: cache };
+    delete env.PARLEY_TUNING_CACHE;
     const run = (...args: string[]) => {
       const r = spawnSync(process.execPath, [`${root}dist/runtime/cli.js`, "tune", "--model", model, "--steps", "2", "--prefill-tokens", "8", "--repeat", "1", ...args], {
-        cwd: root, encoding: "utf8", timeout: 240_000, env: { ...process.env, PARLEY_CACHE_DIR: cache },
+        cwd: root, encoding: "utf8", timeout: 240_000, env,
       });
       expect(r.status, r.stderr).toBe(0);
       return r.stdout;

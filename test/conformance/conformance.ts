@@ -224,7 +224,9 @@ export interface ConformanceContext {
 
 export async function openConformanceContext(options: { threads?: number; peerGpu?: false | "vulkan" } = {}): Promise<ConformanceContext> {
   const dir = mkdtempSync(join(tmpdir(), "parley-conformance-"));
-  const runtime = await Runtime.create();
+  // No stored kernel tuning: conformance checks the kernels the defaults and PARLEY_* variables select (a
+  // tuning stored for the same model shape could switch decode to byte-rounded activations, say).
+  const runtime = await Runtime.create({ tuningStore: false });
   let peer: LlamaCppPeer;
   try {
     peer = await openLlamaCppPeer({ gpu: options.peerGpu ?? false, threads: options.threads ?? 2 });
