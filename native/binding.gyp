@@ -9,6 +9,7 @@
         "src/kernel.cpp",
         "src/pipeline_cache.cpp",
         "src/model_weights.cpp",
+        "src/kernel_choice.cpp",
         "src/session.cpp"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "generated", "src"],

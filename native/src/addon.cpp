@@ -309,16 +309,17 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
   Napi::Value Tuning(const Napi::CallbackInfo& info) {
     return guarded(info.Env(), [&]() -> Napi::Value {
       if (!session_) throw NativeError("DISPOSED", "session was disposed and cannot be used any more");
-      const Session::EffectiveTuning t = session_->tuning();
+      const KernelChoice& k = session_->kernels();
       Napi::Object o = Napi::Object::New(info.Env());
-      o.Set("matvecDecode", t.matvecDecode);
-      o.Set("rowsPerSubgroup", t.rows);
-      o.Set("stageInput", t.stage);
-      o.Set("wideLoads", t.wide);
-      o.Set("integerDot", t.dot8);
+      o.Set("matvecDecode", k.matvecDecode);
+      o.Set("rowsPerSubgroup", k.matvecRows);
+      o.Set("stageInput", k.matvecStage);
+      o.Set("wideLoads", k.matvecWide);
+      o.Set("integerDot", k.matvecDot8);
       static const char* kPrefill[] = {"gemm", "tiled16", "matvec", "lane"};
-      o.Set("prefillKernel", kPrefill[int(t.prefillKernel)]);
-      o.Set("prefillIntegerDot", t.prefillDot8);
+      const PrefillKernel prefill = k.prefillKernel();
+      o.Set("prefillKernel", kPrefill[int(prefill)]);
+      o.Set("prefillIntegerDot", k.prefillDot8 && prefill == PrefillKernel::Gemm);
       return o;
     });
   }

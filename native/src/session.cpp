@@ -13,27 +13,6 @@
 
 namespace {
 
-// A tuning override from the environment: an integer in lo..hi, or `fallback` when unset.
-uint32_t envUint(const char* name, uint32_t lo, uint32_t hi, uint32_t fallback) {
-  const char* env = std::getenv(name);
-  if (!env) return fallback;
-  char* end = nullptr;
-  const long v = std::strtol(env, &end, 10);
-  if (end == env || *end != '\0' || v < long(lo) || v > long(hi))
-    throw NativeError("INVALID_ARGUMENT", std::string(name) + " must be an integer in " + std::to_string(lo) + ".." +
-                                              std::to_string(hi) + ", got '" + env + "'");
-  return uint32_t(v);
-}
-
-// A 0/1 tuning switch from the environment, or `fallback` when unset.
-bool envSwitch(const char* name, bool fallback) {
-  const char* env = std::getenv(name);
-  if (!env) return fallback;
-  const std::string v(env);
-  if (v != "0" && v != "1") throw NativeError("INVALID_ARGUMENT", std::string(name) + " must be 0 or 1, got '" + v + "'");
-  return v == "1";
-}
-
 struct StepParams {  // mirrors `StepParams` in native/shaders/common.glsl
   uint32_t nTokens, pos0, logitsBegin, pad;
 };
@@ -86,7 +65,7 @@ class Session::Recorder {
  public:
   // `matvecTiles`: products over several tokens go through the matrix-vector kernels over token tiles.
   Recorder(Session& s, VkCommandBuffer cmd, uint32_t capacity, Plan& plan, Profile& profile, bool matvecTiles = false)
-      : s_(s), cmd_(cmd), capacity_(capacity), plan_(plan), profile_(profile), matvecTiles_(matvecTiles || s.prefillMatvec_) {
+      : s_(s), cmd_(cmd), capacity_(capacity), plan_(plan), profile_(profile), matvecTiles_(matvecTiles || s.kernels_.prefillMatvec) {
     if (s_.profiling_) vkCmdWriteTimestamp(cmd_, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, profile_.pool, 0);
   }
 
@@ -174,7 +153,7 @@ class Session::Recorder {
     // On GPUs the prefill grid also spreads 16-token tiles over z, so small M still fills the device.
     if (capacity_ > 1 && matvecTiles_) {
       // The matrix-vector kernels over a tile of tokens per workgroup (grid z), each weight decoded once per tile.
-      const uint32_t rows = s_.prefillRows_, tokens = s_.prefillTokens_;
+      const uint32_t rows = s_.kernels_.prefillRows, tokens = s_.kernels_.prefillTokens;
       const uint32_t rowsPerWg = std::max(1u, 256u / std::max(1u, s_.ctx_.info().subgroupSize)) * rows;
       MatvecPC mpc{w.K, w.M, w.scaleOffsetWords, accumulate, uint32_t(XMode::Plain), 0.0f, rowsPerWg, logitsOnly, seg};
       const uint32_t groups = ceilDiv(w.M, rowsPerWg);
@@ -183,17 +162,17 @@ class Session::Recorder {
                ceilDiv(capacity_, tokens));
       return;
     }
-    const bool cpu = !s_.gpuPrefill_;
-    const uint32_t maxTpr = s_.maxTpr_;
+    const bool cpu = !s_.kernels_.gpuPrefill;
+    const uint32_t maxTpr = s_.kernels_.maxTpr;
     uint32_t tpr = 1;
     while (tpr < maxTpr && tpr < w.K / 32) tpr *= 2;
     struct { uint32_t K, M, scaleOffset, accumulate, logitsOnly, tpr; OutputRows seg; } pc{
         w.K, w.M, w.scaleOffsetWords, accumulate, logitsOnly, tpr, seg};
     const uint32_t groups = ceilDiv(w.M, 64 / tpr);
-    if (!cpu && capacity_ > 1 && s_.prefillGemm_) {
+    if (!cpu && capacity_ > 1 && s_.kernels_.prefillGemm) {
       // 64-row × 64-token tiles; workgroups past the step's live tokens return at once.
       const uint32_t rowTiles = ceilDiv(w.M, 64), tokenTiles = ceilDiv(capacity_, 64);
-      const bool dot8 = s_.prefillDot8_ && (w.type == GGML_Q4_0 || w.type == GGML_Q8_0);
+      const bool dot8 = s_.kernels_.prefillDot8 && (w.type == GGML_Q4_0 || w.type == GGML_Q8_0);
       dispatch((dot8 ? "matmul_tiled_dot8_" : "matmul_tiled_") + w.kernelSuffix(), {w.buffer, x, y}, pc, rowTiles, tokenTiles);
       return;
     }
@@ -210,17 +189,17 @@ class Session::Recorder {
     OutputRows seg;
     const BufferView y = outputRows(w, outs, seg);
     // Each subgroup computes `rows` rows together (a specialization constant of the kernel).
-    const uint32_t rows = s_.matvecRows_;
+    const uint32_t rows = s_.kernels_.matvecRows;
     const uint32_t rowsPerWg = std::max(1u, 256u / std::max(1u, s_.ctx_.info().subgroupSize)) * rows;
     MatvecPC pc{w.K, w.M, w.scaleOffsetWords, accumulate, uint32_t(mode), s_.model_->hparams().rmsEps, rowsPerWg, 0, seg};
     const uint32_t groups = ceilDiv(w.M, rowsPerWg);
     // Staging f(x) in shared memory (specialization constant 1) needs the row to fit its 6144 floats; so does
     // the integer dot product path, which rounds the staged f(x) to bytes.
-    const bool dot8 = s_.matvecDot8_ && (w.type == GGML_Q4_0 || w.type == GGML_Q8_0) && w.K <= 6144;
-    const bool stage = (s_.matvecStage_ || dot8) && w.K <= 6144;
+    const bool dot8 = s_.kernels_.matvecDot8 && (w.type == GGML_Q4_0 || w.type == GGML_Q8_0) && w.K <= 6144;
+    const bool stage = (s_.kernels_.matvecStage || dot8) && w.K <= 6144;
     // 16-byte loads need rows of a multiple of 4 quant words (every K-quant row has them).
     const uint32_t words = w.K / elementsPerWord(w.type);
-    const bool wide = s_.matvecWide_ && !dot8 && words % 4 == 0;
+    const bool wide = s_.kernels_.matvecWide && !dot8 && words % 4 == 0;
     const std::string kernel = (dot8 ? "matvec_dot8_" : "matvec_") + w.kernelSuffix() +
                                (wide ? "#" + std::to_string(rows) + (stage ? "#1" : "#0") + "#1#4"
                                 : rows == 1 && !stage ? "" : "#" + std::to_string(rows) + (stage ? "#1" : ""));
@@ -258,80 +237,7 @@ class Session::Recorder {
 Session::Session(std::shared_ptr<ModelWeights> model, uint32_t contextSize, uint32_t ubatch, KernelSet kernels,
                  const Tuning& tuning)
     : model_(std::move(model)), ctx_(model_->context()), ctxSize_(contextSize), ubatch_(ubatch) {
-  // Kernels per device: measured on lavapipe (2 cores, TinyLlama Q4_0 decode): the one-lane-per-row set took
-  // 2068 ms/token, the fused matrix-vector kernels with 4 rows per subgroup and x staged 685 ms; the GEMM
-  // prefill is slower there than one lane per row (small Q4_0, 128 tokens: 1.45 s vs 0.97 s), the
-  // matrix-vector kernels over token tiles faster (below). GPUs keep the settings measured on the H200 until
-  // the bench's sweeps say otherwise.
-  const bool cpuDevice = ctx_.info().type == "cpu";
-  matvecDecode_ = kernels != KernelSet::Cpu;
-  gpuPrefill_ = kernels == KernelSet::Gpu || (kernels == KernelSet::Auto && !cpuDevice);
-  if (kernels == KernelSet::Auto && cpuDevice) {
-    matvecRows_ = 4;
-    matvecStage_ = true;
-    // Prefill through the matrix-vector kernels, 8 rows × 8 tokens per subgroup: TinyLlama Q4_0, 16 tokens,
-    // 7.0 s against 24.5 s one lane per row; `small` (dim 256), 128 tokens, 0.39 s against 1.3 s. Below dim
-    // 256 dispatch overhead dominates and one lane per row stays ahead (`tiny`, 128 tokens: 165 vs 204 ms).
-    prefillMatvec_ = model_->hparams().nEmbd >= 256;
-  }
-  // A measured tuning for this device and model (runtime/tuning.ts) replaces the defaults above; its prefill
-  // part only where the kernel set is left to the runtime (an explicit "gpu" or "cpu" set stays what it says).
-  if (tuning.prefillKernel >= 0 && kernels == KernelSet::Auto) {
-    const auto k = PrefillKernel(tuning.prefillKernel);
-    if (tuning.prefillKernel > int(PrefillKernel::Lane))
-      throw NativeError("INVALID_ARGUMENT", "tuning: unknown prefill kernel " + std::to_string(tuning.prefillKernel));
-    gpuPrefill_ = k == PrefillKernel::Gemm || k == PrefillKernel::Tiled16;
-    prefillGemm_ = k == PrefillKernel::Gemm;
-    prefillMatvec_ = k == PrefillKernel::Matvec;
-  }
-  if (tuning.prefillDot8 >= 0 && kernels == KernelSet::Auto) prefillDot8_ = tuning.prefillDot8 != 0;
-  if (tuning.rows >= 0) {
-    if (tuning.rows != 1 && tuning.rows != 2 && tuning.rows != 4 && tuning.rows != 8)
-      throw NativeError("INVALID_ARGUMENT", "tuning: rows per subgroup must be 1, 2, 4 or 8, got " + std::to_string(tuning.rows));
-    matvecRows_ = uint32_t(tuning.rows);
-  }
-  if (tuning.stage >= 0) matvecStage_ = tuning.stage != 0;
-  if (tuning.wide >= 0) matvecWide_ = tuning.wide != 0;
-  if (tuning.dot8 >= 0) matvecDot8_ = tuning.dot8 != 0;
-  // Decode matrix-vector kernels: stage f(x) in shared memory once per workgroup (PARLEY_MATVEC_STAGE=1) or
-  // read it from global memory per row (0).
-  matvecStage_ = envSwitch("PARLEY_MATVEC_STAGE", matvecStage_);
-  // Prefill: on GPUs the tiled GEMM (default) or the older 16-token tiles; PARLEY_PREFILL=gemm|tiled16|matvec
-  // compares them with the matrix-vector kernels over token tiles (PARLEY_PREFILL_TOKENS per workgroup).
-  if (const char* env = std::getenv("PARLEY_PREFILL")) {
-    const std::string v(env);
-    if (v != "gemm" && v != "tiled16" && v != "matvec")
-      throw NativeError("INVALID_ARGUMENT", "PARLEY_PREFILL must be gemm, tiled16 or matvec, got '" + v + "'");
-    prefillGemm_ = v == "gemm";
-    prefillMatvec_ = v == "matvec";
-  }
-  // The GEMM's Q4_0/Q8_0 products through the 4×8-bit integer dot product, x rounded to bytes per token and
-  // 32-element slice (PARLEY_PREFILL_DOT8=1). Opt-in until a GPU run times it against the float GEMM.
-  prefillDot8_ = envSwitch("PARLEY_PREFILL_DOT8", prefillDot8_);
-  if (prefillDot8_ && !ctx_.info().integerDot)
-    throw NativeError("INVALID_ARGUMENT", "integer dot product prefill (PARLEY_PREFILL_DOT8=1 or tuning): " + ctx_.info().name + " has no integer dot product (VK_KHR_shader_integer_dot_product)");
-  prefillTokens_ = envUint("PARLEY_PREFILL_TOKENS", 2, 16, prefillTokens_);
-  prefillRows_ = envUint("PARLEY_PREFILL_ROWS", 1, 8, prefillRows_);
-  // GPUs: steps of at most kShortPrefill tokens (a player's line after a cached persona) replay a third
-  // recording that runs the matrix-vector kernels over token tiles, which read each weight once, instead of
-  // the GEMM's 64-token tiles. PARLEY_SHORT_PREFILL=0 turns it off for comparison.
-  shortPrefill_ = gpuPrefill_ && !prefillMatvec_ && ubatch > kShortPrefill && envUint("PARLEY_SHORT_PREFILL", 0, 1, 1) == 1;
-  // Rows per subgroup in the decode matrix-vector kernels. PARLEY_MATVEC_ROWS (1..8) overrides it for tuning
-  // (`npm run bench -- --matvec-rows 1,2,4` sweeps it).
-  matvecRows_ = envUint("PARLEY_MATVEC_ROWS", 1, 8, matvecRows_);
-  // Decode matrix-vector lanes loading 4 adjacent quant words (16 bytes) at a time, x staged with one pad float
-  // per 32 so the lanes' reads stay in different banks (PARLEY_MATVEC_WIDE=1; off until a GPU run times it).
-  matvecWide_ = envSwitch("PARLEY_MATVEC_WIDE", matvecWide_);
-  // Decode products of Q4_0 and Q8_0 weights through the 4×8-bit integer dot product, f(x) rounded to bytes per
-  // 32-element block (as llama.cpp's quantized dot products round it). Opt-in (PARLEY_MATVEC_DOT8=1) until a GPU
-  // run measures it: it stages f(x) per workgroup, which made the H200's decode slower once before (docs/
-  // PERFORMANCE.md, run 3); runtime/bench/gpu/steps.sh times it against the float kernels.
-  matvecDot8_ = envSwitch("PARLEY_MATVEC_DOT8", matvecDot8_);
-  if (matvecDot8_ && !ctx_.info().integerDot)
-    throw NativeError("INVALID_ARGUMENT", "integer dot product decode (PARLEY_MATVEC_DOT8=1 or tuning integerDot): " + ctx_.info().name + " has no integer dot product (VK_KHR_shader_integer_dot_product)");
-  matvecDot8_ = matvecDot8_ && matvecDecode_;
-  // Threads per row of the tiled prefill kernels (read here: nothing may throw once Vulkan objects exist).
-  maxTpr_ = envUint("PARLEY_TPR", 1, 64, gpuPrefill_ ? 4 : 1);
+  kernels_ = chooseKernels(ctx_.info(), model_->hparams(), kernels, tuning, ubatch);
   const LlamaHParams& hp = model_->hparams();
   if (contextSize == 0 || contextSize > kMaxContext)
     throw NativeError("INVALID_ARGUMENT", "context size must be between 1 and " + std::to_string(kMaxContext));
@@ -382,7 +288,7 @@ Session::Session(std::shared_ptr<ModelWeights> model, uint32_t contextSize, uint
   if (group % attnHeadsPerWg_ != 0)
     throw NativeError("INVALID_ARGUMENT", "PARLEY_ATTN_HEADS must divide the " + std::to_string(group) +
                                               " query heads per KV head, got " + std::to_string(attnHeadsPerWg_));
-  if (matvecDecode_) {
+  if (kernels_.matvecDecode) {
     const uint64_t chunks = ceilDiv(ctxSize_, attnChunk_);
     attnPartials_ = device(uint64_t(hp.nHead) * chunks * (hp.headDim / 2 + 1) * 8);  // (m, l) + acc pairs, as vec2
     attnCounters_ = device(uint64_t(hp.nHead) * 4);
@@ -450,12 +356,12 @@ Session::Session(std::shared_ptr<ModelWeights> model, uint32_t contextSize, uint
     }
     recordForward(decodeCmd_, 1, decodePlan_, decodeProfile_);
     recordForward(prefillCmd_, ubatch_, prefillPlan_, prefillProfile_);
-    if (shortPrefill_) {
+    if (kernels_.shortPrefill) {
       const bool profiling = profiling_;  // profiles cover the decode and the full prefill recordings
       profiling_ = false;
       Plan unused;
       Profile noProfile;
-      recordForward(shortPrefillCmd_, kShortPrefill, unused, noProfile, true);
+      recordForward(shortPrefillCmd_, KernelChoice::kShortPrefill, unused, noProfile, true);
       profiling_ = profiling;
     }
     recordTopK();
@@ -582,7 +488,7 @@ void Session::recordForward(VkCommandBuffer cmd, uint32_t capacity, Plan& plan, 
 
   // Decode on GPUs fuses each RMSNorm into the matrix-vector products that read it; otherwise the
   // step normalizes once into xn_ and runs the tiled kernels.
-  const bool decode = capacity == 1 && matvecDecode_;
+  const bool decode = capacity == 1 && kernels_.matvecDecode;
   auto normedProduct = [&](const WeightMatrix& w, const Buffer& normWeight, const Recorder::Outs& y, bool logitsOnly) {
     const BufferView norm(normWeight);
     if (decode) r.matvec(w, x_, y, false, Recorder::XMode::RmsNorm, &norm);
@@ -693,7 +599,7 @@ Session::Result Session::eval(const std::vector<int32_t>& tokens, uint32_t pos, 
     std::memcpy(params_.mapped(), &p, sizeof p);
     std::memcpy(tokens_.mapped(), tokens.data() + c, m * 4);
 
-    std::vector<VkCommandBuffer> cmds{m == 1 ? decodeCmd_ : shortPrefill_ && m <= kShortPrefill ? shortPrefillCmd_ : prefillCmd_};
+    std::vector<VkCommandBuffer> cmds{m == 1 ? decodeCmd_ : kernels_.shortPrefill && m <= KernelChoice::kShortPrefill ? shortPrefillCmd_ : prefillCmd_};
     const uint32_t rows = output == Output::AllLogits ? m : 1;
     if (wantLogits) {
       VK_CHECK(vkResetCommandBuffer(copyCmd_, 0));
@@ -718,7 +624,7 @@ Session::Result Session::eval(const std::vector<int32_t>& tokens, uint32_t pos, 
     submits_++;
     VK_CHECK(vkWaitForFences(dev, 1, &fence_, VK_TRUE, UINT64_MAX));
     VK_CHECK(vkResetFences(dev, 1, &fence_));
-    if (profiling_ && !(shortPrefill_ && m > 1 && m <= kShortPrefill)) printProfile(m == 1 ? decodeProfile_ : prefillProfile_);
+    if (profiling_ && !(kernels_.shortPrefill && m > 1 && m <= KernelChoice::kShortPrefill)) printProfile(m == 1 ? decodeProfile_ : prefillProfile_);
     if (wantLogits) {
       const float* src = static_cast<const float*>(logitsHost_.mapped());
       result.logits.insert(result.logits.end(), src, src + size_t(rows) * hp.nVocab);

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "buffer.h"
+#include "kernel_choice.h"
 #include "model_weights.h"
 
 class Kernel;
@@ -29,22 +30,9 @@ class Session {
     uint32_t dispatches = 0, barriers = 0;  // recorded in the decode command buffer
   };
 
-  // Kernel set: Gpu = fused matrix-vector decode and GEMM prefill; Cpu = one SIMD lane per row for both; Auto =
-  // by device type: GPUs take Gpu, CPU drivers (lavapipe) the fused decode (4 rows per subgroup, x staged in
-  // shared memory: 3x faster there) and a prefill through the matrix-vector kernels over 8-token tiles
-  // (one lane per row for models narrower than 256).
-  enum class KernelSet { Auto = 0, Gpu = 1, Cpu = 2 };
-  // Per-device kernel settings (runtime/tuning.ts measures them). A negative field keeps the device's
-  // default; the PARLEY_MATVEC_* / PARLEY_PREFILL* variables override both (experiments).
-  enum class PrefillKernel { Gemm = 0, Tiled16 = 1, Matvec = 2, Lane = 3 };
-  struct Tuning {
-    int rows = -1;   // decode: rows each subgroup computes: 1, 2, 4 or 8
-    int stage = -1;  // decode, 0/1: f(x) staged in shared memory once per workgroup
-    int wide = -1;   // decode, 0/1: 16-byte weight loads per lane
-    int dot8 = -1;   // decode, 0/1: Q4_0/Q8_0 through the 4×8-bit integer dot product (devices that have it)
-    int prefillKernel = -1;  // prefill (kernel set Auto only): a PrefillKernel
-    int prefillDot8 = -1;    // prefill, 0/1: the GEMM's Q4_0/Q8_0 products through the integer dot product
-  };
+  // Kernel sets and measured tunings: native/src/kernel_choice.h.
+  using KernelSet = ::KernelSet;
+  using Tuning = ::KernelTuning;
   Session(std::shared_ptr<ModelWeights> model, uint32_t contextSize, uint32_t ubatch, KernelSet kernels,
           const Tuning& tuning);
   ~Session();
@@ -82,21 +70,8 @@ class Session {
   uint64_t submits() const { return submits_.load(); }
   uint32_t contextSize() const { return ctxSize_; }
   Plan decodePlan() const { return decodePlan_; }
-  // The settings this session's decode recording uses (after defaults, options and environment).
-  struct EffectiveTuning {
-    bool matvecDecode;  // false: the one-lane-per-row kernels (kernels "cpu"), which rows..dot8 do not affect
-    uint32_t rows;
-    bool stage, wide, dot8;
-    PrefillKernel prefillKernel;
-    bool prefillDot8;  // only with the GEMM
-  };
-  EffectiveTuning tuning() const {
-    const PrefillKernel k = prefillMatvec_ ? PrefillKernel::Matvec
-                            : !gpuPrefill_ ? PrefillKernel::Lane
-                            : prefillGemm_ ? PrefillKernel::Gemm
-                                           : PrefillKernel::Tiled16;
-    return {matvecDecode_, matvecRows_, matvecStage_, matvecWide_, matvecDot8_, k, prefillDot8_ && k == PrefillKernel::Gemm};
-  }
+  // The kernels and settings this session's recordings use (after defaults, tuning and environment).
+  const KernelChoice& kernels() const { return kernels_; }
   uint64_t deviceBytes() const { return deviceBytes_; }
 
  private:
@@ -115,21 +90,7 @@ class Session {
   void printProfile(const Profile& p);
   void releaseVulkanObjects();  // the destructor's work; also run when the constructor fails part-way
   bool profiling_ = false;
-  // Which kernels a step records (see the constructor): decode through the fused matrix-vector kernels, and
-  // prefill through the GPU-shaped ones (the GEMM, threads per row > 1), or through the one-lane-per-row set.
-  bool matvecDecode_ = true;
-  bool gpuPrefill_ = true;
-  bool prefillGemm_ = true;   // GPU prefill: the shared-memory tiled GEMM rather than 16-token tiles
-  bool prefillDot8_ = false;  // ... its Q4_0/Q8_0 products through the integer dot product (PARLEY_PREFILL_DOT8=1)
-  bool prefillMatvec_ = false;  // prefill through the matrix-vector kernels, prefillTokens_ tokens per workgroup
-  uint32_t prefillTokens_ = 8, prefillRows_ = 8;
-  static constexpr uint32_t kShortPrefill = 16;  // steps up to this many tokens may take shortPrefillCmd_
-  bool shortPrefill_ = false;
-  uint32_t matvecRows_ = 1;   // rows each subgroup of a decode matrix-vector kernel computes
-  uint32_t maxTpr_ = 4;       // most threads per row in the tiled prefill kernels (PARLEY_TPR)
-  bool matvecStage_ = false;  // decode matrix-vector kernels stage f(x) in shared memory
-  bool matvecDot8_ = false;   // decode Q4_0/Q8_0 products use the integer dot product (PARLEY_MATVEC_DOT8=1)
-  bool matvecWide_ = false;   // decode matrix-vector lanes load 16 bytes of quants at a time (PARLEY_MATVEC_WIDE=1)
+  KernelChoice kernels_;  // which kernels a step records, with which settings (kernel_choice.h)
   Profile decodeProfile_, prefillProfile_;
 
   std::shared_ptr<ModelWeights> model_;
