@@ -110,6 +110,14 @@ describe("recordFromReport", () => {
     expect(() => validateRecord(JSON.parse(JSON.stringify(r)))).not.toThrow();
   });
 
+  it("notes the kernel settings the figures were measured with", () => {
+    const report = sampleReport();
+    report.parley.tuning = { decode: { rowsPerSubgroup: 2, stageInput: true, wideLoads: false, integerDot: true }, prefill: { kernel: "gemm", integerDot: true } };
+    expect(recordFromReport(report).notes).toContain("Parley's kernels: decode rows 2, staged, int8 dot; prefill gemm, int8 dot");
+    report.parley.tuning = { decode: null, prefill: { kernel: "lane", integerDot: false } };
+    expect(recordFromReport(report).notes).toContain("Parley's kernels: decode one lane per row; prefill lane");
+  });
+
   it("names a CPU peer with its threads, defaults the machine to the device, and keeps null peers without one", () => {
     const cpu = recordFromReport(sampleReport({ peer: "cpu" }));
     expect(cpu.peer).toBe("llama.cpp CPU, 2 threads");

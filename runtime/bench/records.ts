@@ -5,6 +5,7 @@ import { existsSync, readFileSync, renameSync, rmSync, statSync, writeFileSync }
 import { basename, dirname, join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { FileAccessError, InvalidArgumentError } from "../errors.js";
+import { describeDecodeTuning, describePrefillTuning } from "../tuning.js";
 import type { BenchReport } from "./report.js";
 
 /** One figure on both sides, in ms (4 significant digits from recordFromReport): Parley's and the peer's (null where the peer was not measured). */
@@ -97,7 +98,13 @@ export function recordFromReport(report: BenchReport, machine: string = defaultM
       firstTokenMs: { parley: round(p.firstToken.ms), peer: roundPeer(q?.firstToken.ms) },
     },
   };
-  if (report.notes.length) record.notes = [...report.notes];
+  const notes = [...report.notes];
+  // Which kernel settings produced the figures (a stored tuning or the device's defaults).
+  if (p.tuning) {
+    const decode = p.tuning.decode ? describeDecodeTuning(p.tuning.decode) : "one lane per row";
+    notes.push(`Parley's kernels: decode ${decode}; prefill ${describePrefillTuning(p.tuning.prefill)}`);
+  }
+  if (notes.length) record.notes = notes;
   validateRecord(record);
   return record;
 }
