@@ -128,7 +128,7 @@ export class Model {
   }
 
   /**
-   * Picks the decode and prefill kernels' settings for this GPU and model by timing them (~10 decode settings,
+   * Picks the decode and prefill kernels' settings for this GPU and model by timing them (≤ 12 decode settings,
    * a few greedy decode chains each, and ~5 prefill kernels, a few prompt steps each, all in small sessions
    * of their own), keeps the fastest for the sessions created afterwards, and stores them
    * (RuntimeOptions.tuningStore) so later loads on the same device, driver and Parley build apply them

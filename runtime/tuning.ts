@@ -173,8 +173,8 @@ function timer<T extends object>(measure: (t: T) => Promise<TuningCandidate<T>>)
 }
 
 /**
- * The decode search, in three rounds so that it times ~10 settings rather than every combination: rows per
- * subgroup × staging; then 16-byte loads on the best so far; then, where the device has an integer dot
+ * The decode search, in three rounds so that it times at most 12 settings rather than every combination: rows
+ * per subgroup (1, 2, 4, 8) × staging; then 16-byte loads on the best so far; then, where the device has an integer dot
  * product and the model has Q4_0/Q8_0 products, that path with 1, 2 and 4 rows (it always stages).
  */
 export async function searchDecodeTuning(
@@ -184,7 +184,7 @@ export async function searchDecodeTuning(
 ): Promise<TuningCandidate<DecodeTuning>[]> {
   const { timed, time } = timer(measure);
   await time(defaults);
-  for (const rowsPerSubgroup of [1, 2, 4]) {
+  for (const rowsPerSubgroup of [1, 2, 4, 8]) {
     for (const stageInput of [false, true]) await time({ rowsPerSubgroup, stageInput, wideLoads: false, integerDot: false });
   }
   await time({ ...chooseTuning(timed, defaults).tuning, wideLoads: true, integerDot: false });
