@@ -52,7 +52,10 @@ export class Model {
     this.#tuningStore = tuningStore;
     this.#onDispose = onDispose;
     this.#tuningKey = tuningKey(context.device, loadAddon().kernelsVersion, info.config, info.tensorTypes);
-    this.#tuning = tuningStore.read(this.#tuningKey)?.tuning ?? null;
+    const stored = tuningStore.read(this.#tuningKey)?.tuning ?? null;
+    // A hand-edited or copied store must not make every session fail: settings this device cannot run are ignored.
+    const runnable = !stored || context.device.integerDotProduct || !(stored.decode.integerDot || stored.prefill.integerDot);
+    this.#tuning = runnable ? stored : null;
   }
 
   /** @internal Use Runtime.loadModel. */
