@@ -62,39 +62,40 @@ uint pack_bytes(vec4 v, float inv) {
   return (uint(b.x) & 255u) | ((uint(b.y) & 255u) << 8) | ((uint(b.z) & 255u) << 16) | ((uint(b.w) & 255u) << 24);
 }
 
-// Stages blocks kb0..kb0+SB-1 (those past the row's end as zeros): thread tid takes row tid / 4 (a quarter of
-// each block's quant words), and lane `lane` (numbered by subgroup, so the 4 lanes of a token are neighbours in
-// one subgroup, which is at least 4 wide) takes token lane / 4 (8 of each block's 32 x values): two shuffles
-// find the token's maximum per block; every lane runs them, so control flow stays uniform.
+// Stages blocks kb0..kb0+SB-1 (those past the row's end as zeros). Weights: a row's SB blocks are contiguous
+// quant words, so consecutive threads take consecutive words of a row (whole 32-byte sectors per subgroup)
+// and one scale each. x: lane `lane` (numbered by subgroup, so the 4 lanes of a token are neighbours in one
+// subgroup, which is at least 4 wide) takes token lane / 4 (8 of each block's 32 values): two shuffles find
+// the token's maximum per block; every lane runs them, so control flow stays uniform.
 void stage_blocks(uint tid, uint kb0, uint row0, uint t0, uint t_end) {
   uint blocks = pc.K / 32u;
-  uint part = tid % 4u, wr = tid / 4u, r = row0 + wr;
-  [[unroll]] for (uint b = 0u; b < SB; ++b) {
-    uint kb = kb0 + b;
-    if (r < pc.M && kb < blocks) {
 #if defined(WTYPE_Q4_0)
-      // Word `part` of the block (4 words of nibbles per block): low nibbles are elements 4·part.., high
-      // nibbles 16 + 4·part..; n → n − 8 per byte without borrows, as in matvec.comp.
-      uint u = w_u32[r * (pc.K / 8u) + kb * 4u + part];
-      wq[b][part][wr] = (((u & 0x0F0F0F0Fu) | 0x80808080u) - 0x08080808u) ^ 0x80808080u;
-      wq[b][4u + part][wr] = ((((u >> 4) & 0x0F0F0F0Fu) | 0x80808080u) - 0x08080808u) ^ 0x80808080u;
+  const uint WORDS = 4u;  // words of nibbles per block
 #elif defined(WTYPE_Q8_0)
-      uint base = r * (pc.K / 4u) + kb * 8u + 2u * part;  // 8 words of bytes per block
-      wq[b][2u * part][wr] = w_u32[base];
-      wq[b][2u * part + 1u][wr] = w_u32[base + 1u];
+  const uint WORDS = 8u;  // words of bytes per block
 #else
 #error "DOT8 is built for Q4_0 and Q8_0 only"
 #endif
-      if (part == 0u) wd[b][wr] = block_scale(r * blocks + kb, pc.scale_offset);
-    } else {
-      wq[b][2u * part][wr] = 0u;
-      wq[b][2u * part + 1u][wr] = 0u;
-      if (part == 0u) wd[b][wr] = 0.0;
-    }
+  [[unroll]] for (uint i = 0u; i < BM * SB * WORDS / 256u; ++i) {
+    uint w = i * 256u + tid;
+    uint wr = w / (SB * WORDS), b = (w / WORDS) % SB, q = w % WORDS;
+    uint r = row0 + wr, kb = kb0 + b;
+    uint u = r < pc.M && kb < blocks ? w_u32[r * (blocks * WORDS) + kb * WORDS + q] : 0u;
+#if defined(WTYPE_Q4_0)
+    // Word q: low nibbles are elements 4q.., high nibbles 16 + 4q..; n → n − 8 per byte without borrows, as in
+    // matvec.comp (a zero word stays zero only for Q8_0: here it is masked below by the zero scale).
+    wq[b][q][wr] = (((u & 0x0F0F0F0Fu) | 0x80808080u) - 0x08080808u) ^ 0x80808080u;
+    wq[b][4u + q][wr] = ((((u >> 4) & 0x0F0F0F0Fu) | 0x80808080u) - 0x08080808u) ^ 0x80808080u;
+#else
+    wq[b][q][wr] = u;
+#endif
+  }
+  {
+    uint wr = tid / SB, b = tid % SB, r = row0 + wr, kb = kb0 + b;
+    wd[b][wr] = r < pc.M && kb < blocks ? block_scale(r * blocks + kb, pc.scale_offset) : 0.0;
   }
   uint lane = gl_SubgroupID * gl_SubgroupSize + gl_SubgroupInvocationID;
-  uint st = lane / 4u, t = t0 + st;
-  part = lane % 4u;
+  uint st = lane / 4u, t = t0 + st, part = lane % 4u;
   [[unroll]] for (uint b = 0u; b < SB; ++b) {
     bool live = t < t_end && kb0 + b < blocks;
     uint at = t * pc.K + (kb0 + b) * BK + 8u * part;
