@@ -16,7 +16,7 @@ const saved = process.env.PARLEY_MATVEC_DOT8;
 let ctx: ConformanceContext;
 
 beforeAll(async () => {
-  ctx = await openConformanceContext({ threads: 2 });
+  ctx = await openConformanceContext({ threads: 2, validation: true });
 }, 300_000);
 afterEach(() => {
   if (saved === undefined) delete process.env.PARLEY_MATVEC_DOT8;

@@ -21,7 +21,7 @@ const saved = KEYS.map((key) => process.env[key]);
 let ctx: ConformanceContext;
 
 beforeAll(async () => {
-  ctx = await openConformanceContext({ threads: 2 });
+  ctx = await openConformanceContext({ threads: 2, validation: true });
 }, 300_000);
 afterEach(() => {
   KEYS.forEach((key, i) => {

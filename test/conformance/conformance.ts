@@ -222,11 +222,13 @@ export interface ConformanceContext {
   dispose(): Promise<void>;
 }
 
-export async function openConformanceContext(options: { threads?: number; peerGpu?: false | "vulkan" } = {}): Promise<ConformanceContext> {
+export async function openConformanceContext(
+  options: { threads?: number; peerGpu?: false | "vulkan"; validation?: boolean } = {},
+): Promise<ConformanceContext> {
   const dir = mkdtempSync(join(tmpdir(), "parley-conformance-"));
   // No stored kernel tuning: conformance checks the kernels the defaults and PARLEY_* variables select (a
   // tuning stored for the same model shape could switch decode to byte-rounded activations, say).
-  const runtime = await Runtime.create({ tuningStore: false });
+  const runtime = await Runtime.create({ tuningStore: false, validation: options.validation });
   let peer: LlamaCppPeer;
   try {
     peer = await openLlamaCppPeer({ gpu: options.peerGpu ?? false, threads: options.threads ?? 2 });
