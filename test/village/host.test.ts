@@ -332,7 +332,7 @@ describe("the village's kernel tuning on load", () => {
       expect(await tuneForThisGpu(model, "cpu")).toBe("");
       expect(model.tuning).toBeNull();
       const note = await tuneForThisGpu(model, "discrete");
-      expect(note).toMatch(/^ \(kernels: decode rows [124], (un)?staged.*; prefill (gemm|tiled16|matvec|lane)/);
+      expect(note).toMatch(/^ \(kernels: decode rows [1248], (un)?staged.*; prefill (gemm|tiled16|matvec|lane)/);
       expect(model.tuning).not.toBeNull();
       expect(note).toContain(describeTuning(model.tuning!));
       model.dispose();
