@@ -52,10 +52,7 @@ export class Model {
     this.#tuningStore = tuningStore;
     this.#onDispose = onDispose;
     this.#tuningKey = tuningKey(context.device, loadAddon().kernelsVersion, info.config, info.tensorTypes);
-    const stored = tuningStore.read(this.#tuningKey)?.tuning ?? null;
-    // A hand-edited or copied store must not make every session fail: settings this device cannot run are ignored.
-    const runnable = !stored || context.device.integerDotProduct || !(stored.decode.integerDot || stored.prefill.integerDot);
-    this.#tuning = runnable ? stored : null;
+    this.#tuning = this.#readStored()?.tuning ?? null;
   }
 
   /** @internal Use Runtime.loadModel. */
@@ -147,7 +144,7 @@ export class Model {
     probe.dispose();
     const defaults: KernelTuning = { decode: builtIn.decode!, prefill: builtIn.prefill };
 
-    const stored = options.force ? null : this.#tuningStore.read(this.#tuningKey);
+    const stored = options.force ? null : this.#readStored();
     if (stored) {
       this.#tuning = stored.tuning;
       const phase = <T>(tuning: T, d: T, times: StoredTuning["decode"]) => ({ tuning, defaults: d, ...times, candidates: [] });
@@ -197,6 +194,14 @@ export class Model {
     this.#native.dispose();
     this.#native = undefined;
     this.#onDispose();
+  }
+
+  /** The stored tuning for this device and model, unless it needs what the device lacks (a hand-edited or
+   * copied store must not make every session fail). */
+  #readStored(): StoredTuning | null {
+    const stored = this.#tuningStore.read(this.#tuningKey);
+    const needsDot = stored !== null && (stored.tuning.decode.integerDot || stored.tuning.prefill.integerDot);
+    return needsDot && !this.#context.device.integerDotProduct ? null : stored;
   }
 
   #live(): NativeModel {
