@@ -4,8 +4,10 @@
 // foreign file reads as empty, and problems with the folder never fail a load: they are reported instead.
 
 import { createHash } from "node:crypto";
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
+import { writeFileAtomic } from "./atomic-file.js";
+import { FileAccessError } from "./errors.js";
 import { parleyCacheDir } from "./cache-dir.js";
 import { validateDecodeTuning, validatePrefillTuning, type KernelTuning } from "./tuning.js";
 import type { LlamaConfig } from "./model-config.js";
@@ -53,8 +55,6 @@ export function tuningKey(device: DeviceInfo, kernelsVersion: string, config: Ll
 export class TuningStore {
   /** The store's file; null: no store (nothing is read or written). */
   readonly path: string | null;
-  /** The last problem reading or writing the file; null when none. */
-  lastError: string | null = null;
 
   constructor(folder: string | null) {
     this.path = folder === null ? null : join(folder, TUNING_FILE);
@@ -67,35 +67,24 @@ export class TuningStore {
     try {
       const e = entry as StoredTuning;
       const tuning = { decode: validateDecodeTuning(e.tuning?.decode), prefill: validatePrefillTuning(e.tuning?.prefill) };
-      const times = (p: unknown) => ({
-        msPerToken: typeof (p as StoredTuning["decode"])?.msPerToken === "number" ? (p as StoredTuning["decode"]).msPerToken : null,
-        defaultMsPerToken: typeof (p as StoredTuning["decode"])?.defaultMsPerToken === "number" ? (p as StoredTuning["decode"]).defaultMsPerToken : null,
-      });
+      const ms = (v: unknown) => (typeof v === "number" ? v : null);
+      const times = (p: Partial<StoredTuning["decode"]> | undefined) => ({ msPerToken: ms(p?.msPerToken), defaultMsPerToken: ms(p?.defaultMsPerToken) });
       return { ...e, tuning, decode: times(e.decode), prefill: times(e.prefill) };
-    } catch (error) {
-      this.lastError = `${this.path}: ignoring an invalid entry: ${(error as Error).message}`;
-      return null;
+    } catch {
+      return null;  // an invalid entry (hand-edited, or from another Parley): measured again by the next tune()
     }
   }
 
-  /** Stores `entry` under `key` (other entries kept). Returns null, or why it could not (also in lastError). */
+  /** Stores `entry` under `key` (other entries kept). Returns null, or why it could not. */
   write(key: string, entry: StoredTuning): string | null {
     if (this.path === null) return null;
     const entries = { ...this.#entries(), [key]: entry };
-    const tmp = `${this.path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
     try {
       mkdirSync(dirname(this.path), { recursive: true });
-      writeFileSync(tmp, JSON.stringify({ format: FORMAT, version: VERSION, entries }, null, 2) + "\n");
-      renameSync(tmp, this.path);
+      writeFileAtomic(this.path, JSON.stringify({ format: FORMAT, version: VERSION, entries }, null, 2) + "\n");
       return null;
     } catch (error) {
-      try {
-        rmSync(tmp, { force: true });
-      } catch {
-        // The folder itself is unusable: there is no temporary file to remove.
-      }
-      this.lastError = `cannot write ${this.path}: ${(error as Error).message}`;
-      return this.lastError;
+      return error instanceof FileAccessError ? error.message : `cannot write ${this.path}: ${(error as Error).message}`;
     }
   }
 
@@ -104,20 +93,18 @@ export class TuningStore {
     let text: string;
     try {
       text = readFileSync(this.path, "utf8");
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== "ENOENT") this.lastError = `cannot read ${this.path}: ${(error as Error).message}`;
-      return {};
+    } catch {
+      return {};  // missing or unreadable: nothing stored (a write reports an unusable folder)
     }
+    // A corrupt or foreign file reads as empty and is rewritten whole by the next write(): it loses nothing
+    // that could still be read.
+    let data: { format?: unknown; version?: unknown; entries?: unknown } | null = null;
     try {
-      const data = JSON.parse(text) as { format?: unknown; version?: unknown; entries?: unknown };
-      if (data.format !== FORMAT || data.version !== VERSION || typeof data.entries !== "object" || data.entries === null) {
-        throw new Error(`not a ${FORMAT} version ${VERSION} file`);
-      }
-      return data.entries as Record<string, unknown>;
-    } catch (error) {
-      // Rewritten whole by the next write(): a corrupt file loses nothing that could still be read.
-      this.lastError = `${this.path} is unreadable (${(error as Error).message}); it will be replaced`;
+      data = JSON.parse(text);
+    } catch {
       return {};
     }
+    const ours = data?.format === FORMAT && data.version === VERSION && typeof data.entries === "object" && data.entries !== null;
+    return ours ? (data!.entries as Record<string, unknown>) : {};
   }
 }

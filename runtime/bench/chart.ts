@@ -7,7 +7,8 @@
 //   npx tsx runtime/bench/chart.ts docs/perf-records.json docs/performance.svg
 
 import { ParleyError } from "../errors.js";
-import { readRecords, validateRecords, writeFileAtomic, type FigurePair, type PerfRecord } from "./records.js";
+import { writeFileAtomic } from "../atomic-file.js";
+import { readRecords, validateRecords, type FigurePair, type PerfRecord } from "./records.js";
 import { isMainModule } from "./report.js";
 
 /** The decode target: Parley's decode ≥ 3.8× as fast as llama.cpp's Vulkan backend on datacenter GPUs. */

@@ -6,6 +6,7 @@ import { basename, dirname, join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { FileAccessError, InvalidArgumentError } from "../errors.js";
 import { describeDecodeTuning, describePrefillTuning } from "../tuning.js";
+import { writeFileAtomic } from "../atomic-file.js";
 import type { BenchReport } from "./report.js";
 
 /** One figure on both sides, in ms (4 significant digits from recordFromReport): Parley's and the peer's (null where the peer was not measured). */
@@ -239,22 +240,6 @@ export function checkRecordsFile(file: string): void {
   }
   const dir = dirname(file);
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new FileAccessError(file, `its folder ${dir} does not exist`);
-}
-
-/** Writes `text` to `file` through a temporary file in the same folder and a rename (readers see the old or the new file). */
-export function writeFileAtomic(file: string, text: string): void {
-  const tmp = join(dirname(file), `.${basename(file)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
-  try {
-    writeFileSync(tmp, text, { flag: "wx" });
-    renameSync(tmp, file);
-  } catch (e) {
-    rmSync(tmp, { force: true });
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === "ENOENT" || code === "EACCES" || code === "EPERM" || code === "EISDIR" || code === "ENOTDIR") {
-      throw new FileAccessError(file, `cannot write: ${(e as Error).message}`, { cause: e });
-    }
-    throw e;
-  }
 }
 
 /** Validates `record` and appends it to the JSON array in `file` (a missing file starts a new array), atomically.
