@@ -9,7 +9,7 @@ import { Session, type SessionOptions } from "./session.js";
 import { tokenizeChat } from "./tokenizer/chat-tokens.js";
 import { LlamaTokenizer, type EncodeOptions } from "./tokenizer/tokenizer.js";
 import { vocabularyFromGguf } from "./tokenizer/vocab.js";
-import { measureTuning, TUNING_ENV_OVERRIDES, type KernelTuning, type TuneOptions, type TuningReport } from "./tuning.js";
+import { measureTuning, tuneRuns, TUNING_ENV_OVERRIDES, type KernelTuning, type TuneOptions, type TuningReport } from "./tuning.js";
 import { tuningKey, type StoredTuning, type TuningStore } from "./tuning-store.js";
 
 export interface LoadModelOptions {
@@ -129,7 +129,7 @@ export class Model {
 
   /**
    * Picks the decode and prefill kernels' settings for this GPU and model by timing them (≤ 12 decode settings,
-   * a few greedy decode chains each, and ~5 prefill kernels, a few prompt steps each, all in small sessions
+   * a few greedy decode chains each, and up to 5 prefill settings, a few prompt steps each, all in small sessions
    * of their own), keeps the fastest for the sessions created afterwards, and stores them
    * (RuntimeOptions.tuningStore) so later loads on the same device, driver and Parley build apply them
    * without measuring. When a tuning is stored already it is applied and returned at once (`source:
@@ -139,6 +139,8 @@ export class Model {
     this.#live();
     const overridden = TUNING_ENV_OVERRIDES.filter((name) => process.env[name] !== undefined);
     if (overridden.length) throw new InvalidArgumentError(`tune: ${overridden.join(", ")} override the settings it would time; unset them`);
+    const device = this.#context.device;
+    tuneRuns(options, device); // bad options fail even when a stored result would be returned
     const probe = this.createSession({ contextSize: 1, ubatch: 1, tuning: "default" });
     const builtIn = probe.tuning;
     probe.dispose();
@@ -156,9 +158,8 @@ export class Model {
       };
     }
 
-    const { decode, prefill } = await measureTuning(this, this.#context.device, defaults, options);
+    const { decode, prefill } = await measureTuning(this, device, defaults, options);
     const tuning = { decode: decode.tuning, prefill: prefill.tuning };
-    const device = this.#context.device;
     const entry: StoredTuning = {
       tuning,
       decode: { msPerToken: decode.msPerToken, defaultMsPerToken: decode.defaultMsPerToken },

@@ -243,10 +243,21 @@ export async function timePrefillSteps(session: Session, tokens: readonly number
   return median(perToken);
 }
 
-/** The environment variables that override every tuning (native/src/session.cpp): tuning is moot under them. */
+/** The environment variables that override every tuning (native/src/kernel_choice.cpp): tuning is moot under them. */
 export const TUNING_ENV_OVERRIDES = [
   "PARLEY_MATVEC_ROWS", "PARLEY_MATVEC_STAGE", "PARLEY_MATVEC_WIDE", "PARLEY_MATVEC_DOT8", "PARLEY_PREFILL", "PARLEY_PREFILL_DOT8",
 ] as const;
+
+/** The run lengths of a tuning on `device` (defaults filled in); bad values are InvalidArgumentErrors. */
+export function tuneRuns(options: TuneOptions, device: DeviceInfo): { steps: number; prefillTokens: number; repeat: number } {
+  const cpu = device.type === "cpu";
+  const runs = { steps: options.steps ?? (cpu ? 2 : 16), prefillTokens: options.prefillTokens ?? (cpu ? 8 : 64), repeat: options.repeat ?? 3 };
+  const limits = { steps: 64, prefillTokens: 512, repeat: 100 };
+  for (const [name, v] of Object.entries(runs) as Array<[keyof typeof runs, number]>) {
+    if (!Number.isInteger(v) || v < 1 || v > limits[name]) throw new InvalidArgumentError(`tune: ${name} must be an integer in 1..${limits[name]}, got ${v}`);
+  }
+  return runs;
+}
 
 /**
  * Times both phases' candidates for `model` on `device` (Model.tune's measuring half: it applies and stores
@@ -259,16 +270,7 @@ export async function measureTuning(
   defaults: KernelTuning,
   options: TuneOptions,
 ): Promise<{ decode: PhaseReport<DecodeTuning>; prefill: PhaseReport<PrefillTuning> }> {
-  const cpu = device.type === "cpu";
-  const steps = options.steps ?? (cpu ? 2 : 16);
-  const prefillTokens = options.prefillTokens ?? (cpu ? 8 : 64);
-  const repeat = options.repeat ?? 3;
-  const int = (name: string, v: number, hi: number) => {
-    if (!Number.isInteger(v) || v < 1 || v > hi) throw new InvalidArgumentError(`tune: ${name} must be an integer in 1..${hi}, got ${v}`);
-  };
-  int("steps", steps, 64);
-  int("prefillTokens", prefillTokens, 512);
-  int("repeat", repeat, 100);
+  const { steps, prefillTokens, repeat } = tuneRuns(options, device);
   const types = model.info.tensorTypes;
   const integerDot = device.integerDotProduct && ("Q4_0" in types || "Q8_0" in types);
 

@@ -157,6 +157,7 @@ describe("Model.tune on the device", () => {
       const again = await model.tune({ ...FAST, onProgress: () => timed++ });
       expect(again).toMatchObject({ source: "stored", tuning: entry.tuning, decode: { candidates: [] }, prefill: { candidates: [] } });
       expect(timed).toBe(0);
+      await expect(model.tune({ repeat: 0 })).rejects.toThrow(InvalidArgumentError); // bad input fails with a stored result too
       const forced = await model.tune({ ...FAST, force: true, onProgress: () => timed++ });
       expect(forced.source).toBe("measured");
       expect(timed).toBe(forced.decode.candidates.length + forced.prefill.candidates.length);
