@@ -91,6 +91,10 @@ function compileShaders() {
   for (const t of WEIGHT_TYPES) jobs.push({ name: `matmul_tiled_${t.toLowerCase()}`, src: "matmul_tiled", defines: [`-DWTYPE_${t}`] });
   // ... and its integer dot product form (Q4_0, Q8_0) for devices that have one.
   for (const t of ["Q4_0", "Q8_0"]) jobs.push({ name: `matmul_tiled_dot8_${t.toLowerCase()}`, src: "matmul_tiled", defines: [`-DWTYPE_${t}`, "-DDOT8"] });
+  // ... and through cooperative matrices (devices with VK_NV_cooperative_matrix), plus the same kernel with
+  // those computed by plain arithmetic, which every device runs (tests; checking the real one on a GPU).
+  for (const t of WEIGHT_TYPES) jobs.push({ name: `matmul_coopmat_${t.toLowerCase()}`, src: "matmul_coopmat", defines: [`-DWTYPE_${t}`] });
+  for (const t of WEIGHT_TYPES) jobs.push({ name: `matmul_coopmat_emu_${t.toLowerCase()}`, src: "matmul_coopmat", defines: [`-DWTYPE_${t}`, "-DEMULATED"] });
   // Decode on GPUs: subgroup-per-row matrix-vector kernels with the RMSNorm fused in.
   for (const t of WEIGHT_TYPES) jobs.push({ name: `matvec_${t.toLowerCase()}`, src: "matvec", defines: [`-DWTYPE_${t}`] });
   // ... and, where the device has a 4×8-bit integer dot product, with f(x) rounded to bytes (Q4_0, Q8_0).

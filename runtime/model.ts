@@ -201,8 +201,11 @@ export class Model {
    * copied store must not make every session fail). */
   #readStored(): StoredTuning | null {
     const stored = this.#tuningStore.read(this.#tuningKey);
-    const needsDot = stored !== null && (stored.tuning.decode.integerDot || stored.tuning.prefill.integerDot);
-    return needsDot && !this.#context.device.integerDotProduct ? null : stored;
+    if (stored === null) return null;
+    const device = this.#context.device;
+    const needsDot = stored.tuning.decode.integerDot || stored.tuning.prefill.integerDot;
+    const needsCoopmat = stored.tuning.prefill.kernel === "coopmat";
+    return (needsDot && !device.integerDotProduct) || (needsCoopmat && !device.cooperativeMatrixPrefill) ? null : stored;
   }
 
   #live(): NativeModel {

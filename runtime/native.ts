@@ -41,6 +41,9 @@ export interface DeviceInfo {
   integerDotProduct: boolean;
   integerDotProductAccelerated: boolean;
   cooperativeMatrix: boolean;
+  /** The cooperative-matrix prefill kernel can run here (VK_NV_cooperative_matrix with 16×16×16 fp16 products
+   * on subgroups of 32; prefill kernel "coopmat"). */
+  cooperativeMatrixPrefill: boolean;
 }
 
 export interface ValidationMessage {
@@ -147,7 +150,7 @@ export interface NativeTuning {
   stageInput: boolean;
   wideLoads: boolean;
   integerDot: boolean;
-  prefillKernel: "gemm" | "tiled16" | "matvec" | "lane";
+  prefillKernel: "gemm" | "tiled16" | "matvec" | "lane" | "coopmat";
   prefillIntegerDot: boolean;
 }
 

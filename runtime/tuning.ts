@@ -27,12 +27,14 @@ export interface DecodeTuning {
   integerDot: boolean;
 }
 
-export const PREFILL_KERNELS = ["gemm", "tiled16", "matvec", "lane"] as const;
+export const PREFILL_KERNELS = ["gemm", "tiled16", "matvec", "lane", "coopmat"] as const;
 
 /** The prefill matrix-product kernel. */
 export interface PrefillTuning {
   /** "gemm": 64 × 64 shared-memory tiles; "tiled16": 16-token tiles, several threads per row; "matvec": the
-   * matrix-vector kernels over 8-token tiles; "lane": one SIMD lane per row (CPU drivers' narrow models). */
+   * matrix-vector kernels over 8-token tiles; "lane": one SIMD lane per row (CPU drivers' narrow models);
+   * "coopmat": the GEMM's tiles through cooperative matrices, fp16 inputs and fp32 sums (devices whose
+   * `cooperativeMatrixPrefill` is true). */
   kernel: (typeof PREFILL_KERNELS)[number];
   /** With "gemm": Q4_0 and Q8_0 products through the integer dot product (x rounded to bytes per 32). */
   integerDot: boolean;
@@ -194,15 +196,17 @@ export async function searchDecodeTuning(
   return timed;
 }
 
-/** The prefill search: every kernel, and the GEMM with the integer dot product where it applies. */
+/** The prefill search: every kernel the device can run, and the GEMM with the integer dot product where it applies. */
 export async function searchPrefillTuning(
   defaults: PrefillTuning,
-  options: { integerDot: boolean },
+  options: { integerDot: boolean; cooperativeMatrix: boolean },
   measure: (t: PrefillTuning) => Promise<TuningCandidate<PrefillTuning>>,
 ): Promise<TuningCandidate<PrefillTuning>[]> {
   const { timed, time } = timer(measure);
   await time(defaults);
-  for (const kernel of PREFILL_KERNELS) await time({ kernel, integerDot: false });
+  for (const kernel of PREFILL_KERNELS) {
+    if (kernel !== "coopmat" || options.cooperativeMatrix) await time({ kernel, integerDot: false });
+  }
   if (options.integerDot) await time({ kernel: "gemm", integerDot: true });
   return timed;
 }
@@ -304,7 +308,7 @@ export async function measureTuning(
   index = 0;
   // A prompt of ordinary tokens (not special ones), the same for every kernel.
   const prompt = Array.from({ length: prefillTokens }, (_, i) => 1000 + ((i * 7919) % 20000));
-  const prefill = await searchPrefillTuning(defaults.prefill, { integerDot }, (t) =>
+  const prefill = await searchPrefillTuning(defaults.prefill, { integerDot, cooperativeMatrix: device.cooperativeMatrixPrefill }, (t) =>
     timeWith("prefill", index++, t, { contextSize: prefillTokens, ubatch: prefillTokens, tuning: { decode: defaults.decode, prefill: t } }, (s) => timePrefillSteps(s, prompt, repeat)),
   );
   return { decode: phaseReport(decode, defaults.decode, describeDecodeTuning), prefill: phaseReport(prefill, defaults.prefill, describePrefillTuning) };

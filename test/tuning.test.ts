@@ -70,20 +70,24 @@ describe("the decode search", () => {
 });
 
 describe("the prefill search", () => {
-  it("times every kernel once, the defaults first, and the integer dot GEMM only where it applies", async () => {
+  it("times every kernel once, the defaults first, and the integer dot GEMM and cooperative matrices only where they apply", async () => {
     const timed: PrefillTuning[] = [];
-    const cost: Record<string, number> = { gemm: 3, tiled16: 4, matvec: 2, lane: 5 };
+    const cost: Record<string, number> = { gemm: 3, tiled16: 4, matvec: 2, lane: 5, coopmat: 0.5 };
     const measure = async (t: PrefillTuning) => {
       timed.push(t);
       return { tuning: t, msPerToken: t.integerDot ? 1 : cost[t.kernel] };
     };
-    const without = await searchPrefillTuning({ kernel: "matvec", integerDot: false }, { integerDot: false }, measure);
+    const without = await searchPrefillTuning({ kernel: "matvec", integerDot: false }, { integerDot: false, cooperativeMatrix: false }, measure);
     expect(timed.map((t) => t.kernel)).toEqual(["matvec", "gemm", "tiled16", "lane"]);
     expect(chooseTuning(without, { kernel: "matvec", integerDot: false }).tuning).toEqual({ kernel: "matvec", integerDot: false });
     timed.length = 0;
-    const withDot = await searchPrefillTuning({ kernel: "gemm", integerDot: false }, { integerDot: true }, measure);
+    const withDot = await searchPrefillTuning({ kernel: "gemm", integerDot: false }, { integerDot: true, cooperativeMatrix: false }, measure);
     expect(timed).toHaveLength(5);
     expect(chooseTuning(withDot, { kernel: "gemm", integerDot: false }).tuning).toEqual({ kernel: "gemm", integerDot: true });
+    timed.length = 0;
+    const withCoopmat = await searchPrefillTuning({ kernel: "gemm", integerDot: false }, { integerDot: true, cooperativeMatrix: true }, measure);
+    expect(timed.map((t) => t.kernel)).toEqual(["gemm", "tiled16", "matvec", "lane", "coopmat", "gemm"]);
+    expect(chooseTuning(withCoopmat, { kernel: "gemm", integerDot: false }).tuning).toEqual({ kernel: "coopmat", integerDot: false });
   });
 });
 

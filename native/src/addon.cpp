@@ -79,6 +79,7 @@ Napi::Object deviceInfoToJs(Napi::Env env, const DeviceInfo& d) {
   o.Set("integerDotProduct", d.integerDot);
   o.Set("integerDotProductAccelerated", d.integerDotAccelerated);
   o.Set("cooperativeMatrix", d.cooperativeMatrix);
+  o.Set("cooperativeMatrixPrefill", d.cooperativeMatrixPrefill);
   return o;
 }
 
@@ -316,7 +317,7 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
       o.Set("stageInput", k.matvecStage);
       o.Set("wideLoads", k.matvecWide);
       o.Set("integerDot", k.matvecDot8);
-      static const char* kPrefill[] = {"gemm", "tiled16", "matvec", "lane"};
+      static const char* kPrefill[] = {"gemm", "tiled16", "matvec", "lane", "coopmat"};
       const PrefillKernel prefill = k.prefillKernel();
       o.Set("prefillKernel", kPrefill[int(prefill)]);
       o.Set("prefillIntegerDot", k.prefillDot8 && prefill == PrefillKernel::Gemm);
@@ -389,7 +390,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
         Napi::Value k = t.Get("prefillKernel");
         if (k.IsString()) {
           const std::string name = k.As<Napi::String>().Utf8Value();
-          tuning.prefillKernel = name == "gemm" ? 0 : name == "tiled16" ? 1 : name == "matvec" ? 2 : name == "lane" ? 3 : 99;
+          tuning.prefillKernel = name == "gemm" ? 0 : name == "tiled16" ? 1 : name == "matvec" ? 2 : name == "lane" ? 3 : name == "coopmat" ? 4 : 99;
         }
       }
       auto session = std::make_shared<Session>(model_, ctxSize, ubatch, Session::KernelSet(kernels), tuning);

@@ -49,11 +49,12 @@ void deviceDefaults(KernelChoice& k, const DeviceInfo& device, const LlamaHParam
 // runtime (an explicit "gpu" or "cpu" set stays what it says).
 void applyTuning(KernelChoice& k, const KernelTuning& tuning, KernelSet kernels) {
   if (tuning.prefillKernel >= 0 && kernels == KernelSet::Auto) {
-    if (tuning.prefillKernel > int(PrefillKernel::Lane))
+    if (tuning.prefillKernel > int(PrefillKernel::Coopmat))
       throw NativeError("INVALID_ARGUMENT", "tuning: unknown prefill kernel " + std::to_string(tuning.prefillKernel));
     const auto choice = PrefillKernel(tuning.prefillKernel);
-    k.gpuPrefill = choice == PrefillKernel::Gemm || choice == PrefillKernel::Tiled16;
+    k.gpuPrefill = choice == PrefillKernel::Gemm || choice == PrefillKernel::Tiled16 || choice == PrefillKernel::Coopmat;
     k.prefillGemm = choice == PrefillKernel::Gemm;
+    k.prefillCoopmat = choice == PrefillKernel::Coopmat;
     k.prefillMatvec = choice == PrefillKernel::Matvec;
   }
   if (tuning.prefillDot8 >= 0 && kernels == KernelSet::Auto) k.prefillDot8 = tuning.prefillDot8 != 0;
@@ -82,15 +83,20 @@ void applyEnvironment(KernelChoice& k) {
   // it: it stages f(x) per workgroup, which made the H200's decode slower once before (docs/PERFORMANCE.md,
   // run 3); runtime/bench/gpu/steps.sh times it against the float kernels, and a tuning picks it where it wins.
   k.matvecDot8 = envSwitch("PARLEY_MATVEC_DOT8", k.matvecDot8);
-  // Prefill: on GPUs the tiled GEMM (default) or the older 16-token tiles; PARLEY_PREFILL=gemm|tiled16|matvec
-  // compares them with the matrix-vector kernels over token tiles (PARLEY_PREFILL_TOKENS per workgroup).
+  // Prefill: on GPUs the tiled GEMM (default) or the older 16-token tiles; PARLEY_PREFILL=gemm|tiled16|matvec|
+  // coopmat compares them with the matrix-vector kernels over token tiles (PARLEY_PREFILL_TOKENS per workgroup)
+  // and the GEMM through cooperative matrices.
   if (const char* env = std::getenv("PARLEY_PREFILL")) {
     const std::string v(env);
-    if (v != "gemm" && v != "tiled16" && v != "matvec")
-      throw NativeError("INVALID_ARGUMENT", "PARLEY_PREFILL must be gemm, tiled16 or matvec, got '" + v + "'");
+    if (v != "gemm" && v != "tiled16" && v != "matvec" && v != "coopmat")
+      throw NativeError("INVALID_ARGUMENT", "PARLEY_PREFILL must be gemm, tiled16, matvec or coopmat, got '" + v + "'");
     k.prefillGemm = v == "gemm";
     k.prefillMatvec = v == "matvec";
+    k.prefillCoopmat = v == "coopmat";
   }
+  // The cooperative-matrix prefill computed without cooperative matrices (matmul_coopmat_emu_*): how CI proves
+  // that kernel on lavapipe, and how a GPU run checks the real one against it.
+  k.coopmatEmulated = envSwitch("PARLEY_COOPMAT_EMULATE", false);
   // The GEMM's Q4_0/Q8_0 products through the 4×8-bit integer dot product, x rounded to bytes per token and
   // 32-element block (PARLEY_PREFILL_DOT8=1). Off by default until a GPU run times it against the float GEMM.
   k.prefillDot8 = envSwitch("PARLEY_PREFILL_DOT8", k.prefillDot8);
@@ -111,6 +117,13 @@ KernelChoice chooseKernels(const DeviceInfo& device, const LlamaHParams& hp, Ker
     throw NativeError("INVALID_ARGUMENT", "the integer dot product kernels (PARLEY_MATVEC_DOT8 / PARLEY_PREFILL_DOT8 or a tuning): " + device.name +
                                               " has no integer dot product (VK_KHR_shader_integer_dot_product)");
   k.matvecDot8 = k.matvecDot8 && k.matvecDecode;
+  if (k.prefillCoopmat && k.gpuPrefill && !k.prefillMatvec) {
+    if (!k.coopmatEmulated && !device.cooperativeMatrixPrefill)
+      throw NativeError("INVALID_ARGUMENT", "the cooperative-matrix prefill (PARLEY_PREFILL=coopmat or a tuning): " + device.name +
+                                                " has no VK_NV_cooperative_matrix with 16x16x16 fp16 products on subgroups of 32");
+    if (!device.fp16)
+      throw NativeError("INVALID_ARGUMENT", "the cooperative-matrix prefill needs fp16 arithmetic, which " + device.name + " lacks");
+  }
   // GPUs: steps of at most kShortPrefill tokens (a player's line after a cached persona) replay a third
   // recording that runs the matrix-vector kernels over token tiles, which read each weight once, instead of
   // the GEMM's 64-token tiles. PARLEY_SHORT_PREFILL=0 turns it off for comparison.

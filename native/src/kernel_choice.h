@@ -13,7 +13,7 @@
 // (one lane per row for models narrower than 256).
 enum class KernelSet { Auto = 0, Gpu = 1, Cpu = 2 };
 
-enum class PrefillKernel { Gemm = 0, Tiled16 = 1, Matvec = 2, Lane = 3 };
+enum class PrefillKernel { Gemm = 0, Tiled16 = 1, Matvec = 2, Lane = 3, Coopmat = 4 };
 
 // A measured tuning as the host hands it over; a negative field keeps the device's default.
 struct KernelTuning {
@@ -38,6 +38,8 @@ struct KernelChoice {
   bool gpuPrefill = true;
   bool prefillGemm = true;
   bool prefillDot8 = false;  // the GEMM's Q4_0/Q8_0 products through the integer dot product
+  bool prefillCoopmat = false;   // the GEMM's tiles through cooperative matrices (matmul_coopmat.comp)
+  bool coopmatEmulated = false;  // ... computed by plain arithmetic (PARLEY_COOPMAT_EMULATE=1: tests, comparisons)
   bool prefillMatvec = false;
   uint32_t prefillTokens = 8, prefillRows = 8;
   uint32_t maxTpr = 4;
@@ -46,7 +48,11 @@ struct KernelChoice {
   static constexpr uint32_t kShortPrefill = 16;
 
   PrefillKernel prefillKernel() const {
-    return prefillMatvec ? PrefillKernel::Matvec : !gpuPrefill ? PrefillKernel::Lane : prefillGemm ? PrefillKernel::Gemm : PrefillKernel::Tiled16;
+    return prefillMatvec ? PrefillKernel::Matvec
+           : !gpuPrefill ? PrefillKernel::Lane
+           : prefillCoopmat ? PrefillKernel::Coopmat
+           : prefillGemm ? PrefillKernel::Gemm
+                         : PrefillKernel::Tiled16;
   }
 };
 

@@ -169,6 +169,12 @@ class Session::Recorder {
     struct { uint32_t K, M, scaleOffset, accumulate, logitsOnly, tpr; OutputRows seg; } pc{
         w.K, w.M, w.scaleOffsetWords, accumulate, logitsOnly, tpr, seg};
     const uint32_t groups = ceilDiv(w.M, 64 / tpr);
+    if (!cpu && capacity_ > 1 && s_.kernels_.prefillCoopmat) {
+      // The same 64-row × 64-token tiles through cooperative matrices (or their emulation).
+      const std::string kernel = (s_.kernels_.coopmatEmulated ? "matmul_coopmat_emu_" : "matmul_coopmat_") + w.kernelSuffix();
+      dispatch(kernel, {w.buffer, x, y}, pc, ceilDiv(w.M, 64), ceilDiv(capacity_, 64));
+      return;
+    }
     if (!cpu && capacity_ > 1 && s_.kernels_.prefillGemm) {
       // 64-row × 64-token tiles; workgroups past the step's live tokens return at once.
       const uint32_t rowTiles = ceilDiv(w.M, 64), tokenTiles = ceilDiv(capacity_, 64);

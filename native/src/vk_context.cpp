@@ -120,7 +120,28 @@ int typeRank(VkPhysicalDeviceType t) {
   }
 }
 
-DeviceInfo describe(VkPhysicalDevice pd, uint32_t index) {
+// Whether the device lists a cooperative-matrix shape the prefill kernel uses: 16 × 16 × 16, fp16 A and B, fp32
+// C and D, subgroup scope.
+bool hasCoopmatShape(VkInstance instance, VkPhysicalDevice pd) {
+  auto get = reinterpret_cast<PFN_vkGetPhysicalDeviceCooperativeMatrixPropertiesNV>(
+      vkGetInstanceProcAddr(instance, "vkGetPhysicalDeviceCooperativeMatrixPropertiesNV"));
+  if (!get) return false;
+  uint32_t count = 0;
+  if (get(pd, &count, nullptr) != VK_SUCCESS || count == 0) return false;
+  std::vector<VkCooperativeMatrixPropertiesNV> shapes(count, {VK_STRUCTURE_TYPE_COOPERATIVE_MATRIX_PROPERTIES_NV});
+  // VK_INCOMPLETE cannot happen with the count just read; anything but success counts as "no".
+  if (get(pd, &count, shapes.data()) != VK_SUCCESS) return false;
+  for (uint32_t i = 0; i < count; ++i) {
+    const auto& s = shapes[i];
+    if (s.MSize == 16 && s.NSize == 16 && s.KSize == 16 && s.AType == VK_COMPONENT_TYPE_FLOAT16_NV &&
+        s.BType == VK_COMPONENT_TYPE_FLOAT16_NV && s.CType == VK_COMPONENT_TYPE_FLOAT32_NV &&
+        s.DType == VK_COMPONENT_TYPE_FLOAT32_NV && s.scope == VK_SCOPE_SUBGROUP_NV)
+      return true;
+  }
+  return false;
+}
+
+DeviceInfo describe(VkInstance instance, VkPhysicalDevice pd, uint32_t index) {
   VkPhysicalDeviceDriverProperties driver{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_DRIVER_PROPERTIES};
   VkPhysicalDeviceSubgroupProperties subgroup{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES};
   VkPhysicalDeviceShaderIntegerDotProductProperties dotProps{
@@ -133,8 +154,17 @@ DeviceInfo describe(VkPhysicalDevice pd, uint32_t index) {
   vkGetPhysicalDeviceProperties2(pd, &props);
 
   VkPhysicalDeviceShaderFloat16Int8Features f16i8{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_FLOAT16_INT8_FEATURES};
+  VkPhysicalDeviceVulkanMemoryModelFeatures memoryModel{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_MEMORY_MODEL_FEATURES};
   VkPhysicalDeviceShaderIntegerDotProductFeatures dotFeatures{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_INTEGER_DOT_PRODUCT_FEATURES};
-  if (hasDot) f16i8.pNext = &dotFeatures;
+  VkPhysicalDeviceCooperativeMatrixFeaturesNV coopmatFeatures{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_NV};
+  const bool hasCoopmatNV = hasDeviceExtension(pd, "VK_NV_cooperative_matrix");
+  f16i8.pNext = &memoryModel;
+  void** tail = &memoryModel.pNext;
+  if (hasDot) {
+    *tail = &dotFeatures;
+    tail = &dotFeatures.pNext;
+  }
+  if (hasCoopmatNV) *tail = &coopmatFeatures;
   VkPhysicalDeviceFeatures2 features{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2};
   features.pNext = &f16i8;
   vkGetPhysicalDeviceFeatures2(pd, &features);
@@ -162,7 +192,10 @@ DeviceInfo describe(VkPhysicalDevice pd, uint32_t index) {
   info.integerDot = hasDot && dotFeatures.shaderIntegerDotProduct;
   info.integerDotAccelerated = hasDot && dotProps.integerDotProduct4x8BitPackedSignedAccelerated;
   info.cooperativeMatrix =
-      hasDeviceExtension(pd, "VK_KHR_cooperative_matrix") || hasDeviceExtension(pd, "VK_NV_cooperative_matrix");
+      hasDeviceExtension(pd, "VK_KHR_cooperative_matrix") || hasCoopmatNV;
+  info.cooperativeMatrixPrefill = hasCoopmatNV && coopmatFeatures.cooperativeMatrix && info.fp16 &&
+                                  memoryModel.vulkanMemoryModel && v >= VK_API_VERSION_1_2 && info.subgroupSize == 32 &&
+                                  hasCoopmatShape(instance, pd);
   return info;
 }
 
@@ -173,7 +206,7 @@ std::vector<DeviceInfo> VkContext::listDevices() {
   std::vector<DeviceInfo> out;
   try {
     auto devices = physicalDevices(instance);
-    for (uint32_t i = 0; i < devices.size(); ++i) out.push_back(describe(devices[i], i));
+    for (uint32_t i = 0; i < devices.size(); ++i) out.push_back(describe(instance, devices[i], i));
   } catch (...) {
     vkDestroyInstance(instance, nullptr);
     throw;
@@ -233,7 +266,7 @@ VkContext::VkContext(const Options& options) : memoryBudget_(options.memoryBudge
       if (chosen < 0) throw NativeError("NO_VULKAN_DEVICE", "no Vulkan device matches \"" + options.device + "\" (see `parley devices`)");
     }
     physical_ = devices[chosen];
-    info_ = describe(physical_, uint32_t(chosen));
+    info_ = describe(instance_, physical_, uint32_t(chosen));
     vkGetPhysicalDeviceMemoryProperties(physical_, &memProps_);
 
     // Prefer a compute-only queue family (it does not compete with the game's graphics queue).
@@ -258,15 +291,38 @@ VkContext::VkContext(const Options& options) : memoryBudget_(options.memoryBudge
     VkDeviceCreateInfo dci{VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO};
     dci.queueCreateInfoCount = 1;
     dci.pQueueCreateInfos = &qci;
-    // The 4×8-bit integer dot product, where the device has it (matvec.comp's DOT8 decode path).
+    // Optional features, each where the device has it: fp16 arithmetic (the cooperative-matrix prefill, and its
+    // emulation, stage fp16 values in shared memory); the 4×8-bit integer dot product (the DOT8 kernels);
+    // cooperative matrices with the Vulkan memory model their kernel's SPIR-V declares.
+    std::vector<const char*> extensions;
+    void* chain = nullptr;
+    auto link = [&chain](auto& features) {
+      features.pNext = chain;
+      chain = &features;
+    };
+    VkPhysicalDeviceShaderFloat16Int8Features f16Features{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_FLOAT16_INT8_FEATURES};
+    if (info_.fp16) {
+      f16Features.shaderFloat16 = VK_TRUE;
+      link(f16Features);
+    }
     VkPhysicalDeviceShaderIntegerDotProductFeatures dotFeatures{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_INTEGER_DOT_PRODUCT_FEATURES};
-    const char* dotExtension = "VK_KHR_shader_integer_dot_product";
     if (info_.integerDot) {
       dotFeatures.shaderIntegerDotProduct = VK_TRUE;
-      dci.pNext = &dotFeatures;
-      dci.enabledExtensionCount = 1;
-      dci.ppEnabledExtensionNames = &dotExtension;
+      link(dotFeatures);
+      extensions.push_back("VK_KHR_shader_integer_dot_product");
     }
+    VkPhysicalDeviceCooperativeMatrixFeaturesNV coopmatFeatures{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_NV};
+    VkPhysicalDeviceVulkanMemoryModelFeatures memoryModel{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_MEMORY_MODEL_FEATURES};
+    if (info_.cooperativeMatrixPrefill) {
+      coopmatFeatures.cooperativeMatrix = VK_TRUE;
+      link(coopmatFeatures);
+      memoryModel.vulkanMemoryModel = VK_TRUE;
+      link(memoryModel);
+      extensions.push_back("VK_NV_cooperative_matrix");
+    }
+    dci.pNext = chain;
+    dci.enabledExtensionCount = uint32_t(extensions.size());
+    dci.ppEnabledExtensionNames = extensions.data();
     VK_CHECK(vkCreateDevice(physical_, &dci, nullptr, &device_));
     vkGetDeviceQueue(device_, queueFamily_, 0, &queue_);
 

@@ -33,6 +33,11 @@ struct DeviceInfo {
   bool integerDot;             // VK_KHR_shader_integer_dot_product present
   bool integerDotAccelerated;  // 4x8-bit packed signed dot product runs in hardware
   bool cooperativeMatrix;      // VK_KHR_cooperative_matrix or VK_NV_cooperative_matrix present
+  // The cooperative-matrix prefill (matmul_coopmat.comp) can run: VK_NV_cooperative_matrix with 16 × 16 × 16
+  // fp16 × fp16 → fp32 products at subgroup scope, fp16 arithmetic, the Vulkan memory model (the kernel's SPIR-V
+  // uses it), Vulkan 1.2 and subgroups of 32. VK_KHR_cooperative_matrix alone does not count: the glslang
+  // this project builds with cannot emit its kernels yet.
+  bool cooperativeMatrixPrefill;
 };
 
 struct ValidationMessage {
