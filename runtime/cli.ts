@@ -188,7 +188,10 @@ async function tune(args: string[]): Promise<void> {
     }
     const ms = (v: number | null) => (v === null ? "failed" : `${v.toFixed(3)} ms/token`);
     const show = <T>(phase: string, r: PhaseReport<T>) => {
-      for (const c of r.candidates) console.log(`  ${phase} ${describe(phase, c.tuning).padEnd(40)} ${ms(c.msPerToken)}${c.error ? ` (${c.error})` : ""}`);
+      for (const c of r.candidates) {
+        const agreement = c.logitError !== undefined ? `, logits ${c.logitError.toExponential(1)} from the defaults'` : "";
+        console.log(`  ${phase} ${describe(phase, c.tuning).padEnd(40)} ${ms(c.msPerToken)}${agreement}${c.error ? ` (${c.error})` : ""}`);
+      }
       const gain = r.msPerToken && r.defaultMsPerToken ? ` (defaults: ${ms(r.defaultMsPerToken)}, ${(r.defaultMsPerToken / r.msPerToken).toFixed(2)}×)` : "";
       console.log(`${phase}: ${describe(phase, r.tuning)}, ${ms(r.msPerToken)}${gain}`);
     };

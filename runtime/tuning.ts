@@ -102,7 +102,10 @@ export interface TuningCandidate<T> {
   tuning: T;
   /** Median milliseconds per token (decode: per step; prefill: per prompt token); null when it failed. */
   msPerToken: number | null;
-  /** Why the setting failed (a driver that rejected a kernel, say). */
+  /** How far its logits were from the defaults' on the same tokens (max |difference| / max |default logit|;
+   * 0 for the defaults themselves). Absent where the setting failed before that check. */
+  logitError?: number;
+  /** Why the setting failed (a driver that rejected a kernel, or computed logits unlike the defaults'). */
   error?: string;
 }
 
@@ -148,6 +151,48 @@ export interface TuneOptions {
 
 /** A setting wins only when it beats the defaults by more than this fraction (a guard against noise). */
 export const TUNING_MARGIN = 0.02;
+
+/**
+ * The largest logit error (relative to the defaults' largest logit) a setting may show and still be kept.
+ * Settings only change how the work is split and rounded: summation order, fp16 inputs, activations rounded
+ * to bytes (up to ~5e-2 on the synthetic models; llama.cpp's own quantized products are as far from exact).
+ * A kernel that a driver miscompiles, or one that is wrong on a GPU no test ran it on, is off by O(1).
+ */
+export const TUNING_LOGIT_TOLERANCE = 0.1;
+
+/** max |got − want| / max |want|; Infinity where either holds a NaN or infinity, or the lengths differ. */
+export function logitError(got: Float32Array, want: Float32Array): number {
+  if (got.length !== want.length) return Infinity;
+  let diff = 0;
+  let scale = 0;
+  for (let i = 0; i < got.length; i++) {
+    const d = Math.abs(got[i] - want[i]);
+    if (!Number.isFinite(d)) return Infinity;
+    diff = Math.max(diff, d);
+    scale = Math.max(scale, Math.abs(want[i]));
+  }
+  return scale > 0 ? diff / scale : diff === 0 ? 0 : Infinity;
+}
+
+/**
+ * Checks each setting's logits against the first one handed in (the defaults, which every search times
+ * first, unless they failed before computing any): returns their logitError, or throws TuningFailedError above TUNING_LOGIT_TOLERANCE, so that a
+ * fast but wrong kernel is never chosen on a player's GPU.
+ */
+export function logitAgreement(): (logits: Float32Array) => number {
+  let reference: Float32Array | undefined;
+  return (logits) => {
+    if (reference === undefined) {
+      reference = logits;
+      return 0;
+    }
+    const err = logitError(logits, reference);
+    if (!(err <= TUNING_LOGIT_TOLERANCE)) {
+      throw new TuningFailedError(`its logits differ from the default kernels' (error ${err.toExponential(2)}, more than ${TUNING_LOGIT_TOLERANCE})`);
+    }
+    return err;
+  };
+}
 
 /**
  * The setting to keep: the fastest that worked, unless the defaults are within TUNING_MARGIN of it.
@@ -278,17 +323,25 @@ export async function measureTuning(
   const types = model.info.tensorTypes;
   const integerDot = device.integerDotProduct && ("Q4_0" in types || "Q8_0" in types);
 
-  const timeWith = async <T>(phase: "decode" | "prefill", index: number, setting: T, sessionOptions: SessionOptions, run: (s: Session) => Promise<number>) => {
+  // Each setting: a session of its own; first the logits of one step, checked against the defaults' (the
+  // first setting of each phase), then the timed runs on the emptied cache.
+  const timeWith = async <T>(
+    phase: "decode" | "prefill", index: number, setting: T, sessionOptions: SessionOptions,
+    check: { tokens: number[]; agree: (logits: Float32Array) => number }, run: (s: Session) => Promise<number>,
+  ): Promise<TuningCandidate<T>> => {
     if (options.signal?.aborted) throw new AbortError();
     options.onProgress?.({ phase, index, setting: setting as DecodeTuning | PrefillTuning });
     let session: Session | undefined;
+    let logitErr: number | undefined;
     try {
       session = model.createSession(sessionOptions);
-      return { tuning: setting, msPerToken: await run(session) };
+      logitErr = check.agree((await session.evaluate(check.tokens, { logits: "last" })).logits!);
+      session.reset();
+      return { tuning: setting, msPerToken: await run(session), logitError: logitErr };
     } catch (error) {
       if (error instanceof DisposedError) throw error; // the model went away: stop, not a setting's failure
       if (options.signal?.aborted) throw new AbortError();
-      return { tuning: setting, msPerToken: null, error: (error as Error).message };
+      return { tuning: setting, msPerToken: null, ...(logitErr !== undefined ? { logitError: logitErr } : {}), error: (error as Error).message };
     } finally {
       session?.dispose();
     }
@@ -302,14 +355,18 @@ export async function measureTuning(
   let index = 0;
   const decodeContext = 2 + steps * (repeat + 1);
   const bos = model.tokenizer.bosId;
-  const decode = await searchDecodeTuning(defaults.decode, { integerDot }, (t) =>
-    timeWith("decode", index++, t, { contextSize: decodeContext, ubatch: 1, tuning: { decode: t, prefill: defaults.prefill } }, (s) => timeDecodeSteps(s, bos, steps, repeat)),
-  );
-  index = 0;
   // A prompt of ordinary tokens (not special ones), the same for every kernel.
   const prompt = Array.from({ length: prefillTokens }, (_, i) => 1000 + ((i * 7919) % 20000));
+  const decodeCheck = { tokens: [bos], agree: logitAgreement() };
+  const decode = await searchDecodeTuning(defaults.decode, { integerDot }, (t) =>
+    timeWith("decode", index++, t, { contextSize: decodeContext, ubatch: 1, tuning: { decode: t, prefill: defaults.prefill } }, decodeCheck, (s) =>
+      timeDecodeSteps(s, bos, steps, repeat)),
+  );
+  index = 0;
+  const prefillCheck = { tokens: prompt, agree: logitAgreement() };
   const prefill = await searchPrefillTuning(defaults.prefill, { integerDot, cooperativeMatrix: device.cooperativeMatrixPrefill }, (t) =>
-    timeWith("prefill", index++, t, { contextSize: prefillTokens, ubatch: prefillTokens, tuning: { decode: defaults.decode, prefill: t } }, (s) => timePrefillSteps(s, prompt, repeat)),
+    timeWith("prefill", index++, t, { contextSize: prefillTokens, ubatch: prefillTokens, tuning: { decode: defaults.decode, prefill: t } }, prefillCheck, (s) =>
+      timePrefillSteps(s, prompt, repeat)),
   );
   return { decode: phaseReport(decode, defaults.decode, describeDecodeTuning), prefill: phaseReport(prefill, defaults.prefill, describePrefillTuning) };
 }

@@ -6,9 +6,10 @@
 // where runtime/bench/gpu/steps.sh checks them against this emulation. What is asserted here: conformance to
 // the float64 reference and to llama.cpp, full and partial tiles (100 tokens of a 128-token micro-batch), rows
 // that are not multiples of 64 and K that is not a multiple of 64 (a 288-wide model), last-logits steps, fp16
-// rounding really happening, a clean validation layer, and typed errors where the device lacks the real kernel. (Weights reach the tiles through weights.glsl's dequant_block, which
-// every format's float GEMM shares and test/prefill-gemm.test.ts covers; the emulation is too slow on
-// lavapipe for the 256-wide K-quant models: minutes each.)
+// rounding really happening, a clean validation layer, and typed errors where the device lacks the real kernel.
+// Weights reach the tiles through weights.glsl's dequant_block, which every format's float GEMM shares and
+// test/prefill-gemm.test.ts covers; the emulation is too slow on lavapipe for the 256-wide K-quant models
+// (minutes each).
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { InvalidArgumentError } from "../runtime/index.js";
 import { openConformanceContext, runTypeConformance, type ConformanceContext } from "./conformance/conformance.js";

@@ -38,6 +38,9 @@ describe("devices", () => {
       expect(typeof d.fp16).toBe("boolean");
       expect(typeof d.integerDotProduct).toBe("boolean");
       expect(typeof d.cooperativeMatrix).toBe("boolean");
+      // The cooperative-matrix prefill needs the extension, fp16 and subgroups of 32 (and more: vk_context.cpp).
+      if (d.cooperativeMatrixPrefill) expect([d.cooperativeMatrix, d.fp16, d.subgroupSize]).toEqual([true, true, 32]);
+      else expect(d.cooperativeMatrixPrefill).toBe(false);
     }
     expect(runtime.device.name).toBe(devices[runtime.device.index].name);
   });

@@ -10,7 +10,10 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AbortError, InvalidArgumentError, Runtime, TuningFailedError, type DecodeTuning, type KernelTuning, type PrefillTuning } from "../runtime/index.js";
-import { chooseTuning, describeDecodeTuning, searchDecodeTuning, searchPrefillTuning, TUNING_MARGIN, type TuningCandidate } from "../runtime/tuning.js";
+import {
+  chooseTuning, describeDecodeTuning, logitAgreement, logitError, searchDecodeTuning, searchPrefillTuning, TUNING_LOGIT_TOLERANCE, TUNING_MARGIN,
+  type TuningCandidate,
+} from "../runtime/tuning.js";
 import { defaultTuningStoreDir, TUNING_FILE } from "../runtime/tuning-store.js";
 import { syntheticModel } from "./fixtures/models.js";
 
@@ -91,6 +94,29 @@ describe("the prefill search", () => {
   });
 });
 
+describe("checking each setting's logits against the defaults'", () => {
+  it("measures the error relative to the defaults' largest logit", () => {
+    const want = Float32Array.from([1, -4, 2]);
+    expect(logitError(want, want)).toBe(0);
+    expect(logitError(Float32Array.from([1.2, -4, 2]), want)).toBeCloseTo(0.05, 6);
+    expect(logitError(Float32Array.from([1, NaN, 2]), want)).toBe(Infinity);
+    expect(logitError(Float32Array.from([1, -4]), want)).toBe(Infinity);
+    expect(logitError(Float32Array.from([0, 1]), new Float32Array(2))).toBe(Infinity);
+  });
+
+  it("keeps settings within the tolerance of the first logits and rejects the rest with a TuningFailedError", () => {
+    const agree = logitAgreement();
+    const reference = Float32Array.from({ length: 100 }, (_, i) => Math.sin(i) * 10);
+    expect(agree(reference)).toBe(0);
+    const rounded = reference.map((v, i) => v + (i % 2 ? 0.05 : -0.05));
+    expect(agree(rounded)).toBeCloseTo(0.005, 3);
+    const wrongRows = reference.map((v, i) => (i < 50 ? v : -v));
+    expect(() => agree(wrongRows)).toThrow(TuningFailedError);
+    expect(() => agree(reference.map(() => NaN))).toThrow(/differ from the default kernels'/);
+    expect(agree(reference.map((v) => v * (1 + TUNING_LOGIT_TOLERANCE / 2)))).toBeLessThanOrEqual(TUNING_LOGIT_TOLERANCE);
+  });
+});
+
 describe("Model.tune on the device", () => {
   let store: string;
   let path: string;
@@ -120,9 +146,12 @@ describe("Model.tune on the device", () => {
       ]);
       for (const phase of [report.decode, report.prefill] as const) {
         expect(phase.candidates[0].tuning).toEqual(phase.defaults);
+        expect(phase.candidates[0].logitError).toBe(0);
         for (const c of phase.candidates) {
           if (c.msPerToken === null) expect(c.error).toBeTruthy();
           else expect(c.msPerToken).toBeGreaterThan(0);
+          // Every kernel on lavapipe computes the same logits within rounding (the check ran for each).
+          if (c.msPerToken !== null) expect(c.logitError).toBeLessThan(TUNING_LOGIT_TOLERANCE);
         }
         expect(phase.tuning).toEqual(chooseTuning<object>(phase.candidates, phase.defaults).tuning);
       }
@@ -257,6 +286,17 @@ describe("Model.tune on the device", () => {
       const report = await model.tune(FAST);
       expect(report.storeError).toBeNull();
       expect(JSON.parse(readFileSync(join(dir, TUNING_FILE), "utf8")).format).toBe("parley-kernel-tuning");
+      runtime.dispose();
+
+      // A store copied from a GPU with cooperative matrices: ignored at load where they are missing (every
+      // session would fail otherwise), applied where they are present.
+      const file = JSON.parse(readFileSync(join(dir, TUNING_FILE), "utf8"));
+      for (const entry of Object.values(file.entries) as Array<{ tuning: KernelTuning }>) entry.tuning.prefill = { kernel: "coopmat", integerDot: false };
+      writeFileSync(join(dir, TUNING_FILE), JSON.stringify(file));
+      runtime = await Runtime.create({ tuningStore: dir });
+      model = await runtime.loadModel(path);
+      expect(model.tuning?.prefill.kernel ?? null).toBe(runtime.device.cooperativeMatrixPrefill ? "coopmat" : null);
+      model.createSession({ contextSize: 8 }).dispose();
       runtime.dispose();
 
       const blocked = join(dir, "a-file");

@@ -1,34 +1,56 @@
 #!/usr/bin/env bash
 # The measurements of one GPU session (called by run.sh). Each bench runs Parley and llama.cpp's Vulkan backend
 # on the same synthetic TinyLlama file in one process, so ratios compare like with like. Results: $OUT/*.json
-# and steps.log. PART=1 first tunes the kernels per type (`parley tune`, stored under PARLEY_CACHE_DIR, so every
-# later bench session uses the tuned settings; the sweeps still time each setting). Two parts, each under the
-# device tool's 10-minute command limit: PART=1 (default) synthesizes
-# the files, profiles a step and benches Q4_0 and Q4_K_M with the matvec rows sweep (and Q4_0 again with the
-# integer dot product on); PART=2 benches Q8_0 and F16, long context decode with three attention chunk sizes, and
-# conformance against llama.cpp's Vulkan backend (decode kernels without and with the integer dot product).
-# A dry run of the plumbing on a machine without a GPU: SHAPE=tiny PEER_GPU=cpu PART=1|2 bash runtime/bench/gpu/steps.sh
+# and steps.log. Kernels are tuned per type first (`parley tune`, stored under PARLEY_CACHE_DIR, so every later
+# bench session uses the tuned settings; the sweeps still time each setting). A session has 15 minutes of device
+# time, so the parts come in order of what matters, each under the device tool's 10-minute command limit:
+#   PART=1 (default): the issue's figures with the tuned kernels — tune Q4_0 and Q8_0; check the
+#     cooperative-matrix prefill against the float64 reference and llama.cpp (real, then emulated: they must
+#     agree); bench Q4_0 (decode, prefill 16/128/512, first token), Q4_0 prefill through cooperative matrices,
+#     Q8_0.
+#   PART=2: profiles, Q4_0 and Q4_K_M with the matvec rows sweep, Q4_0 with the integer dot product decode.
+#   PART=3: Q8_0 and F16, long-context decode with three attention chunk sizes, the integer dot product GEMM,
+#     older prefill kernels for comparison, conformance against llama.cpp's Vulkan backend (decode kernels
+#     without and with the integer dot product, the integer dot product GEMM).
+# A dry run of the plumbing on a machine without a GPU: SHAPE=tiny PEER_GPU=cpu PART=1|2|3 bash runtime/bench/gpu/steps.sh
+# (PART=1's real cooperative-matrix steps then fail by design: lavapipe has none).
 set -uo pipefail
 OUT=${OUT:-/tmp/out}
 SHAPE=${SHAPE:-tinyllama}
 PEER_GPU=${PEER_GPU:-vulkan}
 M=/tmp/parley-bench; mkdir -p $M
-# One tuning store for both parts (the machine stays warm between them; a fresh one tunes again in PART=2).
+# One tuning store for every part (the machine stays warm between them; a fresh one tunes again).
 export PARLEY_CACHE_DIR=${PARLEY_CACHE_DIR:-/tmp/parley-cache}
 t() { echo "=== $* ($(date +%T))"; }
 PART=${PART:-1}
 t synth
-TYPES="q4_0 q4_k_m q8_0"; [ "$PART" = 2 ] && TYPES="q4_0 q8_0 f16"
+TYPES="q4_0 q8_0"; [ "$PART" = 2 ] && TYPES="q4_0 q4_k_m q8_0"; [ "$PART" = 3 ] && TYPES="q4_0 q8_0 f16"
 for q in $TYPES; do
   [ -f $M/$SHAPE-$q-seed1.gguf ] || node --import tsx runtime/cli.ts synth --shape $SHAPE --type $q --out $M/$SHAPE-$q-seed1.gguf > /dev/null &
 done
 wait
+tune() {  # tune <type> [--force]: stored tunings are reused unless forced
+  timeout 90 node --import tsx runtime/cli.ts tune --model $M/$SHAPE-$1-seed1.gguf ${2:-} --json > $OUT/tune-$1.json; echo "rc=$?"
+  node -e 'const r=require(process.argv[1]); const ph=(p)=>({ms:p.msPerToken, defaultMs:p.defaultMsPerToken, candidates:p.candidates.map(c=>[JSON.stringify(c.tuning), c.msPerToken && +c.msPerToken.toFixed(4), c.logitError, c.error])}); console.log(JSON.stringify({tuning:r.tuning, decode:ph(r.decode), prefill:ph(r.prefill)}))' $OUT/tune-$1.json
+}
 if [ "$PART" = 1 ]; then
-for q in q4_0 q4_k_m q8_0; do
+for q in q4_0 q8_0; do
   t tune the kernels for $q
-  timeout 60 node --import tsx runtime/cli.ts tune --model $M/$SHAPE-$q-seed1.gguf --force --json > $OUT/tune-$q.json; echo "rc=$?"
-  node -e 'const r=require(process.argv[1]); const ph=(p)=>({ms:p.msPerToken, defaultMs:p.defaultMsPerToken, candidates:p.candidates.map(c=>[JSON.stringify(c.tuning), c.msPerToken && +c.msPerToken.toFixed(4), c.error])}); console.log(JSON.stringify({tuning:r.tuning, decode:ph(r.decode), prefill:ph(r.prefill)}))' $OUT/tune-$q.json
+  tune $q --force
 done
+t cooperative-matrix prefill conformance: the real kernel, then its emulation "(the two must agree)"
+PARLEY_PREFILL=coopmat timeout 100 node --import tsx test/conformance/run.ts --peer-gpu $PEER_GPU --types f16,q8_0,q4_0 --json > $OUT/conformance-prefill-coopmat.json; echo "rc=$?"
+PARLEY_PREFILL=coopmat PARLEY_COOPMAT_EMULATE=1 timeout 100 node --import tsx test/conformance/run.ts --peer-gpu $PEER_GPU --types f16,q8_0,q4_0 --json > $OUT/conformance-prefill-coopmat-emulated.json; echo "rc=$?"
+t bench q4_0 with the tuned kernels
+timeout 150 node --import tsx runtime/bench/bench.ts --shape $SHAPE --type q4_0 --peer-gpu $PEER_GPU --prefill 16,128,512 --json > $OUT/bench-q4_0-tuned.json; echo "rc=$?"
+t q4_0 prefill through cooperative matrices "(whatever the tuning chose)"
+PARLEY_PREFILL=coopmat timeout 90 node --import tsx runtime/bench/bench.ts --shape $SHAPE --type q4_0 --peer-gpu $PEER_GPU --prefill 128,512 --decode 8 --json > $OUT/bench-q4_0-prefill-coopmat.json; echo "rc=$?"
+t bench q8_0 with the tuned kernels
+timeout 120 node --import tsx runtime/bench/bench.ts --shape $SHAPE --type q8_0 --peer-gpu $PEER_GPU --prefill 512 --json > $OUT/bench-q8_0-tuned.json; echo "rc=$?"
+fi
+if [ "$PART" = 2 ]; then
+t tune the kernels for q4_k_m
+tune q4_k_m
 t profile one decode step per type
 for q in q4_0 q4_k_m q8_0; do
   PARLEY_PROFILE=1 node --import tsx runtime/cli.ts generate --model $M/$SHAPE-$q-seed1.gguf --prompt "Hello there" --max-tokens 4 2>&1 | grep "parley profile" | tail -1
@@ -42,10 +64,10 @@ done
 t q4_0 decode with the integer dot product kernels instead of the float ones, for comparison
 PARLEY_MATVEC_DOT8=1 timeout 100 node --import tsx runtime/bench/bench.ts --shape $SHAPE --type q4_0 --peer-gpu $PEER_GPU --prefill 16 --matvec-rows 1,2,4 --json > $OUT/bench-q4_0-dot8.json; echo "rc=$?"
 fi
-if [ "$PART" = 2 ]; then
+if [ "$PART" = 3 ]; then
 for q in q8_0 f16; do
   t tune the kernels for $q "(stored ones are reused)"
-  timeout 60 node --import tsx runtime/cli.ts tune --model $M/$SHAPE-$q-seed1.gguf --json > $OUT/tune-$q.json; echo "rc=$?"
+  tune $q
 done
 t bench q8_0
 timeout 150 node --import tsx runtime/bench/bench.ts --shape $SHAPE --type q8_0 --peer-gpu $PEER_GPU --json > $OUT/bench-q8_0.json; echo "rc=$?"
