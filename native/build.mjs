@@ -20,7 +20,7 @@ const DEBIAN_PACKAGES = ["libvulkan-dev", "glslc", "mesa-vulkan-drivers", "vulka
 // Matmul and embedding kernels are compiled once per weight format.
 const WEIGHT_TYPES = ["F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_K", "Q5_K", "Q6_K"];
 const PER_TYPE = ["matmul", "embed"];
-const SINGLE = ["rmsnorm", "rope_kv", "attention", "silu_mul", "argmax", "topk", "decode_advance", "sample_advance", "penalize"];
+const SINGLE = ["rmsnorm", "rope_kv", "attention", "attention_prefill", "silu_mul", "argmax", "topk", "decode_advance", "sample_advance", "penalize"];
 
 function log(msg) {
   process.stderr.write(`[parley native] ${msg}\n`);

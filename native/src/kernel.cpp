@@ -15,7 +15,7 @@ uint32_t storageBindingCount(const std::string& name) {
   if (name.rfind("matvec_", 0) == 0) return 4;
   if (name == "rmsnorm") return 3;
   if (name == "rope_kv") return 6;
-  if (name == "attention") return 4;
+  if (name == "attention" || name == "attention_prefill") return 4;
   if (name == "attention_decode") return 9;
   if (name == "silu_mul") return 2;
   if (name == "argmax") return 2;

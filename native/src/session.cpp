@@ -538,7 +538,13 @@ void Session::recordForward(VkCommandBuffer cmd, uint32_t capacity, Plan& plan, 
       r.barrier();
       struct { uint32_t nHead, nHeadKv, headDim, cacheOffset; float scale; } attnPc{hp.nHead, hp.nHeadKv, hp.headDim,
                                                                                   cacheOffset, attnScale};
-      r.dispatch("attention", {q_, kCache_, vCache_, attn_}, attnPc, hp.nHead, capacity);
+      if (capacity > 1 && kernels_.prefillFlashAttention) {
+        // 64 (token, head) rows of one KV head per workgroup, the head size as specialization constant 0.
+        const uint32_t rows = capacity * (hp.nHead / hp.nHeadKv);
+        r.dispatch("attention_prefill#" + std::to_string(hp.headDim), {q_, kCache_, vCache_, attn_}, attnPc, ceilDiv(rows, 64), hp.nHeadKv);
+      } else {
+        r.dispatch("attention", {q_, kCache_, vCache_, attn_}, attnPc, hp.nHead, capacity);
+      }
     }
     r.barrier();
     residualProduct(w.o, attn_);

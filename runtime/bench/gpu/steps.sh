@@ -10,7 +10,7 @@
 #     Q8_0.
 #   PART=2: profiles, Q4_0 and Q4_K_M with the matvec rows sweep, Q4_0 with the integer dot product decode.
 #   PART=3: Q8_0 and F16, long-context decode with three attention chunk sizes, the integer dot product GEMM,
-#     older prefill kernels for comparison, conformance against llama.cpp's Vulkan backend (decode kernels
+#     older prefill kernels (products and attention) for comparison, conformance against llama.cpp's Vulkan backend (decode kernels
 #     without and with the integer dot product, the integer dot product GEMM).
 # A dry run of the plumbing on a machine without a GPU: SHAPE=tiny PEER_GPU=cpu PART=1|2|3 bash runtime/bench/gpu/steps.sh
 # (PART=1's real cooperative-matrix steps then fail by design: lavapipe has none).
@@ -83,6 +83,8 @@ for q in q4_0 q8_0; do
 done
 t prefill with the older 16-token kernel, for comparison with the tiled GEMM above
 PARLEY_PREFILL=tiled16 timeout 100 node --import tsx runtime/bench/bench.ts --shape $SHAPE --type q4_0 --peer-gpu $PEER_GPU --decode 8 --json > $OUT/bench-q4_0-prefill-tiled16.json; echo "rc=$?"
+t prefill with the older attention kernel "(one workgroup per head and token)", for comparison
+PARLEY_PREFILL_ATTENTION=0 timeout 100 node --import tsx runtime/bench/bench.ts --shape $SHAPE --type q4_0 --peer-gpu $PEER_GPU --prefill 128,512 --decode 8 --json > $OUT/bench-q4_0-prefill-old-attention.json; echo "rc=$?"
 t short prefill through the GEMM instead of the token tiles, for comparison
 PARLEY_SHORT_PREFILL=0 timeout 100 node --import tsx runtime/bench/bench.ts --shape $SHAPE --type q4_0 --peer-gpu $PEER_GPU --prefill 16 --decode 8 --json > $OUT/bench-q4_0-short-gemm.json; echo "rc=$?"
 t conformance against llama.cpp Vulkan
