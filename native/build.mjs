@@ -99,6 +99,9 @@ function compileShaders() {
   for (const t of WEIGHT_TYPES) jobs.push({ name: `matvec_${t.toLowerCase()}`, src: "matvec", defines: [`-DWTYPE_${t}`] });
   // ... and, where the device has a 4×8-bit integer dot product, with f(x) rounded to bytes (Q4_0, Q8_0).
   for (const t of ["Q4_0", "Q8_0"]) jobs.push({ name: `matvec_dot8_${t.toLowerCase()}`, src: "matvec", defines: [`-DWTYPE_${t}`, "-DDOT8"] });
+  // ... and for decode's LM head, with the greedy argmax folded in (one dispatch and barrier fewer per token).
+  for (const t of WEIGHT_TYPES) jobs.push({ name: `matvec_argmax_${t.toLowerCase()}`, src: "matvec", defines: [`-DWTYPE_${t}`, "-DARGMAX"] });
+  for (const t of ["Q4_0", "Q8_0"]) jobs.push({ name: `matvec_dot8_argmax_${t.toLowerCase()}`, src: "matvec", defines: [`-DWTYPE_${t}`, "-DDOT8", "-DARGMAX"] });
   for (const s of SINGLE) jobs.push({ name: s, src: s, defines: [] });
   // Decode on GPUs: split-K attention with RoPE and the KV-cache store folded in.
   jobs.push({ name: "attention_decode", src: "attention_decode", defines: [] });

@@ -11,6 +11,10 @@
 // integer dot product): f(x) is staged and rounded to signed bytes per 32-element block, as llama.cpp
 // rounds activations for its quantized dot products, and each weight word is dotted with 4 x bytes per
 // instruction instead of being decoded to floats.
+// ARGMAX (compiled as matvec_argmax_* / matvec_dot8_argmax_*, for decode's LM head): the product also finds the
+// index of its largest output (ties → lowest index, as argmax.comp) without a dispatch of its own: each
+// workgroup reduces its rows to one candidate and stores it, and the last workgroup to finish (a counter, as
+// attention_decode.comp combines its key chunks) reduces the candidates and writes the index.
 #ifdef DOT8
 #extension GL_EXT_spirv_intrinsics : require
 #extension GL_KHR_shader_subgroup_shuffle : enable
@@ -52,6 +56,13 @@ layout(push_constant) uniform PC {
 
 #include "output_rows.glsl"
 
+#ifdef ARGMAX
+// counter: workgroups finished (the last one resets it); best[wg]: that workgroup's (logit bits, row).
+layout(std430, set = 0, binding = 5) coherent buffer Candidates { uint counter; uint pad; uvec2 best[]; } cand;
+layout(std430, set = 0, binding = 6) writeonly buffer Result { uint argmax_result[]; };
+shared bool last_wg;
+#endif
+
 shared float partial[256];
 shared float rms_scale;
 #ifdef DOT8
@@ -88,6 +99,31 @@ int dot4x8(int a, int b, spirv_literal int packed_vector_format);
 
 shared uint xq[STAGE_MAX / 4u];          // f(x) as signed bytes, 4 per word
 shared float xq_scale[STAGE_MAX / 32u];  // per 32-element block: f(x) ≈ byte · scale
+#endif
+
+#ifdef ARGMAX
+// After the products: candidate values in `partial`, indices in the byte-rounded x's words (DOT8) or an array
+// of their own.
+#define best_v partial
+#ifdef DOT8
+#define best_i xq
+#else
+shared uint best_i[256];
+#endif
+
+// (v, i) beats (bv, bi): larger, or equal with a lower index. NaN never wins (as in argmax.comp).
+bool beats(float v, uint i, float bv, uint bi) { return v > bv || (v == bv && i < bi); }
+
+// Reduces best_v/best_i[0..n) into entry 0 (all threads call it).
+void reduce_best(uint tid, uint n) {
+  for (uint stride = 128u; stride > 0u; stride >>= 1) {
+    if (tid < stride && tid + stride < n && beats(best_v[tid + stride], best_i[tid + stride], best_v[tid], best_i[tid])) {
+      best_v[tid] = best_v[tid + stride];
+      best_i[tid] = best_i[tid + stride];
+    }
+    barrier();
+  }
+}
 #endif
 
 uint x_base = 0u;  // TOKENS > 1: where the current token's x starts
@@ -381,6 +417,10 @@ void main() {
 #endif
   uint words_per_row = pc.K / ELEMS_PER_WORD;
   uint wg = gl_WorkGroupID.x + gl_WorkGroupID.y * 65535u;
+#ifdef ARGMAX
+  float bv = -1.0 / 0.0;  // this subgroup's best row so far
+  uint bi = 0xffffffffu;
+#endif
   for (uint r = gl_SubgroupID * ROWS; r < pc.rows_per_wg; r += gl_NumSubgroups * ROWS) {
     uint row0 = wg * pc.rows_per_wg + r;
     if (row0 >= pc.M) break;
@@ -422,6 +462,51 @@ void main() {
         uint yo = out_index(0u, row0 + i);
         y[yo] = pc.accumulate != 0u ? y[yo] + sum : sum;
       }
+#ifdef ARGMAX
+      if (i < rows && beats(sum, row0 + i, bv, bi)) {  // sum is the same in every lane
+        bv = sum;
+        bi = row0 + i;
+      }
+#endif
     }
   }
+#ifdef ARGMAX
+  // The workgroup's candidate: its subgroups' bests reduced (once every subgroup is done with shared memory).
+  barrier();
+  if (subgroupElect()) {
+    best_v[gl_SubgroupID] = bv;
+    best_i[gl_SubgroupID] = bi;
+  }
+  barrier();
+  reduce_best(tid, gl_NumSubgroups);
+  if (tid == 0u) {
+    cand.best[wg] = uvec2(floatBitsToUint(best_v[0]), best_i[0]);
+    memoryBarrierBuffer();
+    uint groups = gl_NumWorkGroups.x * gl_NumWorkGroups.y;  // every dispatched workgroup counts, rows or not
+    last_wg = atomicAdd(cand.counter, 1u) == groups - 1u;
+  }
+  barrier();
+  if (last_wg) {
+    // Every other workgroup's candidate is visible: each stored it before its atomicAdd.
+    memoryBarrierBuffer();
+    uint groups = gl_NumWorkGroups.x * gl_NumWorkGroups.y;
+    float v = -1.0 / 0.0;
+    uint index = 0xffffffffu;
+    for (uint g = tid; g < groups; g += 256u) {
+      uvec2 c = cand.best[g];
+      if (beats(uintBitsToFloat(c.x), c.y, v, index)) {
+        v = uintBitsToFloat(c.x);
+        index = c.y;
+      }
+    }
+    best_v[tid] = v;
+    best_i[tid] = index;
+    barrier();
+    reduce_best(tid, 256u);
+    if (tid == 0u) {
+      argmax_result[0] = best_i[0];
+      cand.counter = 0u;  // ready for the next step
+    }
+  }
+#endif
 }

@@ -12,7 +12,7 @@ namespace {
 // Storage buffers each kernel binds after the step-parameter uniform (see native/shaders/*.comp).
 uint32_t storageBindingCount(const std::string& name) {
   if (name.rfind("matmul_", 0) == 0 || name.rfind("matmul1_", 0) == 0 || name.rfind("matmul16_", 0) == 0 || name.rfind("embed_", 0) == 0) return 3;
-  if (name.rfind("matvec_", 0) == 0) return 4;
+  if (name.rfind("matvec_", 0) == 0) return name.find("argmax_") != std::string::npos ? 6 : 4;
   if (name == "rmsnorm") return 3;
   if (name == "rope_kv") return 6;
   if (name == "attention" || name == "attention_prefill") return 4;

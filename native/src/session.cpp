@@ -191,7 +191,9 @@ class Session::Recorder {
   // Decode: y (+)= W·f(x) for one token, where f is the step fused in front of the product: nothing,
   // the RMSNorm (aux = its weight) or SwiGLU's silu(x)·aux (x = gate, aux = up).
   enum class XMode : uint32_t { Plain = 0, RmsNorm = 1, SwiGlu = 2 };
-  void matvec(const WeightMatrix& w, const BufferView& x, const Outs& outs, bool accumulate, XMode mode, const BufferView* aux) {
+  // argmax: also find y's largest entry's index into s_.argmax_ (decode's LM head; matvec.comp's ARGMAX).
+  void matvec(const WeightMatrix& w, const BufferView& x, const Outs& outs, bool accumulate, XMode mode, const BufferView* aux,
+              bool argmax = false) {
     OutputRows seg;
     const BufferView y = outputRows(w, outs, seg);
     // Each subgroup computes `rows` rows together (a specialization constant of the kernel).
@@ -206,10 +208,17 @@ class Session::Recorder {
     // 16-byte loads need rows of a multiple of 4 quant words (every K-quant row has them).
     const uint32_t words = w.K / elementsPerWord(w.type);
     const bool wide = s_.kernels_.matvecWide && !dot8 && words % 4 == 0;
-    const std::string kernel = (dot8 ? "matvec_dot8_" : "matvec_") + w.kernelSuffix() +
+    const std::string kernel = (dot8 ? "matvec_dot8_" : "matvec_") + std::string(argmax ? "argmax_" : "") + w.kernelSuffix() +
                                (wide ? "#" + std::to_string(rows) + (stage ? "#1" : "#0") + "#1#4"
                                 : rows == 1 && !stage ? "" : "#" + std::to_string(rows) + (stage ? "#1" : ""));
-    dispatch(kernel, {w.buffer, x, y, aux ? *aux : x}, pc, std::min(groups, kMaxGroups), ceilDiv(groups, kMaxGroups));
+    const uint32_t gx = std::min(groups, kMaxGroups), gy = ceilDiv(groups, kMaxGroups);
+    if (!argmax) {
+      dispatch(kernel, {w.buffer, x, y, aux ? *aux : x}, pc, gx, gy);
+      return;
+    }
+    if (8 + 8 * uint64_t(gx) * gy > s_.argmaxCandidates_.size())
+      throw NativeError("VULKAN", "internal: the argmax candidates buffer is too small for " + std::to_string(gx * gy) + " workgroups");
+    dispatch(kernel, {w.buffer, x, y, aux ? *aux : x, s_.argmaxCandidates_, s_.argmax_}, pc, gx, gy);
   }
 
   void rmsnorm(const Buffer& x, const Buffer& weight, const Buffer& out, uint32_t capacity, bool logitsOnly) {
@@ -298,9 +307,15 @@ Session::Session(std::shared_ptr<ModelWeights> model, uint32_t contextSize, uint
     const uint64_t chunks = ceilDiv(ctxSize_, attnChunk_);
     attnPartials_ = device(uint64_t(hp.nHead) * chunks * (hp.headDim / 2 + 1) * 8);  // (m, l) + acc pairs, as vec2
     attnCounters_ = device(uint64_t(hp.nHead) * 4);
-    const std::vector<uint32_t> zeros(hp.nHead, 0);  // the kernel leaves them 0 after every dispatch
-    Uploader up(ctx_, zeros.size() * 4);
-    up.upload(attnCounters_.handle(), 0, zeros.data(), zeros.size() * 4);
+    // Decode's LM head argmax (matvec.comp's ARGMAX): a counter and a pad word, then one (logit, row) candidate
+    // per workgroup of the product's grid.
+    const uint32_t rowsPerWg = std::max(1u, 256u / std::max(1u, ctx_.info().subgroupSize)) * kernels_.matvecRows;
+    const uint32_t groups = ceilDiv(hp.nVocab, rowsPerWg);
+    argmaxCandidates_ = device(8 + 8 * uint64_t(std::min(groups, kMaxGroups)) * ceilDiv(groups, kMaxGroups));
+    const std::vector<uint32_t> zeros(std::max(hp.nHead, 2u), 0);  // the kernels leave their counters 0 after every dispatch
+    Uploader up(ctx_, hp.nHead * 4 + 8);
+    up.upload(attnCounters_.handle(), 0, zeros.data(), hp.nHead * 4);
+    up.upload(argmaxCandidates_.handle(), 0, zeros.data(), 8);
     up.flush();
   }
 
@@ -575,10 +590,16 @@ void Session::recordForward(VkCommandBuffer cmd, uint32_t capacity, Plan& plan, 
     r.rmsnorm(x_, m.outputNorm, xn_, capacity, true);
     r.barrier();
   }
-  normedProduct(m.output, m.outputNorm, {{logits_, hp.nVocab}}, true);
-  r.barrier();
-  struct { uint32_t nVocab; } argmaxPc{hp.nVocab};
-  r.dispatch("argmax", {logits_, argmax_}, argmaxPc, 1);
+  if (decode) {
+    // The LM head product finds the greedy token itself: no argmax dispatch, no barrier before it.
+    const BufferView norm(m.outputNorm);
+    r.matvec(m.output, x_, {{logits_, hp.nVocab}}, false, Recorder::XMode::RmsNorm, &norm, true);
+  } else {
+    normedProduct(m.output, m.outputNorm, {{logits_, hp.nVocab}}, true);
+    r.barrier();
+    struct { uint32_t nVocab; } argmaxPc{hp.nVocab};
+    r.dispatch("argmax", {logits_, argmax_}, argmaxPc, 1);
+  }
 
   // The host reads the argmax result; a later copy command may read the logits.
   VkMemoryBarrier mb{VK_STRUCTURE_TYPE_MEMORY_BARRIER};

@@ -110,6 +110,7 @@ class Session {
   // workgroup (a divisor of the GQA group, <= 8), per-(head, chunk) partials and per-pack counters.
   uint32_t attnChunk_ = 64, attnHeadsPerWg_ = 1;
   Buffer attnPartials_, attnCounters_;
+  Buffer argmaxCandidates_;  // decode's LM head argmax: a counter, then one candidate per workgroup
   VkDescriptorPool descriptorPool_ = VK_NULL_HANDLE;
   VkCommandPool commandPool_ = VK_NULL_HANDLE;
   VkCommandBuffer decodeCmd_ = VK_NULL_HANDLE, prefillCmd_ = VK_NULL_HANDLE, copyCmd_ = VK_NULL_HANDLE, topkCmd_ = VK_NULL_HANDLE,

@@ -323,7 +323,17 @@ VkContext::VkContext(const Options& options) : memoryBudget_(options.memoryBudge
     dci.pNext = chain;
     dci.enabledExtensionCount = uint32_t(extensions.size());
     dci.ppEnabledExtensionNames = extensions.data();
-    VK_CHECK(vkCreateDevice(physical_, &dci, nullptr, &device_));
+    VkResult created = vkCreateDevice(physical_, &dci, nullptr, &device_);
+    if ((created == VK_ERROR_FEATURE_NOT_PRESENT || created == VK_ERROR_EXTENSION_NOT_PRESENT) && info_.cooperativeMatrixPrefill) {
+      // A driver that lists cooperative matrices but refuses them: run without (the prefill keeps its other
+      // kernels) rather than not at all. Its two structures, linked last, head the chain: skip them.
+      info_.cooperativeMatrixPrefill = false;
+      dci.pNext = coopmatFeatures.pNext;
+      extensions.pop_back();
+      dci.enabledExtensionCount = uint32_t(extensions.size());
+      created = vkCreateDevice(physical_, &dci, nullptr, &device_);
+    }
+    VK_CHECK(created);
     vkGetDeviceQueue(device_, queueFamily_, 0, &queue_);
 
     VkPhysicalDeviceProperties props;
