@@ -147,8 +147,11 @@ DeviceInfo describe(VkInstance instance, VkPhysicalDevice pd, uint32_t index) {
   VkPhysicalDeviceShaderIntegerDotProductProperties dotProps{
       VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_INTEGER_DOT_PRODUCT_PROPERTIES};
   bool hasDot = hasDeviceExtension(pd, "VK_KHR_shader_integer_dot_product");
+  const bool hasCoopmatNV = hasDeviceExtension(pd, "VK_NV_cooperative_matrix");
+  VkPhysicalDeviceCooperativeMatrixPropertiesNV coopmatProps{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_PROPERTIES_NV};
   subgroup.pNext = &driver;
   if (hasDot) driver.pNext = &dotProps;
+  if (hasCoopmatNV) (hasDot ? dotProps.pNext : driver.pNext) = &coopmatProps;
   VkPhysicalDeviceProperties2 props{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2};
   props.pNext = &subgroup;
   vkGetPhysicalDeviceProperties2(pd, &props);
@@ -157,7 +160,6 @@ DeviceInfo describe(VkInstance instance, VkPhysicalDevice pd, uint32_t index) {
   VkPhysicalDeviceVulkanMemoryModelFeatures memoryModel{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_MEMORY_MODEL_FEATURES};
   VkPhysicalDeviceShaderIntegerDotProductFeatures dotFeatures{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_INTEGER_DOT_PRODUCT_FEATURES};
   VkPhysicalDeviceCooperativeMatrixFeaturesNV coopmatFeatures{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_NV};
-  const bool hasCoopmatNV = hasDeviceExtension(pd, "VK_NV_cooperative_matrix");
   f16i8.pNext = &memoryModel;
   void** tail = &memoryModel.pNext;
   if (hasDot) {
@@ -193,7 +195,8 @@ DeviceInfo describe(VkInstance instance, VkPhysicalDevice pd, uint32_t index) {
   info.integerDotAccelerated = hasDot && dotProps.integerDotProduct4x8BitPackedSignedAccelerated;
   info.cooperativeMatrix =
       hasDeviceExtension(pd, "VK_KHR_cooperative_matrix") || hasCoopmatNV;
-  info.cooperativeMatrixPrefill = hasCoopmatNV && coopmatFeatures.cooperativeMatrix && info.fp16 &&
+  info.cooperativeMatrixPrefill = hasCoopmatNV && coopmatFeatures.cooperativeMatrix &&
+                                  (coopmatProps.cooperativeMatrixSupportedStages & VK_SHADER_STAGE_COMPUTE_BIT) && info.fp16 &&
                                   memoryModel.vulkanMemoryModel && v >= VK_API_VERSION_1_2 && info.subgroupSize == 32 &&
                                   hasCoopmatShape(instance, pd);
   return info;
