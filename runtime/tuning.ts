@@ -323,7 +323,7 @@ export async function measureTuning(
   const types = model.info.tensorTypes;
   const integerDot = device.integerDotProduct && ("Q4_0" in types || "Q8_0" in types);
 
-  // Each setting: a session of its own; first the logits of one step, checked against the defaults' (the
+  // Each setting: a session of its own; first the logits after the check tokens, against the defaults' (the
   // first setting of each phase), then the timed runs on the emptied cache.
   const timeWith = async <T>(
     phase: "decode" | "prefill", index: number, setting: T, sessionOptions: SessionOptions,
@@ -353,11 +353,13 @@ export async function measureTuning(
   };
 
   let index = 0;
-  const decodeContext = 2 + steps * (repeat + 1);
+  // The decode check runs 8 one-token steps (bos and 7 prompt tokens), so attention sees several keys.
+  const DECODE_CHECK_TOKENS = 8;
+  const decodeContext = Math.max(2 + steps * (repeat + 1), DECODE_CHECK_TOKENS);
   const bos = model.tokenizer.bosId;
   // A prompt of ordinary tokens (not special ones), the same for every kernel.
   const prompt = Array.from({ length: prefillTokens }, (_, i) => 1000 + ((i * 7919) % 20000));
-  const decodeCheck = { tokens: [bos], agree: logitAgreement() };
+  const decodeCheck = { tokens: [bos, ...prompt.slice(0, DECODE_CHECK_TOKENS - 1)], agree: logitAgreement() };
   const decode = await searchDecodeTuning(defaults.decode, { integerDot }, (t) =>
     timeWith("decode", index++, t, { contextSize: decodeContext, ubatch: 1, tuning: { decode: t, prefill: defaults.prefill } }, decodeCheck, (s) =>
       timeDecodeSteps(s, bos, steps, repeat)),
