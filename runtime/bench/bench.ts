@@ -147,10 +147,9 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
       matvecWide: options.matvecWide ?? [false],
       log,
     };
-    // Like for like: Parley's micro-batch defaults to what llama.cpp's batch is here (llama-side.ts: the longest
-    // prefill or decode prompt), so a 512-token prefill is one step on both sides.
-    const ubatch = options.ubatch ?? Math.min(4096, Math.max(...settings.prefill, settings.decodePrompt.length));
-    parleyFigures = await parley.measure(settings, ubatch);
+    // Like for like: llama.cpp evaluates each prefill as one batch (llama-side.ts), so by default Parley does
+    // too — each length over 64 in a session whose micro-batch is that length; decode keeps the default 64.
+    parleyFigures = await parley.measure(settings, options.ubatch ?? 64, options.ubatch ?? "length");
   } finally {
     parley.dispose();
   }
@@ -230,7 +229,7 @@ const USAGE = `usage: npm run bench -- [options]
   --decode-after 16              tokens in the cache before them (e.g. 700: an NPC persona's prompt)
   --repeat N                     runs per prefill length (median)
   --seed N                       weights and token ids seed (default 1)
-  --ubatch N                     Parley's prefill micro-batch (default: llama.cpp's batch, the longest prefill)
+  --ubatch N                     Parley's micro-batch (default 64, and each longer prefill as one step, as llama.cpp)
   --device D                     Parley's Vulkan device (index or name substring)
   --peer-gpu auto|vulkan|cpu     llama.cpp's backend (default auto: Vulkan where a GPU exists)
   --peer-threads N               llama.cpp's CPU threads (default: the fastest of 1, 2, ...)

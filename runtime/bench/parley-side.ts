@@ -69,7 +69,13 @@ export class ParleySide {
     return this.#loadMs;
   }
 
-  async measure(settings: MeasureSettings, ubatch = 64): Promise<Omit<ParleyFigures, "firstToken">> {
+  /**
+   * `prefillUbatch`: the micro-batch of the prefill measurements; "length" (the bench's default) gives each
+   * prefill length longer than `ubatch` a session whose micro-batch is that length, so n tokens are one step as
+   * in llama.cpp's batch (shorter ones keep `ubatch`: on GPUs steps of ≤ 16 tokens then take the short-prompt
+   * recording, as a player's line does). Decode runs in a session of `ubatch`.
+   */
+  async measure(settings: MeasureSettings, ubatch = 64, prefillUbatch: number | "length" = ubatch): Promise<Omit<ParleyFigures, "firstToken">> {
     const model = this.model;
     const log = settings.log ?? (() => {});
     const maxPrefill = Math.max(...settings.prefill);
@@ -86,14 +92,21 @@ export class ParleySide {
       const prefill = [];
       for (const n of settings.prefill) {
         const runs: number[] = [];
-        for (let k = 0; k < settings.repeat; k++) {
-          session.reset();
-          const t0 = performance.now();
-          await session.evaluate(settings.prefillTokens.slice(0, n), { logits: "none" });
-          runs.push(performance.now() - t0);
+        const stepUbatch = prefillUbatch === "length" ? Math.max(n, ubatch) : prefillUbatch;
+        const own = stepUbatch !== ubatch ? model.createSession({ contextSize, ubatch: stepUbatch }) : undefined;
+        const s = own ?? session;
+        try {
+          for (let k = 0; k < settings.repeat; k++) {
+            s.reset();
+            const t0 = performance.now();
+            await s.evaluate(settings.prefillTokens.slice(0, n), { logits: "none" });
+            runs.push(performance.now() - t0);
+          }
+        } finally {
+          own?.dispose();
         }
-        const f = prefillFigure(n, runs);
-        log(`parley: prefill ${n} tokens: ${f.ms.toFixed(1)} ms (${f.tokensPerSecond.toFixed(1)} tokens/s)`);
+        const f = { ...prefillFigure(n, runs), ubatch: stepUbatch };
+        log(`parley: prefill ${n} tokens: ${f.ms.toFixed(1)} ms (${f.tokensPerSecond.toFixed(1)} tokens/s, micro-batch ${f.ubatch})`);
         prefill.push(f);
       }
 

@@ -20,6 +20,8 @@ export interface PrefillFigure {
   ms: number;
   tokensPerSecond: number;
   runsMs: number[];
+  /** Parley: the session's micro-batch for this prefill (llama.cpp: its batch, `peer.batchSize`). */
+  ubatch?: number;
 }
 
 export interface DecodeFigure {
