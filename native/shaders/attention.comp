@@ -2,8 +2,8 @@
 // Causal grouped-query attention for one (query head, token) per workgroup over the f16 KV cache:
 // scores into shared memory, softmax, then each thread produces output dimensions. Used by the CPU kernel
 // set's one-token steps (after rope_kv), and by prompt steps where attention_prefill.comp cannot run (head
-// sizes not a multiple of 8 or over 256, subgroups under 4 wide) or PARLEY_PREFILL_ATTENTION=0 asks for it;
-// GPU decode runs attention_decode.comp.
+// sizes not a multiple of 8 or over 256, subgroups without shuffles or under 4 wide) or where
+// PARLEY_PREFILL_ATTENTION=0 asks for it; GPU decode runs attention_decode.comp.
 #include "common.glsl"
 
 layout(local_size_x = 64) in;

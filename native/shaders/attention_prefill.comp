@@ -5,10 +5,11 @@
 // of each K/V row per workgroup instead of one per query head and token, as attention.comp reads them),
 // and each row keeps a running softmax (max, sum, weighted values) so nothing is stored per key. Four
 // neighbouring threads share a row, each holding a quarter of its head dimensions (pairs q, q+4, q+8, ...);
-// they sum their partial scores with two subgroup shuffles, so every subgroup must be at least 4 wide (the
-// host checks). HD, the head size, is a specialization constant (a multiple of 8, at most 256) so the
+// they sum their partial scores with two subgroup shuffles, so subgroups must have shuffles and be at least 4
+// wide (the host checks). HD, the head size, is a specialization constant (a multiple of 8, at most 256) so the
 // per-thread registers are sized exactly.
 #extension GL_EXT_control_flow_attributes : enable
+#extension GL_KHR_shader_subgroup_basic : require
 #extension GL_KHR_shader_subgroup_shuffle : require
 #include "common.glsl"
 
@@ -39,7 +40,10 @@ const float NONE = -1.0e30;  // the score of a key the row must not see (later t
 
 void main() {
   uint tid = gl_LocalInvocationID.x;
-  uint row = tid / 4u, part = tid % 4u;
+  // Roles by subgroup lane, so that a row's 4 threads are neighbours in one subgroup (what the xor shuffles
+  // assume) however the device numbers its subgroups' invocations.
+  uint lane = gl_SubgroupID * gl_SubgroupSize + gl_SubgroupInvocationID;
+  uint row = lane / 4u, part = lane % 4u;
   uint g = gl_WorkGroupID.y;
   uint group = pc.n_head / pc.n_head_kv;
   uint r0 = gl_WorkGroupID.x * ROWS;

@@ -128,7 +128,7 @@ KernelChoice chooseKernels(const DeviceInfo& device, const LlamaHParams& hp, Ker
   // recording that runs the matrix-vector kernels over token tiles, which read each weight once, instead of
   // the GEMM's 64-token tiles. PARLEY_SHORT_PREFILL=0 turns it off for comparison.
   // PARLEY_PREFILL_ATTENTION=0: the older attention kernel for prompt steps, for comparison.
-  k.prefillFlashAttention = hp.headDim % 8 == 0 && hp.headDim <= 256 && device.subgroupSize >= 4 &&
+  k.prefillFlashAttention = hp.headDim % 8 == 0 && hp.headDim <= 256 && device.subgroupSize >= 4 && device.subgroupShuffle &&
                             envSwitch("PARLEY_PREFILL_ATTENTION", true);
   k.shortPrefill = k.gpuPrefill && !k.prefillMatvec && ubatch > KernelChoice::kShortPrefill && envUint("PARLEY_SHORT_PREFILL", 0, 1, 1) == 1;
   return k;

@@ -44,8 +44,8 @@ struct KernelChoice {
   uint32_t prefillTokens = 8, prefillRows = 8;
   uint32_t maxTpr = 4;
   // Prompt steps' attention: 64 query rows per workgroup over key chunks staged once (attention_prefill.comp),
-  // where the head size is a multiple of 8 up to 256 and subgroups are at least 4 wide; else one workgroup per
-  // query head and token (attention.comp).
+  // where the head size is a multiple of 8 up to 256 and subgroups shuffle and are at least 4 wide; else one
+  // workgroup per query head and token (attention.comp).
   bool prefillFlashAttention = true;
   // Steps of at most kShortPrefill tokens replay a recording through the matrix-vector kernels over token tiles.
   bool shortPrefill = false;

@@ -188,6 +188,8 @@ DeviceInfo describe(VkInstance instance, VkPhysicalDevice pd, uint32_t index) {
   for (uint32_t i = 0; i < mem.memoryHeapCount; ++i)
     info.heaps.push_back({mem.memoryHeaps[i].size, (mem.memoryHeaps[i].flags & VK_MEMORY_HEAP_DEVICE_LOCAL_BIT) != 0});
   info.subgroupSize = subgroup.subgroupSize;
+  info.subgroupShuffle = (subgroup.supportedOperations & VK_SUBGROUP_FEATURE_SHUFFLE_BIT) &&
+                         (subgroup.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT);
   info.maxSharedMemory = props.properties.limits.maxComputeSharedMemorySize;
   info.fp16 = f16i8.shaderFloat16;
   info.int8 = f16i8.shaderInt8;

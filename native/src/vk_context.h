@@ -27,6 +27,7 @@ struct DeviceInfo {
   uint32_t deviceId;
   std::vector<MemoryHeapInfo> heaps;
   uint32_t subgroupSize;
+  bool subgroupShuffle;  // compute shaders have subgroup shuffles (attention_prefill.comp uses them)
   uint32_t maxSharedMemory;
   bool fp16;
   bool int8;
