@@ -6,9 +6,9 @@
 # time, so the parts come in order of what matters, each under the device tool's 10-minute command limit:
 #   PART=1 (default): the figures with the tuned kernels — tune Q4_0 and Q8_0; check the
 #     cooperative-matrix prefill against the float64 reference and llama.cpp (real, then emulated: they must
-#     agree); bench Q4_0 (decode, prefill 16/128/512, first token), Q4_0 prefill through cooperative matrices,
-#     Q8_0.
-#   PART=2: profiles, Q4_0 and Q4_K_M with the matvec rows sweep, Q4_0 with the integer dot product decode.
+#     agree); bench Q4_0 (decode, prefill 16/128/512, first token); per-kernel profiles of a 512-token prompt
+#     step and a decode step; Q4_0 prefill through cooperative matrices; Q8_0.
+#   PART=2: decode profiles per type, Q4_0 and Q4_K_M with the matvec rows sweep, Q4_0 with the integer dot product decode.
 #   PART=3: Q8_0 and F16, long-context decode with three attention chunk sizes, the integer dot product GEMM,
 #     older prefill kernels (products and attention) for comparison, conformance against llama.cpp's Vulkan backend (decode kernels
 #     without and with the integer dot product, the integer dot product GEMM).
@@ -43,6 +43,9 @@ PARLEY_PREFILL=coopmat timeout 100 node --import tsx test/conformance/run.ts --p
 PARLEY_PREFILL=coopmat PARLEY_COOPMAT_EMULATE=1 timeout 100 node --import tsx test/conformance/run.ts --peer-gpu $PEER_GPU --types f16,q8_0,q4_0 --json > $OUT/conformance-prefill-coopmat-emulated.json; echo "rc=$?"
 t bench q4_0 with the tuned kernels
 timeout 150 node --import tsx runtime/bench/bench.ts --shape $SHAPE --type q4_0 --peer-gpu $PEER_GPU --prefill 16,128,512 --json > $OUT/bench-q4_0-tuned.json; echo "rc=$?"
+t "where the time goes (q4_0, tuned kernels): one 512-token prompt step, then one decode step, per kernel"
+PARLEY_PROFILE=1 timeout 60 node --import tsx runtime/bench/bench.ts --shape $SHAPE --type q4_0 --skip-peer --prefill 512 --decode 4 --repeat 1 2>&1 | grep -B1 "parley: prefill 512 tokens" | grep -o "\[parley profile\].*" | tee $OUT/profile-prefill512-q4_0.txt
+PARLEY_PROFILE=1 timeout 60 node --import tsx runtime/cli.ts generate --model $M/$SHAPE-q4_0-seed1.gguf --prompt "Hello there" --max-tokens 4 2>&1 | grep -o "\[parley profile\].*" | tail -1 | tee $OUT/profile-decode-q4_0.txt
 t q4_0 prefill through cooperative matrices "(whatever the tuning chose)"
 PARLEY_PREFILL=coopmat timeout 90 node --import tsx runtime/bench/bench.ts --shape $SHAPE --type q4_0 --peer-gpu $PEER_GPU --prefill 128,512 --decode 8 --json > $OUT/bench-q4_0-prefill-coopmat.json; echo "rc=$?"
 t bench q8_0 with the tuned kernels
