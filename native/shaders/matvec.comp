@@ -102,27 +102,38 @@ shared float xq_scale[STAGE_MAX / 32u];  // per 32-element block: f(x) ≈ byte 
 #endif
 
 #ifdef ARGMAX
-// After the products: candidate values in `partial`, indices in the byte-rounded x's words (DOT8) or an array
-// of their own.
-#define best_v partial
+// One candidate per subgroup for the reduction across subgroups (at most 64: subgroups of 4 or more). The DOT8
+// build has no shared memory to spare: there they reuse `partial` and the byte-rounded x's words, which the
+// products are done with by then.
 #ifdef DOT8
+#define best_v partial
 #define best_i xq
 #else
-shared uint best_i[256];
+shared float best_v[64];
+shared uint best_i[64];
 #endif
 
 // (v, i) beats (bv, bi): larger, or equal with a lower index. NaN never wins (as in argmax.comp).
 bool beats(float v, uint i, float bv, uint bi) { return v > bv || (v == bv && i < bi); }
 
-// Reduces best_v/best_i[0..n) into entry 0 (all threads call it).
-void reduce_best(uint tid, uint n) {
-  for (uint stride = 128u; stride > 0u; stride >>= 1) {
-    if (tid < stride && tid + stride < n && beats(best_v[tid + stride], best_i[tid + stride], best_v[tid], best_i[tid])) {
-      best_v[tid] = best_v[tid + stride];
-      best_i[tid] = best_i[tid + stride];
+// The best of the subgroup's lanes' (v, i) (every lane gets it). v is never NaN: beats() never picks one.
+void subgroup_best(inout float v, inout uint i) {
+  float m = subgroupMax(v);
+  i = subgroupMin(v == m ? i : 0xffffffffu);
+  v = m;
+}
+
+// Subgroup 0 reduces the subgroups' candidates in best_v/best_i (call after a barrier; valid in subgroup 0).
+void best_of_subgroups(out float v, out uint i) {
+  v = -1.0 / 0.0;
+  i = 0xffffffffu;
+  for (uint s = gl_SubgroupInvocationID; s < gl_NumSubgroups; s += gl_SubgroupSize) {
+    if (beats(best_v[s], best_i[s], v, i)) {
+      v = best_v[s];
+      i = best_i[s];
     }
-    barrier();
   }
+  subgroup_best(v, i);
 }
 #endif
 
@@ -471,25 +482,31 @@ void main() {
     }
   }
 #ifdef ARGMAX
-  // The workgroup's candidate: its subgroups' bests reduced (once every subgroup is done with shared memory).
-  barrier();
+  // The workgroup's candidate: each subgroup's best (uniform across its lanes) reduced by subgroup 0, which
+  // stores it and counts the workgroup in. Few workgroup barriers: CPU drivers pay dearly for each.
+#ifdef DOT8
+  barrier();  // every subgroup is done with xq before it holds candidates
+#endif
   if (subgroupElect()) {
     best_v[gl_SubgroupID] = bv;
     best_i[gl_SubgroupID] = bi;
   }
   barrier();
-  reduce_best(tid, gl_NumSubgroups);
-  if (tid == 0u) {
-    cand.best[wg] = uvec2(floatBitsToUint(best_v[0]), best_i[0]);
-    memoryBarrierBuffer();
-    uint groups = gl_NumWorkGroups.x * gl_NumWorkGroups.y;  // every dispatched workgroup counts, rows or not
-    last_wg = atomicAdd(cand.counter, 1u) == groups - 1u;
+  uint groups = gl_NumWorkGroups.x * gl_NumWorkGroups.y;  // every dispatched workgroup counts, rows or not
+  if (gl_SubgroupID == 0u) {
+    float v;
+    uint index;
+    best_of_subgroups(v, index);
+    if (subgroupElect()) {
+      cand.best[wg] = uvec2(floatBitsToUint(v), index);
+      memoryBarrierBuffer();
+      last_wg = atomicAdd(cand.counter, 1u) == groups - 1u;
+    }
   }
   barrier();
   if (last_wg) {
     // Every other workgroup's candidate is visible: each stored it before its atomicAdd.
     memoryBarrierBuffer();
-    uint groups = gl_NumWorkGroups.x * gl_NumWorkGroups.y;
     float v = -1.0 / 0.0;
     uint index = 0xffffffffu;
     for (uint g = tid; g < groups; g += 256u) {
@@ -499,13 +516,18 @@ void main() {
         index = c.y;
       }
     }
-    best_v[tid] = v;
-    best_i[tid] = index;
+    subgroup_best(v, index);
+    if (subgroupElect()) {
+      best_v[gl_SubgroupID] = v;
+      best_i[gl_SubgroupID] = index;
+    }
     barrier();
-    reduce_best(tid, 256u);
-    if (tid == 0u) {
-      argmax_result[0] = best_i[0];
-      cand.counter = 0u;  // ready for the next step
+    if (gl_SubgroupID == 0u) {
+      best_of_subgroups(v, index);
+      if (subgroupElect()) {
+        argmax_result[0] = index;
+        cand.counter = 0u;  // ready for the next step
+      }
     }
   }
 #endif

@@ -38,6 +38,9 @@ void deviceDefaults(KernelChoice& k, const DeviceInfo& device, const LlamaHParam
   if (kernels == KernelSet::Auto && cpuDevice) {
     k.matvecRows = 4;
     k.matvecStage = true;
+    // The fused argmax's workgroup barriers and atomics cost lavapipe more than the dispatch it saves (`small`
+    // Q4_0, per-kernel profile: LM head with it 8.1-11.5 ms, without it 7.1-8.2 ms plus 0.15-0.2 ms of argmax).
+    k.fusedArgmax = false;
     // Prefill through the matrix-vector kernels, 8 rows × 8 tokens per subgroup: TinyLlama Q4_0, 16 tokens,
     // 7.0 s against 24.5 s one lane per row; `small` (dim 256), 128 tokens, 0.39 s against 1.3 s. Below dim
     // 256 dispatch overhead dominates and one lane per row stays ahead (`tiny`, 128 tokens: 165 vs 204 ms).
@@ -101,6 +104,8 @@ void applyEnvironment(KernelChoice& k) {
   // 32-element block (PARLEY_PREFILL_DOT8=1). Off by default until a GPU run times it against the float GEMM.
   k.prefillDot8 = envSwitch("PARLEY_PREFILL_DOT8", k.prefillDot8);
   k.prefillTokens = envUint("PARLEY_PREFILL_TOKENS", 2, 16, k.prefillTokens);
+  // PARLEY_FUSED_ARGMAX=0/1: decode's greedy argmax in the LM head product, or a dispatch of its own.
+  k.fusedArgmax = envSwitch("PARLEY_FUSED_ARGMAX", k.fusedArgmax);
   k.prefillRows = envUint("PARLEY_PREFILL_ROWS", 1, 8, k.prefillRows);
   // Threads per row of the tiled prefill kernels.
   k.maxTpr = envUint("PARLEY_TPR", 1, 64, k.gpuPrefill ? 4 : 1);

@@ -32,6 +32,8 @@ struct KernelChoice {
   bool matvecStage = false;  // stage f(x) in shared memory
   bool matvecWide = false;   // lanes load 16 bytes of quants at a time
   bool matvecDot8 = false;   // Q4_0/Q8_0 products through the integer dot product
+  // Decode's LM head product also finds the greedy token (matvec.comp's ARGMAX) instead of an argmax dispatch.
+  bool fusedArgmax = true;
   // Prefill: the GPU-shaped kernels (the GEMM, or 16-token tiles with maxTpr threads per row), or the
   // matrix-vector kernels over token tiles (prefillTokens tokens × prefillRows rows per subgroup), or one
   // lane per row (neither).

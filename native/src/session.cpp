@@ -311,11 +311,11 @@ Session::Session(std::shared_ptr<ModelWeights> model, uint32_t contextSize, uint
     // per workgroup of the product's grid.
     const uint32_t rowsPerWg = std::max(1u, 256u / std::max(1u, ctx_.info().subgroupSize)) * kernels_.matvecRows;
     const uint32_t groups = ceilDiv(hp.nVocab, rowsPerWg);
-    argmaxCandidates_ = device(8 + 8 * uint64_t(std::min(groups, kMaxGroups)) * ceilDiv(groups, kMaxGroups));
+    if (kernels_.fusedArgmax) argmaxCandidates_ = device(8 + 8 * uint64_t(std::min(groups, kMaxGroups)) * ceilDiv(groups, kMaxGroups));
     const std::vector<uint32_t> zeros(std::max(hp.nHead, 2u), 0);  // the kernels leave their counters 0 after every dispatch
     Uploader up(ctx_, hp.nHead * 4 + 8);
     up.upload(attnCounters_.handle(), 0, zeros.data(), hp.nHead * 4);
-    up.upload(argmaxCandidates_.handle(), 0, zeros.data(), 8);
+    if (kernels_.fusedArgmax) up.upload(argmaxCandidates_.handle(), 0, zeros.data(), 8);
     up.flush();
   }
 
@@ -590,7 +590,7 @@ void Session::recordForward(VkCommandBuffer cmd, uint32_t capacity, Plan& plan, 
     r.rmsnorm(x_, m.outputNorm, xn_, capacity, true);
     r.barrier();
   }
-  if (decode) {
+  if (decode && kernels_.fusedArgmax) {
     // The LM head product finds the greedy token itself: no argmax dispatch, no barrier before it.
     const BufferView norm(m.outputNorm);
     r.matvec(m.output, x_, {{logits_, hp.nVocab}}, false, Recorder::XMode::RmsNorm, &norm, true);
