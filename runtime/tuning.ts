@@ -174,6 +174,19 @@ export function logitError(got: Float32Array, want: Float32Array): number {
   return scale > 0 ? diff / scale : diff === 0 ? 0 : Infinity;
 }
 
+/** The index of the largest logit, the lowest on ties, NaNs never (what the GPU's greedy argmax returns). */
+export function argmaxOf(logits: Float32Array): number {
+  let best = 0;
+  let value = -Infinity;
+  for (let i = 0; i < logits.length; i++) {
+    if (logits[i] > value) {
+      value = logits[i];
+      best = i;
+    }
+  }
+  return best;
+}
+
 /**
  * Checks each setting's logits against the first one handed in (the defaults, which every search times
  * first, unless they failed before computing any): returns their logitError, or throws TuningFailedError above TUNING_LOGIT_TOLERANCE, so that a
@@ -335,7 +348,12 @@ export async function measureTuning(
     let logitErr: number | undefined;
     try {
       session = model.createSession(sessionOptions);
-      logitErr = check.agree((await session.evaluate(check.tokens, { logits: "last" })).logits!);
+      const step = await session.evaluate(check.tokens, { logits: "last" });
+      // The greedy token the GPU found must be the logits' own argmax (the LM head's fused argmax on GPUs).
+      if (step.argmax !== argmaxOf(step.logits!)) {
+        throw new TuningFailedError(`its greedy token ${step.argmax} is not the argmax of its logits (${argmaxOf(step.logits!)})`);
+      }
+      logitErr = check.agree(step.logits!);
       session.reset();
       return { tuning: setting, msPerToken: await run(session), logitError: logitErr };
     } catch (error) {

@@ -11,7 +11,7 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AbortError, InvalidArgumentError, Runtime, TuningFailedError, type DecodeTuning, type KernelTuning, type PrefillTuning } from "../runtime/index.js";
 import {
-  chooseTuning, describeDecodeTuning, logitAgreement, logitError, searchDecodeTuning, searchPrefillTuning, TUNING_LOGIT_TOLERANCE, TUNING_MARGIN,
+  argmaxOf, chooseTuning, describeDecodeTuning, logitAgreement, logitError, searchDecodeTuning, searchPrefillTuning, TUNING_LOGIT_TOLERANCE, TUNING_MARGIN,
   type TuningCandidate,
 } from "../runtime/tuning.js";
 import { defaultTuningStoreDir, TUNING_FILE } from "../runtime/tuning-store.js";
@@ -95,6 +95,12 @@ describe("the prefill search", () => {
 });
 
 describe("checking each setting's logits against the defaults'", () => {
+  it("finds the argmax the GPU must return: the largest logit, the lowest index on ties", () => {
+    expect(argmaxOf(Float32Array.from([1, 3, 2, 3]))).toBe(1);
+    expect(argmaxOf(Float32Array.from([NaN, -1, -2]))).toBe(1); // as on the GPU: a NaN never wins
+    expect(argmaxOf(Float32Array.from([-5, -1, -2]))).toBe(1);
+  });
+
   it("measures the error relative to the defaults' largest logit", () => {
     const want = Float32Array.from([1, -4, 2]);
     expect(logitError(want, want)).toBe(0);

@@ -41,6 +41,11 @@ done
 t cooperative-matrix prefill conformance: the real kernel, then its emulation "(the two must agree)"
 PARLEY_PREFILL=coopmat timeout 100 node --import tsx test/conformance/run.ts --peer-gpu $PEER_GPU --types f16,q8_0,q4_0 --json > $OUT/conformance-prefill-coopmat.json; echo "rc=$?"
 PARLEY_PREFILL=coopmat PARLEY_COOPMAT_EMULATE=1 timeout 100 node --import tsx test/conformance/run.ts --peer-gpu $PEER_GPU --types f16,q8_0,q4_0 --json > $OUT/conformance-prefill-coopmat-emulated.json; echo "rc=$?"
+t "greedy tokens with the LM head's fused argmax and with the argmax dispatch (must be the same)"
+for f in 1 0; do
+  PARLEY_FUSED_ARGMAX=$f timeout 60 node --import tsx runtime/cli.ts generate --model $M/$SHAPE-q4_0-seed1.gguf --prompt "The smith said" --max-tokens 48 --json 2>/dev/null | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{try{console.log(JSON.stringify(JSON.parse(s).tokens))}catch(e){console.log("no output")}})' > $OUT/greedy-fused-$f.txt
+done
+cmp -s $OUT/greedy-fused-1.txt $OUT/greedy-fused-0.txt && echo "fused argmax: same tokens" || echo "fused argmax: DIFFERENT tokens"
 t bench q4_0 with the tuned kernels
 timeout 150 node --import tsx runtime/bench/bench.ts --shape $SHAPE --type q4_0 --peer-gpu $PEER_GPU --prefill 16,128,512 --json > $OUT/bench-q4_0-tuned.json; echo "rc=$?"
 t "where the time goes (q4_0, tuned kernels): one 512-token prompt step, then one decode step, per kernel"
