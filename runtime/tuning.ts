@@ -189,8 +189,8 @@ export function argmaxOf(logits: Float32Array): number {
 
 /**
  * Checks each setting's logits against the first one handed in (the defaults, which every search times
- * first, unless they failed before computing any): returns their logitError, or throws TuningFailedError above TUNING_LOGIT_TOLERANCE, so that a
- * fast but wrong kernel is never chosen on a player's GPU.
+ * first, unless they failed before computing any): returns their logitError, or throws TuningFailedError
+ * above TUNING_LOGIT_TOLERANCE, so that a fast but wrong kernel is never chosen on a player's GPU.
  */
 export function logitAgreement(): (logits: Float32Array) => number {
   let reference: Float32Array | undefined;

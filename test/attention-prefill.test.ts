@@ -6,23 +6,20 @@
 // tiles and key chunks, partial ones included. Shapes: tiny (head size 32, 2 query heads per KV head), small
 // (64, 4 per KV head), and the hand-made head size 256 (16-key chunks), head size 96 with 3 heads per KV head
 // (row tiles that split a token's heads) and 16 heads per KV head.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Runtime } from "../runtime/index.js";
 import { LlamaReference } from "./reference/llama-reference.js";
 import { customModel } from "./fixtures/custom-models.js";
 import { syntheticModel } from "./fixtures/models.js";
 import { maxRelError } from "./fixtures/logit-errors.js";
 import { seededTokens } from "./fixtures/tokens.js";
+import { restoreEnvAfterEach } from "./fixtures/env.js";
 
 let runtime: Runtime;
-const saved = process.env.PARLEY_PREFILL_ATTENTION;
 beforeAll(async () => {
   runtime = await Runtime.create({ validation: true });
 });
-afterEach(() => {
-  if (saved === undefined) delete process.env.PARLEY_PREFILL_ATTENTION;
-  else process.env.PARLEY_PREFILL_ATTENTION = saved;
-});
+restoreEnvAfterEach("PARLEY_PREFILL_ATTENTION");
 afterAll(() => runtime?.dispose());
 
 const CASES: Array<[string, () => Promise<string>]> = [

@@ -5,23 +5,20 @@
 // llama.cpp's CPU backend, which rounds activations the same way), it must really run (the logits differ
 // from the float kernels' by the rounding), other weight types must be untouched, and the validation layer
 // must stay clean (the SPIR-V declares the DotProduct capabilities; the device enables the extension).
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { InvalidArgumentError } from "../runtime/index.js";
 import { openConformanceContext, runTypeConformance, type ConformanceContext } from "./conformance/conformance.js";
 import { decodeLogitsWith } from "./fixtures/decode-logits.js";
 import { expectLlamaLevelConformance } from "./fixtures/byte-activations.js";
 import { syntheticModel } from "./fixtures/models.js";
+import { restoreEnvAfterEach } from "./fixtures/env.js";
 
-const saved = process.env.PARLEY_MATVEC_DOT8;
 let ctx: ConformanceContext;
 
 beforeAll(async () => {
   ctx = await openConformanceContext({ threads: 2, validation: true });
 }, 300_000);
-afterEach(() => {
-  if (saved === undefined) delete process.env.PARLEY_MATVEC_DOT8;
-  else process.env.PARLEY_MATVEC_DOT8 = saved;
-});
+restoreEnvAfterEach("PARLEY_MATVEC_DOT8");
 afterAll(async () => ctx?.dispose(), 300_000);
 
 const TOKENS = [1, 15043, 29892, 920, 526, 366, 29973, 306, 626, 263, 1243];

@@ -5,25 +5,19 @@
 // logits (up to float32 rounding) for plain and K-quant weights, including row counts that do not divide
 // evenly, the fused RMSNorm and SwiGLU inputs, and rows too long to stage (a hand-made model's 6400-wide down
 // projection falls back to reading x per row); a bad setting is a typed error when the session is created.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { InvalidArgumentError, Runtime } from "../runtime/index.js";
 import { customModel } from "./fixtures/custom-models.js";
 import { decodeLogitsWith } from "./fixtures/decode-logits.js";
 import { syntheticModel } from "./fixtures/models.js";
+import { restoreEnvAfterEach } from "./fixtures/env.js";
 
 let runtime: Runtime;
-const KEYS = ["PARLEY_MATVEC_ROWS", "PARLEY_MATVEC_STAGE", "PARLEY_MATVEC_WIDE"] as const;
-const saved = KEYS.map((key) => process.env[key]);
 
 beforeAll(async () => {
   runtime = await Runtime.create({ validation: true });
 });
-afterEach(() => {
-  KEYS.forEach((key, i) => {
-    if (saved[i] === undefined) delete process.env[key];
-    else process.env[key] = saved[i];
-  });
-});
+restoreEnvAfterEach("PARLEY_MATVEC_ROWS", "PARLEY_MATVEC_STAGE", "PARLEY_MATVEC_WIDE");
 afterAll(() => runtime?.dispose());
 
 const TOKENS = [1, 15043, 29892, 920, 526, 366, 29973, 306];

@@ -10,7 +10,7 @@
 // Weights reach the tiles through weights.glsl's dequant_block, which every format's float GEMM shares and
 // test/prefill-gemm.test.ts covers; the emulation is too slow on lavapipe for the 256-wide K-quant models
 // (minutes each).
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { InvalidArgumentError } from "../runtime/index.js";
 import { openConformanceContext, runTypeConformance, type ConformanceContext } from "./conformance/conformance.js";
 import { customModel } from "./fixtures/custom-models.js";
@@ -19,20 +19,14 @@ import { syntheticModel } from "./fixtures/models.js";
 import { LlamaReference } from "./reference/llama-reference.js";
 import { maxRelError } from "./fixtures/logit-errors.js";
 import { seededTokens } from "./fixtures/tokens.js";
+import { restoreEnvAfterEach } from "./fixtures/env.js";
 
-const KEYS = ["PARLEY_PREFILL", "PARLEY_COOPMAT_EMULATE"] as const;
-const saved = KEYS.map((key) => process.env[key]);
 let ctx: ConformanceContext;
 
 beforeAll(async () => {
   ctx = await openConformanceContext({ threads: 2, validation: true });
 }, 300_000);
-afterEach(() => {
-  KEYS.forEach((key, i) => {
-    if (saved[i] === undefined) delete process.env[key];
-    else process.env[key] = saved[i];
-  });
-});
+restoreEnvAfterEach("PARLEY_PREFILL", "PARLEY_COOPMAT_EMULATE");
 afterAll(async () => ctx?.dispose(), 300_000);
 
 const CASES: Array<[string, () => Promise<string>]> = [

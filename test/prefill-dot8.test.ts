@@ -6,7 +6,7 @@
 // really run (the logits move from the float GEMM's by the rounding), partial tiles (100 tokens of a 128-token
 // micro-batch) and the logits-only step must agree, other weight types must be untouched, and the validation
 // layer must stay clean.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { InvalidArgumentError } from "../runtime/index.js";
 import { openConformanceContext, runTypeConformance, type ConformanceContext } from "./conformance/conformance.js";
 import { customModel } from "./fixtures/custom-models.js";
@@ -15,20 +15,14 @@ import { syntheticModel } from "./fixtures/models.js";
 import { LlamaReference } from "./reference/llama-reference.js";
 import { maxRelError } from "./fixtures/logit-errors.js";
 import { seededTokens } from "./fixtures/tokens.js";
+import { restoreEnvAfterEach } from "./fixtures/env.js";
 
-const KEYS = ["PARLEY_PREFILL_DOT8", "PARLEY_PREFILL"] as const;
-const saved = KEYS.map((key) => process.env[key]);
 let ctx: ConformanceContext;
 
 beforeAll(async () => {
   ctx = await openConformanceContext({ threads: 2, validation: true });
 }, 300_000);
-afterEach(() => {
-  KEYS.forEach((key, i) => {
-    if (saved[i] === undefined) delete process.env[key];
-    else process.env[key] = saved[i];
-  });
-});
+restoreEnvAfterEach("PARLEY_PREFILL_DOT8", "PARLEY_PREFILL");
 afterAll(async () => ctx?.dispose(), 300_000);
 
 async function prefillLogits(path: string, dot8: boolean, logits: "all" | "last" = "all"): Promise<Float32Array> {

@@ -4,23 +4,20 @@
 // a step of 100 tokens in one 128-token micro-batch (a full and a partial token tile), row counts that are
 // and are not multiples of 64 (a hand-made model with 288-wide rows and 96 KV rows), plain and K-quant
 // weights, all-logits and last-logits steps. PARLEY_PREFILL selects the kernel; bad values are typed errors.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { InvalidArgumentError, Runtime } from "../runtime/index.js";
 import { LlamaReference } from "./reference/llama-reference.js";
 import { customModel } from "./fixtures/custom-models.js";
 import { syntheticModel } from "./fixtures/models.js";
 import { maxRelError } from "./fixtures/logit-errors.js";
 import { seededTokens } from "./fixtures/tokens.js";
+import { restoreEnvAfterEach } from "./fixtures/env.js";
 
 let runtime: Runtime;
-const saved = process.env.PARLEY_PREFILL;
 beforeAll(async () => {
   runtime = await Runtime.create({ validation: true });
 });
-afterEach(() => {
-  if (saved === undefined) delete process.env.PARLEY_PREFILL;
-  else process.env.PARLEY_PREFILL = saved;
-});
+restoreEnvAfterEach("PARLEY_PREFILL", "PARLEY_SHORT_PREFILL");
 afterAll(() => runtime?.dispose());
 
 const CASES: Array<[string, () => Promise<string>]> = [
@@ -76,7 +73,6 @@ describe("prefill kernels: tiled GEMM and matrix-vector token tiles", () => {
     const file = await path();
     const model = await runtime.loadModel(file);
     const V = model.info.vocabularySize;
-    const saved = process.env.PARLEY_SHORT_PREFILL;
     try {
       const reference = (await LlamaReference.load(file)).forward(seededTokens(33, 5, V));
       for (const n of [10, 16, 17]) {
@@ -102,8 +98,6 @@ describe("prefill kernels: tiled GEMM and matrix-vector token tiles", () => {
       }
       expect(runtime.validationMessages()).toEqual([]);
     } finally {
-      if (saved === undefined) delete process.env.PARLEY_SHORT_PREFILL;
-      else process.env.PARLEY_SHORT_PREFILL = saved;
       model.dispose();
     }
   }, 180_000);
