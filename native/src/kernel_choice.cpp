@@ -86,6 +86,8 @@ void applyEnvironment(KernelChoice& k) {
   // it: it stages f(x) per workgroup, which made the H200's decode slower once before (docs/PERFORMANCE.md,
   // run 3); runtime/bench/gpu/steps.sh times it against the float kernels, and a tuning picks it where it wins.
   k.matvecDot8 = envSwitch("PARLEY_MATVEC_DOT8", k.matvecDot8);
+  // PARLEY_FUSED_ARGMAX=0/1: decode's greedy argmax in the LM head product, or a dispatch of its own.
+  k.fusedArgmax = envSwitch("PARLEY_FUSED_ARGMAX", k.fusedArgmax);
   // Prefill: on GPUs the tiled GEMM (default) or the older 16-token tiles; PARLEY_PREFILL=gemm|tiled16|matvec|
   // coopmat compares them with the matrix-vector kernels over token tiles (PARLEY_PREFILL_TOKENS per workgroup)
   // and the GEMM through cooperative matrices.
@@ -104,8 +106,6 @@ void applyEnvironment(KernelChoice& k) {
   // 32-element block (PARLEY_PREFILL_DOT8=1). Off by default until a GPU run times it against the float GEMM.
   k.prefillDot8 = envSwitch("PARLEY_PREFILL_DOT8", k.prefillDot8);
   k.prefillTokens = envUint("PARLEY_PREFILL_TOKENS", 2, 16, k.prefillTokens);
-  // PARLEY_FUSED_ARGMAX=0/1: decode's greedy argmax in the LM head product, or a dispatch of its own.
-  k.fusedArgmax = envSwitch("PARLEY_FUSED_ARGMAX", k.fusedArgmax);
   k.prefillRows = envUint("PARLEY_PREFILL_ROWS", 1, 8, k.prefillRows);
   // Threads per row of the tiled prefill kernels.
   k.maxTpr = envUint("PARLEY_TPR", 1, 64, k.gpuPrefill ? 4 : 1);
@@ -129,12 +129,12 @@ KernelChoice chooseKernels(const DeviceInfo& device, const LlamaHParams& hp, Ker
     if (!device.fp16)
       throw NativeError("INVALID_ARGUMENT", "the cooperative-matrix prefill needs fp16 arithmetic, which " + device.name + " lacks");
   }
-  // GPUs: steps of at most kShortPrefill tokens (a player's line after a cached persona) replay a third
-  // recording that runs the matrix-vector kernels over token tiles, which read each weight once, instead of
-  // the GEMM's 64-token tiles. PARLEY_SHORT_PREFILL=0 turns it off for comparison.
   // PARLEY_PREFILL_ATTENTION=0: the older attention kernel for prompt steps, for comparison.
   k.prefillFlashAttention = hp.headDim % 8 == 0 && hp.headDim <= 256 && device.subgroupSize >= 4 && device.subgroupShuffle &&
                             envSwitch("PARLEY_PREFILL_ATTENTION", true);
+  // GPUs: steps of at most kShortPrefill tokens (a player's line after a cached persona) replay a third
+  // recording that runs the matrix-vector kernels over token tiles, which read each weight once, instead of
+  // the GEMM's 64-token tiles. PARLEY_SHORT_PREFILL=0 turns it off for comparison.
   k.shortPrefill = k.gpuPrefill && !k.prefillMatvec && ubatch > KernelChoice::kShortPrefill && envUint("PARLEY_SHORT_PREFILL", 0, 1, 1) == 1;
   return k;
 }
