@@ -2,7 +2,7 @@
 // (PARLEY_MATVEC_ROWS), staging f(x) in shared memory (PARLEY_MATVEC_STAGE) and 16-byte weight loads with a
 // padded x stage (PARLEY_MATVEC_WIDE) only change how work is split
 // and where x is read from, never the result: every setting's decode steps must match the default kernels'
-// logits (up to float32 rounding) for plain and K-quant weights, including row counts that do not divide
+// logits (up to float32 rounding and the f16 roundings of the KV cache it can flip) for plain and K-quant weights, including row counts that do not divide
 // evenly, the fused RMSNorm and SwiGLU inputs, and rows too long to stage (a hand-made model's 6400-wide down
 // projection falls back to reading x per row); a bad setting is a typed error when the session is created.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -58,9 +58,11 @@ describe("matrix-vector rows per subgroup", () => {
         maxRel = Math.max(maxRel, diff / ref);
       }
       // Same products, summed in another order: float32 rounding only (a wrong row or a dropped tail is O(1)).
-      // Rows and staging keep each lane's words and their order; 16-byte loads hand each lane other words, a
-      // reordering as large as the one between the GPU and CPU kernel sets (measured ≤ 1.6e-4 on these models).
-      expect(maxRel, `rows ${rows}${stage ? ", staged" : ""}${wide ? ", wide" : ""}`).toBeLessThan(wide ? 5e-4 : 1e-5);
+      // Rows keep each lane's words and their order. 16-byte loads hand each lane other words, and staging sums
+      // the RMSNorm's x² in another order (threads' strided elements, not the lanes' words): a last-bit change
+      // that flips an occasional f16 rounding of a K/V cache entry, as large as the difference between the GPU
+      // and CPU kernel sets (measured ≤ 2.3e-4 on these models, from the first position on).
+      expect(maxRel, `rows ${rows}${stage ? ", staged" : ""}${wide ? ", wide" : ""}`).toBeLessThan(wide || stage ? 5e-4 : 1e-5);
     }
     expect(runtime.validationMessages()).toEqual([]);
   }, 120_000);

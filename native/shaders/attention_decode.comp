@@ -16,6 +16,8 @@
 // The new token's K/V row (position pos) is stored into the cache by the first pack of its KV group, in
 // the chunk holding pos. Every workgroup that needs that key (same chunk, any pack of the group) takes it
 // from its own shared-memory copy, and earlier chunks never read row pos, so the write races with nothing.
+#extension GL_KHR_shader_subgroup_basic : enable
+#extension GL_KHR_shader_subgroup_arithmetic : enable
 #include "common.glsl"
 
 layout(local_size_x = 64) in;
@@ -47,11 +49,10 @@ const uint MAX_HEAD_DIM = 256u;
 // 8 + 8 + 2 + 4 + 1 KB: within the 32 KB lavapipe allows.
 shared vec2 q_sh[MAX_HP * MAX_HEAD_DIM / 2u];  // rotated q of the pack's heads, [head][pair]
 shared float scores[MAX_HP * MAX_CHUNK];      // [head][key in chunk], then exp(s - m)
-shared float red[MAX_HP * 64u];               // [head][thread] max / sum reduction
+shared float red[MAX_HP * 64u];               // [head][subgroup] max / sum partials
 shared vec2 acc_sh[MAX_HP * 64u];             // [head][thread] value partials across key lanes
 shared uint k_sh[MAX_HEAD_DIM / 2u];          // the new token's K and V for this KV group, as f16 pairs
 shared uint v_sh[MAX_HEAD_DIM / 2u];
-shared float m_sh[MAX_HP];                    // chunk max per head
 shared bool is_last;
 
 // RoPE (llama.cpp "normal" mode) of the adjacent pair (2i, 2i+1) at position `pos`.
@@ -61,18 +62,26 @@ vec2 rotate(vec2 p, uint pos, uint i) {
   return vec2(p.x * cs.x - p.y * cs.y, p.x * cs.y + p.y * cs.x);
 }
 
-// Tree reduction of red[hh * 64 + tid] over the 64 threads, for every head of the pack at once.
-void reduceRed(uint tid, uint hp, bool take_max) {
-  barrier();
-  for (uint stride = 32u; stride > 0u; stride >>= 1) {
-    if (tid < stride) {
-      for (uint hh = 0u; hh < hp; ++hh) {
-        float a = red[hh * 64u + tid], b = red[hh * 64u + tid + stride];
-        red[hh * 64u + tid] = take_max ? max(a, b) : a + b;
-      }
+// The max (take_max) or sum of v[hh] over the workgroup's 64 threads, for every head of the pack at once;
+// every thread gets the results. Subgroup reductions, then one pass over the subgroups' partials: two
+// workgroup barriers where a tree over shared memory needs seven (each one a wait on the GPU's critical path:
+// decode runs this kernel once per layer and token). hp is uniform, so the subgroup operations are too.
+void reduce_heads(inout float v[MAX_HP], uint hp, bool take_max) {
+  for (uint hh = 0u; hh < MAX_HP; ++hh) {
+    if (hh < hp) {
+      float r = take_max ? subgroupMax(v[hh]) : subgroupAdd(v[hh]);
+      if (subgroupElect()) red[hh * 64u + gl_SubgroupID] = r;
     }
-    barrier();
   }
+  barrier();
+  for (uint hh = 0u; hh < MAX_HP; ++hh) {
+    if (hh < hp) {
+      float r = red[hh * 64u];
+      for (uint sg = 1u; sg < gl_NumSubgroups; ++sg) r = take_max ? max(r, red[hh * 64u + sg]) : r + red[hh * 64u + sg];
+      v[hh] = r;
+    }
+  }
+  barrier();  // red is written again by the next reduction
 }
 
 void main() {
@@ -138,28 +147,28 @@ void main() {
       }
     }
   }
-  for (uint hh = 0u; hh < MAX_HP; ++hh)
-    if (hh < hp) red[hh * 64u + tid] = local_max[hh];
-  reduceRed(tid, hp, true);
-  if (tid < hp) m_sh[tid] = red[tid * 64u];
-  barrier();
-  for (uint hh = 0u; hh < hp; ++hh) {
-    float local_sum = 0.0;
+  reduce_heads(local_max, hp, true);  // now each head's chunk max m
+  float local_sum[MAX_HP];
+  for (uint hh = 0u; hh < MAX_HP; ++hh) {
+    local_sum[hh] = 0.0;
+    if (hh >= hp) continue;
     for (uint j = tid; j < n_chunk; j += 64u) {
-      float e = exp(scores[hh * pc.chunk + j] - m_sh[hh]);
+      float e = exp(scores[hh * pc.chunk + j] - local_max[hh]);
       scores[hh * pc.chunk + j] = e;
-      local_sum += e;
+      local_sum[hh] += e;
     }
-    red[hh * 64u + tid] = local_sum;
   }
-  reduceRed(tid, hp, false);  // also makes the exp'd scores visible
+  reduce_heads(local_sum, hp, false);  // now each head's l; its barriers also make the exp'd scores visible
 
   // Values: thread = (key lane, output pair). With fewer than 64 pairs, 64 / pairs lanes split the chunk's
   // keys and are summed through shared memory; with 64 or more, one lane and a thread loops over pairs.
   uint lanes = max(1u, 64u / pairs);
   uint lane = tid / pairs;  // 0 when pairs >= 64
   uint n_part = pc.n_head * n_splits;  // (m, l) entries before the acc pairs
-  if (tid < hp) part[(h0 + tid) * n_splits + split] = vec2(m_sh[tid], red[tid * 64u]);
+  if (tid == 0u) {
+    for (uint hh = 0u; hh < MAX_HP; ++hh)
+      if (hh < hp) part[(h0 + hh) * n_splits + split] = vec2(local_max[hh], local_sum[hh]);
+  }
   if (lane < lanes) {
     for (uint d2 = tid % pairs; d2 < pairs; d2 += 64u) {
       vec2 acc[MAX_HP];

@@ -4,9 +4,12 @@
 // (coalesced on GPUs), gather the matching x values once and dot them with every row's word, and reduce
 // with subgroupAdd. ROWS is a specialization constant chosen per device (more rows reuse each x load
 // more often; fewer rows put more subgroups on the GPU).
-// f(x) is chosen by `x_mode`: x itself; RMSNorm(x) * aux, where every workgroup first computes x's RMS
-// itself (x is small and cached); or SwiGLU's silu(x) * aux (x = gate, aux = up). Either way a separate
-// dispatch and its barrier disappear.
+// f(x) is chosen by `x_mode`: x itself; RMSNorm(x) * aux; or SwiGLU's silu(x) * aux (x = gate, aux = up).
+// Either way a separate dispatch and its barrier disappear. RMSNorm's scale 1/rms(x) is the same for every
+// element, so unstaged it comes out of the sum: a subgroup's lanes read every x value of a row between
+// them, so each subgroup sums x² from the loads its products make anyway and scales its dot products at
+// the end — no prologue pass over x, no workgroup barrier, and the weight loads start as the kernel does
+// (decode's products are small enough that their time is mostly such latency chains).
 // DOT8 (compiled as the separate matvec_dot8_* kernels, Q4_0 and Q8_0 only, for devices with the 4×8-bit
 // integer dot product): f(x) is staged and rounded to signed bytes per 32-element block, as llama.cpp
 // rounds activations for its quantized dot products, and each weight word is dotted with 4 x bytes per
@@ -64,7 +67,6 @@ shared bool last_wg;
 #endif
 
 shared float partial[256];
-shared float rms_scale;
 #ifdef DOT8
 const uint STAGED = 1u;  // the byte rounding reads the staged f(x), whatever XSTAGE says
 const uint WIDE_DECODE = 0u;
@@ -139,10 +141,19 @@ void best_of_subgroups(out float v, out uint i) {
 
 uint x_base = 0u;  // TOKENS > 1: where the current token's x starts
 
+// Unstaged RMSNorm: Σ x² over the x values this lane has read since its row loop began (main() reduces it
+// over the subgroup into the scale). Staged: the scale stage_x found. Either way it multiplies the sums.
+float lane_ss = 0.0;
+float x_scale = 1.0;
+
 float xin(uint k) {
   if (TOKENS > 1u) return x[x_base + k];  // prefill: x is already normalized (X_PLAIN)
   if (STAGED != 0u) return xstage[xs_at(k)];
-  if (pc.x_mode == X_RMSNORM) return x[k] * aux[k] * rms_scale;
+  if (pc.x_mode == X_RMSNORM) {
+    float v = x[k];
+    lane_ss += v * v;
+    return v * aux[k];  // the scale is applied to the finished sums
+  }
   if (pc.x_mode == X_SWIGLU) {
     float g = x[k];
     return g / (1.0 + exp(-g)) * aux[k];
@@ -373,30 +384,31 @@ float word_dot8(uint row, uint w, uint words_per_row) {
 #endif
 
 // XSTAGE: every workgroup computes f(x) once into shared memory, reading x (and the norm weight or `up`)
-// from global memory once instead of once per row, and the dot products read shared memory.
+// from global memory once instead of once per row, and the dot products read shared memory. RMSNorm stages
+// x · weight and leaves the scale in x_scale, as the unstaged path applies it (to the finished sums), so
+// that staging does not change the rounding.
 void stage_x(uint tid) {
   float ss = 0.0;
   for (uint k = tid; k < pc.K; k += 256u) {
     float v = x[k];
     if (pc.x_mode == X_SWIGLU) v = v / (1.0 + exp(-v)) * aux[k];
-    ss += v * v;
+    if (pc.x_mode == X_RMSNORM) {
+      ss += v * v;
+      v *= aux[k];
+    }
     xstage[xs_at(k)] = v;
   }
   if (pc.x_mode == X_RMSNORM) {
     ss = subgroupAdd(ss);
     if (subgroupElect()) partial[gl_SubgroupID] = ss;
-    barrier();
-    if (tid == 0u) {
-      float total = 0.0;
-      for (uint s = 0u; s < gl_NumSubgroups; ++s) total += partial[s];
-      rms_scale = inversesqrt(total / float(pc.K) + pc.eps);
-    }
-    barrier();
-    // Each thread scales the elements it loaded itself, so no barrier is needed before this pass.
-    // (x · weight) · scale, in xin()'s order, so staging does not change the rounding.
-    for (uint k = tid; k < pc.K; k += 256u) xstage[xs_at(k)] = xstage[xs_at(k)] * aux[k] * rms_scale;
   }
   barrier();
+  if (pc.x_mode == X_RMSNORM) {
+    // Every thread adds the subgroups' partials itself: one barrier instead of a second one after thread 0.
+    float total = 0.0;
+    for (uint s = 0u; s < gl_NumSubgroups; ++s) total += partial[s];
+    x_scale = inversesqrt(total / float(pc.K) + pc.eps);
+  }
 }
 
 void main() {
@@ -409,22 +421,7 @@ void main() {
   stage_x(tid);
   quantize_x();
 #else
-  if (XSTAGE != 0u) {
-    stage_x(tid);
-  } else if (pc.x_mode == X_RMSNORM) {
-    // x's mean square: a subgroup sum, then one thread adds the subgroups' partials.
-    float ss = 0.0;
-    for (uint k = tid; k < pc.K; k += 256u) ss += x[k] * x[k];
-    ss = subgroupAdd(ss);
-    if (subgroupElect()) partial[gl_SubgroupID] = ss;
-    barrier();
-    if (tid == 0u) {
-      float total = 0.0;
-      for (uint s = 0u; s < gl_NumSubgroups; ++s) total += partial[s];
-      rms_scale = inversesqrt(total / float(pc.K) + pc.eps);
-    }
-    barrier();
-  }
+  if (XSTAGE != 0u) stage_x(tid);
 #endif
   uint words_per_row = pc.K / ELEMS_PER_WORD;
   uint wg = gl_WorkGroupID.x + gl_WorkGroupID.y * 65535u;
@@ -438,6 +435,7 @@ void main() {
     uint rows = min(ROWS, pc.M - row0);
     float acc[ROWS];
     [[unroll]] for (uint i = 0u; i < ROWS; ++i) acc[i] = 0.0;
+    lane_ss = 0.0;
     for (uint w = gl_SubgroupInvocationID; WIDE_DECODE == 0u && w < words_per_row; w += gl_SubgroupSize) {
 #ifdef DOT8
       [[unroll]] for (uint i = 0u; i < ROWS; ++i) {
@@ -467,8 +465,10 @@ void main() {
       }
     }
 #endif
+    // Unstaged RMSNorm: the lanes' words covered the whole row once, so their x² sums make x's.
+    if (STAGED == 0u && pc.x_mode == X_RMSNORM) x_scale = inversesqrt(subgroupAdd(lane_ss) / float(pc.K) + pc.eps);
     [[unroll]] for (uint i = 0u; i < ROWS; ++i) {
-      float sum = subgroupAdd(acc[i]);
+      float sum = subgroupAdd(acc[i]) * x_scale;
       if (i < rows && subgroupElect()) {
         uint yo = out_index(0u, row0 + i);
         y[yo] = pc.accumulate != 0u ? y[yo] + sum : sum;
