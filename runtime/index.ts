@@ -12,7 +12,7 @@ export {
   type TuningReport,
 } from "./tuning.js";
 export { defaultTuningStoreDir } from "./tuning-store.js";
-export { Session, AbortError, type ChoiceResult, type ChooseOptions, type SessionOptions, type GenerateOptions, type GenerateChunk, type GenerateTimings, type FinishReason } from "./session.js";
+export { Session, AbortError, defaultUbatch, type ChoiceResult, type ChooseOptions, type SessionOptions, type GenerateOptions, type GenerateChunk, type GenerateTimings, type FinishReason } from "./session.js";
 export type { DeviceInfo, PipelineCacheStats, ValidationMessage } from "./native.js";
 export type { ChatMessage, ChatRole } from "./chat-template.js";
 export { renderChat, renderChatSegments, DEFAULT_CHAT_TEMPLATE } from "./chat-template.js";

@@ -4,7 +4,7 @@ import { renderChatSegments, type ChatMessage } from "./chat-template.js";
 import { InvalidArgumentError, DisposedError } from "./errors.js";
 import { readGguf, type GgufFile } from "./gguf/reader.js";
 import { describeModel, validateLlamaModel, type LlamaConfig } from "./model-config.js";
-import { loadAddon, nativeAsync, type NativeContext, type NativeModel } from "./native.js";
+import { loadAddon, nativeAsync, type DeviceInfo, type NativeContext, type NativeModel } from "./native.js";
 import { Session, type SessionOptions } from "./session.js";
 import { tokenizeChat } from "./tokenizer/chat-tokens.js";
 import { LlamaTokenizer, type EncodeOptions } from "./tokenizer/tokenizer.js";
@@ -53,6 +53,11 @@ export class Model {
     this.#onDispose = onDispose;
     this.#tuningKey = tuningKey(context.device, loadAddon().kernelsVersion, info.config, info.tensorTypes);
     this.#tuning = this.#readStored()?.tuning ?? null;
+  }
+
+  /** The Vulkan device this model's weights live on (its sessions run there too). */
+  get device(): DeviceInfo {
+    return this.#context.device;
   }
 
   /** @internal Use Runtime.loadModel. */

@@ -6,7 +6,7 @@
 import type { ChatMessage } from "./chat-template.js";
 import { ContextOverflowError, DisposedError, InvalidArgumentError, ParleyError } from "./errors.js";
 import type { Model } from "./model.js";
-import { EvalMode, GPU_MAX_PENALTY_WINDOW, GPU_TOP_K, nativeAsync, native, type NativeModel, type NativeSession } from "./native.js";
+import { EvalMode, GPU_MAX_PENALTY_WINDOW, GPU_TOP_K, nativeAsync, native, type DeviceInfo, type NativeModel, type NativeSession } from "./native.js";
 import { Sampler, type SamplingOptions } from "./sampler.js";
 import { StopStringMatcher } from "./stop-strings.js";
 import { StreamingDetokenizer } from "./tokenizer/detokenizer.js";
@@ -15,7 +15,10 @@ import { validateDecodeTuning, validatePrefillTuning, type DecodeTuning, type Ke
 export interface SessionOptions {
   /** Tokens the KV cache holds (prompt + reply). Default: min(model context, 2048). */
   contextSize?: number;
-  /** Tokens evaluated per GPU step during prefill. Default 64. */
+  /**
+   * Tokens one prompt step evaluates (the micro-batch). Default: on GPUs 512 (llama.cpp's default), or the
+   * context size when it is smaller (but at least 64); on CPU Vulkan drivers 64 (see defaultUbatch).
+   */
   ubatch?: number;
   /**
    * Kernel set: "gpu" (decode: fused matrix-vector kernels, a subgroup per row with the RMSNorm and SwiGLU
@@ -151,6 +154,18 @@ export class AbortError extends ParleyError {
   }
 }
 
+/**
+ * The prompt step's default length on `device` for a `contextSize`-token session. GPUs: 512, so that an
+ * NPC's persona prompt is one step (each step is ~200 dependent dispatches, and a longer step gives the
+ * matrix products more tiles to spread over the GPU), capped at the context (no grid longer than the cache
+ * can hold) but not below 64. CPU Vulkan drivers: 64 — there every workgroup of a step's grid costs, used or
+ * not, so a short prompt would pay for 512 tokens. Activation memory grows with it (README: ~78 KiB per
+ * token of micro-batch for TinyLlama; logits are sized apart, Session::kLogitRows in native/src/session.h).
+ */
+export function defaultUbatch(device: Pick<DeviceInfo, "type">, contextSize: number): number {
+  return device.type === "cpu" ? 64 : Math.min(512, Math.max(64, contextSize));
+}
+
 export class Session {
   readonly model: Model;
   readonly contextSize: number;
@@ -169,7 +184,7 @@ export class Session {
 
   /** @internal Use Model.createSession. */
   static create(model: Model, nativeModel: NativeModel, options: SessionOptions & { contextSize: number }, onDispose: () => void): Session {
-    const ubatch = options.ubatch ?? 64;
+    const ubatch = options.ubatch ?? defaultUbatch(model.device, options.contextSize);
     if (!Number.isInteger(ubatch) || ubatch < 1 || ubatch > 4096) throw new InvalidArgumentError(`ubatch must be an integer in 1..4096, got ${ubatch}`);
     const kernels = { auto: 0, gpu: 1, cpu: 2 }[options.kernels ?? "auto"];
     if (kernels === undefined) throw new InvalidArgumentError(`kernels must be "auto", "gpu" or "cpu", got ${String(options.kernels)}`);

@@ -272,7 +272,11 @@ Session::Session(std::shared_ptr<ModelWeights> model, uint32_t contextSize, uint
   samplerState_ = Buffer(ctx_, sizeof(Sampling), VK_BUFFER_USAGE_STORAGE_BUFFER_BIT, Buffer::Kind::HostVisible);
   // One more entry than positions: a chain's last draw is recorded after the context's last position.
   history_ = Buffer(ctx_, (uint64_t(contextSize) + 1) * 4, VK_BUFFER_USAGE_STORAGE_BUFFER_BIT, Buffer::Kind::HostVisible);
-  logitsHost_ = Buffer(ctx_, T * hp.nVocab * 4, VK_BUFFER_USAGE_TRANSFER_DST_BIT, Buffer::Kind::HostVisible);
+  // Logits rows are sized apart from the micro-batch: a prompt step computes its last token's row only,
+  // and steps that want every token's row (Output::AllLogits) are cut to kLogitRows tokens, so a long
+  // micro-batch (512 tokens on GPUs) costs activations, not 512 rows of 32,000 logits twice over.
+  logitRows_ = std::min(ubatch, kLogitRows);
+  logitsHost_ = Buffer(ctx_, uint64_t(logitRows_) * hp.nVocab * 4, VK_BUFFER_USAGE_TRANSFER_DST_BIT, Buffer::Kind::HostVisible);
   x_ = device(T * E * 4);
   xn_ = device(T * E * 4);
   attn_ = device(T * E * 4);
@@ -287,7 +291,7 @@ Session::Session(std::shared_ptr<ModelWeights> model, uint32_t contextSize, uint
   gateUp_ = device(aligned(ffBytes) + ffBytes);
   gate_ = BufferView(gateUp_, 0, ffBytes);
   up_ = BufferView(gateUp_, aligned(ffBytes), ffBytes);
-  logits_ = device(T * hp.nVocab * 4);
+  logits_ = device(uint64_t(logitRows_) * hp.nVocab * 4);
   kCache_ = device(uint64_t(hp.nLayer) * ctxSize_ * KV * 2);
   vCache_ = device(uint64_t(hp.nLayer) * ctxSize_ * KV * 2);
 
@@ -623,8 +627,9 @@ Session::Result Session::eval(const std::vector<int32_t>& tokens, uint32_t pos, 
                                                 std::to_string(hp.nVocab - 1) + ")");
   Result result;
   VkDevice dev = ctx_.device();
-  for (uint32_t c = 0; c < n; c += ubatch_) {
-    const uint32_t m = std::min(ubatch_, n - c);
+  const uint32_t stepTokens = output == Output::AllLogits ? logitRows_ : ubatch_;
+  for (uint32_t c = 0; c < n; c += stepTokens) {
+    const uint32_t m = std::min(stepTokens, n - c);
     const bool last = c + m == n;
     const bool wantLogits = output == Output::AllLogits || (output == Output::LastLogits && last);
     const bool wantTopK = output == Output::TopK && last;

@@ -96,6 +96,9 @@ class Session {
   std::shared_ptr<ModelWeights> model_;
   VkContext& ctx_;
   uint32_t ctxSize_, ubatch_;
+  // Rows of logits_ (and logitsHost_): min(ubatch, kLogitRows); AllLogits steps take at most this many tokens.
+  static constexpr uint32_t kLogitRows = 64;
+  uint32_t logitRows_ = 1;
   Buffer params_, tokens_, argmax_, topk_, logitsHost_;
   Buffer chain_;  // decodeChain's output: a counter, then up to kMaxChain token ids (host-visible)
   Buffer samplerState_;  // decodeChain's Sampling (host-visible): read and advanced by sample_advance.comp

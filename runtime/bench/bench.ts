@@ -29,7 +29,7 @@ export interface BenchOptions {
   model?: string;
   /** Runs per prefill length (the median is reported). Default 3 (1 when the defaults were reduced). */
   repeat?: number;
-  /** Parley's prefill micro-batch. Default 64 (the session default). */
+  /** Parley's micro-batch for every session. Default: 64 for decode (a decode step does not depend on it), each prefill length over 64 as one step. */
   ubatch?: number;
   /** Parley's device (index or name substring). */
   device?: string;
@@ -148,7 +148,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
       log,
     };
     // Like for like: llama.cpp evaluates each prefill as one batch (llama-side.ts), so by default Parley does
-    // too — each length over 64 in a session whose micro-batch is that length; decode keeps the default 64.
+    // too — each length over 64 in a session whose micro-batch is that length; decode's session takes 64.
     parleyFigures = await parley.measure(settings, options.ubatch ?? 64, options.ubatch ?? "length");
   } finally {
     parley.dispose();
@@ -229,7 +229,7 @@ const USAGE = `usage: npm run bench -- [options]
   --decode-after 16              tokens in the cache before them (e.g. 700: an NPC persona's prompt)
   --repeat N                     runs per prefill length (median)
   --seed N                       weights and token ids seed (default 1)
-  --ubatch N                     Parley's micro-batch (default 64, and each longer prefill as one step, as llama.cpp)
+  --ubatch N                     Parley's micro-batch (default 64 for decode, and each longer prefill as one step, as llama.cpp)
   --device D                     Parley's Vulkan device (index or name substring)
   --peer-gpu auto|vulkan|cpu     llama.cpp's backend (default auto: Vulkan where a GPU exists)
   --peer-threads N               llama.cpp's CPU threads (default: the fastest of 1, 2, ...)
