@@ -4,7 +4,9 @@
 // shorter steps give; the default micro-batch follows the device (defaultUbatch).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Runtime, defaultUbatch, type Model } from "../runtime/index.js";
+import { maxRelError } from "./fixtures/logit-errors.js";
 import { syntheticModel } from "./fixtures/models.js";
+import { seededTokens } from "./fixtures/tokens.js";
 
 let runtime: Runtime;
 let model: Model;
@@ -18,24 +20,6 @@ afterAll(() => {
   runtime?.dispose();
 });
 
-function seededTokens(n: number, seed: number, vocab: number): number[] {
-  let s = seed;
-  return Array.from({ length: n }, () => {
-    s = (s * 1103515245 + 12345) % 2147483648;
-    return 3 + (s % (vocab - 3));
-  });
-}
-
-function maxRelDiff(a: Float32Array, b: Float32Array): number {
-  let diff = 0;
-  let ref = 0;
-  for (let i = 0; i < a.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i] - b[i]));
-    ref = Math.max(ref, Math.abs(b[i]));
-  }
-  return diff / ref;
-}
-
 describe("micro-batch and logits rows", () => {
   it.each(["auto", "gpu"] as const)("%s kernels: every token's logits of a 150-token prompt through 256-token steps match 8-token steps", async (kernels) => {
     const V = model.info.vocabularySize;
@@ -47,12 +31,12 @@ describe("micro-batch and logits rows", () => {
       expect(all.length).toBe(150 * V);
       const ref = (await short.evaluate(tokens, { logits: "all" })).logits!;
       // Other step splits run other kernels over other tiles: float32 rounding only (a lost row is O(1)).
-      expect(maxRelDiff(all, ref)).toBeLessThan(2e-3);
+      expect(maxRelError(all, ref, 150, V)).toBeLessThan(2e-3);
       // The same prompt as one 150-token step that keeps only the last row.
       const fresh = model.createSession({ contextSize: 256, ubatch: 256, kernels });
       const last = (await fresh.evaluate(tokens, { logits: "last" })).logits!;
       fresh.dispose();
-      expect(maxRelDiff(last, ref.subarray(149 * V))).toBeLessThan(2e-3);
+      expect(maxRelError(last, ref.subarray(149 * V), 1, V)).toBeLessThan(2e-3);
     } finally {
       long.dispose();
       short.dispose();
