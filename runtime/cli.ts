@@ -56,7 +56,7 @@ async function devices(args: string[]): Promise<void> {
     console.log(`    memory heaps:       ${heaps}`);
     console.log(`    subgroup size:      ${d.subgroupSize}, shared memory ${d.maxSharedMemory / 1024} KiB`);
     console.log(`    fp16: ${yes(d.fp16)}, int8: ${yes(d.int8)}, integer dot product: ${yes(d.integerDotProduct)}` +
-      ` (accelerated: ${yes(d.integerDotProductAccelerated)}), cooperative matrix: ${yes(d.cooperativeMatrix)}` +
+      ` (accelerated: ${yes(d.integerDotProductAccelerated)}; kernels: ${yes(d.integerDotKernels)}), cooperative matrix: ${yes(d.cooperativeMatrix)}` +
       ` (prefill kernel: ${yes(d.cooperativeMatrixPrefill)})`);
   }
 }

@@ -210,7 +210,7 @@ export class Model {
     const device = this.#context.device;
     const needsDot = stored.tuning.decode.integerDot || stored.tuning.prefill.integerDot;
     const needsCoopmat = stored.tuning.prefill.kernel === "coopmat";
-    return (needsDot && !device.integerDotProduct) || (needsCoopmat && !device.cooperativeMatrixPrefill) ? null : stored;
+    return (needsDot && !device.integerDotKernels) || (needsCoopmat && !device.cooperativeMatrixPrefill) ? null : stored;
   }
 
   #live(): NativeModel {

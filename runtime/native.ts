@@ -40,6 +40,9 @@ export interface DeviceInfo {
   int8: boolean;
   integerDotProduct: boolean;
   integerDotProductAccelerated: boolean;
+  /** The integer dot product kernels can run here (integerDotProduct, and subgroup shuffles on subgroups of at
+   * least 8): the `integerDot` tunings and PARLEY_MATVEC_DOT8 / PARLEY_PREFILL_DOT8. */
+  integerDotKernels: boolean;
   cooperativeMatrix: boolean;
   /** The cooperative-matrix prefill kernel can run here (VK_NV_cooperative_matrix with 16×16×16 fp16 products
    * on subgroups of 32; prefill kernel "coopmat"). */

@@ -334,7 +334,7 @@ export async function measureTuning(
 ): Promise<{ decode: PhaseReport<DecodeTuning>; prefill: PhaseReport<PrefillTuning> }> {
   const { steps, prefillTokens, repeat } = tuneRuns(options, device);
   const types = model.info.tensorTypes;
-  const integerDot = device.integerDotProduct && ("Q4_0" in types || "Q8_0" in types);
+  const integerDot = device.integerDotKernels && ("Q4_0" in types || "Q8_0" in types);
 
   // Each setting: a session of its own; first the logits after the check tokens, against the defaults' (the
   // first setting of each phase), then the timed runs on the emptied cache.

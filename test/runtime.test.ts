@@ -37,6 +37,9 @@ describe("devices", () => {
       expect(d.memoryHeaps.length).toBeGreaterThan(0);
       expect(typeof d.fp16).toBe("boolean");
       expect(typeof d.integerDotProduct).toBe("boolean");
+      // The integer dot product kernels need the extension and subgroup shuffles on subgroups of at least 8.
+      if (d.integerDotKernels) expect([d.integerDotProduct, d.subgroupSize >= 8]).toEqual([true, true]);
+      else expect(d.integerDotKernels).toBe(false);
       expect(typeof d.cooperativeMatrix).toBe("boolean");
       // The cooperative-matrix prefill needs the extension, fp16 and subgroups of 32 (and more: vk_context.cpp).
       if (d.cooperativeMatrixPrefill) expect([d.cooperativeMatrix, d.fp16, d.subgroupSize]).toEqual([true, true, 32]);
@@ -166,7 +169,7 @@ describe("sessions and generation", () => {
     try {
       for (const m of [q4, tied]) {
         const settings = [1, 2, 4, 8].flatMap((rows) => [false, true].map((stage) => ({ rowsPerSubgroup: rows, stageInput: stage, wideLoads: false, integerDot: false })));
-        if (runtime.device.integerDotProduct && m === q4) settings.push({ rowsPerSubgroup: 2, stageInput: true, wideLoads: false, integerDot: true });
+        if (runtime.device.integerDotKernels && m === q4) settings.push({ rowsPerSubgroup: 2, stageInput: true, wideLoads: false, integerDot: true });
         // CPU drivers keep the argmax dispatch with kernels "auto" (the fused one's barriers cost them more).
         const auto = m.createSession({ contextSize: 32 });
         expect(auto.plan().dispatches).toBe(5 * m.info.config.nLayer + (runtime.device.type === "cpu" ? 3 : 2));

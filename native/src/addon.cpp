@@ -78,6 +78,7 @@ Napi::Object deviceInfoToJs(Napi::Env env, const DeviceInfo& d) {
   o.Set("int8", d.int8);
   o.Set("integerDotProduct", d.integerDot);
   o.Set("integerDotProductAccelerated", d.integerDotAccelerated);
+  o.Set("integerDotKernels", d.integerDotKernels);
   o.Set("cooperativeMatrix", d.cooperativeMatrix);
   o.Set("cooperativeMatrixPrefill", d.cooperativeMatrixPrefill);
   return o;

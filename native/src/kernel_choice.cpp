@@ -118,9 +118,11 @@ KernelChoice chooseKernels(const DeviceInfo& device, const LlamaHParams& hp, Ker
   deviceDefaults(k, device, hp, kernels);
   applyTuning(k, tuning, kernels);
   applyEnvironment(k);
-  if ((k.matvecDot8 || k.prefillDot8) && !device.integerDot)
+  if ((k.matvecDot8 || k.prefillDot8) && !device.integerDotKernels)
     throw NativeError("INVALID_ARGUMENT", "the integer dot product kernels (PARLEY_MATVEC_DOT8 / PARLEY_PREFILL_DOT8 or a tuning): " + device.name +
-                                              " has no integer dot product (VK_KHR_shader_integer_dot_product)");
+                                              (device.integerDot ? " has subgroups of " + std::to_string(device.subgroupSize) +
+                                                                       (device.subgroupShuffle ? "" : " without shuffles") + "; they need shuffles on at least 8"
+                                                                 : " has no integer dot product (VK_KHR_shader_integer_dot_product)"));
   k.matvecDot8 = k.matvecDot8 && k.matvecDecode;
   if (k.prefillCoopmat && k.gpuPrefill && !k.prefillMatvec) {
     if (!k.coopmatEmulated && !device.cooperativeMatrixPrefill)

@@ -195,6 +195,7 @@ DeviceInfo describe(VkInstance instance, VkPhysicalDevice pd, uint32_t index) {
   info.int8 = f16i8.shaderInt8;
   info.integerDot = hasDot && dotFeatures.shaderIntegerDotProduct;
   info.integerDotAccelerated = hasDot && dotProps.integerDotProduct4x8BitPackedSignedAccelerated;
+  info.integerDotKernels = info.integerDot && info.subgroupShuffle && info.subgroupSize >= 8;
   info.cooperativeMatrix =
       hasDeviceExtension(pd, "VK_KHR_cooperative_matrix") || hasCoopmatNV;
   info.cooperativeMatrixPrefill = hasCoopmatNV && coopmatFeatures.cooperativeMatrix &&

@@ -33,6 +33,10 @@ struct DeviceInfo {
   bool int8;
   bool integerDot;             // VK_KHR_shader_integer_dot_product present
   bool integerDotAccelerated;  // 4x8-bit packed signed dot product runs in hardware
+  // The integer dot product kernels (matvec_dot8_*, matmul_tiled_dot8_*) can run: integerDot, and subgroup
+  // shuffles on subgroups of at least 8 (they find each 32-value block's largest |x| across 8 neighbouring
+  // lanes; with 4-lane subgroups the decode kernel's third shuffle would leave the subgroup).
+  bool integerDotKernels;
   bool cooperativeMatrix;      // VK_KHR_cooperative_matrix or VK_NV_cooperative_matrix present
   // The cooperative-matrix prefill (matmul_coopmat.comp) can run: VK_NV_cooperative_matrix with 16 × 16 × 16
   // fp16 × fp16 → fp32 products at subgroup scope, fp16 arithmetic, the Vulkan memory model (the kernel's SPIR-V
