@@ -4,7 +4,8 @@
 # and steps.log. Kernels are tuned per type first (`parley tune`, stored under PARLEY_CACHE_DIR, so every later
 # bench session uses the tuned settings; the sweeps still time each setting). A session has 15 minutes of device
 # time, so the parts come in order of what matters, each under the device tool's 10-minute command limit:
-#   PART=1 (default): the figures with the tuned kernels — tune Q4_0 and Q8_0; check the
+#   PART=1 (default): the figures with the tuned kernels — check the GPU kernel set (defaults, integer dot
+#     product, emulated cooperative matrices) against the float64 reference; tune Q4_0 and Q8_0; check the
 #     cooperative-matrix prefill against the float64 reference and llama.cpp (real, then emulated: they must
 #     agree); bench Q4_0 (decode, prefill 16/128/512, first token); per-kernel profiles of a 512-token prompt
 #     step and a decode step; Q4_0 prefill through cooperative matrices; Q8_0.
@@ -34,6 +35,8 @@ tune() {  # tune <type> [--force]: stored tunings are reused unless forced
   node -e 'const r=require(process.argv[1]); const ph=(p)=>({ms:p.msPerToken, defaultMs:p.defaultMsPerToken, candidates:p.candidates.map(c=>[JSON.stringify(c.tuning), c.msPerToken && +c.msPerToken.toFixed(4), c.logitError, c.error])}); console.log(JSON.stringify({tuning:r.tuning, decode:ph(r.decode), prefill:ph(r.prefill)}))' $OUT/tune-$1.json
 }
 if [ "$PART" = 1 ]; then
+t "the GPU kernel set against the float64 reference (tiny models; 32-lane subgroups are untestable on lavapipe)"
+PARLEY_CHECK_VALIDATION=0 timeout 90 node --import tsx test/fixtures/gpu-kernel-check.ts > $OUT/kernel-check.json; echo "rc=$?"; cat $OUT/kernel-check.json
 for q in q4_0 q8_0; do
   t tune the kernels for $q
   tune $q --force
