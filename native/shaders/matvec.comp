@@ -37,6 +37,11 @@ layout(constant_id = 2) const uint TOKENS = 1u;  // > 1: a prefill step, TOKENS 
 // 4: decode lanes load 4 adjacent quant words (16 bytes) at once, so a subgroup's load covers 16 bytes per
 // lane instead of 4 (the host picks it only where a row has a multiple of 4 words).
 layout(constant_id = 3) const uint WIDE = 1u;
+// 1: the product is gate and up stacked (gate's M rows, then up's M rows; pc.M = M) and writes SwiGLU's
+// silu(gate)·up itself: acc[2j] is gate row row0 + j, acc[2j + 1] up row row0 + j (ROWS even), so the down
+// product reads one vector and computes no exponentials (it would compute each one once per row it owns).
+layout(constant_id = 4) const uint PAIRS = 0u;
+const uint OUT_ROWS = PAIRS != 0u ? ROWS / 2u : ROWS;  // output rows per subgroup
 const uint STAGE_MAX = 6144u;                    // the longest row staged (the host checks K against it)
 layout(std430, set = 0, binding = 2) readonly buffer X { float x[]; };
 layout(std430, set = 0, binding = 3) buffer Y { float y[]; };
@@ -49,7 +54,7 @@ layout(push_constant) uniform PC {
   uint accumulate;    // 1: y += W·x (residual add fused)
   uint x_mode;        // X_PLAIN, X_RMSNORM or X_SWIGLU
   float eps;
-  uint rows_per_wg;   // rows this workgroup covers (a multiple of ROWS); its subgroups take them in turn
+  uint rows_per_wg;   // output rows this workgroup covers (a multiple of OUT_ROWS); its subgroups take them in turn
   uint logits_only;   // TOKENS > 1: only tokens [logits_begin, n_tokens), written from y row 0
   uint seg_row1;      // stacked weights: rows where segments 1 and 2 start (M when absent; output_rows.glsl)
   uint seg_row2;
@@ -70,14 +75,18 @@ shared float partial[256];
 #ifdef DOT8
 const uint STAGED = 1u;  // the byte rounding reads the staged f(x), whatever XSTAGE says
 const uint WIDE_DECODE = 0u;
+const uint XPAD = 0u;    // its byte copy of x needs the shared memory a padded stage would take
 #else
 const uint STAGED = XSTAGE;
 const uint WIDE_DECODE = WIDE > 1u ? 1u : 0u;
+// The lanes of a subgroup read x in strides of 32 floats — with 16-byte loads each lane's words cover 16..32
+// adjacent elements; with 4-byte ones, Q4_0's lanes 4 apart start a block (32 floats) apart, so 32 lanes hit 4
+// shared-memory banks — one pad float after every 32 spreads them over the banks (Q4_0: at most 2 lanes per
+// bank; Q8_0: none shared).
+const uint XPAD = STAGED;
 #endif
-// With WIDE loads a lane's words cover 16..32 adjacent elements, so the lanes of a subgroup read x 16..32
-// floats apart: one pad float after every 32 puts them in different shared-memory banks.
-shared float xstage[STAGED != 0u ? STAGE_MAX + WIDE_DECODE * (STAGE_MAX / 32u) : 1u];
-uint xs_at(uint k) { return k + WIDE_DECODE * (k >> 5); }
+shared float xstage[STAGED != 0u ? STAGE_MAX + XPAD * (STAGE_MAX / 32u) : 1u];
+uint xs_at(uint k) { return k + XPAD * (k >> 5); }
 
 // Elements per unit of work: one 32-bit word of the row's quants (K-quants: of its 4-bit nibbles).
 #if defined(WTYPE_Q4_0) || defined(WTYPE_K_QUANT)
@@ -411,6 +420,9 @@ void stage_x(uint tid) {
   }
 }
 
+// The weight row behind acc[i] of a subgroup whose first output row is row0.
+uint weight_row(uint row0, uint i) { return PAIRS != 0u ? row0 + (i >> 1) + (i & 1u) * pc.M : row0 + i; }
+
 void main() {
   uint tid = gl_LocalInvocationID.x;
   if (TOKENS > 1u) {
@@ -429,23 +441,24 @@ void main() {
   float bv = -1.0 / 0.0;  // this subgroup's best row so far
   uint bi = 0xffffffffu;
 #endif
-  for (uint r = gl_SubgroupID * ROWS; r < pc.rows_per_wg; r += gl_NumSubgroups * ROWS) {
+  // Rows are numbered as the output's (with PAIRS, gate rows: each subgroup takes ROWS / 2 of them and their up rows).
+  for (uint r = gl_SubgroupID * OUT_ROWS; r < pc.rows_per_wg; r += gl_NumSubgroups * OUT_ROWS) {
     uint row0 = wg * pc.rows_per_wg + r;
     if (row0 >= pc.M) break;
-    uint rows = min(ROWS, pc.M - row0);
+    uint rows = min(OUT_ROWS, pc.M - row0) * (PAIRS != 0u ? 2u : 1u);  // weight rows: acc[i] for i < rows
     float acc[ROWS];
     [[unroll]] for (uint i = 0u; i < ROWS; ++i) acc[i] = 0.0;
     lane_ss = 0.0;
     for (uint w = gl_SubgroupInvocationID; WIDE_DECODE == 0u && w < words_per_row; w += gl_SubgroupSize) {
 #ifdef DOT8
       [[unroll]] for (uint i = 0u; i < ROWS; ++i) {
-        if (i < rows) acc[i] += word_dot8(row0 + i, w, words_per_row);
+        if (i < rows) acc[i] += word_dot8(weight_row(row0, i), w, words_per_row);
       }
 #else
       float xs[ELEMS_PER_WORD];
       gather_x(w, xs);
       [[unroll]] for (uint i = 0u; i < ROWS; ++i) {
-        if (i < rows) acc[i] += word_dot(row0 + i, w, words_per_row, xs);
+        if (i < rows) acc[i] += word_dot(weight_row(row0, i), w, words_per_row, xs);
       }
 #endif
     }
@@ -456,10 +469,10 @@ void main() {
       [[unroll]] for (uint j = 0u; j < 4u; ++j) gather_x(4u * q + j, xs[j]);
       [[unroll]] for (uint i = 0u; i < ROWS; ++i) {
         if (i >= rows) break;
-        uvec4 u4 = w_quads[quant_word_index(row0 + i, 4u * q, words_per_row) >> 2];
+        uvec4 u4 = w_quads[quant_word_index(weight_row(row0, i), 4u * q, words_per_row) >> 2];
         [[unroll]] for (uint j = 0u; j < 4u; ++j) {
           float wv[ELEMS_PER_WORD];
-          decode_word(u4[j], row0 + i, 4u * q + j, wv);
+          decode_word(u4[j], weight_row(row0, i), 4u * q + j, wv);
           [[unroll]] for (uint e = 0u; e < ELEMS_PER_WORD; ++e) acc[i] += wv[e] * xs[j][e];
         }
       }
@@ -467,8 +480,17 @@ void main() {
 #endif
     // Unstaged RMSNorm: the lanes' words covered the whole row once, so their x² sums make x's.
     if (STAGED == 0u && pc.x_mode == X_RMSNORM) x_scale = inversesqrt(subgroupAdd(lane_ss) / float(pc.K) + pc.eps);
+    float gate = 0.0;  // PAIRS: the gate row's sum, until its up row's comes
     [[unroll]] for (uint i = 0u; i < ROWS; ++i) {
       float sum = subgroupAdd(acc[i]) * x_scale;
+      if (PAIRS != 0u) {
+        if ((i & 1u) == 0u) {
+          gate = sum;
+        } else if (i < rows && subgroupElect()) {
+          y[out_index(0u, row0 + (i >> 1))] = gate / (1.0 + exp(-gate)) * sum;  // SwiGLU: silu(gate) · up
+        }
+        continue;
+      }
       if (i < rows && subgroupElect()) {
         uint yo = out_index(0u, row0 + i);
         y[yo] = pc.accumulate != 0u ? y[yo] + sum : sum;

@@ -88,6 +88,8 @@ void applyEnvironment(KernelChoice& k) {
   k.matvecDot8 = envSwitch("PARLEY_MATVEC_DOT8", k.matvecDot8);
   // PARLEY_FUSED_ARGMAX=0/1: decode's greedy argmax in the LM head product, or a dispatch of its own.
   k.fusedArgmax = envSwitch("PARLEY_FUSED_ARGMAX", k.fusedArgmax);
+  // PARLEY_SWIGLU_PAIRS=0: decode's down product computes SwiGLU as it reads gate and up (the older way), for comparison.
+  k.swigluPairs = envSwitch("PARLEY_SWIGLU_PAIRS", k.swigluPairs);
   // Prefill: on GPUs the tiled GEMM (default) or the older 16-token tiles; PARLEY_PREFILL=gemm|tiled16|matvec|
   // coopmat compares them with the matrix-vector kernels over token tiles (PARLEY_PREFILL_TOKENS per workgroup)
   // and the GEMM through cooperative matrices.

@@ -34,6 +34,9 @@ struct KernelChoice {
   bool matvecDot8 = false;   // Q4_0/Q8_0 products through the integer dot product
   // Decode's LM head product also finds the greedy token (matvec.comp's ARGMAX) instead of an argmax dispatch.
   bool fusedArgmax = true;
+  // Decode: a stacked gate/up product writes silu(gate)·up itself (matvec.comp's PAIRS), so the down product
+  // reads one vector instead of computing SwiGLU once per row it owns.
+  bool swigluPairs = true;
   // Prefill: the GPU-shaped kernels (the GEMM, or 16-token tiles with maxTpr threads per row), or the
   // matrix-vector kernels over token tiles (prefillTokens tokens × prefillRows rows per subgroup), or one
   // lane per row (neither).

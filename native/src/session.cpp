@@ -192,15 +192,28 @@ class Session::Recorder {
   // the RMSNorm (aux = its weight) or SwiGLU's silu(x)·aux (x = gate, aux = up).
   enum class XMode : uint32_t { Plain = 0, RmsNorm = 1, SwiGlu = 2 };
   // argmax: also find y's largest entry's index into s_.argmax_ (decode's LM head; matvec.comp's ARGMAX).
+  // swigluPairs: w is gate and up stacked (equal halves) and y gets silu(gate)·up, one row per gate row
+  // (matvec.comp's PAIRS; outs is that one output).
   void matvec(const WeightMatrix& w, const BufferView& x, const Outs& outs, bool accumulate, XMode mode, const BufferView* aux,
-              bool argmax = false) {
+              bool argmax = false, bool swigluPairs = false) {
     OutputRows seg;
-    const BufferView y = outputRows(w, outs, seg);
-    // Each subgroup computes `rows` rows together (a specialization constant of the kernel).
+    BufferView y;
+    uint32_t M = w.M;  // output rows
+    if (swigluPairs) {
+      if (outs.size() != 1 || w.M % 2 != 0 || outs[0].rows != w.M / 2 || accumulate || argmax)
+        throw NativeError("VULKAN", "internal: a SwiGLU pair product writes one output of half its matrix's rows");
+      M = w.M / 2;
+      seg = {M, M, 0, 0};
+      y = outs[0].view;
+    } else {
+      y = outputRows(w, outs, seg);
+    }
+    // Each subgroup computes `rows` output rows together (a specialization constant of the kernel; with
+    // SwiGLU pairs it reads twice as many weight rows).
     const uint32_t rows = s_.kernels_.matvecRows;
     const uint32_t rowsPerWg = std::max(1u, 256u / std::max(1u, s_.ctx_.info().subgroupSize)) * rows;
-    MatvecPC pc{w.K, w.M, w.scaleOffsetWords, accumulate, uint32_t(mode), s_.model_->hparams().rmsEps, rowsPerWg, 0, seg};
-    const uint32_t groups = ceilDiv(w.M, rowsPerWg);
+    MatvecPC pc{w.K, M, w.scaleOffsetWords, accumulate, uint32_t(mode), s_.model_->hparams().rmsEps, rowsPerWg, 0, seg};
+    const uint32_t groups = ceilDiv(M, rowsPerWg);
     // Staging f(x) in shared memory (specialization constant 1) needs the row to fit its 6144 floats; so does
     // the integer dot product path, which rounds the staged f(x) to bytes.
     const bool dot8 = s_.kernels_.matvecDot8 && (w.type == GGML_Q4_0 || w.type == GGML_Q8_0) && w.K <= 6144;
@@ -208,9 +221,12 @@ class Session::Recorder {
     // 16-byte loads need rows of a multiple of 4 quant words (every K-quant row has them).
     const uint32_t words = w.K / elementsPerWord(w.type);
     const bool wide = s_.kernels_.matvecWide && !dot8 && words % 4 == 0;
-    const std::string kernel = (dot8 ? "matvec_dot8_" : "matvec_") + std::string(argmax ? "argmax_" : "") + w.kernelSuffix() +
-                               (wide ? "#" + std::to_string(rows) + (stage ? "#1" : "#0") + "#1#4"
-                                : rows == 1 && !stage ? "" : "#" + std::to_string(rows) + (stage ? "#1" : ""));
+    // Specialization constants: rows per subgroup (weight rows), staging, tokens (1), load width, SwiGLU pairs.
+    const std::string specs = swigluPairs ? "#" + std::to_string(2 * rows) + (stage ? "#1" : "#0") + "#1" + (wide ? "#4" : "#1") + "#1"
+                              : wide      ? "#" + std::to_string(rows) + (stage ? "#1" : "#0") + "#1#4"
+                              : rows == 1 && !stage ? ""
+                                                    : "#" + std::to_string(rows) + (stage ? "#1" : "");
+    const std::string kernel = (dot8 ? "matvec_dot8_" : "matvec_") + std::string(argmax ? "argmax_" : "") + w.kernelSuffix() + specs;
     const uint32_t gx = std::min(groups, kMaxGroups), gy = ceilDiv(groups, kMaxGroups);
     if (!argmax) {
       dispatch(kernel, {w.buffer, x, y, aux ? *aux : x}, pc, gx, gy);
@@ -574,10 +590,19 @@ void Session::recordForward(VkCommandBuffer cmd, uint32_t capacity, Plan& plan, 
       r.rmsnorm(x_, w.ffnNorm, xn_, capacity, false);
       r.barrier();
     }
-    normedProducts(w.gateUp, w.ffnNorm);
+    // Decode with gate and up stacked: their product writes silu(gate)·up (into gate_), which the down product
+    // reads as it is. Otherwise the down product computes SwiGLU as it reads gate and up (once per row it owns).
+    const bool swigluPairs = decode && kernels_.swigluPairs && w.gateUp.size() == 1;
+    if (swigluPairs) {
+      const BufferView norm(w.ffnNorm);
+      r.matvec(w.gateUp[0].w, x_, {{gate_, hp.nFf}}, false, Recorder::XMode::RmsNorm, &norm, false, true);
+    } else {
+      normedProducts(w.gateUp, w.ffnNorm);
+    }
     r.barrier();
-    if (decode) {
-      // SwiGLU's silu(gate)·up is computed as the down product reads it.
+    if (swigluPairs) {
+      r.matvec(w.down, gate_, {{x_, hp.nEmbd}}, true, Recorder::XMode::Plain, nullptr);
+    } else if (decode) {
       r.matvec(w.down, gate_, {{x_, hp.nEmbd}}, true, Recorder::XMode::SwiGlu, &up_);
     } else {
       struct { uint32_t nFf; } siluPc{hp.nFf};
