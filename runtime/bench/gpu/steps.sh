@@ -9,7 +9,8 @@
 #     cooperative-matrix prefill against the float64 reference and llama.cpp (real, then emulated: they must
 #     agree); bench Q4_0 (decode, prefill 16/128/512, first token); per-kernel profiles of a 512-token prompt
 #     step and a decode step; Q4_0 prefill through cooperative matrices; Q8_0.
-#   PART=2: decode profiles per type, Q4_0 and Q4_K_M with the matvec rows sweep, Q4_0 with the integer dot product decode.
+#   PART=2: decode profiles per type, Q4_0 and Q4_K_M with the matvec rows sweep, Q4_0 with the integer dot product decode,
+#     Q4_0 with SwiGLU in the down product.
 #   PART=3: Q8_0 and F16, long-context decode with three attention chunk sizes, the integer dot product GEMM,
 #     older prefill kernels (products and attention) for comparison, conformance against llama.cpp's Vulkan backend (decode kernels
 #     without and with the integer dot product, the integer dot product GEMM).
@@ -74,6 +75,8 @@ for q in q4_0 q4_k_m; do
 done
 t q4_0 decode with the integer dot product kernels instead of the float ones, for comparison
 PARLEY_MATVEC_DOT8=1 timeout 100 node --import tsx runtime/bench/bench.ts --shape $SHAPE --type q4_0 --peer-gpu $PEER_GPU --prefill 16 --matvec-rows 1,2,4 --json > $OUT/bench-q4_0-dot8.json; echo "rc=$?"
+t "q4_0 decode with SwiGLU in the down product (the session-5 way), for comparison with the default pairs"
+PARLEY_SWIGLU_PAIRS=0 timeout 100 node --import tsx runtime/bench/bench.ts --shape $SHAPE --type q4_0 --peer-gpu $PEER_GPU --prefill 16 --matvec-rows 1,4 --json > $OUT/bench-q4_0-swiglu-in-down.json; echo "rc=$?"
 fi
 if [ "$PART" = 3 ]; then
 for q in q8_0 f16; do
