@@ -27,7 +27,9 @@ bool envSwitch(const char* name, bool fallback) {
 namespace {
 
 // 1. The device's defaults. Measured on lavapipe (2 cores, TinyLlama Q4_0 decode): the one-lane-per-row set took
-// 2068 ms/token, the fused matrix-vector kernels with 4 rows per subgroup and x staged 685 ms; the GEMM
+// 2068 ms/token, the fused matrix-vector kernels with 4 rows per subgroup and x staged 685 ms (session 6, with
+// SwiGLU in the gate/up product: 8 rows 478-497 ms against 4 rows 551-658, two runs each; `tiny` 10.9-11.8 ms
+// against 13.2-13.5, `small` 19.7-19.9 against 20.5-21.3, three runs each); the GEMM
 // prefill is slower there than one lane per row (small Q4_0, 128 tokens: 1.45 s vs 0.97 s), the
 // matrix-vector kernels over token tiles faster (below). GPUs keep the settings measured on the H200 until
 // a GPU run's sweeps say otherwise (and a tuning replaces them per device).
@@ -36,7 +38,7 @@ void deviceDefaults(KernelChoice& k, const DeviceInfo& device, const LlamaHParam
   k.matvecDecode = kernels != KernelSet::Cpu;
   k.gpuPrefill = kernels == KernelSet::Gpu || (kernels == KernelSet::Auto && !cpuDevice);
   if (kernels == KernelSet::Auto && cpuDevice) {
-    k.matvecRows = 4;
+    k.matvecRows = 8;
     k.matvecStage = true;
     // The fused argmax's workgroup barriers and atomics cost lavapipe more than the dispatch it saves (`small`
     // Q4_0, per-kernel profile: LM head with it 8.1-11.5 ms, without it 7.1-8.2 ms plus 0.15-0.2 ms of argmax).
