@@ -2,22 +2,34 @@
 // The TOP_K largest logits of the last computed row, as (token id, logit) pairs, so a sampler that
 // only looks at the top candidates reads back 512 bytes instead of the whole vocabulary (and the GPU
 // sampling loop draws from them on the device).
-// Radix select on the logits' order-preserving uint keys (8 bits per pass, most significant first)
-// finds the K-th largest key T; then every thread, owning a contiguous slice of the row, writes its
-// keys > T and the first needed keys == T at positions given by prefix sums, so the output set is
-// deterministic (ties at T resolve to the lowest token ids). Order within the output is unspecified.
-// Everything that is not per element runs on all 256 threads: the bin holding the K-th key comes from a
-// suffix sum over the histogram and the output positions from prefix sums, each 8 doubling steps (one
-// thread walking 256 entries would take longer than the passes over the row on a GPU). The histogram
-// passes read the row interleaved (neighbouring threads, neighbouring logits); only the two passes that
-// need each thread's logits in id order read contiguous slices.
+//
+// Two levels in one dispatch: each of the grid's workgroups selects the TOP_K largest of its slice of the
+// row (contiguous ids) into the `cands` scratch, and the last workgroup to finish (a counter, as in
+// attention_decode.comp) selects the TOP_K largest of those candidates. The row's top K are among them: no
+// element of a slice beats its slice's K-th. Many slices instead of one workgroup over the whole row: each
+// pass over 32,000 logits was one workgroup's serial work on the critical path of every sampled token.
+//
+// Selection (both levels): radix select on the logits' order-preserving uint keys (8 bits per pass, most
+// significant first) finds the K-th largest key T; then every thread, owning a contiguous run of the
+// elements in id order, writes its keys > T and the first needed keys == T at positions given by prefix
+// sums, so the output set is deterministic: ties at T resolve to the lowest token ids (the candidates
+// keep their slices' order, and within a slice the ties in id order, so the second level sees them in id
+// order too). Order within the output is unspecified. Everything that is not per element runs on all 256
+// threads: the bin holding the K-th key comes from a suffix sum over the histogram and the output positions
+// from prefix sums, each 8 doubling steps.
 #include "common.glsl"
 
 layout(local_size_x = 256) in;
 layout(std430, set = 0, binding = 1) readonly buffer Logits { float logits[]; };
 layout(std430, set = 0, binding = 2) writeonly buffer Result { uint result_ids[64]; float result_logits[64]; };
+// finished: workgroups done with their slice (the last resets it); cand[g * TOP_K + j]: slice g's candidates
+// as (token id, logit bits), unused entries (a slice shorter than TOP_K) as (~0, bits of -inf).
+layout(std430, set = 0, binding = 3) coherent buffer Candidates { uint finished; uint pad; uvec2 cand[]; } cands;
 
-layout(push_constant) uniform PC { uint n_vocab; } pc;
+layout(push_constant) uniform PC {
+  uint n_vocab;
+  uint slice;  // logits per workgroup (the grid covers the row; the last slice may be shorter)
+} pc;
 
 const uint TOP_K = 64u;
 shared uint histogram[256];
@@ -25,10 +37,28 @@ shared uint prefix_bits;   // high bits of T found so far
 shared uint still_needed;  // how many of the remaining candidates (matching prefix_bits) to take
 shared uint counts_gt[256];
 shared uint counts_eq[256];
+shared bool last_wg;
 
 uint sort_key(float f) {
   uint u = floatBitsToUint(f);
   return (u & 0x80000000u) != 0u ? ~u : (u | 0x80000000u);
+}
+
+// The elements a selection reads: the logits [src_base, src_base + src_n) of this workgroup's slice (ids
+// from src_id0), or (second level) the candidates cand[0, src_n).
+bool from_cands = false;
+uint src_base = 0u, src_n = 0u, src_id0 = 0u;
+float value_at(uint i) { return from_cands ? uintBitsToFloat(cands.cand[i].y) : logits[src_base + i]; }
+uint id_at(uint i) { return from_cands ? cands.cand[i].x : src_id0 + i; }
+
+// Where a selection puts its slot-th element: the workgroup's candidate entries, or (second level) the result.
+void emit(uint slot, uint id, float v) {
+  if (from_cands) {
+    result_ids[slot] = id;
+    result_logits[slot] = v;
+  } else {
+    cands.cand[gl_WorkGroupID.x * TOP_K + slot] = uvec2(id, floatBitsToUint(v));
+  }
 }
 
 // Inclusive suffix sums of histogram[] in place: histogram[b] becomes the count of bins >= b.
@@ -57,21 +87,22 @@ void prefix_sums(uint tid) {
   barrier();
 }
 
-void main() {
-  uint tid = gl_LocalInvocationID.x;
-  uint base = (step.n_tokens - 1u - step.logits_begin) * pc.n_vocab;
-  uint k = min(TOP_K, pc.n_vocab);
-  if (tid == 0u) { prefix_bits = 0u; still_needed = k; }
-
+// Emits the k (<= TOP_K, <= src_n) largest source elements into slots 0..k-1. Call with every thread.
+void select_top(uint tid, uint k) {
+  if (tid == 0u) {
+    prefix_bits = 0u;
+    still_needed = k;
+  }
   for (int pass = 0; pass < 4; ++pass) {
     uint shift = uint(24 - 8 * pass);
     histogram[tid] = 0u;
     barrier();
-    // Keys whose bits above this pass's byte equal the prefix found so far.
+    // Keys whose bits above this pass's byte equal the prefix found so far (neighbouring threads read
+    // neighbouring elements).
     uint high_mask = pass == 0 ? 0u : (0xffffffffu << (shift + 8u));
     uint prefix = prefix_bits;
-    for (uint i = tid; i < pc.n_vocab; i += 256u) {
-      uint key = sort_key(logits[base + i]);
+    for (uint i = tid; i < src_n; i += 256u) {
+      uint key = sort_key(value_at(i));
       if ((key & high_mask) == prefix) atomicAdd(histogram[(key >> shift) & 0xffu], 1u);
     }
     barrier();
@@ -85,15 +116,16 @@ void main() {
     }
     barrier();
   }
-  uint threshold = prefix_bits;  // the K-th largest key
-  uint take_equal = still_needed; // how many keys == threshold belong to the top K
+  uint threshold = prefix_bits;    // the K-th largest key
+  uint take_equal = still_needed;  // how many keys == threshold belong to the top K
 
-  uint chunk = (pc.n_vocab + 255u) / 256u;
-  uint begin = min(tid * chunk, pc.n_vocab);
-  uint end = min(begin + chunk, pc.n_vocab);
+  // Each thread's contiguous run of elements, in id order.
+  uint run = (src_n + 255u) / 256u;
+  uint begin = min(tid * run, src_n);
+  uint end = min(begin + run, src_n);
   uint gt = 0u, eq = 0u;
   for (uint i = begin; i < end; ++i) {
-    uint key = sort_key(logits[base + i]);
+    uint key = sort_key(value_at(i));
     if (key > threshold) gt++;
     else if (key == threshold) eq++;
   }
@@ -105,18 +137,46 @@ void main() {
   uint eq_rank = counts_eq[tid];
   uint n_gt_total = k - take_equal;
   for (uint i = begin; i < end; ++i) {
-    float v = logits[base + i];
+    float v = value_at(i);
     uint key = sort_key(v);
     if (key > threshold) {
-      result_ids[out_gt] = i;
-      result_logits[out_gt] = v;
+      emit(out_gt, id_at(i), v);
       out_gt++;
     } else if (key == threshold) {
-      if (eq_rank < take_equal) {
-        result_ids[n_gt_total + eq_rank] = i;
-        result_logits[n_gt_total + eq_rank] = v;
-      }
+      if (eq_rank < take_equal) emit(n_gt_total + eq_rank, id_at(i), v);
       eq_rank++;
     }
   }
+  barrier();  // the shared state is reused by the next selection
+}
+
+void main() {
+  uint tid = gl_LocalInvocationID.x;
+  uint groups = gl_NumWorkGroups.x;
+
+  // Level 1: this workgroup's slice.
+  src_id0 = gl_WorkGroupID.x * pc.slice;
+  src_base = (step.n_tokens - 1u - step.logits_begin) * pc.n_vocab + src_id0;
+  src_n = src_id0 < pc.n_vocab ? min(pc.slice, pc.n_vocab - src_id0) : 0u;
+  uint k = min(TOP_K, src_n);
+  select_top(tid, k);
+  // A short slice pads its entries with elements no real logit loses to (and, at equal keys, ids after all).
+  for (uint j = k + tid; j < TOP_K; j += 256u) cands.cand[gl_WorkGroupID.x * TOP_K + j] = uvec2(0xffffffffu, floatBitsToUint(-1.0 / 0.0));
+
+  // Publish the candidates, then count this workgroup in; the last one to arrive selects among them all.
+  memoryBarrierBuffer();
+  barrier();
+  if (tid == 0u) {
+    last_wg = atomicAdd(cands.finished, 1u) == groups - 1u;
+    memoryBarrierBuffer();
+  }
+  barrier();
+  if (!last_wg) return;
+  memoryBarrierBuffer();
+
+  // Level 2: the candidates of every slice, in slice order.
+  from_cands = true;
+  src_n = groups * TOP_K;
+  select_top(tid, min(TOP_K, pc.n_vocab));
+  if (tid == 0u) cands.finished = 0u;  // ready for the next dispatch (it follows a pipeline barrier)
 }

@@ -19,7 +19,7 @@ uint32_t storageBindingCount(const std::string& name) {
   if (name == "attention_decode") return 9;
   if (name == "silu_mul") return 2;
   if (name == "argmax") return 2;
-  if (name == "topk") return 2;
+  if (name == "topk") return 3;
   if (name == "decode_advance") return 4;
   if (name == "sample_advance") return 6;
   if (name == "penalize") return 3;

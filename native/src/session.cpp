@@ -339,6 +339,18 @@ Session::Session(std::shared_ptr<ModelWeights> model, uint32_t contextSize, uint
     up.flush();
   }
 
+  // The topk kernel's slices: ~1,000 logits each on GPUs (32 for Llama's vocabulary), so each level of its
+  // selection is short; one on CPU drivers, where each workgroup's ~100 barriers cost more than the passes.
+  topkGroups_ = ctx_.info().type == "cpu" ? 1 : std::min(32u, ceilDiv(hp.nVocab, 1000));
+  topkGroups_ = envUint("PARLEY_TOPK_GROUPS", 1, 64, topkGroups_);
+  topkCandidates_ = device(8 + uint64_t(topkGroups_) * kTopK * 8);
+  {
+    const uint32_t zeros[2] = {0, 0};  // the kernel leaves its counter 0 after every dispatch
+    Uploader up(ctx_, 8);
+    up.upload(topkCandidates_.handle(), 0, zeros, 8);
+    up.flush();
+  }
+
   // RoPE cos/sin for every position, in double precision: exact even at large positions.
   rope_ = device(uint64_t(ctxSize_) * (hp.ropeDim / 2) * 8);
   {
@@ -415,6 +427,14 @@ Session::Session(std::shared_ptr<ModelWeights> model, uint32_t contextSize, uint
   }
 }
 
+// The topk kernel (native/shaders/topk.comp): topkGroups_ workgroups each select the top 64 of their slice of
+// the logits row, and the last to finish selects among their candidates.
+void Session::dispatchTopK(Recorder& r) {
+  const uint32_t nVocab = model_->hparams().nVocab;
+  struct { uint32_t nVocab, slice; } pc{nVocab, ceilDiv(nVocab, topkGroups_)};
+  r.dispatch("topk", {logits_, topk_, topkCandidates_}, pc, ceilDiv(nVocab, pc.slice));
+}
+
 // decodeChain's step between two decode replays: the greedy advance (the step's argmax becomes the next
 // input) or the topk selection and a draw from it (sample_advance.comp), after the repetition penalties
 // (penalize.comp) for PenalizedSample. Each command buffer appears n times in one submission, hence
@@ -443,7 +463,7 @@ void Session::recordAdvance(VkCommandBuffer cmd, Advance mode) {
         r.dispatch("penalize", {logits_, history_, samplerState_}, vocabPc, 1);
         r.barrier();
       }
-      r.dispatch("topk", {logits_, topk_}, vocabPc, 1);
+      dispatchTopK(r);
       r.barrier();
       struct { uint32_t nVocab, capacity, candidates; } pc{nVocab, kMaxChain, std::min(kTopK, nVocab)};
       r.dispatch("sample_advance", {params_, topk_, tokens_, chain_, samplerState_, history_}, pc, 1);
@@ -467,13 +487,19 @@ void Session::recordAdvance(VkCommandBuffer cmd, Advance mode) {
 void Session::recordTopK() {
   VkCommandBufferBeginInfo bi{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
   VK_CHECK(vkBeginCommandBuffer(topkCmd_, &bi));
+  // The forward pass's logits before topk reads them: its recording ends with a barrier towards the host and
+  // transfers only, and without this one a GPU may start topk while the LM head still writes.
+  VkMemoryBarrier in{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
+  in.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT;
+  in.dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT;
+  vkCmdPipelineBarrier(topkCmd_, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1, &in, 0,
+                       nullptr, 0, nullptr);
   Plan unused;
   Profile noProfile;
   const bool profiling = profiling_;
   profiling_ = false;
   Recorder r(*this, topkCmd_, 1, unused, noProfile);
-  struct { uint32_t nVocab; } pc{model_->hparams().nVocab};
-  r.dispatch("topk", {logits_, topk_}, pc, 1);
+  dispatchTopK(r);
   profiling_ = profiling;
   VkMemoryBarrier mb{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
   mb.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT;

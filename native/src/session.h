@@ -83,6 +83,7 @@ class Session {
   };
 
   void recordTopK();
+  void dispatchTopK(Recorder& r);
   enum class Advance { Greedy, Sample, PenalizedSample };
   void recordAdvance(VkCommandBuffer cmd, Advance mode);
   void recordForward(VkCommandBuffer cmd, uint32_t capacity, Plan& plan, Profile& profile, bool matvecTiles = false);
@@ -114,6 +115,8 @@ class Session {
   uint32_t attnChunk_ = 64, attnHeadsPerWg_ = 1;
   Buffer attnPartials_, attnCounters_;
   Buffer argmaxCandidates_;  // decode's LM head argmax: a counter, then one candidate per workgroup
+  Buffer topkCandidates_;    // the topk kernel's: a counter, then 64 (id, logit) per workgroup
+  uint32_t topkGroups_ = 1;  // the topk kernel's workgroups (slices of the logits row)
   VkDescriptorPool descriptorPool_ = VK_NULL_HANDLE;
   VkCommandPool commandPool_ = VK_NULL_HANDLE;
   VkCommandBuffer decodeCmd_ = VK_NULL_HANDLE, prefillCmd_ = VK_NULL_HANDLE, copyCmd_ = VK_NULL_HANDLE, topkCmd_ = VK_NULL_HANDLE,
