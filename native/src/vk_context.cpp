@@ -73,6 +73,15 @@ VkInstance createInstance(bool validation) {
   VkInstanceCreateInfo ci{VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO};
   ci.pApplicationInfo = &app;
   const char* ext = VK_EXT_DEBUG_UTILS_EXTENSION_NAME;
+  // With the validation layer, its synchronization checks too: every missing or too-narrow barrier inside a
+  // recording is an error (SYNC-HAZARD-*), on lavapipe as on a GPU, where an actual race would only show as
+  // occasional wrong results. PARLEY_SYNC_VALIDATION=0 leaves them out (they slow recording down).
+  VkValidationFeatureEnableEXT syncValidation = VK_VALIDATION_FEATURE_ENABLE_SYNCHRONIZATION_VALIDATION_EXT;
+  VkValidationFeaturesEXT features{VK_STRUCTURE_TYPE_VALIDATION_FEATURES_EXT};
+  features.enabledValidationFeatureCount = 1;
+  features.pEnabledValidationFeatures = &syncValidation;
+  const char* sync = std::getenv("PARLEY_SYNC_VALIDATION");
+  if (validation && !(sync && std::string(sync) == "0")) ci.pNext = &features;
   if (validation) {
     ci.enabledLayerCount = 1;
     ci.ppEnabledLayerNames = &kValidationLayer;
