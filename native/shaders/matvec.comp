@@ -395,7 +395,7 @@ float word_dot8(uint row, uint w, uint words_per_row) {
 // XSTAGE: every workgroup computes f(x) once into shared memory, reading x (and the norm weight or `up`)
 // from global memory once instead of once per row, and the dot products read shared memory. RMSNorm stages
 // x · weight and leaves the scale in x_scale, as the unstaged path applies it (to the finished sums), so
-// that staging does not change the rounding.
+// staged and unstaged products round alike but for the order x² is summed in.
 void stage_x(uint tid) {
   float ss = 0.0;
   for (uint k = tid; k < pc.K; k += 256u) {
