@@ -110,6 +110,17 @@ describe("recordFromReport", () => {
     expect(() => validateRecord(JSON.parse(JSON.stringify(r)))).not.toThrow();
   });
 
+  it("keeps the first-launch first token where the report has it, for both sides, and validates it", () => {
+    const report = sampleReport();
+    report.parley.firstTokenCold = { ...firstToken(2950), pipelineCacheWarm: false };
+    report.peer!.firstTokenCold = firstToken(7400);
+    const r = recordFromReport(report);
+    expect(r.figures.firstTokenColdMs).toEqual({ parley: 2950, peer: 7400 });
+    expect(() => validateRecord(JSON.parse(JSON.stringify(r)))).not.toThrow();
+    expect(recordFromReport(sampleReport()).figures.firstTokenColdMs).toBeUndefined();
+    expect(() => validateRecord(record({}, { firstTokenColdMs: { parley: -1, peer: 1 } }))).toThrow(/firstTokenColdMs\.parley/);
+  });
+
   it("notes the kernel settings the figures were measured with", () => {
     const report = sampleReport();
     report.parley.tuning = { decode: { rowsPerSubgroup: 2, stageInput: true, wideLoads: false, integerDot: true }, prefill: { kernel: "gemm", integerDot: true } };

@@ -36,6 +36,9 @@ function expectSideFigures(side: SideFigures, name: string, prefill: number[], d
   expectPositive(side.firstToken.ms, `${name}.firstToken.ms`);
   expectPositive(side.firstToken.sinceChildOriginMs, `${name}.firstToken.sinceChildOriginMs`);
   expect(side.firstToken.promptTokens).toBe(16);
+  // The same in a process with every shader cache off (a first launch): its own figure, same prompt.
+  expectPositive(side.firstTokenCold?.ms, `${name}.firstTokenCold.ms`);
+  expect(side.firstTokenCold?.promptTokens).toBe(16);
   expect(side.prefill.map((p) => p.tokens)).toEqual(prefill);
   for (const p of side.prefill) {
     expectPositive(p.ms, `${name}.prefill[${p.tokens}].ms`);
@@ -77,6 +80,8 @@ describe("npm run bench", () => {
     expectPositive(p.plan.dispatches, "parley.plan.dispatches");
     expectPositive(p.plan.barriers, "parley.plan.barriers");
     expectPositive(p.plan.weightBytes, "parley.plan.weightBytes");
+    // The cold child ran with Parley's pipeline cache off, so it cannot have started from a cache file.
+    expect(p.firstTokenCold?.pipelineCacheWarm).toBe(false);
   });
 
   it("has every figure for llama.cpp, finite and positive", () => {
@@ -100,6 +105,7 @@ describe("npm run bench", () => {
     close(x!.initMs, q!.initMs / p.initMs);
     close(x!.loadMs, q!.loadMs / p.loadMs);
     close(x!.firstTokenMs, q!.firstToken.ms / p.firstToken.ms);
+    close(x!.firstTokenColdMs!, q!.firstTokenCold!.ms / p.firstTokenCold!.ms);
     close(x!.decodeMsPerToken, q!.decode.medianMsPerToken / p.decode.medianMsPerToken);
     close(x!.decodeTokensPerSecond, p.decode.tokensPerSecond / q!.decode.tokensPerSecond);
     close(x!.deviceBytes, q!.deviceBytes / p.deviceBytes);
@@ -116,7 +122,7 @@ describe("npm run bench", () => {
 
   it("prints a table with both sides", () => {
     const table = formatTable(report);
-    for (const row of ["prefill 16 tokens", "prefill 32 tokens", "decode 8 tokens", "load model", "first token after process start", "device memory"]) {
+    for (const row of ["prefill 16 tokens", "prefill 32 tokens", "decode 8 tokens", "load model", "first token after process start", "with every shader cache off", "device memory"]) {
       expect(table).toContain(row);
     }
     expect(table).toContain("llama.cpp");

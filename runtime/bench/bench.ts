@@ -12,7 +12,7 @@ import { SYNTH_SHAPES, SYNTH_TYPES, writeSyntheticModel, type SynthShapeName, ty
 import { LlamaSide, peerFirstToken, type PeerGpuChoice } from "./llama-side.js";
 import { ParleySide, parleyFirstToken, type MeasureSettings } from "./parley-side.js";
 import { appendRecord, checkRecordsFile, recordFromReport } from "./records.js";
-import { RATIO_CONVENTION, computeRatios, formatTable, isMainModule, type BenchReport, type PeerFigures } from "./report.js";
+import { COLD_CACHES_ENV, RATIO_CONVENTION, computeRatios, formatTable, isMainModule, type BenchReport, type PeerFigures } from "./report.js";
 
 export interface BenchOptions {
   /** Synthetic model shape (ignored with `model`). Default "tinyllama". */
@@ -157,7 +157,9 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
   const firstTokenPrompt = settings.decodePrompt.slice(0, FIRST_TOKEN_PROMPT);
   const parleyFirst = await parleyFirstToken(path, firstTokenPrompt, options.device);
   log(`parley: first token after ${parleyFirst.ms.toFixed(0)} ms`);
-  const parleyResult = { ...parleyFigures, firstToken: parleyFirst };
+  const parleyCold = await parleyFirstToken(path, firstTokenPrompt, options.device, true);
+  log(`parley: first token after ${parleyCold.ms.toFixed(0)} ms with every shader cache off`);
+  const parleyResult = { ...parleyFigures, firstToken: parleyFirst, firstTokenCold: parleyCold };
 
   // llama.cpp, in this process.
   let peerResult: PeerFigures | null = null;
@@ -176,10 +178,13 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
     log("peer: first token in a fresh process");
     const peerFirst = await peerFirstToken(path, firstTokenPrompt, peerFigures.backend, peerFigures.threads);
     log(`peer: first token after ${peerFirst.ms.toFixed(0)} ms`);
-    peerResult = { ...peerFigures, firstToken: peerFirst };
+    const peerCold = await peerFirstToken(path, firstTokenPrompt, peerFigures.backend, peerFigures.threads, true);
+    log(`peer: first token after ${peerCold.ms.toFixed(0)} ms with every shader cache off`);
+    peerResult = { ...peerFigures, firstToken: peerFirst, firstTokenCold: peerCold };
   }
 
   notes.push("first-token times run each side's TypeScript entry in a fresh `node --import tsx` process, timed from spawn() to the token");
+  notes.push(`"with every shader cache off": Parley's pipeline cache and the drivers' shader caches disabled (${Object.entries(COLD_CACHES_ENV).map(([k, v]) => `${k}=${v}`).join(" ")}), as on a first launch`);
   if (peerResult?.useMmap) notes.push("llama.cpp memory-maps the model file (its default): its load time does not include reading the weights from disk");
 
   const cpuList = cpus();

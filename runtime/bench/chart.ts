@@ -50,6 +50,7 @@ function rowsOf(r: PerfRecord): Row[] {
   if (f.decodeLoopMsPerToken) rows.push({ kind: "decode-loop", label: "decode, GPU loop, ms/token", pair: f.decodeLoopMsPerToken });
   for (const p of [...f.prefill].sort((a, b) => a.tokens - b.tokens)) rows.push({ kind: "prefill", label: `prefill ${p.tokens} tokens`, pair: p });
   rows.push({ kind: "first-token", label: "first token after start", pair: f.firstTokenMs });
+  if (f.firstTokenColdMs) rows.push({ kind: "first-token", label: "first token, first launch", pair: f.firstTokenColdMs });
   return rows;
 }
 

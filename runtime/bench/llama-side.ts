@@ -12,6 +12,7 @@ import {
   median,
   prefillFigure,
   spawnFirstTokenChild,
+  COLD_CACHES_ENV,
   WARMUP_TOKENS,
   type FirstTokenFigure,
   type PeerFigures,
@@ -217,9 +218,10 @@ export class LlamaSide {
   }
 }
 
-/** Time to first token in a fresh process: start the backend, load, prefill `prompt`, one greedy token. */
-export function peerFirstToken(modelPath: string, prompt: readonly number[], backend: Backend, threads: number): Promise<FirstTokenFigure> {
-  return spawnFirstTokenChild(import.meta.url, [modelPath, prompt.join(","), backend, String(threads)], prompt.length);
+/** Time to first token in a fresh process: start the backend, load, prefill `prompt`, one greedy token
+ * (`cold`: with every shader cache off, COLD_CACHES_ENV). */
+export function peerFirstToken(modelPath: string, prompt: readonly number[], backend: Backend, threads: number, cold = false): Promise<FirstTokenFigure> {
+  return spawnFirstTokenChild(import.meta.url, [modelPath, prompt.join(","), backend, String(threads)], prompt.length, cold ? COLD_CACHES_ENV : {});
 }
 
 async function childMain(args: string[]): Promise<void> {

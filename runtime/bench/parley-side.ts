@@ -12,6 +12,7 @@ import {
   isMainModule,
   prefillFigure,
   spawnFirstTokenChild,
+  COLD_CACHES_ENV,
   WARMUP_TOKENS,
   type DecodeFigure,
   type FirstTokenFigure,
@@ -225,9 +226,10 @@ async function timeDecodeLoop(session: Session, settings: MeasureSettings, sampl
   return decodeFigure(perToken, settings.decodePrompt.length);
 }
 
-/** Time to first token in a fresh process: create the runtime, load, prefill `prompt`, one greedy token. */
-export function parleyFirstToken(modelPath: string, prompt: readonly number[], device?: string): Promise<FirstTokenFigure> {
-  return spawnFirstTokenChild(import.meta.url, [modelPath, prompt.join(","), ...(device === undefined ? [] : [device])], prompt.length);
+/** Time to first token in a fresh process: create the runtime, load, prefill `prompt`, one greedy token
+ * (`cold`: with every shader cache off, COLD_CACHES_ENV). */
+export function parleyFirstToken(modelPath: string, prompt: readonly number[], device?: string, cold = false): Promise<FirstTokenFigure> {
+  return spawnFirstTokenChild(import.meta.url, [modelPath, prompt.join(","), ...(device === undefined ? [] : [device])], prompt.length, cold ? COLD_CACHES_ENV : {});
 }
 
 async function childMain(args: string[]): Promise<void> {

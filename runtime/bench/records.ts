@@ -45,6 +45,8 @@ export interface PerfRecord {
     prefill: PrefillPair[];
     /** From spawning a fresh process to its first generated token, ms. */
     firstTokenMs: FigurePair;
+    /** The same with every shader cache off (a first launch; the bench's COLD_CACHES_ENV). Absent where not measured. */
+    firstTokenColdMs?: FigurePair;
   };
   notes?: string[];
 }
@@ -97,6 +99,7 @@ export function recordFromReport(report: BenchReport, machine: string = defaultM
       decodeLoopMsPerToken: { parley: round(p.decodeLoop.medianMsPerToken), peer: roundPeer(q?.decode.medianMsPerToken) },
       prefill: p.prefill.map((f) => ({ tokens: f.tokens, parley: round(f.ms), peer: roundPeer(q?.prefill.find((g) => g.tokens === f.tokens)?.ms) })),
       firstTokenMs: { parley: round(p.firstToken.ms), peer: roundPeer(q?.firstToken.ms) },
+      ...(p.firstTokenCold ? { firstTokenColdMs: { parley: round(p.firstTokenCold.ms), peer: roundPeer(q?.firstTokenCold?.ms) } } : {}),
     },
   };
   const notes = [...report.notes];
@@ -172,8 +175,8 @@ export function validateRecord(v: unknown, where = "record"): asserts v is PerfR
   }
 
   const f = v.figures;
-  if (!isObject(f)) fail(`${where}.figures`, "must be an object { decodeMsPerToken, decodeLoopMsPerToken?, prefill, firstTokenMs }");
-  checkKeys(f, ["decodeMsPerToken", "decodeLoopMsPerToken", "prefill", "firstTokenMs"], `${where}.figures`);
+  if (!isObject(f)) fail(`${where}.figures`, "must be an object { decodeMsPerToken, decodeLoopMsPerToken?, prefill, firstTokenMs, firstTokenColdMs? }");
+  checkKeys(f, ["decodeMsPerToken", "decodeLoopMsPerToken", "prefill", "firstTokenMs", "firstTokenColdMs"], `${where}.figures`);
   checkPair(f.decodeMsPerToken, `${where}.figures.decodeMsPerToken`);
   if (f.decodeLoopMsPerToken !== undefined) checkPair(f.decodeLoopMsPerToken, `${where}.figures.decodeLoopMsPerToken`);
   if (!Array.isArray(f.prefill)) fail(`${where}.figures.prefill`, "must be an array of { tokens, parley, peer }");
@@ -187,6 +190,7 @@ export function validateRecord(v: unknown, where = "record"): asserts v is PerfR
     seen.add(tokens);
   });
   checkPair(f.firstTokenMs, `${where}.figures.firstTokenMs`);
+  if (f.firstTokenColdMs !== undefined) checkPair(f.firstTokenColdMs, `${where}.figures.firstTokenColdMs`);
 
   if (v.notes !== undefined) {
     if (!Array.isArray(v.notes)) fail(`${where}.notes`, "must be an array of strings");

@@ -55,6 +55,11 @@ export interface SideFigures {
   /** Loading the model file onto the device (weights + tokenizer). */
   loadMs: number;
   firstToken: FirstTokenFigure;
+  /**
+   * The same in a process that starts with every compiled-shader cache off (COLD_CACHES_ENV): a player's very
+   * first launch, when Vulkan pipelines are compiled from scratch. Absent from records made before it existed.
+   */
+  firstTokenCold?: FirstTokenFigure;
   prefill: PrefillFigure[];
   decode: DecodeFigure;
   deviceBytes: number;
@@ -96,6 +101,7 @@ export interface Ratios {
   initMs: number;
   loadMs: number;
   firstTokenMs: number;
+  firstTokenColdMs?: number;
   prefill: Array<{ tokens: number; ms: number; tokensPerSecond: number }>;
   decodeMsPerToken: number;
   decodeTokensPerSecond: number;
@@ -136,6 +142,7 @@ export function computeRatios(parley: ParleyFigures, peer: PeerFigures): Ratios 
     initMs: timeRatio(peer.initMs, parley.initMs),
     loadMs: timeRatio(peer.loadMs, parley.loadMs),
     firstTokenMs: timeRatio(peer.firstToken.ms, parley.firstToken.ms),
+    ...(parley.firstTokenCold && peer.firstTokenCold ? { firstTokenColdMs: timeRatio(peer.firstTokenCold.ms, parley.firstTokenCold.ms) } : {}),
     prefill: parley.prefill.map((p) => {
       const q = peer.prefill.find((x) => x.tokens === p.tokens);
       if (!q) throw new Error(`the peer has no prefill figure for ${p.tokens} tokens`);
@@ -234,6 +241,9 @@ export function formatTable(r: BenchReport): string {
   add("load model", fmtMs(p.loadMs), q ? fmtMs(q.loadMs) : "", fmtRatio(x?.loadMs));
   add("init runtime/backend", fmtMs(p.initMs), q ? fmtMs(q.initMs) : "", fmtRatio(x?.initMs));
   add(`first token after process start (${r.settings.firstTokenPromptTokens}-token prompt)`, fmtMs(p.firstToken.ms), q ? fmtMs(q.firstToken.ms) : "", fmtRatio(x?.firstTokenMs));
+  if (p.firstTokenCold) {
+    add("  with every shader cache off (first launch)", fmtMs(p.firstTokenCold.ms), q?.firstTokenCold ? fmtMs(q.firstTokenCold.ms) : "", fmtRatio(x?.firstTokenColdMs));
+  }
   add("device memory", fmtBytes(p.deviceBytes), q ? fmtBytes(q.deviceBytes) : "", fmtRatio(x?.deviceBytes));
 
   const m = r.model;
@@ -292,13 +302,24 @@ function nodeArgsFor(script: string): string[] {
   return ["--import", pathToFileURL(tsx).href];
 }
 
-/** Parent side: run the child script once and time its first token from spawn(). */
-export function spawnFirstTokenChild(scriptUrl: string, args: string[], promptTokens: number): Promise<FirstTokenFigure> {
+/**
+ * What a first-token child gets for a cold start: Parley's pipeline cache off, and the drivers' own caches of
+ * compiled shaders — Mesa's (lavapipe, RADV, ANV) and NVIDIA's — so pipelines are compiled as on a player's
+ * first launch. Both sides get it.
+ */
+export const COLD_CACHES_ENV: Readonly<Record<string, string>> = {
+  PARLEY_PIPELINE_CACHE: "0",
+  MESA_SHADER_CACHE_DISABLE: "true",
+  __GL_SHADER_DISK_CACHE: "0",
+};
+
+/** Parent side: run the child script once and time its first token from spawn(); `env` adds to the child's environment. */
+export function spawnFirstTokenChild(scriptUrl: string, args: string[], promptTokens: number, env: Readonly<Record<string, string>> = {}): Promise<FirstTokenFigure> {
   const script = fileURLToPath(scriptUrl);
   const argv = [...nodeArgsFor(script), script, ...args];
   return new Promise((resolvePromise, reject) => {
     const spawnEpochMs = performance.timeOrigin + performance.now();
-    const child = spawn(process.execPath, argv, { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, argv, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
     let out = "";
     let err = "";
     child.stdout.setEncoding("utf8").on("data", (d: string) => (out += d));
