@@ -277,11 +277,21 @@ describe("renderChart", () => {
     checkWellFormed(svg);
     expect(svg.startsWith("<?xml")).toBe(true);
     expect(svg).toMatch(/<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg" width="\d+" height="\d+" viewBox="0 0 \d+ \d+"/);
-    const withPeer = records.flatMap((r) => [r.figures.decodeMsPerToken, ...(r.figures.decodeLoopMsPerToken ? [r.figures.decodeLoopMsPerToken] : []), ...r.figures.prefill, r.figures.firstTokenMs]).filter((p) => p.peer !== null);
+    const withPeer = records
+      .flatMap((r) => [
+        r.figures.decodeMsPerToken,
+        ...(r.figures.decodeLoopMsPerToken ? [r.figures.decodeLoopMsPerToken] : []),
+        ...r.figures.prefill,
+        r.figures.firstTokenMs,
+        ...(r.figures.firstTokenColdMs ? [r.figures.firstTokenColdMs] : []),
+      ])
+      .filter((p) => p.peer !== null);
     const bars = svg.match(/<rect class="bar"/g) ?? [];
     expect(bars.length).toBe(withPeer.length);
     // Every figure has a group, and one 1× line per record.
-    expect(figureGroups(svg).length).toBe(records.reduce((n, r) => n + 2 + r.figures.prefill.length + (r.figures.decodeLoopMsPerToken ? 1 : 0), 0));
+    expect(figureGroups(svg).length).toBe(
+      records.reduce((n, r) => n + 2 + r.figures.prefill.length + (r.figures.decodeLoopMsPerToken ? 1 : 0) + (r.figures.firstTokenColdMs ? 1 : 0), 0),
+    );
     expect(svg.match(/<line class="one"/g)?.length).toBe(records.length);
     // Labels: ratios and absolute times.
     expect(svg).toContain(">0.73×<");
