@@ -304,8 +304,9 @@ function nodeArgsFor(script: string): string[] {
 
 /**
  * What a first-token child gets for a cold start: Parley's pipeline cache off, and the drivers' own caches of
- * compiled shaders — Mesa's (lavapipe, RADV, ANV) and NVIDIA's — so pipelines are compiled as on a player's
- * first launch. Both sides get it.
+ * compiled shaders — Mesa's (lavapipe, RADV, ANV) and NVIDIA's (its driver-wide switch; that it reaches
+ * Vulkan pipelines is not verified yet) — so pipelines are compiled as on a player's first launch. Both sides
+ * get it.
  */
 export const COLD_CACHES_ENV: Readonly<Record<string, string>> = {
   PARLEY_PIPELINE_CACHE: "0",
