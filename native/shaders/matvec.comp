@@ -44,8 +44,12 @@ layout(constant_id = 4) const uint PAIRS = 0u;
 const uint OUT_ROWS = PAIRS != 0u ? ROWS / 2u : ROWS;  // output rows per subgroup
 const uint STAGE_MAX = 6144u;                    // the longest row staged (the host checks K against it)
 layout(std430, set = 0, binding = 2) readonly buffer X { float x[]; };
+// The same buffer as 4-float groups: prefill loads each token's x values 4 at a time (x_base is a multiple of K,
+// and every group gather_x reads starts at a multiple of 4), one vector load instead of 4 scalar ones.
+layout(std430, set = 0, binding = 2) readonly buffer X4 { vec4 x4[]; };
 layout(std430, set = 0, binding = 3) buffer Y { float y[]; };
 layout(std430, set = 0, binding = 4) readonly buffer Aux { float aux[]; };  // norm weight or SwiGLU's up
+layout(std430, set = 0, binding = 4) readonly buffer Aux4 { vec4 aux4[]; };
 
 layout(push_constant) uniform PC {
   uint K;             // row length in elements
@@ -170,6 +174,29 @@ float xin(uint k) {
   return x[k];
 }
 
+#if !defined(WTYPE_F32) && !defined(WTYPE_F16) && !defined(WTYPE_BF16)
+// f(x) at the 4 adjacent elements from k (a multiple of 4), as xin computes it, into xs[at..at + 3]: from
+// global memory with one 16-byte load of x (and of aux) instead of 4 scalar ones each. Every buffer these
+// kernels read x and aux from starts at a multiple of 256 bytes, and prefill's x_base is a multiple of K.
+void gather4(uint k, inout float xs[ELEMS_PER_WORD], uint at) {
+  vec4 v;
+  if (TOKENS > 1u) {
+    v = x4[(x_base + k) >> 2];
+  } else if (STAGED != 0u) {
+    [[unroll]] for (uint i = 0u; i < 4u; ++i) v[i] = xstage[xs_at(k + i)];
+  } else {
+    v = x4[k >> 2];
+    if (pc.x_mode == X_RMSNORM) {
+      lane_ss += dot(v, v);
+      v *= aux4[k >> 2];  // the scale is applied to the finished sums
+    } else if (pc.x_mode == X_SWIGLU) {
+      v = v / (1.0 + exp(-v)) * aux4[k >> 2];
+    }
+  }
+  [[unroll]] for (uint i = 0u; i < 4u; ++i) xs[at + i] = v[i];
+}
+#endif
+
 // The x values word `w` of any row multiplies, in the order word_values lists the weights.
 void gather_x(uint w, out float xs[ELEMS_PER_WORD]) {
 #if defined(WTYPE_F32)
@@ -179,31 +206,24 @@ void gather_x(uint w, out float xs[ELEMS_PER_WORD]) {
   xs[1] = xin(2u * w + 1u);
 #elif defined(WTYPE_Q8_0)
   // 8 words per 32-element block; word j holds elements 4j..4j+3.
-  uint base = (w >> 3) * 32u + (w & 7u) * 4u;
-  [[unroll]] for (uint k = 0u; k < 4u; ++k) xs[k] = xin(base + k);
+  gather4((w >> 3) * 32u + (w & 7u) * 4u, xs, 0u);
 #elif defined(WTYPE_Q4_0)
   // 4 words per block; byte b of word j holds element 4j+b (low nibble) and 4j+b+16 (high nibble).
   uint base = (w >> 2) * 32u + (w & 3u) * 4u;
-  [[unroll]] for (uint k = 0u; k < 4u; ++k) {
-    xs[k] = xin(base + k);
-    xs[k + 4u] = xin(base + 16u + k);
-  }
+  gather4(base, xs, 0u);
+  gather4(base + 16u, xs, 4u);
 #elif defined(WTYPE_Q4_K) || defined(WTYPE_Q5_K)
   // 32 nibble words per super-block; word 8c+i holds elements 64c+4i.. (low nibbles, sub-block 2c) and
   // 64c+32+4i.. (high nibbles, sub-block 2c+1).
   uint qw = w & 31u, e = (w >> 5) * 256u + 64u * (qw >> 3) + 4u * (qw & 7u);
-  [[unroll]] for (uint k = 0u; k < 4u; ++k) {
-    xs[k] = xin(e + k);
-    xs[k + 4u] = xin(e + 32u + k);
-  }
+  gather4(e, xs, 0u);
+  gather4(e + 32u, xs, 4u);
 #elif defined(WTYPE_Q6_K)
   // 32 ql words per super-block; word 16h+8p+i holds, for l = 4i..4i+3, element 128h+32p+l (low nibbles)
   // and 128h+32(p+2)+l (high nibbles).
   uint qw = w & 31u, e = (w >> 5) * 256u + 128u * (qw >> 4) + 32u * ((qw >> 3) & 1u) + 4u * (qw & 7u);
-  [[unroll]] for (uint k = 0u; k < 4u; ++k) {
-    xs[k] = xin(e + k);
-    xs[k + 4u] = xin(e + 64u + k);
-  }
+  gather4(e, xs, 0u);
+  gather4(e + 64u, xs, 4u);
 #else
 #error "define a WTYPE_*"
 #endif

@@ -44,7 +44,8 @@ void deviceDefaults(KernelChoice& k, const DeviceInfo& device, const LlamaHParam
     // Q4_0, per-kernel profile: LM head with it 8.1-11.5 ms, without it 7.1-8.2 ms plus 0.15-0.2 ms of argmax).
     k.fusedArgmax = false;
     // Prefill through the matrix-vector kernels, 8 rows × 8 tokens per subgroup: TinyLlama Q4_0, 16 tokens,
-    // 7.0 s against 24.5 s one lane per row; `small` (dim 256), 128 tokens, 0.39 s against 1.3 s. Below dim
+    // 7.0 s against 24.5 s one lane per row (session 7, x loaded 4 floats at a time: 4.8-5.0 s; 8 × 16 the same,
+    // 4 × 8 6.8 s, 1 × 8 16 s); `small` (dim 256), 128 tokens, 0.39 s against 1.3 s. Below dim
     // 256 dispatch overhead dominates and one lane per row stays ahead (`tiny`, 128 tokens: 165 vs 204 ms).
     k.prefillMatvec = hp.nEmbd >= 256;
   }
