@@ -13,7 +13,7 @@ export {
 } from "./tuning.js";
 export { defaultTuningStoreDir } from "./tuning-store.js";
 export { Session, AbortError, defaultUbatch, type ChoiceResult, type ChooseOptions, type SessionOptions, type GenerateOptions, type GenerateChunk, type GenerateTimings, type FinishReason } from "./session.js";
-export type { DeviceInfo, PipelineCacheStats, ValidationMessage } from "./native.js";
+export type { DeviceInfo, PipelineBuildStats, PipelineCacheStats, ValidationMessage } from "./native.js";
 export type { ChatMessage, ChatRole } from "./chat-template.js";
 export { renderChat, renderChatSegments, DEFAULT_CHAT_TEMPLATE } from "./chat-template.js";
 export { Sampler, type SamplingOptions } from "./sampler.js";

@@ -55,6 +55,16 @@ export interface ValidationMessage {
 }
 
 /** The persistent Vulkan pipeline cache of a runtime (see Runtime.pipelineCache). */
+/** The compute pipelines a runtime has built (each one compiles its shader in the driver: most of a first launch). */
+export interface PipelineBuildStats {
+  /** Pipelines built so far (each kernel and specialization once per runtime). */
+  pipelines: number;
+  /** Wall-clock milliseconds spent building them (a session builds the ones it lacks together, in parallel). */
+  wallMs: number;
+  /** The most threads that built pipelines at once (PARLEY_PIPELINE_THREADS caps it; default: the CPU's cores, at most 16). */
+  maxThreads: number;
+}
+
 export interface PipelineCacheStats {
   /** The cache file (named after the device's vendor and device ids and its pipelineCacheUUID); null when disabled. */
   path: string | null;
@@ -183,6 +193,8 @@ export interface NativeContext {
   readonly pipelineCache: PipelineCacheStats;
   /** Writes the pipeline cache file now when its data changed; true when written. Never throws. */
   savePipelineCache(): boolean;
+  /** Still readable after dispose(). */
+  readonly pipelineBuilds: PipelineBuildStats;
   /** Saves the pipeline cache, then releases the device. */
   dispose(): void;
 }

@@ -3,7 +3,7 @@
 import { join, resolve } from "node:path";
 import { DisposedError, InvalidArgumentError } from "./errors.js";
 import { Model, type LoadModelOptions } from "./model.js";
-import { loadAddon, native, type DeviceInfo, type NativeContext, type PipelineCacheStats, type ValidationMessage } from "./native.js";
+import { loadAddon, native, type DeviceInfo, type NativeContext, type PipelineBuildStats, type PipelineCacheStats, type ValidationMessage } from "./native.js";
 import { parleyCacheDir } from "./cache-dir.js";
 import { defaultTuningStoreDir, TuningStore } from "./tuning-store.js";
 
@@ -61,6 +61,7 @@ function pipelineCacheDir(option: unknown): string | undefined {
 export class Runtime {
   #context: NativeContext | undefined;
   #finalCacheStats: PipelineCacheStats | undefined;
+  #finalBuildStats: PipelineBuildStats | undefined;
   readonly #models = new Set<Model>();
   readonly #tuningStore: TuningStore;
 
@@ -109,6 +110,14 @@ export class Runtime {
     return this.#context?.pipelineCache ?? this.#finalCacheStats!;
   }
 
+  /** The compute pipelines built so far: how many, the wall-clock time spent building them, and the most
+   * threads that built at once. Each session builds the pipelines it lacks when it is created, all together
+   * on the CPU's cores (drivers compile a pipeline's shader as it is built; with a warm pipeline cache
+   * that is quick). Readable after dispose(). */
+  get pipelineBuilds(): PipelineBuildStats {
+    return this.#context?.pipelineBuilds ?? this.#finalBuildStats!;
+  }
+
   /** Writes the pipeline cache file now, when its data changed since it was read or last written
    * (dispose() does this too). Returns true when the file was written. Never throws for file-system
    * problems: they are reported in pipelineCache.error. */
@@ -138,6 +147,7 @@ export class Runtime {
     if (this.#context) {
       this.#context.dispose();
       this.#finalCacheStats = this.#context.pipelineCache;
+      this.#finalBuildStats = this.#context.pipelineBuilds;
     }
     this.#context = undefined;
   }

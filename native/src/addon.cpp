@@ -421,6 +421,7 @@ class ContextWrap : public Napi::ObjectWrap<ContextWrap> {
                         InstanceMethod("dispose", &ContextWrap::Dispose),
                         InstanceAccessor("device", &ContextWrap::Device, nullptr),
                         InstanceAccessor("pipelineCache", &ContextWrap::PipelineCacheStats, nullptr),
+                        InstanceAccessor("pipelineBuilds", &ContextWrap::PipelineBuildStats, nullptr),
                         InstanceAccessor("deviceMemoryInUse", &ContextWrap::MemoryInUse, nullptr),
                         InstanceAccessor("validation", &ContextWrap::Validation, nullptr)});
   }
@@ -560,6 +561,7 @@ class ContextWrap : public Napi::ObjectWrap<ContextWrap> {
     if (!ctx_) return;
     ctx_->savePipelineCache();
     finalCacheStats_ = ctx_->pipelineCacheStats();
+    finalBuildStats_ = ctx_->kernelBuildStats();
     ctx_.reset();
   }
   Napi::Value SavePipelineCache(const Napi::CallbackInfo& info) {
@@ -577,8 +579,19 @@ class ContextWrap : public Napi::ObjectWrap<ContextWrap> {
     return o;
   }
 
+  Napi::Value PipelineBuildStats(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    VkContext::KernelBuildStats s = ctx_ ? ctx_->kernelBuildStats() : finalBuildStats_;
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("pipelines", double(s.kernels));
+    o.Set("wallMs", s.wallMs);
+    o.Set("maxThreads", s.maxThreads);
+    return o;
+  }
+
   std::shared_ptr<VkContext> ctx_;
   PipelineCache::Stats finalCacheStats_;
+  VkContext::KernelBuildStats finalBuildStats_;
 };
 
 Napi::Value ListDevices(const Napi::CallbackInfo& info) {

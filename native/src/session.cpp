@@ -6,6 +6,7 @@
 #include <map>
 #include <cstring>
 #include <string>
+#include <thread>
 
 #include "kernel.h"
 #include "vk_check.h"
@@ -66,13 +67,17 @@ class Session::Recorder {
   // `matvecTiles`: products over several tokens go through the matrix-vector kernels over token tiles.
   Recorder(Session& s, VkCommandBuffer cmd, uint32_t capacity, Plan& plan, Profile& profile, bool matvecTiles = false)
       : s_(s), cmd_(cmd), capacity_(capacity), plan_(plan), profile_(profile), matvecTiles_(matvecTiles || s.kernels_.prefillMatvec) {
-    if (s_.profiling_) vkCmdWriteTimestamp(cmd_, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, profile_.pool, 0);
+    if (s_.profiling_ && !s_.collecting_) vkCmdWriteTimestamp(cmd_, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, profile_.pool, 0);
   }
 
   template <typename PC>
   void dispatch(const std::string& kernelName, std::initializer_list<BufferView> buffers, const PC& pc, uint32_t gx,
                 uint32_t gy = 1, uint32_t gz = 1) {
     static_assert(sizeof(PC) <= Kernel::kPushConstantBytes, "push constants too large");
+    if (s_.collecting_) {  // a dry run: which kernels the recordings need
+      s_.collecting_->push_back(kernelName);
+      return;
+    }
     Kernel& k = s_.ctx_.kernel(kernelName);
     if (buffers.size() != k.storageBindings()) throw NativeError("VULKAN", "wrong buffer count for " + kernelName);
     VkDescriptorSetLayout layout = k.setLayout();
@@ -244,7 +249,7 @@ class Session::Recorder {
   }
 
   void barrier() {
-    computeBarrier(cmd_);
+    if (!s_.collecting_) computeBarrier(cmd_);
     plan_.barriers++;
   }
 
@@ -407,24 +412,58 @@ Session::Session(std::shared_ptr<ModelWeights> model, uint32_t contextSize, uint
       VK_CHECK(vkCreateQueryPool(dev, &qpi, nullptr, &decodeProfile_.pool));
       VK_CHECK(vkCreateQueryPool(dev, &qpi, nullptr, &prefillProfile_.pool));
     }
-    recordForward(decodeCmd_, 1, decodePlan_, decodeProfile_);
-    recordForward(prefillCmd_, ubatch_, prefillPlan_, prefillProfile_);
-    if (kernels_.shortPrefill) {
-      const bool profiling = profiling_;  // profiles cover the decode and the full prefill recordings
-      profiling_ = false;
-      Plan unused;
-      Profile noProfile;
-      recordForward(shortPrefillCmd_, KernelChoice::kShortPrefill, unused, noProfile, true);
-      profiling_ = profiling;
-    }
-    recordTopK();
-    recordAdvance(advanceCmd_, Advance::Greedy);
-    recordAdvance(sampleAdvanceCmd_, Advance::Sample);
-    recordAdvance(penalizedAdvanceCmd_, Advance::PenalizedSample);
+    // Every pipeline the recordings use, built at once on the CPU's cores (a first launch compiles each one;
+    // PARLEY_PIPELINE_THREADS=1 builds them one after another), then the recordings themselves.
+    std::vector<std::string> names;
+    collecting_ = &names;
+    recordAll();
+    collecting_ = nullptr;
+    const uint32_t threads = envUint("PARLEY_PIPELINE_THREADS", 1, 64, std::max(1u, std::min(16u, std::thread::hardware_concurrency())));
+    ctx_.prepareKernels(names, threads);
+    decodePlan_ = prefillPlan_ = Plan{};
+    recordAll();
   } catch (...) {
+    collecting_ = nullptr;
     releaseVulkanObjects();
     throw;
   }
+}
+
+void Session::recordAll() {
+  recordForward(decodeCmd_, 1, decodePlan_, decodeProfile_);
+  recordForward(prefillCmd_, ubatch_, prefillPlan_, prefillProfile_);
+  if (kernels_.shortPrefill) {
+    const bool profiling = profiling_;  // profiles cover the decode and the full prefill recordings
+    profiling_ = false;
+    Plan unused;
+    Profile noProfile;
+    recordForward(shortPrefillCmd_, KernelChoice::kShortPrefill, unused, noProfile, true);
+    profiling_ = profiling;
+  }
+  recordTopK();
+  recordAdvance(advanceCmd_, Advance::Greedy);
+  recordAdvance(sampleAdvanceCmd_, Advance::Sample);
+  recordAdvance(penalizedAdvanceCmd_, Advance::PenalizedSample);
+}
+
+void Session::beginRecording(VkCommandBuffer cmd, VkCommandBufferUsageFlags flags) {
+  if (collecting_) return;
+  VkCommandBufferBeginInfo bi{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
+  bi.flags = flags;
+  VK_CHECK(vkBeginCommandBuffer(cmd, &bi));
+}
+
+void Session::endRecording(VkCommandBuffer cmd) {
+  if (!collecting_) VK_CHECK(vkEndCommandBuffer(cmd));
+}
+
+void Session::memoryBarrier(VkCommandBuffer cmd, VkPipelineStageFlags srcStages, VkAccessFlags srcAccess, VkPipelineStageFlags dstStages,
+                            VkAccessFlags dstAccess) {
+  if (collecting_) return;
+  VkMemoryBarrier mb{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
+  mb.srcAccessMask = srcAccess;
+  mb.dstAccessMask = dstAccess;
+  vkCmdPipelineBarrier(cmd, srcStages, dstStages, 0, 1, &mb, 0, nullptr, 0, nullptr);
 }
 
 // The topk kernel (native/shaders/topk.comp): topkGroups_ workgroups each select the top 64 of their slice of
@@ -440,16 +479,11 @@ void Session::dispatchTopK(Recorder& r) {
 // (penalize.comp) for PenalizedSample. Each command buffer appears n times in one submission, hence
 // SIMULTANEOUS_USE (decodeCmd_ is recorded with it too).
 void Session::recordAdvance(VkCommandBuffer cmd, Advance mode) {
-  VkCommandBufferBeginInfo bi{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
-  bi.flags = VK_COMMAND_BUFFER_USAGE_SIMULTANEOUS_USE_BIT;
-  VK_CHECK(vkBeginCommandBuffer(cmd, &bi));
+  beginRecording(cmd, VK_COMMAND_BUFFER_USAGE_SIMULTANEOUS_USE_BIT);
   // The decode step's results (and everything else it wrote or read) before these kernels read the
   // argmax or logits and overwrite the token id and the step parameters the step read.
-  VkMemoryBarrier in{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
-  in.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT;
-  in.dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT;
-  vkCmdPipelineBarrier(cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1, &in, 0,
-                       nullptr, 0, nullptr);
+  memoryBarrier(cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_WRITE_BIT, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
+                VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT);
   Plan unused;
   Profile noProfile;
   const bool profiling = profiling_;
@@ -475,25 +509,19 @@ void Session::recordAdvance(VkCommandBuffer cmd, Advance mode) {
   profiling_ = profiling;
   // The next decode step reads the new token id (storage) and step parameters (uniform), and writes
   // what this step's kernels read; the host reads the chain output and sampler state after the fence.
-  VkMemoryBarrier out{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
-  out.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT;
-  out.dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_UNIFORM_READ_BIT | VK_ACCESS_HOST_READ_BIT;
-  vkCmdPipelineBarrier(cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
-                       VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &out, 0, nullptr, 0, nullptr);
-  VK_CHECK(vkEndCommandBuffer(cmd));
+  memoryBarrier(cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_WRITE_BIT,
+                VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_HOST_BIT,
+                VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_UNIFORM_READ_BIT | VK_ACCESS_HOST_READ_BIT);
+  endRecording(cmd);
 }
 
 // Submitted after a forward pass when the sampler wants the top candidates rather than all logits.
 void Session::recordTopK() {
-  VkCommandBufferBeginInfo bi{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
-  VK_CHECK(vkBeginCommandBuffer(topkCmd_, &bi));
+  beginRecording(topkCmd_, 0);
   // The forward pass's logits before topk reads them: its recording ends with a barrier towards the host and
   // transfers only, and without this one a GPU may start topk while the LM head still writes.
-  VkMemoryBarrier in{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
-  in.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT;
-  in.dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT;
-  vkCmdPipelineBarrier(topkCmd_, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1, &in, 0,
-                       nullptr, 0, nullptr);
+  memoryBarrier(topkCmd_, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_WRITE_BIT, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
+                VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT);
   Plan unused;
   Profile noProfile;
   const bool profiling = profiling_;
@@ -501,11 +529,8 @@ void Session::recordTopK() {
   Recorder r(*this, topkCmd_, 1, unused, noProfile);
   dispatchTopK(r);
   profiling_ = profiling;
-  VkMemoryBarrier mb{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
-  mb.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT;
-  mb.dstAccessMask = VK_ACCESS_HOST_READ_BIT;
-  vkCmdPipelineBarrier(topkCmd_, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &mb, 0, nullptr, 0, nullptr);
-  VK_CHECK(vkEndCommandBuffer(topkCmd_));
+  memoryBarrier(topkCmd_, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_WRITE_BIT, VK_PIPELINE_STAGE_HOST_BIT, VK_ACCESS_HOST_READ_BIT);
+  endRecording(topkCmd_);
 }
 
 Session::~Session() { releaseVulkanObjects(); }
@@ -541,11 +566,9 @@ void Session::recordForward(VkCommandBuffer cmd, uint32_t capacity, Plan& plan, 
   const ModelWeights& m = *model_;
   const LlamaHParams& hp = m.hparams();
   const uint32_t kvPairs = hp.nHeadKv * hp.headDim / 2;
-  VkCommandBufferBeginInfo bi{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
   // decodeChain submits the decode step several times in one batch.
-  if (cmd == decodeCmd_) bi.flags = VK_COMMAND_BUFFER_USAGE_SIMULTANEOUS_USE_BIT;
-  VK_CHECK(vkBeginCommandBuffer(cmd, &bi));
-  if (profiling_) vkCmdResetQueryPool(cmd, profile.pool, 0, kMaxTimestamps);
+  beginRecording(cmd, cmd == decodeCmd_ ? VK_COMMAND_BUFFER_USAGE_SIMULTANEOUS_USE_BIT : 0);
+  if (profiling_ && !collecting_) vkCmdResetQueryPool(cmd, profile.pool, 0, kMaxTimestamps);
   Recorder r(*this, cmd, capacity, plan, profile, matvecTiles);
 
   // Token embeddings: x = token_embd[tokens].
@@ -657,12 +680,9 @@ void Session::recordForward(VkCommandBuffer cmd, uint32_t capacity, Plan& plan, 
   }
 
   // The host reads the argmax result; a later copy command may read the logits.
-  VkMemoryBarrier mb{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
-  mb.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT;
-  mb.dstAccessMask = VK_ACCESS_HOST_READ_BIT | VK_ACCESS_TRANSFER_READ_BIT;
-  vkCmdPipelineBarrier(cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_PIPELINE_STAGE_HOST_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT,
-                       0, 1, &mb, 0, nullptr, 0, nullptr);
-  VK_CHECK(vkEndCommandBuffer(cmd));
+  memoryBarrier(cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_WRITE_BIT, VK_PIPELINE_STAGE_HOST_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT,
+                VK_ACCESS_HOST_READ_BIT | VK_ACCESS_TRANSFER_READ_BIT);
+  endRecording(cmd);
 }
 
 Session::Result Session::eval(const std::vector<int32_t>& tokens, uint32_t pos, Output output) {

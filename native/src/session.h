@@ -82,6 +82,15 @@ class Session {
     std::vector<std::string> names;  // kernel of each timestamp after the first
   };
 
+  // Records every command buffer (decode, prefill, short prefill, topk, the chain advances); run twice at
+  // creation, first as a dry run that only lists the kernels (collecting_), which are then built in parallel.
+  void recordAll();
+  // vkBeginCommandBuffer, vkEndCommandBuffer and one global memory barrier; none of them in a dry run.
+  void beginRecording(VkCommandBuffer cmd, VkCommandBufferUsageFlags flags);
+  void endRecording(VkCommandBuffer cmd);
+  void memoryBarrier(VkCommandBuffer cmd, VkPipelineStageFlags srcStages, VkAccessFlags srcAccess, VkPipelineStageFlags dstStages,
+                     VkAccessFlags dstAccess);
+  std::vector<std::string>* collecting_ = nullptr;  // during the dry run: the kernel of every dispatch
   void recordTopK();
   void dispatchTopK(Recorder& r);
   enum class Advance { Greedy, Sample, PenalizedSample };

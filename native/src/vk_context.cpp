@@ -1,7 +1,11 @@
 #include "vk_context.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
+#include <exception>
+#include <set>
+#include <thread>
 
 #include "kernel.h"
 #include "vk_check.h"
@@ -420,11 +424,58 @@ void VkContext::releaseDeviceMemory(uint64_t bytes) { deviceBytes_.fetch_sub(byt
 Kernel& VkContext::kernel(const std::string& name) {
   std::lock_guard<std::mutex> lock(kernelMutex_);
   auto it = kernels_.find(name);
-  if (it != kernels_.end()) return *it->second;
-  auto k = std::make_unique<Kernel>(*this, name);
-  Kernel& ref = *k;
-  kernels_.emplace(name, std::move(k));
-  return ref;
+  if (it == kernels_.end()) throw NativeError("VULKAN", "internal: kernel " + name + " is used without having been prepared");
+  return *it->second;
+}
+
+void VkContext::prepareKernels(const std::vector<std::string>& names, uint32_t threads) {
+  std::vector<std::string> missing;
+  {
+    std::lock_guard<std::mutex> lock(kernelMutex_);
+    std::set<std::string> seen;
+    for (const std::string& n : names)
+      if (!kernels_.count(n) && seen.insert(n).second) missing.push_back(n);
+  }
+  // Creating pipelines from several threads at once is allowed: the device and the pipeline cache (created
+  // without VK_PIPELINE_CACHE_CREATE_EXTERNALLY_SYNCHRONIZED_BIT) synchronize themselves. Each kernel is built
+  // by exactly one thread, into its own slot; the map is filled under the lock afterwards.
+  if (missing.empty()) return;
+  const auto start = std::chrono::steady_clock::now();
+  std::vector<std::unique_ptr<Kernel>> built(missing.size());
+  std::vector<std::exception_ptr> errors(missing.size());
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    for (size_t i; (i = next.fetch_add(1)) < missing.size();) {
+      try {
+        built[i] = std::make_unique<Kernel>(*this, missing[i]);
+      } catch (...) {
+        errors[i] = std::current_exception();
+      }
+    }
+  };
+  std::vector<std::thread> helpers;
+  const size_t wanted = std::min<size_t>(missing.size(), std::max(1u, threads)) - 1;
+  for (size_t t = 0; t < wanted; ++t) {
+    try {
+      helpers.emplace_back(work);
+    } catch (...) {
+      break;  // no more threads to be had: the ones running (and this one) take the rest
+    }
+  }
+  work();
+  for (std::thread& t : helpers) t.join();
+  {
+    std::lock_guard<std::mutex> lock(kernelMutex_);
+    for (size_t i = 0; i < missing.size(); ++i) {
+      if (!built[i]) continue;
+      buildStats_.kernels++;
+      kernels_.emplace(missing[i], std::move(built[i]));  // keeps an entry another caller added meanwhile
+    }
+    buildStats_.wallMs += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    buildStats_.maxThreads = std::max(buildStats_.maxThreads, uint32_t(helpers.size() + 1));
+  }
+  for (const std::exception_ptr& e : errors)
+    if (e) std::rethrow_exception(e);
 }
 
 std::vector<ValidationMessage> VkContext::takeValidationMessages() {

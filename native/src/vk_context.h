@@ -79,7 +79,23 @@ class VkContext {
   uint32_t memoryType(uint32_t typeBits, VkMemoryPropertyFlags required, VkMemoryPropertyFlags preferred) const;
   const VkPhysicalDeviceMemoryProperties& memoryProperties() const { return memProps_; }
 
+  // A kernel prepareKernels built ("name#a#b": specialization constants a and b); an internal error otherwise.
   Kernel& kernel(const std::string& name);
+  // Builds those of `names` not built yet, on up to `threads` threads at once (drivers compile a pipeline's
+  // shader when it is created, and a first launch pays for every one). The first failure is rethrown after
+  // every thread has finished; the kernels that did build are kept.
+  void prepareKernels(const std::vector<std::string>& names, uint32_t threads);
+  // Kernels (pipelines) built so far, the wall-clock time spent building them, and the most threads that
+  // built at once: how much of a launch went to compiling shaders.
+  struct KernelBuildStats {
+    uint64_t kernels = 0;
+    double wallMs = 0;
+    uint32_t maxThreads = 0;
+  };
+  KernelBuildStats kernelBuildStats() const {
+    std::lock_guard<std::mutex> lock(kernelMutex_);
+    return buildStats_;
+  }
   // The pipeline cache kernels are created with (VK_NULL_HANDLE when disabled). Saved at teardown;
   // savePipelineCache() writes it now (when changed) and never throws.
   VkPipelineCache pipelineCache() const { return pipelineCache_ ? pipelineCache_->handle() : VK_NULL_HANDLE; }
@@ -108,8 +124,9 @@ class VkContext {
   uint64_t memoryBudget_ = 0;
   std::atomic<uint64_t> deviceBytes_{0};
   std::mutex queueMutex_;
-  std::mutex kernelMutex_;
+  mutable std::mutex kernelMutex_;
   std::map<std::string, std::unique_ptr<Kernel>> kernels_;
+  KernelBuildStats buildStats_;
   std::unique_ptr<PipelineCache> pipelineCache_;
   std::mutex messagesMutex_;
   std::vector<ValidationMessage> messages_;

@@ -12,7 +12,7 @@ import { SYNTH_SHAPES, SYNTH_TYPES, writeSyntheticModel, type SynthShapeName, ty
 import { LlamaSide, peerFirstToken, type PeerGpuChoice } from "./llama-side.js";
 import { ParleySide, parleyFirstToken, type MeasureSettings } from "./parley-side.js";
 import { appendRecord, checkRecordsFile, recordFromReport } from "./records.js";
-import { COLD_CACHES_ENV, RATIO_CONVENTION, computeRatios, formatTable, isMainModule, type BenchReport, type PeerFigures } from "./report.js";
+import { COLD_CACHES_ENV, RATIO_CONVENTION, computeRatios, formatTable, isMainModule, type BenchReport, type FirstTokenFigure, type PeerFigures } from "./report.js";
 
 export interface BenchOptions {
   /** Synthetic model shape (ignored with `model`). Default "tinyllama". */
@@ -156,9 +156,11 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
   log("parley: first token in a fresh process");
   const firstTokenPrompt = settings.decodePrompt.slice(0, FIRST_TOKEN_PROMPT);
   const parleyFirst = await parleyFirstToken(path, firstTokenPrompt, options.device);
-  log(`parley: first token after ${parleyFirst.ms.toFixed(0)} ms`);
+  const builds = (f: FirstTokenFigure) =>
+    f.pipelineBuilds ? ` (${f.pipelineBuilds.pipelines} pipelines built in ${f.pipelineBuilds.wallMs.toFixed(0)} ms on up to ${f.pipelineBuilds.maxThreads} threads)` : "";
+  log(`parley: first token after ${parleyFirst.ms.toFixed(0)} ms${builds(parleyFirst)}`);
   const parleyCold = await parleyFirstToken(path, firstTokenPrompt, options.device, true);
-  log(`parley: first token after ${parleyCold.ms.toFixed(0)} ms with every shader cache off`);
+  log(`parley: first token after ${parleyCold.ms.toFixed(0)} ms with every shader cache off${builds(parleyCold)}`);
   const parleyResult = { ...parleyFigures, firstToken: parleyFirst, firstTokenCold: parleyCold };
 
   // llama.cpp, in this process.

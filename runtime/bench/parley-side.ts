@@ -241,9 +241,10 @@ async function childMain(args: string[]): Promise<void> {
   const model = await runtime.loadModel(modelPath);
   phases.modelLoaded = performance.now();
   const session = model.createSession({ contextSize: prompt.length + 1 });
+  phases.sessionCreated = performance.now();  // mostly building the session's pipelines (runtime.pipelineBuilds)
   const { argmax } = await session.evaluate(prompt, { logits: "none" });
   phases.firstToken = performance.now();
-  emitChildResult({ token: argmax, phases, pipelineCacheWarm: runtime.pipelineCache.hit });
+  emitChildResult({ token: argmax, phases, pipelineCacheWarm: runtime.pipelineCache.hit, pipelineBuilds: runtime.pipelineBuilds });
   runtime.dispose();
 }
 

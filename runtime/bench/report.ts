@@ -2,6 +2,7 @@
 // small protocol both sides use to time the first token in a fresh child process.
 
 import type { DecodeTuning, PrefillTuning } from "../tuning.js";
+import type { PipelineBuildStats } from "../native.js";
 import { spawn } from "node:child_process";
 import { realpathSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -46,6 +47,8 @@ export interface FirstTokenFigure {
   /** Parley only: whether the child's runtime started from an accepted pipeline cache file (Runtime.pipelineCache.hit);
    * absent for the peer. The parent measures in-process first, so this is normally true unless the cache is disabled. */
   pipelineCacheWarm?: boolean;
+  /** Parley only: the child's pipeline builds (Runtime.pipelineBuilds) — how much of the start went to compiling shaders. */
+  pipelineBuilds?: PipelineBuildStats;
 }
 
 /** Figures both sides report. */
@@ -290,7 +293,12 @@ export function isMainModule(url: string): boolean {
 }
 
 /** Child side: report the first token and the phases (ms since this process's time origin). */
-export function emitChildResult(result: { token: number; phases: Record<string, number>; pipelineCacheWarm?: boolean }): void {
+export function emitChildResult(result: {
+  token: number;
+  phases: Record<string, number>;
+  pipelineCacheWarm?: boolean;
+  pipelineBuilds?: PipelineBuildStats;
+}): void {
   const tokenEpochMs = performance.timeOrigin + (result.phases.firstToken ?? performance.now());
   process.stdout.write(`${CHILD_MARKER}${JSON.stringify({ ...result, tokenEpochMs })}\n`);
 }
@@ -337,6 +345,7 @@ export function spawnFirstTokenChild(scriptUrl: string, args: string[], promptTo
         phases: Record<string, number>;
         tokenEpochMs: number;
         pipelineCacheWarm?: boolean;
+        pipelineBuilds?: PipelineBuildStats;
       };
       resolvePromise({
         ms: r.tokenEpochMs - spawnEpochMs,
@@ -344,6 +353,7 @@ export function spawnFirstTokenChild(scriptUrl: string, args: string[], promptTo
         promptTokens,
         phases: r.phases,
         ...(r.pipelineCacheWarm === undefined ? {} : { pipelineCacheWarm: r.pipelineCacheWarm }),
+        ...(r.pipelineBuilds === undefined ? {} : { pipelineBuilds: r.pipelineBuilds }),
       });
     });
   });
