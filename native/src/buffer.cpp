@@ -80,54 +80,68 @@ void Buffer::release() {
 }
 
 Uploader::Uploader(VkContext& ctx, VkDeviceSize stagingSize)
-    : ctx_(ctx), staging_(ctx, stagingSize, VK_BUFFER_USAGE_TRANSFER_SRC_BIT, Buffer::Kind::Staging) {
-  VkCommandPoolCreateInfo pci{VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO};
-  pci.flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT;
-  pci.queueFamilyIndex = ctx.queueFamily();
-  VK_CHECK(vkCreateCommandPool(ctx.device(), &pci, nullptr, &pool_));
-  VkCommandBufferAllocateInfo ai{VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO};
-  ai.commandPool = pool_;
-  ai.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
-  ai.commandBufferCount = 1;
-  VkFenceCreateInfo fci{VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
-  VkResult r = vkAllocateCommandBuffers(ctx.device(), &ai, &cmd_);
-  if (r == VK_SUCCESS) r = vkCreateFence(ctx.device(), &fci, nullptr, &fence_);
-  if (r != VK_SUCCESS) {
-    vkDestroyCommandPool(ctx.device(), pool_, nullptr);
-    throwVkError(r, "Uploader setup");
+    : ctx_(ctx), half_(stagingSize), staging_(ctx, 2 * stagingSize, VK_BUFFER_USAGE_TRANSFER_SRC_BIT, Buffer::Kind::Staging) {
+  try {
+    VkCommandPoolCreateInfo pci{VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO};
+    pci.flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT;
+    pci.queueFamilyIndex = ctx.queueFamily();
+    VK_CHECK(vkCreateCommandPool(ctx.device(), &pci, nullptr, &pool_));
+    VkCommandBuffer cmds[2];
+    VkCommandBufferAllocateInfo ai{VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO};
+    ai.commandPool = pool_;
+    ai.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
+    ai.commandBufferCount = 2;
+    VK_CHECK(vkAllocateCommandBuffers(ctx.device(), &ai, cmds));
+    for (int i = 0; i < 2; ++i) {
+      halves_[i].cmd = cmds[i];
+      VkFenceCreateInfo fci{VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
+      VK_CHECK(vkCreateFence(ctx.device(), &fci, nullptr, &halves_[i].fence));
+    }
+  } catch (...) {
+    release();
+    throw;
   }
 }
 
 Uploader::~Uploader() {
-  std::free(pending_);
-  vkDestroyFence(ctx_.device(), fence_, nullptr);
-  vkDestroyCommandPool(ctx_.device(), pool_, nullptr);
+  // Copies may still read the staging buffer: wait before it goes (errors here cannot be reported; a lost
+  // device fails the wait at once).
+  for (Half& h : halves_)
+    if (h.inFlight) vkWaitForFences(ctx_.device(), 1, &h.fence, VK_TRUE, UINT64_MAX);
+  release();
+}
+
+void Uploader::release() {
+  for (Half& h : halves_) {
+    if (h.fence) vkDestroyFence(ctx_.device(), h.fence, nullptr);
+    h.fence = VK_NULL_HANDLE;
+  }
+  if (pool_) vkDestroyCommandPool(ctx_.device(), pool_, nullptr);
+  pool_ = VK_NULL_HANDLE;
 }
 
 uint8_t* Uploader::reserve(VkBuffer dst, VkDeviceSize dstOffset, VkDeviceSize size) {
-  if (size > staging_.size()) throw NativeError("VULKAN", "upload chunk larger than the staging buffer");
+  if (size > half_) throw NativeError("VULKAN", "upload chunk larger than the staging buffer");
   // Keep each region 16-byte aligned in the staging buffer.
   VkDeviceSize start = (used_ + 15) & ~VkDeviceSize(15);
-  if (start + size > staging_.size()) {
-    flush();
+  if (start + size > half_) {
+    // This half is full: the device copies it while the caller fills the other, once that one's copies are done.
+    submit(halves_[current_]);
+    current_ ^= 1;
+    wait(halves_[current_]);
+    used_ = 0;
     start = 0;
   }
-  if (pendingCount_ == pendingCap_) {
-    size_t cap = pendingCap_ ? pendingCap_ * 2 : 64;
-    void* p = std::realloc(pending_, cap * sizeof(Pending));
-    if (!p) throw NativeError("OUT_OF_DEVICE_MEMORY", "out of host memory while uploading weights");
-    pending_ = static_cast<Pending*>(p);
-    pendingCap_ = cap;
-  }
-  pending_[pendingCount_++] = {dst, VkBufferCopy{start, dstOffset, size}};
+  const VkDeviceSize at = VkDeviceSize(current_) * half_ + start;
+  halves_[current_].pending.push_back({dst, VkBufferCopy{at, dstOffset, size}});
   used_ = start + size;
-  return static_cast<uint8_t*>(staging_.mapped()) + start;
+  return static_cast<uint8_t*>(staging_.mapped()) + at;
 }
 
 void Uploader::upload(VkBuffer dst, VkDeviceSize dstOffset, const void* data, VkDeviceSize size) {
   const uint8_t* src = static_cast<const uint8_t*>(data);
   while (size > 0) {
-    VkDeviceSize chunk = size < staging_.size() ? size : staging_.size();
+    VkDeviceSize chunk = size < half_ ? size : half_;
     std::memcpy(reserve(dst, dstOffset, chunk), src, size_t(chunk));
     src += chunk;
     dstOffset += chunk;
@@ -135,26 +149,38 @@ void Uploader::upload(VkBuffer dst, VkDeviceSize dstOffset, const void* data, Vk
   }
 }
 
-void Uploader::flush() {
-  if (pendingCount_ == 0) return;
-  VK_CHECK(vkResetCommandBuffer(cmd_, 0));
+void Uploader::submit(Half& h) {
+  if (h.pending.empty()) return;
+  VK_CHECK(vkResetCommandBuffer(h.cmd, 0));
   VkCommandBufferBeginInfo bi{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
   bi.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
-  VK_CHECK(vkBeginCommandBuffer(cmd_, &bi));
-  for (size_t i = 0; i < pendingCount_; ++i) vkCmdCopyBuffer(cmd_, staging_.handle(), pending_[i].dst, 1, &pending_[i].region);
+  VK_CHECK(vkBeginCommandBuffer(h.cmd, &bi));
+  for (const Pending& p : h.pending) vkCmdCopyBuffer(h.cmd, staging_.handle(), p.dst, 1, &p.region);
   // Make the copies visible to the compute shaders that will read these buffers.
   VkMemoryBarrier mb{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
   mb.srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT;
   mb.dstAccessMask = VK_ACCESS_SHADER_READ_BIT;
-  vkCmdPipelineBarrier(cmd_, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1, &mb, 0, nullptr, 0,
+  vkCmdPipelineBarrier(h.cmd, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1, &mb, 0, nullptr, 0,
                        nullptr);
-  VK_CHECK(vkEndCommandBuffer(cmd_));
+  VK_CHECK(vkEndCommandBuffer(h.cmd));
   VkSubmitInfo si{VK_STRUCTURE_TYPE_SUBMIT_INFO};
   si.commandBufferCount = 1;
-  si.pCommandBuffers = &cmd_;
-  ctx_.submit(si, fence_);
-  VK_CHECK(vkWaitForFences(ctx_.device(), 1, &fence_, VK_TRUE, UINT64_MAX));
-  VK_CHECK(vkResetFences(ctx_.device(), 1, &fence_));
-  pendingCount_ = 0;
+  si.pCommandBuffers = &h.cmd;
+  ctx_.submit(si, h.fence);
+  h.inFlight = true;
+  h.pending.clear();
+}
+
+void Uploader::wait(Half& h) {
+  if (!h.inFlight) return;
+  VK_CHECK(vkWaitForFences(ctx_.device(), 1, &h.fence, VK_TRUE, UINT64_MAX));
+  VK_CHECK(vkResetFences(ctx_.device(), 1, &h.fence));
+  h.inFlight = false;
+}
+
+void Uploader::flush() {
+  submit(halves_[current_]);
+  wait(halves_[current_ ^ 1]);
+  wait(halves_[current_]);
   used_ = 0;
 }

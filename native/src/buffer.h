@@ -4,6 +4,7 @@
 #include <vulkan/vulkan.h>
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 class VkContext;
 
@@ -45,26 +46,40 @@ struct BufferView {
   BufferView(const Buffer& b, VkDeviceSize off, VkDeviceSize size) : buffer(&b), offset(off), range(size) {}
 };
 
-// Copies host data into device-local buffers through one reusable staging buffer.
+// Copies host data into device-local buffers through a staging buffer in two halves: while the device copies
+// one half's regions, the caller fills the other (a model load's file reading and repacking overlap its
+// transfers instead of waiting for each).
 class Uploader {
  public:
-  explicit Uploader(VkContext& ctx, VkDeviceSize stagingSize = 64ull << 20);
-  ~Uploader();
+  // `stagingSize`: the bytes of each half (so the most one reserve() takes).
+  explicit Uploader(VkContext& ctx, VkDeviceSize stagingSize = 32ull << 20);
+  ~Uploader();  // waits for copies still in flight
+  Uploader(const Uploader&) = delete;
+  Uploader& operator=(const Uploader&) = delete;
   // Returns a pointer where the caller writes `size` bytes that will land at dst[dstOffset].
-  // size must be <= stagingSize(); flushes pending copies first when the staging buffer is full.
+  // size must be <= stagingSize(); submits the current half first when it is full.
   uint8_t* reserve(VkBuffer dst, VkDeviceSize dstOffset, VkDeviceSize size);
   void upload(VkBuffer dst, VkDeviceSize dstOffset, const void* data, VkDeviceSize size);
+  // Submits what is pending and waits until every copy is done (and visible to compute shaders).
   void flush();
-  VkDeviceSize stagingSize() const { return staging_.size(); }
+  VkDeviceSize stagingSize() const { return half_; }
 
  private:
   struct Pending { VkBuffer dst; VkBufferCopy region; };
+  struct Half {
+    VkCommandBuffer cmd = VK_NULL_HANDLE;
+    VkFence fence = VK_NULL_HANDLE;
+    bool inFlight = false;
+    std::vector<Pending> pending;
+  };
+  void submit(Half& h);  // records and submits h's copies (none: nothing)
+  void wait(Half& h);    // until h's copies are done; then its bytes may be overwritten
+  void release();
   VkContext& ctx_;
+  VkDeviceSize half_;
   Buffer staging_;
-  VkDeviceSize used_ = 0;
-  Pending* pending_ = nullptr;
-  size_t pendingCount_ = 0, pendingCap_ = 0;
+  Half halves_[2];
+  int current_ = 0;           // the half reserve() fills
+  VkDeviceSize used_ = 0;     // bytes of the current half taken
   VkCommandPool pool_ = VK_NULL_HANDLE;
-  VkCommandBuffer cmd_ = VK_NULL_HANDLE;
-  VkFence fence_ = VK_NULL_HANDLE;
 };

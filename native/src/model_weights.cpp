@@ -10,6 +10,7 @@
 #include <cstring>
 #include <map>
 
+#include "kernel_choice.h"
 #include "vk_check.h"
 #include "vk_context.h"
 
@@ -85,7 +86,9 @@ struct Loader {
   const ModelWeights::Progress& progress;
 
   Loader(VkContext& c, const MappedFile& f, const std::vector<TensorDesc>& tensors, const ModelWeights::Progress& p)
-      : ctx(c), file(f), uploader(c), progress(p) {
+      // Each half of the staging buffer: 32 MiB (PARLEY_UPLOAD_STAGING_KIB, 64..1048576, for tests: a small one makes
+      // a load switch halves often).
+      : ctx(c), file(f), uploader(c, uint64_t(envUint("PARLEY_UPLOAD_STAGING_KIB", 64, 1u << 20, 32u << 10)) << 10), progress(p) {
     for (auto& t : tensors) {
       if (t.offset + t.nbytes > file.size || t.offset + t.nbytes < t.offset)
         throw NativeError("GGUF_TRUNCATED", "tensor " + t.name + " lies past the end of the file (file truncated?)");
