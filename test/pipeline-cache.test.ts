@@ -113,6 +113,28 @@ describe("pipeline cache file", () => {
     noTempFiles(dir);
   });
 
+  it("is written as soon as a session has built new pipelines, not only at dispose (a game killed later keeps them)", async () => {
+    const fresh = join(tempDir(), "pipelines");
+    const runtime = await Runtime.create({ validation: true, pipelineCache: fresh });
+    try {
+      const path = runtime.pipelineCache.path!;
+      const model = await runtime.loadModel(modelPath);
+      expect(existsSync(path)).toBe(false);
+      model.createSession({ contextSize: 16 });
+      expect(existsSync(path)).toBe(true);
+      const saved = runtime.pipelineCache.savedBytes;
+      expect(saved).toBe(readFileSync(path).length);
+      const mtime = statSync(path).mtimeMs;
+      // The same kernels again: nothing new to build, nothing rewritten.
+      model.createSession({ contextSize: 16 });
+      expect(statSync(path).mtimeMs).toBe(mtime);
+      expect(runtime.validationMessages()).toEqual([]);
+    } finally {
+      runtime.dispose();
+    }
+    noTempFiles(fresh);
+  });
+
   const flip = (offset: number) => (b: Buffer) => {
     const c = Buffer.from(b);
     c[offset] ^= 0xff;

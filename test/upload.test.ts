@@ -1,13 +1,14 @@
 // Model loading through the double-buffered staging upload (native/src/buffer.cpp's Uploader), on the real driver
 // (lavapipe in CI) with the validation layer on: with a 64 KiB staging half (PARLEY_UPLOAD_STAGING_KIB) a load
 // switches halves hundreds of times, each half's copies in flight while the other is filled, and the weights on
-// the device must come out exactly as with the default 32 MiB halves (where these small models fit in one).
+// the device must come out exactly as with the default 32 MiB halves (where these small models fit in one). The
+// quantized blocks are repacked on several threads (PARLEY_LOAD_THREADS): the result must not depend on how many.
 import { afterEach, describe, expect, it } from "vitest";
 import { InvalidArgumentError, Runtime } from "../runtime/index.js";
 import { syntheticModel } from "./fixtures/models.js";
 import { restoreEnvAfterEach } from "./fixtures/env.js";
 
-restoreEnvAfterEach("PARLEY_UPLOAD_STAGING_KIB");
+restoreEnvAfterEach("PARLEY_UPLOAD_STAGING_KIB", "PARLEY_LOAD_THREADS");
 
 const runtimes: Runtime[] = [];
 afterEach(() => {
@@ -41,13 +42,27 @@ describe("double-buffered weight upload", () => {
     });
   }
 
-  it("rejects a bad PARLEY_UPLOAD_STAGING_KIB with a typed error", async () => {
+  it("repacks the blocks on 4 threads exactly as on one (small Q4_0: its 32,000-row embedding splits 4 ways)", async () => {
+    const path = await syntheticModel("small", "q4_0");
+    process.env.PARLEY_LOAD_THREADS = "1";
+    const one = await logitsAfterLoad(path);
+    process.env.PARLEY_LOAD_THREADS = "4";
+    const four = await logitsAfterLoad(path);
+    expect(Buffer.from(four.buffer, four.byteOffset, four.byteLength).equals(Buffer.from(one.buffer, one.byteOffset, one.byteLength))).toBe(true);
+  });
+
+  it("rejects a bad PARLEY_UPLOAD_STAGING_KIB or PARLEY_LOAD_THREADS with a typed error", async () => {
     const path = await syntheticModel("tiny", "q4_0");
     const runtime = await Runtime.create({ pipelineCache: false });
     runtimes.push(runtime);
     for (const bad of ["0", "63", "big"]) {
       process.env.PARLEY_UPLOAD_STAGING_KIB = bad;
       await expect(runtime.loadModel(path)).rejects.toThrow(InvalidArgumentError);
+    }
+    delete process.env.PARLEY_UPLOAD_STAGING_KIB;
+    for (const bad of ["0", "65", "many"]) {
+      process.env.PARLEY_LOAD_THREADS = bad;
+      await expect(runtime.loadModel(path)).rejects.toThrow(/PARLEY_LOAD_THREADS must be an integer in 1\.\.64/);
     }
     expect(runtime.deviceMemoryInUse).toBe(0);
   });

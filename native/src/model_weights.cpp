@@ -11,6 +11,7 @@
 #include <map>
 
 #include "kernel_choice.h"
+#include "parallel_for.h"
 #include "vk_check.h"
 #include "vk_context.h"
 
@@ -84,6 +85,10 @@ struct Loader {
   uint64_t done = 0, total = 0;
   uint64_t matrixBytes = 0;  // GGUF bytes of the 2-D weights loaded so far (a tied output counts twice)
   const ModelWeights::Progress& progress;
+  // Repacking quantized blocks runs on several threads (PARLEY_LOAD_THREADS, 1..64; default the cores, at most 8),
+  // each taking at least kBlocksPerThread blocks of a chunk.
+  const uint32_t threads = envUint("PARLEY_LOAD_THREADS", 1, 64, hostThreads());
+  static constexpr uint64_t kBlocksPerThread = 16384;
 
   Loader(VkContext& c, const MappedFile& f, const std::vector<TensorDesc>& tensors, const ModelWeights::Progress& p)
       // Each half of the staging buffer: 32 MiB (PARLEY_UPLOAD_STAGING_KIB, 64..1048576, for tests: a small one makes
@@ -213,10 +218,15 @@ struct Loader {
             const uint64_t rows = std::min<uint64_t>(rowsPerChunk, parts[i].M - r0);
             // Block indices: `from` in the part's tensor, `b0` in the stacked matrix.
             const uint64_t from = r0 * blocksPerRow, b0 = (row + r0) * blocksPerRow, nb = rows * blocksPerRow;
+            // Each region is filled before the next reserve, which may hand the staging half to the device.
             uint8_t* q = uploader.reserve(w.buffer.handle(), b0 * quantBytes, nb * quantBytes);
-            for (uint64_t b = 0; b < nb; ++b) std::memcpy(q + b * quantBytes, src + (from + b) * blockBytes + quantAt, quantBytes);
+            parallelFor(nb, kBlocksPerThread, threads, [&](uint64_t begin, uint64_t end) {
+              for (uint64_t b = begin; b < end; ++b) std::memcpy(q + b * quantBytes, src + (from + b) * blockBytes + quantAt, quantBytes);
+            });
             uint8_t* sc = uploader.reserve(w.buffer.handle(), quantRegion + b0 * 2, nb * 2);
-            for (uint64_t b = 0; b < nb; ++b) std::memcpy(sc + b * 2, src + (from + b) * blockBytes + scaleAt, 2);
+            parallelFor(nb, kBlocksPerThread, threads, [&](uint64_t begin, uint64_t end) {
+              for (uint64_t b = begin; b < end; ++b) std::memcpy(sc + b * 2, src + (from + b) * blockBytes + scaleAt, 2);
+            });
           }
           row += parts[i].M;
           advance(ts[i]->nbytes);

@@ -476,6 +476,9 @@ void VkContext::prepareKernels(const std::vector<std::string>& names, uint32_t t
   }
   for (const std::exception_ptr& e : errors)
     if (e) std::rethrow_exception(e);
+  // Keep what was just compiled on disk now rather than only at dispose, so a game that is killed or crashes
+  // later (a debugger stop, a crash elsewhere) still starts warm next time. Only new data is written; never throws.
+  savePipelineCache();
 }
 
 std::vector<ValidationMessage> VkContext::takeValidationMessages() {

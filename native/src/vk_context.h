@@ -82,8 +82,8 @@ class VkContext {
   // A kernel prepareKernels built ("name#a#b": specialization constants a and b); an internal error otherwise.
   Kernel& kernel(const std::string& name);
   // Builds those of `names` not built yet, on up to `threads` threads at once (drivers compile a pipeline's
-  // shader when it is created, and a first launch pays for every one). The first failure is rethrown after
-  // every thread has finished; the kernels that did build are kept.
+  // shader when it is created, and a first launch pays for every one), then saves the pipeline cache when that
+  // changed it. The first failure is rethrown after every thread has finished; the kernels that did build are kept.
   void prepareKernels(const std::vector<std::string>& names, uint32_t threads);
   // Kernels (pipelines) built so far, the wall-clock time spent building them, and the most threads that
   // built at once: how much of a launch went to compiling shaders.
