@@ -9,7 +9,7 @@
 #     cooperative-matrix prefill against the float64 reference and llama.cpp (real, then emulated: they must
 #     agree); bench Q4_0 (decode, prefill 16/128/512, first token); per-kernel profiles of a 512-token prompt
 #     step and a decode step; Q4_0 prefill through cooperative matrices; Q8_0.
-#   PART=2: decode profiles per type, Q4_0 and Q4_K_M with the matvec rows sweep, Q4_0 with the integer dot product decode,
+#   PART=2: model load with 1 and with several repacking threads, decode profiles per type, Q4_0 and Q4_K_M with the matvec rows sweep, Q4_0 with the integer dot product decode,
 #     Q4_0 with SwiGLU in the down product.
 #   PART=3: Q8_0 and F16, long-context decode with three attention chunk sizes, the integer dot product GEMM,
 #     older prefill kernels (products and attention) for comparison, conformance against llama.cpp's Vulkan backend (decode kernels
@@ -61,6 +61,11 @@ t bench q8_0 with the tuned kernels
 timeout 120 node --import tsx runtime/bench/bench.ts --shape $SHAPE --type q8_0 --peer-gpu $PEER_GPU --prefill 512 --json > $OUT/bench-q8_0-tuned.json; echo "rc=$?"
 fi
 if [ "$PART" = 2 ]; then
+t "model load (q4_0, file in the page cache): quantized blocks repacked on 1 thread, then on the default (the cores, at most 8)"
+for th in 1 0 1 0; do
+  ( [ $th = 1 ] && export PARLEY_LOAD_THREADS=1; timeout 30 node --import tsx runtime/cli.ts generate --model $M/$SHAPE-q4_0-seed1.gguf --prompt "Hi" --max-tokens 1 --json 2>/dev/null ) |
+    node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{try{console.log(process.argv[1], JSON.parse(s).timings.loadMs.toFixed(1), "ms")}catch(e){console.log("no output")}})' "threads=$([ $th = 1 ] && echo 1 || echo default)"
+done | tee $OUT/load-threads.txt
 t tune the kernels for q4_k_m
 tune q4_k_m
 t profile one decode step per type
