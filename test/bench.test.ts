@@ -82,6 +82,13 @@ describe("npm run bench", () => {
     expectPositive(p.plan.weightBytes, "parley.plan.weightBytes");
     // The cold child ran with Parley's pipeline cache off, so it cannot have started from a cache file.
     expect(p.firstTokenCold?.pipelineCacheWarm).toBe(false);
+    // Each fresh child builds its session's pipelines (a process's runtime starts with none) before its prompt step.
+    for (const f of [p.firstToken, p.firstTokenCold!]) {
+      expect(f.pipelineBuilds?.pipelines).toBeGreaterThan(5);
+      expect(f.pipelineBuilds?.maxThreads).toBeGreaterThanOrEqual(1);
+      expect(f.phases.modelLoaded).toBeLessThan(f.phases.sessionCreated);
+      expect(f.phases.sessionCreated).toBeLessThan(f.phases.firstToken);
+    }
   });
 
   it("has every figure for llama.cpp, finite and positive", () => {

@@ -44,8 +44,7 @@ layout(constant_id = 4) const uint PAIRS = 0u;
 const uint OUT_ROWS = PAIRS != 0u ? ROWS / 2u : ROWS;  // output rows per subgroup
 const uint STAGE_MAX = 6144u;                    // the longest row staged (the host checks K against it)
 layout(std430, set = 0, binding = 2) readonly buffer X { float x[]; };
-// The same buffer as 4-float groups: prefill loads each token's x values 4 at a time (x_base is a multiple of K,
-// and every group gather_x reads starts at a multiple of 4), one vector load instead of 4 scalar ones.
+// x (and aux below) as 4-float groups: where f(x) is not staged, gather4 loads 4 values at a time.
 layout(std430, set = 0, binding = 2) readonly buffer X4 { vec4 x4[]; };
 layout(std430, set = 0, binding = 3) buffer Y { float y[]; };
 layout(std430, set = 0, binding = 4) readonly buffer Aux { float aux[]; };  // norm weight or SwiGLU's up

@@ -436,10 +436,10 @@ void VkContext::prepareKernels(const std::vector<std::string>& names, uint32_t t
     for (const std::string& n : names)
       if (!kernels_.count(n) && seen.insert(n).second) missing.push_back(n);
   }
+  if (missing.empty()) return;
   // Creating pipelines from several threads at once is allowed: the device and the pipeline cache (created
   // without VK_PIPELINE_CACHE_CREATE_EXTERNALLY_SYNCHRONIZED_BIT) synchronize themselves. Each kernel is built
   // by exactly one thread, into its own slot; the map is filled under the lock afterwards.
-  if (missing.empty()) return;
   const auto start = std::chrono::steady_clock::now();
   std::vector<std::unique_ptr<Kernel>> built(missing.size());
   std::vector<std::exception_ptr> errors(missing.size());
@@ -467,9 +467,8 @@ void VkContext::prepareKernels(const std::vector<std::string>& names, uint32_t t
   {
     std::lock_guard<std::mutex> lock(kernelMutex_);
     for (size_t i = 0; i < missing.size(); ++i) {
-      if (!built[i]) continue;
-      buildStats_.kernels++;
-      kernels_.emplace(missing[i], std::move(built[i]));  // keeps an entry another caller added meanwhile
+      // An entry another caller added meanwhile stays (this thread's copy is destroyed with `built`).
+      if (built[i] && kernels_.emplace(missing[i], std::move(built[i])).second) buildStats_.kernels++;
     }
     buildStats_.wallMs += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
     buildStats_.maxThreads = std::max(buildStats_.maxThreads, uint32_t(helpers.size() + 1));
