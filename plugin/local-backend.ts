@@ -36,6 +36,8 @@ export class LocalBackend implements DialogueBackend {
   readonly #sessions = new Map<string, Session>(); // insertion order = recency (oldest first)
   readonly #inUse = new Map<string, number>();
   #disposed = false;
+  #spare: Session | undefined; // made by prepare(), taken by the first conversation
+  #preparing: Promise<void> | undefined;
 
   constructor(model: Model, options: LocalBackendOptions = {}) {
     const contextSize = options.contextSize ?? 2048;
@@ -49,12 +51,29 @@ export class LocalBackend implements DialogueBackend {
     this.description = describe(model, options.device);
   }
 
+  /**
+   * Creates the first conversation's session now, on a worker thread, so the first line an NPC speaks does not
+   * create it on the game's thread: a session's creation builds the model's GPU pipelines, and on a player's first
+   * launch (no pipeline cache yet) the driver compiles each one — up to a second or so on a GPU, a frozen frame if
+   * it happened mid-game. Call it behind the loading screen, after `model.tune()`; calling it again does nothing.
+   */
+  prepare(): Promise<void> {
+    if (this.#disposed) return Promise.reject(new ParleyError("DISPOSED", "LocalBackend was disposed and cannot be used any more"));
+    this.#preparing ??= (async () => {
+      if (this.#sessions.size > 0) return; // a conversation already built the pipelines
+      const session = await this.model.createSessionAsync(this.#sessionOptions());
+      if (this.#disposed) session.dispose();
+      else this.#spare = session;
+    })();
+    return this.#preparing;
+  }
+
   /** Timings of the last finished generation. */
   get lastTimings(): GenerateTimings | undefined {
     return this.lastGeneration?.timings;
   }
 
-  /** Session count (KV caches alive). */
+  /** Conversations' sessions (KV caches) alive; prepare()'s session counts once a conversation takes it. */
   get sessionCount(): number {
     return this.#sessions.size;
   }
@@ -133,6 +152,8 @@ export class LocalBackend implements DialogueBackend {
     this.#disposed = true;
     for (const s of this.#sessions.values()) s.dispose();
     this.#sessions.clear();
+    this.#spare?.dispose();
+    this.#spare = undefined;
   }
 
   #acquire(cacheKey: string): Session {
@@ -153,11 +174,16 @@ export class LocalBackend implements DialogueBackend {
         this.#sessions.delete(key);
         s.dispose();
       }
-      session = this.model.createSession({ contextSize: this.contextSize, ubatch: this.#ubatch });
+      session = this.#spare && !this.#spare.disposed ? this.#spare : this.model.createSession(this.#sessionOptions());
+      this.#spare = undefined;
     }
     this.#sessions.set(cacheKey, session);
     this.#inUse.set(cacheKey, (this.#inUse.get(cacheKey) ?? 0) + 1);
     return session;
+  }
+
+  #sessionOptions(): { contextSize: number; ubatch: number | undefined } {
+    return { contextSize: this.contextSize, ubatch: this.#ubatch };
   }
 
   #release(cacheKey: string): void {

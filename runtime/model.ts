@@ -182,15 +182,37 @@ export class Model {
   }
 
   createSession(options: SessionOptions = {}): Session {
-    const contextSize = options.contextSize ?? Math.min(this.info.contextLength, 2048);
-    if (!Number.isInteger(contextSize) || contextSize < 1) throw new InvalidArgumentError(`contextSize must be a positive integer, got ${contextSize}`);
-    const session = Session.create(this, this.#live(), { ...options, contextSize }, () => this.#sessions.delete(session));
+    const session = Session.create(this, this.#live(), this.#withContextSize(options), () => this.#sessions.delete(session));
+    this.#sessions.add(session);
+    return session;
+  }
+
+  /**
+   * createSession on a worker thread: the session's pipelines are built (on a first launch the driver compiles
+   * each one; on a GPU that can take a second) and its command buffers recorded without blocking the JS thread,
+   * so a game's frames keep coming. Later sessions with the same options build nothing (pipelines are built once
+   * per runtime), so a game can create its first session this way behind a loading screen.
+   */
+  async createSessionAsync(options: SessionOptions = {}): Promise<Session> {
+    const session = await Session.createAsync(this, this.#live(), this.#withContextSize(options), () => this.#sessions.delete(session));
+    if (this.disposed) {
+      // Disposed while the session was being built: it belongs to nothing any more.
+      session.dispose();
+      throw new DisposedError("Model");
+    }
     this.#sessions.add(session);
     return session;
   }
 
   get disposed(): boolean {
     return this.#native === undefined;
+  }
+
+  /** `options` with its context size filled in (default min(model context, 2048)) and checked. */
+  #withContextSize(options: SessionOptions): SessionOptions & { contextSize: number } {
+    const contextSize = options.contextSize ?? Math.min(this.info.contextLength, 2048);
+    if (!Number.isInteger(contextSize) || contextSize < 1) throw new InvalidArgumentError(`contextSize must be a positive integer, got ${contextSize}`);
+    return { ...options, contextSize };
   }
 
   /** Frees the weights; sessions of this model are disposed too. */

@@ -174,6 +174,8 @@ export interface NativeModel {
     kernels: number,
     tuning?: Partial<NativeTuning>,
   ): NativeSession;
+  /** The same on a worker thread (pipeline builds and recording off the JS thread). */
+  createSessionAsync(contextSize: number, ubatch: number, kernels: number, tuning?: Partial<NativeTuning>): Promise<NativeSession>;
   readonly deviceBytes: number;
   readonly weightBytes: number;
   dispose(): void;

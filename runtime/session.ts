@@ -6,7 +6,7 @@
 import type { ChatMessage } from "./chat-template.js";
 import { ContextOverflowError, DisposedError, InvalidArgumentError, ParleyError } from "./errors.js";
 import type { Model } from "./model.js";
-import { EvalMode, GPU_MAX_PENALTY_WINDOW, GPU_TOP_K, nativeAsync, native, type DeviceInfo, type NativeModel, type NativeSession } from "./native.js";
+import { EvalMode, GPU_MAX_PENALTY_WINDOW, GPU_TOP_K, nativeAsync, native, type DeviceInfo, type NativeModel, type NativeSession, type NativeTuning } from "./native.js";
 import { Sampler, type SamplingOptions } from "./sampler.js";
 import { StopStringMatcher } from "./stop-strings.js";
 import { StreamingDetokenizer } from "./tokenizer/detokenizer.js";
@@ -184,6 +184,20 @@ export class Session {
 
   /** @internal Use Model.createSession. */
   static create(model: Model, nativeModel: NativeModel, options: SessionOptions & { contextSize: number }, onDispose: () => void): Session {
+    const args = Session.#nativeArgs(model, options);
+    const s = native(() => nativeModel.createSession(...args));
+    return new Session(model, s, options.contextSize, onDispose);
+  }
+
+  /** @internal Use Model.createSessionAsync. */
+  static async createAsync(model: Model, nativeModel: NativeModel, options: SessionOptions & { contextSize: number }, onDispose: () => void): Promise<Session> {
+    const args = Session.#nativeArgs(model, options);
+    const s = await nativeAsync(() => nativeModel.createSessionAsync(...args));
+    return new Session(model, s, options.contextSize, onDispose);
+  }
+
+  /** The native createSession arguments for `options`, checked (typed errors). */
+  static #nativeArgs(model: Model, options: SessionOptions & { contextSize: number }): [number, number, number, Partial<NativeTuning>] {
     const ubatch = options.ubatch ?? defaultUbatch(model.device, options.contextSize);
     if (!Number.isInteger(ubatch) || ubatch < 1 || ubatch > 4096) throw new InvalidArgumentError(`ubatch must be an integer in 1..4096, got ${ubatch}`);
     const kernels = { auto: 0, gpu: 1, cpu: 2 }[options.kernels ?? "auto"];
@@ -195,8 +209,7 @@ export class Session {
     const decode = t === "default" ? undefined : t?.decode !== undefined ? validateDecodeTuning(t.decode) : model.tuning?.decode;
     const prefill = t === "default" ? undefined : t?.prefill !== undefined ? validatePrefillTuning(t.prefill) : model.tuning?.prefill;
     const tuning = { ...decode, ...(prefill ? { prefillKernel: prefill.kernel, prefillIntegerDot: prefill.integerDot } : {}) };
-    const s = native(() => nativeModel.createSession(options.contextSize, ubatch, kernels, tuning));
-    return new Session(model, s, options.contextSize, onDispose);
+    return [options.contextSize, ubatch, kernels, tuning];
   }
 
   /** The kernel settings this session runs with (after its options, the model's tuning and the environment);

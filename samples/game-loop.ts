@@ -15,6 +15,7 @@ const model = await runtime.loadModel(modelPath);
 // Loading screen: pick the kernels for this player's GPU (measured once, then read from the tuning store).
 if (runtime.device.type !== "cpu") await model.tune();
 const backend = new LocalBackend(model, { device: runtime.device.name });
+await backend.prepare(); // builds the GPU pipelines now, off the game's thread, not at the NPC's first line
 
 // The game and its UI read dialogue state from a store; the runner feeds it events.
 const store = createDialogueStore();

@@ -84,6 +84,35 @@ describe("parallel pipeline builds", () => {
     expect(runtime.pipelineBuilds).toEqual(before);
   });
 
+  it("createSessionAsync builds them on a worker thread: the event loop runs meanwhile, the session is the same", async () => {
+    const runtime = await newRuntime();
+    const model = await runtime.loadModel(modelPath);
+    let ticks = 0;
+    const ticker = setInterval(() => ticks++, 0);
+    const pending = model.createSessionAsync({ contextSize: 32, kernels: "gpu" });
+    const session = await pending;
+    clearInterval(ticker);
+    expect(ticks).toBeGreaterThan(0);
+    expect(runtime.pipelineBuilds.pipelines).toBeGreaterThan(8);
+    const { logits: viaAsync } = await session.evaluate(PROMPT, { logits: "all" });
+    const { logits: viaSync } = await model.createSession({ contextSize: 32, kernels: "gpu" }).evaluate(PROMPT, { logits: "all" });
+    expect(Buffer.from(viaAsync!.buffer).equals(Buffer.from(viaSync!.buffer))).toBe(true);
+    expect(runtime.validationMessages()).toEqual([]);
+    // Typed errors, checked before any work or raised by the worker, and a model disposed while it builds.
+    await expect(model.createSessionAsync({ contextSize: 0 })).rejects.toThrow(InvalidArgumentError);
+    process.env.PARLEY_PIPELINE_THREADS = "0";
+    await expect(model.createSessionAsync({ contextSize: 16 })).rejects.toThrow(/PARLEY_PIPELINE_THREADS/);
+    await expect(model.createSessionAsync({ contextSize: 16 })).rejects.toThrow(InvalidArgumentError);
+    delete process.env.PARLEY_PIPELINE_THREADS;
+    const memory = runtime.deviceMemoryInUse;
+    const orphan = model.createSessionAsync({ contextSize: 16, kernels: "cpu" });
+    model.dispose();
+    await expect(orphan).rejects.toMatchObject({ code: "DISPOSED" });
+    await new Promise<void>((resolve) => setImmediate(resolve)); // sessions free their memory once their queued work settles
+    expect(memory).toBeGreaterThan(0);
+    expect(runtime.deviceMemoryInUse).toBe(0); // the weights, the sessions and the orphan are gone
+  });
+
   it("rejects a bad PARLEY_PIPELINE_THREADS with a typed error", async () => {
     const runtime = await newRuntime();
     const model = await runtime.loadModel(modelPath);

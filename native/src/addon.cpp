@@ -357,6 +357,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "Model",
                        {InstanceMethod("createSession", &ModelWrap::CreateSession),
+                        InstanceMethod("createSessionAsync", &ModelWrap::CreateSessionAsync),
                         InstanceMethod("dispose", &ModelWrap::Dispose),
                         InstanceAccessor("deviceBytes", &ModelWrap::DeviceBytes, nullptr),
                         InstanceAccessor("weightBytes", &ModelWrap::WeightBytes, nullptr)});
@@ -366,37 +367,86 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   }
 
  private:
+  // createSession(contextSize, ubatch, kernels, tuning?) and createSessionAsync(...) take the same arguments.
+  struct SessionArgs {
+    uint32_t ctxSize = 0, ubatch = 64, kernels = 0;
+    Session::Tuning tuning;
+  };
+  SessionArgs sessionArgs(const Napi::CallbackInfo& info) {
+    if (!model_) throw NativeError("DISPOSED", "model was disposed and cannot be used any more");
+    SessionArgs a;
+    a.ctxSize = info[0].As<Napi::Number>().Uint32Value();
+    a.ubatch = info[1].IsNumber() ? info[1].As<Napi::Number>().Uint32Value() : 64;
+    a.kernels = info[2].IsNumber() ? info[2].As<Napi::Number>().Uint32Value() : 0;
+    if (a.kernels > 2) throw NativeError("INVALID_ARGUMENT", "kernels must be 0 (auto), 1 (gpu) or 2 (cpu)");
+    // Optional tuning { rowsPerSubgroup?, stageInput?, wideLoads?, integerDot?, prefillKernel?, prefillIntegerDot? }
+    // (runtime/tuning.ts).
+    if (info[3].IsObject()) {
+      Napi::Object t = info[3].As<Napi::Object>();
+      if (t.Get("rowsPerSubgroup").IsNumber()) a.tuning.rows = t.Get("rowsPerSubgroup").As<Napi::Number>().Int32Value();
+      auto flag = [&](const char* key, int& out) {
+        Napi::Value v = t.Get(key);
+        if (v.IsBoolean()) out = v.As<Napi::Boolean>().Value() ? 1 : 0;
+      };
+      flag("stageInput", a.tuning.stage);
+      flag("wideLoads", a.tuning.wide);
+      flag("integerDot", a.tuning.dot8);
+      flag("prefillIntegerDot", a.tuning.prefillDot8);
+      Napi::Value k = t.Get("prefillKernel");
+      if (k.IsString()) {
+        const std::string name = k.As<Napi::String>().Utf8Value();
+        a.tuning.prefillKernel = name == "gemm" ? 0 : name == "tiled16" ? 1 : name == "matvec" ? 2 : name == "lane" ? 3 : name == "coopmat" ? 4 : 99;
+      }
+    }
+    return a;
+  }
+  static Napi::Value wrapSession(Napi::Env env, std::shared_ptr<Session> session) {
+    auto* data = env.GetInstanceData<AddonData>();
+    return data->sessionCtor.New({Napi::External<std::shared_ptr<Session>>::New(env, &session)});
+  }
+
   Napi::Value CreateSession(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     return guarded(env, [&]() -> Napi::Value {
-      if (!model_) throw NativeError("DISPOSED", "model was disposed and cannot be used any more");
-      uint32_t ctxSize = info[0].As<Napi::Number>().Uint32Value();
-      uint32_t ubatch = info[1].IsNumber() ? info[1].As<Napi::Number>().Uint32Value() : 64;
-      uint32_t kernels = info[2].IsNumber() ? info[2].As<Napi::Number>().Uint32Value() : 0;
-      if (kernels > 2) throw NativeError("INVALID_ARGUMENT", "kernels must be 0 (auto), 1 (gpu) or 2 (cpu)");
-      // Optional tuning { rowsPerSubgroup?, stageInput?, wideLoads?, integerDot?, prefillKernel?, prefillIntegerDot? }
-      // (runtime/tuning.ts).
-      Session::Tuning tuning;
-      if (info[3].IsObject()) {
-        Napi::Object t = info[3].As<Napi::Object>();
-        if (t.Get("rowsPerSubgroup").IsNumber()) tuning.rows = t.Get("rowsPerSubgroup").As<Napi::Number>().Int32Value();
-        auto flag = [&](const char* key, int& out) {
-          Napi::Value v = t.Get(key);
-          if (v.IsBoolean()) out = v.As<Napi::Boolean>().Value() ? 1 : 0;
-        };
-        flag("stageInput", tuning.stage);
-        flag("wideLoads", tuning.wide);
-        flag("integerDot", tuning.dot8);
-        flag("prefillIntegerDot", tuning.prefillDot8);
-        Napi::Value k = t.Get("prefillKernel");
-        if (k.IsString()) {
-          const std::string name = k.As<Napi::String>().Utf8Value();
-          tuning.prefillKernel = name == "gemm" ? 0 : name == "tiled16" ? 1 : name == "matvec" ? 2 : name == "lane" ? 3 : name == "coopmat" ? 4 : 99;
-        }
+      SessionArgs a = sessionArgs(info);
+      return wrapSession(env, std::make_shared<Session>(model_, a.ctxSize, a.ubatch, Session::KernelSet(a.kernels), a.tuning));
+    });
+  }
+
+  // The same on a worker thread → Promise<Session>: building the session's pipelines (a first launch compiles
+  // them) and recording its command buffers never block the JS thread — a game's frame loop keeps running.
+  class CreateSessionWorker : public Napi::AsyncWorker {
+   public:
+    CreateSessionWorker(Napi::Env env, std::shared_ptr<ModelWeights> model, SessionArgs args)
+        : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), model_(std::move(model)), args_(args) {}
+    Napi::Promise promise() { return deferred_.Promise(); }
+    void Execute() override {
+      try {
+        session_ = std::make_shared<Session>(model_, args_.ctxSize, args_.ubatch, Session::KernelSet(args_.kernels), args_.tuning);
+      } catch (const std::exception& e) {
+        error_.capture(e);
+        SetError(e.what());
       }
-      auto session = std::make_shared<Session>(model_, ctxSize, ubatch, Session::KernelSet(kernels), tuning);
-      auto* data = env.GetInstanceData<AddonData>();
-      return data->sessionCtor.New({Napi::External<std::shared_ptr<Session>>::New(env, &session)});
+    }
+    void OnOK() override { deferred_.Resolve(wrapSession(Env(), std::move(session_))); }
+    void OnError(const Napi::Error&) override {
+      deferred_.Reject(makeError(Env(), error_.code, error_.message, error_.vkResult).Value());
+    }
+
+   private:
+    Napi::Promise::Deferred deferred_;
+    std::shared_ptr<ModelWeights> model_;  // alive until the session exists, whatever JS does meanwhile
+    SessionArgs args_;
+    std::shared_ptr<Session> session_;
+    CapturedError error_;
+  };
+  Napi::Value CreateSessionAsync(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    return guarded(env, [&]() -> Napi::Value {
+      auto* w = new CreateSessionWorker(env, model_, sessionArgs(info));
+      Napi::Promise p = w->promise();
+      w->Queue();
+      return p;
     });
   }
   Napi::Value DeviceBytes(const Napi::CallbackInfo& info) {

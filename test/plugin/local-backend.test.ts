@@ -19,6 +19,8 @@ const chat = (text: string): ChatMessage[] => [
   { role: "user", content: text },
 ];
 
+const settled = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 async function collect(it: AsyncIterable<string>): Promise<string> {
   let s = "";
   for await (const c of it) s += c;
@@ -114,6 +116,47 @@ describe("LocalBackend", () => {
     expect(r.index).toBe(r.logProbs.indexOf(Math.max(...r.logProbs)));
     for (const lp of r.logProbs) expect(lp).toBeLessThan(0);
     backend.dispose();
+  });
+
+  it("prepare() builds the first conversation's pipelines and session off the JS thread; the first line builds none", async () => {
+    const fresh = await Runtime.create({ pipelineCache: false });
+    try {
+      const m = await fresh.loadModel(await syntheticModel("tiny", "q8_0"));
+      const backend = new LocalBackend(m, { contextSize: 128 });
+      const memoryBefore = fresh.deviceMemoryInUse;
+      let ticks = 0;
+      const ticker = setInterval(() => ticks++, 0);
+      const prepared = backend.prepare();
+      expect(backend.prepare()).toBe(prepared); // once
+      await prepared;
+      clearInterval(ticker);
+      expect(ticks).toBeGreaterThan(0); // the event loop ran while the session was built
+      const built = fresh.pipelineBuilds.pipelines;
+      expect(built).toBeGreaterThan(5);
+      expect(fresh.deviceMemoryInUse).toBeGreaterThan(memoryBefore); // the session waits, with its KV cache
+      expect(backend.sessionCount).toBe(0);
+      const text = await collect(backend.generate({ cacheKey: "bram", messages: chat("Good morning."), sampling: { maxTokens: 4, temperature: 0 } }));
+      expect(text.length).toBeGreaterThan(0);
+      expect(backend.sessionCount).toBe(1);
+      expect(fresh.pipelineBuilds.pipelines).toBe(built);
+      // The prepared session is the conversation's: no second KV cache was made for it.
+      const oneSession = fresh.deviceMemoryInUse;
+      await collect(backend.generate({ cacheKey: "mira", messages: chat("Hi."), sampling: { maxTokens: 1, temperature: 0 } }));
+      expect(fresh.deviceMemoryInUse - oneSession).toBe(oneSession - memoryBefore);
+      backend.dispose();
+      await settled(); // a session frees its memory once its queued work has settled
+      expect(fresh.deviceMemoryInUse).toBe(memoryBefore);
+      await expect(backend.prepare()).rejects.toMatchObject({ code: "DISPOSED" });
+      // A spare session still waiting at dispose() goes too.
+      const unused = new LocalBackend(m, { contextSize: 128 });
+      await unused.prepare();
+      expect(fresh.deviceMemoryInUse).toBeGreaterThan(memoryBefore);
+      unused.dispose();
+      await settled();
+      expect(fresh.deviceMemoryInUse).toBe(memoryBefore);
+    } finally {
+      fresh.dispose();
+    }
   });
 
   it("rejects bad arguments and use after dispose with typed errors", async () => {

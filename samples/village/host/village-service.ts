@@ -152,8 +152,11 @@ export class VillageService {
         runtime = await Runtime.create({ device: options.device });
         device = runtime.device.name;
         const model = await runtime.loadModel(resolved.path);
-        backend = new LocalBackend(model, { contextSize: 2048, device });
+        const local = new LocalBackend(model, { contextSize: 2048, device });
+        backend = local;
         modelNote = `${resolved.note} — running on ${device}${await tuneForThisGpu(model, runtime.device.type)}`;
+        // The first conversation's session (and the GPU pipelines it builds) before the village opens.
+        await local.prepare();
       } catch (error) {
         runtime?.dispose();
         runtime = undefined;
