@@ -146,7 +146,7 @@ export class Model {
     if (overridden.length) throw new InvalidArgumentError(`tune: ${overridden.join(", ")} override the settings it would time; unset them`);
     const device = this.#context.device;
     tuneRuns(options, device); // bad options fail even when a stored result would be returned
-    const probe = this.createSession({ contextSize: 1, ubatch: 1, tuning: "default" });
+    const probe = await this.createSessionAsync({ contextSize: 1, ubatch: 1, tuning: "default" });
     const builtIn = probe.tuning;
     probe.dispose();
     const defaults: KernelTuning = { decode: builtIn.decode!, prefill: builtIn.prefill };

@@ -347,7 +347,7 @@ export async function measureTuning(
     let session: Session | undefined;
     let logitErr: number | undefined;
     try {
-      session = model.createSession(sessionOptions);
+      session = await model.createSessionAsync(sessionOptions); // its new pipelines are built off the JS thread
       const step = await session.evaluate(check.tokens, { logits: "last" });
       // The greedy token the GPU found must be the logits' own argmax (the LM head's fused argmax on GPUs).
       if (step.argmax !== argmaxOf(step.logits!)) {
