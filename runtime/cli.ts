@@ -20,7 +20,7 @@ commands:
                                            write a random-weight Llama GGUF with the real Llama 2 vocabulary
                                            (K-quant types need shape small or tinyllama)
   bench --plan --model FILE [--at N] [--kernels auto|gpu|cpu] [--json]
-                                           the decode step's cost proxies: dispatches, barriers, bytes read, host↔device bytes
+                                           the decode step's cost proxies: dispatches, barriers, bytes read, host↔device bytes (and pipelines per session)
   tune --model FILE [--force] [--steps N] [--prefill-tokens N] [--repeat N] [--device D] [--json]
                                            time the decode and prefill kernels' settings on this GPU and store
                                            the fastest (used by every later load of this model shape here)
@@ -217,6 +217,12 @@ async function main(argv: string[]): Promise<void> {
   const run = commands[command] ?? fail(`unknown command "${command}"\n${USAGE}`);
   await run(rest);
 }
+
+// Output piped into a reader that stops early (`parley bench --plan … | head`): end quietly, as Unix tools do.
+process.stdout.on("error", (e: NodeJS.ErrnoException) => {
+  if (e.code === "EPIPE") process.exit(0);
+  throw e;
+});
 
 main(process.argv.slice(2)).catch((e: unknown) => {
   if (e instanceof ParleyError) fail(`${e.message} [${e.code}]`);

@@ -136,7 +136,7 @@ export const GPU_MAX_PENALTY_WINDOW = 256;
 
 export interface NativeSession {
   eval(tokens: Int32Array, pos: number, mode: number): Promise<NativeEvalResult>;
-  plan(): { dispatches: number; barriers: number };
+  plan(): { dispatches: number; barriers: number; pipelines: number };
   /**
    * GPU-resident greedy loop: evaluates `first` at `pos` and feeds each argmax back, `n` steps (1..64)
    * in one queue submission; resolves to the n greedy tokens. Fills cache positions pos..pos+n-1.

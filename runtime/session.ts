@@ -289,8 +289,9 @@ export class Session {
     return Array.from(r.tokens);
   }
 
-  /** Dispatches and barriers recorded for one decode step (deterministic speed proxies). */
-  plan(): { dispatches: number; barriers: number; weightBytes: number } {
+  /** Dispatches and barriers recorded for one decode step (deterministic speed proxies), and the distinct
+   * pipelines all of this session's recordings use (each one a shader compile on a first launch). */
+  plan(): { dispatches: number; barriers: number; pipelines: number; weightBytes: number } {
     return { ...this.#live().plan(), weightBytes: this.model.weightBytes };
   }
 

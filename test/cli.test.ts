@@ -1,5 +1,5 @@
 // The `parley` command as a user runs it: the compiled bin (dist/runtime/cli.js, built by `npm test`'s pretest).
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { existsSync, statSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
@@ -84,7 +84,22 @@ describe("parley CLI", () => {
       expect(plan.hostRoundTripsPerToken.greedy).toBeLessThanOrEqual(0.1);
       expect(plan.hostRoundTripsPerToken.sampled).toBeLessThanOrEqual(0.1);
       expect(plan.hostRoundTripsPerToken.topK).toBeLessThanOrEqual(1);
+      // Pipelines a session builds (each a shader compile on a player's first launch): decode, prompt steps, top-k
+      // and the GPU loop's advances, one weight type.
+      expect(plan.pipelines).toBeGreaterThan(8);
+      expect(plan.pipelines).toBeLessThanOrEqual(kernels === "gpu" ? 16 : 13);
     }
+  });
+
+  it("ends quietly (exit 0) when its output's reader stops early, as `parley bench --plan … | head -1` does", async () => {
+    const model = await syntheticModel("tiny", "q4_0");
+    const child = spawn(process.execPath, [bin, "bench", "--plan", "--model", model], { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
+    let stderr = "";
+    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+    child.stdout.once("data", () => child.stdout.destroy()); // the reader goes away after the first chunk
+    const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+    expect(stderr).not.toMatch(/EPIPE|Error/);
+    expect(code).toBe(0);
   });
 
   it("streams text without --json and reports errors with their code and a non-zero exit", async () => {

@@ -334,6 +334,7 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
       Napi::Object o = Napi::Object::New(info.Env());
       o.Set("dispatches", session_->decodePlan().dispatches);
       o.Set("barriers", session_->decodePlan().barriers);
+      o.Set("pipelines", session_->pipelineCount());
       return o;
     });
   }

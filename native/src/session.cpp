@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <map>
+#include <set>
 #include <cstring>
 #include <string>
 #include <thread>
@@ -420,6 +421,7 @@ Session::Session(std::shared_ptr<ModelWeights> model, uint32_t contextSize, uint
     collecting_ = nullptr;
     const uint32_t threads = envUint("PARLEY_PIPELINE_THREADS", 1, 64, std::max(1u, std::min(16u, std::thread::hardware_concurrency())));
     ctx_.prepareKernels(names, threads);
+    pipelineCount_ = uint32_t(std::set<std::string>(names.begin(), names.end()).size());
     decodePlan_ = prefillPlan_ = Plan{};
     recordAll();
   } catch (...) {

@@ -70,6 +70,8 @@ class Session {
   uint64_t submits() const { return submits_.load(); }
   uint32_t contextSize() const { return ctxSize_; }
   Plan decodePlan() const { return decodePlan_; }
+  // Distinct kernels (pipelines: kernel and specialization constants) this session's recordings use.
+  uint32_t pipelineCount() const { return pipelineCount_; }
   // The kernels and settings this session's recordings use (after defaults, tuning and environment).
   const KernelChoice& kernels() const { return kernels_; }
   uint64_t deviceBytes() const { return deviceBytes_; }
@@ -137,4 +139,5 @@ class Session {
   VkFence fence_ = VK_NULL_HANDLE;
   Plan decodePlan_, prefillPlan_;
   uint64_t deviceBytes_ = 0;
+  uint32_t pipelineCount_ = 0;
 };

@@ -11,6 +11,9 @@ import { GPU_TOP_K } from "../native.js";
 export interface DecodePlan {
   dispatches: number;
   barriers: number;
+  /** Distinct compute pipelines a session with these settings builds (decode, prompt steps, sampling): on a
+   * player's first launch the driver compiles each one before the first token. */
+  pipelines: number;
   /** Bytes of weights a decode step reads (all matrices but the embedding table). */
   weightBytes: number;
   /** Everything a decode step reads at context position `position`: weights, one embedding row, norms, KV cache. */
@@ -40,7 +43,7 @@ export interface DecodePlan {
 const REPLY_TOKENS = 256;
 
 export function decodePlan(model: Model, session: Session, position = 0): DecodePlan {
-  const { dispatches, barriers, weightBytes } = session.plan();
+  const { dispatches, barriers, pipelines, weightBytes } = session.plan();
   const c = model.info.config;
   const kvDim = c.nHeadKv * c.headDim;
   const embeddingRowBytes = c.nEmbd * 4; // upper bound: one f32 row of the embedding table
@@ -50,6 +53,7 @@ export function decodePlan(model: Model, session: Session, position = 0): Decode
   return {
     dispatches,
     barriers,
+    pipelines,
     weightBytes,
     bytesRead,
     position,
