@@ -54,8 +54,9 @@ export class LocalBackend implements DialogueBackend {
   /**
    * Creates the first conversation's session now, on a worker thread, so the first line an NPC speaks does not
    * create it on the game's thread: a session's creation builds the model's GPU pipelines, and on a player's first
-   * launch (no pipeline cache yet) the driver compiles each one — up to a second or so on a GPU, a frozen frame if
-   * it happened mid-game. Call it behind the loading screen, after `model.tune()`; calling it again does nothing.
+   * launch (no pipeline cache yet) the driver compiles each one — a frozen frame if it happened mid-game (how long
+   * on a GPU is not measured yet; llama.cpp's first request on an H200 takes seconds, mostly such compiling). Call
+   * it behind the loading screen, after `model.tune()`; calling it again does nothing, unless the last call failed.
    */
   prepare(): Promise<void> {
     if (this.#disposed) return Promise.reject(new ParleyError("DISPOSED", "LocalBackend was disposed and cannot be used any more"));
@@ -64,7 +65,10 @@ export class LocalBackend implements DialogueBackend {
       const session = await this.model.createSessionAsync(this.#sessionOptions());
       if (this.#disposed) session.dispose();
       else this.#spare = session;
-    })();
+    })().catch((error: unknown) => {
+      this.#preparing = undefined; // a later call tries again
+      throw error;
+    });
     return this.#preparing;
   }
 

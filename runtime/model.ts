@@ -189,7 +189,7 @@ export class Model {
 
   /**
    * createSession on a worker thread: the session's pipelines are built (on a first launch the driver compiles
-   * each one; on a GPU that can take a second) and its command buffers recorded without blocking the JS thread,
+   * each one) and its command buffers recorded without blocking the JS thread,
    * so a game's frames keep coming. Later sessions with the same options build nothing (pipelines are built once
    * per runtime), so a game can create its first session this way behind a loading screen.
    */

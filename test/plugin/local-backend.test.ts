@@ -147,8 +147,14 @@ describe("LocalBackend", () => {
       await settled(); // a session frees its memory once its queued work has settled
       expect(fresh.deviceMemoryInUse).toBe(memoryBefore);
       await expect(backend.prepare()).rejects.toMatchObject({ code: "DISPOSED" });
-      // A spare session still waiting at dispose() goes too.
+      // A spare session still waiting at dispose() goes too; a failed prepare() can be tried again.
       const unused = new LocalBackend(m, { contextSize: 128 });
+      process.env.PARLEY_PIPELINE_THREADS = "0";
+      try {
+        await expect(unused.prepare()).rejects.toMatchObject({ code: "INVALID_ARGUMENT" });
+      } finally {
+        delete process.env.PARLEY_PIPELINE_THREADS;
+      }
       await unused.prepare();
       expect(fresh.deviceMemoryInUse).toBeGreaterThan(memoryBefore);
       unused.dispose();
