@@ -55,7 +55,7 @@ export interface ValidationMessage {
 }
 
 /** The persistent Vulkan pipeline cache of a runtime (see Runtime.pipelineCache). */
-/** The compute pipelines a runtime has built (each one compiles its shader in the driver: most of a first launch). */
+/** The compute pipelines a runtime has built (GPU drivers compile each one's shader then; on a first launch, with no pipeline cache, that takes time). */
 export interface PipelineBuildStats {
   /** Pipelines built so far (each kernel and specialization once per runtime). */
   pipelines: number;
