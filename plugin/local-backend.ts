@@ -35,6 +35,7 @@ export class LocalBackend implements DialogueBackend {
   readonly #ubatch: number | undefined;
   readonly #sessions = new Map<string, Session>(); // insertion order = recency (oldest first)
   readonly #inUse = new Map<string, number>();
+  readonly #creating = new Map<string, Promise<Session>>(); // sessions being built on a worker thread, by cacheKey
   #disposed = false;
   #spare: Session | undefined; // made by prepare(), taken by the first conversation
   #preparing: Promise<void> | undefined;
@@ -61,7 +62,7 @@ export class LocalBackend implements DialogueBackend {
   prepare(): Promise<void> {
     if (this.#disposed) return Promise.reject(new ParleyError("DISPOSED", "LocalBackend was disposed and cannot be used any more"));
     this.#preparing ??= (async () => {
-      if (this.#sessions.size > 0) return; // a conversation already built the pipelines
+      if (this.#sessions.size > 0 || this.#creating.size > 0) return; // a conversation already builds the pipelines
       const session = await this.model.createSessionAsync(this.#sessionOptions());
       if (this.#disposed) session.dispose();
       else this.#spare = session;
@@ -94,7 +95,7 @@ export class LocalBackend implements DialogueBackend {
     const { maxTokens, stop, ...sampling } = request.sampling;
     if (!Number.isInteger(maxTokens) || maxTokens < 1) throw new InvalidArgumentError(`generate: sampling.maxTokens must be a positive integer, got ${maxTokens}`);
     if (request.signal?.aborted) throw new AbortError();
-    const session = this.#acquire(request.cacheKey);
+    const session = await this.#acquire(request.cacheKey);
     // Our own signal: a consumer that stops early (break / return()) must not leave the session with a
     // token evaluation in flight, so we abort and let the session's loop finish on its own terms.
     const controller = new AbortController();
@@ -135,7 +136,7 @@ export class LocalBackend implements DialogueBackend {
 
   async choose(request: ChooseRequest): Promise<ChooseResult> {
     if (request.options.length === 0) throw new InvalidArgumentError("choose needs at least one option");
-    const session = this.#acquire(request.cacheKey);
+    const session = await this.#acquire(request.cacheKey);
     try {
       const r = await session.choose(request.messages, request.options, { signal: request.signal });
       return { index: r.index, logProbs: r.logProbs };
@@ -160,29 +161,63 @@ export class LocalBackend implements DialogueBackend {
     this.#spare = undefined;
   }
 
-  #acquire(cacheKey: string): Session {
+  /**
+   * The conversation's session, claimed (counted in use, so never evicted) until #release. A new conversation's
+   * session is built on a worker thread (createSessionAsync): its KV cache allocation and command recording
+   * would otherwise stall the game's thread for a few milliseconds (~5 ms for a 2048-token TinyLlama session on
+   * lavapipe). Requests for a key whose session is still being built wait for that one.
+   */
+  async #acquire(cacheKey: string): Promise<Session> {
     if (this.#disposed) throw new ParleyError("DISPOSED", "LocalBackend was disposed and cannot be used any more");
     if (typeof cacheKey !== "string" || cacheKey === "") throw new InvalidArgumentError("cacheKey must be a non-empty string");
-    let session = this.#sessions.get(cacheKey);
-    if (session && session.disposed) {
-      this.#sessions.delete(cacheKey);
-      session = undefined;
-    }
-    if (session) {
-      this.#sessions.delete(cacheKey); // move to most recent
-    } else {
-      // Evict least recently used sessions that are idle.
-      for (const [key, s] of this.#sessions) {
-        if (this.#sessions.size < this.maxSessions) break;
-        if ((this.#inUse.get(key) ?? 0) > 0) continue;
-        this.#sessions.delete(key);
-        s.dispose();
+    this.#inUse.set(cacheKey, (this.#inUse.get(cacheKey) ?? 0) + 1);
+    try {
+      // prepare() still building the first session: take that one rather than build a second beside it.
+      if (this.#preparing && !this.#spare && this.#sessions.size === 0) await this.#preparing.catch(() => undefined);
+      for (;;) {
+        if (this.#disposed) throw new ParleyError("DISPOSED", "LocalBackend was disposed and cannot be used any more");
+        const pending = this.#creating.get(cacheKey);
+        if (pending) {
+          await pending.catch(() => undefined); // its own request reports a failure; look again either way
+          continue;
+        }
+        const existing = this.#sessions.get(cacheKey);
+        this.#sessions.delete(cacheKey); // re-inserted below as the most recent
+        if (existing && !existing.disposed) {
+          this.#sessions.set(cacheKey, existing);
+          return existing;
+        }
+        return await this.#create(cacheKey);
       }
-      session = this.#spare && !this.#spare.disposed ? this.#spare : this.model.createSession(this.#sessionOptions());
-      this.#spare = undefined;
+    } catch (error) {
+      this.#release(cacheKey);
+      throw error;
+    }
+  }
+
+  async #create(cacheKey: string): Promise<Session> {
+    // Evict least recently used sessions that are idle; sessions still being built count as alive.
+    for (const [key, s] of this.#sessions) {
+      if (this.#sessions.size + this.#creating.size < this.maxSessions) break;
+      if ((this.#inUse.get(key) ?? 0) > 0) continue;
+      this.#sessions.delete(key);
+      s.dispose();
+    }
+    const spare = this.#spare && !this.#spare.disposed ? this.#spare : undefined;
+    this.#spare = undefined;
+    const creation = spare ? Promise.resolve(spare) : this.model.createSessionAsync(this.#sessionOptions());
+    this.#creating.set(cacheKey, creation);
+    let session: Session;
+    try {
+      session = await creation;
+    } finally {
+      this.#creating.delete(cacheKey);
+    }
+    if (this.#disposed) {
+      session.dispose();
+      throw new ParleyError("DISPOSED", "LocalBackend was disposed and cannot be used any more");
     }
     this.#sessions.set(cacheKey, session);
-    this.#inUse.set(cacheKey, (this.#inUse.get(cacheKey) ?? 0) + 1);
     return session;
   }
 

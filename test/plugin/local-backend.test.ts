@@ -1,5 +1,5 @@
 // LocalBackend on the real runtime (tiny synthetic model on the Vulkan driver) and FallbackBackend.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { AbortError, Runtime, type ChatMessage, type Model } from "../../runtime/index.js";
 import { FallbackBackend, LocalBackend, NoModelError } from "../../plugin/local-backend.js";
 import { syntheticModel } from "../fixtures/models.js";
@@ -162,6 +162,57 @@ describe("LocalBackend", () => {
       expect(fresh.deviceMemoryInUse).toBe(memoryBefore);
     } finally {
       fresh.dispose();
+    }
+  });
+
+  it("builds a new conversation's session on a worker thread; requests for a key still being built share it", async () => {
+    const backend = new LocalBackend(model, { contextSize: 128, maxSessions: 2 });
+    const onThread = vi.spyOn(model, "createSession");
+    const offThread = vi.spyOn(model, "createSessionAsync");
+    try {
+      const memoryBefore = runtime.deviceMemoryInUse;
+      const request = (key: string) => ({ cacheKey: key, messages: chat("Good morning."), sampling: { maxTokens: 2, temperature: 0 } });
+      // Two lines for the same NPC at once, then a choice for it: one session, built once.
+      const [a, b, c] = await Promise.all([
+        collect(backend.generate(request("bram"))),
+        collect(backend.generate(request("bram"))),
+        backend.choose({ cacheKey: "bram", messages: chat("I want to buy a sword."), options: ["buy", "leave"] }),
+      ]);
+      expect(a).toBe(b); // greedy, and the second ran on the first one's session and cache
+      expect(c.logProbs).toHaveLength(2);
+      expect(backend.sessionCount).toBe(1);
+      expect(offThread).toHaveBeenCalledTimes(1);
+      const oneSession = runtime.deviceMemoryInUse - memoryBefore;
+      expect(oneSession).toBeGreaterThan(0);
+      // Three new keys at once with room for two: the sessions being built count, nothing in use is evicted.
+      await Promise.all(["mira", "tam", "oswin"].map((key) => collect(backend.generate(request(key)))));
+      expect(offThread).toHaveBeenCalledTimes(4);
+      expect(backend.sessionCount).toBeGreaterThanOrEqual(2);
+      await collect(backend.generate(request("bram"))); // evicted above (idle); re-built, evicting idle ones down to maxSessions
+      expect(offThread).toHaveBeenCalledTimes(5);
+      expect(backend.sessionCount).toBe(2);
+      await settled();
+      expect(runtime.deviceMemoryInUse - memoryBefore).toBe(2 * oneSession);
+      expect(onThread).not.toHaveBeenCalled();
+      // A conversation that starts while prepare() is still building takes prepare()'s session.
+      const early = new LocalBackend(model, { contextSize: 128 });
+      const builtBefore = offThread.mock.calls.length;
+      const preparing = early.prepare();
+      await collect(early.generate(request("bram")));
+      await preparing;
+      expect(offThread.mock.calls.length - builtBefore).toBe(1);
+      expect(early.sessionCount).toBe(1);
+      early.dispose();
+      // Disposed while a session is still being built: the request fails with DISPOSED, nothing leaks.
+      const pending = collect(backend.generate(request("late")));
+      backend.dispose();
+      await expect(pending).rejects.toMatchObject({ code: "DISPOSED" });
+      await settled();
+      expect(runtime.deviceMemoryInUse).toBe(memoryBefore);
+    } finally {
+      onThread.mockRestore();
+      offThread.mockRestore();
+      backend.dispose();
     }
   });
 
