@@ -134,9 +134,15 @@ export interface NativeChainSampling {
 /** The longest penalty window the GPU sampling loop applies (native Session::kMaxPenaltyWindow). */
 export const GPU_MAX_PENALTY_WINDOW = 256;
 
+/** Dispatches and barriers per token of the GPU loop, greedy and sampled (penalties included). */
+export interface ChainPlan {
+  greedy: { dispatches: number; barriers: number };
+  sampled: { dispatches: number; barriers: number };
+}
+
 export interface NativeSession {
   eval(tokens: Int32Array, pos: number, mode: number): Promise<NativeEvalResult>;
-  plan(): { dispatches: number; barriers: number; pipelines: number };
+  plan(): { dispatches: number; barriers: number; pipelines: number; chain: ChainPlan };
   /**
    * GPU-resident greedy loop: evaluates `first` at `pos` and feeds each argmax back, `n` steps (1..64)
    * in one queue submission; resolves to the n greedy tokens. Fills cache positions pos..pos+n-1.

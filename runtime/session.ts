@@ -6,7 +6,7 @@
 import type { ChatMessage } from "./chat-template.js";
 import { ContextOverflowError, DisposedError, InvalidArgumentError, ParleyError } from "./errors.js";
 import type { Model } from "./model.js";
-import { EvalMode, GPU_MAX_PENALTY_WINDOW, GPU_TOP_K, nativeAsync, native, type DeviceInfo, type NativeModel, type NativeSession, type NativeTuning } from "./native.js";
+import { EvalMode, GPU_MAX_PENALTY_WINDOW, GPU_TOP_K, nativeAsync, native, type ChainPlan, type DeviceInfo, type NativeModel, type NativeSession, type NativeTuning } from "./native.js";
 import { Sampler, type SamplingOptions } from "./sampler.js";
 import { StopStringMatcher } from "./stop-strings.js";
 import { StreamingDetokenizer } from "./tokenizer/detokenizer.js";
@@ -289,9 +289,11 @@ export class Session {
     return Array.from(r.tokens);
   }
 
-  /** Dispatches and barriers recorded for one decode step (deterministic speed proxies), and the distinct
-   * pipelines all of this session's recordings use (each one a shader compile on a first launch). */
-  plan(): { dispatches: number; barriers: number; pipelines: number; weightBytes: number } {
+  /** Dispatches and barriers recorded for one decode step (deterministic speed proxies), per token of the GPU
+   * loop generate() runs (`chain`: the step and the advance that picks and embeds the next token, greedy or
+   * sampled), and the distinct pipelines all of this session's recordings use (each one a shader compile on a
+   * first launch). */
+  plan(): { dispatches: number; barriers: number; pipelines: number; chain: ChainPlan; weightBytes: number } {
     return { ...this.#live().plan(), weightBytes: this.model.weightBytes };
   }
 

@@ -80,6 +80,9 @@ describe("npm run bench", () => {
     expectPositive(p.plan.dispatches, "parley.plan.dispatches");
     expectPositive(p.plan.barriers, "parley.plan.barriers");
     expectPositive(p.plan.weightBytes, "parley.plan.weightBytes");
+    // The GPU loop's per-token work: the step without its embedding, plus the advance that embeds the next token.
+    expect(p.plan.chain?.greedy.dispatches).toBe(p.plan.dispatches);
+    expect(p.plan.chain?.sampled.barriers).toBe(p.plan.barriers + 1);
     // The cold child ran with Parley's pipeline cache off, so it cannot have started from a cache file.
     expect(p.firstTokenCold?.pipelineCacheWarm).toBe(false);
     // Each fresh child builds its session's pipelines (a process's runtime starts with none) before its prompt step.

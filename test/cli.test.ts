@@ -73,6 +73,13 @@ describe("parley CLI", () => {
       // product finds the greedy token itself (no argmax dispatch).
       expect(plan.dispatches).toBeLessThanOrEqual(kernels === "gpu" ? 5 * L + 2 : 9 * L + 4);
       expect(plan.barriers).toBeLessThanOrEqual(kernels === "gpu" ? 5 * L + 1 : 9 * L + 3);
+      // Per token of generate()'s GPU loop, greedy or sampled (penalties included): the step, then one advance that
+      // picks the next token (argmax, or penalties, top 64 and the draw) and embeds it — no embedding dispatch in the
+      // step, no dispatches of their own for the penalties or the draw; a barrier on either side of the advance.
+      for (const path of ["greedy", "sampled"] as const) {
+        expect(plan.chain[path].dispatches).toBeLessThanOrEqual(kernels === "gpu" ? 5 * L + 2 : 9 * L + 4);
+        expect(plan.chain[path].barriers).toBeLessThanOrEqual(kernels === "gpu" ? 5 * L + 2 : 9 * L + 4);
+      }
       // One decode step reads each weight once, plus the KV cache and small vectors.
       expect(plan.readRatio).toBeGreaterThanOrEqual(1);
       expect(plan.readRatio).toBeLessThan(1.5);
@@ -87,7 +94,7 @@ describe("parley CLI", () => {
       // Pipelines a session builds (each a shader compile on a player's first launch): decode, prompt steps, top-k
       // and the GPU loop's advances, one weight type.
       expect(plan.pipelines).toBeGreaterThan(8);
-      expect(plan.pipelines).toBeLessThanOrEqual(kernels === "gpu" ? 16 : 13);
+      expect(plan.pipelines).toBeLessThanOrEqual(kernels === "gpu" ? 15 : 12);
     }
   });
 

@@ -457,5 +457,9 @@ describe("sessions and generation", () => {
     expect(fused.dispatches).toBeLessThanOrEqual(5 * L + 2);
     expect(fused.barriers).toBeLessThanOrEqual(5 * L + 1);
     expect(fused.weightBytes).toBeGreaterThan(0);
+    // The GPU loop, per token: the step without its embedding, then the advance, which embeds the next token
+    // (greedy: the argmax; sampled: penalties, top 64 and the draw in the same dispatch).
+    for (const path of [fused.chain.greedy, fused.chain.sampled]) expect(path).toEqual({ dispatches: 5 * L + 2, barriers: 5 * L + 2 });
+    expect(tiled.chain.greedy.dispatches).toBe(tiled.dispatches);
   });
 });

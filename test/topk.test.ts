@@ -6,7 +6,7 @@
 // groups of 5 equal values (so the 64th place cuts through ties) and on a plain one, on the real driver
 // (lavapipe in CI) with the validation layer; and a GPU sampling loop must then draw the host's tokens.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Runtime, type Model } from "../runtime/index.js";
+import { Runtime, type GenerateOptions, type Model } from "../runtime/index.js";
 import { customModel } from "./fixtures/custom-models.js";
 import { restoreEnvAfterEach } from "./fixtures/env.js";
 import { syntheticModel } from "./fixtures/models.js";
@@ -75,6 +75,34 @@ describe("top-64 candidates on the GPU", () => {
       }
       expect(replies[0].length).toBeGreaterThan(0);
       expect(replies[0]).toEqual(replies[1]);
+    } finally {
+      model.dispose();
+    }
+    expect(runtime.validationMessages()).toEqual([]);
+  }, 120_000);
+
+  it("a GPU sampling loop over 32 slices applies the repetition penalties as the host does (each slice penalizes its own logits)", async () => {
+    process.env.PARLEY_TOPK_GROUPS = "32";
+    const model = await runtime.loadModel(await syntheticModel("tiny", "q8_0"));
+    try {
+      const reply = async (options: GenerateOptions, gpuLoop: boolean) => {
+        const s = model.createSession({ contextSize: 96, kernels: "gpu" });
+        const tokens: number[] = [];
+        for await (const c of s.generate([1, 15043, 29892, 3186], { ...options, maxTokens: 40, gpuLoop })) tokens.push(...c.tokens);
+        s.dispose();
+        return tokens;
+      };
+      // A bonus for the last 16 tokens (negative presence penalty) makes this model repeat itself, so every
+      // term counts: the bonus, the repeat penalty's division and the per-occurrence frequency penalty.
+      const penalties = { repeatPenalty: 1.3, frequencyPenalty: 2, presencePenalty: -40, repeatLastN: 16 };
+      const samplings: GenerateOptions[] = [{ temperature: 0 }, { temperature: 0.9, topK: 20, topP: 0.95, minP: 0, seed: 5 }];
+      for (const sampling of samplings) {
+        const onGpu = await reply({ ...sampling, ...penalties }, true);
+        expect(onGpu.length).toBeGreaterThan(20);
+        expect(onGpu).toEqual(await reply({ ...sampling, ...penalties }, false));
+        // The penalties really act: without them the reply differs.
+        expect(onGpu).not.toEqual(await reply(sampling, true));
+      }
     } finally {
       model.dispose();
     }

@@ -1,21 +1,29 @@
-// The end of one GPU-resident loop step, shared by decode_advance.comp (greedy) and sample_advance.comp:
+// The end of one GPU-resident loop step, shared by decode_advance.comp (greedy) and topk.comp's SAMPLE build:
 // the chosen token becomes the next step's input, the step's position moves on by one, and the token is
-// appended to the host-visible chain output, so n tokens need one submission and one fence wait.
+// appended to the host-visible chain output, so n tokens need one submission and one fence wait. (The two
+// kernels also embed the token into x, embed_row.glsl, for the next step.)
 //
-// Binding 0 (the step-parameter uniform every kernel gets) is not read here: the same buffer is bound
-// again at binding 1 as a storage buffer, so the step can advance pos0 for the next one.
-layout(std430, set = 0, binding = 1) buffer StepRW {  // mirrors StepParams in common.glsl
+// Binding 0 (the step-parameter uniform every kernel gets) is not read for this: the same buffer is bound
+// again as a storage buffer, so the step can advance pos0 for the next one. The bindings default to decode_advance's;
+// a kernel that binds them elsewhere defines CHAIN_STEP_BINDING, CHAIN_TOKENS_BINDING and CHAIN_OUT_BINDING first.
+#ifndef CHAIN_STEP_BINDING
+#define CHAIN_STEP_BINDING 1
+#define CHAIN_TOKENS_BINDING 3
+#define CHAIN_OUT_BINDING 4
+#endif
+layout(std430, set = 0, binding = CHAIN_STEP_BINDING) buffer StepRW {  // mirrors StepParams in common.glsl
   uint n_tokens;
   uint pos0;
   uint logits_begin;
   uint pad0;
 } step_rw;
-layout(std430, set = 0, binding = 3) writeonly buffer Tokens { uint tokens[]; };
-layout(std430, set = 0, binding = 4) buffer Chain {
+layout(std430, set = 0, binding = CHAIN_TOKENS_BINDING) writeonly buffer Tokens { uint tokens[]; };
+layout(std430, set = 0, binding = CHAIN_OUT_BINDING) buffer Chain {
   uint count;         // tokens appended so far (the host zeroes it before the submission)
   uint out_tokens[];  // `capacity` entries
 } chain;
 
+// Call from one invocation.
 void advance_chain(uint t, uint n_vocab, uint capacity) {
   uint i = chain.count;
   // The raw token goes to the host (0xffffffff reads as -1 there, as eval's argmax does); the next

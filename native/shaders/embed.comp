@@ -8,6 +8,7 @@
 layout(local_size_x = 64) in;
 layout(std430, set = 0, binding = 2) readonly buffer Tokens { uint tokens[]; };
 layout(std430, set = 0, binding = 3) writeonly buffer X { float x[]; };
+#include "embed_row.glsl"
 
 layout(push_constant) uniform PC {
   uint K;             // embedding length
@@ -19,9 +20,5 @@ void main() {
   uint t = gl_WorkGroupID.x;
   if (t >= step.n_tokens) return;
   uint id = min(tokens[t], pc.n_vocab - 1u);  // ids are validated on the host; clamp keeps reads in bounds
-  float w[32];
-  for (uint b = gl_LocalInvocationID.x; b < pc.K / 32u; b += 64u) {
-    dequant_block(id, b, pc.K, pc.scale_offset, w);
-    [[unroll]] for (uint j = 0u; j < 32u; ++j) x[t * pc.K + b * 32u + j] = w[j];
-  }
+  embed_row(id, t * pc.K, pc.K, pc.scale_offset, 64u);
 }

@@ -1,5 +1,5 @@
-// The GPU sampling loop's sampler (Session::Sampling, written by the host before each chain), shared by
-// penalize.comp and sample_advance.comp. Declare SAMPLER_BINDING before including.
+// The GPU sampling loop's sampler (Session::Sampling, written by the host before each chain), read and advanced
+// by topk.comp's SAMPLE build (penalties, sample_pick.glsl). Declare SAMPLER_BINDING before including.
 layout(std430, set = 0, binding = SAMPLER_BINDING) buffer SamplerState {
   float temperature;        // <= 0: greedy (the top candidate, no draw)
   uint top_k;               // 1..63 (< the candidates)

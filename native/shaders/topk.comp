@@ -17,10 +17,22 @@
 // order too). Order within the output is unspecified. Everything that is not per element runs on all 256
 // threads: the bin holding the K-th key comes from a suffix sum over the histogram and the output positions
 // from prefix sums, each 8 doubling steps.
+// SAMPLE (compiled as topk_sample_<embedding format>, the GPU sampling loop's step between two decode replays,
+// Session::decodeChain): before its selection each workgroup applies the repetition penalties to its slice
+// of the logits in place (runtime/sampler.ts's applyPenalties, over the last `penalty_window` tokens of the
+// history); after the second level the last workgroup draws the next token from the 64 candidates
+// (sample_pick.glsl), advances the loop (chain_advance.glsl) and embeds the token into x for the next step
+// (embed_row.glsl). Penalties, draw, advance and embedding need no dispatch or barrier of their own.
+#extension GL_EXT_control_flow_attributes : enable
 #include "common.glsl"
 
 layout(local_size_x = 256) in;
+#ifdef SAMPLE
+// Penalized in place by each workgroup and read back by its other invocations: coherent.
+layout(std430, set = 0, binding = 1) coherent buffer Logits { float logits[]; };
+#else
 layout(std430, set = 0, binding = 1) readonly buffer Logits { float logits[]; };
+#endif
 layout(std430, set = 0, binding = 2) writeonly buffer Result { uint result_ids[64]; float result_logits[64]; };
 // finished: workgroups done with their slice (the last resets it); cand[g * TOP_K + j]: slice g's candidates
 // as (token id, logit bits), unused entries (a slice shorter than TOP_K) as (~0, bits of -inf).
@@ -29,7 +41,28 @@ layout(std430, set = 0, binding = 3) coherent buffer Candidates { uint finished;
 layout(push_constant) uniform PC {
   uint n_vocab;
   uint slice;  // logits per workgroup (the grid covers the row; the last slice may be shorter)
+#ifdef SAMPLE
+  uint capacity;  // entries of chain.out_tokens
+  uint K;         // embedding length
+  uint scale_offset;
+#endif
 } pc;
+
+#ifdef SAMPLE
+#define CHAIN_STEP_BINDING 4
+#define CHAIN_TOKENS_BINDING 5
+#define CHAIN_OUT_BINDING 6
+#include "chain_advance.glsl"
+#define SAMPLER_BINDING 7
+#include "sampler_state.glsl"
+#include "sample_pick.glsl"
+layout(std430, set = 0, binding = 8) buffer History { uint history[]; };  // the token at each position
+#define WEIGHT_BINDING 9
+#include "weights.glsl"
+layout(std430, set = 0, binding = 10) writeonly buffer X { float x[]; };
+#include "embed_row.glsl"
+shared uint chosen;
+#endif
 
 const uint TOP_K = 64u;
 shared uint histogram[256];
@@ -56,6 +89,10 @@ void emit(uint slot, uint id, float v) {
   if (from_cands) {
     result_ids[slot] = id;
     result_logits[slot] = v;
+#ifdef SAMPLE
+    cand_ids_sh[slot] = id;
+    cand_logits_sh[slot] = v;
+#endif
   } else {
     cands.cand[gl_WorkGroupID.x * TOP_K + slot] = uvec2(id, floatBitsToUint(v));
   }
@@ -150,6 +187,36 @@ void select_top(uint tid, uint k) {
   barrier();  // the shared state is reused by the next selection
 }
 
+#ifdef SAMPLE
+// The repetition penalties on the logits of ids [lo, hi), row_base the row's start: for every distinct token of
+// the window (the last penalty_window positions up to the current one, pos0), a positive logit is divided by the
+// repeat penalty and a negative one multiplied, then count·frequency + presence is subtracted. Each invocation
+// takes window positions in turn and applies a token's penalty at its first occurrence only, counting the others
+// (the window is at most 256 tokens, so the quadratic count stays small; tokens outside the slice are skipped).
+void penalize_slice(uint tid, uint lo, uint hi, uint row_base) {
+  uint n = min(state.penalty_window, step.pos0 + 1u);
+  uint start = step.pos0 + 1u - n;
+  for (uint i = tid; i < n; i += 256u) {
+    uint t = history[start + i];
+    if (t < lo || t >= hi) continue;
+    bool first = true;
+    uint count = 0u;
+    for (uint j = 0u; j < n; ++j) {
+      if (history[start + j] == t) {
+        count++;
+        if (j < i) first = false;
+      }
+    }
+    if (!first) continue;
+    float l = logits[row_base + t];
+    l = l <= 0.0 ? l * state.repeat_penalty : l / state.repeat_penalty;
+    logits[row_base + t] = l - (float(count) * state.frequency_penalty + state.presence_penalty);
+  }
+  memoryBarrierBuffer();
+  barrier();  // the slice's penalized logits before any invocation selects from them
+}
+#endif
+
 void main() {
   uint tid = gl_LocalInvocationID.x;
   uint groups = gl_NumWorkGroups.x;
@@ -159,6 +226,9 @@ void main() {
   src_base = (step.n_tokens - 1u - step.logits_begin) * pc.n_vocab + src_id0;
   src_n = src_id0 < pc.n_vocab ? min(pc.slice, pc.n_vocab - src_id0) : 0u;
   uint k = min(TOP_K, src_n);
+#ifdef SAMPLE
+  penalize_slice(tid, src_id0, src_id0 + src_n, src_base - src_id0);
+#endif
   select_top(tid, k);
   // A short slice pads its entries with elements no real logit loses to (and, at equal keys, ids after all).
   for (uint j = k + tid; j < TOP_K; j += 256u) cands.cand[gl_WorkGroupID.x * TOP_K + j] = uvec2(0xffffffffu, floatBitsToUint(-1.0 / 0.0));
@@ -177,6 +247,22 @@ void main() {
   // Level 2: the candidates of every slice, in slice order.
   from_cands = true;
   src_n = groups * TOP_K;
-  select_top(tid, min(TOP_K, pc.n_vocab));
+  uint candidates = min(TOP_K, pc.n_vocab);
+  select_top(tid, candidates);
   if (tid == 0u) cands.finished = 0u;  // ready for the next dispatch (it follows a pipeline barrier)
+
+#ifdef SAMPLE
+  // The draw: emit() also left the candidates in shared memory (select_top ends with a barrier).
+  sort_candidates(tid, candidates);
+  barrier();
+  if (tid == 0u) {
+    uint t = pick(candidates);
+    // The penalties of the next step look at this token at the next position.
+    if (state.penalty_window > 0u) history[step_rw.pos0 + 1u] = t;
+    advance_chain(t, pc.n_vocab, pc.capacity);
+    chosen = t < pc.n_vocab ? t : 0u;
+  }
+  barrier();
+  embed_row(chosen, 0u, pc.K, pc.scale_offset, 256u);
+#endif
 }

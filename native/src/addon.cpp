@@ -335,6 +335,15 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
       o.Set("dispatches", session_->decodePlan().dispatches);
       o.Set("barriers", session_->decodePlan().barriers);
       o.Set("pipelines", session_->pipelineCount());
+      // Per token of the GPU loop (generate()'s path): the step, then the advance that chooses and embeds the next token.
+      Napi::Object chain = Napi::Object::New(info.Env());
+      for (bool sampled : {false, true}) {
+        Napi::Object c = Napi::Object::New(info.Env());
+        c.Set("dispatches", session_->chainPlan(sampled).dispatches);
+        c.Set("barriers", session_->chainPlan(sampled).barriers);
+        chain.Set(sampled ? "sampled" : "greedy", c);
+      }
+      o.Set("chain", chain);
       return o;
     });
   }

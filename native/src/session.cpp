@@ -284,7 +284,7 @@ Session::Session(std::shared_ptr<ModelWeights> model, uint32_t contextSize, uint
     deviceBytes_ += bytes;
     return Buffer(ctx_, bytes, kStorage, Buffer::Kind::DeviceLocal);
   };
-  // Also a storage buffer: decodeChain's decode_advance kernel moves pos0 on between steps.
+  // Also a storage buffer: decodeChain's advance kernels move pos0 on between steps.
   params_ = Buffer(ctx_, sizeof(StepParams), VK_BUFFER_USAGE_UNIFORM_BUFFER_BIT | VK_BUFFER_USAGE_STORAGE_BUFFER_BIT,
                    Buffer::Kind::HostVisible);
   tokens_ = Buffer(ctx_, T * 4, VK_BUFFER_USAGE_STORAGE_BUFFER_BIT, Buffer::Kind::HostVisible);
@@ -400,7 +400,7 @@ Session::Session(std::shared_ptr<ModelWeights> model, uint32_t contextSize, uint
     advanceCmd_ = cmds[4];
     shortPrefillCmd_ = cmds[5];
     sampleAdvanceCmd_ = cmds[6];
-    penalizedAdvanceCmd_ = cmds[7];
+    embedCmd_ = cmds[7];
     VkFenceCreateInfo fci{VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
     VK_CHECK(vkCreateFence(dev, &fci, nullptr, &fence_));
 
@@ -432,20 +432,20 @@ Session::Session(std::shared_ptr<ModelWeights> model, uint32_t contextSize, uint
 }
 
 void Session::recordAll() {
-  recordForward(decodeCmd_, 1, decodePlan_, decodeProfile_);
-  recordForward(prefillCmd_, ubatch_, prefillPlan_, prefillProfile_);
+  recordForward(decodeCmd_, 1, false, decodePlan_, decodeProfile_);
+  recordForward(prefillCmd_, ubatch_, true, prefillPlan_, prefillProfile_);
   if (kernels_.shortPrefill) {
     const bool profiling = profiling_;  // profiles cover the decode and the full prefill recordings
     profiling_ = false;
     Plan unused;
     Profile noProfile;
-    recordForward(shortPrefillCmd_, KernelChoice::kShortPrefill, unused, noProfile, true);
+    recordForward(shortPrefillCmd_, KernelChoice::kShortPrefill, true, unused, noProfile, true);
     profiling_ = profiling;
   }
+  recordEmbed(embedCmd_);
   recordTopK();
-  recordAdvance(advanceCmd_, Advance::Greedy);
-  recordAdvance(sampleAdvanceCmd_, Advance::Sample);
-  recordAdvance(penalizedAdvanceCmd_, Advance::PenalizedSample);
+  recordAdvance(advanceCmd_, Advance::Greedy, greedyAdvancePlan_);
+  recordAdvance(sampleAdvanceCmd_, Advance::Sample, sampleAdvancePlan_);
 }
 
 void Session::beginRecording(VkCommandBuffer cmd, VkCommandBufferUsageFlags flags) {
@@ -468,52 +468,68 @@ void Session::memoryBarrier(VkCommandBuffer cmd, VkPipelineStageFlags srcStages,
   vkCmdPipelineBarrier(cmd, srcStages, dstStages, 0, 1, &mb, 0, nullptr, 0, nullptr);
 }
 
-// The topk kernel (native/shaders/topk.comp): topkGroups_ workgroups each select the top 64 of their slice of
-// the logits row, and the last to finish selects among their candidates.
-void Session::dispatchTopK(Recorder& r) {
-  const uint32_t nVocab = model_->hparams().nVocab;
-  struct { uint32_t nVocab, slice; } pc{nVocab, ceilDiv(nVocab, topkGroups_)};
-  r.dispatch("topk", {logits_, topk_, topkCandidates_}, pc, ceilDiv(nVocab, pc.slice));
-}
-
-// decodeChain's step between two decode replays: the greedy advance (the step's argmax becomes the next
-// input) or the topk selection and a draw from it (sample_advance.comp), after the repetition penalties
-// (penalize.comp) for PenalizedSample. Each command buffer appears n times in one submission, hence
-// SIMULTANEOUS_USE (decodeCmd_ is recorded with it too).
-void Session::recordAdvance(VkCommandBuffer cmd, Advance mode) {
-  beginRecording(cmd, VK_COMMAND_BUFFER_USAGE_SIMULTANEOUS_USE_BIT);
-  // The decode step's results (and everything else it wrote or read) before these kernels read the
-  // argmax or logits and overwrite the token id and the step parameters the step read.
-  memoryBarrier(cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_WRITE_BIT, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
-                VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT);
-  Plan unused;
-  Profile noProfile;
+// Records into `cmd` with the per-dispatch timestamps off: profiles cover the decode and prefill recordings.
+template <typename Body>
+void Session::recordUnprofiled(VkCommandBuffer cmd, Plan& plan, Body&& body) {
   const bool profiling = profiling_;
   profiling_ = false;
-  {
-    Recorder r(*this, cmd, 1, unused, noProfile);
-    const uint32_t nVocab = model_->hparams().nVocab;
-    if (mode != Advance::Greedy) {
-      struct { uint32_t nVocab; } vocabPc{nVocab};
-      if (mode == Advance::PenalizedSample) {
-        r.dispatch("penalize", {logits_, history_, samplerState_}, vocabPc, 1);
-        r.barrier();
-      }
-      dispatchTopK(r);
-      r.barrier();
-      struct { uint32_t nVocab, capacity, candidates; } pc{nVocab, kMaxChain, std::min(kTopK, nVocab)};
-      r.dispatch("sample_advance", {params_, topk_, tokens_, chain_, samplerState_, history_}, pc, 1);
-    } else {
-      struct { uint32_t nVocab, capacity; } pc{nVocab, kMaxChain};
-      r.dispatch("decode_advance", {params_, argmax_, tokens_, chain_}, pc, 1);
-    }
+  Profile noProfile;
+  try {
+    Recorder r(*this, cmd, 1, plan, noProfile);
+    body(r);
+  } catch (...) {
+    profiling_ = profiling;
+    throw;
   }
   profiling_ = profiling;
-  // The next decode step reads the new token id (storage) and step parameters (uniform), and writes
-  // what this step's kernels read; the host reads the chain output and sampler state after the fence.
+}
+
+// decodeChain's step between two decode replays: the greedy advance (decode_advance_*: the step's argmax becomes
+// the next input) or the sampled one (topk_sample_*: penalties, top 64, a draw from them), each embedding the
+// token it chose into x for the next replay, which therefore starts at the first layer. Each command buffer
+// appears n times in one submission, hence SIMULTANEOUS_USE (decodeCmd_ is recorded with it too).
+void Session::recordAdvance(VkCommandBuffer cmd, Advance mode, Plan& plan) {
+  beginRecording(cmd, VK_COMMAND_BUFFER_USAGE_SIMULTANEOUS_USE_BIT);
+  // The decode step's results (and everything else it wrote or read) before these kernels read the
+  // argmax or logits and overwrite x, the token id and the step parameters the step read.
+  memoryBarrier(cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_WRITE_BIT, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
+                VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT);
+  plan = Plan{};
+  recordUnprofiled(cmd, plan, [&](Recorder& r) {
+    const LlamaHParams& hp = model_->hparams();
+    const WeightMatrix& embd = model_->tokenEmbd;
+    if (mode == Advance::Sample) {
+      struct { uint32_t nVocab, slice, capacity, K, scaleOffset; } pc{hp.nVocab, ceilDiv(hp.nVocab, topkGroups_), kMaxChain, hp.nEmbd,
+                                                                      embd.scaleOffsetWords};
+      r.dispatch("topk_sample_" + embd.kernelSuffix(),
+                 {logits_, topk_, topkCandidates_, params_, tokens_, chain_, samplerState_, history_, embd.buffer, x_}, pc,
+                 ceilDiv(hp.nVocab, pc.slice));
+    } else {
+      struct { uint32_t nVocab, capacity, K, scaleOffset; } pc{hp.nVocab, kMaxChain, hp.nEmbd, embd.scaleOffsetWords};
+      r.dispatch("decode_advance_" + embd.kernelSuffix(), {params_, argmax_, tokens_, chain_, embd.buffer, x_}, pc, 1);
+    }
+  });
+  // The next decode step reads x (storage) and the step parameters (uniform), and writes what this step's
+  // kernels read; the host reads the chain output and sampler state after the fence.
   memoryBarrier(cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_WRITE_BIT,
                 VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_HOST_BIT,
                 VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_UNIFORM_READ_BIT | VK_ACCESS_HOST_READ_BIT);
+  endRecording(cmd);
+}
+
+// A decode step's token embedding (the token id the host wrote), before decodeCmd_ in the same submission.
+void Session::recordEmbed(VkCommandBuffer cmd) {
+  beginRecording(cmd, 0);
+  // The previous submission's kernels (which may still read x) before the embedding overwrites it.
+  memoryBarrier(cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT,
+                VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_WRITE_BIT);
+  embedPlan_ = Plan{};
+  recordUnprofiled(cmd, embedPlan_, [&](Recorder& r) {
+    const LlamaHParams& hp = model_->hparams();
+    struct { uint32_t K, nVocab, scaleOffset; } pc{hp.nEmbd, hp.nVocab, model_->tokenEmbd.scaleOffsetWords};
+    r.dispatch("embed_" + model_->tokenEmbd.kernelSuffix(), {model_->tokenEmbd.buffer, tokens_, x_}, pc, 1);
+    r.barrier();
+  });
   endRecording(cmd);
 }
 
@@ -525,12 +541,13 @@ void Session::recordTopK() {
   memoryBarrier(topkCmd_, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_WRITE_BIT, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
                 VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT);
   Plan unused;
-  Profile noProfile;
-  const bool profiling = profiling_;
-  profiling_ = false;
-  Recorder r(*this, topkCmd_, 1, unused, noProfile);
-  dispatchTopK(r);
-  profiling_ = profiling;
+  recordUnprofiled(topkCmd_, unused, [&](Recorder& r) {
+    // topkGroups_ workgroups each select the top 64 of their slice of the logits row, and the last to finish
+    // selects among their candidates (native/shaders/topk.comp).
+    const uint32_t nVocab = model_->hparams().nVocab;
+    struct { uint32_t nVocab, slice; } pc{nVocab, ceilDiv(nVocab, topkGroups_)};
+    r.dispatch("topk", {logits_, topk_, topkCandidates_}, pc, ceilDiv(nVocab, pc.slice));
+  });
   memoryBarrier(topkCmd_, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_WRITE_BIT, VK_PIPELINE_STAGE_HOST_BIT, VK_ACCESS_HOST_READ_BIT);
   endRecording(topkCmd_);
 }
@@ -564,7 +581,7 @@ void Session::releaseVulkanObjects() {
 
 // The whole Llama forward pass, top to bottom. `capacity` is how many tokens the grid covers; the
 // actual count comes from the step parameters, so the same recording serves every step.
-void Session::recordForward(VkCommandBuffer cmd, uint32_t capacity, Plan& plan, Profile& profile, bool matvecTiles) {
+void Session::recordForward(VkCommandBuffer cmd, uint32_t capacity, bool embed, Plan& plan, Profile& profile, bool matvecTiles) {
   const ModelWeights& m = *model_;
   const LlamaHParams& hp = m.hparams();
   const uint32_t kvPairs = hp.nHeadKv * hp.headDim / 2;
@@ -573,10 +590,12 @@ void Session::recordForward(VkCommandBuffer cmd, uint32_t capacity, Plan& plan, 
   if (profiling_ && !collecting_) vkCmdResetQueryPool(cmd, profile.pool, 0, kMaxTimestamps);
   Recorder r(*this, cmd, capacity, plan, profile, matvecTiles);
 
-  // Token embeddings: x = token_embd[tokens].
-  struct { uint32_t K, nVocab, scaleOffset; } embedPc{hp.nEmbd, hp.nVocab, m.tokenEmbd.scaleOffsetWords};
-  r.dispatch("embed_" + m.tokenEmbd.kernelSuffix(), {m.tokenEmbd.buffer, tokens_, x_}, embedPc, capacity);
-  r.barrier();
+  // Token embeddings: x = token_embd[tokens] (a decode step finds its token's in x already).
+  if (embed) {
+    struct { uint32_t K, nVocab, scaleOffset; } embedPc{hp.nEmbd, hp.nVocab, m.tokenEmbd.scaleOffsetWords};
+    r.dispatch("embed_" + m.tokenEmbd.kernelSuffix(), {m.tokenEmbd.buffer, tokens_, x_}, embedPc, capacity);
+    r.barrier();
+  }
 
   // Decode on GPUs fuses each RMSNorm into the matrix-vector products that read it; otherwise the
   // step normalizes once into xn_ and runs the tiled kernels.
@@ -710,7 +729,9 @@ Session::Result Session::eval(const std::vector<int32_t>& tokens, uint32_t pos, 
     std::memcpy(params_.mapped(), &p, sizeof p);
     std::memcpy(tokens_.mapped(), tokens.data() + c, m * 4);
 
-    std::vector<VkCommandBuffer> cmds{m == 1 ? decodeCmd_ : kernels_.shortPrefill && m <= KernelChoice::kShortPrefill ? shortPrefillCmd_ : prefillCmd_};
+    std::vector<VkCommandBuffer> cmds;
+    if (m == 1) cmds = {embedCmd_, decodeCmd_};
+    else cmds = {kernels_.shortPrefill && m <= KernelChoice::kShortPrefill ? shortPrefillCmd_ : prefillCmd_};
     const uint32_t rows = output == Output::AllLogits ? m : 1;
     if (wantLogits) {
       VK_CHECK(vkResetCommandBuffer(copyCmd_, 0));
@@ -777,11 +798,12 @@ std::vector<int32_t> Session::decodeChain(int32_t first, uint32_t pos, uint32_t 
   std::memcpy(tokens_.mapped(), &first, 4);
   uint32_t* chain = static_cast<uint32_t*>(chain_.mapped());
   chain[0] = 0;
-  std::vector<VkCommandBuffer> cmds;
-  cmds.reserve(2 * n);
+  // The first token's embedding, then n × (a decode step, the advance that embeds the next token).
+  std::vector<VkCommandBuffer> cmds{embedCmd_};
+  cmds.reserve(1 + 2 * n);
   for (uint32_t i = 0; i < n; ++i) {
     cmds.push_back(decodeCmd_);
-    cmds.push_back(!sampling ? advanceCmd_ : sampling->penaltyWindow > 0 ? penalizedAdvanceCmd_ : sampleAdvanceCmd_);
+    cmds.push_back(sampling ? sampleAdvanceCmd_ : advanceCmd_);
   }
   VkSubmitInfo si{VK_STRUCTURE_TYPE_SUBMIT_INFO};
   si.commandBufferCount = uint32_t(cmds.size());

@@ -27,7 +27,7 @@ class Session {
     std::vector<float> topLogits;
   };
   struct Plan {
-    uint32_t dispatches = 0, barriers = 0;  // recorded in the decode command buffer
+    uint32_t dispatches = 0, barriers = 0;  // per token, as recorded (barriers: dependencies between dispatches)
   };
 
   // Kernel sets and measured tunings: native/src/kernel_choice.h.
@@ -44,13 +44,13 @@ class Session {
   // GPU-resident greedy loop: the same as n successive eval({t}, pos + i, ArgmaxOnly) calls that feed
   // each argmax back (evaluates `first` at pos, its argmax t1 at pos+1, ...; fills cache positions
   // pos..pos+n-1; returns t1..tn), in one queue submission and one fence wait. A decode_advance
-  // dispatch between the decode replays moves the argmax into the token buffer and the position on.
-  // n in 1..kMaxChain. Blocks until the GPU is done: call off the JS thread.
+  // dispatch between the decode replays moves the argmax into the token buffer and the position on, and
+  // embeds it for the next replay. n in 1..kMaxChain. Blocks until the GPU is done: call off the JS thread.
   //
-  // With `sampling`, each step samples instead (the GPU-resident sampling loop): the topk kernel selects
-  // the 64 most likely tokens and sample_advance.comp draws from them with runtime/sampler.ts's chain and
-  // random generator, starting from sampling->rng; on return sampling->rng holds the state after the
-  // chain's draws, so the host sampler can continue the same stream.
+  // With `sampling`, each step samples instead (the GPU-resident sampling loop): topk.comp's SAMPLE build
+  // applies the repetition penalties, selects the 64 most likely tokens and draws from them with
+  // runtime/sampler.ts's chain and random generator (sample_pick.glsl), starting from sampling->rng; on return
+  // sampling->rng holds the state after the chain's draws, so the host sampler can continue the same stream.
   static constexpr uint32_t kMaxChain = 64;
   struct Sampling {  // mirrors SamplerState in native/shaders/sampler_state.glsl
     float temperature;  // > 0, or <= 0 for greedy decoding with penalties
@@ -69,7 +69,14 @@ class Session {
   // Queue submissions (each one a host round trip: submit, fence wait) this session has made.
   uint64_t submits() const { return submits_.load(); }
   uint32_t contextSize() const { return ctxSize_; }
-  Plan decodePlan() const { return decodePlan_; }
+  // One decode step as eval() runs it (the embedding, then the recorded step).
+  Plan decodePlan() const { return {embedPlan_.dispatches + decodePlan_.dispatches, embedPlan_.barriers + decodePlan_.barriers}; }
+  // One token of decodeChain's loop: the recorded step, then the advance (which embeds the next token); the
+  // barriers count the two between them.
+  Plan chainPlan(bool sampled) const {
+    const Plan& a = sampled ? sampleAdvancePlan_ : greedyAdvancePlan_;
+    return {decodePlan_.dispatches + a.dispatches, decodePlan_.barriers + a.barriers + 2};
+  }
   // Distinct kernels (pipelines: kernel and specialization constants) this session's recordings use.
   uint32_t pipelineCount() const { return pipelineCount_; }
   // The kernels and settings this session's recordings use (after defaults, tuning and environment).
@@ -94,10 +101,14 @@ class Session {
                      VkAccessFlags dstAccess);
   std::vector<std::string>* collecting_ = nullptr;  // during the dry run: the kernel of every dispatch
   void recordTopK();
-  void dispatchTopK(Recorder& r);
-  enum class Advance { Greedy, Sample, PenalizedSample };
-  void recordAdvance(VkCommandBuffer cmd, Advance mode);
-  void recordForward(VkCommandBuffer cmd, uint32_t capacity, Plan& plan, Profile& profile, bool matvecTiles = false);
+  template <typename Body>
+  void recordUnprofiled(VkCommandBuffer cmd, Plan& plan, Body&& body);
+  enum class Advance { Greedy, Sample };
+  void recordAdvance(VkCommandBuffer cmd, Advance mode, Plan& plan);
+  void recordEmbed(VkCommandBuffer cmd);
+  // `embed`: the recording starts with the tokens' embedding (prompt steps); the decode step's comes from
+  // embedCmd_ (eval) or the previous step's advance (decodeChain).
+  void recordForward(VkCommandBuffer cmd, uint32_t capacity, bool embed, Plan& plan, Profile& profile, bool matvecTiles = false);
 
   void printProfile(const Profile& p);
   void releaseVulkanObjects();  // the destructor's work; also run when the constructor fails part-way
@@ -113,7 +124,7 @@ class Session {
   uint32_t logitRows_ = 1;
   Buffer params_, tokens_, argmax_, topk_, logitsHost_;
   Buffer chain_;  // decodeChain's output: a counter, then up to kMaxChain token ids (host-visible)
-  Buffer samplerState_;  // decodeChain's Sampling (host-visible): read and advanced by sample_advance.comp
+  Buffer samplerState_;  // decodeChain's Sampling (host-visible): read and advanced by topk_sample_*
   Buffer history_;       // the token at each position (host-visible), for the GPU loop's penalties
   Buffer x_, xn_, attn_, logits_, kCache_, vCache_, rope_;
   // q, k and v are regions of one buffer, as are gate and up, so a stacked product writes them in one
@@ -132,12 +143,12 @@ class Session {
   VkCommandPool commandPool_ = VK_NULL_HANDLE;
   VkCommandBuffer decodeCmd_ = VK_NULL_HANDLE, prefillCmd_ = VK_NULL_HANDLE, copyCmd_ = VK_NULL_HANDLE, topkCmd_ = VK_NULL_HANDLE,
                   shortPrefillCmd_ = VK_NULL_HANDLE;
-  VkCommandBuffer advanceCmd_ = VK_NULL_HANDLE;  // decodeChain: [decodeCmd_, advanceCmd_] × n in one submission
-  VkCommandBuffer sampleAdvanceCmd_ = VK_NULL_HANDLE;  // ... or [decodeCmd_, sampleAdvanceCmd_] × n when sampling,
-  VkCommandBuffer penalizedAdvanceCmd_ = VK_NULL_HANDLE;  // or penalizedAdvanceCmd_ with repetition penalties
+  VkCommandBuffer embedCmd_ = VK_NULL_HANDLE;    // a decode step's token embedding: eval runs [embedCmd_, decodeCmd_]
+  VkCommandBuffer advanceCmd_ = VK_NULL_HANDLE;  // decodeChain: embedCmd_, then [decodeCmd_, advanceCmd_] × n in one submission
+  VkCommandBuffer sampleAdvanceCmd_ = VK_NULL_HANDLE;  // ... or [decodeCmd_, sampleAdvanceCmd_] × n when sampling
   std::atomic<uint64_t> submits_{0};
   VkFence fence_ = VK_NULL_HANDLE;
-  Plan decodePlan_, prefillPlan_;
+  Plan decodePlan_, prefillPlan_, embedPlan_, greedyAdvancePlan_, sampleAdvancePlan_;
   uint64_t deviceBytes_ = 0;
   uint32_t pipelineCount_ = 0;
 };

@@ -172,7 +172,7 @@ export class ParleySide {
         ...(matvecRowsSweep.length ? { matvecRowsSweep } : {}),
         deviceBytes: model.info.deviceBytes + sessionBytes,
         deviceMemory: { weightsBytes: model.info.deviceBytes, sessionBytes },
-        plan: { dispatches: plan.dispatches, barriers: plan.barriers, weightBytes: plan.weightBytes },
+        plan: { dispatches: plan.dispatches, barriers: plan.barriers, weightBytes: plan.weightBytes, chain: plan.chain },
         tuning: session.tuning,
       };
     } finally {

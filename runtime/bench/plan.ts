@@ -6,11 +6,14 @@
 
 import type { Model } from "../model.js";
 import { gpuLoopSubmissions, type Session } from "../session.js";
-import { GPU_TOP_K } from "../native.js";
+import { GPU_TOP_K, type ChainPlan } from "../native.js";
 
 export interface DecodePlan {
+  /** One decode step as `session.evaluate([token])` runs it. */
   dispatches: number;
   barriers: number;
+  /** Per token of generate()'s GPU loop: greedy, and sampled (the dialogue system's path, penalties included). */
+  chain: ChainPlan;
   /** Distinct compute pipelines a session with these settings builds (decode, prompt steps, sampling): on a
    * player's first launch the driver compiles each one before the first token. */
   pipelines: number;
@@ -43,7 +46,7 @@ export interface DecodePlan {
 const REPLY_TOKENS = 256;
 
 export function decodePlan(model: Model, session: Session, position = 0): DecodePlan {
-  const { dispatches, barriers, pipelines, weightBytes } = session.plan();
+  const { dispatches, barriers, chain, pipelines, weightBytes } = session.plan();
   const c = model.info.config;
   const kvDim = c.nHeadKv * c.headDim;
   const embeddingRowBytes = c.nEmbd * 4; // upper bound: one f32 row of the embedding table
@@ -53,6 +56,7 @@ export function decodePlan(model: Model, session: Session, position = 0): Decode
   return {
     dispatches,
     barriers,
+    chain,
     pipelines,
     weightBytes,
     bytesRead,

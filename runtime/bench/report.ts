@@ -2,7 +2,7 @@
 // small protocol both sides use to time the first token in a fresh child process.
 
 import type { DecodeTuning, PrefillTuning } from "../tuning.js";
-import type { PipelineBuildStats } from "../native.js";
+import type { ChainPlan, PipelineBuildStats } from "../native.js";
 import { spawn } from "node:child_process";
 import { realpathSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -73,8 +73,8 @@ export interface ParleyFigures extends SideFigures {
   ubatch: number;
   contextSize: number;
   deviceMemory: { weightsBytes: number; sessionBytes: number };
-  /** One decode step's recorded work. */
-  plan: { dispatches: number; barriers: number; weightBytes: number };
+  /** One decode step's recorded work; `chain`: per token of the GPU loop (greedy, sampled), since session 8. */
+  plan: { dispatches: number; barriers: number; weightBytes: number; chain?: ChainPlan };
   /** The kernel settings the figures were measured with (a stored tuning, or the device's defaults; decode
    * null: kernels without the matrix-vector decode). */
   tuning?: { decode: DecodeTuning | null; prefill: PrefillTuning };
@@ -253,7 +253,8 @@ export function formatTable(r: BenchReport): string {
   const head = [
     `model:   ${m.path}${m.synthesized ? ` (synthetic ${m.shape} ${m.type}, seed ${m.seed})` : ""}, ${(m.parameterCount / 1e6).toFixed(1)}M parameters, ${fmtBytes(m.fileBytes)}`,
     `parley:  ${p.device.name} (${p.device.type}; ${p.device.driverName} ${p.device.driverInfo}; Vulkan ${p.device.apiVersion}), ubatch ${p.ubatch}, ` +
-      `decode step: ${p.plan.dispatches} dispatches, ${p.plan.barriers} barriers`,
+      `decode step: ${p.plan.dispatches} dispatches, ${p.plan.barriers} barriers` +
+      (p.plan.chain ? `; per token of the GPU loop: ${p.plan.chain.greedy.dispatches}/${p.plan.chain.greedy.barriers} greedy, ${p.plan.chain.sampled.dispatches}/${p.plan.chain.sampled.barriers} sampled` : ""),
     q
       ? `peer:    ${q.name} ${q.version}, ${q.backend} backend${q.backend === "cpu" ? `, ${q.threads} thread${q.threads === 1 ? "" : "s"} (${q.threadTrials.length ? `tried ${q.threadTrials.map((t) => `${t.threads}: ${fmtMs(t.medianMsPerToken)}/token`).join(", ")}` : "--peer-threads"})` : ` (${q.gpuDevices.join(", ")})`}, batch ${q.batchSize}`
       : "peer:    skipped (--skip-peer)",

@@ -1,32 +1,34 @@
-#version 450
-// One step of the GPU-resident sampling loop (Session::decodeChain with a sampler): draws the next token
-// from the topk kernel's 64 candidates (after penalize.comp, when penalties are on) with runtime/sampler.ts's chain — top-k → top-p → min-p →
-// temperature → one draw from xoshiro128** — then advances the loop (chain_advance.glsl).
+// The GPU sampling loop's draw (topk.comp's SAMPLE build): runtime/sampler.ts's chain — top-k → top-p → min-p →
+// temperature → one draw from xoshiro128** — over the topk selection's candidates, continuing the host
+// sampler's random stream (the host hands its generator state in and takes it back).
 //
-// The same algorithm as the host sampler over the same candidates and the same random stream (the host
-// hands its generator state in and takes it back), in float32 where the host uses float64: the two pick
-// the same token unless a draw lands within float rounding of a boundary between two candidates.
+// The same algorithm as the host sampler over the same candidates, in float32 where the host uses float64:
+// the two pick the same token unless a draw lands within float rounding of a boundary between two candidates.
 //
-// 64 invocations, one per candidate: each finds its rank (logit descending, ties → lower token id, the
-// host's order), then invocation 0 walks the sorted list (at most 63 entries: cheap, and sequential like
-// the host's loops, so the cut-offs and the draw accumulate in the same order).
+// The caller puts the candidates in cand_ids_sh / cand_logits_sh; sort_candidates (one invocation per
+// candidate) ranks them (logit descending, ties → lower token id, the host's order), then one invocation
+// calls pick(), which walks the sorted list (at most 63 entries: cheap, and sequential like the host's loops,
+// so the cut-offs and the draw accumulate in the same order). Include after sampler_state.glsl.
 
-
-layout(local_size_x = 64) in;
-#include "chain_advance.glsl"
-layout(std430, set = 0, binding = 2) readonly buffer TopK { uint cand_ids[64]; float cand_logits[64]; };
-#define SAMPLER_BINDING 5
-#include "sampler_state.glsl"
-layout(std430, set = 0, binding = 6) writeonly buffer History { uint history[]; };  // penalties: token at each position
-
-layout(push_constant) uniform PC {
-  uint n_vocab;
-  uint capacity;    // entries of chain.out_tokens
-  uint candidates;  // valid entries of the topk output: min(64, n_vocab)
-} pc;
-
+shared uint cand_ids_sh[64];
+shared float cand_logits_sh[64];
 shared uint sorted_ids[64];
 shared float sorted_logits[64];
+
+// Invocation i < candidates places candidate i at its rank; barrier() before pick().
+void sort_candidates(uint i, uint candidates) {
+  if (i >= candidates) return;
+  uint id = cand_ids_sh[i];
+  float l = cand_logits_sh[i];
+  uint rank = 0u;
+  for (uint j = 0u; j < candidates; ++j) {
+    float lj = cand_logits_sh[j];
+    uint idj = cand_ids_sh[j];
+    if (lj > l || (lj == l && idj < id)) rank++;
+  }
+  sorted_ids[rank] = id;
+  sorted_logits[rank] = l;
+}
 
 uint rotl(uint x, uint k) { return (x << k) | (x >> (32u - k)); }
 
@@ -55,8 +57,8 @@ float next_float() {
   return (float(hi) + float(lo) / 67108864.0) / 134217728.0;
 }
 
-uint pick() {
-  uint size = min(state.top_k, pc.candidates);
+uint pick(uint candidates) {
+  uint size = min(state.top_k, candidates);
   // Greedy (penalties only), or a top logit of ±inf (or NaN) that leaves nothing else drawable: the host
   // returns the top candidate without a draw.
   if (state.temperature <= 0.0 || isinf(sorted_logits[0]) || isnan(sorted_logits[0])) return sorted_ids[0];
@@ -92,27 +94,4 @@ uint pick() {
   for (uint i = size; i > 0u; --i)
     if (exp((sorted_logits[i - 1u] - max_l) * inv_t) > 0.0) return sorted_ids[i - 1u];
   return sorted_ids[0];
-}
-
-void main() {
-  uint i = gl_LocalInvocationID.x;
-  if (i < pc.candidates) {
-    uint id = cand_ids[i];
-    float l = cand_logits[i];
-    uint rank = 0u;
-    for (uint j = 0u; j < pc.candidates; ++j) {
-      float lj = cand_logits[j];
-      uint idj = cand_ids[j];
-      if (lj > l || (lj == l && idj < id)) rank++;
-    }
-    sorted_ids[rank] = id;
-    sorted_logits[rank] = l;
-  }
-  barrier();
-  if (i != 0u) return;
-
-  uint t = pick();
-  // The penalties of the next step look at this token at the next position.
-  if (state.penalty_window > 0u) history[step_rw.pos0 + 1u] = t;
-  advance_chain(t, pc.n_vocab, pc.capacity);
 }
