@@ -14,6 +14,15 @@ import { Runtime } from "../runtime/index.js";
 const root = fileURLToPath(new URL("..", import.meta.url));
 const lavapipe = Runtime.listDevices().some((d) => d.driverName === "llvmpipe");
 
+interface TopKCheck {
+  groups: number;
+  steps?: number;
+  matches?: number;
+  sampledLoopTokens?: number;
+  sampledLoopSame?: boolean;
+  error?: string;
+}
+
 interface CheckResult {
   model: string;
   setting: string;
@@ -32,7 +41,9 @@ describe.skipIf(!lavapipe)("subgroups of 4 and 16 lanes (lavapipe, LP_NATIVE_VEC
       env: { ...process.env, LP_NATIVE_VECTOR_WIDTH: String(bits), PARLEY_DEVICE: "llvmpipe" },
     });
     expect(r.status, r.stderr).toBe(0);
-    const out = JSON.parse(r.stdout.trim().split("\n").at(-1)!) as { subgroupSize: number; integerDotKernels: boolean; positions: number; results: CheckResult[]; validation: number };
+    const out = JSON.parse(r.stdout.trim().split("\n").at(-1)!) as {
+      subgroupSize: number; integerDotKernels: boolean; positions: number; results: CheckResult[]; topk: TopKCheck[]; validation: number;
+    };
     console.log(JSON.stringify(out));
     expect(out.subgroupSize).toBe(lanes);
     expect(out.integerDotKernels).toBe(lanes >= 8);
@@ -57,6 +68,14 @@ describe.skipIf(!lavapipe)("subgroups of 4 and 16 lanes (lavapipe, LP_NATIVE_VEC
       expect(m.prompt, `${what}: prompt`).toBeLessThan(bound);
       expect(m.decode, `${what}: decode`).toBeLessThan(bound);
       expect(m.greedyMatches, `${what}: greedy`).toBe(out.positions);
+    }
+    // The top-64 kernel's scans run per subgroup: exact at every size, and the sampling loop built on it too.
+    expect(out.topk.map((t) => t.groups)).toEqual([1, 32]);
+    for (const t of out.topk) {
+      expect(t.error, `topk, ${t.groups} slices`).toBeUndefined();
+      expect(t.matches, `topk, ${t.groups} slices`).toBe(t.steps);
+      expect(t.sampledLoopTokens).toBeGreaterThan(0);
+      expect(t.sampledLoopSame, `sampling loop, ${t.groups} slices`).toBe(true);
     }
     expect(out.validation).toBe(0);
   }, 300_000);

@@ -16,7 +16,11 @@
 // keep their slices' order, and within a slice the ties in id order, so the second level sees them in id
 // order too). Order within the output is unspecified. Everything that is not per element runs on all 256
 // threads: the bin holding the K-th key comes from a suffix sum over the histogram and the output positions
-// from prefix sums, each 8 doubling steps.
+// from prefix sums, each a subgroup scan plus the totals of the subgroups before (two workgroup barriers, where
+// a doubling scan over shared memory took 16: each selection now waits at ~23 barriers, not ~91, and a sampled
+// token's two levels run one after the other on a GPU; on lavapipe, where the element passes dominate, the
+// change measured nothing). Threads are numbered by subgroup (`tid` = subgroup · size + invocation), the order
+// the scans run in.
 // SAMPLE (compiled as topk_sample_<embedding format>, the GPU sampling loop's step between two decode replays,
 // Session::decodeChain): before its selection each workgroup applies the repetition penalties to its slice
 // of the logits in place (runtime/sampler.ts's applyPenalties, over the last `penalty_window` tokens of the
@@ -24,6 +28,8 @@
 // (sample_pick.glsl), advances the loop (chain_advance.glsl) and embeds the token into x for the next step
 // (embed_row.glsl). Penalties, draw, advance and embedding need no dispatch or barrier of their own.
 #extension GL_EXT_control_flow_attributes : enable
+#extension GL_KHR_shader_subgroup_basic : enable
+#extension GL_KHR_shader_subgroup_arithmetic : enable
 #include "common.glsl"
 
 layout(local_size_x = 256) in;
@@ -68,8 +74,7 @@ const uint TOP_K = 64u;
 shared uint histogram[256];
 shared uint prefix_bits;   // high bits of T found so far
 shared uint still_needed;  // how many of the remaining candidates (matching prefix_bits) to take
-shared uint counts_gt[256];
-shared uint counts_eq[256];
+shared uvec2 subgroup_sums[64];  // workgroup_scan's per-subgroup totals (subgroups of 4 lanes or more)
 shared bool last_wg;
 
 uint sort_key(float f) {
@@ -98,30 +103,21 @@ void emit(uint slot, uint id, float v) {
   }
 }
 
-// Inclusive suffix sums of histogram[] in place: histogram[b] becomes the count of bins >= b.
-void suffix_sum(uint tid) {
-  for (uint off = 1u; off < 256u; off <<= 1) {
-    uint v = histogram[tid] + (tid + off < 256u ? histogram[tid + off] : 0u);
-    barrier();
-    histogram[tid] = v;
-    barrier();
-  }
-}
-
-// Exclusive prefix sums of counts_gt[] and counts_eq[] in place.
-void prefix_sums(uint tid) {
-  uint own_gt = counts_gt[tid], own_eq = counts_eq[tid];
-  for (uint off = 1u; off < 256u; off <<= 1) {
-    uint g = counts_gt[tid] + (tid >= off ? counts_gt[tid - off] : 0u);
-    uint e = counts_eq[tid] + (tid >= off ? counts_eq[tid - off] : 0u);
-    barrier();
-    counts_gt[tid] = g;
-    counts_eq[tid] = e;
-    barrier();
-  }
-  counts_gt[tid] -= own_gt;
-  counts_eq[tid] -= own_eq;
+// Exclusive prefix sums of v over the workgroup's lanes (in lane order), and their totals: a subgroup scan,
+// then each lane adds the totals of the subgroups before its own. Call with every thread; two barriers.
+uvec2 workgroup_scan(uvec2 v, out uvec2 total) {
+  uvec2 before = subgroupExclusiveAdd(v);
+  uvec2 sum = subgroupAdd(v);
+  if (subgroupElect()) subgroup_sums[gl_SubgroupID] = sum;
   barrier();
+  total = uvec2(0u);
+  for (uint s = 0u; s < gl_NumSubgroups; ++s) {
+    uvec2 t = subgroup_sums[s];
+    if (s < gl_SubgroupID) before += t;
+    total += t;
+  }
+  barrier();  // subgroup_sums is written again by the next scan
+  return before;
 }
 
 // Emits the k (<= TOP_K, <= src_n) largest source elements into slots 0..k-1. Call with every thread.
@@ -144,9 +140,13 @@ void select_top(uint tid, uint k) {
     }
     barrier();
     uint need = still_needed;
-    suffix_sum(tid);
+    // Keys in bins >= this lane's bin, and in bins above it (a suffix sum: the total less the bins below).
+    uint own = histogram[tid];
+    uvec2 total;
+    uint at_or_above = workgroup_scan(uvec2(own, 0u), total).x;
+    at_or_above = total.x - at_or_above;
+    uint above = at_or_above - own;
     // The K-th largest key is in the highest bin whose suffix count reaches `need` (bin 0 if none does).
-    uint at_or_above = histogram[tid], above = tid < 255u ? histogram[tid + 1u] : 0u;
     if ((at_or_above >= need && above < need) || (tid == 0u && at_or_above < need)) {
       prefix_bits = prefix | (tid << shift);
       still_needed = need - above;
@@ -166,12 +166,10 @@ void select_top(uint tid, uint k) {
     if (key > threshold) gt++;
     else if (key == threshold) eq++;
   }
-  counts_gt[tid] = gt;
-  counts_eq[tid] = eq;
-  barrier();
-  prefix_sums(tid);
-  uint out_gt = counts_gt[tid];
-  uint eq_rank = counts_eq[tid];
+  uvec2 total;
+  uvec2 before = workgroup_scan(uvec2(gt, eq), total);
+  uint out_gt = before.x;
+  uint eq_rank = before.y;
   uint n_gt_total = k - take_equal;
   for (uint i = begin; i < end; ++i) {
     float v = value_at(i);
@@ -218,7 +216,7 @@ void penalize_slice(uint tid, uint lo, uint hi, uint row_base) {
 #endif
 
 void main() {
-  uint tid = gl_LocalInvocationID.x;
+  uint tid = gl_SubgroupID * gl_SubgroupSize + gl_SubgroupInvocationID;  // the scans' order (see the top)
   uint groups = gl_NumWorkGroups.x;
 
   // Level 1: this workgroup's slice.
