@@ -517,12 +517,12 @@ void Session::recordAdvance(VkCommandBuffer cmd, Advance mode, Plan& plan) {
   endRecording(cmd);
 }
 
-// A decode step's token embedding (the token id the host wrote), before decodeCmd_ in the same submission.
+// A decode step's token embedding (the token id the host wrote), first in its submission and followed by
+// decodeCmd_. Like the prompt recordings, which also start with the embedding, it needs no barrier before it:
+// the host waited for this session's previous submission (another session's work, on the same queue, touches
+// none of these buffers and is not waited for).
 void Session::recordEmbed(VkCommandBuffer cmd) {
   beginRecording(cmd, 0);
-  // The previous submission's kernels (which may still read x) before the embedding overwrites it.
-  memoryBarrier(cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT,
-                VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_WRITE_BIT);
   embedPlan_ = Plan{};
   recordUnprofiled(cmd, embedPlan_, [&](Recorder& r) {
     const LlamaHParams& hp = model_->hparams();
