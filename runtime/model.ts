@@ -146,6 +146,17 @@ export class Model {
     if (overridden.length) throw new InvalidArgumentError(`tune: ${overridden.join(", ")} override the settings it would time; unset them`);
     const device = this.#context.device;
     tuneRuns(options, device); // bad options fail even when a stored result would be returned
+    // The ~17 sessions' new pipelines go into the pipeline cache file once, at the end, not after each session.
+    this.#context.deferPipelineCacheSaves(true);
+    try {
+      return await this.#tune(options, device);
+    } finally {
+      this.#context.deferPipelineCacheSaves(false);
+      if (!this.disposed) this.#context.savePipelineCache();
+    }
+  }
+
+  async #tune(options: TuneOptions, device: DeviceInfo): Promise<TuningReport> {
     const probe = await this.createSessionAsync({ contextSize: 1, ubatch: 1, tuning: "default" });
     const builtIn = probe.tuning;
     probe.dispose();

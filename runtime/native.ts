@@ -72,6 +72,8 @@ export interface PipelineCacheStats {
   loadedBytes: number;
   /** Bytes this runtime last wrote to the file; 0 while it wrote nothing (disabled, not saved yet, or the data did not change). */
   savedBytes: number;
+  /** Times this runtime wrote the file (each write atomic). */
+  writes: number;
   /** The file existed and its header matched this device and driver, so the driver started from it. */
   hit: boolean;
   /** The last failure reading or writing the file (an unwritable folder, say); null when none. Such failures never throw. */
@@ -201,6 +203,8 @@ export interface NativeContext {
   readonly pipelineCache: PipelineCacheStats;
   /** Writes the pipeline cache file now when its data changed; true when written. Never throws. */
   savePipelineCache(): boolean;
+  /** While deferred (calls nest), building new pipelines does not write the cache file (Model.tune saves once at its end). */
+  deferPipelineCacheSaves(defer: boolean): void;
   /** Still readable after dispose(). */
   readonly pipelineBuilds: PipelineBuildStats;
   /** Saves the pipeline cache, then releases the device. */

@@ -104,7 +104,8 @@ export class Runtime {
   /** The persistent pipeline cache (see RuntimeOptions.pipelineCache): its file (`path`, null when
    * disabled), whether create() started from it (`hit`) and how many bytes it read (`loadedBytes`),
    * how many bytes this runtime last wrote (`savedBytes`, 0 while nothing was written: the file is
-   * only rewritten when the driver's data changed) and the last read/write failure (`error`, else
+   * only rewritten when the driver's data changed), how many times it wrote it (`writes`) and the last
+   * read/write failure (`error`, else
    * null). Readable after dispose(), which saves: then `savedBytes` tells whether dispose wrote. */
   get pipelineCache(): PipelineCacheStats {
     return this.#context?.pipelineCache ?? this.#finalCacheStats!;

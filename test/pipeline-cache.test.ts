@@ -135,6 +135,28 @@ describe("pipeline cache file", () => {
     noTempFiles(fresh);
   });
 
+  it("is written once by a kernel tuning, at its end, not after each of its sessions", async () => {
+    const fresh = join(tempDir(), "pipelines");
+    const runtime = await Runtime.create({ pipelineCache: fresh, tuningStore: false });
+    try {
+      const path = runtime.pipelineCache.path!;
+      const model = await runtime.loadModel(modelPath);
+      const writesDuring: number[] = [];
+      const report = await model.tune({ force: true, repeat: 1, onProgress: () => writesDuring.push(runtime.pipelineCache.writes) });
+      expect(report.source).toBe("measured");
+      expect(writesDuring.length).toBeGreaterThan(3);
+      // Sessions with new pipelines were built (the defaults' probe, then every setting), yet nothing was written...
+      expect(writesDuring.every((w) => w === 0)).toBe(true);
+      expect(runtime.pipelineBuilds.pipelines).toBeGreaterThan(10);
+      // ... until the end, once.
+      expect(runtime.pipelineCache.writes).toBe(1);
+      expect(runtime.pipelineCache.savedBytes).toBe(readFileSync(path).length);
+    } finally {
+      runtime.dispose();
+    }
+    noTempFiles(fresh);
+  }, 120_000);
+
   const flip = (offset: number) => (b: Buffer) => {
     const c = Buffer.from(b);
     c[offset] ^= 0xff;
@@ -180,7 +202,7 @@ describe("pipeline cache location", () => {
     const root = tempDir();
     await withEnv({ PARLEY_CACHE_DIR: root, PARLEY_PIPELINE_CACHE: undefined }, async () => {
       const { created, final } = await runRuntime({ pipelineCache: false }, true);
-      expect(created).toEqual({ path: null, loadedBytes: 0, savedBytes: 0, hit: false, error: null });
+      expect(created).toEqual({ path: null, loadedBytes: 0, savedBytes: 0, writes: 0, hit: false, error: null });
       expect(final.savedBytes).toBe(0);
     });
     expect(readdirSync(root)).toEqual([]);

@@ -478,6 +478,7 @@ class ContextWrap : public Napi::ObjectWrap<ContextWrap> {
                        {InstanceMethod("loadModel", &ContextWrap::LoadModel),
                         InstanceMethod("takeValidationMessages", &ContextWrap::TakeValidationMessages),
                         InstanceMethod("savePipelineCache", &ContextWrap::SavePipelineCache),
+                        InstanceMethod("deferPipelineCacheSaves", &ContextWrap::DeferPipelineCacheSaves),
                         InstanceMethod("dispose", &ContextWrap::Dispose),
                         InstanceAccessor("device", &ContextWrap::Device, nullptr),
                         InstanceAccessor("pipelineCache", &ContextWrap::PipelineCacheStats, nullptr),
@@ -627,6 +628,9 @@ class ContextWrap : public Napi::ObjectWrap<ContextWrap> {
   Napi::Value SavePipelineCache(const Napi::CallbackInfo& info) {
     return Napi::Boolean::New(info.Env(), ctx_ && ctx_->savePipelineCache());
   }
+  void DeferPipelineCacheSaves(const Napi::CallbackInfo& info) {
+    if (ctx_ && info[0].IsBoolean()) ctx_->deferPipelineCacheSaves(info[0].As<Napi::Boolean>().Value());
+  }
   Napi::Value PipelineCacheStats(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     PipelineCache::Stats s = ctx_ ? ctx_->pipelineCacheStats() : finalCacheStats_;
@@ -634,6 +638,7 @@ class ContextWrap : public Napi::ObjectWrap<ContextWrap> {
     o.Set("path", s.path.empty() ? env.Null() : Napi::String::New(env, s.path));
     o.Set("loadedBytes", double(s.loadedBytes));
     o.Set("savedBytes", double(s.savedBytes));
+    o.Set("writes", s.writes);
     o.Set("hit", s.hit);
     o.Set("error", s.error.empty() ? env.Null() : Napi::String::New(env, s.error));
     return o;

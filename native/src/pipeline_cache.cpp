@@ -211,6 +211,7 @@ bool PipelineCache::save() noexcept {
       return false;
     }
     stats_.savedBytes = data.size();
+    stats_.writes++;
     onDisk_ = std::move(data);
     return true;
   } catch (const std::exception& e) {  // out of host memory

@@ -17,6 +17,7 @@ class PipelineCache {
     std::string path;          // the cache file; empty when disabled
     uint64_t loadedBytes = 0;  // bytes of the file the cache was created from (0 unless hit)
     uint64_t savedBytes = 0;   // bytes this context last wrote to the file (0: nothing written)
+    uint32_t writes = 0;       // times this context wrote the file
     bool hit = false;          // the file existed and its header matched this device
     std::string error;         // the last file-system or Vulkan failure reading or writing the file
   };

@@ -477,7 +477,7 @@ void VkContext::prepareKernels(const std::vector<std::string>& names, uint32_t t
     if (e) std::rethrow_exception(e);
   // Keep what was just compiled on disk now rather than only at dispose, so a game that is killed or crashes
   // later (a debugger stop, a crash elsewhere) still starts warm next time. Only new data is written; never throws.
-  savePipelineCache();
+  if (deferredSaves_.load() <= 0) savePipelineCache();
 }
 
 std::vector<ValidationMessage> VkContext::takeValidationMessages() {

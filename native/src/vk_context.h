@@ -100,6 +100,9 @@ class VkContext {
   // savePipelineCache() writes it now (when changed) and never throws.
   VkPipelineCache pipelineCache() const { return pipelineCache_ ? pipelineCache_->handle() : VK_NULL_HANDLE; }
   bool savePipelineCache() { return pipelineCache_ && pipelineCache_->save(); }
+  // While deferred (nested calls count), prepareKernels leaves the cache file alone: Model.tune() builds ~17
+  // sessions' pipelines and saves once at its end instead of after each.
+  void deferPipelineCacheSaves(bool defer) { defer ? ++deferredSaves_ : --deferredSaves_; }
   PipelineCache::Stats pipelineCacheStats() const { return pipelineCache_ ? pipelineCache_->stats() : PipelineCache::Stats{}; }
 
   // Device-local memory accounting against the budget: reserve throws OUT_OF_DEVICE_MEMORY when the
@@ -123,6 +126,7 @@ class VkContext {
   bool validationEnabled_ = false;
   uint64_t memoryBudget_ = 0;
   std::atomic<uint64_t> deviceBytes_{0};
+  std::atomic<int> deferredSaves_{0};
   std::mutex queueMutex_;
   mutable std::mutex kernelMutex_;
   std::map<std::string, std::unique_ptr<Kernel>> kernels_;
