@@ -17,7 +17,7 @@
 // order too). Order within the output is unspecified. Everything that is not per element runs on all 256
 // threads: the bin holding the K-th key comes from a suffix sum over the histogram and the output positions
 // from prefix sums, each a subgroup scan plus the totals of the subgroups before (two workgroup barriers, where
-// a doubling scan over shared memory took 16: each selection now waits at ~23 barriers, not ~91, and a sampled
+// a doubling scan over shared memory took 16: each selection now waits at 23 barriers, not 95, and a sampled
 // token's two levels run one after the other on a GPU; on lavapipe, where the element passes dominate, the
 // change measured nothing). Threads are numbered by subgroup (`tid` = subgroup · size + invocation), the order
 // the scans run in.
