@@ -60,7 +60,7 @@ export class LocalBackend implements DialogueBackend {
    * it behind the loading screen, after `model.tune()`; calling it again does nothing, unless the last call failed.
    */
   prepare(): Promise<void> {
-    if (this.#disposed) return Promise.reject(new ParleyError("DISPOSED", "LocalBackend was disposed and cannot be used any more"));
+    if (this.#disposed) return Promise.reject(disposedError());
     this.#preparing ??= (async () => {
       if (this.#sessions.size > 0 || this.#creating.size > 0) return; // a conversation already builds the pipelines
       const session = await this.model.createSessionAsync(this.#sessionOptions());
@@ -168,14 +168,14 @@ export class LocalBackend implements DialogueBackend {
    * lavapipe). Requests for a key whose session is still being built wait for that one.
    */
   async #acquire(cacheKey: string): Promise<Session> {
-    if (this.#disposed) throw new ParleyError("DISPOSED", "LocalBackend was disposed and cannot be used any more");
+    if (this.#disposed) throw disposedError();
     if (typeof cacheKey !== "string" || cacheKey === "") throw new InvalidArgumentError("cacheKey must be a non-empty string");
     this.#inUse.set(cacheKey, (this.#inUse.get(cacheKey) ?? 0) + 1);
     try {
       // prepare() still building the first session: take that one rather than build a second beside it.
       if (this.#preparing && !this.#spare && this.#sessions.size === 0) await this.#preparing.catch(() => undefined);
       for (;;) {
-        if (this.#disposed) throw new ParleyError("DISPOSED", "LocalBackend was disposed and cannot be used any more");
+        if (this.#disposed) throw disposedError();
         const pending = this.#creating.get(cacheKey);
         if (pending) {
           await pending.catch(() => undefined); // its own request reports a failure; look again either way
@@ -215,7 +215,7 @@ export class LocalBackend implements DialogueBackend {
     }
     if (this.#disposed) {
       session.dispose();
-      throw new ParleyError("DISPOSED", "LocalBackend was disposed and cannot be used any more");
+      throw disposedError();
     }
     this.#sessions.set(cacheKey, session);
     return session;
@@ -231,6 +231,8 @@ export class LocalBackend implements DialogueBackend {
     else this.#inUse.set(cacheKey, n);
   }
 }
+
+const disposedError = (): ParleyError => new ParleyError("DISPOSED", "LocalBackend was disposed and cannot be used any more");
 
 function describe(model: Model, device: string | undefined): string {
   const info = model.info;
