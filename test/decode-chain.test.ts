@@ -117,6 +117,29 @@ describe.each(["cpu", "gpu"] as const)("decodeChain (%s kernels)", (kernels) => 
   });
 });
 
+describe("the advance's embedding of the next token", () => {
+  // The GPU loop's advance kernels (decode_advance_*, topk_sample_*) are built per format of the embedding table:
+  // a K-quant table (Q4_K_M's token_embd is Q4_K) and a float one must give the one-token path's replies.
+  it.each([["small", "q4_k_m"], ["tiny", "f16"]] as const)("%s %s: greedy and sampled loops equal the one-token path", async (shape, type) => {
+    const m = await runtime.loadModel(await syntheticModel(shape, type));
+    try {
+      for (const options of [{ temperature: 0 }, { temperature: 0.9, topK: 20, seed: 3, repeatPenalty: 1.2, presencePenalty: -5, repeatLastN: 16 }]) {
+        const replies: number[][] = [];
+        for (const gpuLoop of [true, false]) {
+          const s = m.createSession({ contextSize: 64, kernels: "gpu" });
+          replies.push((await run(s, [1, 15043, 29892], { ...options, maxTokens: 20, gpuLoop })).tokens);
+          s.dispose();
+        }
+        expect(replies[0]).toHaveLength(20);
+        expect(replies[0]).toEqual(replies[1]);
+      }
+    } finally {
+      m.dispose();
+    }
+    expect(runtime.validationMessages()).toEqual([]);
+  });
+});
+
 describe("generate() with the GPU loop", () => {
   it("streams the same chunks as one token per submission, with a third of the submissions or fewer", async () => {
     const { loop, step } = await compare(["Tell me about the village.", "The guard said"], { temperature: 0, maxTokens: 40 });
