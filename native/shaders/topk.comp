@@ -56,16 +56,15 @@ layout(push_constant) uniform PC {
 
 #ifdef SAMPLE
 #define CHAIN_STEP_BINDING 4
-#define CHAIN_TOKENS_BINDING 5
-#define CHAIN_OUT_BINDING 6
+#define CHAIN_OUT_BINDING 5
 #include "chain_advance.glsl"
-#define SAMPLER_BINDING 7
+#define SAMPLER_BINDING 6
 #include "sampler_state.glsl"
 #include "sample_pick.glsl"
-layout(std430, set = 0, binding = 8) buffer History { uint history[]; };  // the token at each position
-#define WEIGHT_BINDING 9
+layout(std430, set = 0, binding = 7) buffer History { uint history[]; };  // the token at each position
+#define WEIGHT_BINDING 8
 #include "weights.glsl"
-layout(std430, set = 0, binding = 10) writeonly buffer X { float x[]; };
+layout(std430, set = 0, binding = 9) writeonly buffer X { float x[]; };
 #include "embed_row.glsl"
 shared uint chosen;
 #endif
@@ -257,7 +256,7 @@ void main() {
     uint t = pick(candidates);
     // The penalties of the next step look at this token at the next position.
     if (state.penalty_window > 0u) history[step_rw.pos0 + 1u] = t;
-    advance_chain(t, pc.n_vocab, pc.capacity);
+    advance_chain(t, pc.capacity);
     chosen = t < pc.n_vocab ? t : 0u;
   }
   barrier();

@@ -20,8 +20,8 @@ uint32_t storageBindingCount(const std::string& name) {
   if (name == "silu_mul") return 2;
   if (name == "argmax") return 2;
   if (name == "topk") return 3;
-  if (name.rfind("topk_sample_", 0) == 0) return 10;
-  if (name.rfind("decode_advance_", 0) == 0) return 6;
+  if (name.rfind("topk_sample_", 0) == 0) return 9;
+  if (name.rfind("decode_advance_", 0) == 0) return 5;
   throw NativeError("VULKAN", "unknown kernel " + name);
 }
 

@@ -502,11 +502,11 @@ void Session::recordAdvance(VkCommandBuffer cmd, Advance mode, Plan& plan) {
       struct { uint32_t nVocab, slice, capacity, K, scaleOffset; } pc{hp.nVocab, ceilDiv(hp.nVocab, topkGroups_), kMaxChain, hp.nEmbd,
                                                                       embd.scaleOffsetWords};
       r.dispatch("topk_sample_" + embd.kernelSuffix(),
-                 {logits_, topk_, topkCandidates_, params_, tokens_, chain_, samplerState_, history_, embd.buffer, x_}, pc,
+                 {logits_, topk_, topkCandidates_, params_, chain_, samplerState_, history_, embd.buffer, x_}, pc,
                  ceilDiv(hp.nVocab, pc.slice));
     } else {
       struct { uint32_t nVocab, capacity, K, scaleOffset; } pc{hp.nVocab, kMaxChain, hp.nEmbd, embd.scaleOffsetWords};
-      r.dispatch("decode_advance_" + embd.kernelSuffix(), {params_, argmax_, tokens_, chain_, embd.buffer, x_}, pc, 1);
+      r.dispatch("decode_advance_" + embd.kernelSuffix(), {params_, argmax_, chain_, embd.buffer, x_}, pc, 1);
     }
   });
   // The next decode step reads x (storage) and the step parameters (uniform), and writes what this step's

@@ -44,8 +44,8 @@ class Session {
   // GPU-resident greedy loop: the same as n successive eval({t}, pos + i, ArgmaxOnly) calls that feed
   // each argmax back (evaluates `first` at pos, its argmax t1 at pos+1, ...; fills cache positions
   // pos..pos+n-1; returns t1..tn), in one queue submission and one fence wait. A decode_advance
-  // dispatch between the decode replays moves the argmax into the token buffer and the position on, and
-  // embeds it for the next replay. n in 1..kMaxChain. Blocks until the GPU is done: call off the JS thread.
+  // dispatch between the decode replays appends the argmax to the chain output, moves the position on and
+  // embeds the token for the next replay. n in 1..kMaxChain. Blocks until the GPU is done: call off the JS thread.
   //
   // With `sampling`, each step samples instead (the GPU-resident sampling loop): topk.comp's SAMPLE build
   // applies the repetition penalties, selects the 64 most likely tokens and draws from them with
