@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, w
 import { homedir, tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { defaultPipelineCacheDir, InvalidArgumentError, Runtime, type RuntimeOptions } from "../runtime/index.js";
+import { defaultPipelineCacheDir, InvalidArgumentError, Runtime, type Model, type RuntimeOptions } from "../runtime/index.js";
 import { syntheticModel } from "./fixtures/models.js";
 
 const roots: string[] = [];
@@ -113,12 +113,20 @@ describe("pipeline cache file", () => {
     noTempFiles(dir);
   });
 
-  it("is written as soon as a session has built new pipelines, not only at dispose (a game killed later keeps them)", async () => {
+  // A runtime whose cache folder does not exist yet, with the model loaded; disposed after `body`, leaving no temporary files.
+  async function withFreshCache(options: RuntimeOptions, body: (runtime: Runtime, model: Model, path: string) => Promise<void>) {
     const fresh = join(tempDir(), "pipelines");
-    const runtime = await Runtime.create({ validation: true, pipelineCache: fresh });
+    const runtime = await Runtime.create({ ...options, pipelineCache: fresh });
     try {
-      const path = runtime.pipelineCache.path!;
-      const model = await runtime.loadModel(modelPath);
+      await body(runtime, await runtime.loadModel(modelPath), runtime.pipelineCache.path!);
+    } finally {
+      runtime.dispose();
+    }
+    noTempFiles(fresh);
+  }
+
+  it("is written as soon as a session has built new pipelines, not only at dispose (a game killed later keeps them)", async () => {
+    await withFreshCache({ validation: true }, async (runtime, model, path) => {
       expect(existsSync(path)).toBe(false);
       model.createSession({ contextSize: 16 });
       expect(existsSync(path)).toBe(true);
@@ -129,18 +137,11 @@ describe("pipeline cache file", () => {
       model.createSession({ contextSize: 16 });
       expect(statSync(path).mtimeMs).toBe(mtime);
       expect(runtime.validationMessages()).toEqual([]);
-    } finally {
-      runtime.dispose();
-    }
-    noTempFiles(fresh);
+    });
   });
 
   it("is written once by a kernel tuning, at its end, not after each of its sessions", async () => {
-    const fresh = join(tempDir(), "pipelines");
-    const runtime = await Runtime.create({ pipelineCache: fresh, tuningStore: false });
-    try {
-      const path = runtime.pipelineCache.path!;
-      const model = await runtime.loadModel(modelPath);
+    await withFreshCache({ tuningStore: false }, async (runtime, model, path) => {
       const writesDuring: number[] = [];
       const report = await model.tune({ force: true, repeat: 1, onProgress: () => writesDuring.push(runtime.pipelineCache.writes) });
       expect(report.source).toBe("measured");
@@ -151,10 +152,7 @@ describe("pipeline cache file", () => {
       // ... until the end, once.
       expect(runtime.pipelineCache.writes).toBe(1);
       expect(runtime.pipelineCache.savedBytes).toBe(readFileSync(path).length);
-    } finally {
-      runtime.dispose();
-    }
-    noTempFiles(fresh);
+    });
   }, 120_000);
 
   const flip = (offset: number) => (b: Buffer) => {
