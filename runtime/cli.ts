@@ -1,161 +1,605 @@
 #!/usr/bin/env node
-// The `parley` command: devices, info, synth, tune, generate, bench, model.
+// The `parley` command: devices, info, synth, generate, tune, bench, model. Each command declares its flags in one
+// table that drives parsing, validation and its --help text. `npm run bench` (bench/bench.ts) is `parley bench`.
 
+import { statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { ParleyError } from "./errors.js";
+import { FileAccessError, InvalidArgumentError, NativeAddonMissingError, ParleyError } from "./errors.js";
 import { readGguf } from "./gguf/reader.js";
 import { describeModel, formatModelDescription } from "./model-config.js";
-import { modelCommand } from "./models/cli-model.js";
 import { decodePlan } from "./bench/plan.js";
+import { isMainModule } from "./bench/report.js";
+import type { BenchOptions } from "./bench/bench.js";
+import { DEFAULT_SAMPLING } from "./sampler.js";
 import { describeDecodeTuning, describePrefillTuning, describeTuning, type PhaseReport } from "./tuning.js";
 import { Runtime } from "./runtime.js";
-import { SYNTH_SHAPES, SYNTH_TYPES, writeSyntheticModel, type SynthShapeName, type SynthType } from "./synth/synth.js";
+import { SYNTH_SHAPES, SYNTH_TYPES, writeSyntheticModel, type SynthShapeName } from "./synth/synth.js";
 
-const USAGE = `usage: parley <command> [options]
+// ---------------------------------------------------------------------------------------------------------------
+// Flag tables
 
-commands:
-  devices [--json]                         list Vulkan devices and their capabilities
-  info FILE [--json]                       describe a GGUF model file
-  synth --shape tiny|small|tinyllama --type f32|f16|bf16|q8_0|q4_0|q4_k|q5_k|q6_k|q4_k_m [--seed N] --out FILE
-                                           write a random-weight Llama GGUF with the real Llama 2 vocabulary
-                                           (K-quant types need shape small or tinyllama)
-  bench --plan --model FILE [--at N] [--kernels auto|gpu|cpu] [--json]
-                                           the decode step's cost proxies: dispatches, barriers, bytes read, host↔device bytes (and pipelines per session)
-  tune --model FILE [--force] [--steps N] [--prefill-tokens N] [--repeat N] [--device D] [--json]
-                                           time the decode and prefill kernels' settings on this GPU and store
-                                           the fastest (used by every later load of this model shape here)
-  generate --model FILE --prompt TEXT [--chat] [--system TEXT] [--max-tokens N] [--temp T] [--top-k K]
-           [--top-p P] [--min-p P] [--seed S] [--context N] [--device D] [--json]
-                                           generate text (streamed; --json prints one object at the end)
-  model list|get ID|verify ID|FILE|rm ID|FILE [--folder DIR] [--json]
-                                           manage downloaded models (PARLEY_MODELS; parley model --help)
-`;
+type FlagKind =
+  | "boolean"
+  | "string"
+  /** One of `choices`. */
+  | "choice"
+  | "integer"
+  | "number"
+  /** Comma-separated integers, each in the flag's range. */
+  | "integers"
+  /** Comma-separated 0s and 1s. */
+  | "switches"
+  /** An existing regular file, read by the command. */
+  | "file"
+  /** A file the command writes: its folder must exist. */
+  | "outfile";
 
-function fail(message: string): never {
-  process.stderr.write(`parley: ${message}\n`);
-  process.exit(2);
+export interface FlagSpec {
+  readonly kind: FlagKind;
+  /** One line for --help. */
+  readonly help: string;
+  /** The value's placeholder in --help (FILE, N); a choice flag without one shows its choices. */
+  readonly arg?: string;
+  readonly choices?: readonly string[];
+  /** Applied when the flag is absent, and shown in --help. */
+  readonly default?: string | number;
+  /** Shown in --help where the default is worked out at run time (by the command or the library). */
+  readonly defaultText?: string;
+  readonly required?: boolean;
+  /** Inclusive bounds of a numeric flag (of each entry of an "integers" flag). */
+  readonly min?: number;
+  readonly max?: number;
+  /** `min` itself is out of range (top-p 0 would keep no token). */
+  readonly minExclusive?: boolean;
+}
+
+export type FlagTable = Readonly<Record<string, FlagSpec>>;
+
+type KindValue<S extends FlagSpec> = S extends { kind: "boolean" }
+  ? boolean
+  : S extends { kind: "integer" | "number" }
+    ? number
+    : S extends { kind: "integers" }
+      ? number[]
+      : S extends { kind: "switches" }
+        ? boolean[]
+        : S extends { kind: "choice"; choices: readonly (infer C)[] }
+          ? C
+          : string;
+
+/** The parsed values of a flag table: booleans, flags with a default and required flags are always present. */
+export type FlagValues<T extends FlagTable> = {
+  -readonly [K in keyof T]: T[K] extends { kind: "boolean" } | { default: string | number } | { required: true }
+    ? KindValue<T[K]>
+    : KindValue<T[K]> | undefined;
+};
+
+export interface ParsedFlags<T extends FlagTable> {
+  values: FlagValues<T>;
+  positionals: string[];
+  /** The flags the command line set (not defaulted). */
+  given: ReadonlySet<string>;
+}
+
+const NUMERIC: ReadonlySet<FlagKind> = new Set(["integer", "number", "integers"]);
+const DECIMAL = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/;
+const NEGATIVE_NUMBER = /^-(\d|\.\d)/;
+
+/** True where argv asks for help: `--help` or `-h` before any `--`. */
+export function wantsHelp(argv: readonly string[]): boolean {
+  const end = argv.indexOf("--");
+  return (end < 0 ? argv : argv.slice(0, end)).some((a) => a === "--help" || a === "-h");
+}
+
+/**
+ * parseArgs reads `--max-tokens -5` as a flag without its value followed by an option `-5`. Joining them into
+ * `--max-tokens=-5` gives the value to the flag, whose range check then names it. For numeric flags any
+ * dash-led value that is not one of the command's options is joined (so `--seed -x` says "not a number"); for
+ * other value flags only negative numbers are, so a forgotten value (`--model --json`) still reads as one.
+ */
+function joinDashValues(argv: readonly string[], table: FlagTable): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === "--") {
+      out.push(...argv.slice(i));
+      break;
+    }
+    const spec = a.startsWith("--") && !a.includes("=") && Object.hasOwn(table, a.slice(2)) ? table[a.slice(2)] : undefined;
+    const next = argv[i + 1];
+    if (spec && spec.kind !== "boolean" && next !== undefined && next.startsWith("-") && next !== "--") {
+      const isOption = next.startsWith("--") ? Object.hasOwn(table, next.slice(2).split("=")[0]) : next === "-h";
+      if (NEGATIVE_NUMBER.test(next) || (NUMERIC.has(spec.kind) && !isOption)) {
+        out.push(`${a}=${next}`);
+        i++;
+        continue;
+      }
+    }
+    out.push(a);
+  }
+  return out;
+}
+
+function rangeText(spec: FlagSpec, plural = false): string {
+  const what = spec.kind === "number" ? (plural ? "numbers" : "a number") : plural ? "integers" : "an integer";
+  const { min, max } = spec;
+  if (min !== undefined && max !== undefined) {
+    return spec.minExclusive ? `${what} > ${min} and ≤ ${max}` : `${what} from ${min} to ${max}`;
+  }
+  if (min !== undefined) return `${what} ${spec.minExclusive ? ">" : "≥"} ${min}`;
+  if (max !== undefined) return `${what} ≤ ${max}`;
+  return what;
+}
+
+/** `text` as the number `spec` allows, else an InvalidArgumentError naming the flag, the value and the range. */
+function numberValue(flag: string, spec: FlagSpec, text: string, list?: string): number {
+  const integer = spec.kind !== "number";
+  const fail = (why?: string) =>
+    new InvalidArgumentError(
+      list === undefined
+        ? `--${flag} must be ${rangeText(spec)}, got "${text}"${why ? ` (${why})` : ""}`
+        : `--${flag} takes comma-separated ${rangeText(spec, true)}, got "${text}"${list === text ? "" : ` in "${list}"`}${why ? ` (${why})` : ""}`,
+    );
+  const t = text.trim();
+  // Number() alone would take "", "0x10" and "Infinity"; a flag's value is a plain decimal.
+  if (!DECIMAL.test(t)) throw fail("not a number");
+  const v = Number(t);
+  if (!Number.isFinite(v)) throw fail("too large");
+  if (integer && !Number.isInteger(v)) throw fail("not an integer");
+  if (integer && !Number.isSafeInteger(v)) throw fail("too large");
+  const { min, max } = spec;
+  if ((min !== undefined && (v < min || (spec.minExclusive && v === min))) || (max !== undefined && v > max)) throw fail();
+  return v;
+}
+
+function flagValue(flag: string, spec: FlagSpec, raw: string): unknown {
+  switch (spec.kind) {
+    case "integer":
+    case "number":
+      return numberValue(flag, spec, raw);
+    case "integers": {
+      const items = raw.split(",");
+      if (raw.trim() === "") throw new InvalidArgumentError(`--${flag} needs at least one value (${rangeText(spec, true)}, comma-separated)`);
+      return items.map((s) => numberValue(flag, spec, s, raw));
+    }
+    case "switches":
+      return raw.split(",").map((s) => {
+        if (s.trim() !== "0" && s.trim() !== "1") throw new InvalidArgumentError(`--${flag} takes 0 and/or 1 (comma-separated), got "${s}"${s === raw ? "" : ` in "${raw}"`}`);
+        return s.trim() === "1";
+      });
+    case "choice":
+      if (!spec.choices!.includes(raw)) throw new InvalidArgumentError(`--${flag} must be one of ${spec.choices!.join(", ")}, got "${raw}"`);
+      return raw;
+    case "file":
+      checkInputFile(raw);
+      return raw;
+    case "outfile":
+      checkOutputFile(raw);
+      return raw;
+    default:
+      return raw;
+  }
+}
+
+function parseArgsError(command: string | undefined, e: unknown): unknown {
+  const code = (e as { code?: string })?.code;
+  if (!(e instanceof TypeError) || !code?.startsWith("ERR_PARSE_ARGS")) return e;
+  const quoted = /'([^']+)'/.exec(e.message)?.[1];
+  const hint = command ? `parley ${command} --help lists its options` : "parley --help lists the commands";
+  if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") return new InvalidArgumentError(`unknown option ${quoted} (${hint})`);
+  if (code === "ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL") return new InvalidArgumentError(`unexpected argument "${quoted}" (${hint})`);
+  // "argument missing" at the end of the line; "ambiguous" where the next word is an option (`--model --json`).
+  const flag = /^Option '(--[^' ]+)/.exec(e.message)?.[1];
+  if (flag && /argument missing|argument is ambiguous/.test(e.message)) return new InvalidArgumentError(`${flag} needs a value (${hint})`);
+  return new InvalidArgumentError(`${e.message.split("\n")[0]} (${hint})`);
+}
+
+/**
+ * Parses `argv` against `table` (`command` names the command in messages): values converted and range-checked,
+ * defaults applied, required flags present. Every problem is an InvalidArgumentError or a FileAccessError.
+ */
+export function parseFlags<T extends FlagTable>(command: string, table: T, argv: readonly string[], options: { positionals?: boolean } = {}): ParsedFlags<T> {
+  const parseOptions: Record<string, { type: "boolean" | "string"; short?: string }> = { help: { type: "boolean", short: "h" } };
+  for (const [name, spec] of Object.entries(table)) parseOptions[name] = { type: spec.kind === "boolean" ? "boolean" : "string" };
+  let parsed;
+  try {
+    parsed = parseArgs({ args: joinDashValues(argv, table), options: parseOptions, allowPositionals: options.positionals ?? false, strict: true });
+  } catch (e) {
+    throw parseArgsError(command, e);
+  }
+  const values: Record<string, unknown> = {};
+  const given = new Set<string>();
+  // Files last: a mistyped number is reported before a path is looked at.
+  const isFile = (spec: FlagSpec) => spec.kind === "file" || spec.kind === "outfile";
+  const entries = Object.entries(table);
+  for (const [name, spec] of [...entries.filter(([, s]) => !isFile(s)), ...entries.filter(([, s]) => isFile(s))]) {
+    const raw = parsed.values[name];
+    if (raw === undefined) {
+      if (spec.required) throw new InvalidArgumentError(`${command} needs --${name} ${spec.arg ?? "VALUE"} (parley ${command} --help)`);
+      values[name] = spec.kind === "boolean" ? false : spec.default;
+      continue;
+    }
+    given.add(name);
+    values[name] = typeof raw === "boolean" ? raw : flagValue(name, spec, raw);
+  }
+  return { values: values as FlagValues<T>, positionals: parsed.positionals, given };
+}
+
+/** The options part of a command's --help: one line per flag with its range and default. */
+function formatFlags(table: FlagTable): string {
+  const rows = Object.entries(table).map(([name, spec]) => {
+    const arg = spec.kind === "boolean" ? "" : ` ${spec.arg ?? spec.choices?.join("|") ?? "VALUE"}`;
+    const notes: string[] = [];
+    if (spec.kind === "choice" && spec.arg) notes.push(`one of ${spec.choices!.join(", ")}`);
+    if (NUMERIC.has(spec.kind)) notes.push(spec.kind === "integers" ? `comma-separated ${rangeText(spec, true)}` : rangeText(spec));
+    if (spec.required) notes.push("required");
+    else if (spec.default !== undefined) notes.push(`default: ${spec.default}`);
+    else if (spec.defaultText !== undefined) notes.push(`default: ${spec.defaultText}`);
+    return [`--${name}${arg}`, notes.length ? `${spec.help} (${notes.join("; ")})` : spec.help];
+  });
+  rows.push(["-h, --help", "print this help"]);
+  const width = Math.max(...rows.map(([left]) => left.length));
+  return rows.map(([left, right]) => `  ${left.padEnd(width)}  ${right}`).join("\n");
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// File checks: a user's path problem is a FileAccessError before any work starts.
+
+function fsReason(e: unknown): string {
+  switch ((e as NodeJS.ErrnoException)?.code) {
+    case "ENOENT":
+      return "no such file";
+    case "EACCES":
+    case "EPERM":
+      return "permission denied";
+    case "EISDIR":
+      return "it is a folder";
+    case "ENOTDIR":
+      return "a part of the path is not a folder";
+    case "EROFS":
+      return "read-only file system";
+    case "ENOSPC":
+      return "no space left on the device";
+    default:
+      return (e as Error)?.message ?? String(e);
+  }
+}
+
+function isErrnoError(e: unknown): e is NodeJS.ErrnoException {
+  return e instanceof Error && typeof (e as NodeJS.ErrnoException).code === "string" && typeof (e as NodeJS.ErrnoException).syscall === "string";
+}
+
+function checkInputFile(path: string): void {
+  let stat;
+  try {
+    stat = statSync(path);
+  } catch (e) {
+    throw new FileAccessError(path, fsReason(e), { cause: e });
+  }
+  if (stat.isDirectory()) throw new FileAccessError(path, "it is a folder");
+  if (!stat.isFile()) throw new FileAccessError(path, "not a regular file");
+}
+
+function checkOutputFile(path: string): void {
+  const dir = dirname(resolve(path));
+  let folder;
+  try {
+    folder = statSync(dir);
+  } catch (e) {
+    throw new FileAccessError(path, (e as NodeJS.ErrnoException).code === "ENOENT" ? `its folder ${dir} does not exist` : fsReason(e), { cause: e });
+  }
+  if (!folder.isDirectory()) throw new FileAccessError(path, `${dir} is not a folder`);
+  let existing;
+  try {
+    existing = statSync(path);
+  } catch {
+    return; // a new file
+  }
+  if (existing.isDirectory()) throw new FileAccessError(path, "it is a folder");
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Commands
+
+interface CommandDef<T extends FlagTable> {
+  /** One line for `parley --help`. */
+  summary: string;
+  /** What the command does, for its --help (default: the summary). */
+  description?: string;
+  /** What follows `parley NAME` in the usage line. */
+  synopsis: string;
+  /** Lines after the options in --help. */
+  notes?: string;
+  flags: T;
+  /** Whether it takes positional arguments (named in the synopsis). */
+  positionals?: boolean;
+  run(parsed: ParsedFlags<T>): Promise<void>;
+}
+
+interface Command {
+  summary: string;
+  usage(): Promise<string>;
+  invoke(argv: string[]): Promise<void>;
+}
+
+function defineCommand<T extends FlagTable>(name: string, def: CommandDef<T>): Command {
+  const usage = () =>
+    `usage: parley ${name} ${def.synopsis}\n\n${def.description ?? `${def.summary[0].toUpperCase()}${def.summary.slice(1)}.`}\n\noptions:\n${formatFlags(def.flags)}\n${def.notes ? `\n${def.notes}\n` : ""}`;
+  return {
+    summary: def.summary,
+    usage: async () => usage(),
+    async invoke(argv) {
+      if (wantsHelp(argv)) {
+        process.stdout.write(usage());
+        return;
+      }
+      await def.run(parseFlags(name, def.flags, argv, { positionals: def.positionals }));
+    },
+  };
 }
 
 function gib(n: number): string {
   return `${(n / 2 ** 30).toFixed(1)} GiB`;
 }
 
-async function devices(args: string[]): Promise<void> {
-  const { values } = parseArgs({ args, options: { json: { type: "boolean" } } });
-  const list = Runtime.listDevices();
-  if (values.json) {
-    console.log(JSON.stringify(list, null, 2));
-    return;
-  }
-  if (list.length === 0) console.log("no Vulkan devices");
-  for (const d of list) {
-    const heaps = d.memoryHeaps.map((h) => `${gib(h.size)}${h.deviceLocal ? " device-local" : " host"}`).join(", ");
-    const yes = (b: boolean) => (b ? "yes" : "no");
-    console.log(`[${d.index}] ${d.name} (${d.type})`);
-    console.log(`    driver:             ${d.driverName} ${d.driverInfo} (Vulkan ${d.apiVersion})`);
-    console.log(`    memory heaps:       ${heaps}`);
-    console.log(`    subgroup size:      ${d.subgroupSize}, shared memory ${d.maxSharedMemory / 1024} KiB`);
-    console.log(`    fp16: ${yes(d.fp16)}, int8: ${yes(d.int8)}, integer dot product: ${yes(d.integerDotProduct)}` +
-      ` (accelerated: ${yes(d.integerDotProductAccelerated)}; kernels: ${yes(d.integerDotKernels)}), cooperative matrix: ${yes(d.cooperativeMatrix)}` +
-      ` (prefill kernel: ${yes(d.cooperativeMatrixPrefill)})`);
-  }
+const JSON_FLAG = { kind: "boolean", help: "print JSON instead of text" } as const;
+const DEVICE_FLAG = { kind: "string", arg: "D", help: "Vulkan device: index or part of its name (parley devices)", defaultText: "$PARLEY_DEVICE, else the best one" } as const;
+
+const devices = defineCommand("devices", {
+  summary: "list the Vulkan devices and their capabilities",
+  synopsis: "[--json]",
+  flags: { json: JSON_FLAG },
+  async run({ values }) {
+    const list = Runtime.listDevices();
+    if (values.json) {
+      console.log(JSON.stringify(list, null, 2));
+      return;
+    }
+    if (list.length === 0) console.log("no Vulkan devices");
+    for (const d of list) {
+      const heaps = d.memoryHeaps.map((h) => `${gib(h.size)}${h.deviceLocal ? " device-local" : " host"}`).join(", ");
+      const yes = (b: boolean) => (b ? "yes" : "no");
+      console.log(`[${d.index}] ${d.name} (${d.type})`);
+      console.log(`    driver:             ${d.driverName} ${d.driverInfo} (Vulkan ${d.apiVersion})`);
+      console.log(`    memory heaps:       ${heaps}`);
+      console.log(`    subgroup size:      ${d.subgroupSize}, shared memory ${d.maxSharedMemory / 1024} KiB`);
+      console.log(`    fp16: ${yes(d.fp16)}, int8: ${yes(d.int8)}, integer dot product: ${yes(d.integerDotProduct)}` +
+        ` (accelerated: ${yes(d.integerDotProductAccelerated)}; kernels: ${yes(d.integerDotKernels)}), cooperative matrix: ${yes(d.cooperativeMatrix)}` +
+        ` (prefill kernel: ${yes(d.cooperativeMatrixPrefill)})`);
+    }
+  },
+});
+
+const info = defineCommand("info", {
+  summary: "describe a GGUF model file: architecture, parameters, tensor types, context, vocabulary, chat template",
+  synopsis: "FILE [--json]",
+  positionals: true,
+  flags: { json: JSON_FLAG },
+  async run({ values, positionals }) {
+    if (positionals.length !== 1) throw new InvalidArgumentError(`info takes one GGUF file, got ${positionals.length} (parley info FILE [--json])`);
+    const path = positionals[0];
+    checkInputFile(path);
+    const d = describeModel(await readGguf(path));
+    console.log(values.json ? JSON.stringify(d, null, 2) : formatModelDescription(d));
+  },
+});
+
+const SHAPES = Object.keys(SYNTH_SHAPES) as SynthShapeName[];
+
+const synth = defineCommand("synth", {
+  summary: "write a random-weight Llama GGUF with the real Llama 2 vocabulary and TinyLlama's chat template",
+  synopsis: "--out FILE [options]",
+  flags: {
+    shape: { kind: "choice", choices: SHAPES, default: "tiny", help: "model shape: tiny (fast tests), small, or tinyllama (exactly TinyLlama-1.1B)" },
+    type: { kind: "choice", choices: SYNTH_TYPES, arg: "TYPE", default: "q4_0", help: "tensor type; K-quant types (q4_k, q5_k, q6_k, q4_k_m) need shape small or tinyllama" },
+    seed: { kind: "integer", arg: "N", min: 0, default: 1, help: "weights seed: the same seed writes the same file" },
+    out: { kind: "outfile", arg: "FILE", required: true, help: "the GGUF file to write (replaced if it exists)" },
+  },
+  async run({ values: { shape, type, seed, out } }) {
+    let last = -1;
+    try {
+      await writeSyntheticModel({
+        shape, type, seed, out,
+        onProgress: (p) => {
+          const pct = Math.floor((100 * p.bytesDone) / Math.max(1, p.bytesTotal));
+          if (pct !== last && process.stderr.isTTY) process.stderr.write(`\rwriting ${out}: ${pct}%`);
+          last = pct;
+        },
+      });
+    } catch (e) {
+      if (isErrnoError(e)) throw new FileAccessError(out, `not writable (${fsReason(e)})`, { cause: e });
+      throw e;
+    } finally {
+      if (last >= 0 && process.stderr.isTTY) process.stderr.write("\n");
+    }
+    const d = describeModel(await readGguf(out));
+    const mb = (statSync(out).size / 1e6).toFixed(1);
+    const s = SYNTH_SHAPES[shape];
+    const tensors = Object.entries(d.tensorTypes).map(([t, n]) => `${n} ${t}`).join(", ");
+    console.log(
+      `wrote ${out}: ${mb} MB, shape ${shape} (${s.nLayer} layers, dim ${s.nEmbd}, ${(d.parameterCount / 1e6).toFixed(1)}M parameters), ` +
+        `type ${type} (${tensors} tensors), seed ${seed}`,
+    );
+  },
+});
+
+const generate = defineCommand("generate", {
+  summary: "generate text from a prompt, streamed to stdout (timings on stderr; --json: one object at the end)",
+  synopsis: "--model FILE --prompt TEXT [options]",
+  flags: {
+    model: { kind: "file", arg: "FILE", required: true, help: "the GGUF model" },
+    prompt: { kind: "string", arg: "TEXT", required: true, help: "the prompt (with --chat: the user's message)" },
+    chat: { kind: "boolean", help: "format the prompt with the model's chat template" },
+    system: { kind: "string", arg: "TEXT", help: "with --chat: a system message before the prompt" },
+    "max-tokens": { kind: "integer", arg: "N", min: 1, default: 128, help: "tokens to generate at most" },
+    temp: { kind: "number", arg: "T", min: 0, default: 0, help: "sampling temperature; 0 picks the likeliest token (greedy)" },
+    "top-k": { kind: "integer", arg: "K", min: 0, defaultText: String(DEFAULT_SAMPLING.topK), help: "sample among the K likeliest tokens; 0 disables" },
+    "top-p": { kind: "number", arg: "P", min: 0, minExclusive: true, max: 1, defaultText: String(DEFAULT_SAMPLING.topP), help: "sample among the likeliest tokens that sum to P; 1 disables" },
+    "min-p": { kind: "number", arg: "P", min: 0, max: 1, defaultText: String(DEFAULT_SAMPLING.minP), help: "drop tokens less likely than P times the likeliest; 0 disables" },
+    seed: { kind: "integer", arg: "S", min: 0, defaultText: "random", help: "sampling seed: the same seed gives the same text" },
+    context: { kind: "integer", arg: "N", min: 1, defaultText: "the model's, at most 2048", help: "context window in tokens" },
+    device: DEVICE_FLAG,
+    json: { kind: "boolean", help: "print one JSON object (token ids, text, timings) at the end instead of streaming" },
+  },
+  async run({ values }) {
+    const modelPath = values.model;
+    const runtime = await Runtime.create({ device: values.device });
+    try {
+      const tLoad = performance.now();
+      const model = await runtime.loadModel(modelPath);
+      const loadMs = performance.now() - tLoad;
+      const session = model.createSession({ contextSize: values.context });
+      const messages = [
+        ...(values.system ? [{ role: "system" as const, content: values.system }] : []),
+        { role: "user" as const, content: values.prompt },
+      ];
+      const input = values.chat ? messages : values.prompt;
+      const tokens: number[] = [];
+      let text = "";
+      let final;
+      for await (const chunk of session.generate(input, {
+        maxTokens: values["max-tokens"], temperature: values.temp, topK: values["top-k"],
+        topP: values["top-p"], minP: values["min-p"], seed: values.seed,
+      })) {
+        tokens.push(...chunk.tokens);
+        text += chunk.text;
+        if (!values.json) process.stdout.write(chunk.text);
+        if (chunk.finishReason) final = chunk;
+      }
+      const t = final!.timings!;
+      const timings = {
+        loadMs, promptTokens: t.promptTokens, promptMs: t.promptMs, firstTokenMs: t.firstTokenMs, generatedTokens: t.generatedTokens,
+        generateMs: t.generateMs, msPerToken: t.generatedTokens > 1 ? t.generateMs / (t.generatedTokens - 1) : t.generateMs,
+      };
+      if (values.json) {
+        console.log(JSON.stringify({ model: modelPath, device: runtime.device.name, tokens, text, finishReason: final!.finishReason, timings }));
+      } else {
+        process.stdout.write("\n");
+        process.stderr.write(`[${t.generatedTokens} tokens, ${timings.msPerToken.toFixed(1)} ms/token, prompt ${t.promptTokens} tokens in ${t.promptMs.toFixed(0)} ms, ${runtime.device.name}]\n`);
+      }
+    } finally {
+      runtime.dispose();
+    }
+  },
+});
+
+const tune = defineCommand("tune", {
+  summary: "time the kernels' settings on this GPU and store the fastest for this model shape",
+  description: "Time the decode and prefill kernels' settings on this GPU and store the fastest: every later load of a model of this shape here uses it.",
+  synopsis: "--model FILE [options]",
+  flags: {
+    model: { kind: "file", arg: "FILE", required: true, help: "the GGUF model" },
+    force: { kind: "boolean", help: "measure again even if a tuning is stored" },
+    // The ranges are the ones Model.tune accepts (tuneRuns in tuning.ts).
+    steps: { kind: "integer", arg: "N", min: 1, max: 64, defaultText: "16, 2 on a CPU Vulkan driver", help: "timed decode steps per setting" },
+    "prefill-tokens": { kind: "integer", arg: "N", min: 1, max: 512, defaultText: "64, 8 on a CPU Vulkan driver", help: "prompt length of the timed prefill" },
+    repeat: { kind: "integer", arg: "N", min: 1, max: 100, defaultText: "3", help: "runs per setting (the median counts)" },
+    device: DEVICE_FLAG,
+    json: { kind: "boolean", help: "print the report as JSON" },
+  },
+  async run({ values }) {
+    const modelPath = values.model;
+    const runtime = await Runtime.create({ device: values.device });
+    try {
+      const model = await runtime.loadModel(modelPath);
+      const describe = (phase: string, s: unknown) =>
+        phase === "decode" ? describeDecodeTuning(s as Parameters<typeof describeDecodeTuning>[0]) : describePrefillTuning(s as Parameters<typeof describePrefillTuning>[0]);
+      const report = await model.tune({
+        force: values.force, steps: values.steps, prefillTokens: values["prefill-tokens"], repeat: values.repeat,
+        onProgress: values.json ? undefined : (p) => process.stderr.write(`timing ${p.phase}: ${describe(p.phase, p.setting)}\n`),
+      });
+      if (values.json) {
+        console.log(JSON.stringify({ model: modelPath, device: runtime.device.name, driver: runtime.device.driverInfo, ...report }));
+        return;
+      }
+      const ms = (v: number | null) => (v === null ? "failed" : `${v.toFixed(3)} ms/token`);
+      const show = <T>(phase: string, r: PhaseReport<T>) => {
+        for (const c of r.candidates) {
+          const agreement = c.logitError !== undefined ? `, logits ${c.logitError.toExponential(1)} from the defaults'` : "";
+          console.log(`  ${phase} ${describe(phase, c.tuning).padEnd(40)} ${ms(c.msPerToken)}${agreement}${c.error ? ` (${c.error})` : ""}`);
+        }
+        const gain = r.msPerToken && r.defaultMsPerToken ? ` (defaults: ${ms(r.defaultMsPerToken)}, ${(r.defaultMsPerToken / r.msPerToken).toFixed(2)}×)` : "";
+        console.log(`${phase}: ${describe(phase, r.tuning)}, ${ms(r.msPerToken)}${gain}`);
+      };
+      show("decode", report.decode);
+      show("prefill", report.prefill);
+      console.log(`${report.source === "stored" ? "stored" : "chosen"}: ${describeTuning(report.tuning)} on ${runtime.device.name}`);
+      if (report.source === "stored") console.log("(measured earlier; --force measures again)");
+      if (report.storeError) console.log(`not stored: ${report.storeError}`);
+      else if (report.storePath) console.log(`store: ${report.storePath}`);
+    } finally {
+      runtime.dispose();
+    }
+  },
+});
+
+// `parley bench` and `npm run bench` are one command: this table is the only list of the bench's flags.
+const BENCH_FLAGS = {
+  plan: { kind: "boolean", help: "instead of timing: the decode step's cost proxies (dispatches, barriers, bytes read, host↔device bytes, pipelines) for --model" },
+  at: { kind: "integer", arg: "N", min: 0, default: 0, help: "with --plan: the position (tokens already in the cache) of the planned step" },
+  kernels: { kind: "choice", choices: ["auto", "gpu", "cpu"], default: "auto", help: "with --plan: the session's kernel set" },
+  shape: { kind: "choice", choices: SHAPES, defaultText: "tinyllama", help: "synthetic model shape" },
+  type: { kind: "choice", choices: SYNTH_TYPES, arg: "TYPE", defaultText: "q4_0", help: "synthetic tensor type" },
+  model: { kind: "file", arg: "FILE", help: `an existing GGUF instead of a synthetic one (those are cached under ${join(tmpdir(), "parley-bench")})` },
+  prefill: { kind: "integers", arg: "N,N", min: 1, defaultText: "128,512; 128 for a TinyLlama-sized model on a CPU Vulkan driver", help: "prefill lengths" },
+  decode: { kind: "integer", arg: "N", min: 1, defaultText: "128; 16 for a TinyLlama-sized model on a CPU Vulkan driver", help: "timed greedy decode steps" },
+  "decode-after": { kind: "integer", arg: "N", min: 1, defaultText: "16", help: "tokens in the cache before them (e.g. 700: an NPC persona's prompt)" },
+  repeat: { kind: "integer", arg: "N", min: 1, defaultText: "3; 1 where the defaults above are reduced", help: "runs per prefill length (the median counts)" },
+  seed: { kind: "integer", arg: "N", min: 0, defaultText: "1", help: "seed of the synthetic weights and of the token ids" },
+  // The range a session's micro-batch takes (Model.createSession).
+  ubatch: { kind: "integer", arg: "N", min: 1, max: 4096, defaultText: "64 for decode, each longer prefill as one step, as llama.cpp", help: "Parley's micro-batch" },
+  device: { ...DEVICE_FLAG, help: "Parley's Vulkan device: index or part of its name (parley devices)" },
+  "peer-gpu": { kind: "choice", choices: ["auto", "vulkan", "cpu"], defaultText: "auto: Vulkan where a GPU exists", help: "llama.cpp's backend" },
+  "peer-threads": { kind: "integer", arg: "N", min: 1, defaultText: "the fastest of 1, 2, ...", help: "llama.cpp's CPU threads" },
+  "matvec-rows": { kind: "integers", arg: "1,2,4", min: 1, max: 8, help: "also time decode with each rows-per-subgroup setting (kernel tuning)" },
+  "matvec-stage": { kind: "switches", arg: "0,1", defaultText: "0", help: "... without (0) and/or with (1) f(x) staged in shared memory" },
+  "matvec-wide": { kind: "switches", arg: "0,1", defaultText: "0", help: "... with 4-byte (0) and/or 16-byte (1) weight loads per lane" },
+  "skip-peer": { kind: "boolean", help: "Parley only" },
+  json: { kind: "boolean", help: "print one JSON object instead of the table" },
+  quiet: { kind: "boolean", help: "no progress lines on stderr" },
+  record: { kind: "string", arg: "FILE", help: "also append the run's summary to the JSON array in FILE (created if missing; e.g. docs/perf-records.json, drawn by npm run bench:chart)" },
+  machine: { kind: "string", arg: "TEXT", defaultText: "the GPU's name, or the host CPU and the driver for a CPU Vulkan driver", help: "the machine's name in the --record record" },
+} as const satisfies FlagTable;
+
+/** What the side-by-side bench runs with (bench/bench.ts's runBenchCommand). */
+export interface BenchCliArgs {
+  options: BenchOptions;
+  json: boolean;
+  /** --record FILE */
+  record?: string;
+  /** --machine TEXT */
+  machine?: string;
 }
 
-async function info(args: string[]): Promise<void> {
-  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { json: { type: "boolean" } } });
-  const path = positionals[0] ?? fail("info needs a GGUF file");
-  const d = describeModel(await readGguf(path));
-  console.log(values.json ? JSON.stringify(d, null, 2) : formatModelDescription(d));
+const PLAN_FLAGS: ReadonlySet<string> = new Set(["plan", "model", "at", "kernels", "device", "json"]);
+const PLAN_FLAGS_TEXT = [...PLAN_FLAGS].filter((f) => f !== "plan").map((f) => `--${f}`).join(", ");
+
+function benchArgs({ values, given }: ParsedFlags<typeof BENCH_FLAGS>): BenchCliArgs {
+  for (const flag of ["at", "kernels"]) if (given.has(flag)) throw new InvalidArgumentError(`--${flag} applies only with --plan`);
+  if (values.record !== undefined && values.record.trim() === "") throw new InvalidArgumentError("--record needs a file name");
+  if (values.machine !== undefined && values.record === undefined) throw new InvalidArgumentError("--machine names the machine in a --record record: pass --record FILE too");
+  if (values.machine !== undefined && values.machine.trim() === "") throw new InvalidArgumentError("--machine must not be empty");
+  const options: BenchOptions = {
+    shape: values.shape, type: values.type, model: values.model, prefill: values.prefill, decode: values.decode, repeat: values.repeat,
+    seed: values.seed, ubatch: values.ubatch, device: values.device, skipPeer: values["skip-peer"], peerGpu: values["peer-gpu"],
+    peerThreads: values["peer-threads"], decodeAfter: values["decode-after"], matvecRows: values["matvec-rows"], matvecStage: values["matvec-stage"],
+    matvecWide: values["matvec-wide"], log: values.quiet ? undefined : (line) => process.stderr.write(`[bench] ${line}\n`),
+  };
+  return { options, json: values.json, record: values.record, machine: values.machine?.trim() };
 }
 
-async function synth(args: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args,
-    options: { shape: { type: "string", default: "tiny" }, type: { type: "string", default: "q4_0" }, seed: { type: "string", default: "1" }, out: { type: "string" } },
-  });
-  const shape = values.shape as SynthShapeName;
-  if (!(shape in SYNTH_SHAPES)) fail(`unknown shape ${shape} (tiny, small, tinyllama)`);
-  const type = values.type as SynthType;
-  if (!SYNTH_TYPES.includes(type)) fail(`unknown type ${type} (${SYNTH_TYPES.join(", ")})`);
-  const out = values.out ?? fail("synth needs --out FILE");
-  const seed = Number(values.seed);
-  let last = -1;
-  await writeSyntheticModel({
-    shape, type, seed, out,
-    onProgress: (p) => {
-      const pct = Math.floor((100 * p.bytesDone) / Math.max(1, p.bytesTotal));
-      if (pct !== last && process.stderr.isTTY) process.stderr.write(`\rwriting ${out}: ${pct}%`);
-      last = pct;
-    },
-  });
-  if (process.stderr.isTTY) process.stderr.write("\n");
-  console.log(`wrote ${out} (${shape}, ${type}, seed ${seed})`);
-}
-
-async function generate(args: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      model: { type: "string" }, prompt: { type: "string" }, chat: { type: "boolean" }, system: { type: "string" },
-      "max-tokens": { type: "string", default: "128" }, temp: { type: "string" }, "top-k": { type: "string" },
-      "top-p": { type: "string" }, "min-p": { type: "string" }, seed: { type: "string" }, context: { type: "string" },
-      device: { type: "string" }, json: { type: "boolean" },
-    },
-  });
-  const modelPath = values.model ?? fail("generate needs --model FILE");
-  const prompt = values.prompt ?? fail("generate needs --prompt TEXT");
-  const num = (v: string | undefined) => (v === undefined ? undefined : Number(v));
+async function benchPlan({ values, given }: ParsedFlags<typeof BENCH_FLAGS>): Promise<void> {
+  const stray = [...given].filter((f) => !PLAN_FLAGS.has(f));
+  if (stray.length > 0) throw new InvalidArgumentError(`--${stray[0]} does not apply to bench --plan (it takes ${PLAN_FLAGS_TEXT})`);
+  const modelPath = values.model;
+  if (modelPath === undefined) throw new InvalidArgumentError("bench --plan needs --model FILE");
   const runtime = await Runtime.create({ device: values.device });
   try {
-    const tLoad = performance.now();
     const model = await runtime.loadModel(modelPath);
-    const loadMs = performance.now() - tLoad;
-    const session = model.createSession({ contextSize: num(values.context) });
-    const messages = [
-      ...(values.system ? [{ role: "system" as const, content: values.system }] : []),
-      { role: "user" as const, content: prompt },
-    ];
-    const input = values.chat ? messages : prompt;
-    const tokens: number[] = [];
-    let text = "";
-    let final;
-    for await (const chunk of session.generate(input, {
-      maxTokens: num(values["max-tokens"]), temperature: num(values.temp) ?? 0, topK: num(values["top-k"]),
-      topP: num(values["top-p"]), minP: num(values["min-p"]), seed: num(values.seed),
-    })) {
-      tokens.push(...chunk.tokens);
-      text += chunk.text;
-      if (!values.json) process.stdout.write(chunk.text);
-      if (chunk.finishReason) final = chunk;
-    }
-    const t = final!.timings!;
-    const timings = {
-      loadMs, promptTokens: t.promptTokens, promptMs: t.promptMs, firstTokenMs: t.firstTokenMs, generatedTokens: t.generatedTokens,
-      generateMs: t.generateMs, msPerToken: t.generatedTokens > 1 ? t.generateMs / (t.generatedTokens - 1) : t.generateMs,
-    };
-    if (values.json) {
-      console.log(JSON.stringify({ model: modelPath, device: runtime.device.name, tokens, text, finishReason: final!.finishReason, timings }));
-    } else {
-      process.stdout.write("\n");
-      process.stderr.write(`[${t.generatedTokens} tokens, ${timings.msPerToken.toFixed(1)} ms/token, prompt ${t.promptTokens} tokens in ${t.promptMs.toFixed(0)} ms, ${runtime.device.name}]\n`);
-    }
-  } finally {
-    runtime.dispose();
-  }
-}
-
-async function bench(args: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args,
-    options: { plan: { type: "boolean" }, model: { type: "string" }, at: { type: "string", default: "0" }, kernels: { type: "string", default: "auto" }, json: { type: "boolean" } },
-  });
-  if (!values.plan) fail("bench: use `parley bench --plan --model FILE [--at POSITION] [--kernels auto|gpu|cpu] [--json]`; the side-by-side benchmark is `npm run bench`");
-  const modelPath = values.model ?? fail("bench --plan needs --model FILE");
-  const runtime = await Runtime.create();
-  try {
-    const model = await runtime.loadModel(modelPath);
-    const session = model.createSession({ contextSize: Math.min(model.info.contextLength, 2048), kernels: values.kernels as "auto" | "gpu" | "cpu" });
-    const plan = decodePlan(model, session, Number(values.at));
+    const session = model.createSession({ contextSize: Math.min(model.info.contextLength, 2048), kernels: values.kernels });
+    const plan = decodePlan(model, session, values.at);
     if (values.json) console.log(JSON.stringify({ model: modelPath, device: runtime.device.name, ...plan }));
     else for (const [k, v] of Object.entries(plan)) console.log(`${k.padEnd(18)} ${typeof v === "object" ? JSON.stringify(v) : v}`);
   } finally {
@@ -163,69 +607,88 @@ async function bench(args: string[]): Promise<void> {
   }
 }
 
-async function tune(args: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      model: { type: "string" }, force: { type: "boolean" }, steps: { type: "string" }, "prefill-tokens": { type: "string" },
-      repeat: { type: "string" }, device: { type: "string" }, json: { type: "boolean" },
-    },
-  });
-  const modelPath = values.model ?? fail("tune needs --model FILE");
-  const num = (v: string | undefined) => (v === undefined ? undefined : Number(v));
-  const runtime = await Runtime.create({ device: values.device });
-  try {
-    const model = await runtime.loadModel(modelPath);
-    const describe = (phase: string, s: unknown) =>
-      phase === "decode" ? describeDecodeTuning(s as Parameters<typeof describeDecodeTuning>[0]) : describePrefillTuning(s as Parameters<typeof describePrefillTuning>[0]);
-    const report = await model.tune({
-      force: values.force, steps: num(values.steps), prefillTokens: num(values["prefill-tokens"]), repeat: num(values.repeat),
-      onProgress: values.json ? undefined : (p) => process.stderr.write(`timing ${p.phase}: ${describe(p.phase, p.setting)}\n`),
-    });
-    if (values.json) {
-      console.log(JSON.stringify({ model: modelPath, device: runtime.device.name, driver: runtime.device.driverInfo, ...report }));
-      return;
-    }
-    const ms = (v: number | null) => (v === null ? "failed" : `${v.toFixed(3)} ms/token`);
-    const show = <T>(phase: string, r: PhaseReport<T>) => {
-      for (const c of r.candidates) {
-        const agreement = c.logitError !== undefined ? `, logits ${c.logitError.toExponential(1)} from the defaults'` : "";
-        console.log(`  ${phase} ${describe(phase, c.tuning).padEnd(40)} ${ms(c.msPerToken)}${agreement}${c.error ? ` (${c.error})` : ""}`);
+const bench = defineCommand("bench", {
+  summary: "Parley and llama.cpp side by side (npm run bench), or with --plan the decode step's cost proxies",
+  description: "Parley and llama.cpp (node-llama-cpp) side by side on one GGUF: prefill, decode, load time, first token, device memory.\n" +
+    "With --plan: the decode step's cost proxies for --model, nothing timed.",
+  synopsis: "[options]   (npm run bench -- [options] is the same command)",
+  notes: `--plan takes ${PLAN_FLAGS_TEXT}; --at and --kernels apply only with --plan.`,
+  flags: BENCH_FLAGS,
+  async run(parsed) {
+    if (parsed.values.plan) return benchPlan(parsed);
+    const args = benchArgs(parsed);
+    let sideBySide: typeof import("./bench/bench.js");
+    try {
+      // Loaded here, not at start-up: the bench imports node-llama-cpp, a development dependency.
+      sideBySide = await import("./bench/bench.js");
+    } catch (e) {
+      if ((e as { code?: string })?.code === "ERR_MODULE_NOT_FOUND" && String((e as Error).message).includes("node-llama-cpp")) {
+        throw new NativeAddonMissingError("the side-by-side bench needs node-llama-cpp (a development dependency of Parley): npm install node-llama-cpp, or use parley bench --plan", { cause: e });
       }
-      const gain = r.msPerToken && r.defaultMsPerToken ? ` (defaults: ${ms(r.defaultMsPerToken)}, ${(r.defaultMsPerToken / r.msPerToken).toFixed(2)}×)` : "";
-      console.log(`${phase}: ${describe(phase, r.tuning)}, ${ms(r.msPerToken)}${gain}`);
-    };
-    show("decode", report.decode);
-    show("prefill", report.prefill);
-    console.log(`${report.source === "stored" ? "stored" : "chosen"}: ${describeTuning(report.tuning)} on ${runtime.device.name}`);
-    if (report.source === "stored") console.log("(measured earlier; --force measures again)");
-    if (report.storeError) console.log(`not stored: ${report.storeError}`);
-    else if (report.storePath) console.log(`store: ${report.storePath}`);
-  } finally {
-    runtime.dispose();
-  }
+      throw e;
+    }
+    await sideBySide.runBenchCommand(args);
+  },
+});
+
+const model: Command = {
+  summary: "manage downloaded models: list, get ID, verify ID|FILE, rm ID|FILE (parley model --help)",
+  // Loaded when used: only this command needs the catalogue and the downloader.
+  usage: async () => (await import("./models/cli-model.js")).MODEL_USAGE,
+  invoke: async (argv) => (await import("./models/cli-model.js")).modelCommand(argv),
+};
+
+const commands: Record<string, Command> = { devices, info, synth, generate, tune, bench, model };
+
+const USAGE = `usage: parley <command> [options]
+
+commands:
+${Object.entries(commands).map(([name, c]) => `  ${name.padEnd(10)}${c.summary}`).join("\n")}
+  help      parley help COMMAND: a command's options, with their ranges and defaults (also parley COMMAND --help)
+`;
+
+function unknownCommand(name: string): InvalidArgumentError {
+  return new InvalidArgumentError(`unknown command "${name}" (parley --help lists the commands)`);
 }
 
-const commands: Record<string, (args: string[]) => Promise<void>> = { devices, info, synth, tune, generate, bench, model: modelCommand };
-
 async function main(argv: string[]): Promise<void> {
-  const [command, ...rest] = argv;
-  if (!command || command === "--help" || command === "-h" || command === "help") {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === "--help" || name === "-h" || (name === "help" && rest.length === 0)) {
     process.stdout.write(USAGE);
     return;
   }
-  const run = commands[command] ?? fail(`unknown command "${command}"\n${USAGE}`);
-  await run(rest);
+  if (name === "help") {
+    if (!Object.hasOwn(commands, rest[0])) throw unknownCommand(rest[0]);
+    process.stdout.write(await commands[rest[0]].usage());
+    return;
+  }
+  if (!Object.hasOwn(commands, name)) throw unknownCommand(name);
+  await commands[name].invoke(rest);
 }
 
-// Output piped into a reader that stops early (`parley bench --plan … | head`): end quietly, as Unix tools do.
-process.stdout.on("error", (e: NodeJS.ErrnoException) => {
-  if (e.code === "EPIPE") process.exit(0);
-  throw e;
-});
+/**
+ * Runs the command line `argv` (without node and the script) and exits: a user's error (a ParleyError, or a
+ * file-system error) is one line `parley: message [CODE]` and exit code 2; anything else is an internal error,
+ * one line and exit code 1, with its stack under PARLEY_DEBUG=1.
+ */
+export function runCli(argv: string[]): void {
+  // Output piped into a reader that stops early (`parley bench --plan … | head`): end quietly, as Unix tools do.
+  process.stdout.on("error", (e: NodeJS.ErrnoException) => {
+    if (e.code === "EPIPE") process.exit(0);
+    throw e;
+  });
+  main(argv).catch((e: unknown) => {
+    const debug = process.env.PARLEY_DEBUG !== undefined && process.env.PARLEY_DEBUG !== "" && process.env.PARLEY_DEBUG !== "0";
+    // Safety nets for a file-system error or a parseArgs error no command turned into a typed error.
+    const error = isErrnoError(e) ? new FileAccessError(e.path ?? "a file", fsReason(e), { cause: e }) : parseArgsError(undefined, e);
+    if (error instanceof ParleyError) {
+      process.stderr.write(`parley: ${error.message} [${error.code}]\n${debug ? `${error.stack}\n` : ""}`);
+      process.exit(2);
+    }
+    const message = (error as Error)?.message ?? String(error);
+    process.stderr.write(debug ? `parley: internal error: ${(error as Error)?.stack ?? message}\n` : `parley: internal error: ${message} (PARLEY_DEBUG=1 shows where)\n`);
+    process.exit(1);
+  });
+}
 
-main(process.argv.slice(2)).catch((e: unknown) => {
-  if (e instanceof ParleyError) fail(`${e.message} [${e.code}]`);
-  if (e instanceof TypeError && (e as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) fail(e.message);
-  fail((e as Error)?.stack ?? String(e));
-});
+if (isMainModule(import.meta.url)) runCli(process.argv.slice(2));

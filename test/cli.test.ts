@@ -1,7 +1,10 @@
 // The `parley` command as a user runs it: the compiled bin (dist/runtime/cli.js, built by `npm test`'s pretest).
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, statSync } from "node:fs";
-import { fileURLToPath } from "node:url";
+import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
+import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { describe, expect, it } from "vitest";
 import { readGguf } from "../runtime/gguf/reader.js";
 import { scratchPath, syntheticModel } from "./fixtures/models.js";
@@ -12,6 +15,23 @@ const bin = `${root}dist/runtime/cli.js`;
 function parley(...args: string[]) {
   const r = spawnSync(process.execPath, [bin, ...args], { cwd: root, encoding: "utf8", timeout: 240_000 });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** `npm run bench -- …`: the dev script's own entry, from the TypeScript sources. */
+function devBench(...args: string[]) {
+  const tsx = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href;
+  const r = spawnSync(process.execPath, ["--import", tsx, `${root}runtime/bench/bench.ts`, ...args], { cwd: root, encoding: "utf8", timeout: 240_000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** A user's error: exit code 2, nothing on stdout, one line on stderr (no stack trace) matching `message`. */
+function expectUserError(r: { status: number | null; stdout: string; stderr: string }, message: RegExp): void {
+  expect(r.stderr.trimEnd()).toMatch(message);
+  expect(r.stderr).not.toMatch(/^\s+at /m);
+  expect(r.stderr.trimEnd().split("\n")).toHaveLength(1);
+  expect(r.stderr).toMatch(/^parley: /);
+  expect(r.stdout).toBe("");
+  expect(r.status).toBe(2);
 }
 
 describe("parley CLI", () => {
@@ -35,6 +55,12 @@ describe("parley CLI", () => {
     const r = parley("synth", "--shape", "tiny", "--type", "q8_0", "--seed", "5", "--out", out);
     expect(r.status).toBe(0);
     expect(statSync(out).size).toBeGreaterThan(1_000_000);
+    // It says what it wrote: the path, the size in MB, the shape and the tensor types.
+    const said = /^wrote (.+): (\d+\.\d) MB, shape tiny \(2 layers, dim 128, [\d.]+M parameters\), type q8_0 \((.+) tensors\), seed 5$/.exec(r.stdout.trim());
+    expect(said, r.stdout).not.toBeNull();
+    expect(said![1]).toBe(out);
+    expect(said![2]).toBe((statSync(out).size / 1e6).toFixed(1));
+    expect(said![3]).toMatch(/\d+ Q8_0/);
     const file = await readGguf(out);
     expect(file.getString("general.architecture")).toBe("llama");
     const info = parley("info", out);
@@ -107,6 +133,127 @@ describe("parley CLI", () => {
     const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
     expect(stderr).not.toMatch(/EPIPE|Error/);
     expect(code).toBe(0);
+  });
+
+  it("--help and -h print every command's usage with its flags, descriptions and defaults, exit 0", () => {
+    const list = parley("--help");
+    expect(list.status).toBe(0);
+    for (const name of ["devices", "info", "synth", "generate", "tune", "bench", "model", "help"]) expect(list.stdout).toMatch(new RegExp(`^  ${name} +\\S`, "m"));
+    expect(parley("help").stdout).toBe(list.stdout);
+    expect(parley().stdout).toBe(list.stdout);
+
+    const expected: Record<string, string[]> = {
+      devices: ["--json"],
+      info: ["--json"],
+      synth: ["--shape", "--type", "--seed", "--out"],
+      generate: ["--model", "--prompt", "--chat", "--system", "--max-tokens", "--temp", "--top-k", "--top-p", "--min-p", "--seed", "--context", "--device", "--json"],
+      tune: ["--model", "--force", "--steps", "--prefill-tokens", "--repeat", "--device", "--json"],
+      bench: ["--plan", "--at", "--kernels", "--shape", "--type", "--model", "--prefill", "--decode", "--repeat", "--seed", "--skip-peer", "--record"],
+    };
+    for (const [name, flags] of Object.entries(expected)) {
+      for (const help of ["--help", "-h"]) {
+        const r = parley(name, help);
+        expect(r.status, `${name} ${help}: ${r.stderr}`).toBe(0);
+        expect(r.stderr).toBe("");
+        expect(r.stdout).toMatch(new RegExp(`^usage: parley ${name} `));
+        // One line per flag, with a description after it.
+        for (const flag of [...flags, "--help"]) expect(r.stdout, `${name} ${flag}`).toMatch(new RegExp(`^  (-h, )?${flag}( \\S+)?  +\\S`, "m"));
+      }
+      expect(parley("help", name).stdout).toBe(parley(name, "--help").stdout);
+    }
+    // Defaults and ranges are in the flag lines.
+    const synth = parley("synth", "--help").stdout;
+    expect(synth).toMatch(/^  --shape tiny\|small\|tinyllama .*default: tiny/m);
+    expect(synth).toMatch(/^  --seed N .*an integer ≥ 0; default: 1\)/m);
+    expect(synth).toMatch(/^  --out FILE .*required/m);
+    const generate = parley("generate", "--help").stdout;
+    expect(generate).toMatch(/^  --max-tokens N .*an integer ≥ 1; default: 128\)/m);
+    expect(generate).toMatch(/^  --top-p P .*a number > 0 and ≤ 1/m);
+
+    // Help wins over a bad flag next to it; the model command and its subcommands take it too.
+    expect(parley("generate", "--max-tokens", "-5", "--help").status).toBe(0);
+    for (const args of [["model", "--help"], ["model", "get", "--help"], ["model", "list", "-h"], ["help", "model"]]) {
+      const r = parley(...args);
+      expect(r.status, args.join(" ")).toBe(0);
+      expect(r.stdout).toMatch(/^usage: parley model <subcommand>/);
+      expect(r.stdout).toMatch(/--retries.*default 2/);
+    }
+    expectUserError(parley("help", "frobnicate"), /unknown command "frobnicate"/);
+  });
+
+  it("rejects bad numbers naming the flag, the value and the range, negative values after a space included", async () => {
+    const model = await syntheticModel("tiny", "q4_0");
+    const cases: Array<[string[], RegExp]> = [
+      [["generate", "--model", model, "--prompt", "Hi", "--max-tokens", "-5"], /^parley: --max-tokens must be an integer ≥ 1, got "-5" \[INVALID_ARGUMENT\]$/],
+      [["generate", "--model", model, "--prompt", "Hi", "--temp=-1"], /--temp must be a number ≥ 0, got "-1"/],
+      [["generate", "--model", model, "--prompt", "Hi", "--temp", "-0.5"], /--temp must be a number ≥ 0, got "-0\.5"/],
+      [["generate", "--model", model, "--prompt", "Hi", "--max-tokens", "abc"], /--max-tokens must be an integer ≥ 1, got "abc" \(not a number\)/],
+      [["generate", "--model", model, "--prompt", "Hi", "--max-tokens", "NaN"], /--max-tokens must be an integer ≥ 1, got "NaN" \(not a number\)/],
+      [["generate", "--model", model, "--prompt", "Hi", "--max-tokens", "2.5"], /--max-tokens must be an integer ≥ 1, got "2\.5" \(not an integer\)/],
+      [["generate", "--model", model, "--prompt", "Hi", "--max-tokens", "0x10"], /--max-tokens must be an integer ≥ 1, got "0x10" \(not a number\)/],
+      [["generate", "--model", model, "--prompt", "Hi", "--top-p", "1.5"], /--top-p must be a number > 0 and ≤ 1, got "1\.5"/],
+      [["generate", "--model", model, "--prompt", "Hi", "--top-p", "0"], /--top-p must be a number > 0 and ≤ 1, got "0"/],
+      [["generate", "--model", model, "--prompt", "Hi", "--top-k", "-1"], /--top-k must be an integer ≥ 0, got "-1"/],
+      [["generate", "--model", model, "--prompt", "Hi", "--seed", "1e300"], /--seed must be an integer ≥ 0, got "1e300" \(too large\)/],
+      [["generate", "--model", model, "--prompt", "Hi", "--context", "-2048"], /--context must be an integer ≥ 1, got "-2048"/],
+      [["generate", "--model", model, "--prompt", "Hi", "--max-tokens"], /--max-tokens needs a value/],
+      [["synth", "--seed", "-1", "--out", scratchPath("never.gguf")], /--seed must be an integer ≥ 0, got "-1"/],
+      [["tune", "--model", model, "--steps", "100"], /--steps must be an integer from 1 to 64, got "100"/],
+      [["bench", "--plan", "--model", model, "--at", "-1"], /--at must be an integer ≥ 0, got "-1"/],
+      [["bench", "--prefill", "16,-3"], /--prefill takes comma-separated integers ≥ 1, got "-3" in "16,-3"/],
+      [["bench", "--matvec-rows", "9"], /--matvec-rows takes comma-separated integers from 1 to 8, got "9"/],
+      [["model", "get", "x", "--retries", "-1"], /--retries must be an integer ≥ 0, got "-1"/],
+      // A number is checked before the model file is looked at.
+      [["generate", "--model", scratchPath("missing.gguf"), "--prompt", "Hi", "--max-tokens", "-1"], /--max-tokens must be an integer ≥ 1, got "-1"/],
+    ];
+    for (const [args, message] of cases) expectUserError(parley(...args), message);
+    expect(existsSync(scratchPath("never.gguf"))).toBe(false);
+    expectUserError(parley("synth", "--frobnicate", "--out", scratchPath("never.gguf")), /unknown option --frobnicate \(parley synth --help lists its options\)/);
+    expectUserError(parley("generate", "--prompt", "Hi"), /generate needs --model FILE/);
+  });
+
+  it("reports file-system problems as one FILE_ACCESS line, never a stack trace", () => {
+    const dir = mkdtempSync(join(tmpdir(), "parley-cli-"));
+    try {
+      const missingFolder = join(dir, "missing", "x.gguf");
+      expectUserError(parley("info", dir), new RegExp(`^parley: cannot open ${dir}: it is a folder \\[FILE_ACCESS\\]$`));
+      expectUserError(parley("synth", "--out", missingFolder), new RegExp(`cannot open ${missingFolder}: its folder ${join(dir, "missing")} does not exist \\[FILE_ACCESS\\]`));
+      expect(existsSync(join(dir, "missing"))).toBe(false);
+      expectUserError(parley("synth", "--out", dir), /it is a folder \[FILE_ACCESS\]/);
+      expectUserError(parley("generate", "--model", dir, "--prompt", "Hi"), /it is a folder \[FILE_ACCESS\]/);
+      expectUserError(parley("bench", "--plan", "--model", dir), /it is a folder \[FILE_ACCESS\]/);
+      expectUserError(parley("info", join(dir, "nope.gguf")), /cannot open .*nope\.gguf: no such file \[FILE_ACCESS\]/);
+      expectUserError(parley("info"), /info takes one GGUF file, got 0/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("parley bench and npm run bench are one bench with one set of flags", () => {
+    const help = parley("bench", "--help");
+    const dev = devBench("--help");
+    expect(dev.status).toBe(0);
+    expect(dev.stdout).toBe(help.stdout);
+    for (const args of [["--decode", "-5"], ["--shape", "huge"], ["--at", "3"], ["--plan", "--model", bin, "--shape", "tiny"]]) {
+      const a = parley("bench", ...args);
+      const b = devBench(...args);
+      expectUserError(a, /INVALID_ARGUMENT/);
+      expectUserError(b, /INVALID_ARGUMENT/);
+      expect(b.stderr).toBe(a.stderr);
+    }
+    expect(parley("bench", "--at", "3").stderr).toMatch(/--at applies only with --plan/);
+    expect(parley("bench", "--plan", "--model", bin, "--shape", "tiny").stderr).toMatch(/--shape does not apply to bench --plan/);
+  });
+
+  it("parley bench runs the side-by-side bench with the dev script's flags (--shape, --prefill, --skip-peer)", () => {
+    const r = parley("bench", "--shape", "tiny", "--type", "q4_0", "--prefill", "16", "--decode", "2", "--repeat", "1", "--skip-peer", "--json", "--quiet");
+    expect(r.status, r.stderr).toBe(0);
+    const report = JSON.parse(r.stdout);
+    expect(report.bench).toBe("parley-vs-llama.cpp");
+    expect(report.model).toMatchObject({ synthesized: true, shape: "tiny", type: "q4_0" });
+    expect(report.settings).toMatchObject({ prefill: [16], decode: 2, repeat: 1 });
+    expect(report.parley.decode.tokens).toBe(2);
+    expect(report.peer).toBeNull();
   });
 
   it("streams text without --json and reports errors with their code and a non-zero exit", async () => {

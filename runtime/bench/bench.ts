@@ -5,8 +5,8 @@
 import { existsSync, mkdirSync, renameSync, rmSync, statSync } from "node:fs";
 import { cpus, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
-import { InvalidArgumentError, ParleyError } from "../errors.js";
+import { runCli, type BenchCliArgs } from "../cli.js";
+import { InvalidArgumentError } from "../errors.js";
 import { Runtime } from "../runtime.js";
 import { SYNTH_SHAPES, SYNTH_TYPES, writeSyntheticModel, type SynthShapeName, type SynthType } from "../synth/synth.js";
 import { LlamaSide, peerFirstToken, type PeerGpuChoice } from "./llama-side.js";
@@ -226,97 +226,8 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
   };
 }
 
-const USAGE = `usage: npm run bench -- [options]
-
-  --shape tiny|small|tinyllama   synthetic model shape (default tinyllama)
-  --type T                       synthetic tensor type: ${SYNTH_TYPES.join("|")} (default q4_0)
-  --model FILE                   an existing GGUF instead of a synthetic one (cached under ${join(tmpdir(), "parley-bench")})
-  --prefill 128,512              prefill lengths
-  --decode 128                   timed greedy decode steps
-  --decode-after 16              tokens in the cache before them (e.g. 700: an NPC persona's prompt)
-  --repeat N                     runs per prefill length (median)
-  --seed N                       weights and token ids seed (default 1)
-  --ubatch N                     Parley's micro-batch (default 64 for decode, and each longer prefill as one step, as llama.cpp)
-  --device D                     Parley's Vulkan device (index or name substring)
-  --peer-gpu auto|vulkan|cpu     llama.cpp's backend (default auto: Vulkan where a GPU exists)
-  --peer-threads N               llama.cpp's CPU threads (default: the fastest of 1, 2, ...)
-  --matvec-rows 1,2,4            also time decode with each rows-per-subgroup setting (kernel tuning)
-  --matvec-stage 0,1             ... without and with f(x) staged in shared memory (default 0)
-  --matvec-wide 0,1              ... with 4-byte and/or 16-byte weight loads per lane (default 0)
-  --skip-peer                    Parley only
-  --json                         print one JSON object instead of the table
-  --record FILE                  also append the run's summary to the JSON array in FILE (created if missing;
-                                 e.g. docs/perf-records.json, drawn by \`npm run bench:chart\`)
-  --machine "TEXT"               the machine's name in that record (default: the GPU's name, or for a CPU
-                                 Vulkan driver the host CPU and the driver)
-`;
-
-interface CliArgs {
-  options: BenchOptions;
-  json: boolean;
-  /** --record FILE */
-  record?: string;
-  /** --machine TEXT */
-  machine?: string;
-}
-
-/** One entry of a 0,1 list option. */
-function switchArg(flag: string, s: string): boolean {
-  if (s.trim() !== "0" && s.trim() !== "1") throw new InvalidArgumentError(`${flag} takes 0 and/or 1, got "${s}"`);
-  return s.trim() === "1";
-}
-
-function parseCli(argv: string[]): CliArgs {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      shape: { type: "string" }, type: { type: "string" }, model: { type: "string" }, prefill: { type: "string" },
-      decode: { type: "string" }, repeat: { type: "string" }, seed: { type: "string" }, ubatch: { type: "string" },
-      device: { type: "string" }, "peer-gpu": { type: "string" }, "peer-threads": { type: "string" },
-      "matvec-rows": { type: "string" }, "matvec-stage": { type: "string" }, "matvec-wide": { type: "string" }, "decode-after": { type: "string" }, "skip-peer": { type: "boolean" }, json: { type: "boolean" },
-      record: { type: "string" }, machine: { type: "string" }, quiet: { type: "boolean" }, help: { type: "boolean", short: "h" },
-    },
-  });
-  if (values.help) {
-    process.stdout.write(USAGE);
-    process.exit(0);
-  }
-  const int = (name: string, v: string | undefined) => (v === undefined ? undefined : positiveIntArg(name, v));
-  const peerGpu = values["peer-gpu"];
-  if (peerGpu !== undefined && !["auto", "vulkan", "cpu"].includes(peerGpu)) throw new InvalidArgumentError(`--peer-gpu must be auto, vulkan or cpu, got ${peerGpu}`);
-  const options: BenchOptions = {
-    shape: values.shape as SynthShapeName | undefined,
-    type: values.type as SynthType | undefined,
-    model: values.model,
-    prefill: values.prefill?.split(",").map((s) => positiveIntArg("--prefill", s)),
-    decode: int("--decode", values.decode),
-    repeat: int("--repeat", values.repeat),
-    seed: values.seed === undefined ? undefined : Number(values.seed),
-    ubatch: int("--ubatch", values.ubatch),
-    device: values.device,
-    skipPeer: values["skip-peer"] ?? false,
-    peerGpu: peerGpu as PeerGpuChoice | undefined,
-    peerThreads: int("--peer-threads", values["peer-threads"]),
-    decodeAfter: int("--decode-after", values["decode-after"]),
-    matvecRows: values["matvec-rows"]?.split(",").map((s) => positiveIntArg("--matvec-rows", s)),
-    matvecStage: values["matvec-stage"]?.split(",").map((s) => switchArg("--matvec-stage", s)),
-    matvecWide: values["matvec-wide"]?.split(",").map((s) => switchArg("--matvec-wide", s)),
-    log: values.quiet ? undefined : (line) => process.stderr.write(`[bench] ${line}\n`),
-  };
-  if (values.record !== undefined && values.record.trim() === "") throw new InvalidArgumentError("--record needs a file name");
-  if (values.machine !== undefined && values.record === undefined) throw new InvalidArgumentError("--machine names the machine in a --record record: pass --record FILE too");
-  if (values.machine !== undefined && values.machine.trim() === "") throw new InvalidArgumentError("--machine must not be empty");
-  return { options, json: values.json ?? false, record: values.record, machine: values.machine?.trim() };
-}
-
-function positiveIntArg(name: string, s: string): number {
-  const v = Number(s.trim());
-  if (!Number.isSafeInteger(v) || v < 1) throw new InvalidArgumentError(`${name} takes positive integers, got "${s}"`);
-  return v;
-}
-
-async function main(argv: string[]): Promise<void> {
-  const { options, json, record, machine } = parseCli(argv);
+/** The side-by-side bench as `parley bench` (and `npm run bench`) runs it, with the flags runtime/cli.ts parsed. */
+export async function runBenchCommand({ options, json, record, machine }: BenchCliArgs): Promise<void> {
   // A records file that cannot take the record fails now, not after the run.
   if (record !== undefined) checkRecordsFile(record);
   const report = await runBench(options);
@@ -327,11 +238,5 @@ async function main(argv: string[]): Promise<void> {
   }
 }
 
-if (isMainModule(import.meta.url)) {
-  main(process.argv.slice(2)).catch((e: unknown) => {
-    const code = e instanceof ParleyError ? ` [${e.code}]` : "";
-    const message = e instanceof ParleyError || (e as { code?: string })?.code?.startsWith?.("ERR_PARSE_ARGS") ? (e as Error).message : ((e as Error)?.stack ?? String(e));
-    process.stderr.write(`bench: ${message}${code}\n`);
-    process.exit(2);
-  });
-}
+// `npm run bench -- …` is `parley bench …`: one flag table (runtime/cli.ts), one --help, one way to report errors.
+if (isMainModule(import.meta.url)) runCli(["bench", ...process.argv.slice(2)]);

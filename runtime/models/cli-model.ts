@@ -2,7 +2,7 @@
 
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
-import { parseArgs } from "node:util";
+import { parseFlags, wantsHelp } from "../cli.js";
 import { InvalidArgumentError } from "../errors.js";
 import { findEntry, getEntry, loadCatalogue } from "./catalogue.js";
 import { downloadModel, verifyModel, type DownloadProgress } from "./download.js";
@@ -12,7 +12,8 @@ export const MODEL_USAGE = `usage: parley model <subcommand> [options]
 
   list [--folder DIR] [--json]                 catalogue entries and installed models (✓ = SHA-256 verified)
   get ID [--folder DIR] [--force] [--retries N] [--json]
-                                               download a catalogue model (resumes an interrupted download)
+                                               download a catalogue model (resumes an interrupted download;
+                                               --retries: retries after a failed request, an integer ≥ 0, default 2)
   verify ID|FILE [--folder DIR] [--json]       hash a model and compare it with the catalogue
   rm ID|FILE [--folder DIR] [--json]           delete a model (and its partial download) from the folder
 
@@ -76,7 +77,10 @@ export function progressPrinter(label: string, stream: NodeJS.WriteStream = proc
   };
 }
 
-const common = { folder: { type: "string" }, json: { type: "boolean" } } as const;
+const common = {
+  folder: { kind: "string", arg: "DIR", help: "the models folder" },
+  json: { kind: "boolean", help: "print JSON instead of text" },
+} as const;
 
 async function context(folderArg: string | undefined) {
   const folder = folderArg ? resolve(folderArg) : modelsFolder();
@@ -84,7 +88,7 @@ async function context(folderArg: string | undefined) {
 }
 
 async function list(args: string[]): Promise<void> {
-  const { values } = parseArgs({ args, options: common });
+  const { values } = parseFlags("model list", common, args);
   const { folder, catalogue } = await context(values.folder);
   const listing = await listInstalled({ folder, catalogue });
   const rows = catalogue.map((entry) => {
@@ -141,17 +145,21 @@ async function list(args: string[]): Promise<void> {
 }
 
 async function get(args: string[]): Promise<void> {
-  const { values, positionals } = parseArgs({
+  const { values, positionals } = parseFlags(
+    "model get",
+    {
+      ...common,
+      force: { kind: "boolean", help: "download again even if installed" },
+      retries: { kind: "integer", arg: "N", min: 0, help: "retries after a failed request" },
+    },
     args,
-    allowPositionals: true,
-    options: { ...common, force: { type: "boolean" }, retries: { type: "string" } },
-  });
+    { positionals: true },
+  );
   const id = positionals[0];
   if (!id) throw new InvalidArgumentError(`model get needs an ID\n${MODEL_USAGE}`);
   const { folder, catalogue } = await context(values.folder);
   const entry = getEntry(catalogue, id);
-  const retries = values.retries === undefined ? undefined : Number(values.retries);
-  if (retries !== undefined && !(Number.isInteger(retries) && retries >= 0)) throw new InvalidArgumentError("--retries must be a non-negative integer");
+  const retries = values.retries;
   const printer = progressPrinter(entry.file);
   const controller = new AbortController();
   const onSigint = () => controller.abort();
@@ -174,7 +182,7 @@ async function get(args: string[]): Promise<void> {
 }
 
 async function verify(args: string[]): Promise<void> {
-  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: common });
+  const { values, positionals } = parseFlags("model verify", common, args, { positionals: true });
   const ref = positionals[0];
   if (!ref) throw new InvalidArgumentError(`model verify needs an ID or FILE\n${MODEL_USAGE}`);
   const { folder, catalogue } = await context(values.folder);
@@ -202,7 +210,7 @@ async function verify(args: string[]): Promise<void> {
 }
 
 async function rm(args: string[]): Promise<void> {
-  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: common });
+  const { values, positionals } = parseFlags("model rm", common, args, { positionals: true });
   const ref = positionals[0];
   if (!ref) throw new InvalidArgumentError(`model rm needs an ID or FILE\n${MODEL_USAGE}`);
   const { folder, catalogue } = await context(values.folder);
@@ -220,7 +228,8 @@ const subcommands: Record<string, (args: string[]) => Promise<void>> = { list, l
 /** Entry point for `parley model ...` (registered in runtime/cli.ts). */
 export async function modelCommand(args: string[]): Promise<void> {
   const [sub, ...rest] = args;
-  if (!sub || sub === "--help" || sub === "-h" || sub === "help") {
+  // Every subcommand's options are in MODEL_USAGE, so `parley model get --help` prints it too.
+  if (!sub || sub === "help" || wantsHelp(args)) {
     process.stdout.write(MODEL_USAGE);
     return;
   }
