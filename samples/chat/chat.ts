@@ -1,6 +1,7 @@
 // `npm run chat -- --npc blacksmith`: talk to a village NPC in the terminal, through the same host
 // (VillageService) the game uses. NPC lines stream as they generate; choices are numbered (type the
-// number); free text answers input prompts. Game events and intents show in dim text.
+// number); free text answers input prompts (a blank or over-long line is asked again). Game events and
+// intents show in dim text.
 // Works with piped stdin too (each line answers the next prompt), which is how it is tested:
 //   printf 'I need a sword\n1\n' | npm run chat -- --npc blacksmith --model tiny.gguf --seed 1
 
@@ -8,7 +9,7 @@ import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
 import { ParleyError } from "../../runtime/errors.js";
 import type { DialogueEvent } from "../../plugin/index.js";
-import { VILLAGE_NPCS, type HostEvent, type NpcId } from "../village/protocol.js";
+import { MAX_INPUT_CHARS, VILLAGE_NPCS, type HostEvent, type NpcId } from "../village/protocol.js";
 import { VillageService } from "../village/host/village-service.js";
 
 const USAGE = `usage: npm run chat -- --npc ${VILLAGE_NPCS.map((n) => n.id).join("|")} [--model FILE] [--seed N] [--device D]`;
@@ -169,9 +170,21 @@ async function main(): Promise<number> {
       case "input_requested": {
         newline();
         say(dim(`(${event.prompt || "say something"})\n`));
-        const line = await reader.next("> ");
-        if (line === null) return false;
-        await service.submit(line.slice(0, 500));
+        for (;;) {
+          const line = await reader.next("> ");
+          if (line === null) return false;
+          // A blank line is not an answer (the NPC would reply to silence): ask again.
+          if (line.trim() === "") {
+            say(dim("(type what you want to say, then Enter; Ctrl-D leaves)\n"));
+            continue;
+          }
+          if (line.length > MAX_INPUT_CHARS) {
+            say(dim(`(that is ${line.length} characters; say it in at most ${MAX_INPUT_CHARS})\n`));
+            continue;
+          }
+          await service.submit(line);
+          break;
+        }
         break;
       }
       case "player_line":

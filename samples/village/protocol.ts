@@ -58,6 +58,12 @@ export interface GameHost {
   bark(npc: NpcId): Promise<void>;
 }
 
+/**
+ * The longest line the player may say, in UTF-16 code units (JavaScript string length, what an input's
+ * `maxlength` counts). The page's text box, the terminal chat and the host all hold to this one number.
+ */
+export const MAX_INPUT_CHARS = 500;
+
 /** The village's NPCs and where they stand (the host and the game both read this). */
 export const VILLAGE_NPCS: readonly NpcInfo[] = [
   { id: "blacksmith", name: "Brom Ironhand", role: "blacksmith", position: [-8, 0, -4], facing: Math.PI / 4, color: "#8a4b2a" },

@@ -3,7 +3,12 @@
 // lavapipe on machines without a GPU) runs a tiny synthetic Q8_0 model in this process and serves the built
 // game over HTTP; Debian's chromium, driven by playwright-core, loads the page, walks the player to the
 // blacksmith with real key presses, presses E, plays the dialogue (types a line, picks a choice), watches
-// the reply stream in, and sees the conversation end. A screenshot is kept in test-artifacts/.
+// the reply stream in, and sees the conversation end. On the way it checks what a player sees: the newest
+// dialogue line stays in view when choices or the text box appear, the text box's limit is the host's and
+// is counted down, a long model note folds and the speech bubbles keep out from under it, the guard's
+// bubble hangs above his spear, the camera never looks through a building by the gate, emoji, Cyrillic
+// and Japanese draw with real glyphs, and the page says so at once when the host stops. Screenshots are
+// kept in test-artifacts/.
 //
 // The Electron shell gets the same walk-through under Xvfb when Electron's binary and Xvfb exist; otherwise
 // the test says why it is skipped. Its wiring (IPC validation, the preload bridge, the window's security
@@ -16,7 +21,9 @@ import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Browser, ElectronApplication, Page } from "playwright-core";
-import { VILLAGE_NPCS, type HostEvent, type HostInfo } from "../../samples/village/protocol.js";
+import { MAX_INPUT_CHARS, VILLAGE_NPCS, type HostEvent, type HostInfo } from "../../samples/village/protocol.js";
+import type { ScreenRect } from "../../samples/village/game/bubble-layout.js";
+import type { VillageTestApi } from "../../samples/village/game/main.js";
 import { syntheticModel } from "../fixtures/models.js";
 import type { ElectronMain, IpcMainInvokeEvent, IpcRendererEvent } from "../../samples/village/electron/electron.js";
 
@@ -55,6 +62,10 @@ interface Report {
   streamedLines: { index: number; samples: number; length: number; afterPlayer: boolean }[];
   conversationMs: number;
   consoleErrors: string[];
+  /** Each time choices or the text box appeared: was the newest log line in view, did the log overflow. */
+  logChecks: { state: string; inView: boolean; overflowing: boolean; detail: string }[];
+  /** The camera pose that would have put Brom's bubble under the overlay, and where it was drawn instead. */
+  bubbleCheck: { turn: number; pitch: number; home: ScreenRect; drawn: ScreenRect; overlay: ScreenRect } | null;
 }
 
 type Xz = { x: number; z: number };
@@ -174,6 +185,58 @@ async function watchDialogueLog(page: Page): Promise<void> {
   });
 }
 
+type Rect = ScreenRect;
+/** The page's `window` with the game's test hooks (for code that runs in the page). */
+type GameWindow = Window & { __village: VillageTestApi };
+
+/** Whether the last shown line of the dialogue log is wholly inside the log's visible box. */
+async function newestLineInView(page: Page, state: string): Promise<Report["logChecks"][number]> {
+  return page.evaluate((state) => {
+    const log = document.getElementById("dialogue-log")!;
+    const lines = Array.from(log.querySelectorAll<HTMLElement>(".line")).filter((l) => l.getClientRects().length > 0);
+    const last = lines[lines.length - 1];
+    const box = log.getBoundingClientRect();
+    const line = last?.getBoundingClientRect();
+    const inView = line !== undefined && line.top >= box.top - 1 && line.bottom <= box.bottom + 1;
+    const detail = line
+      ? `line ${line.top.toFixed(0)}–${line.bottom.toFixed(0)} in log ${box.top.toFixed(0)}–${box.bottom.toFixed(0)} ("${(last.textContent ?? "").slice(0, 40)}")`
+      : "no line";
+    return { state, inView, overflowing: log.scrollHeight > log.clientHeight + 1, detail };
+  }, state);
+}
+
+/**
+ * Turns the camera (the player stays put) until Brom's bubble, hung from its anchor, would be drawn under
+ * the overlay; returns that pose with where the bubble was drawn. Null when no pose tried puts it there.
+ */
+async function bubbleUnderOverlay(page: Page, npc: string): Promise<Report["bubbleCheck"]> {
+  return page.evaluate(async (id) => {
+    const v = (window as unknown as GameWindow).__village;
+    const n = v.npcs.find((x) => x.id === id)!;
+    const p = v.player.position();
+    const box = document.getElementById("overlay")!.getBoundingClientRect();
+    const overlay = { left: box.left, top: box.top, right: box.right, bottom: box.bottom };
+    const meets = (a: Rect, b: Rect) => a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
+    const frames = (count: number) => new Promise<void>((done) => {
+      const start = v.frames();
+      const tick = () => (v.frames() >= start + count ? done() : requestAnimationFrame(tick));
+      requestAnimationFrame(tick);
+    });
+    const looking = Math.atan2(-(n.position[0] - p.x), -(n.position[2] - p.z));
+    // Negative turns swing the view right, so the NPC moves left; low pitches lift it up the screen.
+    for (const pitch of [0.32, 0.1, -0.15]) {
+      for (const turn of [-0.35, -0.5, -0.2, -0.65]) {
+        v.cameraCheck(p.x, p.z, looking + turn, pitch);
+        await frames(2);
+        const home = n.bubbleHome();
+        const drawn = n.bubbleRect();
+        if (home && drawn && meets(home, overlay)) return { turn, pitch, home, drawn, overlay };
+      }
+    }
+    return null;
+  }, npc);
+}
+
 async function bodyState(page: Page): Promise<string> {
   return page.evaluate(() => document.body.dataset.state ?? "");
 }
@@ -185,6 +248,19 @@ async function playVillage(page: Page, label: string, report: Report): Promise<v
   log(`${label}: page ready in ${report.loadMs} ms; model note: ${await page.locator("#model-note").textContent()}`);
   expect(await page.locator("#model-note").textContent()).toMatch(/model/i);
   await watchDialogueLog(page);
+
+  // A long model note (a path, the device, the tuning) shows two lines; a click unfolds it. Unfolded, the
+  // overlay covers a good part of the top left, where the camera puts NPCs' bubbles.
+  const note = page.locator("#model-note");
+  const longNote = `${await note.textContent()} — ${"decode kernels tuned for this device (workgroup 64×4, prefill tile 128×2), stored in ~/.cache/parley/tuning; ".repeat(4)}`;
+  await note.evaluate((el, text) => void (el.textContent = text), longNote);
+  const lineHeight = await note.evaluate((el) => parseFloat(getComputedStyle(el).lineHeight));
+  const folded = (await note.boundingBox())!;
+  expect(folded.height, "the folded note shows two lines").toBeLessThanOrEqual(2 * lineHeight + 1);
+  await note.click();
+  const unfolded = (await note.boundingBox())!;
+  expect(unfolded.height, "a click shows the whole note").toBeGreaterThan(4 * lineHeight);
+  log(`${label}: model note folded ${folded.height.toFixed(0)} px, unfolded ${unfolded.height.toFixed(0)} px`);
 
   // Walk over with the keyboard.
   const tw = Date.now();
@@ -205,10 +281,21 @@ async function playVillage(page: Page, label: string, report: Report): Promise<v
   for (;;) {
     expect(Date.now(), `${label}: the conversation finishes in time`).toBeLessThan(deadline);
     const state = await bodyState(page);
+    if (state === "waiting_input" || state === "waiting_choice") {
+      report.logChecks.push(await newestLineInView(page, state));
+      if (report.bubbleCheck === null && (await page.evaluate(() => (window as unknown as GameWindow).__village.npcs.find((n) => n.id === "blacksmith")!.bubbleVisible))) {
+        report.bubbleCheck = await bubbleUnderOverlay(page, "blacksmith");
+        log(`${label}: bubble check ${JSON.stringify(report.bubbleCheck)}`);
+        expect(report.bubbleCheck, "some camera pose puts Brom's bubble, hung from its anchor, under the unfolded note").not.toBeNull();
+        expect(rectsMeet(report.bubbleCheck!.drawn, report.bubbleCheck!.overlay), "Brom's bubble is drawn clear of the overlay").toBe(false);
+        await page.screenshot({ path: join(artifacts, `${label}-bubble.png`) });
+      }
+    }
     if (state === "waiting_input") {
       const text = lines[report.typed.length % lines.length];
       const input = page.locator("#player-input");
       await input.waitFor({ state: "visible" });
+      if (report.typed.length === 0) await checkInputLimit(page);
       await input.click();
       await page.keyboard.type(text, { delay: 15 });
       await page.keyboard.press("Enter");
@@ -257,6 +344,59 @@ async function playVillage(page: Page, label: string, report: Report): Promise<v
   expect(replies.length, "a reply to the player streamed in (its text grew over time)").toBeGreaterThan(0);
   expect(await bodyState(page)).toBe("ended");
   await page.locator("#dialogue-end").click().catch(() => undefined);
+
+  // The newest line stayed in view each time choices or the text box took their room in the panel.
+  log(`${label}: log checks ${JSON.stringify(report.logChecks)}`);
+  expect(report.logChecks.length).toBeGreaterThan(0);
+  for (const c of report.logChecks) expect(c.inView, `newest line in view (${c.state}): ${c.detail}`).toBe(true);
+  expect(report.logChecks.some((c) => c.overflowing), "the log overflowed at least once (else the check shows nothing)").toBe(true);
+
+  await checkGuardBubble(page, label);
+}
+
+function rectsMeet(a: Rect, b: Rect): boolean {
+  return a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
+}
+
+/** The text box takes as many characters as the host accepts, counts down near the end and says when full. */
+async function checkInputLimit(page: Page): Promise<void> {
+  const input = page.locator("#player-input");
+  const counter = page.locator("#player-input-count");
+  expect(await input.evaluate((el) => (el as HTMLInputElement).maxLength)).toBe(MAX_INPUT_CHARS);
+  await input.fill("");
+  expect(await counter.isVisible(), "no counter on a short line").toBe(false);
+  await input.fill("x".repeat(MAX_INPUT_CHARS - 60));
+  expect(await counter.isVisible()).toBe(true);
+  expect(await counter.textContent()).toBe("60 left");
+  await input.focus();
+  await page.keyboard.insertText("y".repeat(40));
+  await page.keyboard.type("z".repeat(30));
+  expect((await input.inputValue()).length, "typing stops at the host's limit").toBe(MAX_INPUT_CHARS);
+  expect(await counter.textContent()).toBe(`limit reached (${MAX_INPUT_CHARS} characters)`);
+  await input.fill("");
+  expect(await counter.isVisible()).toBe(false);
+}
+
+/**
+ * Hale barks when the player comes near: his bubble hangs above his spear (drawn over the scene), so on
+ * screen its lowest point is above the highest point of his figure.
+ */
+async function checkGuardBubble(page: Page, label: string): Promise<void> {
+  await page.evaluate(() => (window as unknown as GameWindow).__village.player.approach("guard", 9));
+  await page.waitForFunction(() => !(window as unknown as GameWindow).__village.npcs.find((n) => n.id === "guard")!.near && (window as unknown as GameWindow).__village.frames() > 0, undefined, { timeout: 10_000 });
+  const before = await page.evaluate(() => (window as unknown as GameWindow).__village.frames());
+  await page.waitForFunction((f) => (window as unknown as GameWindow).__village.frames() > f + 2, before, { timeout: 10_000 });
+  await page.evaluate(() => (window as unknown as GameWindow).__village.player.approach("guard", 3.2));
+  await page.waitForFunction(() => (window as unknown as GameWindow).__village.npcs.find((n) => n.id === "guard")!.bubbleRect() !== null, undefined, { timeout: 30_000 });
+  const r = await page.evaluate(() => {
+    const g = (window as unknown as GameWindow).__village.npcs.find((n) => n.id === "guard")!;
+    return { bubble: g.bubbleRect()!, figure: g.figureRect()!, bubbleHeight: g.bubbleHeight, figureHeight: g.figureHeight, onTop: g.bubbleOnTop, text: g.bubbleText };
+  });
+  await page.screenshot({ path: join(artifacts, `${label}-guard.png`) });
+  log(`${label}: Hale's bubble ${JSON.stringify(r)}`);
+  expect(r.onTop, "bubbles draw over the scene").toBe(true);
+  expect(r.bubbleHeight, "the bubble hangs above the spear").toBeGreaterThan(r.figureHeight);
+  expect(r.bubble.bottom, "on screen the bubble is above the guard and his spear").toBeLessThanOrEqual(r.figure.top + 1);
 }
 
 async function streamedLines(page: Page): Promise<Report["streamedLines"]> {
@@ -269,7 +409,7 @@ async function streamedLines(page: Page): Promise<Report["streamedLines"]> {
 }
 
 function newReport(): Report {
-  return { loadMs: 0, walkMs: 0, teleported: false, keysUsed: [], typed: [], picked: [], streamedLines: [], conversationMs: 0, consoleErrors: [] };
+  return { loadMs: 0, walkMs: 0, teleported: false, keysUsed: [], typed: [], picked: [], streamedLines: [], conversationMs: 0, consoleErrors: [], logChecks: [], bubbleCheck: null };
 }
 
 function collectConsoleErrors(page: Page, report: Report): void {
@@ -285,6 +425,8 @@ describe("village in a real browser (chromium, real runtime, tiny synthetic mode
   let browser: Browser | undefined;
   let host: { url: string; close(): Promise<void> } | undefined;
   let service: { dispose(): Promise<void>; modelNote: string } | undefined;
+  /** Starts another HTTP host over the same village (one the test may stop). */
+  let startAnotherHost: () => Promise<{ url: string; close(): Promise<void> }>;
 
   beforeAll(async () => {
     mkdirSync(artifacts, { recursive: true });
@@ -301,6 +443,7 @@ describe("village in a real browser (chromium, real runtime, tiny synthetic mode
     service = village;
     log(`host: ${village.modelNote}`);
     host = await startHttpHost(village, { port: 0, gameDir });
+    startAnotherHost = () => startHttpHost(village, { port: 0, gameDir });
     const { chromium } = await import("playwright-core");
     browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
   });
@@ -313,7 +456,9 @@ describe("village in a real browser (chromium, real runtime, tiny synthetic mode
 
   it("loads, walks to the blacksmith, talks (types, chooses, streamed reply) and ends the conversation", async () => {
     const report = newReport();
-    const page = await browser!.newPage({ viewport: { width: 1280, height: 800 } });
+    // 560 px tall: the dialogue panel (at most 46% of it) fills up within three lines once choices show,
+    // so the log scrolls.
+    const page = await browser!.newPage({ viewport: { width: 1280, height: 560 } });
     collectConsoleErrors(page, report);
     await page.goto(host!.url);
     await playVillage(page, "village", report);
@@ -322,7 +467,138 @@ describe("village in a real browser (chromium, real runtime, tiny synthetic mode
     writeFileSync(join(artifacts, "village.json"), JSON.stringify(report, null, 2));
     await page.close();
   }, 420_000);
+
+  it("keeps the camera out of the buildings by the gate", async () => {
+    const page = await browser!.newPage({ viewport: { width: 1280, height: 800 } });
+    try {
+      await page.goto(host!.url);
+      await page.waitForSelector('body[data-ready="true"]', { timeout: 90_000 });
+      // Spots by the gate (its posts, and 5 m inside it, where the camera behind a player walking in is at
+      // the crossbeam's height and place), the houses either side of the way in, and the lantern post; the
+      // camera all the way round each, level and from above.
+      const spots = [
+        [0, 12.2], [0, 13.8], [-1.7, 12.6], [1.7, 13.4], [0, 8.1], [-1.2, 7.9], [1.2, 8.3], [2.6, 11.5],
+        [-10.9, 6.5], [-11, 8.5], [11.1, 5], [11, 2.5], [2.6, 9.2],
+      ] as const;
+      const blocked = await page.evaluate((spots) => {
+        const v = (window as unknown as GameWindow).__village;
+        const found: string[] = [];
+        let checked = 0;
+        for (const [x, z] of spots) {
+          for (let i = 0; i < 16; i++) {
+            for (const pitch of [0.05, 0.32, 0.8]) {
+              const yaw = (i / 16) * Math.PI * 2;
+              const c = v.cameraCheck(x, z, yaw, pitch);
+              checked++;
+              if (c.blockedBy !== null) found.push(`player (${x}, ${z}) yaw ${yaw.toFixed(2)} pitch ${pitch}: camera at ${c.distance.toFixed(2)} m sees through ${c.blockedBy}`);
+            }
+          }
+        }
+        return { checked, found };
+      }, spots);
+      log(`camera: ${blocked.checked} poses checked by the gate, ${blocked.found.length} looking through a mesh`);
+      expect(blocked.found).toEqual([]);
+      // One pose for the eye: just in through the gate, the crossbeam where the camera would rest.
+      await page.evaluate(() => (window as unknown as GameWindow).__village.cameraCheck(0, 8.1, 0, 0.32));
+      const f = await page.evaluate(() => (window as unknown as GameWindow).__village.frames());
+      await page.waitForFunction((f) => (window as unknown as GameWindow).__village.frames() > f + 2, f);
+      await page.screenshot({ path: join(artifacts, "village-gate.png") });
+    } finally {
+      await page.close();
+    }
+  }, 180_000);
+
+  it("draws emoji, Cyrillic and Japanese with real glyphs, and says at once when the host stops", async () => {
+    const second = await startAnotherHost();
+    const page = await browser!.newPage({ viewport: { width: 1280, height: 800 } });
+    const report = newReport();
+    collectConsoleErrors(page, report);
+    try {
+      await page.goto(second.url);
+      await page.waitForSelector('body[data-ready="true"]', { timeout: 90_000 });
+
+      // Each sample against a codepoint no font has (its "missing glyph" box): a real glyph has a width
+      // and draws differently; the emoji draw in colour. Both the page's font list and the bubbles'.
+      const fonts = await page.evaluate(() => ({
+        page: getComputedStyle(document.getElementById("dialogue-log")!).fontFamily,
+        bubble: (window as unknown as GameWindow).__village.bubbleFont,
+      }));
+      log(`fonts: page ${fonts.page}; bubbles ${fonts.bubble}`);
+      const samples = ["😀", "🍺", "Ж", "я", "日", "本", "こ", "A"];
+      const glyphs = await page.evaluate(
+        ({ fonts, samples }) => {
+          const canvas = document.createElement("canvas");
+          canvas.width = 64;
+          canvas.height = 64;
+          const ctx = canvas.getContext("2d", { willReadFrequently: true })!;
+          const draw = (font: string, text: string) => {
+            ctx.clearRect(0, 0, 64, 64);
+            ctx.font = `40px ${font}`;
+            ctx.fillStyle = "#000";
+            ctx.textBaseline = "middle";
+            ctx.fillText(text, 4, 32);
+            const data = ctx.getImageData(0, 0, 64, 64).data;
+            let colored = 0;
+            for (let i = 0; i < data.length; i += 4) {
+              if (data[i + 3] > 0 && Math.max(data[i], data[i + 1], data[i + 2]) - Math.min(data[i], data[i + 1], data[i + 2]) > 40) colored++;
+            }
+            return { width: ctx.measureText(text).width, font: ctx.font, alpha: Array.from(data.filter((_, i) => i % 4 === 3)), colored };
+          };
+          const out: { font: string; text: string; width: number; differs: number; colored: number; accepted: boolean }[] = [];
+          for (const [name, font] of Object.entries(fonts)) {
+            const missing = draw(font, "\u{10FFFD}");
+            for (const text of samples) {
+              const d = draw(font, text);
+              const differs = d.alpha.filter((a, i) => Math.abs(a - missing.alpha[i]) > 64).length;
+              out.push({ font: name, text, width: d.width, differs, colored: d.colored, accepted: d.font.includes("DejaVu Sans") });
+            }
+          }
+          return out;
+        },
+        { fonts, samples },
+      );
+      log(`glyphs: ${JSON.stringify(glyphs)}`);
+      for (const g of glyphs) {
+        expect(g.accepted, `${g.font}: the canvas took the font list`).toBe(true);
+        expect(g.width, `${g.font} "${g.text}" has a width`).toBeGreaterThan(0);
+        expect(g.differs, `${g.font} "${g.text}" is not the missing-glyph box`).toBeGreaterThan(20);
+      }
+      for (const g of glyphs.filter((g) => g.text === "😀" || g.text === "🍺")) expect(g.colored, `${g.font} "${g.text}" draws in colour`).toBeGreaterThan(20);
+
+      // For the eye: a bubble with all three.
+      await page.evaluate(() => {
+        const v = (window as unknown as GameWindow).__village;
+        v.player.approach("innkeeper", 3.5);
+        v.showBark("innkeeper", "Привет, путник! こんにちは 😀🍺 Welcome to the Drowsy Badger!");
+      });
+      const f = await page.evaluate(() => (window as unknown as GameWindow).__village.frames());
+      await page.waitForFunction((f) => (window as unknown as GameWindow).__village.frames() > f + 2, f);
+      await page.screenshot({ path: join(artifacts, "village-glyphs.png") });
+
+      // The host stops: the page says so by itself, no key pressed.
+      expect(await page.locator("#host-banner").isVisible()).toBe(false);
+      await second.close();
+      await page.locator("#host-banner").waitFor({ state: "visible", timeout: 20_000 });
+      expect(await page.locator("#host-banner").textContent()).toMatch(/host has stopped.*npm start/);
+      expect(await page.evaluate(() => document.body.dataset.host)).toBe("gone");
+      // Pressing E now says the same in the dialogue panel, not the browser's "Failed to fetch".
+      await page.evaluate(() => (window as unknown as GameWindow).__village.player.approach("innkeeper", 2));
+      await page.locator("#talk-prompt").waitFor({ state: "visible", timeout: 10_000 });
+      await page.keyboard.press("KeyE");
+      await page.locator("#dialogue-log .notice").first().waitFor({ state: "visible", timeout: 10_000 });
+      const notice = await page.locator("#dialogue-log .notice").first().textContent();
+      expect(notice).toMatch(/host has stopped/);
+      expect(notice).not.toMatch(/Failed to fetch/);
+      await page.screenshot({ path: join(artifacts, "village-host-stopped.png") });
+      const unexpected = report.consoleErrors.filter((e) => !/ERR_CONNECTION_REFUSED|net::|EventSource/.test(e));
+      expect(unexpected, "no console errors besides the refused reconnects").toEqual([]);
+    } finally {
+      await page.close();
+      await second.close();
+    }
+  }, 180_000);
 });
+
 
 // ---------------------------------------------------------------------------------------------------
 // Electron: the same walk-through, when its binary (optional dependency) and Xvfb exist.

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FileAccessError, InvalidArgumentError } from "../../runtime/errors.js";
 import type { DialogueEvent } from "../../plugin/index.js";
-import type { HostEvent } from "../../samples/village/protocol.js";
+import { MAX_INPUT_CHARS, type HostEvent } from "../../samples/village/protocol.js";
 import { startHttpHost, type HttpHost } from "../../samples/village/host/http-host.js";
 import { DEMO_MODEL_LABEL, DEMO_MODEL_PATH, resolveVillageModel } from "../../samples/village/host/model-resolution.js";
 import { tuneForThisGpu, VillageService } from "../../samples/village/host/village-service.js";
@@ -192,6 +192,9 @@ describe("HTTP host", () => {
     expect((await post("start", "[1,2]")).status).toBe(400);
     const big = await post("submit", { text: "x".repeat(20_000) });
     expect(big.status).toBe(413);
+    const blank = await post("submit", { text: " \n " });
+    expect(blank.status).toBe(400);
+    expect(await blank.json()).toEqual({ error: { code: "EMPTY_INPUT", message: "the text is empty: type something to say before sending" } });
     const unknown = await post("start", { npc: "dragon" });
     expect(unknown.status).toBe(400);
     expect(await unknown.json()).toMatchObject({ error: { code: "INVALID_ARGUMENT", message: expect.stringContaining("dragon") } });
@@ -219,7 +222,19 @@ describe("HTTP host", () => {
       expect(event.npc).toBe("blacksmith");
       seen.push(event.event);
       const e = event.event;
-      if (e.type === "input_requested") expect((await post("submit", { text: answers.shift() ?? "Bye." })).status).toBe(200);
+      if (e.type === "input_requested") {
+        // Blank and over-long lines are refused with a typed error, and the NPC keeps waiting for a real one.
+        for (const [text, code] of [
+          ["", "EMPTY_INPUT"],
+          [" \t\n ", "EMPTY_INPUT"],
+          ["y".repeat(MAX_INPUT_CHARS + 1), "INPUT_TOO_LONG"],
+        ] as const) {
+          const refused = await post("submit", { text });
+          expect(refused.status, JSON.stringify(text.slice(0, 8))).toBe(400);
+          expect((await refused.json()).error).toMatchObject({ code, message: expect.stringMatching(code === "EMPTY_INPUT" ? /empty/ : new RegExp(`at most ${MAX_INPUT_CHARS}\\b`)) });
+        }
+        expect((await post("submit", { text: answers.shift() ?? "Bye." })).status).toBe(200);
+      }
       if (e.type === "choices_offered") expect((await post("choose", { index: e.choices[0].index })).status).toBe(200);
       return e.type === "ended";
     });
@@ -234,6 +249,7 @@ describe("HTTP host", () => {
     expect(types).toContain("intent_chosen");
     expect(seen.at(-1)).toMatchObject({ type: "ended", reason: "end" });
     expect(seen.find((e) => e.type === "player_line")).toMatchObject({ text: "I'd like to buy a sword, please." });
+    expect(seen.filter((e) => e.type === "player_line").every((e) => e.type === "player_line" && e.text.trim() !== "" && e.text.length <= MAX_INPUT_CHARS)).toBe(true);
     expect(stats.length).toBeGreaterThan(0);
   });
 

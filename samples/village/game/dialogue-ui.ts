@@ -6,7 +6,7 @@
 // bubble renders from the same store (NpcActor.bind). The panel closes a moment after `ended`.
 
 import { isConversationActive, type DialogueState, type DialogueStore } from "../../../plugin/store.js";
-import type { GameHost, NpcId } from "../protocol.js";
+import { MAX_INPUT_CHARS, type GameHost, type NpcId } from "../protocol.js";
 import type { VillageNpc, VillageNpcs } from "./npcs.js";
 import { isTypingTarget, type Player } from "./player.js";
 
@@ -14,6 +14,8 @@ import { isTypingTarget, type Player } from "./player.js";
 const ENDED_LINGER_MS = 1600;
 /** Closes the panel if the host never confirms a cancel. */
 const CANCEL_FALLBACK_MS = 4000;
+/** The character counter shows once this few characters are left, so a long line does not stop unannounced. */
+const COUNTER_FROM_LEFT = 100;
 
 const EMPTY: DialogueState["transcript"] = [];
 
@@ -33,6 +35,7 @@ export class DialogueUI {
   private readonly inputRow = byId<HTMLFormElement>("dialogue-input-row");
   private readonly input = byId<HTMLInputElement>("player-input");
   private readonly sendButton = byId<HTMLButtonElement>("player-send");
+  private readonly counter = byId("player-input-count");
   private readonly endButton = byId<HTMLButtonElement>("dialogue-end");
   private readonly prompt = byId("talk-prompt");
   private readonly promptName = byId("talk-prompt-name");
@@ -61,6 +64,9 @@ export class DialogueUI {
     const onKey = (e: KeyboardEvent) => this.onKey(e);
     window.addEventListener("keydown", onKey);
     this.disposers.push(() => window.removeEventListener("keydown", onKey));
+    // The host refuses longer lines; the box stops at the same length and counts down before it does.
+    this.input.maxLength = MAX_INPUT_CHARS;
+    this.input.addEventListener("input", () => this.updateCounter());
     this.inputRow.addEventListener("submit", (e) => {
       e.preventDefault();
       this.send();
@@ -283,7 +289,6 @@ export class DialogueUI {
         state.endReason === "error" ? `The conversation broke off: ${state.error ?? "error"}` : "(The conversation ends.)";
       this.log.append(el);
     }
-    this.log.scrollTop = this.log.scrollHeight;
 
     // Choices.
     if (state.choices !== this.renderedChoices) {
@@ -312,9 +317,22 @@ export class DialogueUI {
       this.input.disabled = false;
       this.sendButton.disabled = false;
       this.input.placeholder = state.inputPrompt || "Say something…";
+      this.updateCounter();
       this.input.focus();
     }
     if (!wantsInput && document.activeElement === this.input) this.input.blur();
+
+    // Last, once the choices and the text box have taken their room: they shrink the log, and a scroll
+    // made before that would leave the newest line below its fold.
+    this.log.scrollTop = this.log.scrollHeight;
+  }
+
+  /** "N left" near the limit, and a plain message at it (the box silently stops taking characters there). */
+  private updateCounter(): void {
+    const left = MAX_INPUT_CHARS - this.input.value.length;
+    this.counter.classList.toggle("hidden", left > COUNTER_FROM_LEFT);
+    this.counter.classList.toggle("at-limit", left <= 0);
+    this.counter.textContent = left <= 0 ? `limit reached (${MAX_INPUT_CHARS} characters)` : `${left} left`;
   }
 }
 

@@ -5,19 +5,23 @@
 // events into the dialogue store, the bubbles and the overlay; and runs the loop on requestAnimationFrame
 // with a fixed 60 Hz physics step.
 //
+// In browser mode a banner says so as soon as the host's event stream drops (the host stopped): without it
+// the page would look alive until the next key press failed.
+//
 // Test hooks: `window.__village` (see VillageTestApi) moves the player without pointer lock and reads the
 // game's state; `document.body.dataset.ready === "true"` once the first frame is drawn and
 // `document.body.dataset.state` mirrors the dialogue status.
 
 import * as THREE from "three";
 import { createDialogueStore, type DialogueState } from "../../../plugin/store.js";
-import { HttpHost } from "../host/http-client.js";
+import { HOST_GONE_MESSAGE, HttpHost } from "../host/http-client.js";
 import { VILLAGE_NPCS, type GameHost, type HostEvent, type HostInfo, type NpcId } from "../protocol.js";
+import { elementRect, type ScreenRect } from "./bubble-layout.js";
 import { DialogueUI } from "./dialogue-ui.js";
-import { VillageNpcs } from "./npcs.js";
+import { VillageNpcs, figureHeight } from "./npcs.js";
 import { Overlay } from "./overlay.js";
 import { FIXED_DT, VillagePhysics, initPhysics } from "./physics.js";
-import { Player, type WalkResult } from "./player.js";
+import { Player, type CameraPlacement, type WalkResult } from "./player.js";
 import { buildVillage } from "./scene.js";
 
 /** Where the player starts: south of the well, looking north over the square. */
@@ -40,6 +44,23 @@ export interface NpcTestView {
   /** The last bark text the host sent for it, and how many barks it asked for. */
   barkText: string;
   barksRequested: number;
+  /** Where its bubble was drawn last frame, in CSS pixels; null when hidden. */
+  bubbleRect(): ScreenRect | null;
+  /** Where its bubble would have been drawn last frame had no page panel been in the way. */
+  bubbleHome(): ScreenRect | null;
+  /** The screen rectangle its figure's vertices cover now, in CSS pixels (null when behind the camera). */
+  figureRect(): ScreenRect | null;
+  /** Height of its bubble's anchor above its feet, and of its figure's highest point. */
+  bubbleHeight: number;
+  figureHeight: number;
+  /** Whether its bubble draws over the scene (no depth test). */
+  bubbleOnTop: boolean;
+}
+
+/** Where the camera goes with the player at (x, z) looking along yaw/pitch, and what it sees through. */
+export interface CameraCheck extends CameraPlacement {
+  /** The first scene mesh between the look target and the camera's near plane, or null when clear. */
+  blockedBy: string | null;
 }
 
 export interface VillageTestApi {
@@ -70,6 +91,12 @@ export interface VillageTestApi {
   frames(): number;
   /** Every host event received, oldest first (last 500). */
   events: HostEvent[];
+  /** The CSS font list the speech bubbles draw with. */
+  bubbleFont: string;
+  /** Shows `text` in an NPC's bubble as a bark would (what the host sends is model output; tests pick theirs). */
+  showBark(npc: NpcId, text: string): void;
+  /** Puts the player at (x, z) looking along yaw/pitch, places the camera and checks its view is clear. */
+  cameraCheck(x: number, z: number, yaw: number, pitch?: number): CameraCheck;
 }
 
 declare global {
@@ -81,7 +108,16 @@ declare global {
 }
 
 function pickHost(): GameHost {
-  return window.parley ?? new HttpHost();
+  return window.parley ?? new HttpHost({ onConnectionChange: (connected) => showHostBanner(!connected) });
+}
+
+/** The "host has stopped" banner: up while the event stream is down, gone when it comes back. */
+function showHostBanner(show: boolean): void {
+  const banner = document.getElementById("host-banner");
+  if (!banner) return;
+  banner.textContent = HOST_GONE_MESSAGE;
+  banner.classList.toggle("hidden", !show);
+  document.body.dataset.host = show ? "gone" : "connected";
 }
 
 /** "high" or "low": `?quality=` in the URL, else low on a software rasteriser, else high. */
@@ -131,7 +167,9 @@ async function boot(): Promise<void> {
     else pending.push(event);
   });
 
-  const [infoResult] = await Promise.allSettled([host.info(), initPhysics()]);
+  // The emoji face is loaded before the bubbles draw: a canvas draws with what is loaded at that moment.
+  const emoji = document.fonts.load('16px "Parley Emoji"', "\u{1F600}").catch(() => undefined);
+  const [infoResult] = await Promise.allSettled([host.info(), initPhysics(), emoji]);
   let info: HostInfo | null = null;
   if (infoResult.status === "fulfilled") {
     info = infoResult.value;
@@ -219,7 +257,34 @@ async function boot(): Promise<void> {
     get barksRequested() {
       return n.barks;
     },
+    bubbleRect: () => n.bubbleRect,
+    bubbleHome: () => n.bubbleHome,
+    figureRect: () => figureRect(n.actor.object),
+    bubbleHeight: n.actor.bubble?.object.position.y ?? 0,
+    figureHeight: figureHeight(n.actor.object),
+    bubbleOnTop: n.actor.bubble?.object.material.depthTest === false,
   });
+  const figureRect = (figure: THREE.Object3D): ScreenRect | null => {
+    const v = new THREE.Vector3();
+    let rect: ScreenRect | null = null;
+    figure.updateWorldMatrix(true, true);
+    camera.updateMatrixWorld();
+    figure.traverse((o) => {
+      const mesh = o as THREE.Mesh;
+      if (!mesh.isMesh) return;
+      const position = mesh.geometry.getAttribute("position");
+      for (let i = 0; i < position.count; i++) {
+        v.fromBufferAttribute(position, i).applyMatrix4(mesh.matrixWorld).applyMatrix4(camera.matrixWorldInverse);
+        if (v.z >= 0) continue;
+        v.applyMatrix4(camera.projectionMatrix);
+        const x = ((v.x + 1) / 2) * window.innerWidth;
+        const y = ((1 - v.y) / 2) * window.innerHeight;
+        rect = rect === null ? { left: x, top: y, right: x, bottom: y } : { left: Math.min(rect.left, x), top: Math.min(rect.top, y), right: Math.max(rect.right, x), bottom: Math.max(rect.bottom, y) };
+      }
+    });
+    return rect;
+  };
+
   let frames = 0;
   window.__village = {
     player: {
@@ -247,7 +312,34 @@ async function boot(): Promise<void> {
     info,
     frames: () => frames,
     events,
+    bubbleFont: npcs.bubbleFont,
+    showBark: (id, text) => npcs.showBark(id, text),
+    cameraCheck(x, z, yaw, pitch) {
+      if (pitch !== undefined) player.pitch = pitch;
+      player.teleport(x, z, yaw);
+      const placed = player.placement;
+      // Everything solid the camera could look through: the scene's meshes less the player and the NPCs
+      // (figures stand in the open, and the player's own is hidden when the camera comes close).
+      const solid: THREE.Object3D[] = [];
+      village.scene.traverse((o) => {
+        if ((o as THREE.Mesh).isMesh) solid.push(o);
+      });
+      const skip = new Set<THREE.Object3D>();
+      for (const root of [player.figure, ...npcs.list.map((n) => n.actor.object)]) root.traverse((o) => skip.add(o));
+      const from = new THREE.Vector3(placed.target.x, placed.target.y, placed.target.z);
+      const to = new THREE.Vector3(placed.position.x, placed.position.y, placed.position.z);
+      const length = from.distanceTo(to);
+      // On past the camera to its near plane (0.1 m behind it along this line): what is that close is in view.
+      const ray = new THREE.Raycaster(from, length > 1e-6 ? to.clone().sub(from).normalize() : new THREE.Vector3(placed.back.x, placed.back.y, placed.back.z), 0, length + camera.near);
+      const hit = ray.intersectObjects(solid.filter((o) => !skip.has(o)), false)[0];
+      const what = hit ? `${(hit.object as THREE.Mesh).geometry.type} at (${hit.object.getWorldPosition(new THREE.Vector3()).toArray().map((c) => c.toFixed(2)).join(", ")}), ${hit.distance.toFixed(2)} m from the target` : null;
+      return { ...placed, blockedBy: what };
+    },
   };
+
+  // The page's panels over the canvas that speech bubbles must not hide under.
+  const panels = ["overlay", "help", "host-banner", "error-banner"].map((id) => document.getElementById(id));
+  const keepOut = (): ScreenRect[] => panels.map(elementRect).filter((r): r is ScreenRect => r !== null);
 
   // The loop: fixed physics steps, then per-frame updates and the render.
   const clock = { last: performance.now(), accumulator: 0, time: 0 };
@@ -265,7 +357,7 @@ async function boot(): Promise<void> {
     }
     if (steps === 6) clock.accumulator = 0;
     player.update(dt, clock.time);
-    npcs.update(dt, player.center(), camera);
+    npcs.update(dt, player.center(), camera, { width: window.innerWidth, height: window.innerHeight }, keepOut());
     ui.updatePrompt();
     village.update(dt, clock.time);
     renderer.render(village.scene, camera);

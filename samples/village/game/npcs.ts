@@ -3,6 +3,8 @@
 // collider so the player cannot walk through them, and the plugin's NpcActor with a talk sensor (3 m),
 // turn-to-player and a canvas speech bubble bound to the dialogue store. A second, wider sensor (6 m)
 // asks the host for a bark when the player walks past; the host rate-limits and streams the bark back.
+// Bubbles hang above the tallest part of their NPC (the guard's spear reaches past his head), draw over
+// the scene, and keep clear of the page's panels (bubble-layout.ts).
 
 import RAPIER from "@dimforge/rapier3d-compat";
 import * as THREE from "three";
@@ -15,10 +17,42 @@ import {
 } from "../../../plugin/three/index.js";
 import { isConversationActive, type DialogueStore } from "../../../plugin/store.js";
 import type { GameHost, NpcId, NpcInfo } from "../protocol.js";
+import { placeBubble, type ScreenRect, type Viewport } from "./bubble-layout.js";
 import type { VillagePhysics } from "./physics.js";
 
 export const TALK_RADIUS = 3;
 export const BARK_RADIUS = 6;
+/** Bubbles hang at least this high (a head's height), and this far above anything the NPC holds. */
+const MIN_BUBBLE_HEIGHT = 2.05;
+const BUBBLE_CLEARANCE = 0.15;
+/** The speech bubbles' fonts when the page names none (--bubble-font): its own list without the page. */
+export const FALLBACK_BUBBLE_FONT = '"DejaVu Sans", "Noto Sans", "Droid Sans Fallback", system-ui, sans-serif, "Noto Color Emoji"';
+
+/** The height of a figure's highest vertex above its origin (its feet), over its meshes only. */
+export function figureHeight(figure: THREE.Object3D): number {
+  figure.updateWorldMatrix(true, true);
+  const v = new THREE.Vector3();
+  let top = -Infinity;
+  figure.traverse((o) => {
+    const mesh = o as THREE.Mesh;
+    if (!mesh.isMesh) return;
+    const position = mesh.geometry.getAttribute("position");
+    for (let i = 0; i < position.count; i++) top = Math.max(top, v.fromBufferAttribute(position, i).applyMatrix4(mesh.matrixWorld).y);
+  });
+  return top - figure.getWorldPosition(v).y;
+}
+
+/** How high above an NPC figure's feet its bubble hangs: above the tallest thing it has (spear, hair bun). */
+export function bubbleAnchorHeight(figure: THREE.Object3D): number {
+  return Math.max(MIN_BUBBLE_HEIGHT, figureHeight(figure) + BUBBLE_CLEARANCE);
+}
+
+/** The font list the page gives bubbles (so they draw emoji and non-Latin text as the page does). */
+function bubbleFont(): string {
+  if (typeof document === "undefined") return FALLBACK_BUBBLE_FONT;
+  const named = getComputedStyle(document.documentElement).getPropertyValue("--bubble-font").trim();
+  return named !== "" ? named : FALLBACK_BUBBLE_FONT;
+}
 
 export interface VillageNpc {
   info: NpcInfo;
@@ -27,12 +61,18 @@ export interface VillageNpc {
   /** The last bark text shown (empty when none or withdrawn). */
   barkText: string;
   barks: number;
+  /** Where its bubble was drawn on screen last frame (CSS pixels); null when hidden. */
+  bubbleRect: ScreenRect | null;
+  /** Where it would have been drawn, hanging from its anchor, had no panel been in the way. */
+  bubbleHome: ScreenRect | null;
 }
 
 export class VillageNpcs {
   readonly list: VillageNpc[] = [];
   /** Set while a conversation is being opened (between E and `started`): no barks. */
   suppressBarks = false;
+  /** The font list the bubbles draw with. */
+  readonly bubbleFont = bubbleFont();
 
   constructor(
     infos: readonly NpcInfo[],
@@ -62,16 +102,20 @@ export class VillageNpcs {
       renderer.texture.minFilter = THREE.LinearFilter;
       const bubble = new SpeechBubble({
         renderer,
+        style: { fontFamily: this.bubbleFont },
         pixelSize: 1 / 160,
         distanceScaling: { reference: 5.5, min: 0.8, max: 3 },
       });
       bubble.object.material.toneMapped = false;
       bubble.object.material.fog = false;
+      // A bubble is read, not part of the world: nothing in the scene (a spear, a post, a roof's edge)
+      // may cut it. Drawn after the opaque scene without a depth test, it is always whole.
+      bubble.object.material.depthTest = false;
       const actor = new NpcActor(figure, {
         characterId: info.id,
         sensor,
         bubble,
-        headHeight: 2.05,
+        headHeight: bubbleAnchorHeight(figure),
         promptText: `Press E to talk to ${info.name}`,
       });
       actor.bind(store);
@@ -81,7 +125,7 @@ export class VillageNpcs {
         radius: BARK_RADIUS,
         playerCollider: physics.playerCollider,
       });
-      const npc: VillageNpc = { info, actor, barkSensor, barkText: "", barks: 0 };
+      const npc: VillageNpc = { info, actor, barkSensor, barkText: "", barks: 0, bubbleRect: null, bubbleHome: null };
       barkSensor.subscribe((event) => {
         if (event.type === "enter") this.requestBark(npc);
       });
@@ -93,11 +137,29 @@ export class VillageNpcs {
     return this.list.find((n) => n.info.id === id);
   }
 
-  /** After each physics step: sensors, turning, bubbles. */
-  update(dt: number, playerCenter: { x: number; y: number; z: number }, camera: THREE.Camera): void {
+  /**
+   * After each physics step: sensors, turning, bubbles. Visible bubbles are kept out of `keepOut` (the
+   * page's panels, in CSS pixels of `viewport`).
+   */
+  update(
+    dt: number,
+    playerCenter: { x: number; y: number; z: number },
+    camera: THREE.Camera,
+    viewport?: Viewport,
+    keepOut: readonly ScreenRect[] = [],
+  ): void {
     for (const npc of this.list) {
       npc.actor.update(dt, playerCenter, camera);
       npc.barkSensor.update();
+      const bubble = npc.actor.bubble;
+      if (bubble?.visible && viewport) {
+        const placed = placeBubble(bubble.object, camera, viewport, keepOut);
+        npc.bubbleRect = placed?.drawn ?? null;
+        npc.bubbleHome = placed?.home ?? null;
+      } else {
+        npc.bubbleRect = null;
+        npc.bubbleHome = null;
+      }
     }
   }
 
@@ -132,7 +194,8 @@ export class VillageNpcs {
   }
 }
 
-function makeNpcFigure(info: NpcInfo): THREE.Group {
+/** The NPC's figure, built from primitives; its front is +Z. */
+export function makeNpcFigure(info: NpcInfo): THREE.Group {
   const group = new THREE.Group();
   group.name = `npc:${info.id}`;
   const std = (color: THREE.ColorRepresentation, extra: THREE.MeshStandardMaterialParameters = {}) =>

@@ -1,7 +1,8 @@
 /// <reference lib="dom" />
 // The performance overlay: FPS and frame time measured here, frame by frame (averaged over half-second
 // windows), and the model's speed — tokens per second and time to first token — from the host's `stats`
-// events after each generated line; plus the note on which model runs on which device.
+// events after each generated line; plus the note on which model runs on which device (two lines of it;
+// a click on it shows the rest, another folds it again).
 
 export interface OverlayStats {
   fps: number | null;
@@ -45,6 +46,7 @@ export class Overlay {
     this.tpsEl = el("stat-tps");
     this.ttftEl = el("stat-ttft");
     this.noteEl = el("model-note");
+    this.noteEl.addEventListener("click", () => this.noteEl.classList.toggle("expanded"));
   }
 
   /** Call once per rendered frame with the rAF timestamp (milliseconds). */
@@ -84,6 +86,7 @@ export class Overlay {
 
   setModelNote(text: string): void {
     this.noteEl.textContent = text;
+    this.noteEl.title = text;
   }
 
   stats(): OverlayStats {

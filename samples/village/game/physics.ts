@@ -12,8 +12,20 @@ export const CAPSULE_RADIUS = 0.35;
 export const CAPSULE_CENTER = CAPSULE_HALF_HEIGHT + CAPSULE_RADIUS;
 /** The physics step, in seconds. */
 export const FIXED_DT = 1 / 60;
+/**
+ * Collision groups (rapier: 16 membership bits, then 16 filter bits). Camera-only colliders are things the
+ * player walks under or into but the camera must not pass through (tree crowns); the character controller
+ * asks only for the solid group, so they never stop the player.
+ */
+const SOLID = 0x0001;
+const CAMERA_ONLY = 0x0002;
+export const CAMERA_ONLY_GROUPS = (CAMERA_ONLY << 16) | 0xffff;
+const PLAYER_QUERY_GROUPS = (SOLID << 16) | SOLID;
 
 let initialized: Promise<void> | null = null;
+const IDENTITY = { x: 0, y: 0, z: 0, w: 1 };
+/** Sweeps stop this far short of contact, so the next sweep starts clear of the surface. */
+const SWEEP_GAP = 0.02;
 
 /** Loads rapier's WASM (embedded in the compat build) once. */
 export function initPhysics(): Promise<void> {
@@ -74,6 +86,13 @@ export class VillagePhysics {
     );
   }
 
+  /** A fixed upright cone (apex up) whose centre is at (x, y, z); `cameraOnly`: the player passes through it. */
+  addCone(center: Vec3, radius: number, height: number, options: { cameraOnly?: boolean } = {}): RAPIER.Collider {
+    const desc = RAPIER.ColliderDesc.cone(height / 2, radius).setTranslation(center.x, center.y, center.z);
+    if (options.cameraOnly) desc.setCollisionGroups(CAMERA_ONLY_GROUPS);
+    return this.world.createCollider(desc);
+  }
+
   /** Moves the player by a horizontal displacement (plus gravity) through the character controller. */
   movePlayer(dx: number, dz: number, dt: number): void {
     // Standing still on the ground: nothing to compute (and no sub-millimetre drift from snapping).
@@ -81,7 +100,7 @@ export class VillagePhysics {
     if (this.grounded) this.verticalSpeed = Math.max(this.verticalSpeed, -1);
     this.verticalSpeed = Math.max(this.verticalSpeed + GRAVITY * dt, -30);
     const desired = { x: dx, y: this.verticalSpeed * dt, z: dz };
-    this.controller.computeColliderMovement(this.playerCollider, desired, RAPIER.QueryFilterFlags.EXCLUDE_SENSORS);
+    this.controller.computeColliderMovement(this.playerCollider, desired, RAPIER.QueryFilterFlags.EXCLUDE_SENSORS, PLAYER_QUERY_GROUPS);
     const moved = this.controller.computedMovement();
     this.grounded = this.controller.computedGrounded();
     if (this.grounded) this.verticalSpeed = 0;
@@ -115,21 +134,27 @@ export class VillagePhysics {
   }
 
   /**
-   * How far the camera may sit from `origin` toward `direction` (unit) before hitting a wall, up to `max`,
-   * minus a margin; ignores the player and sensors.
+   * How far a ball of `radius` can travel from `origin` along `direction` (unit) before it touches a solid
+   * collider, up to `max`; ignores the player and sensors. The camera uses it with a ball that holds its
+   * near plane, so no corner of the view can reach into a wall it stops at.
    */
-  clearDistance(origin: Vec3, direction: Vec3, max: number): number {
-    const ray = new RAPIER.Ray(origin, direction);
-    const hit = this.world.castRay(
-      ray,
+  sweepDistance(origin: Vec3, direction: Vec3, max: number, radius: number): number {
+    if (max <= 0) return 0;
+    const hit = this.world.castShape(
+      origin,
+      IDENTITY,
+      direction,
+      new RAPIER.Ball(radius),
+      0,
       max,
-      true,
+      // A ball that starts against a wall (a sweep that stopped there) may still move away from it.
+      false,
       RAPIER.QueryFilterFlags.EXCLUDE_SENSORS,
       undefined,
       this.playerCollider,
       this.playerBody,
     );
-    return hit ? Math.max(0.3, hit.timeOfImpact - 0.25) : max;
+    return hit ? Math.min(max, Math.max(0, hit.time_of_impact - SWEEP_GAP)) : max;
   }
 
   step(): void {

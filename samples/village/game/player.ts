@@ -1,16 +1,26 @@
 /// <reference lib="dom" />
 // The player: a figure on rapier's kinematic character controller, walked with WASD or the arrow keys
 // (Shift runs), looked around with the mouse (click the canvas to capture it; dragging works without
-// capture), and a third-person camera behind the shoulder that pulls in rather than go through walls.
+// capture), and a third-person camera behind the shoulder that pulls in rather than go through walls
+// (placeCamera: a ball that holds the camera's near plane is swept out from the player's eyes).
 // `walkTo` drives the same movement toward a point (tests and scripted moves); `teleport` jumps.
 
 import * as THREE from "three";
-import { CAPSULE_CENTER, type VillagePhysics } from "./physics.js";
+import { CAPSULE_CENTER, type Vec3, type VillagePhysics } from "./physics.js";
 
 const WALK_SPEED = 4.2;
 const RUN_SPEED = 7;
-const CAMERA_DISTANCE = 5.2;
-const EYE_HEIGHT = 1.55;
+export const CAMERA_DISTANCE = 5.2;
+export const EYE_HEIGHT = 1.55;
+/** How far right of the eyes the camera looks past (over the right shoulder). */
+const SHOULDER_OFFSET = 0.45;
+/**
+ * The room the camera keeps from walls: more than the distance from its centre to the corners of its near
+ * plane (0.1 m away, 60° tall, up to 16:9 wide: about 0.15 m), so the near plane never reaches into one.
+ */
+export const CAMERA_RADIUS = 0.2;
+/** Closer than this to the player's head, the camera would be inside the figure: it is hidden instead. */
+const HIDE_FIGURE_WITHIN = 0.6;
 const MIN_PITCH = -0.35;
 const MAX_PITCH = 1.2;
 
@@ -57,6 +67,8 @@ export class Player {
   pitch = 0.32;
   /** False while a conversation runs: the player stands still and the keys go to the dialogue. */
   movementEnabled = true;
+  /** Where the camera was put last. */
+  placement!: CameraPlacement;
 
   private readonly keys = new Set<string>();
   private walk: WalkTarget | null = null;
@@ -222,19 +234,15 @@ export class Player {
 
   private updateCamera(): void {
     const p = this.position();
-    this.camTarget.set(p.x, p.y + EYE_HEIGHT, p.z);
-    const back = new THREE.Vector3(
-      Math.sin(this.yaw) * Math.cos(this.pitch),
-      Math.sin(this.pitch),
-      Math.cos(this.yaw) * Math.cos(this.pitch),
-    );
-    // Over the right shoulder.
-    const shoulder = new THREE.Vector3(Math.cos(this.yaw), 0, -Math.sin(this.yaw)).multiplyScalar(0.45);
-    const origin = this.camTarget.clone().add(shoulder);
-    const distance = this.physics.clearDistance(origin, back, CAMERA_DISTANCE);
-    this.camera.position.copy(origin).addScaledVector(back, distance);
-    if (this.camera.position.y < 0.3) this.camera.position.y = 0.3;
-    this.camera.lookAt(origin);
+    const placed = placeCamera(this.physics, { x: p.x, y: p.y + EYE_HEIGHT, z: p.z }, this.yaw, this.pitch);
+    this.placement = placed;
+    this.camera.position.set(placed.position.x, placed.position.y, placed.position.z);
+    // Along the view direction rather than at the target: the camera may have been pulled in onto it.
+    this.camTarget.set(placed.position.x - placed.back.x, placed.position.y - placed.back.y, placed.position.z - placed.back.z);
+    this.camera.lookAt(this.camTarget);
+    this.camera.updateMatrixWorld();
+    const head = Math.hypot(placed.position.x - p.x, placed.position.y - (p.y + EYE_HEIGHT), placed.position.z - p.z);
+    this.figure.visible = head > HIDE_FIGURE_WITHIN;
   }
 
   private finishWalk(arrived: boolean): void {
@@ -301,6 +309,34 @@ export class Player {
     this.dragging = false;
     if (document.pointerLockElement === this.canvas) document.exitPointerLock();
   }
+}
+
+export interface CameraPlacement {
+  /** Where the camera goes. */
+  position: Vec3;
+  /** The point it looks at: over the player's right shoulder, at eye height. */
+  target: Vec3;
+  /** Unit vector from the target toward where the camera would sit with nothing in the way. */
+  back: Vec3;
+  /** How far the camera ended up from the target (CAMERA_DISTANCE when nothing was in the way). */
+  distance: number;
+}
+
+/**
+ * The third-person camera for a player whose eyes are at `eye`, looking along `yaw` (0 looks toward -Z)
+ * and `pitch` (up from behind). A ball of CAMERA_RADIUS is swept from the eyes to the right shoulder, then
+ * from there back toward the camera's resting distance; it stops at the first solid collider (a house,
+ * the gate, a post, the ground). Sweeping to the shoulder first matters with a wall at the player's right:
+ * a shoulder point inside the wall would start the camera inside it.
+ */
+export function placeCamera(physics: VillagePhysics, eye: Vec3, yaw: number, pitch: number): CameraPlacement {
+  const back = { x: Math.sin(yaw) * Math.cos(pitch), y: Math.sin(pitch), z: Math.cos(yaw) * Math.cos(pitch) };
+  const right = { x: Math.cos(yaw), y: 0, z: -Math.sin(yaw) };
+  const side = physics.sweepDistance(eye, right, SHOULDER_OFFSET, CAMERA_RADIUS);
+  const target = { x: eye.x + right.x * side, y: eye.y, z: eye.z + right.z * side };
+  const distance = physics.sweepDistance(target, back, CAMERA_DISTANCE, CAMERA_RADIUS);
+  const position = { x: target.x + back.x * distance, y: target.y + back.y * distance, z: target.z + back.z * distance };
+  return { position, target, back, distance };
 }
 
 function turnToward(current: number, target: number, maxStep: number): number {

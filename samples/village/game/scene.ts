@@ -2,12 +2,31 @@
 // The village, built from primitives (no external assets): grass and a dirt square, houses with gable roofs,
 // a well in the middle, the smithy's forge and anvil by the blacksmith, the inn with its hanging sign by
 // the innkeeper, a gate with the guard, fences round the edge, trees, barrels and crates. Every solid thing
-// also gets a fixed collider in the physics world.
+// also gets a fixed collider in the physics world, including the parts above the player's head (roofs,
+// chimneys, the gate's beam, the inn's sign): the player never reaches them, the camera would.
 
 import * as THREE from "three";
 import type { VillagePhysics } from "./physics.js";
 
 export const SKY_COLOR = 0x9ec9e8;
+
+/**
+ * The inn's name, as its sign shows it. The innkeeper's character data (characters/innkeeper.json) names
+ * it in her description, greeting and knowledge; test/village/game.test.ts holds the two together.
+ */
+export const INN_NAME = "The Drowsy Badger";
+
+/** The sign's two lines: the name's words split as evenly as they go. */
+export function signLines(name: string): [string, string] {
+  const words = name.split(/\s+/).filter((w) => w !== "");
+  if (words.length < 2) return [name, ""];
+  let best = 1;
+  for (let i = 1; i < words.length; i++) {
+    const diff = (a: number) => Math.abs(words.slice(0, a).join(" ").length - words.slice(a).join(" ").length);
+    if (diff(i) < diff(best)) best = i;
+  }
+  return [words.slice(0, best).join(" "), words.slice(best).join(" ")];
+}
 
 export interface Village {
   scene: THREE.Scene;
@@ -128,6 +147,8 @@ export function buildVillage(physics: VillagePhysics): Village {
     const roof = add(new THREE.ConeGeometry(1.6, 0.8, 4), mat(0x7a3b2a), 0, 2.45, -3);
     roof.rotation.y = Math.PI / 4;
     physics.addCylinder(0, -3, 1.12, 2.2);
+    // The roof: a four-sided cone turned square to the axes, 1.6 m to its corners.
+    physics.addBox({ x: 0, y: 2.45, z: -3 }, { x: 1.14, y: 0.4, z: 1.14 });
   }
 
   // The smithy's forge (glowing coals) and an anvil by the blacksmith.
@@ -163,13 +184,15 @@ export function buildVillage(physics: VillagePhysics): Village {
     add(new THREE.BoxGeometry(1.4, 0.12, 0.12), wood, 7.6, 3.05, -7.6);
     const sign = new THREE.Mesh(
       new THREE.BoxGeometry(1.2, 0.7, 0.06),
-      [wood, wood, wood, wood, new THREE.MeshStandardMaterial({ map: signTexture("The Rusty", "Tankard") }), wood],
+      [wood, wood, wood, wood, new THREE.MeshStandardMaterial({ map: signTexture(...signLines(INN_NAME)) }), wood],
     );
     sign.position.set(7.5, 2.55, -7.6);
     sign.rotation.y = -Math.PI / 4;
     sign.castShadow = true;
     scene.add(sign);
     physics.addCylinder(8.2, -7.6, 0.15, 3.2);
+    physics.addBox({ x: 7.6, y: 3.05, z: -7.6 }, { x: 0.7, y: 0.06, z: 0.06 });
+    physics.addBox({ x: 7.5, y: 2.55, z: -7.6 }, { x: 0.6, y: 0.35, z: 0.03 }, -Math.PI / 4);
 
     const barrel = mat(0x7b5230);
     for (const [x, z] of [
@@ -194,6 +217,8 @@ export function buildVillage(physics: VillagePhysics): Village {
       physics.addBox({ x, y: 1.7, z: 13 }, { x: 0.2, y: 1.7, z: 0.2 });
     }
     add(new THREE.BoxGeometry(5.4, 0.35, 0.45), wood, 0, 3.3, 13);
+    // The beam over the gate: well above the player, and right where the camera passes walking through.
+    physics.addBox({ x: 0, y: 3.3, z: 13 }, { x: 2.7, y: 0.175, z: 0.225 });
     // A lantern post by the guard.
     add(new THREE.BoxGeometry(0.14, 2.4, 0.14), mat(0x333333), 2.1, 1.2, 9.2);
     const lantern = new THREE.Mesh(
@@ -203,6 +228,7 @@ export function buildVillage(physics: VillagePhysics): Village {
     lantern.position.set(2.1, 2.55, 9.2);
     scene.add(lantern);
     physics.addCylinder(2.1, 9.2, 0.12, 2.4);
+    physics.addBox({ x: 2.1, y: 2.55, z: 9.2 }, { x: 0.15, y: 0.175, z: 0.15 });
 
     const fence = (x1: number, z1: number, x2: number, z2: number) => {
       const length = Math.hypot(x2 - x1, z2 - z1);
@@ -225,7 +251,8 @@ export function buildVillage(physics: VillagePhysics): Village {
     fence(-21, -21, 21, -21);
   }
 
-  // Trees: a trunk and two cones of leaves.
+  // Trees: a trunk and two cones of leaves. The leaves hang low enough to walk into; only the camera
+  // bumps into them.
   {
     const bark = mat(0x5a3d26);
     const leaves = [mat(0x3f7a35), mat(0x4c8a3c)];
@@ -234,6 +261,8 @@ export function buildVillage(physics: VillagePhysics): Village {
       add(new THREE.ConeGeometry(1.5 * s, 2.4 * s, 8), leaves[0]!, x, 2.4 * s, z);
       add(new THREE.ConeGeometry(1.1 * s, 1.9 * s, 8), leaves[1]!, x, 3.4 * s, z);
       physics.addCylinder(x, z, 0.3 * s, 3 * s);
+      physics.addCone({ x, y: 2.4 * s, z }, 1.5 * s, 2.4 * s, { cameraOnly: true });
+      physics.addCone({ x, y: 3.4 * s, z }, 1.1 * s, 1.9 * s, { cameraOnly: true });
     }
   }
 
@@ -300,7 +329,8 @@ function addHouse(
   const roof = part(roofGeometry, mat(h.roof), 0, h.height, 0);
   if (alongX) roof.rotation.y = Math.PI / 2;
   // A chimney.
-  part(new THREE.BoxGeometry(0.6, rise + 0.8, 0.6), mat(0x7d6f66), h.width * 0.25, h.height + rise / 2 + 0.3, 0);
+  const chimneyY = h.height + rise / 2 + 0.3;
+  part(new THREE.BoxGeometry(0.6, rise + 0.8, 0.6), mat(0x7d6f66), h.width * 0.25, chimneyY, 0);
 
   // Door and windows on the front.
   const front = doorFrame(h);
@@ -316,6 +346,15 @@ function addHouse(
   }
 
   physics.addBox({ x: h.x, y: (h.height + rise) / 2, z: h.z }, { x: h.width / 2, y: (h.height + rise) / 2, z: h.depth / 2 });
+  // The corner beams stand 0.11 m proud of the walls.
+  for (const sx of [-1, 1]) {
+    for (const sz of [-1, 1]) {
+      physics.addBox({ x: h.x + (sx * h.width) / 2, y: h.height / 2, z: h.z + (sz * h.depth) / 2 }, { x: 0.11, y: h.height / 2, z: 0.11 });
+    }
+  }
+  // The roof overhangs the walls by 0.35 m all round, and the chimney stands above the ridge.
+  physics.addBox({ x: h.x, y: h.height + rise / 2, z: h.z }, { x: h.width / 2 + 0.35, y: rise / 2, z: h.depth / 2 + 0.35 });
+  physics.addBox({ x: h.x + h.width * 0.25, y: chimneyY, z: h.z }, { x: 0.3, y: (rise + 0.8) / 2, z: 0.3 });
 }
 
 /** Where the door goes (in the house's frame), its yaw, the wall's tangent and length. */

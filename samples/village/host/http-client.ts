@@ -28,7 +28,13 @@ interface BrowserGlobals {
   EventSource?: new (url: string) => EventSourceLike;
 }
 
-/** An API call the host refused: `code` and `message` come from its {error: {code, message}} answer. */
+/** What the page says when the host cannot be reached: the browser's own "Failed to fetch" says nothing. */
+export const HOST_GONE_MESSAGE = "The village host has stopped. Restart it with npm start and open the address it prints.";
+
+/**
+ * An API call the host refused: `code` and `message` come from its {error: {code, message}} answer.
+ * A host that cannot be reached at all gives status 0 and code HOST_UNREACHABLE.
+ */
 export class HostRequestError extends Error {
   constructor(
     readonly status: number,
@@ -45,7 +51,10 @@ export interface HttpHostOptions {
   baseUrl?: string;
   /** The per-run token. Default: `?token=` in the page's URL. */
   token?: string;
-  /** Called when the event stream drops or comes back (EventSource reconnects on its own). */
+  /**
+   * Called when the event stream drops (the host stopped or crashed: the page can do nothing until it is
+   * back) and when it comes back (EventSource reconnects on its own while the host keeps its token).
+   */
   onConnectionChange?: (connected: boolean) => void;
 }
 
@@ -57,6 +66,8 @@ export class HttpHost implements GameHost {
   readonly #listeners = new Set<(event: HostEvent) => void>();
   readonly #onConnectionChange: ((connected: boolean) => void) | undefined;
   #source: EventSourceLike | undefined;
+  /** The event stream's state as last reported; undefined before the first open or error. */
+  #connected: boolean | undefined;
 
   constructor(options: HttpHostOptions = {}) {
     const g = globalThis as unknown as BrowserGlobals;
@@ -130,9 +141,16 @@ export class HttpHost implements GameHost {
         }
       }
     };
-    source.onopen = () => this.#onConnectionChange?.(true);
-    source.onerror = () => this.#onConnectionChange?.(false);
+    // Reported on changes only: a stopped host makes EventSource retry (and fail) every few seconds.
+    source.onopen = () => this.#setConnected(true);
+    source.onerror = () => this.#setConnected(false);
     this.#source = source;
+  }
+
+  #setConnected(connected: boolean): void {
+    if (this.#connected === connected) return;
+    this.#connected = connected;
+    this.#onConnectionChange?.(connected);
   }
 
   #post(route: string, body: unknown): Promise<unknown> {
@@ -142,13 +160,19 @@ export class HttpHost implements GameHost {
   async #request(method: "GET" | "POST", path: string, body?: unknown): Promise<unknown> {
     const headers: Record<string, string> = { "x-parley-token": this.#token };
     if (method === "POST") headers["content-type"] = "application/json";
-    const response = await this.#fetch(`${this.baseUrl}${path}`, {
-      method,
-      headers,
-      body: method === "POST" ? JSON.stringify(body ?? {}) : undefined,
-      cache: "no-store",
-      credentials: "omit",
-    });
+    let response: ResponseLike;
+    try {
+      response = await this.#fetch(`${this.baseUrl}${path}`, {
+        method,
+        headers,
+        body: method === "POST" ? JSON.stringify(body ?? {}) : undefined,
+        cache: "no-store",
+        credentials: "omit",
+      });
+    } catch {
+      // fetch rejects only when no answer came at all: nothing listens on the host's port any more.
+      throw new HostRequestError(0, "HOST_UNREACHABLE", HOST_GONE_MESSAGE);
+    }
     const text = await response.text();
     let json: unknown;
     try {

@@ -13,7 +13,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { AddressInfo } from "node:net";
 import { extname, isAbsolute, relative, resolve, sep } from "node:path";
 import { ParleyError } from "../../../runtime/errors.js";
-import type { HostEvent, NpcId } from "../protocol.js";
+import { MAX_INPUT_CHARS, type HostEvent, type NpcId } from "../protocol.js";
 import type { VillageService } from "./village-service.js";
 
 export interface HttpHostOptions {
@@ -131,9 +131,14 @@ export async function startHttpHost(service: VillageService, options: HttpHostOp
         case "choose":
           await service.choose(field(body, "index", "number") as number);
           return sendJson(res, 200, { ok: true });
-        case "submit":
-          await service.submit(field(body, "text", "string") as string);
+        case "submit": {
+          const text = field(body, "text", "string") as string;
+          // A blank line says nothing; answering it would make the NPC reply to silence.
+          if (text.trim() === "") throw new HttpError(400, "EMPTY_INPUT", "the text is empty: type something to say before sending");
+          if (text.length > MAX_INPUT_CHARS) throw new HttpError(400, "INPUT_TOO_LONG", `the text is ${text.length} characters; at most ${MAX_INPUT_CHARS}`);
+          await service.submit(text);
           return sendJson(res, 200, { ok: true });
+        }
         case "cancel":
           await service.cancel();
           return sendJson(res, 200, { ok: true });
