@@ -189,7 +189,10 @@ type Rect = ScreenRect;
 /** The page's `window` with the game's test hooks (for code that runs in the page). */
 type GameWindow = Window & { __village: VillageTestApi };
 
-/** Whether the last shown line of the dialogue log is wholly inside the log's visible box. */
+/**
+ * Whether the last shown line of the dialogue log is inside the log's visible box: wholly, or, for a line
+ * taller than the box, down to its end.
+ */
 async function newestLineInView(page: Page, state: string): Promise<Report["logChecks"][number]> {
   return page.evaluate((state) => {
     const log = document.getElementById("dialogue-log")!;
@@ -197,7 +200,7 @@ async function newestLineInView(page: Page, state: string): Promise<Report["logC
     const last = lines[lines.length - 1];
     const box = log.getBoundingClientRect();
     const line = last?.getBoundingClientRect();
-    const inView = line !== undefined && line.top >= box.top - 1 && line.bottom <= box.bottom + 1;
+    const inView = line !== undefined && line.bottom <= box.bottom + 1 && (line.top >= box.top - 1 || line.height > box.height);
     const detail = line
       ? `line ${line.top.toFixed(0)}–${line.bottom.toFixed(0)} in log ${box.top.toFixed(0)}–${box.bottom.toFixed(0)} ("${(last.textContent ?? "").slice(0, 40)}")`
       : "no line";
