@@ -2,7 +2,7 @@
 // Vulkan runtime; FallbackBackend serves authored lines only (no model loaded). Tests run the runner on a
 // tiny synthetic model through LocalBackend, not on a mock.
 
-import type { ChatMessage, SamplingOptions } from "../runtime/index.js";
+import type { ChatMessage, GenerateTimings, SamplingOptions } from "../runtime/index.js";
 
 export interface GenerateRequest {
   /** One KV cache per key (an NPC's conversation): a prompt that starts like the last one reuses it. */
@@ -10,6 +10,12 @@ export interface GenerateRequest {
   messages: ChatMessage[];
   sampling: SamplingOptions & { maxTokens: number; stop?: string[] };
   signal?: AbortSignal;
+  /**
+   * Receives the model's own timings of this generation once it has ended (also when the caller stopped
+   * reading early). Backends that cannot measure them never call it: speeds shown to players come from
+   * here, never from the caller's clock around a stream.
+   */
+  onTimings?: (timings: GenerateTimings) => void;
 }
 
 export interface ChooseRequest {

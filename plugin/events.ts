@@ -14,6 +14,7 @@ import type { Value } from "./types.js";
 export type LineSource = "authored" | "generated" | "fallback";
 
 /** Generation timings of a generated line, measured by the runner. */
+/** The model's own timings of a generated line (present only when the backend measures them). */
 export interface LineTiming {
   /** Milliseconds from the request to the first token. */
   firstTokenMs: number;
@@ -92,12 +93,23 @@ export interface PlayerLineEvent {
   text: string;
 }
 
+/** How the player's words were routed at an intent node (also when no intent was confident enough). */
 export interface IntentChosenEvent {
   type: "intent_chosen";
   nodeId: string;
-  /** The chosen intent's id. */
-  intent: string;
-  /** Log-probability of each intent id. */
+  /** The chosen intent's id; null when none reached the node's confidence and its fallback was taken. */
+  intent: string | null;
+  /** The most likely intent's id (the chosen one, or the one that fell short). */
+  best: string;
+  /** The best intent's combined probability (0–1). */
+  confidence: number;
+  /** Which judges decided: the authored examples alone, the model alone, or both combined. */
+  source: "examples" | "model" | "combined";
+  /** Combined probability of each intent id. */
+  probabilities: Record<string, number>;
+  /** Best similarity of the player's words to each intent's examples (0–1). */
+  similarities: Record<string, number>;
+  /** The model's log-probability of each intent id; empty when the model was not asked. */
   logProbs: Record<string, number>;
 }
 

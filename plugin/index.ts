@@ -16,5 +16,7 @@ export { DialogueRunner, type DialogueRunnerOptions, type Transcript, type Trans
 export { buildPrompt, buildPersonaPrefix, PromptBudgetError } from "./prompt/prompt-builder.js";
 export { sanitizeUntrusted } from "./prompt/sanitize.js";
 export { NpcMemory, MemoryFormatError } from "./memory/memory.js";
-export { guardedReply, limitWords, stopStrings, findLeaks, findBanned } from "./guardrails/guardrails.js";
+export { GameSave, SaveFormatError, SAVE_SCHEMA, isSharedVariable, type SaveDocument } from "./save/game-save.js";
+export { guardedReply, limitWords, stopStrings, findLeaks, findBanned, notSpeech } from "./guardrails/guardrails.js";
+export { IntentExamples, combineIntentScores, type IntentScores } from "./dialogue/intent-match.js";
 export { createDialogueStore, createDialogueSlice, reduceDialogue, type DialogueState, type DialogueStore } from "./store.js";

@@ -95,12 +95,24 @@ export class LocalBackend implements DialogueBackend {
     const { maxTokens, stop, ...sampling } = request.sampling;
     if (!Number.isInteger(maxTokens) || maxTokens < 1) throw new InvalidArgumentError(`generate: sampling.maxTokens must be a positive integer, got ${maxTokens}`);
     if (request.signal?.aborted) throw new AbortError();
-    const session = await this.#acquire(request.cacheKey);
     // Our own signal: a consumer that stops early (break / return()) must not leave the session with a
     // token evaluation in flight, so we abort and let the session's loop finish on its own terms.
+    // Forwarded from before the session is acquired: a cancel while it is built must not be missed.
     const controller = new AbortController();
     const forward = (): void => controller.abort();
     request.signal?.addEventListener("abort", forward, { once: true });
+    let session: Session;
+    try {
+      session = await this.#acquire(request.cacheKey);
+    } catch (error) {
+      request.signal?.removeEventListener("abort", forward);
+      throw error;
+    }
+    if (controller.signal.aborted) {
+      request.signal?.removeEventListener("abort", forward);
+      this.#release(request.cacheKey);
+      throw new AbortError();
+    }
     const it = session.generate(request.messages, { ...sampling, maxTokens, stop, signal: controller.signal })[Symbol.asyncIterator]();
     let finished = false;
     try {
@@ -111,7 +123,10 @@ export class LocalBackend implements DialogueBackend {
           break;
         }
         const chunk = r.value;
-        if (chunk.timings) this.lastGeneration = { cacheKey: request.cacheKey, timings: chunk.timings, finishReason: chunk.finishReason ?? "length" };
+        if (chunk.timings) {
+          this.lastGeneration = { cacheKey: request.cacheKey, timings: chunk.timings, finishReason: chunk.finishReason ?? "length" };
+          request.onTimings?.(chunk.timings);
+        }
         if (chunk.text) yield chunk.text;
       }
     } catch (error) {
@@ -123,8 +138,8 @@ export class LocalBackend implements DialogueBackend {
         controller.abort();
         try {
           // Resumes the session's loop: it awaits its in-flight evaluation, then sees the abort and ends.
-          while (!(await it.next()).done) {
-            /* drain */
+          for (let r = await it.next(); !r.done; r = await it.next()) {
+            if (r.value.timings) request.onTimings?.(r.value.timings);
           }
         } catch {
           /* AbortError expected */

@@ -49,7 +49,10 @@ export interface TranscriptLine {
 
 export interface ChosenIntent {
   nodeId: string;
-  intent: string;
+  /** null: no intent was confident enough; the node's fallback was taken. */
+  intent: string | null;
+  confidence: number;
+  probabilities: Record<string, number>;
   logProbs: Record<string, number>;
 }
 
@@ -240,7 +243,10 @@ export function reduceDialogue<S extends DialogueData>(state: S, event: Dialogue
       };
 
     case "intent_chosen":
-      return { ...state, lastIntent: { nodeId: event.nodeId, intent: event.intent, logProbs: event.logProbs } };
+      return {
+        ...state,
+        lastIntent: { nodeId: event.nodeId, intent: event.intent, confidence: event.confidence, probabilities: event.probabilities, logProbs: event.logProbs },
+      };
 
     case "variable_changed":
       return { ...state, variables: { ...state.variables, [event.name]: event.value } };

@@ -163,6 +163,8 @@ export interface Intent {
   id: string;
   /** What the player means: "wants to buy a weapon". */
   description: string;
+  /** Authored phrases a player might say for this intent; routing compares the player's words with them. */
+  examples: string[];
   next: string;
 }
 
@@ -170,8 +172,10 @@ export interface Intent {
 export interface IntentNode extends NodeBase {
   type: "intent";
   intents: Intent[];
-  /** Where to go when the text matches none well (also when no model is loaded). */
+  /** Where to go when the text matches none well enough (also when nothing can judge: no model, no examples). */
   fallback: string;
+  /** Combined probability the best intent needs to be taken (0–1); null: the default (0.5). */
+  minConfidence: number | null;
 }
 
 export interface Branch {

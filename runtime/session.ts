@@ -67,6 +67,10 @@ export interface GenerateOptions extends SamplingOptions {
 /** Sizes of generate()'s GPU-resident chains: the first tokens stream quickly, later ones in bigger batches. */
 export const GPU_LOOP_FIRST_CHAIN = 1;
 export const GPU_LOOP_MAX_CHAIN = 16;
+/** Device time a piece of a cancellable prompt should take (see #evaluatePrompt), and its size bounds in tokens. */
+export const PROMPT_PIECE_MS = 80;
+export const PROMPT_PIECE_MIN = 8;
+export const PROMPT_PIECE_MAX = 512;
 
 /**
  * Submissions generate()'s GPU loop makes for the tokens after the first (which comes from the
@@ -171,6 +175,8 @@ export class Session {
   readonly contextSize: number;
   #native: NativeSession | undefined;
   #history: number[] = []; // tokens whose keys/values are in the cache, by position
+  /** Tokens per piece of a cancellable prompt, adapted to this device and model (#evaluatePrompt). */
+  #pieceTokens = 16;
   #busy: Promise<unknown> = Promise.resolve();
   #inflight: Promise<unknown> | undefined; // generate()'s look-ahead evaluation, if one is running
   readonly #onDispose: () => void;
@@ -331,6 +337,27 @@ export class Session {
   }
 
   /**
+   * Evaluates a prompt that a signal may cancel: in pieces, checking the signal between them, so a cancel
+   * waits for one piece at most instead of the whole prompt (a 600-token persona prompt takes over a second
+   * on a CPU driver). Pieces are sized from the last ones' measured time to take about PROMPT_PIECE_MS each:
+   * large on a GPU (few submissions), small on a slow device (a prompt's cost per token grows with its
+   * position, so a fixed size would not hold). Without a signal it is one evaluation.
+   */
+  async #evaluatePrompt(tokens: readonly number[], logits: LogitsMode, signal: AbortSignal | undefined): Promise<EvaluateResult> {
+    if (!signal) return this.#evaluate(tokens, logits);
+    for (let at = 0; ; ) {
+      if (signal.aborted) throw new AbortError();
+      const piece = tokens.slice(at, at + this.#pieceTokens);
+      at += piece.length;
+      if (at >= tokens.length) return this.#evaluate(piece, logits);
+      const t0 = performance.now();
+      await this.#evaluate(piece, "none");
+      const msPerToken = (performance.now() - t0) / piece.length;
+      this.#pieceTokens = Math.max(PROMPT_PIECE_MIN, Math.min(PROMPT_PIECE_MAX, 2 ** Math.floor(Math.log2(PROMPT_PIECE_MS / Math.max(msPerToken, 1e-3)))));
+    }
+  }
+
+  /**
    * Streams a reply. `input` is a plain prompt string, prompt token ids, or chat messages (rendered with
    * the model's chat template; message contents never become control tokens).
    */
@@ -384,7 +411,7 @@ export class Session {
     let cached = 0;
     while (cached < prompt.length - 1 && cached < this.#history.length && this.#history[cached] === prompt[cached]) cached++;
     this.#history.length = cached;
-    let step: EvaluateResult & { next?: number } = await this.#evaluate(prompt.slice(cached), logitsMode);
+    let step: EvaluateResult & { next?: number } = await this.#evaluatePrompt(prompt.slice(cached), logitsMode, options.signal);
     const promptMs = performance.now() - t0;
     const tGen = performance.now();
     let firstTokenMs = 0;
@@ -484,7 +511,7 @@ export class Session {
       let cached = 0;
       while (cached < prompt.length - 1 && cached < this.#history.length && this.#history[cached] === prompt[cached]) cached++;
       this.#history.length = cached;
-      const afterPrompt = (await this.#evaluate(prompt.slice(cached), "last")).logits!;
+      const afterPrompt = (await this.#evaluatePrompt(prompt.slice(cached), "last", choose.signal)).logits!;
       const V = this.model.info.vocabularySize;
       const logProbs: number[] = [];
       for (const tokens of optionTokens) {

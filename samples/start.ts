@@ -6,6 +6,8 @@
 //   npm start -- --model FILE        a GGUF model (else PARLEY_MODEL, else the models folder, else the demo model)
 //   npm start -- --port N            browser mode's port (default: a free one)
 //   npm start -- --device D          Vulkan device index or name substring (also PARLEY_DEVICE)
+//   npm start -- --slot NAME         save slot (default 1): game state and NPC memories persist in it
+//   npm start -- --new-game          start the slot afresh (its old save is replaced when you next talk)
 
 import { spawn } from "node:child_process";
 import { parseArgs } from "node:util";
@@ -17,12 +19,15 @@ import { startHttpHost } from "./village/host/http-host.js";
 import { offerRealModel } from "./village/host/model-offer.js";
 import { resolveVillageModel } from "./village/host/model-resolution.js";
 import { VillageService } from "./village/host/village-service.js";
+import { villageSavePath } from "./village/host/save-slot.js";
 
-const USAGE = `usage: npm start -- [--browser] [--model FILE] [--port N] [--device D]
+const USAGE = `usage: npm start -- [--browser] [--model FILE] [--port N] [--device D] [--slot NAME] [--new-game]
   --browser      serve the game to a browser even when Electron is installed
   --model FILE   GGUF model to run (else PARLEY_MODEL, else the models folder, else the demo model)
   --port N       port on 127.0.0.1 for browser mode (default: any free port)
-  --device D     Vulkan device index or name substring (default: PARLEY_DEVICE or the best device)`;
+  --device D     Vulkan device index or name substring (default: PARLEY_DEVICE or the best device)
+  --slot NAME    save slot (default 1): variables and NPC memories, kept in PARLEY_SAVE_DIR or ~/.local/share/parley/village
+  --new-game     start the slot afresh`;
 
 const color = process.stdout.isTTY && !process.env.NO_COLOR;
 const dim = (text: string): string => (color ? `\x1b[2m${text}\x1b[22m` : text);
@@ -33,6 +38,8 @@ interface Flags {
   model?: string;
   port: number;
   device?: string;
+  saveFile: string;
+  newGame: boolean;
 }
 
 function parseFlags(): Flags {
@@ -42,6 +49,8 @@ function parseFlags(): Flags {
       model: { type: "string" },
       port: { type: "string" },
       device: { type: "string" },
+      slot: { type: "string", default: "1" },
+      "new-game": { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
     },
   });
@@ -51,7 +60,13 @@ function parseFlags(): Flags {
   }
   const port = values.port === undefined ? 0 : Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be a port number (0-65535), got ${values.port}`);
-  return { browser: values.browser ?? false, model: values.model, port, device: values.device };
+  let saveFile: string;
+  try {
+    saveFile = villageSavePath(values.slot ?? "1");
+  } catch (error) {
+    throw new UsageError(`--slot: ${(error as Error).message}`);
+  }
+  return { browser: values.browser ?? false, model: values.model, port, device: values.device, saveFile, newGame: values["new-game"] ?? false };
 }
 
 class UsageError extends Error {}
@@ -65,7 +80,7 @@ function hasDisplay(env: NodeJS.ProcessEnv = process.env): boolean {
 /** Runs the village in Electron; resolves with its exit code, or null when Electron could not start. */
 async function runElectron(electronPath: string, gameDir: string, model: ResolvedModel, flags: Flags): Promise<number | null> {
   const bundle = await bundleShell();
-  const args = electronArgs(bundle, { gameDir, resolved: model, noSandbox: process.getuid?.() === 0 });
+  const args = electronArgs(bundle, { gameDir, resolved: model, noSandbox: process.getuid?.() === 0, saveFile: flags.saveFile, newGame: flags.newGame });
   const env: NodeJS.ProcessEnv = { ...process.env, ...(flags.device !== undefined ? { PARLEY_DEVICE: flags.device } : {}) };
   delete env.ELECTRON_RUN_AS_NODE; // would turn Electron into plain Node
   const child = spawn(electronPath, args, { stdio: "inherit", env });
@@ -91,7 +106,7 @@ async function runElectron(electronPath: string, gameDir: string, model: Resolve
 }
 
 async function runBrowser(gameDir: string, model: ResolvedModel, flags: Flags): Promise<void> {
-  const service = await VillageService.create({ resolved: model, device: flags.device });
+  const service = await VillageService.create({ resolved: model, device: flags.device, saveFile: flags.saveFile, newGame: flags.newGame });
   let host: Awaited<ReturnType<typeof startHttpHost>>;
   try {
     host = await startHttpHost(service, { port: flags.port, gameDir });

@@ -46,6 +46,16 @@ describe.skipIf(!present)("demo model", () => {
     expect(model.info.contextLength).toBeGreaterThanOrEqual(1024);
   });
 
+  it("reports load progress up to 100% and no further (its LM head is the embedding, uploaded twice)", async () => {
+    const fractions: number[] = [];
+    const again = await runtime.loadModel(MODEL, { onProgress: ({ fraction }) => fractions.push(fraction) });
+    again.dispose();
+    expect(fractions.length).toBeGreaterThan(1);
+    expect(Math.max(...fractions)).toBeLessThanOrEqual(1);
+    expect(fractions.at(-1)).toBe(1);
+    for (let i = 1; i < fractions.length; i++) expect(fractions[i]).toBeGreaterThanOrEqual(fractions[i - 1]);
+  });
+
   it("its corpus is tokenized exactly as the runtime tokenizes the prompt", () => {
     for (const s of heldoutSlice(6)) {
       expect(model.tokenizeChat(s.messages!)).toEqual(s.prompt);

@@ -292,6 +292,8 @@ ModelWeights::ModelWeights(std::shared_ptr<VkContext> ctx, const std::string& pa
     throw NativeError("MODEL_SHAPE", "unsupported attention shape (heads, KV heads, head size)");
   MappedFile file(path);
   Loader L(*ctx_, file, tensors, progress);
+  // A tied LM head uploads the embedding twice: count it twice in the total too, so progress ends at 100%.
+  if (L.byName.count("output.weight") == 0 && L.byName.count("token_embd.weight") != 0) L.total += L.find("token_embd.weight").nbytes;
   const uint32_t E = hp.nEmbd, KV = hp.nHeadKv * hp.headDim, F = hp.nFf;
   tokenEmbd = L.matrix("token_embd.weight", E, hp.nVocab);
   const uint64_t embdBytes = L.matrixBytes;

@@ -3,12 +3,18 @@
 // the guardrails (length, stop strings, secrets, banned topics) and falls back to the authored line.
 // Also classifies the player's words into authored intents by constrained decoding.
 
-import { AbortError } from "../../runtime/session.js";
+import { AbortError, type GenerateTimings } from "../../runtime/session.js";
 import type { DialogueBackend } from "../backend.js";
 import { guardedReply, stopStrings } from "../guardrails/guardrails.js";
 import type { NpcMemory } from "../memory/memory.js";
 import { buildPrompt } from "../prompt/prompt-builder.js";
 import type { Character, Intent, Value } from "../types.js";
+
+/** The instruction that asks the model for an intent id (the demo model's corpus trains on exactly this). */
+export function intentInstruction(intents: readonly Pick<Intent, "id" | "description">[]): string {
+  const list = intents.map((i) => `- ${i.id}: ${i.description}`).join("\n");
+  return `Decide what the player means by their last words. Answer with exactly one of these ids:\n${list}`;
+}
 
 export interface ConversationTurn {
   speaker: "player" | "npc";
@@ -21,6 +27,8 @@ export interface LineGeneratorOptions {
   world?: () => Record<string, Value> | string;
   memory?: NpcMemory;
   banned: string[];
+  /** Ids a line must not consist of (the graph's intent ids). */
+  identifiers?: readonly string[];
   temperature: number;
   /** The backend's KV cache key for this NPC (the persona prefix is reused across lines). */
   cacheKey: string;
@@ -39,7 +47,8 @@ export interface LineRequest {
 export interface GeneratedLine {
   text: string;
   source: "generated" | "fallback";
-  tokens: number;
+  /** The model's timings of the attempt that produced a generated line, when the backend measures them. */
+  timings?: GenerateTimings;
 }
 
 export class LineGenerator {
@@ -58,7 +67,7 @@ export class LineGenerator {
     } catch (e) {
       if (request.signal.aborted || e instanceof AbortError) throw e;
       this.lastError = e;
-      return { text: request.fallback, source: "fallback", tokens: 0 };
+      return { text: request.fallback, source: "fallback" };
     }
   }
 
@@ -83,9 +92,11 @@ export class LineGenerator {
       maxWords: request.maxWords,
     });
     const stop = stopStrings();
+    let timings: GenerateTimings | undefined;
     const result = await guardedReply(
       (attempt) =>
         backend.generate({
+          onTimings: (t) => (timings = t),
           cacheKey: this.#o.cacheKey,
           messages: prompt.messages,
           sampling: { temperature: this.#o.temperature, topK: 40, topP: 0.95, minP: 0.05, seed: (request.seed + attempt * 7919) >>> 0, maxTokens: replyTokens, stop },
@@ -95,22 +106,22 @@ export class LineGenerator {
         character,
         maxWords: request.maxWords,
         banned: this.#o.banned,
+        identifiers: this.#o.identifiers,
         fallback: () => request.fallback,
         stop,
         signal: request.signal,
         onEvent: (e) => (e.type === "text" ? sink.onChunk(e.text) : sink.onReset()),
       },
     );
-    return { text: result.text, source: result.source, tokens: result.source === "generated" ? backend.countTokens(result.text) : 0 };
+    return result.source === "generated" ? { text: result.text, source: "generated", timings } : { text: result.text, source: "fallback" };
   }
 
-  /** Which authored intent the player's words express: the model may only answer with an intent id. */
+  /** The model's judgement of which authored intent the player's words express: it may only answer with an intent id. */
   async classify(playerText: string, intents: readonly Intent[], turns: readonly ConversationTurn[], signal: AbortSignal): Promise<{ index: number; logProbs: number[] }> {
     if (signal.aborted) throw new AbortError();
-    const list = intents.map((i) => `- ${i.id}: ${i.description}`).join("\n");
     const prompt = buildPrompt({
       character: this.#o.character,
-      graphInstruction: `Decide what the player means by their last words. Answer with exactly one of these ids:\n${list}`,
+      graphInstruction: intentInstruction(intents),
       memory: this.memory,
       recentTurns: turns.at(-1)?.speaker === "player" ? turns.slice(0, -1) : turns,
       playerText,

@@ -13,10 +13,11 @@ import { InvalidArgumentError } from "../../runtime/errors.js";
 import { Xoshiro128 } from "../../runtime/sampler.js";
 import type { DialogueBackend } from "../backend.js";
 import type { DialogueEvent, EndReason, LineSource, LineTiming, OfferedChoice } from "../events.js";
-import type { Character, DialogueGraph, DialogueNode, GameEvent, Value, VariableType } from "../types.js";
+import type { Character, DialogueGraph, DialogueNode, GameEvent, IntentNode, Value, VariableType } from "../types.js";
 import { compileCondition, compileEffect, type EvaluationContext } from "./expression/index.js";
 import type { NpcMemory } from "../memory/memory.js";
 import { LineGenerator, type ConversationTurn } from "./line-generator.js";
+import { IntentExamples, combineIntentScores, examplesDecide } from "./intent-match.js";
 
 export interface DialogueRunnerOptions {
   graph: DialogueGraph;
@@ -65,6 +66,8 @@ export class DialogueRunner {
   readonly seed: number;
   #backend: DialogueBackend;
   #lines: LineGenerator;
+  /** Each intent node's example index, built the first time the node is reached. */
+  #examples = new Map<string, IntentExamples>();
   #variables: Map<string, Value>;
   #types: Record<string, VariableType>;
   #listeners = new Set<(e: DialogueEvent) => void>();
@@ -100,6 +103,7 @@ export class DialogueRunner {
       world: options.world,
       memory: options.memory,
       banned: options.banned ?? [],
+      identifiers: Object.values(options.graph.nodes).flatMap((n) => (n.type === "intent" ? n.intents.map((i) => i.id) : [])),
       temperature: options.temperature ?? 0.7,
       cacheKey: `npc:${this.character.id}`,
     });
@@ -333,21 +337,37 @@ export class DialogueRunner {
       }
       case "intent": {
         const ids = node.intents.map((i) => i.id);
-        let chosen: string | null = null;
-        let logProbs: Record<string, number> = {};
-        if (this.#backend.canGenerate && this.#lastPlayerText.trim() !== "") {
+        const examples = this.#intentExamples(nodeId, node);
+        const text = this.#lastPlayerText;
+        const similarities = examples.similarities(text);
+        let logProbs: number[] | null = null;
+        // The model is asked unless the examples settle it (a near-verbatim authored phrase): saves a prompt
+        // evaluation on the common lines the writer foresaw.
+        if (this.#backend.canGenerate && text.trim() !== "" && !examplesDecide(similarities)) {
           try {
-            const r = await this.#lines.classify(this.#lastPlayerText, node.intents, this.#turns, this.#abort.signal);
-            chosen = ids[r.index];
-            logProbs = Object.fromEntries(ids.map((id, i) => [id, r.logProbs[i]]));
+            logProbs = (await this.#lines.classify(text, node.intents, this.#turns, this.#abort.signal)).logProbs;
           } catch (e) {
             if (this.#abort.signal.aborted) throw new Cancelled();
-            chosen = null; // the model failed: take the authored fallback
+            logProbs = null; // the model failed: the examples judge alone (or the fallback is taken)
           }
         }
+        const hasExamples = text.trim() !== "" && examples.hasExamples;
+        const scores = combineIntentScores(similarities, logProbs, { hasExamples, minConfidence: node.minConfidence ?? undefined });
+        const chosen = scores.index === null ? null : ids[scores.index];
+        const byId = (xs: readonly number[]): Record<string, number> => Object.fromEntries(ids.map((id, i) => [id, xs[i]]));
+        this.#emit({
+          type: "intent_chosen",
+          nodeId,
+          intent: chosen,
+          best: ids[scores.best],
+          confidence: scores.probabilities[scores.best],
+          source: scores.source,
+          probabilities: byId(scores.probabilities),
+          similarities: byId(scores.similarities),
+          logProbs: scores.logProbs ? byId(scores.logProbs) : {},
+        });
         if (chosen === null) return node.fallback;
-        this.#emit({ type: "intent_chosen", nodeId, intent: chosen, logProbs });
-        return node.intents.find((i) => i.id === chosen)!.next;
+        return node.intents[scores.index!].next;
       }
       case "branch": {
         for (const b of node.branches) if (this.#condition(b.condition)) return b.next;
@@ -362,6 +382,12 @@ export class DialogueRunner {
       case "end":
         return "__end__";
     }
+  }
+
+  #intentExamples(nodeId: string, node: IntentNode): IntentExamples {
+    let examples = this.#examples.get(nodeId);
+    if (!examples) this.#examples.set(nodeId, (examples = new IntentExamples(node.intents)));
+    return examples;
   }
 
   #wait<T>(setup: (resolve: (value: T) => void) => void): Promise<T> {
@@ -388,23 +414,32 @@ export class DialogueRunner {
     const speaker = this.character.name;
     this.#emit({ type: "line_started", nodeId, speaker, source: "generated" });
     const seed = (this.seed + Math.imul(++this.#lineCounter, 0x9e3779b1)) >>> 0;
-    const t0 = performance.now();
-    let firstTokenMs = -1;
+    let streamed = ""; // the text shown since the last reset
     const result = await this.#lines.generate(
       { instruction: line.instruction, maxWords: line.maxWords, fallback: line.fallback, turns: this.#turns, seed, signal: this.#abort.signal },
       {
         onChunk: (text) => {
-          if (firstTokenMs < 0) firstTokenMs = performance.now() - t0;
+          streamed += text;
           this.#emit({ type: "text_chunk", nodeId, text });
         },
-        onReset: () => this.#emit({ type: "line_reset", nodeId }),
+        onReset: () => {
+          streamed = "";
+          this.#emit({ type: "line_reset", nodeId });
+        },
       },
     );
     if (this.#abort.signal.aborted) throw new Cancelled();
+    // The model's own timings of the attempt that was kept (no timings, no speed shown): the clock around the
+    // stream would also count the guardrails holding text back and any attempt that was thrown away.
+    const t = result.timings;
     const timing: LineTiming | undefined =
-      result.source === "generated" ? { firstTokenMs: Math.max(0, firstTokenMs), totalMs: performance.now() - t0, tokens: result.tokens } : undefined;
-    if (result.source === "fallback") {
-      // Whatever streamed was withdrawn by a reset; the fallback arrives as one chunk.
+      result.source === "generated" && t && t.generatedTokens > 0
+        ? { firstTokenMs: t.firstTokenMs, totalMs: t.promptMs + t.generateMs, tokens: t.generatedTokens }
+        : undefined;
+    if (result.source === "fallback" && streamed !== result.text) {
+      // Whatever streamed was withdrawn by a reset; the fallback arrives as one chunk (unless the guardrails
+      // already streamed it as their last word).
+      if (streamed !== "") this.#emit({ type: "line_reset", nodeId });
       this.#emit({ type: "text_chunk", nodeId, text: result.text });
     }
     this.#emit({ type: "line_complete", nodeId, speaker, text: result.text, source: result.source, tags: line.tags, ...(timing ? { timing } : {}) });

@@ -34,7 +34,7 @@ const NODE_FIELDS: Record<DialogueNodeType, readonly string[]> = {
   choice: ["options"],
   llm_line: ["instruction", "maxWords", "fallback", "next"],
   player_input: ["prompt", "reply", "instruction", "store", "next"],
-  intent: ["intents", "fallback"],
+  intent: ["intents", "fallback", "minConfidence"],
   branch: ["branches", "otherwise"],
   set: ["effects", "next"],
   jump: ["target"],
@@ -319,13 +319,16 @@ function readBody(ctx: NodeContext, type: DialogueNodeType, obj: JsonObject, pat
     }
     case "intent": {
       const seen = new Map<string, number>();
-      const intents = ctx.items(obj, "intents", path, ["id", "description", "next"], 1, (o, p, index): Intent => {
+      const intents = ctx.items(obj, "intents", path, ["id", "description", "examples", "next"], 1, (o, p, index): Intent => {
         const id = r.string(o, "id", p, { nonEmpty: true });
         if (seen.has(id)) r.add(joinPath(p, "id"), `duplicate intent id "${id}" (also intents[${seen.get(id)}])`);
         else seen.set(id, index);
-        return { id, description: r.string(o, "description", p, { nonEmpty: true }), next: ctx.ref(o, "next", p) };
+        const examples = r.stringArray(o, "examples", p, { nonEmptyItems: true });
+        return { id, description: r.string(o, "description", p, { nonEmpty: true }), examples, next: ctx.ref(o, "next", p) };
       });
-      return { intents, fallback: ctx.ref(obj, "fallback", path) };
+      const minConfidence =
+        obj.minConfidence === undefined || obj.minConfidence === null ? null : r.number(obj, "minConfidence", path, { min: 0, max: 1 });
+      return { intents, fallback: ctx.ref(obj, "fallback", path), minConfidence };
     }
     case "branch":
       return {

@@ -61,6 +61,33 @@ export interface StopStringOptions {
 }
 
 /** Stop strings that end a reply where the model would start another turn or speak for the player. */
+// ---------------------------------------------------------------------------------------------------
+// Speech: a line the player reads must be words, not the machinery's identifiers.
+
+/** A token shaped like a program identifier: snake_case, camelCase, or a dotted path ("player.gold"). */
+const IDENTIFIER = /^[\p{L}\p{N}]+(?:_[\p{L}\p{N}]+)+$|^\p{Ll}+\p{Lu}[\p{L}\p{N}]*$|^\p{L}+\.\p{L}+$/u;
+
+/**
+ * Why `text` is not a line of speech, or null when it is. Not speech: a token shaped like an identifier
+ * (what a small model trained on intent ids may blurt out), the whole line being one of `identifiers` (the
+ * graph's intent ids), no letters at all, or a single bare word with no sentence punctuation ("buy").
+ * `final` false checks only the words already complete in a stream (the last one may still grow).
+ */
+export function notSpeech(text: string, identifiers: readonly string[] = [], final = true): string | null {
+  const tokens = text.trim().split(/\s+/).filter((t) => t.length > 0);
+  const complete = final ? tokens : tokens.slice(0, -1);
+  for (const token of complete) {
+    const bare = token.replace(/^[^\p{L}\p{N}]+|[^\p{L}\p{N}]+$/gu, "");
+    if (IDENTIFIER.test(bare)) return `"${bare}" is an identifier, not a word`;
+  }
+  if (!final) return null;
+  const flat = text.trim().toLowerCase().replace(/[^\p{L}\p{N}_]+/gu, " ").trim();
+  if (identifiers.some((id) => id.toLowerCase() === flat)) return `the line is the id "${flat}"`;
+  if (!/\p{L}/u.test(text)) return "the line has no words";
+  if (tokens.length === 1 && !/[.!?…]/.test(text)) return `"${text.trim()}" is a bare word, not a sentence`;
+  return null;
+}
+
 export function stopStrings(options: StopStringOptions = {}): string[] {
   const markers = templateMarkers(options.template ?? DEFAULT_CHAT_TEMPLATE).literals.filter((m) => m !== "<s>");
   const names = options.playerNames ?? ["Player"];
@@ -77,7 +104,7 @@ export function stopStrings(options: StopStringOptions = {}): string[] {
 // ---------------------------------------------------------------------------------------------------
 // Phrase matching
 
-export type ViolationKind = "leak" | "banned" | "empty" | "error";
+export type ViolationKind = "leak" | "banned" | "empty" | "not_speech" | "error";
 
 export interface Violation {
   kind: ViolationKind;
@@ -153,7 +180,7 @@ interface PhraseEntry {
 }
 
 export interface PhraseHit {
-  kind: "leak" | "banned";
+  kind: "leak" | "banned" | "not_speech";
   pattern: string;
   secret?: number;
 }
@@ -263,11 +290,13 @@ class ReplyFilter {
   readonly #matcher: PhraseMatcher;
   readonly #stops: string[];
   readonly #maxWords: number;
+  readonly #identifiers: readonly string[];
 
-  constructor(matcher: PhraseMatcher, stops: readonly string[], maxWords: number) {
+  constructor(matcher: PhraseMatcher, stops: readonly string[], maxWords: number, identifiers: readonly string[]) {
     this.#matcher = matcher;
     this.#stops = [...new Set(stops.filter((s) => s.length > 0))];
     this.#maxWords = maxWords;
+    this.#identifiers = identifiers;
   }
 
   get emittedText(): string {
@@ -306,6 +335,8 @@ class ReplyFilter {
     const text = this.#text();
     const hit = this.#matcher.find(text, false);
     if (hit) return { emit: "", violation: hit, done: true };
+    const odd = notSpeech(text, this.#identifiers, false);
+    if (odd) return { emit: "", violation: { kind: "not_speech", pattern: odd }, done: true };
     const tokens = [...text.matchAll(/\S+/g)];
     if (tokens.length > this.#maxWords) {
       // Enough words: stop generating; finish() cuts.
@@ -342,6 +373,8 @@ class ReplyFilter {
     const hit2 = this.#matcher.find(final, true);
     if (hit2) return { text: "", emit: "", violation: hit2, prefixBroken: false };
     if (!/[\p{L}\p{N}]/u.test(final)) return { text: "", emit: "", violation: "empty", prefixBroken: false };
+    const odd = notSpeech(final, this.#identifiers);
+    if (odd) return { text: "", emit: "", violation: { kind: "not_speech", pattern: odd }, prefixBroken: false };
     const shown = this.emittedText;
     if (!final.startsWith(shown)) return { text: final, emit: final, prefixBroken: true };
     return { text: final, emit: final.slice(shown.length), prefixBroken: false };
@@ -376,6 +409,8 @@ export interface GuardOptions {
   maxWords?: number;
   /** Banned words or topics (phrases); a hit means the reply is generated again. */
   banned?: readonly string[];
+  /** Ids the line must not consist of (the graph's intent ids): such a line is generated again. */
+  identifiers?: readonly string[];
   /** Generation attempts before the fallback. Default 2. */
   attempts?: number;
   /** The authored line used when every attempt fails. */
@@ -405,7 +440,7 @@ export async function* guardedReplyEvents(
 
   for (let attempt = 1; attempt <= attempts; attempt++) {
     checkAbort();
-    const filter = new ReplyFilter(matcher, stops, maxWords);
+    const filter = new ReplyFilter(matcher, stops, maxWords, options.identifiers ?? []);
     let violation: Violation | undefined;
     try {
       for await (const chunk of generate(attempt)) {

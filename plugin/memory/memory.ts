@@ -5,9 +5,8 @@
 // summarization prompt contains no persona, so nothing of the character sheet (secrets included) can be
 // copied into the summary by compaction.
 
-import { randomBytes } from "node:crypto";
-import { mkdir, open, readFile, rename, rm } from "node:fs/promises";
-import { dirname } from "node:path";
+import { readFile } from "node:fs/promises";
+import { writeFileAtomicDurable } from "../../runtime/atomic-file.js";
 import { FileAccessError, InvalidArgumentError } from "../../runtime/errors.js";
 import type { DialogueBackend } from "../backend.js";
 import { sanitizeUntrusted } from "../prompt/sanitize.js";
@@ -207,23 +206,7 @@ export class NpcMemory {
 }
 
 async function saveMemory(memory: NpcMemory, path: string): Promise<void> {
-  const data = JSON.stringify(memory.toJSON(), null, 2) + "\n";
-  const tmp = `${path}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`;
-  try {
-    await mkdir(dirname(path), { recursive: true });
-    const handle = await open(tmp, "wx");
-    try {
-      await handle.writeFile(data, "utf8");
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(tmp, path);
-  } catch (error) {
-    await rm(tmp, { force: true }).catch(() => undefined);
-    const reason = error instanceof Error ? error.message : String(error);
-    throw new FileAccessError(path, `cannot write memory: ${reason}`, { cause: error });
-  }
+  await writeFileAtomicDurable(path, JSON.stringify(memory.toJSON(), null, 2) + "\n", "memory");
 }
 
 async function loadMemory(path: string): Promise<NpcMemory> {

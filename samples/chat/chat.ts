@@ -193,7 +193,7 @@ async function main(): Promise<number> {
         break;
       case "intent_chosen":
         newline();
-        say(dim(`[intent: ${event.intent}]\n`));
+        say(dim(`[intent: ${event.intent ?? `unclear (best ${event.best})`}, ${Math.round(event.confidence * 100)}% by ${event.source}]\n`));
         break;
       case "game_event":
         newline();

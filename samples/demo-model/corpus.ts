@@ -14,7 +14,8 @@
 // The replies are built from templates with slot filling: openers, topic sentences and closers written for
 // each character from its persona (speaking style, lore, examples, greeting), so they stay in character and
 // mostly grammatical. Sample kinds: free-text answers (player_input/llm_line "chat"), the graphs' authored
-// llm_line instructions, barks, and intent classification (the reply is the intent id).
+// llm_line instructions, barks, and intent classification (the reply is the intent id; intents, their
+// descriptions and example phrases are read from the village's dialogue graphs).
 
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
@@ -26,7 +27,9 @@ import { tokenizeChat } from "../../runtime/tokenizer/chat-tokens.js";
 import { LlamaTokenizer } from "../../runtime/tokenizer/tokenizer.js";
 import { parseCharacter } from "../../plugin/character/validate.js";
 import { buildPrompt, type PromptTurn } from "../../plugin/prompt/prompt-builder.js";
-import type { Character, Value } from "../../plugin/types.js";
+import { parseDialogueGraph } from "../../plugin/dialogue/validate.js";
+import { intentInstruction } from "../../plugin/dialogue/line-generator.js";
+import type { Character, IntentNode, Value } from "../../plugin/types.js";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const VILLAGE = resolve(HERE, "../village/characters");
@@ -300,23 +303,75 @@ const BARKS: Record<NpcId, string[]> = {
   guard: ["Move along, {traveller|citizen}.", "Curfew at the tenth bell, {traveller|citizen}.", "I have my eye on you.", "Keep your nose clean in Ashford."],
 };
 
-const INTENTS: Record<NpcId, { id: string; description: string; topics: Topic[] }[]> = {
-  blacksmith: [
-    { id: "buy_weapon", description: "wants to buy a sword or another weapon", topics: ["buy"] },
-    { id: "ask_ore", description: "asks about iron, ore, the mine or the late shipment", topics: ["ore"] },
-    { id: "small_talk", description: "chats, compliments the forge, or asks about Brom himself", topics: ["self", "compliment", "weather", "hello"] },
-  ],
-  innkeeper: [
-    { id: "order_food", description: "wants food or drink", topics: ["food", "drink"] },
-    { id: "ask_room", description: "wants a room for the night", topics: ["room"] },
-    { id: "ask_rumour", description: "asks for news, gossip or rumours", topics: ["rumour", "lights"] },
-  ],
-  guard: [
-    { id: "trade", description: "is a trader or traveller passing through on business", topics: ["hello"] },
-    { id: "work", description: "is looking for work or a bounty", topics: ["work", "bandits"] },
-    { id: "hostile", description: "is rude, evasive or threatening", topics: ["rude", "secret"] },
-  ],
-};
+// The intents come from the village's dialogue graphs (their ids, descriptions and authored example phrases):
+// what the model learns to answer is exactly what the graphs ask. What players say for an intent is one of the
+// intent's authored examples in other words (varyPlayerLine): synonyms, fillers, casing, punctuation, typos.
+const VILLAGE_DIALOGUE = resolve(HERE, "../village/dialogue");
+
+export interface CorpusIntent {
+  id: string;
+  description: string;
+  examples: string[];
+}
+
+/** Every intent node of each NPC's graph: a list of intent lists. */
+export function loadIntentNodes(): Record<NpcId, CorpusIntent[][]> {
+  const out = {} as Record<NpcId, CorpusIntent[][]>;
+  for (const npc of NPCS) {
+    const graph = parseDialogueGraph(JSON.parse(readFileSync(join(VILLAGE_DIALOGUE, `${npc}.json`), "utf8")));
+    out[npc] = Object.values(graph.nodes)
+      .filter((n): n is IntentNode => n.type === "intent")
+      .map((n) => n.intents.map((i) => ({ id: i.id, description: i.description, examples: [...i.examples] })));
+  }
+  return out;
+}
+
+// Word-level variations of what players say: the same request in other words. General English, not the
+// village's: the model should learn that "purchase" and "buy" ask for the same thing anywhere.
+const SYNONYMS: [RegExp, string[]][] = [
+  [/\bI want to\b/i, ["I'd like to", "I need to", "I wish to", "I want to", "Can I"]],
+  [/\bI need\b/i, ["I want", "I'm after", "I need", "I require"]],
+  [/\bbuy\b/i, ["buy", "purchase", "get", "pick up"]],
+  [/\bsword\b/i, ["sword", "blade", "longsword"]],
+  [/\bHow much\b/i, ["How much", "What's the price", "What does it cost"]],
+  [/\bDo you have\b/i, ["Do you have", "Have you got", "Got", "Is there"]],
+  [/\bTell me about\b/i, ["Tell me about", "What about", "What do you know about", "Any word on"]],
+  [/\brumours\b/i, ["rumours", "rumors", "gossip", "news", "stories"]],
+  [/\blately\b/i, ["lately", "recently", "these days", "today"]],
+  [/\bwork\b/i, ["work", "a job", "employment", "paid work"]],
+  [/\broom\b/i, ["room", "bed", "place to sleep"]],
+  [/\bhungry\b/i, ["hungry", "starving", "famished"]],
+  [/\bgoods\b/i, ["goods", "wares", "merchandise"]],
+  [/\biron\b/i, ["iron", "ore", "metal"]],
+  [/\blate\b/i, ["late", "delayed", "overdue"]],
+];
+const OPENERS = ["Hey, ", "Excuse me, ", "Listen, ", "So, ", "Tell me, ", "Well, ", "Say, ", "Hello. ", "Right, ", "Look, "];
+const CLOSERS = [" Please.", " Thanks.", " If you don't mind.", " Quickly.", " Well?"];
+
+/** One way a player might say `line`: synonyms, a greeting or filler, casing, punctuation, a typo. */
+export function varyPlayerLine(rng: Rng, line: string): string {
+  let s = line;
+  for (const [re, alts] of SYNONYMS) if (re.test(s) && rng.chance(0.5)) s = s.replace(re, rng.pick(alts));
+  if (rng.chance(0.25)) s = rng.pick(OPENERS) + s.charAt(0).toLowerCase() + s.slice(1);
+  if (rng.chance(0.12)) s = s.replace(/[.!?]*$/, ".") + rng.pick(CLOSERS);
+  if (rng.chance(0.2)) s = s.toLowerCase();
+  if (rng.chance(0.2)) s = s.replace(/[.!?]+$/, "");
+  if (rng.chance(0.1)) {
+    const ws = s.split(" ");
+    const k = rng.int(ws.length);
+    const w = ws[k];
+    if (w.length > 4) {
+      const j = 1 + rng.int(w.length - 3);
+      ws[k] = w.slice(0, j) + w[j + 1] + w[j] + w.slice(j + 2);
+      s = ws.join(" ");
+    }
+  }
+  return s;
+}
+
+// Player lines outside what the NPCs know (other languages, emoji, noise): answered with an in-character
+// deflection, so a line the model cannot follow still gets a sentence, never an intent id.
+const FOREIGN = ["Привет! Как дела? 😀", "¿Dónde está la posada?", "こんにちは、元気ですか", "Bonjour, monsieur !", "🙂🙂🙂", "asdf qwerty", "???", "Wie viel kostet das?", "Ciao! 🍺", "Кто ты такой?", "🔥⚔️🔥", "ok"];
 
 // ---------------------------------------------------------------------------------------------------------------
 
@@ -367,6 +422,8 @@ function topicFor(rng: Rng, npc: NpcId): Topic {
   return rng.chance(0.9) ? rng.pick(own) : rng.pick(TOPICS);
 }
 
+let intentNodes: Record<NpcId, CorpusIntent[][]> | undefined;
+
 /** One training sample (index i of the stream seeded by seed). */
 export function makeSample(characters: Record<NpcId, Character>, seed: number, i: number): CorpusSample {
   const rng = new Rng((seed * 0x9e3779b1) ^ Math.imul(i + 1, 0x85ebca6b));
@@ -403,19 +460,22 @@ export function makeSample(characters: Record<NpcId, Character>, seed: number, i
     instruction = BARK_INSTRUCTION;
     maxWords = 12;
     reply = fill(rng, rng.pick(BARKS[npc]));
-  } else if (r < 0.26) {
+  } else if (r < 0.42) {
     kind = "intent";
-    const intents = INTENTS[npc];
+    intentNodes ??= loadIntentNodes();
+    const intents = rng.pick(intentNodes[npc]);
     const target = rng.pick(intents);
     if (rng.chance(0.3)) history(1);
-    turns.push({ speaker: "player", text: playerLine(rng, rng.pick(target.topics)) });
-    instruction = `Decide what the player means by their last words. Answer with exactly one of these ids:\n${intents.map((x) => `- ${x.id}: ${x.description}`).join("\n")}`;
+    const said = rng.pick(target.examples.length > 0 ? target.examples : [target.description]);
+    turns.push({ speaker: "player", text: varyPlayerLine(rng, said) });
+    instruction = intentInstruction(intents);
     reply = target.id;
   } else {
     kind = "chat";
     history(rng.chance(0.5) ? 0 : rng.int(3));
-    const topic = topicFor(rng, npc);
-    const said = playerLine(rng, topic);
+    const foreign = rng.chance(0.04);
+    const topic = foreign ? null : topicFor(rng, npc);
+    const said = topic === null ? rng.pick(FOREIGN) : rng.chance(0.3) ? varyPlayerLine(rng, playerLine(rng, topic)) : playerLine(rng, topic);
     turns.push({ speaker: "player", text: said });
     const c = rng.next();
     instruction = c < 0.4 ? CHAT_INSTRUCTIONS[npc].replace("{request}", said) : rng.pick(GENERIC_INSTRUCTIONS) || undefined;

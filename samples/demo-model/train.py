@@ -204,7 +204,7 @@ def main():
     ap.add_argument("--log", default=os.path.join(HERE, "training-log.txt"))
     ap.add_argument("--plot", default=os.path.join(HERE, "loss.png"))
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    ap.add_argument("--max-minutes", type=float, default=0, help="stop early (keeping the schedule) after this many minutes; 0: no limit")
+    ap.add_argument("--max-minutes", type=float, default=0, help="time budget: the learning-rate schedule ends by then even if fewer steps fit; 0: no limit")
     args = ap.parse_args()
 
     torch.manual_seed(args.seed)
@@ -235,6 +235,10 @@ def main():
         if step < args.warmup:
             return args.lr * (step + 1) / args.warmup
         t = (step - args.warmup) / max(1, args.steps - args.warmup)
+        # On a shared or slow machine fewer steps may fit the time budget: the schedule follows whichever of
+        # steps or time runs out first, so a run cut by the clock still ends with a decayed learning rate.
+        if args.max_minutes and step > args.warmup:
+            t = max(t, (time.time() - t_decay) / max(1.0, args.max_minutes * 60 - (t_decay - t0)))
         return args.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(1.0, t))))
 
     def held_loss():
@@ -266,7 +270,10 @@ def main():
     t0 = time.time()
     hist, hhist = [], []
     step = 0
+    t_decay = t0
     for step in range(args.steps):
+        if step == args.warmup:
+            t_decay = time.time()
         npc = npcs[step % len(npcs)]
         chunk = [rng.choice(by_npc[npc]) for _ in range(args.batch)]
         p, s, t = tb.make(npc, [x for x, _ in chunk], [r for _, r in chunk])
@@ -286,7 +293,7 @@ def main():
             hl = f"{h:.4f}"
         say(f"{step}\t{hist[-1][1]:.4f}\t{lr_at(step):.6f}\t{time.time() - t0:.1f}\t{hl}")
         if args.max_minutes and time.time() - t0 > args.max_minutes * 60:
-            say(f"# stopped at the time limit ({args.max_minutes} min)")
+            say(f"# stopped at the time limit ({args.max_minutes} min), the learning rate decayed")
             if not hl:
                 h = held_loss()
                 hhist.append((step, h))

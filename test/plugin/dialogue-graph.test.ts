@@ -52,7 +52,7 @@ describe("parseDialogueGraph: defaults", () => {
       pick: { type: "choice", options: [{ text: "Bye", next: "stop", condition: null, tags: [] }], ...empty },
       gen: { type: "llm_line", instruction: "Say hi", maxWords: null, fallback: "Hi.", next: null, ...empty },
       ask: { type: "player_input", prompt: "", reply: false, instruction: "", store: null, next: null, ...empty },
-      classify: { type: "intent", intents: [{ id: "a", description: "anything", next: "stop" }], fallback: "stop", ...empty },
+      classify: { type: "intent", intents: [{ id: "a", description: "anything", examples: [], next: "stop" }], fallback: "stop", minConfidence: null, ...empty },
       branch: { type: "branch", branches: [{ condition: "gold > 1", next: "stop" }], otherwise: "stop", ...empty },
       pay: { type: "set", effects: ["gold -= 1"], next: null, ...empty },
       again: { type: "jump", target: "hello", ...empty },

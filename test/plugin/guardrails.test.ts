@@ -8,6 +8,7 @@ import {
   findLeaks,
   guardedReply,
   limitWords,
+  notSpeech,
   PhraseMatcher,
   stopStrings,
   type GuardEvent,
@@ -158,6 +159,37 @@ describe("guardedReply (scripted model)", () => {
 });
 
 // ---------------------------------------------------------------------------------------------------
+
+describe("lines that are not speech", () => {
+  it("tells identifiers, intent ids, symbol-only and bare-word lines from sentences", () => {
+    expect(notSpeech("small_room")).toMatch(/identifier/);
+    expect(notSpeech("buyRoom")).toMatch(/identifier/);
+    expect(notSpeech("Here is your player.gold, lad.")).toMatch(/identifier/);
+    expect(notSpeech("Trade.", ["trade", "work"])).toMatch(/id "trade"/);
+    expect(notSpeech("🔥 ⚔️ !!")).toMatch(/no words/);
+    expect(notSpeech("buy")).toMatch(/bare word/);
+    for (const ok of ["Aye.", "Mind the sparks, lad.", "Trade is welcome here.", "Привет, друг!", "Off with you — the forge won't wait"]) {
+      expect(notSpeech(ok, ["trade"]), ok).toBeNull();
+    }
+    // In a stream only complete words count: "small" may still become "small_room", or just "small room".
+    expect(notSpeech("small", [], false)).toBeNull();
+    expect(notSpeech("small_room and", [], false)).toMatch(/identifier/);
+  });
+
+  it("never shows an intent id the model blurts out: regenerates, then falls back", async () => {
+    const { result, everShown, events } = await run(script(["small", "_room"], ["buy", "_room", " now"]), { identifiers: ["small_room"] });
+    expect(result.source).toBe("fallback");
+    expect(result.text).toBe("Busy, lad.");
+    expect(everShown).not.toMatch(/_room/);
+    expect(result.violations.map((v) => v.kind)).toEqual(["not_speech", "not_speech"]);
+    expect(events.filter((e) => e.type === "text").map((e) => (e as { text: string }).text)).toEqual(["Busy, lad."]);
+  });
+
+  it("lets a sentence that merely contains an intent id's word through", async () => {
+    const { result } = await run(script(["Work", " is scarce", " this winter."]), { identifiers: ["work"] });
+    expect(result).toMatchObject({ source: "generated", text: "Work is scarce this winter." });
+  });
+});
 
 describe("guardedReply on the real runtime", () => {
   let runtime: Runtime;

@@ -127,7 +127,13 @@ describe("DialogueRunner on the local runtime", () => {
     const types = events.map((e) => e.type);
     expect(types).toContain("intent_chosen");
     const intent = events.find((e) => e.type === "intent_chosen")!;
-    expect(["buy", "chat", "leave"]).toContain(intent.type === "intent_chosen" && intent.intent);
+    if (intent.type !== "intent_chosen") throw new Error("unreachable");
+    // No examples here: the model alone judges; a random-weight model may be unsure (null → the fallback).
+    expect(intent.source).toBe("model");
+    expect(["buy", "chat", "leave"]).toContain(intent.best);
+    expect([null, intent.best]).toContain(intent.intent);
+    expect(Object.values(intent.probabilities).reduce((a, b) => a + b, 0)).toBeCloseTo(1, 9);
+    expect(Object.keys(intent.logProbs).sort()).toEqual(["buy", "chat", "leave"]);
     const lines = events.filter((e) => e.type === "line_complete");
     // greet (generated or fallback), hello (authored, interpolated), the reply to the input, bye.
     expect(lines.map((l) => l.type === "line_complete" && l.nodeId)).toEqual(["greet", "hello", "ask", "bye"]);
@@ -225,6 +231,25 @@ describe("DialogueRunner on the local runtime", () => {
     expect(runner.status).toBe("ended");
   });
 
+  it("reports a generated line's speed from the model's own timings, and none when the backend has none", async () => {
+    const runner = new DialogueRunner({ graph: testGraph, character: blacksmith, backend, seed: 3 });
+    const events = await play(runner, { inputs: ["Hello"], choices: [2] });
+    const generated = events.filter((e) => e.type === "line_complete" && e.source === "generated");
+    for (const e of generated) {
+      if (e.type !== "line_complete") continue;
+      expect(e.timing).toBeDefined();
+      expect(e.timing!.tokens).toBeGreaterThan(0);
+      expect(e.timing!.totalMs).toBeGreaterThanOrEqual(e.timing!.firstTokenMs);
+    }
+    // The last generated line's timing is exactly what the session measured.
+    const last = generated.at(-1);
+    if (last?.type === "line_complete") expect(last.timing!.tokens).toBe(backend.lastGeneration!.timings.generatedTokens);
+    // A backend that cannot measure: no speed rather than one made up from a clock around the stream.
+    const silent = { ...backend, description: backend.description, canGenerate: true, contextSize: backend.contextSize, countTokens: (t: string) => backend.countTokens(t), countChatTokens: (m: Parameters<typeof backend.countChatTokens>[0]) => backend.countChatTokens(m), generate: (r: GenerateRequest) => backend.generate({ ...r, onTimings: undefined }), choose: (r: Parameters<typeof backend.choose>[0]) => backend.choose(r) };
+    const quiet = await play(new DialogueRunner({ graph: testGraph, character: blacksmith, backend: silent, seed: 3 }), { inputs: ["Hello"], choices: [2] });
+    for (const e of quiet) if (e.type === "line_complete") expect(e.timing).toBeUndefined();
+  });
+
   it("drives the dialogue store the game and UI read", async () => {
     const store = createDialogueStore();
     const runner = new DialogueRunner({ graph: testGraph, character: blacksmith, backend, seed: 2 });
@@ -279,7 +304,7 @@ describe("memory and barks on the local runtime", () => {
 });
 
 describe("DialogueRunner without a model", () => {
-  it("uses authored fallbacks, takes the intent node's fallback and never shows an empty bubble", async () => {
+  it("uses authored fallbacks, routes by the intents' examples and never shows an empty bubble", async () => {
     const runner = new DialogueRunner({ graph: blacksmithGraph, character: blacksmith, backend: new FallbackBackend(), seed: 1 });
     const events = await play(runner, { inputs: ["I want a sword"] });
     checkEventOrder(events);
@@ -287,9 +312,19 @@ describe("DialogueRunner without a model", () => {
     expect(lines[0].type === "line_complete" && lines[0].source).toBe("fallback");
     expect(lines[0].type === "line_complete" && lines[0].text).toBe("Mind the sparks. You here to buy, or to gawk?");
     for (const l of lines) expect(l.type === "line_complete" && l.text.trim().length > 0).toBe(true);
-    expect(events.some((e) => e.type === "intent_chosen")).toBe(false);
+    const intent = events.find((e) => e.type === "intent_chosen");
+    expect(intent).toMatchObject({ intent: "buy_weapon", source: "examples", logProbs: {} });
+    expect(events.some((e) => e.type === "choices_offered")).toBe(true); // the shop
     expect(events).toContainEqual({ type: "variable_changed", name: "visits", value: 1, previous: 0 });
     expect(runner.variables.request).toBe("I want a sword");
+  });
+
+  it("takes the intent node's fallback, not the first intent, when nothing matches", async () => {
+    const runner = new DialogueRunner({ graph: blacksmithGraph, character: blacksmith, backend: new FallbackBackend(), seed: 1 });
+    const events = await play(runner, { inputs: ["Purple elephants dance quietly."] });
+    const intent = events.find((e) => e.type === "intent_chosen");
+    expect(intent).toMatchObject({ intent: null, source: "examples" });
+    expect(events.some((e) => e.type === "line_complete" && e.nodeId === "confused")).toBe(true);
   });
 
   it("rejects bad calls with typed errors", async () => {

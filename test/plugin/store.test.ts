@@ -37,7 +37,17 @@ const conversation: DialogueEvent[] = [
   { type: "player_line", nodeId: "ask", text: "I need a sword." },
   { type: "input_requested", nodeId: "what", prompt: "What kind of blade?" },
   { type: "player_line", nodeId: "what", text: "Something light, for a beginner" },
-  { type: "intent_chosen", nodeId: "classify", intent: "buy_weapon", logProbs: { buy_weapon: -0.1, leave: -2.4 } },
+  {
+    type: "intent_chosen",
+    nodeId: "classify",
+    intent: "buy_weapon",
+    best: "buy_weapon",
+    confidence: 0.9,
+    source: "combined",
+    probabilities: { buy_weapon: 0.9, leave: 0.1 },
+    similarities: { buy_weapon: 0.7, leave: 0.1 },
+    logProbs: { buy_weapon: -0.1, leave: -2.4 },
+  },
   { type: "line_started", nodeId: "reply", speaker: "smith", source: "generated" },
   { type: "text_chunk", nodeId: "reply", text: "Light, eh? The old" },
   { type: "text_chunk", nodeId: "reply", text: " king's" },
@@ -101,7 +111,13 @@ describe("reduceDialogue", () => {
     expect(at(7).status).toBe("waiting_input");
     expect(at(7).inputPrompt).toBe("What kind of blade?");
     expect(at(8).inputPrompt).toBeNull();
-    expect(at(9).lastIntent).toEqual({ nodeId: "classify", intent: "buy_weapon", logProbs: { buy_weapon: -0.1, leave: -2.4 } });
+    expect(at(9).lastIntent).toEqual({
+      nodeId: "classify",
+      intent: "buy_weapon",
+      confidence: 0.9,
+      probabilities: { buy_weapon: 0.9, leave: 0.1 },
+      logProbs: { buy_weapon: -0.1, leave: -2.4 },
+    });
   });
 
   it("keeps a transcript of both sides", () => {

@@ -89,7 +89,7 @@ export async function bundleShell(outDir = join(repoRoot, ".cache", "village-ele
 /** The command-line arguments for Electron's binary. */
 export function electronArgs(
   bundle: ShellBundle,
-  options: { gameDir: string; model?: string; resolved?: ResolvedModel; noSandbox?: boolean },
+  options: { gameDir: string; model?: string; resolved?: ResolvedModel; noSandbox?: boolean; saveFile?: string; newGame?: boolean },
 ): string[] {
   return [
     // Chromium's OS-level sandbox cannot start as root; the renderer keeps Electron's `sandbox: true`.
@@ -100,6 +100,8 @@ export function electronArgs(
     ...(options.model ? [`--model=${options.model}`] : []),
     // A model `npm start` already resolved travels whole, so the window's note says where it came from.
     ...(options.resolved ? [`--resolved-model=${JSON.stringify(options.resolved)}`] : []),
+    ...(options.saveFile ? [`--save=${options.saveFile}`] : []),
+    ...(options.newGame ? ["--new-game"] : []),
   ];
 }
 

@@ -202,6 +202,8 @@ if (process.versions.electron !== undefined) {
       "resolved-model": { type: "string" },
       preload: { type: "string" },
       seed: { type: "string" },
+      save: { type: "string" },
+      "new-game": { type: "boolean" },
     },
     strict: false,
     allowPositionals: true,
@@ -211,6 +213,8 @@ if (process.versions.electron !== undefined) {
   const model = typeof values.model === "string" ? values.model : undefined;
   const resolved = typeof values["resolved-model"] === "string" ? parseResolvedModel(values["resolved-model"]) : undefined;
   const seed = typeof values.seed === "string" ? Number(values.seed) : undefined;
+  const saveFile = typeof values.save === "string" ? values.save : undefined;
+  const newGame = values["new-game"] === true;
   prepare(electron);
   if (gameDir === undefined || preload === undefined) {
     console.error("parley village (electron): --game-dir=DIR and --preload=FILE are required (launch.ts passes them)");
@@ -221,7 +225,7 @@ if (process.versions.electron !== undefined) {
       preload,
       createHost: async () => {
         const { VillageService } = await import("../host/village-service.js");
-        return VillageService.create({ model, resolved, seed });
+        return VillageService.create({ model, resolved, seed, saveFile, newGame });
       },
     }).catch((error: unknown) => {
       console.error("parley village (electron):", error);

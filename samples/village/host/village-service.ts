@@ -19,8 +19,8 @@ import type { Model } from "../../../runtime/model.js";
 import {
   DialogueRunner,
   FallbackBackend,
+  GameSave,
   LocalBackend,
-  NpcMemory,
   barkLines,
   parseCharacter,
   parseDialogueGraph,
@@ -31,7 +31,7 @@ import {
   type DialogueGraph,
   type Value,
 } from "../../../plugin/index.js";
-import { VILLAGE_NPCS, type HostEvent, type HostInfo, type NpcId, type NpcInfo } from "../protocol.js";
+import { MAX_INPUT_CHARS, VILLAGE_NPCS, type HostEvent, type HostInfo, type NpcId, type NpcInfo } from "../protocol.js";
 import { resolveVillageModel } from "./model-resolution.js";
 
 export interface VillageServiceOptions {
@@ -55,6 +55,14 @@ export interface VillageServiceOptions {
   barkTimeout?: number;
   /** Clock in milliseconds (tests). Default Date.now. */
   now?: () => number;
+  /**
+   * The save slot's file (villageSavePath): game variables and NPC memories are restored from it and written
+   * to it, atomically, after every conversation and on dispose. Without it the village remembers only while
+   * the process runs.
+   */
+  saveFile?: string;
+  /** Start the slot afresh: its file is not read (and is replaced at the next save). */
+  newGame?: boolean;
 }
 
 /** What bark() did: "started", or why not (rate limits are not errors). */
@@ -64,7 +72,6 @@ interface Npc {
   info: NpcInfo;
   character: Character;
   graph: DialogueGraph;
-  memory: NpcMemory;
 }
 
 interface ActiveConversation {
@@ -80,7 +87,6 @@ interface ActiveBark {
 }
 
 const WEATHER = ["clear skies", "light rain", "overcast", "a cold wind from the north"];
-const MAX_INPUT_CHARS = 500;
 
 export class VillageService {
   readonly modelNote: string;
@@ -102,8 +108,12 @@ export class VillageService {
   #lastBark = new Map<NpcId, number>();
   #queue: Promise<unknown> = Promise.resolve();
   #disposed = false;
+  readonly #save: GameSave;
+  readonly #saveFile: string | undefined;
+  #saving: Promise<void> = Promise.resolve();
 
   private constructor(init: {
+    save: GameSave;
     runtime: Runtime | undefined;
     backend: DialogueBackend;
     modelNote: string;
@@ -112,6 +122,8 @@ export class VillageService {
     npcs: Map<NpcId, Npc>;
     options: VillageServiceOptions;
   }) {
+    this.#save = init.save;
+    this.#saveFile = init.options.saveFile;
     this.#runtime = init.runtime;
     this.backend = init.backend;
     this.modelNote = init.modelNote;
@@ -137,6 +149,8 @@ export class VillageService {
       throw new InvalidArgumentError(`seed must be an integer, got ${options.seed}`);
     }
     const npcs = loadNpcs(options.dataDir ?? new URL("../", import.meta.url));
+    // A corrupt save is an error the player must see, not a silent new game that overwrites it.
+    const save = options.saveFile && !options.newGame ? await GameSave.load(options.saveFile) : new GameSave();
     let runtime: Runtime | undefined;
     let backend: DialogueBackend;
     let modelNote: string;
@@ -165,7 +179,7 @@ export class VillageService {
         synthetic = false;
       }
     }
-    return new VillageService({ runtime, backend, modelNote, device, synthetic, npcs, options });
+    return new VillageService({ save, runtime, backend, modelNote, device, synthetic, npcs, options });
   }
 
   info(): HostInfo {
@@ -223,11 +237,20 @@ export class VillageService {
         character: target.character,
         backend: this.backend,
         seed,
-        memory: target.memory,
+        variables: this.#save.variablesFor(target.graph),
+        memory: this.#save.memory(target.character.id),
         world: () => this.#world(),
       });
       runner.on((event) => this.#onDialogue(target.info.id, event));
-      const done = runner.start().catch(() => undefined); // the runner reports failures as `ended` (error)
+      // The runner reports failures as `ended` (error). However it ends, what changed is kept and saved:
+      // gold spent before the player walked away stays spent.
+      const done = runner
+        .start()
+        .catch(() => undefined)
+        .then(() => {
+          this.#save.record(target.graph, runner.variables);
+          return this.#writeSave();
+        });
       const active: ActiveConversation = { npc: target.info.id, runner, done };
       this.#active = active;
       void done.then(() => {
@@ -249,6 +272,7 @@ export class VillageService {
     this.#live();
     if (typeof text !== "string") throw new InvalidArgumentError(`submit: text must be a string, got ${text === null ? "null" : typeof text}`);
     if (text.length > MAX_INPUT_CHARS) throw new InvalidArgumentError(`submit: text is ${text.length} characters; at most ${MAX_INPUT_CHARS}`);
+    if (text.trim() === "") throw new InvalidArgumentError("submit: the line is empty; say something");
     const runner = this.#waitingRunner("submit");
     runner.submit(text);
   }
@@ -294,12 +318,30 @@ export class VillageService {
     const settle = Promise.all([this.#stopConversation(), this.#stopBark()]);
     // A generation that ignores its abort must not hold shutdown forever.
     await Promise.race([settle, new Promise((r) => setTimeout(r, 5000).unref())]);
+    await this.#writeSave();
     this.#listeners.clear();
     if (this.backend instanceof LocalBackend) this.backend.dispose();
     this.#runtime?.dispose();
   }
 
   // ---------------------------------------------------------------------------------------------------
+
+  /** The slot's game state (variables and memories) as it stands. */
+  get save(): GameSave {
+    return this.#save;
+  }
+
+  /** Writes the save file, one write at a time; a failed write is reported, never fatal to the game. */
+  #writeSave(): Promise<void> {
+    const file = this.#saveFile;
+    if (!file) return Promise.resolve();
+    this.#saving = this.#saving.then(() =>
+      this.#save.save(file).catch((error) => {
+        console.error(`village: could not save the game: ${error instanceof Error ? error.message : String(error)}`);
+      }),
+    );
+    return this.#saving;
+  }
 
   #live(): void {
     if (this.#disposed) throw new InvalidArgumentError("the village host has shut down");
@@ -420,7 +462,7 @@ function loadNpcs(dataDir: URL | string): Map<NpcId, Npc> {
     if (graph.character !== character.id) {
       throw new InvalidArgumentError(`dialogue/${info.id}.json is for character "${graph.character}", not "${character.id}"`);
     }
-    npcs.set(info.id, { info, character, graph, memory: new NpcMemory(character.id) });
+    npcs.set(info.id, { info, character, graph });
   }
   return npcs;
 }
