@@ -2,7 +2,8 @@
 // Vulkan runtime; FallbackBackend serves authored lines only (no model loaded). Tests run the runner on a
 // tiny synthetic model through LocalBackend, not on a mock.
 
-import type { ChatMessage, GenerateTimings, SamplingOptions } from "../runtime/index.js";
+import type { ChatMessage, SamplingOptions } from "../runtime/index.js";
+import type { LineTiming } from "./events.js";
 
 export interface GenerateRequest {
   /** One KV cache per key (an NPC's conversation): a prompt that starts like the last one reuses it. */
@@ -11,11 +12,12 @@ export interface GenerateRequest {
   sampling: SamplingOptions & { maxTokens: number; stop?: string[] };
   signal?: AbortSignal;
   /**
-   * Receives the model's own timings of this generation once it has ended (also when the caller stopped
-   * reading early). Backends that cannot measure them never call it: speeds shown to players come from
-   * here, never from the caller's clock around a stream.
+   * Receives the timing of this generation as the model produced it (request → first token → last token,
+   * tokens generated) once it has ended, also when the caller stopped reading early. Backends that cannot
+   * measure it never call it: speeds shown to players come from here, never from a clock around a stream
+   * that guardrails may hold back or throw away.
    */
-  onTimings?: (timings: GenerateTimings) => void;
+  onTimings?: (timing: LineTiming) => void;
 }
 
 export interface ChooseRequest {

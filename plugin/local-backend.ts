@@ -3,7 +3,8 @@
 
 import { basename } from "node:path";
 import { AbortError, InvalidArgumentError, ParleyError } from "../runtime/index.js";
-import type { ChatMessage, FinishReason, GenerateTimings, Model, Session } from "../runtime/index.js";
+import type { ChatMessage, FinishReason, GenerateChunk, GenerateTimings, Model, Session } from "../runtime/index.js";
+import type { LineTiming } from "./events.js";
 import type { ChooseRequest, ChooseResult, DialogueBackend, GenerateRequest } from "./backend.js";
 
 export interface LocalBackendOptions {
@@ -115,6 +116,7 @@ export class LocalBackend implements DialogueBackend {
     }
     const it = session.generate(request.messages, { ...sampling, maxTokens, stop, signal: controller.signal })[Symbol.asyncIterator]();
     let finished = false;
+    const clock = new GenerationClock();
     try {
       for (;;) {
         const r = await it.next();
@@ -123,10 +125,8 @@ export class LocalBackend implements DialogueBackend {
           break;
         }
         const chunk = r.value;
-        if (chunk.timings) {
-          this.lastGeneration = { cacheKey: request.cacheKey, timings: chunk.timings, finishReason: chunk.finishReason ?? "length" };
-          request.onTimings?.(chunk.timings);
-        }
+        clock.seen(chunk);
+        if (chunk.timings) this.lastGeneration = { cacheKey: request.cacheKey, timings: chunk.timings, finishReason: chunk.finishReason ?? "length" };
         if (chunk.text) yield chunk.text;
       }
     } catch (error) {
@@ -138,14 +138,14 @@ export class LocalBackend implements DialogueBackend {
         controller.abort();
         try {
           // Resumes the session's loop: it awaits its in-flight evaluation, then sees the abort and ends.
-          for (let r = await it.next(); !r.done; r = await it.next()) {
-            if (r.value.timings) request.onTimings?.(r.value.timings);
-          }
+          for (let r = await it.next(); !r.done; r = await it.next()) clock.seen(r.value);
         } catch {
           /* AbortError expected */
         }
       }
       this.#release(request.cacheKey);
+      const timing = clock.timing();
+      if (timing) request.onTimings?.(timing);
     }
   }
 
@@ -244,6 +244,34 @@ export class LocalBackend implements DialogueBackend {
     const n = (this.#inUse.get(cacheKey) ?? 1) - 1;
     if (n <= 0) this.#inUse.delete(cacheKey);
     else this.#inUse.set(cacheKey, n);
+  }
+}
+
+/**
+ * The timing of one generation as the session produced it: the session's own timings when it ran to its end;
+ * when the caller stopped it early (the guardrails had enough words), the arrival of its token chunks.
+ */
+class GenerationClock {
+  readonly #t0 = performance.now();
+  #tokens = 0;
+  #first = -1;
+  #last = -1;
+  #own: LineTiming | undefined;
+
+  seen(chunk: GenerateChunk): void {
+    if (chunk.tokens.length > 0) {
+      const now = performance.now() - this.#t0;
+      if (this.#first < 0) this.#first = now;
+      this.#last = now;
+      this.#tokens += chunk.tokens.length;
+    }
+    const t = chunk.timings;
+    if (t) this.#own = { firstTokenMs: t.firstTokenMs, totalMs: t.promptMs + t.generateMs, tokens: t.generatedTokens };
+  }
+
+  timing(): LineTiming | undefined {
+    if (this.#own) return this.#own.tokens > 0 ? this.#own : undefined;
+    return this.#tokens > 0 ? { firstTokenMs: this.#first, totalMs: this.#last, tokens: this.#tokens } : undefined;
   }
 }
 

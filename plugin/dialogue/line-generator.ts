@@ -3,7 +3,8 @@
 // the guardrails (length, stop strings, secrets, banned topics) and falls back to the authored line.
 // Also classifies the player's words into authored intents by constrained decoding.
 
-import { AbortError, type GenerateTimings } from "../../runtime/session.js";
+import { AbortError } from "../../runtime/session.js";
+import type { LineTiming } from "../events.js";
 import type { DialogueBackend } from "../backend.js";
 import { guardedReply, stopStrings } from "../guardrails/guardrails.js";
 import type { NpcMemory } from "../memory/memory.js";
@@ -47,8 +48,8 @@ export interface LineRequest {
 export interface GeneratedLine {
   text: string;
   source: "generated" | "fallback";
-  /** The model's timings of the attempt that produced a generated line, when the backend measures them. */
-  timings?: GenerateTimings;
+  /** The timing of the attempt that produced a generated line, when the backend measures it. */
+  timing?: LineTiming;
 }
 
 export class LineGenerator {
@@ -92,11 +93,11 @@ export class LineGenerator {
       maxWords: request.maxWords,
     });
     const stop = stopStrings();
-    let timings: GenerateTimings | undefined;
+    let timing: LineTiming | undefined;
     const result = await guardedReply(
       (attempt) =>
         backend.generate({
-          onTimings: (t) => (timings = t),
+          onTimings: (t) => (timing = t),
           cacheKey: this.#o.cacheKey,
           messages: prompt.messages,
           sampling: { temperature: this.#o.temperature, topK: 40, topP: 0.95, minP: 0.05, seed: (request.seed + attempt * 7919) >>> 0, maxTokens: replyTokens, stop },
@@ -113,7 +114,7 @@ export class LineGenerator {
         onEvent: (e) => (e.type === "text" ? sink.onChunk(e.text) : sink.onReset()),
       },
     );
-    return result.source === "generated" ? { text: result.text, source: "generated", timings } : { text: result.text, source: "fallback" };
+    return result.source === "generated" ? { text: result.text, source: "generated", timing } : { text: result.text, source: "fallback" };
   }
 
   /** The model's judgement of which authored intent the player's words express: it may only answer with an intent id. */

@@ -429,13 +429,9 @@ export class DialogueRunner {
       },
     );
     if (this.#abort.signal.aborted) throw new Cancelled();
-    // The model's own timings of the attempt that was kept (no timings, no speed shown): the clock around the
+    // The backend's timing of the attempt that was kept (none measured, no speed shown): a clock around the
     // stream would also count the guardrails holding text back and any attempt that was thrown away.
-    const t = result.timings;
-    const timing: LineTiming | undefined =
-      result.source === "generated" && t && t.generatedTokens > 0
-        ? { firstTokenMs: t.firstTokenMs, totalMs: t.promptMs + t.generateMs, tokens: t.generatedTokens }
-        : undefined;
+    const timing: LineTiming | undefined = result.source === "generated" ? result.timing : undefined;
     if (result.source === "fallback" && streamed !== result.text) {
       // Whatever streamed was withdrawn by a reset; the fallback arrives as one chunk (unless the guardrails
       // already streamed it as their last word).

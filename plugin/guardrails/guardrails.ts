@@ -64,23 +64,28 @@ export interface StopStringOptions {
 // ---------------------------------------------------------------------------------------------------
 // Speech: a line the player reads must be words, not the machinery's identifiers.
 
-/** A token shaped like a program identifier: snake_case, camelCase, or a dotted path ("player.gold"). */
+/** snake_case: words joined by underscores, how intent ids and variables are written, never how people talk. */
+const SNAKE = /^[\p{L}\p{N}]+(?:_[\p{L}\p{N}]+)+$/u;
+/** Shaped like an identifier when it stands alone: snake_case, camelCase, or a dotted path ("player.gold"). */
 const IDENTIFIER = /^[\p{L}\p{N}]+(?:_[\p{L}\p{N}]+)+$|^\p{Ll}+\p{Lu}[\p{L}\p{N}]*$|^\p{L}+\.\p{L}+$/u;
 
+const bare = (token: string): string => token.replace(/^[^\p{L}\p{N}_]+|[^\p{L}\p{N}_]+$/gu, "");
+
 /**
- * Why `text` is not a line of speech, or null when it is. Not speech: a token shaped like an identifier
- * (what a small model trained on intent ids may blurt out), the whole line being one of `identifiers` (the
- * graph's intent ids), no letters at all, or a single bare word with no sentence punctuation ("buy").
- * `final` false checks only the words already complete in a stream (the last one may still grow).
+ * Why `text` is not a line of speech, or null when it is. Not speech: a snake_case token anywhere (what a small
+ * model trained on intent ids blurts out: "small_room"), a line that is one identifier-shaped token or one of
+ * `identifiers` (the graph's intent ids), no letters at all, or a single bare word with no sentence punctuation
+ * ("buy"). `final` false checks only the words already complete in a stream (the last one may still grow).
  */
 export function notSpeech(text: string, identifiers: readonly string[] = [], final = true): string | null {
   const tokens = text.trim().split(/\s+/).filter((t) => t.length > 0);
   const complete = final ? tokens : tokens.slice(0, -1);
   for (const token of complete) {
-    const bare = token.replace(/^[^\p{L}\p{N}]+|[^\p{L}\p{N}]+$/gu, "");
-    if (IDENTIFIER.test(bare)) return `"${bare}" is an identifier, not a word`;
+    const word = bare(token);
+    if (SNAKE.test(word)) return `"${word}" is an identifier, not a word`;
   }
   if (!final) return null;
+  if (tokens.length === 1 && IDENTIFIER.test(bare(tokens[0]))) return `"${bare(tokens[0])}" is an identifier, not a word`;
   const flat = text.trim().toLowerCase().replace(/[^\p{L}\p{N}_]+/gu, " ").trim();
   if (identifiers.some((id) => id.toLowerCase() === flat)) return `the line is the id "${flat}"`;
   if (!/\p{L}/u.test(text)) return "the line has no words";

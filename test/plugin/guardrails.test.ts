@@ -164,7 +164,10 @@ describe("lines that are not speech", () => {
   it("tells identifiers, intent ids, symbol-only and bare-word lines from sentences", () => {
     expect(notSpeech("small_room")).toMatch(/identifier/);
     expect(notSpeech("buyRoom")).toMatch(/identifier/);
-    expect(notSpeech("Here is your player.gold, lad.")).toMatch(/identifier/);
+    expect(notSpeech("player.gold")).toMatch(/identifier/);
+    expect(notSpeech("Welcome, love! small_room")).toMatch(/identifier/);
+    // camelCase or a dotted word inside a sentence is left alone (names, odd spellings, "St.Ives").
+    expect(notSpeech("Ask McAllister at St.Ives, lad.")).toBeNull();
     expect(notSpeech("Trade.", ["trade", "work"])).toMatch(/id "trade"/);
     expect(notSpeech("🔥 ⚔️ !!")).toMatch(/no words/);
     expect(notSpeech("buy")).toMatch(/bare word/);
