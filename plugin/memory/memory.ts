@@ -5,9 +5,9 @@
 // summarization prompt contains no persona, so nothing of the character sheet (secrets included) can be
 // copied into the summary by compaction.
 
-import { readFile } from "node:fs/promises";
+import { readJsonDocument } from "../json-document.js";
 import { writeFileAtomicDurable } from "../../runtime/atomic-file.js";
-import { FileAccessError, InvalidArgumentError } from "../../runtime/errors.js";
+import { InvalidArgumentError } from "../../runtime/errors.js";
 import type { DialogueBackend } from "../backend.js";
 import { sanitizeUntrusted } from "../prompt/sanitize.js";
 
@@ -210,19 +210,5 @@ async function saveMemory(memory: NpcMemory, path: string): Promise<void> {
 }
 
 async function loadMemory(path: string): Promise<NpcMemory> {
-  let text: string;
-  try {
-    text = await readFile(path, "utf8");
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    const reason = code === "ENOENT" ? "no such file" : code === "EISDIR" ? "it is a folder" : error instanceof Error ? error.message : String(error);
-    throw new FileAccessError(path, reason, { cause: error });
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (error) {
-    throw new MemoryFormatError(`not valid JSON (${error instanceof Error ? error.message : String(error)}); the file is corrupt`, path);
-  }
-  return NpcMemory.fromJSON(json, path);
+  return NpcMemory.fromJSON(await readJsonDocument(path, { what: "memory", corrupt: (m) => new MemoryFormatError(m, path) }), path);
 }

@@ -11,8 +11,8 @@
 // A saved value whose type no longer matches the graph's declaration (the graph was edited) is left out,
 // so the graph's default applies instead of an error mid-game.
 
-import { readFile } from "node:fs/promises";
-import { FileAccessError, InvalidArgumentError } from "../../runtime/errors.js";
+import { InvalidArgumentError } from "../../runtime/errors.js";
+import { readJsonDocument } from "../json-document.js";
 import { writeFileAtomicDurable } from "../../runtime/atomic-file.js";
 import { NpcMemory } from "../memory/memory.js";
 import type { DialogueGraph, Value, VariableType } from "../types.js";
@@ -157,21 +157,8 @@ export class GameSave {
 
   /** Reads a save; a file that does not exist yet is a new game (an empty save). */
   static async load(path: string): Promise<GameSave> {
-    let text: string;
-    try {
-      text = await readFile(path, "utf8");
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      if (code === "ENOENT") return new GameSave();
-      const reason = code === "EISDIR" ? "it is a folder" : error instanceof Error ? error.message : String(error);
-      throw new FileAccessError(path, `cannot read the save: ${reason}`, { cause: error });
-    }
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch (error) {
-      throw new SaveFormatError(`not valid JSON (${error instanceof Error ? error.message : String(error)}); the file is corrupt`, path);
-    }
-    return GameSave.fromJSON(json, path);
+    const missing = Symbol("missing");
+    const json = await readJsonDocument(path, { what: "save", corrupt: (m) => new SaveFormatError(m, path), missing: () => missing });
+    return json === missing ? new GameSave() : GameSave.fromJSON(json, path);
   }
 }
