@@ -1,15 +1,15 @@
 // A minimal game loop with one NPC conversation (README: "The dialogue plugin").
 import { readFileSync } from "node:fs";
-import { Runtime, writeSyntheticModel } from "parley/runtime";
+import { fileURLToPath } from "node:url";
+import { Runtime } from "parley/runtime";
 import { DialogueRunner, LocalBackend, createDialogueStore, parseCharacter, parseDialogueGraph } from "parley/plugin";
 
 const load = (path: string) => JSON.parse(readFileSync(new URL(path, import.meta.url), "utf8"));
 const character = parseCharacter(load("./village/characters/blacksmith.json"));
 const graph = parseDialogueGraph(load("./village/dialogue/blacksmith.json"));
 
-// A real model: PARLEY_MODEL=tinyllama-1.1b-chat.Q4_0.gguf. Otherwise a random-weight stand-in.
-let modelPath = process.env.PARLEY_MODEL;
-if (!modelPath) await writeSyntheticModel({ shape: "tiny", type: "q4_0", seed: 1, out: (modelPath = "/tmp/parley-demo.gguf") });
+// Parley's demo model (it knows this village), or another: PARLEY_MODEL=tinyllama-1.1b-chat.Q4_0.gguf.
+const modelPath = process.env.PARLEY_MODEL || fileURLToPath(new URL("./demo-model/parley-demo.gguf", import.meta.url));
 const runtime = await Runtime.create();
 const model = await runtime.loadModel(modelPath);
 // Loading screen: pick the kernels for this player's GPU (measured once, then read from the tuning store).
@@ -25,32 +25,28 @@ const conversation = runner.start();
 
 // The player, scripted: what they type and which option they pick.
 const typed = ["I need a sword for the road.", "Nice weather for forging."];
-let shown = "";
+let printed = 0;
+// A game draws state.bubble as it streams; here each finished line prints with its speaker.
+const showLines = () => {
+  const { transcript } = store.getState();
+  for (const line of transcript.slice(printed)) console.log(`${line.source === "player" ? "You" : line.speaker}: ${line.text}`);
+  printed = transcript.length;
+};
+const handleGameEvents = () => {
+  for (const event of store.getState().takeGameEvents()) console.log(`[game] ${event.name} ${JSON.stringify(event.args)}`);
+};
 const frame = setInterval(() => {
+  showLines();
   const state = store.getState();
-  if (state.bubble !== shown) {
-    process.stdout.write(state.bubble.startsWith(shown) ? state.bubble.slice(shown.length) : `\n${state.conversation?.npcName}: ${state.bubble}`);
-    shown = state.bubble;
-  }
-  if (state.status === "waiting_input" && runner.status === "waiting_input") {
-    const text = typed.shift() ?? "Goodbye.";
-    console.log(`\nPlayer: ${text}`);
-    runner.submit(text);
-  }
-  if (state.status === "waiting_choice" && runner.status === "waiting_choice") {
-    const pick = state.choices[0];
-    console.log(`\nPlayer picks: ${pick.text}`);
-    runner.choose(pick.index);
-  }
+  if (state.status === "waiting_input" && runner.status === "waiting_input") runner.submit(typed.shift() ?? "Goodbye.");
+  if (state.status === "waiting_choice" && runner.status === "waiting_choice") runner.choose(state.choices[0].index);
   handleGameEvents();
 }, 16);
-const handleGameEvents = () => {
-  for (const event of store.getState().takeGameEvents()) console.log(`\n[game] ${event.name} ${JSON.stringify(event.args)}`);
-};
 
 await conversation;
 clearInterval(frame);
+showLines();
 handleGameEvents();
-console.log(`\n[conversation ${store.getState().endReason}] gold: ${runner.variables["player.gold"]}`);
+console.log(`[conversation ${store.getState().endReason}] gold: ${runner.variables["player.gold"]}`);
 backend.dispose();
 runtime.dispose();
