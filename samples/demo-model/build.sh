@@ -4,11 +4,11 @@
 #   → held-out evaluation, Parley vs llama.cpp, with sample replies (eval.ts).
 # Needs PyTorch for /usr/bin/python3 (Debian's python3-torch; installed with apt-get when missing and run as root).
 #
-# Environment (defaults = the committed parley-demo.gguf, trained on one GPU in ~1.5 min):
-#   DEMO_COUNT=14000 corpus samples   DEMO_STEPS=1600   DEMO_BATCH=16   DEMO_LR=2e-3   DEMO_WARMUP=100
-#   DEMO_MAX_MINUTES=25 (stops early, keeping what it learned)   PYTHON=/usr/bin/python3
-# On 2 CPU cores one step of batch 16 takes ~3 s: for a CPU-only build within ~15 min use
-#   DEMO_COUNT=6000 DEMO_STEPS=560 DEMO_BATCH=8 DEMO_WARMUP=40 (held-out perplexity ~4.2 instead of ~1.4).
+# Environment (defaults = the committed parley-demo.gguf's run; training-log.txt records it):
+#   DEMO_COUNT=16000 corpus samples   DEMO_STEPS=1400   DEMO_BATCH=16   DEMO_LR=2e-3   DEMO_WARMUP=80
+#   DEMO_MAX_MINUTES=85: a time budget — the learning-rate schedule ends by then even when fewer steps fit
+#   (on 2 shared CPU cores a step of batch 16 takes 3-10 s; on one GPU all 1400 steps take ~1.5 min)
+#   PYTHON=/usr/bin/python3
 set -eu
 cd "$(dirname "$0")/../.."
 PY=${PYTHON:-/usr/bin/python3}
@@ -20,8 +20,8 @@ if ! $PY -c "import torch, numpy, matplotlib" 2>/dev/null; then
     exit 1
   fi
 fi
-npx tsx samples/demo-model/corpus.ts --count "${DEMO_COUNT:-14000}"
-$PY samples/demo-model/train.py --steps "${DEMO_STEPS:-1600}" --batch "${DEMO_BATCH:-16}" --lr "${DEMO_LR:-2e-3}" \
-  --warmup "${DEMO_WARMUP:-100}" --eval-every 400 --max-minutes "${DEMO_MAX_MINUTES:-25}"
+npx tsx samples/demo-model/corpus.ts --count "${DEMO_COUNT:-16000}"
+$PY samples/demo-model/train.py --steps "${DEMO_STEPS:-1400}" --batch "${DEMO_BATCH:-16}" --lr "${DEMO_LR:-2e-3}" \
+  --warmup "${DEMO_WARMUP:-80}" --eval-every 200 --max-minutes "${DEMO_MAX_MINUTES:-85}"
 npx tsx samples/demo-model/export.ts
 npx tsx samples/demo-model/eval.ts --replies
