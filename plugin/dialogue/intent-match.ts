@@ -20,6 +20,15 @@ export const DECISIVE_SIMILARITY = 0.92;
 const EXAMPLE_TEMPERATURE = 0.1;
 
 /**
+ * How far the model's own certainty is trusted. Small models are overconfident: a paraphrase unlike anything
+ * they were trained on can get a wrong id at 99%. Their distribution over the ids is tempered (log-probabilities
+ * divided by MODEL_TEMPERATURE) and no id goes below MODEL_FLOOR, so a clear match in the examples can still
+ * outvote them, while a model that is sure where the examples are silent still decides.
+ */
+const MODEL_TEMPERATURE = 2;
+const MODEL_FLOOR = 0.02;
+
+/**
  * The similarity of "none of the examples": it competes in the examples' softmax and its share is spread
  * evenly over the intents, so words that resemble no example leave the examples undecided instead of
  * crowning whichever intent happens to share a word.
@@ -219,9 +228,11 @@ export function combineIntentScores(
     for (let i = 0; i < n; i++) logs[i] += Math.log(ex[i] + ex[n] / n);
   }
   if (logProbs) {
-    // The ids' sequence log-probabilities, renormalized over the ids: the model's share of belief in each.
-    const model = softmax(logProbs);
-    for (let i = 0; i < n; i++) logs[i] += Math.log(Math.max(model[i], 1e-12));
+    // The ids' sequence log-probabilities, renormalized over the ids (the model's share of belief in each),
+    // tempered and floored as MODEL_TEMPERATURE says.
+    const model = softmax(logProbs.map((l) => l / MODEL_TEMPERATURE));
+    const floor = Math.min(MODEL_FLOOR, 1 / (2 * n));
+    for (let i = 0; i < n; i++) logs[i] += Math.log(floor + (1 - n * floor) * model[i]);
   }
   if (options.hasExamples && logProbs) source = "combined";
   else if (logProbs) source = "model";

@@ -204,6 +204,7 @@ def main():
     ap.add_argument("--log", default=os.path.join(HERE, "training-log.txt"))
     ap.add_argument("--plot", default=os.path.join(HERE, "loss.png"))
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--init", default="", help="continue from the weights.bin/weights.json of an earlier run in this folder (the log is appended to)")
     ap.add_argument("--max-minutes", type=float, default=0, help="time budget: the learning-rate schedule ends by then even if fewer steps fit; 0: no limit")
     args = ap.parse_args()
 
@@ -227,6 +228,20 @@ def main():
 
     model = Llama(CONFIG).to(dev)
     n_params = sum(p.numel() for p in model.parameters())
+    earlier_steps = 0
+    if args.init:
+        # A second phase of a run cut short by a time budget: the same tensors, in the order export.ts reads them.
+        with open(os.path.join(args.init, "weights.json")) as f:
+            meta = json.load(f)
+        with open(os.path.join(args.init, "weights.bin"), "rb") as f:
+            blob = f.read()
+        by_name = {t["name"]: t for t in meta["tensors"]}
+        with torch.no_grad():
+            for name, dims, w in model.gguf_tensors():
+                t = by_name[name]
+                src = torch.frombuffer(bytearray(blob[t["offset"] : t["offset"] + t["bytes"]]), dtype=torch.float32)
+                w.copy_(src.view(w.shape))
+        earlier_steps = int(meta.get("steps", 0))
     decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
     no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.05}, {"params": no_decay, "weight_decay": 0.0}], lr=args.lr, betas=(0.9, 0.95))
@@ -255,13 +270,15 @@ def main():
         model.train()
         return tot / max(1, n)
 
-    log = open(args.log, "w")
+    log = open(args.log, "a" if args.init else "w")
 
     def say(msg):
         print(msg, flush=True)
         log.write(msg + "\n")
         log.flush()
 
+    if args.init:
+        say(f"# continued from {args.init} after {earlier_steps} steps: a new warmup and schedule over the same corpus")
     say(f"# Parley demo model training. config={json.dumps(CONFIG)} params={n_params} (tied output)")
     say(f"# corpus: {len(train)} train, {len(held)} held-out samples; shared prefix tokens {json.dumps(tb.prefix_len)}")
     say(f"# steps={args.steps} batch={args.batch} lr={args.lr} warmup={args.warmup} seed={args.seed} device={dev} threads={args.threads} torch={torch.__version__}")
@@ -312,7 +329,7 @@ def main():
             tensors.append({"name": name, "dims": dims, "offset": off, "bytes": len(data)})
             off += len(data)
     with open(os.path.join(args.out, "weights.json"), "w") as f:
-        json.dump({"config": CONFIG, "params": n_params, "steps": step + 1, "seed": args.seed, "tensors": tensors}, f, indent=1)
+        json.dump({"config": CONFIG, "params": n_params, "steps": earlier_steps + step + 1, "seed": args.seed, "tensors": tensors}, f, indent=1)
 
     try:
         import matplotlib

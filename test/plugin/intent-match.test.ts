@@ -61,8 +61,15 @@ describe("combining the judges", () => {
     expect(combineIntentScores(none, split, { hasExamples: true }).index).toBeNull();
   });
 
+  it("does not let an overconfident model outvote a clear match in the examples", () => {
+    const examples = new IntentExamples(INTENTS);
+    const sims = examples.similarities("How much is the big blade?"); // clearly "buy"
+    const wrongAndSure = [Math.log(0.005), Math.log(0.99), Math.log(0.005)]; // the model says "ore" at 99%
+    expect(combineIntentScores(sims, wrongAndSure, { hasExamples: true }).index).toBe(0);
+  });
+
   it("uses the node's own threshold, and nothing judges without examples or a model", () => {
-    const model = [Math.log(0.6), Math.log(0.3), Math.log(0.1)];
+    const model = [Math.log(0.9), Math.log(0.07), Math.log(0.03)];
     expect(combineIntentScores([0, 0, 0], model, { hasExamples: false }).index).toBe(0);
     expect(combineIntentScores([0, 0, 0], model, { hasExamples: false, minConfidence: 0.7 }).index).toBeNull();
     expect(combineIntentScores([0, 0, 0], null, { hasExamples: false, minConfidence: 0 }).index).toBeNull();
