@@ -5,7 +5,7 @@
 // vocabulary (runtime/chat-template.ts + runtime/tokenizer/chat-tokens.ts). Each sample is the prompt's token
 // ids (what the runtime feeds the model) followed by the NPC's reply and </s> (what it should generate).
 //
-//   npx tsx samples/demo-model/corpus.ts [--out DIR] [--count N] [--seed S]
+//   npx tsx samples/demo-model/corpus.ts [--out DIR] [--count N] [--seed S] [--intent-share X]
 //
 // Writes DIR/train.jsonl and DIR/heldout.jsonl (default DIR: samples/demo-model/.cache/corpus, gitignored):
 // one JSON object a line: { npc, kind, prompt: number[], reply: number[], text } — `reply` ends with EOS.
@@ -425,7 +425,10 @@ function topicFor(rng: Rng, npc: NpcId): Topic {
 let intentNodes: Record<NpcId, CorpusIntent[][]> | undefined;
 
 /** One training sample (index i of the stream seeded by seed). */
-export function makeSample(characters: Record<NpcId, Character>, seed: number, i: number): CorpusSample {
+/** Share of intent-classification samples in a corpus by default (the rest: authored lines, barks, chat). */
+export const INTENT_SHARE = 0.24;
+
+export function makeSample(characters: Record<NpcId, Character>, seed: number, i: number, intentShare = INTENT_SHARE): CorpusSample {
   const rng = new Rng((seed * 0x9e3779b1) ^ Math.imul(i + 1, 0x85ebca6b));
   const npc = NPCS[rng.int(NPCS.length)];
   const character = characters[npc];
@@ -460,7 +463,7 @@ export function makeSample(characters: Record<NpcId, Character>, seed: number, i
     instruction = BARK_INSTRUCTION;
     maxWords = 12;
     reply = fill(rng, rng.pick(BARKS[npc]));
-  } else if (r < 0.42) {
+  } else if (r < 0.18 + intentShare) {
     kind = "intent";
     intentNodes ??= loadIntentNodes();
     const intents = rng.pick(intentNodes[npc]);
@@ -502,23 +505,25 @@ export function makeSample(characters: Record<NpcId, Character>, seed: number, i
   return { npc, kind, prompt, reply: replyIds, text: reply, messages: built.messages };
 }
 
-export function generateCorpus(seed: number, count: number): { train: CorpusSample[]; heldout: CorpusSample[] } {
+export function generateCorpus(seed: number, count: number, intentShare = INTENT_SHARE): { train: CorpusSample[]; heldout: CorpusSample[] } {
   const characters = loadCharacters();
   const train: CorpusSample[] = [];
   const heldout: CorpusSample[] = [];
-  for (let i = 0; i < count; i++) (i % 50 === 49 ? heldout : train).push(makeSample(characters, seed, i));
+  for (let i = 0; i < count; i++) (i % 50 === 49 ? heldout : train).push(makeSample(characters, seed, i, intentShare));
   return { train, heldout };
 }
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { out: { type: "string" }, count: { type: "string" }, seed: { type: "string" } },
+    options: { out: { type: "string" }, count: { type: "string" }, seed: { type: "string" }, "intent-share": { type: "string" } },
   });
   const out = resolve(values.out ?? join(HERE, ".cache/corpus"));
   const count = Number(values.count ?? 20000);
   const seed = Number(values.seed ?? 1);
   const t0 = Date.now();
-  const { train, heldout } = generateCorpus(seed, count);
+  const intentShare = Number(values["intent-share"] ?? INTENT_SHARE);
+  if (!(intentShare >= 0 && intentShare <= 0.82)) throw new Error(`--intent-share must be in 0..0.82, got ${values["intent-share"]}`);
+  const { train, heldout } = generateCorpus(seed, count, intentShare);
   mkdirSync(out, { recursive: true });
   const line = (s: CorpusSample): string => JSON.stringify({ npc: s.npc, kind: s.kind, prompt: s.prompt, reply: s.reply, text: s.text });
   writeFileSync(join(out, "train.jsonl"), train.map(line).join("\n") + "\n");
