@@ -25,21 +25,9 @@ import type { Browser, Page } from "playwright-core";
 import type { ResolvedModel } from "../../runtime/models/index.js";
 import type { VillageTestApi } from "../../samples/village/game/main.js";
 import { VILLAGE_NPCS } from "../../samples/village/protocol.js";
+import { CHROMIUM, CHROMIUM_ARGS } from "../fixtures/chromium.js";
 
 const repoRoot = resolve(fileURLToPath(new URL("../..", import.meta.url)));
-const CHROMIUM = "/usr/bin/chromium";
-// The same flags as test/e2e/village.test.ts.
-const CHROMIUM_ARGS = [
-  "--no-sandbox",
-  "--disable-gpu",
-  "--use-angle=swiftshader",
-  "--enable-unsafe-swiftshader",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-  "--no-first-run",
-  "--disable-dev-shm-usage",
-];
 const VIEWPORT = { width: 1280, height: 720 };
 const BLACKSMITH = VILLAGE_NPCS.find((n) => n.id === "blacksmith")!;
 /**

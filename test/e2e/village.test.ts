@@ -26,21 +26,10 @@ import type { ScreenRect } from "../../samples/village/game/bubble-layout.js";
 import type { VillageTestApi } from "../../samples/village/game/main.js";
 import { syntheticModel } from "../fixtures/models.js";
 import type { ElectronMain, IpcMainInvokeEvent, IpcRendererEvent } from "../../samples/village/electron/electron.js";
+import { CHROMIUM, CHROMIUM_ARGS } from "../fixtures/chromium.js";
 
 const repoRoot = resolve(fileURLToPath(new URL("../..", import.meta.url)));
 const artifacts = join(repoRoot, "test-artifacts");
-const CHROMIUM = "/usr/bin/chromium";
-const CHROMIUM_ARGS = [
-  "--no-sandbox",
-  "--disable-gpu",
-  "--use-angle=swiftshader",
-  "--enable-unsafe-swiftshader",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-  "--no-first-run",
-  "--disable-dev-shm-usage",
-];
 const SEED = 7;
 const BLACKSMITH = VILLAGE_NPCS.find((n) => n.id === "blacksmith")!;
 
