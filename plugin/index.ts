@@ -19,4 +19,6 @@ export { NpcMemory, MemoryFormatError } from "./memory/memory.js";
 export { GameSave, SaveFormatError, SAVE_SCHEMA, isSharedVariable, type SaveDocument } from "./save/game-save.js";
 export { guardedReply, limitWords, stopStrings, findLeaks, findBanned, notSpeech } from "./guardrails/guardrails.js";
 export { IntentExamples, combineIntentScores, type IntentScores } from "./dialogue/intent-match.js";
+export { WordVectors, WordVectorsFormatError } from "./dialogue/word-vectors.js";
+export { englishWordVectors } from "./dialogue/english-word-vectors.js";
 export { createDialogueStore, createDialogueSlice, reduceDialogue, type DialogueState, type DialogueStore } from "./store.js";

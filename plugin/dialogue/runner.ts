@@ -18,6 +18,8 @@ import { compileCondition, compileEffect, type EvaluationContext } from "./expre
 import type { NpcMemory } from "../memory/memory.js";
 import { LineGenerator, type ConversationTurn } from "./line-generator.js";
 import { IntentExamples, combineIntentScores, examplesDecide } from "./intent-match.js";
+import { englishWordVectors } from "./english-word-vectors.js";
+import type { WordVectors } from "./word-vectors.js";
 
 export interface DialogueRunnerOptions {
   graph: DialogueGraph;
@@ -36,6 +38,12 @@ export interface DialogueRunnerOptions {
   /** Sampling temperature of generated lines. Default 0.7. */
   temperature?: number;
   conversationId?: string;
+  /**
+   * Word vectors intent nodes use to match the player's words to authored examples by meaning, not only by
+   * shared words. Default: the bundled English vectors (`englishWordVectors()`); null compares words only
+   * (for a game in another language, until vectors for it are given here).
+   */
+  wordVectors?: WordVectors | null;
 }
 
 /** The player's inputs, in order: enough, with the seed, to replay the conversation. */
@@ -68,6 +76,7 @@ export class DialogueRunner {
   #lines: LineGenerator;
   /** Each intent node's example index, built the first time the node is reached. */
   #examples = new Map<string, IntentExamples>();
+  #wordVectors: WordVectors | null | undefined;
   #variables: Map<string, Value>;
   #types: Record<string, VariableType>;
   #listeners = new Set<(e: DialogueEvent) => void>();
@@ -85,6 +94,7 @@ export class DialogueRunner {
     this.graph = options.graph;
     this.character = options.character;
     this.#backend = options.backend;
+    this.#wordVectors = options.wordVectors;
     this.seed = options.seed ?? Math.floor(Math.random() * 2 ** 31);
     this.conversationId = options.conversationId ?? `${options.graph.id}-${this.seed}`;
     const rng = new Xoshiro128(this.seed ^ 0x5eed);
@@ -386,7 +396,11 @@ export class DialogueRunner {
 
   #intentExamples(nodeId: string, node: IntentNode): IntentExamples {
     let examples = this.#examples.get(nodeId);
-    if (!examples) this.#examples.set(nodeId, (examples = new IntentExamples(node.intents)));
+    if (!examples) {
+      // The bundled vectors are read on first use, so a graph without intent nodes never loads them.
+      const vectors = this.#wordVectors === undefined ? englishWordVectors() : this.#wordVectors;
+      this.#examples.set(nodeId, (examples = new IntentExamples(node.intents, vectors)));
+    }
     return examples;
   }
 

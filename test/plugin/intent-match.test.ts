@@ -2,6 +2,7 @@
 // that forgives word forms and typos, a product with the model's choice, and the fallback when neither is sure.
 import { describe, expect, it } from "vitest";
 import { IntentExamples, combineIntentScores, examplesDecide, normalizeText, stem } from "../../plugin/dialogue/intent-match.js";
+import { englishWordVectors } from "../../plugin/dialogue/english-word-vectors.js";
 import type { Intent } from "../../plugin/types.js";
 
 const INTENTS: Intent[] = [
@@ -40,6 +41,36 @@ describe("example similarity", () => {
   });
 });
 
+describe("similarity by meaning (word vectors)", () => {
+  const byMeaning = new IntentExamples(INTENTS, englishWordVectors());
+  const byWords = new IntentExamples(INTENTS);
+  const routed = (examples: IntentExamples, text: string): string | null => {
+    const index = combineIntentScores(examples.similarities(text), null, { hasExamples: true }).index;
+    return index === null ? null : INTENTS[index].id;
+  };
+
+  it("routes lines that share no word with any example but mean the same", () => {
+    for (const [text, id] of [
+      ["I'd like to purchase a dagger.", "buy"],
+      ["Has the steel delivery arrived?", "ore"],
+      ["Cold and rainy, isn't it?", "chat"],
+      ["the copper cargo is delayed?", "ore"],
+    ] as const) {
+      expect(routed(byWords, text), `${text} (words only)`).toBeNull();
+      expect(routed(byMeaning, text), text).toBe(id);
+    }
+  });
+
+  it("keeps what the words alone got right, and stays unsure of lines like none of the examples", () => {
+    for (const [text, id] of [
+      ["I want to buy a sword, please.", "buy"],
+      ["the iron shipmant, where is it?", "ore"],
+    ] as const) expect(routed(byMeaning, text), text).toBe(id);
+    for (const text of ["Tell me a joke.", "Zzz qqq", "I like turtles.", "Can you heal my wounds?"]) expect(routed(byMeaning, text), text).toBeNull();
+    expect(examplesDecide(byMeaning.similarities("How much for a blade?"))).toBe(true);
+  });
+});
+
 describe("combining the judges", () => {
   it("takes the examples alone when there is no model, and falls back when they are unsure", () => {
     const examples = new IntentExamples(INTENTS);
@@ -47,13 +78,20 @@ describe("combining the judges", () => {
     expect(sure).toMatchObject({ index: 0, source: "examples" });
     const unsure = combineIntentScores(examples.similarities("Tell me a joke."), null, { hasExamples: true });
     expect(unsure.index).toBeNull(); // never the first intent by default
-    expect(unsure.probabilities.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 9);
+    // Words like no example leave most of the belief on "none of them".
+    const total = unsure.probabilities.reduce((a, b) => a + b, 0);
+    expect(total).toBeLessThan(0.5);
+    expect(sure.probabilities.reduce((a, b) => a + b, 0)).toBeGreaterThan(total);
   });
 
-  it("lets a confident model carry an intent the examples do not cover, and a split model defer to the examples", () => {
-    const none = [0, 0, 0];
+  it("lets a confident model settle what the examples leave open, and a split model defer to the examples", () => {
     const model = [-4, -0.05, -5]; // the model is sure of "ore"
-    expect(combineIntentScores(none, model, { hasExamples: true })).toMatchObject({ index: 1, source: "combined" });
+    const open = [0.4, 0.4, 0.4]; // every intent's examples about as like the words
+    expect(combineIntentScores(open, model, { hasExamples: true })).toMatchObject({ index: 1, source: "combined" });
+    // Words like no example at all (gibberish, another language): the model must name some id, so its
+    // certainty alone does not pick a branch.
+    const none = [0, 0, 0];
+    expect(combineIntentScores(none, model, { hasExamples: true }).index).toBeNull();
     const split = [Math.log(0.45), Math.log(0.45), Math.log(0.1)];
     const leaning = [0.1, 0.6, 0.1]; // the examples lean to "ore"
     expect(combineIntentScores(leaning, split, { hasExamples: true }).index).toBe(1);

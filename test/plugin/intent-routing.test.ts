@@ -1,8 +1,9 @@
 // Intent routing with the demo model, measured on what players say that the router never saw: the village's
-// own intent nodes, played by the DialogueRunner on the real runtime with the bundled demo model, against the
-// held-out paraphrases in test/fixtures/intent-paraphrases.ts (≥ 20 lines per intent). The test also checks
-// that those lines are new to the router: none is one of the graphs' example phrases, and none occurs in the
-// demo model's training corpus.
+// own intent nodes, played by the DialogueRunner on the real runtime with the bundled demo model and the
+// bundled word vectors, against two held-out sets in test/fixtures/intent-paraphrases.ts (≥ 20 lines per
+// intent each, by two writers) and lines that fit no intent. The test also checks that those lines are new
+// to the router: none is one of the graphs' example phrases, and none occurs in the demo model's training
+// corpus.
 import { existsSync, readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Runtime, type Model } from "../../runtime/index.js";
@@ -19,11 +20,12 @@ import {
 } from "../../plugin/index.js";
 import { normalizeText } from "../../plugin/dialogue/intent-match.js";
 import { makeSample } from "../../samples/demo-model/corpus.js";
-import { HELD_OUT_PARAPHRASES } from "../fixtures/intent-paraphrases.js";
+import { HELD_OUT_PARAPHRASES, OFF_TOPIC_LINES, SECOND_WRITER_PARAPHRASES } from "../fixtures/intent-paraphrases.js";
 
 const VILLAGE = new URL("../../samples/village/", import.meta.url);
 const MODEL = new URL("../../samples/demo-model/parley-demo.gguf", import.meta.url).pathname;
 const NPCS = Object.keys(HELD_OUT_PARAPHRASES);
+const SETS = { first: HELD_OUT_PARAPHRASES, second: SECOND_WRITER_PARAPHRASES };
 
 function load(npc: string): { character: Character; graph: DialogueGraph; node: IntentNode } {
   const read = (rel: string): unknown => JSON.parse(readFileSync(new URL(rel, VILLAGE), "utf8"));
@@ -44,20 +46,24 @@ function routingGraph(graph: DialogueGraph, node: IntentNode): DialogueGraph {
 }
 
 describe("the held-out paraphrases", () => {
-  it("have at least 20 lines for every intent of the village's graphs, none of them an authored example", () => {
-    for (const npc of NPCS) {
-      const { node } = load(npc);
-      expect(Object.keys(HELD_OUT_PARAPHRASES[npc]).sort()).toEqual(node.intents.map((i) => i.id).sort());
-      const examples = new Set(node.intents.flatMap((i) => i.examples.map(normalizeText)));
-      for (const [intent, lines] of Object.entries(HELD_OUT_PARAPHRASES[npc])) {
-        expect(lines.length, `${npc}/${intent}`).toBeGreaterThanOrEqual(20);
-        for (const line of lines) expect(examples.has(normalizeText(line)), `${npc}: "${line}" is an authored example`).toBe(false);
+  it("have at least 20 lines for every intent of the village's graphs in each set, none of them an authored example", () => {
+    for (const [name, set] of Object.entries(SETS)) {
+      for (const npc of NPCS) {
+        const { node } = load(npc);
+        expect(Object.keys(set[npc]).sort(), name).toEqual(node.intents.map((i) => i.id).sort());
+        const examples = new Set(node.intents.flatMap((i) => i.examples.map(normalizeText)));
+        for (const [intent, lines] of Object.entries(set[npc])) {
+          expect(lines.length, `${name}: ${npc}/${intent}`).toBeGreaterThanOrEqual(20);
+          for (const line of lines) expect(examples.has(normalizeText(line)), `${name}: ${npc}: "${line}" is an authored example`).toBe(false);
+        }
+        for (const line of OFF_TOPIC_LINES[npc]) expect(examples.has(normalizeText(line)), line).toBe(false);
       }
     }
   });
 
   it("never occur in the demo model's training corpus", () => {
-    const held = new Set(NPCS.flatMap((npc) => Object.values(HELD_OUT_PARAPHRASES[npc]).flat().map(normalizeText)));
+    // Lines with no words ("....") are left out: the corpus has wordless lines of its own ("???").
+    const held = new Set(Object.values(SETS).flatMap((set) => NPCS.flatMap((npc) => Object.values(set[npc]).flat().map(normalizeText))).filter(Boolean));
     const characters = Object.fromEntries(NPCS.map((npc) => [npc, load(npc).character])) as Parameters<typeof makeSample>[0];
     let players = 0;
     // Both training phases' corpora (build.sh): seed 1 at the default mix, seed 2 rich in intent samples.
@@ -90,75 +96,91 @@ describe.skipIf(!existsSync(MODEL))("intent routing with the demo model", () => 
   });
 
   it("routes held-out paraphrases to their intent, asks again rather than guess, and reaches every intent", async () => {
-    const rows: { npc: string; intent: string; line: string; event: IntentChosenEvent; ms: number }[] = [];
-    for (const npc of NPCS) {
+    type Row = { set: string; npc: string; intent: string | null; line: string; event: IntentChosenEvent; ms: number };
+    const rows: Row[] = [];
+    const route = async (npc: string, line: string): Promise<{ event: IntentChosenEvent; ms: number }> => {
       const { character, graph, node } = load(npc);
-      const routing = routingGraph(graph, node);
-      for (const [intent, lines] of Object.entries(HELD_OUT_PARAPHRASES[npc])) {
-        for (const line of lines) {
-          const runner = new DialogueRunner({ graph: routing, character, backend, seed: 1 });
-          let event: IntentChosenEvent | undefined;
-          let submitted = 0;
-          let ms = 0;
-          runner.on((e) => {
-            if (e.type === "input_requested")
-              queueMicrotask(() => {
-                submitted = performance.now();
-                runner.submit(line);
-              });
-            if (e.type === "intent_chosen") {
-              event = e;
-              ms = performance.now() - submitted;
-            }
+      const runner = new DialogueRunner({ graph: routingGraph(graph, node), character, backend, seed: 1 });
+      let event: IntentChosenEvent | undefined;
+      let submitted = 0;
+      let ms = 0;
+      runner.on((e) => {
+        if (e.type === "input_requested")
+          queueMicrotask(() => {
+            submitted = performance.now();
+            runner.submit(line);
           });
-          await runner.start();
-          expect(event, line).toBeDefined();
-          rows.push({ npc, intent, line, event: event!, ms });
+        if (e.type === "intent_chosen") {
+          event = e;
+          ms = performance.now() - submitted;
         }
-      }
-    }
-    const share = (pred: (r: (typeof rows)[number]) => boolean, of = rows): number => of.filter(pred).length / of.length;
-    const combined = share((r) => r.event.intent === r.intent);
-    const unclear = share((r) => r.event.intent === null);
-    const wrong = share((r) => r.event.intent !== null && r.event.intent !== r.intent);
-    const best = share((r) => r.event.best === r.intent); // as if every line were routed, however unsure
-    // What each judge alone would have said, for the report.
-    const examplesOnly = share((r) => {
-      const ids = Object.keys(r.event.similarities);
-      const s = combineIntentScores(Object.values(r.event.similarities), null, { hasExamples: true });
-      return s.index !== null && ids[s.index] === r.intent;
-    });
-    const asked = rows.filter((r) => Object.keys(r.event.logProbs).length > 0);
-    const modelOnly = share((r) => {
-      const lp = Object.entries(r.event.logProbs);
-      return lp.reduce((a, b) => (b[1] > a[1] ? b : a))[0] === r.intent;
-    }, asked);
-    const perIntent = rows.reduce<Record<string, number[]>>((acc, r) => {
+      });
+      await runner.start();
+      expect(event, line).toBeDefined();
+      return { event: event!, ms };
+    };
+    for (const [set, paraphrases] of Object.entries(SETS))
+      for (const npc of NPCS)
+        for (const [intent, lines] of Object.entries(paraphrases[npc])) for (const line of lines) rows.push({ set, npc, intent, line, ...(await route(npc, line)) });
+    for (const npc of NPCS) for (const line of OFF_TOPIC_LINES[npc]) rows.push({ set: "off-topic", npc, intent: null, line, ...(await route(npc, line)) });
+
+    const share = (of: Row[], pred: (r: Row) => boolean): number => of.filter(pred).length / of.length;
+    const onTopic = rows.filter((r) => r.intent !== null);
+    const report = (name: string, of: Row[]) => {
+      const ids = (r: Row) => Object.keys(r.event.similarities);
+      const asked = of.filter((r) => Object.keys(r.event.logProbs).length > 0);
+      const stats = {
+        right: share(of, (r) => r.event.intent === r.intent),
+        wrong: share(of, (r) => r.event.intent !== null && r.event.intent !== r.intent),
+        unclear: share(of, (r) => r.event.intent === null),
+        best: share(of, (r) => r.event.best === r.intent), // as if every line were routed, however unsure
+        // What each judge alone would have said.
+        examplesOnly: share(of, (r) => {
+          const s = combineIntentScores(Object.values(r.event.similarities), null, { hasExamples: true });
+          return s.index !== null && ids(r)[s.index] === r.intent;
+        }),
+        modelOnly: share(asked, (r) => Object.entries(r.event.logProbs).reduce((a, b) => (b[1] > a[1] ? b : a))[0] === r.intent),
+      };
+      const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
+      console.log(
+        `[routing] ${name}, ${of.length} lines: ${pct(stats.right)} right, ${pct(stats.wrong)} wrong, ${pct(stats.unclear)} unclear (→ the node's fallback); ` +
+          `best intent ${pct(stats.best)}; examples alone ${pct(stats.examplesOnly)}, model alone ${pct(stats.modelOnly)} of ${asked.length} asked`,
+      );
+      return stats;
+    };
+    const first = report("first writer", rows.filter((r) => r.set === "first"));
+    const second = report("second writer", rows.filter((r) => r.set === "second"));
+    const all = report("both sets", onTopic);
+    const offTopic = rows.filter((r) => r.set === "off-topic");
+    const offTopicUnclear = share(offTopic, (r) => r.event.intent === null);
+    console.log(`[routing] off-topic, ${offTopic.length} lines: ${(offTopicUnclear * 100).toFixed(1)}% unclear (→ the node's fallback)`);
+    const perIntent = onTopic.reduce<Record<string, number[]>>((acc, r) => {
       const k = `${r.npc}/${r.intent}`;
       (acc[k] ??= [0, 0])[1]++;
       if (r.event.intent === r.intent) acc[k][0]++;
       return acc;
     }, {});
-    const times = rows.map((r) => r.ms).sort((a, b) => a - b);
+    const times = onTopic.map((r) => r.ms).sort((a, b) => a - b);
     console.log(
       `[routing] intent step (submit → intent_chosen): median ${times[times.length >> 1].toFixed(0)} ms, p90 ${times[Math.floor(times.length * 0.9)].toFixed(0)} ms, ` +
-        `${rows.filter((r) => r.event.source === "examples").length} decided by the examples alone`,
-    );
-    console.log(
-      `[routing] ${rows.length} held-out lines: combined ${(combined * 100).toFixed(1)}% right, ${(wrong * 100).toFixed(1)}% wrong, ` +
-        `${(unclear * 100).toFixed(1)}% unclear (→ the node's fallback); best intent ${(best * 100).toFixed(1)}% right; ` +
-        `examples alone ${(examplesOnly * 100).toFixed(1)}%, model alone ${(modelOnly * 100).toFixed(1)}% of ${asked.length} asked\n` +
+        `${onTopic.filter((r) => r.event.source === "examples").length} decided by the examples alone\n` +
         Object.entries(perIntent).map(([k, [ok, n]]) => `  ${k}: ${ok}/${n}`).join("\n"),
     );
-    for (const r of rows.filter((r) => r.event.intent !== r.intent)) console.log(`  miss ${r.npc}/${r.intent} → ${r.event.intent ?? `unclear (${r.event.best})`}: ${JSON.stringify(r.line)}`);
-    // Measured on lavapipe with the committed demo model (docs/PERFORMANCE.md): 77.8% right, 8.6% wrong, 13.6%
-    // unclear; the best intent right for 87.9%. The bounds leave room for another CPU's rounding on close calls.
-    expect(combined).toBeGreaterThanOrEqual(0.72);
-    expect(wrong).toBeLessThanOrEqual(0.12);
-    expect(best).toBeGreaterThanOrEqual(0.82);
+    for (const r of rows.filter((r) => r.event.intent !== r.intent))
+      console.log(`  miss [${r.set}] ${r.npc}/${r.intent ?? "none"} → ${r.event.intent ?? `unclear (${r.event.best})`}: ${JSON.stringify(r.line)}`);
+    // Measured on lavapipe with the committed demo model (docs/PERFORMANCE.md): first writer 90.9% right, 3.5%
+    // wrong; second writer 86.7% right, 8.1% wrong; both 88.7% (best intent 91.9%); off-topic 66.7% unclear.
+    // The bounds leave room for another CPU's rounding on close calls.
+    expect(all.right).toBeGreaterThanOrEqual(0.85);
+    expect(first.right).toBeGreaterThanOrEqual(0.87);
+    expect(second.right).toBeGreaterThanOrEqual(0.83);
+    expect(first.wrong).toBeLessThanOrEqual(0.06);
+    expect(all.wrong).toBeLessThanOrEqual(0.09);
+    expect(all.best).toBeGreaterThanOrEqual(0.88);
+    expect(offTopicUnclear).toBeGreaterThanOrEqual(0.3);
     // Both judges together beat either alone.
-    expect(combined).toBeGreaterThan(examplesOnly);
-    expect(combined).toBeGreaterThan(modelOnly);
+    expect(all.right).toBeGreaterThan(all.examplesOnly);
+    expect(all.right).toBeGreaterThan(all.modelOnly);
     // The lines a player reported going down the wrong branch, each to its own.
     const reported: [string, string, string][] = [
       ["blacksmith", "Is the iron ore shipment still late?", "ask_ore"],
@@ -166,6 +188,6 @@ describe.skipIf(!existsSync(MODEL))("intent routing with the demo model", () => 
       ["innkeeper", "Any news or rumours lately?", "hear_rumours"],
     ];
     for (const [npc, line, intent] of reported) expect(rows.find((r) => r.npc === npc && r.line === line)?.event.intent, line).toBe(intent);
-    for (const [k, [ok, n]] of Object.entries(perIntent)) expect(ok / n, k).toBeGreaterThanOrEqual(0.45);
-  }, 1_200_000);
+    for (const [k, [ok, n]] of Object.entries(perIntent)) expect(ok / n, k).toBeGreaterThanOrEqual(0.6);
+  }, 1_500_000);
 });
