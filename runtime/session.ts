@@ -68,7 +68,7 @@ export interface GenerateOptions extends SamplingOptions {
 export const GPU_LOOP_FIRST_CHAIN = 1;
 export const GPU_LOOP_MAX_CHAIN = 16;
 /** Device time a piece of a cancellable prompt should take (see #evaluatePrompt), and its size bounds in tokens. */
-export const PROMPT_PIECE_MS = 80;
+export const PROMPT_PIECE_MS = 250;
 export const PROMPT_PIECE_MIN = 8;
 export const PROMPT_PIECE_MAX = 512;
 
@@ -176,7 +176,7 @@ export class Session {
   #native: NativeSession | undefined;
   #history: number[] = []; // tokens whose keys/values are in the cache, by position
   /** Tokens per piece of a cancellable prompt, adapted to this device and model (#evaluatePrompt). */
-  #pieceTokens = 16;
+  #pieceTokens = 32;
   #busy: Promise<unknown> = Promise.resolve();
   #inflight: Promise<unknown> | undefined; // generate()'s look-ahead evaluation, if one is running
   readonly #onDispose: () => void;
@@ -339,9 +339,12 @@ export class Session {
   /**
    * Evaluates a prompt that a signal may cancel: in pieces, checking the signal between them, so a cancel
    * waits for one piece at most instead of the whole prompt (a 600-token persona prompt takes over a second
-   * on a CPU driver). Pieces are sized from the last ones' measured time to take about PROMPT_PIECE_MS each:
+   * on a CPU driver). Pieces are sized from the last one's measured time to take at most PROMPT_PIECE_MS:
    * large on a GPU (few submissions), small on a slow device (a prompt's cost per token grows with its
-   * position, so a fixed size would not hold). Without a signal it is one evaluation.
+   * position, so a fixed size would not hold). Each evaluation also has a fixed cost (~0.1 s on lavapipe), so
+   * sizing by a per-token rate would keep pieces too small to be efficient (8-token pieces made a 192-token
+   * prompt 3-4× slower than one evaluation): the size doubles while a piece takes under half the target and
+   * halves when one runs over. Without a signal it is one evaluation.
    */
   async #evaluatePrompt(tokens: readonly number[], logits: LogitsMode, signal: AbortSignal | undefined): Promise<EvaluateResult> {
     if (!signal) return this.#evaluate(tokens, logits);
@@ -352,8 +355,9 @@ export class Session {
       if (at >= tokens.length) return this.#evaluate(piece, logits);
       const t0 = performance.now();
       await this.#evaluate(piece, "none");
-      const msPerToken = (performance.now() - t0) / piece.length;
-      this.#pieceTokens = Math.max(PROMPT_PIECE_MIN, Math.min(PROMPT_PIECE_MAX, 2 ** Math.floor(Math.log2(PROMPT_PIECE_MS / Math.max(msPerToken, 1e-3)))));
+      const ms = performance.now() - t0;
+      if (ms < PROMPT_PIECE_MS / 2 && piece.length === this.#pieceTokens) this.#pieceTokens = Math.min(PROMPT_PIECE_MAX, this.#pieceTokens * 2);
+      else if (ms > PROMPT_PIECE_MS) this.#pieceTokens = Math.max(PROMPT_PIECE_MIN, this.#pieceTokens >> 1);
     }
   }
 

