@@ -2,7 +2,6 @@
 // demo model in model resolution, VillageService's rules, and the HTTP host's guards (token, Origin, Host,
 // paths, body limits) plus a whole conversation streamed over SSE with Node's fetch.
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
-import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -10,6 +9,7 @@ import { FileAccessError, InvalidArgumentError } from "../../runtime/errors.js";
 import type { DialogueEvent } from "../../plugin/index.js";
 import { MAX_INPUT_CHARS, type HostEvent } from "../../samples/village/protocol.js";
 import { startHttpHost, type HttpHost } from "../../samples/village/host/http-host.js";
+import { rawRequest } from "../fixtures/raw-request.js";
 import { DEMO_MODEL_LABEL, DEMO_MODEL_PATH, resolveVillageModel } from "../../samples/village/host/model-resolution.js";
 import { tuneForThisGpu, VillageService } from "../../samples/village/host/village-service.js";
 import { describeTuning } from "../../runtime/tuning.js";
@@ -86,16 +86,7 @@ const post = (route: string, body: unknown, init: RequestInit & { token?: string
 
 /** A raw request (fetch normalizes paths and will not send a forged Host). */
 function raw(path: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: "127.0.0.1", port: host.port, path, headers }, (res) => {
-      let body = "";
-      res.setEncoding("utf8");
-      res.on("data", (c: string) => (body += c));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on("error", reject);
-    req.end();
-  });
+  return rawRequest(host.port, path, headers);
 }
 
 /** Reads an SSE response, calling `onEvent` for each `data:` event (and `onComment` for `:` lines) until one returns true. */
