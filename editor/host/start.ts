@@ -13,6 +13,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { ParleyError } from "../../runtime/errors.js";
 import { ProjectFolder } from "../project/index.js";
+import { buildEditorUi } from "../ui/build.js";
 import { startEditorHost } from "./editor-api.js";
 
 const repoRoot = fileURLToPath(new URL("../../", import.meta.url));
@@ -76,6 +77,8 @@ function installedElectron(): string | undefined {
 async function main(): Promise<void> {
   const flags = parseFlags();
   checkProjectFolder(flags.project);
+  // The page is a bundle (editor/ui/dist/): built on first use and whenever its sources changed.
+  if (await buildEditorUi()) console.log(dim("Built the editor's page (editor/ui/dist/)."));
   const project = await ProjectFolder.open(flags.project);
   if (!flags.browser && installedElectron() !== undefined) {
     console.log(dim("The editor's Electron shell is not built yet: serving the editor to a browser instead."));

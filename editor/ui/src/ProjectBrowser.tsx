@@ -1,0 +1,111 @@
+/// <reference lib="dom" />
+// The left panel: the project's characters and dialogue graphs, each with a badge and the text of what is
+// wrong with it (the host validates every file with the plugin's own checks). Clicking a graph opens it.
+
+import type { DocumentSummary } from "./api.js";
+import { useEditor } from "./store.js";
+
+export default function ProjectBrowser() {
+  const project = useEditor((s) => s.project);
+  const selected = useEditor((s) => s.selectedGraph);
+  const openGraph = useEditor((s) => s.openGraph);
+  if (!project) return <aside className="browser muted">Reading the project…</aside>;
+
+  const documents = project.documents;
+  const characters = documents.filter((d) => d.kind === "character");
+  const graphs = documents.filter((d) => d.kind === "dialogue");
+  const manifest = documents.find((d) => d.kind === "manifest");
+  const layoutOf = (graph: DocumentSummary) => documents.find((d) => d.kind === "layout" && d.id === graph.id);
+
+  return (
+    <aside className="browser">
+      {manifest?.problem && <DocumentProblems doc={manifest} label={manifest.path} />}
+      <section aria-labelledby="characters-heading">
+        <h2 id="characters-heading">
+          Characters <span className="count">{characters.length}</span>
+        </h2>
+        <ul className="documents" data-testid="characters">
+          {characters.map((doc) => (
+            <li key={doc.path} className="document character">
+              <div className="document-row">
+                <span className="document-id">{doc.id}</span>
+                <StatusBadge doc={doc} />
+              </div>
+              <DocumentProblems doc={doc} />
+            </li>
+          ))}
+        </ul>
+      </section>
+      <section aria-labelledby="graphs-heading">
+        <h2 id="graphs-heading">
+          Dialogue graphs <span className="count">{graphs.length}</span>
+        </h2>
+        <ul className="documents" data-testid="graphs">
+          {graphs.map((doc) => {
+            const layout = layoutOf(doc);
+            return (
+              <li key={doc.path} className={`document graph ${doc.id === selected ? "selected" : ""}`}>
+                <button type="button" className="document-row" onClick={() => void openGraph(doc.id)} aria-current={doc.id === selected ? "true" : undefined}>
+                  <span className="document-id">{doc.id}</span>
+                  <StatusBadge doc={doc} />
+                </button>
+                <DocumentProblems doc={doc} />
+                {layout?.problem && <DocumentProblems doc={layout} label={layout.path} />}
+              </li>
+            );
+          })}
+        </ul>
+      </section>
+    </aside>
+  );
+}
+
+function StatusBadge({ doc }: { doc: DocumentSummary }) {
+  if (doc.problem) {
+    const count = doc.problem.issues?.length ?? 1;
+    return <span className="badge error">{count === 1 ? "1 problem" : `${count} problems`}</span>;
+  }
+  if (doc.warnings.length > 0) return <span className="badge warning">{doc.warnings.length === 1 ? "1 warning" : `${doc.warnings.length} warnings`}</span>;
+  return <span className="badge ok">valid</span>;
+}
+
+/** What is wrong with a file: each issue with its JSON path, or the message with its line and column. */
+function DocumentProblems({ doc, label }: { doc: DocumentSummary; label?: string }) {
+  const { problem, warnings } = doc;
+  const issues = problem?.issues ?? [];
+  return (
+    <>
+      {problem && (
+        <div className="document-problem" role="note">
+          {label && <strong>{label}</strong>}
+          {issues.length > 0 ? (
+            <ul>
+              {issues.map((issue, i) => (
+                <li key={i}>
+                  <code>{issue.path || doc.path}</code> {issue.message}
+                </li>
+              ))}
+            </ul>
+          ) : (
+            <p>
+              {problem.message}
+              {problem.line !== undefined && ` (line ${problem.line}, column ${problem.column})`}
+            </p>
+          )}
+        </div>
+      )}
+      {warnings.length > 0 && (
+        <details className="document-warnings">
+          <summary>{warnings.length === 1 ? "1 warning" : `${warnings.length} warnings`}</summary>
+          <ul>
+            {warnings.map((w, i) => (
+              <li key={i}>
+                <code>{w.path || doc.path}</code> {w.message}
+              </li>
+            ))}
+          </ul>
+        </details>
+      )}
+    </>
+  );
+}
