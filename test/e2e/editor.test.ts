@@ -9,24 +9,18 @@
 // changed on disk) is explained on the page. No other console errors on the way. Screenshots
 // go to test-artifacts/: editor-graph.png, editor-graph-problem.png, editor-refused-move.png.
 
-import { cp, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
-import { existsSync, mkdirSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { readFile, stat, writeFile } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Browser, Page } from "playwright-core";
+import type { Page } from "playwright-core";
 import { parseDialogueGraph, successors } from "../../plugin/dialogue/validate.js";
-import { startEditorHost, type EditorHost } from "../../editor/host/editor-api.js";
-import { ProjectFolder } from "../../editor/project/index.js";
-import { buildEditorUi } from "../../editor/ui/build.js";
-import { CHROMIUM, CHROMIUM_ARGS } from "../fixtures/chromium.js";
+import type { EditorHost } from "../../editor/host/editor-api.js";
+import { ARTIFACTS, CHROMIUM_SKIP_REASON, HAVE_CHROMIUM, openEditorSession, type EditorSession } from "../fixtures/editor-session.js";
 
-const repoRoot = resolve(fileURLToPath(new URL("../..", import.meta.url)));
-const artifacts = join(repoRoot, "test-artifacts");
-const village = join(repoRoot, "samples", "village");
-const haveChromium = existsSync(CHROMIUM);
-const SKIP_REASON = `Debian's chromium is not installed at ${CHROMIUM} (apt-get install -y chromium)`;
+const artifacts = ARTIFACTS;
+const haveChromium = HAVE_CHROMIUM;
+const SKIP_REASON = CHROMIUM_SKIP_REASON;
 
 type Xy = { x: number; y: number };
 
@@ -46,12 +40,10 @@ async function nodePositions(page: Page): Promise<Record<string, Xy>> {
 const describeInBrowser = haveChromium ? describe : describe.skip;
 
 describeInBrowser(haveChromium ? "the editor's graph view in chromium" : `the editor's graph view (skipped: ${SKIP_REASON})`, () => {
-  let scratch: string;
   let root: string;
   let host: EditorHost;
-  let browser: Browser;
   let page: Page;
-  const consoleErrors: string[] = [];
+  let consoleErrors: string[] = [];
   /** Errors the browser logs for requests the test makes fail on purpose (a refused save). */
   const expectedConsoleErrors: RegExp[] = [];
 
@@ -66,26 +58,15 @@ describeInBrowser(haveChromium ? "the editor's graph view in chromium" : `the ed
     await expect.poll(() => page.locator(".react-flow__node").count(), { timeout: 15_000 }).toBe(nodeCount);
   };
 
+  let session: EditorSession;
   beforeAll(async () => {
-    mkdirSync(artifacts, { recursive: true });
-    await buildEditorUi();
-    scratch = await mkdtemp(join(tmpdir(), "parley-editor-e2e-"));
-    root = join(scratch, "village");
-    for (const entry of ["parley.project.json", "characters", "dialogue"]) await cp(join(village, entry), join(root, entry), { recursive: true });
-    host = await startEditorHost(await ProjectFolder.open(root), { debounceMs: 50 });
-    const { chromium } = await import("playwright-core");
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
-    page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
-    page.on("console", (message) => {
-      if (message.type() === "error") consoleErrors.push(message.text());
-    });
-    page.on("pageerror", (error) => consoleErrors.push(`uncaught: ${error.message}`));
+    session = await openEditorSession("parley-editor-e2e-");
+    ({ root, host, page } = session);
+    consoleErrors = session.consoleErrors;
   });
 
   afterAll(async () => {
-    await browser?.close();
-    await host?.close();
-    if (scratch) await rm(scratch, { recursive: true, force: true });
+    await session?.close();
   });
 
   it("lists the project's 3 characters and 3 dialogue graphs", async () => {

@@ -1,6 +1,7 @@
 /// <reference lib="dom" />
-// The editor page: the project browser on the left, the open graph's canvas on the right, and above them
-// the project's name, undo/redo, and the banners (files changed on disk, errors).
+// The editor page: the project browser on the left, the open graph's palette and canvas in the middle,
+// the inspector on the right, and above them the project's name, whether the graph is saved, undo/redo,
+// and the banners (files changed on disk, errors).
 
 import { useEffect } from "react";
 import { useStore } from "zustand";
@@ -8,13 +9,16 @@ import { hasToken, watchDiskChanges } from "./api.js";
 import DiskChangesBanner from "./DiskChangesBanner.js";
 import ErrorList from "./ErrorList.js";
 import GraphCanvas from "./GraphCanvas.js";
+import Inspector from "./Inspector.js";
 import ProjectBrowser from "./ProjectBrowser.js";
+import SaveStatus from "./SaveStatus.js";
 import { useEditor } from "./store.js";
-import { useUndoShortcuts } from "./useUndoShortcuts.js";
+import { useEditorShortcuts } from "./useEditorShortcuts.js";
 
 export default function App() {
   const project = useEditor((s) => s.project);
-  useUndoShortcuts();
+  const dirty = useEditor((s) => s.json !== s.savedJson);
+  useEditorShortcuts();
 
   useEffect(() => {
     const { start, setDiskChanges, setConnection } = useEditor.getState();
@@ -23,8 +27,8 @@ export default function App() {
   }, []);
 
   useEffect(() => {
-    document.title = project ? `${project.name} — Parley editor` : "Parley editor";
-  }, [project]);
+    document.title = project ? `${dirty ? "● " : ""}${project.name} — Parley editor` : "Parley editor";
+  }, [project, dirty]);
 
   return (
     <div className="app">
@@ -32,7 +36,10 @@ export default function App() {
         <h1>
           Parley editor{project && <span className="project-name"> — {project.name}</span>}
         </h1>
-        <UndoRedo />
+        <div className="topbar-tools">
+          <SaveStatus />
+          <UndoRedo />
+        </div>
       </header>
       {!hasToken && (
         <div className="banner error" role="alert">
@@ -46,6 +53,7 @@ export default function App() {
         <section className="canvas" aria-label="Graph canvas">
           <GraphCanvas />
         </section>
+        <Inspector />
       </main>
     </div>
   );
@@ -57,7 +65,7 @@ function UndoRedo() {
   const { undo, redo } = useEditor.getState();
   return (
     <div className="undo-redo">
-      <button type="button" onClick={undo} disabled={!canUndo} title="Undo the last move (Ctrl+Z)">
+      <button type="button" onClick={undo} disabled={!canUndo} title="Undo the last edit or move (Ctrl+Z)">
         Undo
       </button>
       <button type="button" onClick={redo} disabled={!canRedo} title="Redo (Ctrl+Shift+Z or Ctrl+Y)">

@@ -1,7 +1,7 @@
 /// <reference lib="dom" />
 // One dialogue node's box on the canvas: its type and id, a short summary (the line's text, the
 // instruction, the effects), and its exits, each with the handle its edge leaves from (choices, intents
-// and branches get a row each). The start node is marked; a node with problems is outlined in red
+// and branches get a row each); dragging from an exit's handle to another node's entry (left) connects it. The start node is marked; a node with problems is outlined in red
 // (errors) or amber (warnings only), and hovering it shows the messages.
 
 import { Handle, Position, type Node, type NodeProps } from "@xyflow/react";
@@ -23,7 +23,7 @@ function DialogueNode({ data: node, selected }: NodeProps<DialogueFlowNode>) {
       title={hover || undefined}
       data-node-id={node.id}
     >
-      <Handle type="target" position={Position.Left} style={{ top: ENTRY_Y }} isConnectable={false} />
+      <Handle type="target" position={Position.Left} style={{ top: ENTRY_Y }} />
       <header style={{ height: HEADER_HEIGHT }}>
         <span className="node-type">{info.label}</span>
         <span className="node-id">{node.id}</span>
@@ -50,7 +50,15 @@ function DialogueNode({ data: node, selected }: NodeProps<DialogueFlowNode>) {
         </ul>
       )}
       {node.exits.map((exit, i) => (
-        <Handle key={exit.handle} id={exit.handle} type="source" position={Position.Right} style={{ top: exitY(node, i) }} isConnectable={false} className={exit.resolved ? "" : "dangling"} />
+        <Handle
+          key={exit.handle}
+          id={exit.handle}
+          type="source"
+          position={Position.Right}
+          style={{ top: exitY(node, i) }}
+          className={exit.resolved || exit.open ? "" : "dangling"}
+          title={`${exit.text || exit.handle}: drag to the node it leads to`}
+        />
       ))}
     </div>
   );

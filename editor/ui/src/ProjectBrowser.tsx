@@ -1,7 +1,9 @@
 /// <reference lib="dom" />
 // The left panel: the project's characters and dialogue graphs, each with a badge and the text of what is
-// wrong with it (the host validates every file with the plugin's own checks). Clicking a graph opens it.
+// wrong with it (the host validates every file with the plugin's own checks). Clicking a graph opens it;
+// "New graph" creates one for a character (a start line leading to an end node) and opens it.
 
+import { useState, type FormEvent } from "react";
 import type { DocumentSummary } from "./api.js";
 import { useEditor } from "./store.js";
 
@@ -55,6 +57,7 @@ export default function ProjectBrowser() {
             );
           })}
         </ul>
+        {characters.length > 0 && <NewGraphForm characters={characters.map((c) => c.id)} taken={graphs.map((g) => g.id)} />}
       </section>
     </aside>
   );
@@ -107,5 +110,39 @@ function DocumentProblems({ doc, label }: { doc: DocumentSummary; label?: string
         </details>
       )}
     </>
+  );
+}
+
+const GRAPH_ID = /^[a-z0-9_-]+$/;
+
+function NewGraphForm({ characters, taken }: { characters: string[]; taken: string[] }) {
+  const createGraph = useEditor((s) => s.createGraph);
+  const [id, setId] = useState("");
+  const [character, setCharacter] = useState(characters[0]);
+  const [busy, setBusy] = useState(false);
+  const speaker = characters.includes(character) ? character : characters[0];
+  const problem = id === "" ? "" : !GRAPH_ID.test(id) ? "lowercase letters, digits, _ and -" : taken.includes(id) ? `there is already a graph "${id}"` : "";
+  const submit = async (event: FormEvent) => {
+    event.preventDefault();
+    if (id === "" || problem) return;
+    setBusy(true);
+    if (await createGraph(id, speaker)) setId("");
+    setBusy(false);
+  };
+  return (
+    <form className="new-graph" onSubmit={(e) => void submit(e)} aria-label="New graph">
+      <input type="text" value={id} placeholder="new graph id" aria-label="New graph id" className={problem ? "invalid" : undefined} onChange={(e) => setId(e.target.value.trim())} />
+      <select value={speaker} aria-label="Spoken by" onChange={(e) => setCharacter(e.target.value)}>
+        {characters.map((c) => (
+          <option key={c} value={c}>
+            {c}
+          </option>
+        ))}
+      </select>
+      <button type="submit" disabled={busy || id === "" || problem !== ""}>
+        New graph
+      </button>
+      {problem && <p className="form-problem">{problem}</p>}
+    </form>
   );
 }

@@ -97,6 +97,13 @@ async function request<T>(method: "GET" | "POST", path: string, body?: object): 
 export const api = {
   project: () => request<ProjectListing>("GET", "/api/project"),
   file: (path: string) => request<DocumentView>("GET", `/api/file?path=${encodeURIComponent(path)}`),
+  /**
+   * Writes a project file (validated by the host: 400 INVALID_DOCUMENT with the issues, nothing written)
+   * if it still has `expectedHash` on disk (null: a new file); 409 EXTERNAL_CHANGE otherwise.
+   */
+  save: (path: string, text: string, expectedHash: string | null) => request<{ hash: string; document: DocumentSummary }>("POST", "/api/save", { path, text, expectedHash }),
+  /** A new graph for `character`: a start line leading to an end node. */
+  createGraph: (id: string, character: string) => request<{ document: DocumentView }>("POST", "/api/create-graph", { id, character }),
   /** Writes the graph's layout file only; answers the layout's new hash. */
   setNodePosition: (graph: string, node: string, x: number, y: number) => request<{ hash: string }>("POST", "/api/node-position", { graph, node, x, y }),
   /** Reads every file that changed on disk again. */

@@ -40,12 +40,15 @@ export function nodeTypeInfo(type: string): { label: string; color: string } {
 
 /** Where a node leads: one source handle of its box. */
 export interface Exit {
-  /** The handle's id, unique in its node: "next", "option-0", "intent-0", "fallback", "branch-0", "otherwise". */
+  /** The handle's id, unique in its node, naming the field it sets (graph-edit.ts's exitSlots): "next",
+   *  "target", "option-0", "intent-0", "fallback", "branch-0", "otherwise". */
   handle: string;
   /** The node it leads to ("" when the file names none). */
   target: string;
   /** Whether `target` is a node of this graph (an edge is drawn only then). */
   resolved: boolean;
+  /** A `next` that is null: the conversation ends there (not a problem; the handle is free to connect). */
+  open: boolean;
   /** The row's text in the box (choice text, intent id, condition); "" for a node's single exit. */
   text: string;
   /** More about the row, shown on hover (a choice's condition, an intent's description). */
@@ -96,21 +99,23 @@ export interface GraphModel {
   unreadable?: string;
 }
 
-/** The canvas model of a graph document (valid or not). */
+/** The canvas model of a graph document (valid or not), with the problems the host found. */
 export function graphModel(doc: DocumentView): GraphModel {
-  const problems: Problem[] = [
-    ...(doc.problem?.issues ?? []).map((issue) => problem(issue, "error")),
-    ...doc.warnings.map((issue) => problem(issue, "warning")),
-  ];
   const json = doc.value ?? parseJson(doc.text);
-  const root = asObject(json);
-  const rawNodes = asObject(root?.nodes);
-  if (!root || !rawNodes) {
+  if (!asObject(json) || !asObject(asObject(json)?.nodes)) {
+    const problems = (doc.problem?.issues ?? []).map((issue) => problem(issue, "error"));
     const where = doc.problem?.line !== undefined ? ` (line ${doc.problem.line}, column ${doc.problem.column})` : "";
     const reason = doc.problem ? `${doc.problem.message}${where}` : "the file has no \"nodes\" object";
     return { id: doc.id, start: "", character: "", nodes: [], edges: [], graphProblems: problems, unreadable: reason };
   }
+  return graphModelOf(doc.id, json, doc.problem?.issues ?? [], doc.warnings);
+}
 
+/** The canvas model of a graph's JSON (an object with a `nodes` object), with its errors and warnings. */
+export function graphModelOf(fileId: string, json: unknown, errors: readonly ValidationIssue[], warnings: readonly ValidationIssue[]): GraphModel {
+  const problems: Problem[] = [...errors.map((issue) => problem(issue, "error")), ...warnings.map((issue) => problem(issue, "warning"))];
+  const root = asObject(json) ?? {};
+  const rawNodes = asObject(root.nodes) ?? {};
   const start = asString(root.start);
   const ids = Object.keys(rawNodes);
   const byNode = new Map<string, Problem[]>();
@@ -125,7 +130,7 @@ export function graphModel(doc: DocumentView): GraphModel {
   const edges: EdgeView[] = nodes.flatMap((node) =>
     node.exits.filter((exit) => exit.resolved).map((exit) => ({ id: `${node.id}/${exit.handle}`, source: node.id, sourceHandle: exit.handle, target: exit.target, label: exit.label })),
   );
-  return { id: asString(root.id) || doc.id, start, character: asString(root.character), nodes, edges, graphProblems };
+  return { id: asString(root.id) || fileId, start, character: asString(root.character), nodes, edges, graphProblems };
 }
 
 /** The node a problem's path is about: `nodes.greet.next` → greet, `nodes["1st"]` → 1st. */
@@ -153,9 +158,10 @@ function nodeView(id: string, raw: unknown, ids: readonly string[], isStart: boo
   const type = asString(node.type);
   const exit = (handle: string, target: unknown, text = "", detail = "", label = ""): Exit => {
     const to = asString(target);
-    return { handle, target: to, resolved: to !== "" && ids.includes(to), text, detail, label };
+    return { handle, target: to, resolved: to !== "" && ids.includes(to), open: false, text, detail, label };
   };
-  const next = (): Exit[] => (typeof node.next === "string" ? [exit("next", node.next)] : []);
+  // `next` may be null (the conversation ends there): its handle is drawn, free to connect.
+  const next = (): Exit[] => [node.next === null || node.next === undefined ? { ...exit("next", ""), open: true } : exit("next", node.next)];
 
   let summary = "";
   let exits: Exit[] = [];
@@ -181,7 +187,7 @@ function nodeView(id: string, raw: unknown, ids: readonly string[], isStart: boo
       break;
     case "jump":
       summary = `jump to ${asString(node.target) || "?"}`;
-      exits = [exit("next", node.target)];
+      exits = [exit("target", node.target)];
       break;
     case "end":
       summary = "ends the conversation";
@@ -222,7 +228,7 @@ function nodeView(id: string, raw: unknown, ids: readonly string[], isStart: boo
   }
 
   // A single exit that leads nowhere gets a row of its own, so the box can say where it was meant to go.
-  if (exitStyle === "header" && exits.some((e) => !e.resolved)) {
+  if (exitStyle === "header" && exits.some((e) => !e.resolved && !e.open)) {
     exitStyle = "rows";
     exits = exits.map((e) => ({ ...e, text: type === "jump" ? "target" : "next" }));
   }
