@@ -27,7 +27,7 @@ bool envSwitch(const char* name, bool fallback) {
 namespace {
 
 // 1. The device's defaults. Measured on lavapipe (2 cores, TinyLlama Q4_0 decode): the one-lane-per-row set took
-// 2068 ms/token, the fused matrix-vector kernels with 4 rows per subgroup and x staged 685 ms (session 6, with
+// 2068 ms/token, the fused matrix-vector kernels with 4 rows per subgroup and x staged 685 ms (2026-11-28, with
 // SwiGLU in the gate/up product: 8 rows 478-497 ms against 4 rows 551-658, two runs each; `tiny` 10.9-11.8 ms
 // against 13.2-13.5, `small` 19.7-19.9 against 20.5-21.3, three runs each); the GEMM
 // prefill is slower there than one lane per row (small Q4_0, 128 tokens: 1.45 s vs 0.97 s), the
@@ -44,7 +44,7 @@ void deviceDefaults(KernelChoice& k, const DeviceInfo& device, const LlamaHParam
     // Q4_0, per-kernel profile: LM head with it 8.1-11.5 ms, without it 7.1-8.2 ms plus 0.15-0.2 ms of argmax).
     k.fusedArgmax = false;
     // Prefill through the matrix-vector kernels, 8 rows × 8 tokens per subgroup: TinyLlama Q4_0, 16 tokens,
-    // 7.0 s against 24.5 s one lane per row (session 7, x loaded 4 floats at a time: 4.8-5.0 s; 8 × 16 the same,
+    // 7.0 s against 24.5 s one lane per row (2026-11-28, x loaded 4 floats at a time: 4.8-5.0 s; 8 × 16 the same,
     // 4 × 8 6.8 s, 1 × 8 16 s); `small` (dim 256), 128 tokens, 0.39 s against 1.3 s. Below dim
     // 256 dispatch overhead dominates and one lane per row stays ahead (`tiny`, 128 tokens: 165 vs 204 ms).
     k.prefillMatvec = hp.nEmbd >= 256;

@@ -73,7 +73,7 @@ export interface ParleyFigures extends SideFigures {
   ubatch: number;
   contextSize: number;
   deviceMemory: { weightsBytes: number; sessionBytes: number };
-  /** One decode step's recorded work; `chain`: per token of the GPU loop (greedy, sampled), since session 8. */
+  /** One decode step's recorded work; `chain`: per token of the GPU loop (greedy, sampled). */
   plan: { dispatches: number; barriers: number; weightBytes: number; chain?: ChainPlan };
   /** The kernel settings the figures were measured with (a stored tuning, or the device's defaults; decode
    * null: kernels without the matrix-vector decode). */
