@@ -4,6 +4,7 @@
 
 import type { ChatMessage, SamplingOptions } from "../runtime/index.js";
 import type { LineTiming } from "./events.js";
+import type { PromptParts } from "./prompt/prompt-builder.js";
 
 export interface GenerateRequest {
   /** One KV cache per key (an NPC's conversation): a prompt that starts like the last one reuses it. */
@@ -18,6 +19,11 @@ export interface GenerateRequest {
    * that guardrails may hold back or throw away.
    */
   onTimings?: (timing: LineTiming) => void;
+  /**
+   * What `messages` are made of, part by part (persona, lore, memory, …), when a prompt builder made them:
+   * for inspectors such as the editor's playtest, which show each part's token count. Backends need not read it.
+   */
+  parts?: PromptParts;
 }
 
 export interface ChooseRequest {

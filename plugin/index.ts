@@ -9,6 +9,8 @@ export type { DialogueBackend, GenerateRequest, ChooseRequest, ChooseResult } fr
 export { LocalBackend, FallbackBackend, NoModelError, type LocalBackendOptions } from "./local-backend.js";
 export { parseCharacter, serializeCharacter } from "./character/validate.js";
 export { characterFromCardV2, characterToCardV2, type CardV2 } from "./character/card-v2.js";
+export { exportCardJson, exportCardPng, importCardFile, MAX_CARD_FILE_BYTES, readCardFile, type CardFileSource } from "./character/card-file.js";
+export { CardFileError, type CardFileProblem } from "./character/card-errors.js";
 export { parseDialogueGraph, checkDialogueGraph, serializeDialogueGraph } from "./dialogue/validate.js";
 export { compileCondition, compileEffect, compileExpression, type EvaluationContext } from "./dialogue/expression/index.js";
 export { barkLines, type BarkLineOptions } from "./dialogue/bark-lines.js";

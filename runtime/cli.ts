@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The `parley` command: devices, info, synth, generate, tune, bench, model. Each command declares its flags in one
+// The `parley` command: devices, info, synth, generate, tune, bench, model, dialogue. Each command declares its flags in one
 // table that drives parsing, validation and its --help text. `npm run bench` (bench/bench.ts) is `parley bench`.
 
 import { statSync } from "node:fs";
@@ -638,7 +638,14 @@ const model: Command = {
   invoke: async (argv) => (await import("./models/cli-model.js")).modelCommand(argv),
 };
 
-const commands: Record<string, Command> = { devices, info, synth, generate, tune, bench, model };
+const dialogue: Command = {
+  summary: "dialogue test PROJECT: replay a project's saved playtests and report where a run diverged (parley dialogue --help)",
+  // Loaded when used: the dialogue plugin is not needed by the other commands.
+  usage: async () => (await import("../plugin/playtest/dialogue-cli.js")).DIALOGUE_USAGE,
+  invoke: async (argv) => (await import("../plugin/playtest/dialogue-cli.js")).dialogueCommand(argv),
+};
+
+const commands: Record<string, Command> = { devices, info, synth, generate, tune, bench, model, dialogue };
 
 const USAGE = `usage: parley <command> [options]
 

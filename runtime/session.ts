@@ -69,7 +69,10 @@ export const GPU_LOOP_FIRST_CHAIN = 1;
 export const GPU_LOOP_MAX_CHAIN = 16;
 /** Device time a piece of a cancellable prompt should take (see #evaluatePrompt), and its size bounds in tokens. */
 export const PROMPT_PIECE_MS = 250;
-export const PROMPT_PIECE_MIN = 8;
+// The floor is the starting size: below it an evaluation's fixed cost dominates, so a smaller piece takes
+// nearly as long (on a loaded CPU driver every piece then ran over the target and the size sank to 8 tokens,
+// making a prompt several times slower than with 32-token pieces).
+export const PROMPT_PIECE_MIN = 32;
 export const PROMPT_PIECE_MAX = 512;
 
 /**
@@ -176,7 +179,7 @@ export class Session {
   #native: NativeSession | undefined;
   #history: number[] = []; // tokens whose keys/values are in the cache, by position
   /** Tokens per piece of a cancellable prompt, adapted to this device and model (#evaluatePrompt). */
-  #pieceTokens = 32;
+  #pieceTokens = PROMPT_PIECE_MIN;
   #busy: Promise<unknown> = Promise.resolve();
   #inflight: Promise<unknown> | undefined; // generate()'s look-ahead evaluation, if one is running
   readonly #onDispose: () => void;

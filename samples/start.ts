@@ -8,26 +8,32 @@
 //   npm start -- --device D          Vulkan device index or name substring (also PARLEY_DEVICE)
 //   npm start -- --slot NAME         save slot (default 1): game state and NPC memories persist in it
 //   npm start -- --new-game          start the slot afresh (its old save is replaced when you next talk)
+//   npm start -- --project DIR       the NPCs' characters and dialogue from a project folder, watched: a
+//                                    file saved in the editor is used from the next conversation on
 
-import { spawn } from "node:child_process";
+import { statSync } from "node:fs";
+import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { ParleyError } from "../runtime/errors.js";
 import type { ResolvedModel } from "../runtime/models/index.js";
 import { buildVillage } from "./village/build.js";
-import { bundleShell, electronArgs, findElectron } from "./village/electron/launch.js";
+import { chooseShell, findElectron, hasDisplay } from "../runtime/host/electron/find-electron.js";
+import { runElectron } from "../runtime/host/electron/spawn-electron.js";
+import { bundleShell, electronArgs } from "./village/electron/launch.js";
 import { startHttpHost } from "./village/host/http-host.js";
 import { offerRealModel } from "./village/host/model-offer.js";
 import { resolveVillageModel } from "./village/host/model-resolution.js";
 import { VillageService } from "./village/host/village-service.js";
 import { villageSavePath } from "./village/host/save-slot.js";
 
-const USAGE = `usage: npm start -- [--browser] [--model FILE] [--port N] [--device D] [--slot NAME] [--new-game]
+const USAGE = `usage: npm start -- [--browser] [--model FILE] [--port N] [--device D] [--slot NAME] [--new-game] [--project DIR]
   --browser      serve the game to a browser even when Electron is installed
   --model FILE   GGUF model to run (else PARLEY_MODEL, else the models folder, else the demo model)
   --port N       port on 127.0.0.1 for browser mode (default: any free port)
   --device D     Vulkan device index or name substring (default: PARLEY_DEVICE or the best device)
   --slot NAME    save slot (default 1): variables and NPC memories, kept in PARLEY_SAVE_DIR or ~/.local/share/parley/village
-  --new-game     start the slot afresh`;
+  --new-game     start the slot afresh
+  --project DIR  load the NPCs from a project folder (default samples/village) and watch it for changes`;
 
 const color = process.stdout.isTTY && !process.env.NO_COLOR;
 const dim = (text: string): string => (color ? `\x1b[2m${text}\x1b[22m` : text);
@@ -40,6 +46,8 @@ interface Flags {
   device?: string;
   saveFile: string;
   newGame: boolean;
+  /** `--project DIR`, absolute; undefined: the village's own folder, read once. */
+  project?: string;
 }
 
 function parseFlags(): Flags {
@@ -51,6 +59,7 @@ function parseFlags(): Flags {
       device: { type: "string" },
       slot: { type: "string", default: "1" },
       "new-game": { type: "boolean", default: false },
+      project: { type: "string" },
       help: { type: "boolean", short: "h", default: false },
     },
   });
@@ -66,47 +75,33 @@ function parseFlags(): Flags {
   } catch (error) {
     throw new UsageError(`--slot: ${(error as Error).message}`);
   }
-  return { browser: values.browser ?? false, model: values.model, port, device: values.device, saveFile, newGame: values["new-game"] ?? false };
+  let project: string | undefined;
+  if (values.project !== undefined) {
+    // npm runs scripts from the package folder; a relative DIR means relative to where npm was run.
+    project = resolve(process.env.INIT_CWD ?? process.cwd(), values.project);
+    if (!statSync(project, { throwIfNoEntry: false })?.isDirectory()) throw new UsageError(`--project: no folder at ${project}`);
+  }
+  return { browser: values.browser ?? false, model: values.model, port, device: values.device, saveFile, newGame: values["new-game"] ?? false, project };
 }
 
 class UsageError extends Error {}
 
-/** Linux and BSDs need an X11 or Wayland display for a window; macOS and Windows always have one. */
-function hasDisplay(env: NodeJS.ProcessEnv = process.env): boolean {
-  if (process.platform === "darwin" || process.platform === "win32") return true;
-  return Boolean(env.DISPLAY || env.WAYLAND_DISPLAY);
-}
-
 /** Runs the village in Electron; resolves with its exit code, or null when Electron could not start. */
-async function runElectron(electronPath: string, gameDir: string, model: ResolvedModel, flags: Flags): Promise<number | null> {
+async function runInElectron(electronPath: string, gameDir: string, model: ResolvedModel, flags: Flags): Promise<number | null> {
   const bundle = await bundleShell();
-  const args = electronArgs(bundle, { gameDir, resolved: model, noSandbox: process.getuid?.() === 0, saveFile: flags.saveFile, newGame: flags.newGame });
+  const args = electronArgs(bundle, { gameDir, resolved: model, noSandbox: process.getuid?.() === 0, saveFile: flags.saveFile, newGame: flags.newGame, project: flags.project });
   const env: NodeJS.ProcessEnv = { ...process.env, ...(flags.device !== undefined ? { PARLEY_DEVICE: flags.device } : {}) };
-  delete env.ELECTRON_RUN_AS_NODE; // would turn Electron into plain Node
-  const child = spawn(electronPath, args, { stdio: "inherit", env });
-  const forward = (signal: NodeJS.Signals) => () => {
-    if (child.exitCode === null) child.kill(signal);
-  };
-  const onInt = forward("SIGINT");
-  const onTerm = forward("SIGTERM");
-  process.on("SIGINT", onInt);
-  process.on("SIGTERM", onTerm);
-  try {
-    return await new Promise<number | null>((done) => {
-      child.once("error", (error) => {
-        console.error(dim(`Electron could not start (${error.message}); using browser mode`));
-        done(null);
-      });
-      child.once("exit", (code, signal) => done(code ?? (signal ? 0 : 1)));
-    });
-  } finally {
-    process.off("SIGINT", onInt);
-    process.off("SIGTERM", onTerm);
-  }
+  return runElectron(electronPath, args, env, (error) => console.error(dim(`Electron could not start (${error.message}); using browser mode`)));
 }
 
 async function runBrowser(gameDir: string, model: ResolvedModel, flags: Flags): Promise<void> {
-  const service = await VillageService.create({ resolved: model, device: flags.device, saveFile: flags.saveFile, newGame: flags.newGame });
+  const service = await VillageService.create({
+    resolved: model,
+    device: flags.device,
+    saveFile: flags.saveFile,
+    newGame: flags.newGame,
+    ...(flags.project !== undefined ? { dataDir: flags.project, live: true } : {}),
+  });
   let host: Awaited<ReturnType<typeof startHttpHost>>;
   try {
     host = await startHttpHost(service, { port: flags.port, gameDir });
@@ -117,6 +112,7 @@ async function runBrowser(gameDir: string, model: ResolvedModel, flags: Flags): 
   }
   console.log(`${bold("Parley village:")} ${host.url}`);
   console.log(dim(service.modelNote));
+  if (flags.project !== undefined) console.log(dim(`NPCs from ${flags.project} (watched: saved changes apply at the next conversation)`));
   console.log(dim("Open the URL in a browser (it carries this run's token). Ctrl-C stops the host."));
 
   let stopping = false;
@@ -143,18 +139,16 @@ async function main(): Promise<void> {
   const model = await offerRealModel(await resolveVillageModel({ model: flags.model }), { log: (line) => console.log(dim(line)) });
   const gameDir = await buildVillage();
 
-  if (!flags.browser) {
-    const electron = findElectron();
-    if (electron.found && hasDisplay()) {
-      console.log(dim(`Parley village in Electron — ${model.note}`));
-      const code = await runElectron(electron.path, gameDir, model, flags);
-      if (code !== null) {
-        process.exitCode = code;
-        return;
-      }
-    } else {
-      console.log(dim(electron.found ? "no display found: serving the village to a browser instead" : `${electron.reason}: serving the village to a browser instead`));
+  const shell = chooseShell({ browser: flags.browser, electron: findElectron(), display: hasDisplay() });
+  if (shell.mode === "electron") {
+    console.log(dim(`Parley village in Electron — ${model.note}`));
+    const code = await runInElectron(shell.electronPath, gameDir, model, flags);
+    if (code !== null) {
+      process.exitCode = code;
+      return;
     }
+  } else if (!flags.browser) {
+    console.log(dim(`${shell.reason}: serving the village to a browser instead`));
   }
   await runBrowser(gameDir, model, flags);
 }

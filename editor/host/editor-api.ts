@@ -17,6 +17,11 @@
 //   GET  /api/changes                          → {changes: [{path, change}]}
 //   POST /api/reload {path?}                   → {path, document | null}, or without a path {reloaded: [paths]}
 //   GET  /api/events                           → text/event-stream of {type: "disk-changes", changes}
+//   /api/models…                               the model manager and the project's default model (model-routes.ts)
+//   GET  /api/search?q=WORDS[&limit=N]         → {query, hits, total}   (search-routes.ts)
+//   POST /api/import-card, /api/export-card, /api/character-tokens   cards and token counts (character-routes.ts)
+//
+// The Playtest panel's routes (/api/playtest/…) are in playtest-routes.ts.
 //
 // Errors: 400 INVALID_JSON {line, column, issues} or INVALID_DOCUMENT {issues} for content the game would
 // refuse (nothing is written), 403 PATH_OUTSIDE_PROJECT {path, reason}, 409 EXTERNAL_CHANGE {paths} when
@@ -37,6 +42,11 @@ import {
   type ProjectDocument,
   type ProjectFolder,
 } from "../project/index.js";
+import { modelRoutes, type ModelRoutesOptions } from "./model-routes.js";
+import { searchRoutes } from "./search-routes.js";
+import { characterRoutes } from "./character-routes.js";
+import { PlaytestHost, type PlaytestHostOptions } from "./playtest.js";
+import { mapPlaytestError, playtestRoutes } from "./playtest-routes.js";
 
 /** Documents can be large (long knowledge lists); a save carries the whole text. */
 export const EDITOR_MAX_BODY_BYTES = 32 * 1024 * 1024;
@@ -258,6 +268,9 @@ export function editorRoutes(project: ProjectFolder, watcher?: DiskWatcher): Rou
       if (!watcher) throw new HttpError(404, "NOT_FOUND", "this host does not watch the project");
       ctx.eventStream((send) => watcher.subscribe(send));
     },
+
+    ...searchRoutes(project),
+    ...characterRoutes(project, { wrote: () => watcher?.schedule(), view: documentView }),
   };
 }
 
@@ -270,6 +283,10 @@ export interface EditorHostOptions {
   heartbeatMs?: number;
   /** How long the disk watcher waits after the last file event, ms (default 200). */
   debounceMs?: number;
+  /** The Models routes' options (model-routes.ts). */
+  models?: Omit<ModelRoutesOptions, "wrote">;
+  /** The Playtest panel's options (playtest.ts): its model and device. */
+  playtest?: PlaytestHostOptions;
 }
 
 export interface EditorHost {
@@ -284,16 +301,18 @@ export interface EditorHost {
 /** Serves the editor for `project` on 127.0.0.1. */
 export async function startEditorHost(project: ProjectFolder, options: EditorHostOptions = {}): Promise<EditorHost> {
   const watcher = new DiskWatcher(project, { debounceMs: options.debounceMs });
+  const models = modelRoutes(project, { ...options.models, wrote: () => watcher.schedule() });
+  const playtest = new PlaytestHost(project, options.playtest);
   try {
     const server = await startLoopbackServer({
-      routes: editorRoutes(project, watcher),
+      routes: { ...editorRoutes(project, watcher), ...models.routes, ...playtestRoutes(playtest) },
       port: options.port,
       staticDir: options.uiDir ?? EDITOR_UI_DIR,
       staticDescription: "the editor's folder",
       maxBodyBytes: EDITOR_MAX_BODY_BYTES,
       heartbeatMs: options.heartbeatMs,
       streamGreeting: "parley editor events",
-      mapError: mapEditorError,
+      mapError: (error) => mapEditorError(error) ?? mapPlaytestError(error),
       label: "editor host",
     });
     return {
@@ -303,6 +322,8 @@ export async function startEditorHost(project: ProjectFolder, options: EditorHos
       port: server.port,
       async close() {
         watcher.close();
+        await models.close();
+        await playtest.close();
         await server.close();
       },
     };

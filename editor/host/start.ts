@@ -1,20 +1,22 @@
-// `npm run editor -- [PROJECT]`: the Parley editor for a project folder, served to a browser from this
-// process on 127.0.0.1 with a per-run token (the same loopback server as the village's browser mode).
+// `npm run editor -- [PROJECT]`: the Parley editor for a project folder, served from this process on
+// 127.0.0.1 with a per-run token (the same loopback server as the village's browser mode), and shown in
+// Electron when its binary is installed and there is a display (electron-shell.ts), else in a browser.
 //
 //   npm run editor                     the sample village (samples/village)
 //   npm run editor -- PATH             another project folder (relative to where npm was run)
 //   npm run editor -- --port N         a fixed port (default: a free one)
-//   npm run editor -- --browser        browser mode even when Electron is installed (the only mode for now)
+//   npm run editor -- --browser        browser mode even when Electron is installed
 
-import { existsSync, statSync } from "node:fs";
-import { createRequire } from "node:module";
+import { statSync } from "node:fs";
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { ParleyError } from "../../runtime/errors.js";
+import { chooseShell, findElectron, hasDisplay } from "../../runtime/host/electron/find-electron.js";
 import { ProjectFolder } from "../project/index.js";
 import { buildEditorUi } from "../ui/build.js";
 import { startEditorHost } from "./editor-api.js";
+import { runEditorInElectron } from "./electron-shell.js";
 
 const repoRoot = fileURLToPath(new URL("../../", import.meta.url));
 const DEFAULT_PROJECT = resolve(repoRoot, "samples/village");
@@ -64,25 +66,13 @@ function checkProjectFolder(path: string): void {
   if (!stat.isDirectory()) throw new UsageError(`${path} is not a folder; give the project's folder (the one with parley.project.json)`);
 }
 
-/** Electron's binary when `node_modules/electron` has one: require('electron') is its path. */
-function installedElectron(): string | undefined {
-  try {
-    const path: unknown = createRequire(resolve(repoRoot, "package.json"))("electron");
-    return typeof path === "string" && existsSync(path) ? path : undefined;
-  } catch {
-    return undefined; // not installed, or its download did not run
-  }
-}
-
 async function main(): Promise<void> {
   const flags = parseFlags();
   checkProjectFolder(flags.project);
   // The page is a bundle (editor/ui/dist/): built on first use and whenever its sources changed.
   if (await buildEditorUi()) console.log(dim("Built the editor's page (editor/ui/dist/)."));
   const project = await ProjectFolder.open(flags.project);
-  if (!flags.browser && installedElectron() !== undefined) {
-    console.log(dim("The editor's Electron shell is not built yet: serving the editor to a browser instead."));
-  }
+  const shell = chooseShell({ browser: flags.browser, electron: findElectron(), display: hasDisplay() });
   let host: Awaited<ReturnType<typeof startEditorHost>>;
   try {
     host = await startEditorHost(project, { port: flags.port });
@@ -92,8 +82,20 @@ async function main(): Promise<void> {
   }
   const documents = project.documents();
   const problems = documents.filter((d) => d.problem).length;
+  const summary = dim(`${project.manifest.name} — ${project.root}: ${project.characters().length} characters, ${project.graphs().length} dialogue graphs${problems ? `, ${problems} with problems` : ""}`);
+  if (shell.mode === "electron") {
+    console.log(`${bold("Parley editor")} in Electron — ${summary}`);
+    const code = await runEditorInElectron(shell.electronPath, host.url, (error) => console.error(dim(`Electron could not start (${error.message}); serving the editor to a browser instead`)));
+    if (code !== null) {
+      // The window was closed: the editor is done.
+      await host.close();
+      process.exit(code);
+    }
+  } else if (!flags.browser) {
+    console.log(dim(`${shell.reason}: serving the editor to a browser instead`));
+  }
   console.log(`${bold("Parley editor:")} ${host.url}`);
-  console.log(dim(`${project.manifest.name} — ${project.root}: ${project.characters().length} characters, ${project.graphs().length} dialogue graphs${problems ? `, ${problems} with problems` : ""}`));
+  console.log(summary);
   console.log(dim("Open the URL in a browser (it carries this run's token). Ctrl-C stops the editor."));
 
   let stopping = false;

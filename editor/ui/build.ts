@@ -4,7 +4,11 @@
 // `npm run editor` and the editor's e2e test call buildEditorUi(), which rebuilds only when needed.
 //
 //   await buildEditorUi();                     // rebuilt only when a source changed
-//   npx tsx editor/ui/build.ts [--minify] [--force]
+//   npx tsx editor/ui/build.ts [--dev] [--force]
+//
+// The page is React's production build, minified, by default: the development build checks every render
+// and is several times slower on a large graph. `--dev` (or PARLEY_EDITOR_DEV=1 for `npm run editor` and the
+// tests) builds React's development build, unminified, for working on the editor itself.
 //
 // "Needed" means: a file the last bundle was made from (esbuild's metafile, kept in dist/build-meta.json)
 // is newer than the bundle or gone, or an output is missing. Outputs are written to temporary files and
@@ -25,15 +29,16 @@ const OUTPUTS = ["main.js", "main.js.map", "main.css", "main.css.map"];
 const META_FILE = "build-meta.json";
 
 export interface BuildEditorUiOptions {
-  /** Minified, with React's production build (default: readable, with React's development checks). */
-  minify?: boolean;
+  /** React's development build, unminified (default: PARLEY_EDITOR_DEV=1 in the environment, else production). */
+  development?: boolean;
   /** Rebuild even when nothing changed. */
   force?: boolean;
 }
 
 /** Builds editor/ui/dist/ when it is missing or stale; returns whether it built. */
 export async function buildEditorUi(options: BuildEditorUiOptions = {}): Promise<boolean> {
-  const minify = options.minify ?? false;
+  const development = options.development ?? process.env.PARLEY_EDITOR_DEV === "1";
+  const minify = !development;
   if (!options.force && upToDate(minify)) return false;
   mkdirSync(EDITOR_UI_DIST, { recursive: true });
   const result = await build({
@@ -88,9 +93,9 @@ function upToDate(minify: boolean): boolean {
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  const { values } = parseArgs({ options: { minify: { type: "boolean" }, force: { type: "boolean" } } });
+  const { values } = parseArgs({ options: { dev: { type: "boolean" }, force: { type: "boolean" } } });
   const started = Date.now();
-  const built = await buildEditorUi({ minify: values.minify, force: values.force });
+  const built = await buildEditorUi({ development: values.dev, force: values.force });
   const size = statSync(join(EDITOR_UI_DIST, "main.js")).size;
   console.log(`editor UI ${built ? "built" : "up to date"} in ${EDITOR_UI_DIST} (main.js ${(size / 1024 / 1024).toFixed(2)} MiB, ${Date.now() - started} ms)`);
 }

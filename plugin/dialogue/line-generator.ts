@@ -100,6 +100,7 @@ export class LineGenerator {
           onTimings: (t) => (timing = t),
           cacheKey: this.#o.cacheKey,
           messages: prompt.messages,
+          parts: prompt.parts,
           sampling: { temperature: this.#o.temperature, topK: 40, topP: 0.95, minP: 0.05, seed: (request.seed + attempt * 7919) >>> 0, maxTokens: replyTokens, stop },
           signal: request.signal,
         }),

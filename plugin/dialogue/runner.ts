@@ -44,6 +44,8 @@ export interface DialogueRunnerOptions {
    * (for a game in another language, until vectors for it are given here).
    */
   wordVectors?: WordVectors | null;
+  /** Hears each node id as the conversation enters it, set, branch and jump nodes too (the editor's playtest traces the path). */
+  onNode?: (nodeId: string) => void;
 }
 
 /** The player's inputs, in order: enough, with the seed, to replay the conversation. */
@@ -89,12 +91,14 @@ export class DialogueRunner {
   #lastPlayerText = "";
   #lineCounter = 0;
   #done: Promise<void> | undefined;
+  #onNode: ((nodeId: string) => void) | undefined;
 
   constructor(options: DialogueRunnerOptions) {
     this.graph = options.graph;
     this.character = options.character;
     this.#backend = options.backend;
     this.#wordVectors = options.wordVectors;
+    this.#onNode = options.onNode;
     this.seed = options.seed ?? Math.floor(Math.random() * 2 ** 31);
     this.conversationId = options.conversationId ?? `${options.graph.id}-${this.seed}`;
     const rng = new Xoshiro128(this.seed ^ 0x5eed);
@@ -263,6 +267,7 @@ export class DialogueRunner {
         if (++steps > MAX_STEPS_WITHOUT_INPUT) throw new Error(`graph "${this.graph.id}" loops without waiting for the player (at node "${nodeId}")`);
         const node: DialogueNode | undefined = this.graph.nodes[nodeId];
         if (!node) throw new Error(`node "${nodeId}" does not exist in graph "${this.graph.id}"`);
+        this.#onNode?.(nodeId);
         for (const e of node.events) this.#gameEvent(nodeId, e);
         const before = this.#inputs.length;
         const next: string | null | "__end__" = await this.#step(nodeId, node);

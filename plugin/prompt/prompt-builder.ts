@@ -80,8 +80,33 @@ export interface DroppedParts {
   playerTextTruncated: boolean;
 }
 
+/**
+ * The texts the prompt's messages are made of, as they were kept after budgeting, so a tool (the editor's
+ * playtest) can show what each part costs in tokens. Chat-template markers are in none of them.
+ */
+export interface PromptParts {
+  /** The persona prefix. */
+  persona: string;
+  /** The character's current mood line ("" when none). */
+  mood: string;
+  /** The triggered lore entries as they appear ("" when none). */
+  lore: string;
+  /** The world state lines ("" when none). */
+  world: string;
+  /** What memory brought in: the summary line and the remembered turns kept. */
+  memory: string[];
+  /** This conversation's turns kept, oldest first. */
+  history: string[];
+  /** The player's words this line answers ("" when none). */
+  player: string;
+  /** The closing instruction for this line. */
+  instruction: string;
+}
+
 export interface BuiltPrompt {
   messages: ChatMessage[];
+  /** What the messages are made of, part by part. */
+  parts: PromptParts;
   /** Tokens of the rendered chat (generation prompt included), by the backend's tokenizer. */
   tokenCount: number;
   /** contextSize − replyTokens. */
@@ -253,16 +278,20 @@ export function buildPrompt(input: BuildPromptInput): BuiltPrompt {
     playerTextTruncated: false,
   };
 
-  const assemble = (): ChatMessage[] => {
-    const context: string[] = [];
+  const memoryTurnCount = (input.memory?.turns ?? []).filter((turn) => sanitizeUntrusted(turn.text, untrusted).length > 0).length;
+  const contextParts = () => {
     const mood = oneLine(character.mood, t);
-    if (mood) context.push(`Current mood: ${mood}.`);
-    if (lore.length) context.push("Relevant knowledge:", ...lore.map((l) => `- ${authored(l.text, t)}`));
-    if (world.length) {
-      if (world.length === 1 && world[0].key === "world" && typeof input.world === "string") context.push("The world now:", world[0].line);
-      else context.push("The world now:", ...world.map((w) => w.line));
-    }
-    if (summary.length) context.push(`What you remember from before: ${summary.join("").trim()}`);
+    const worldLines = world.length === 1 && world[0].key === "world" && typeof input.world === "string" ? [world[0].line] : world.map((w) => w.line);
+    return {
+      mood: mood ? `Current mood: ${mood}.` : "",
+      lore: lore.length ? ["Relevant knowledge:", ...lore.map((l) => `- ${authored(l.text, t)}`)].join("\n") : "",
+      world: world.length ? ["The world now:", ...worldLines].join("\n") : "",
+      summary: summary.length ? `What you remember from before: ${summary.join("").trim()}` : "",
+    };
+  };
+  const assemble = (): ChatMessage[] => {
+    const c = contextParts();
+    const context = [c.mood, c.lore, c.world, c.summary].filter((part) => part !== "");
     const messages: ChatMessage[] = [{ role: "system", content: personaPrefix + context.join("\n") }];
     for (const turn of turns.slice(firstTurn)) {
       messages.push({ role: turn.speaker === "player" ? "user" : "assistant", content: turn.text });
@@ -332,5 +361,17 @@ export function buildPrompt(input: BuildPromptInput): BuiltPrompt {
     if (count > budget) throw new PromptBudgetError(count, budget, character.id);
   }
 
-  return { messages, tokenCount: count, budget, personaPrefix, triggeredLore: lore.map((l) => l.text), dropped };
+  const c = contextParts();
+  const kept = turns.map((turn, index) => ({ turn, index })).filter(({ index }) => index >= firstTurn);
+  const parts: PromptParts = {
+    persona: personaPrefix,
+    mood: c.mood,
+    lore: c.lore,
+    world: c.world,
+    memory: [...(c.summary ? [c.summary] : []), ...kept.filter(({ index }) => index < memoryTurnCount).map(({ turn }) => turn.text)],
+    history: kept.filter(({ index }) => index >= memoryTurnCount).map(({ turn }) => turn.text),
+    player: playerText ?? "",
+    instruction,
+  };
+  return { messages, parts, tokenCount: count, budget, personaPrefix, triggeredLore: lore.map((l) => l.text), dropped };
 }

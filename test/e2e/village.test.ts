@@ -25,7 +25,7 @@ import { MAX_INPUT_CHARS, VILLAGE_NPCS, type HostEvent, type HostInfo } from "..
 import type { ScreenRect } from "../../samples/village/game/bubble-layout.js";
 import type { VillageTestApi } from "../../samples/village/game/main.js";
 import { syntheticModel } from "../fixtures/models.js";
-import type { ElectronMain, IpcMainInvokeEvent, IpcRendererEvent } from "../../samples/village/electron/electron.js";
+import type { ElectronMain, IpcMainInvokeEvent, IpcRendererEvent } from "../../runtime/host/electron/electron-api.js";
 import { CHROMIUM, CHROMIUM_ARGS } from "../fixtures/chromium.js";
 
 const repoRoot = resolve(fileURLToPath(new URL("../..", import.meta.url)));

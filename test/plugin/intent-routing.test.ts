@@ -3,47 +3,21 @@
 // bundled word vectors, against two held-out sets in test/fixtures/intent-paraphrases.ts (≥ 20 lines per
 // intent each, by two writers) and lines that fit no intent. The test also checks that those lines are new
 // to the router: none is one of the graphs' example phrases, and none occurs in the demo model's training
-// corpus.
-import { existsSync, readFileSync } from "node:fs";
+// corpus. The suite routes a slice of the lines; `npm run eval:routing` routes them all.
+import { existsSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Runtime, type Model } from "../../runtime/index.js";
-import {
-  DialogueRunner,
-  LocalBackend,
-  combineIntentScores,
-  parseCharacter,
-  parseDialogueGraph,
-  type Character,
-  type DialogueGraph,
-  type IntentChosenEvent,
-  type IntentNode,
-} from "../../plugin/index.js";
+import { LocalBackend } from "../../plugin/index.js";
 import { normalizeText } from "../../plugin/dialogue/intent-match.js";
 import { makeSample } from "../../samples/demo-model/corpus.js";
-import { HELD_OUT_PARAPHRASES, OFF_TOPIC_LINES, SECOND_WRITER_PARAPHRASES } from "../fixtures/intent-paraphrases.js";
+import { formatStats, perIntent, routeLines, routingStats, villageIntentNode as load } from "../../samples/demo-model/routing.js";
+import { HELD_OUT_PARAPHRASES, OFF_TOPIC_LINES, SECOND_WRITER_PARAPHRASES, heldOutLines } from "../fixtures/intent-paraphrases.js";
 
-const VILLAGE = new URL("../../samples/village/", import.meta.url);
 const MODEL = new URL("../../samples/demo-model/parley-demo.gguf", import.meta.url).pathname;
 const NPCS = Object.keys(HELD_OUT_PARAPHRASES);
 const SETS = { first: HELD_OUT_PARAPHRASES, second: SECOND_WRITER_PARAPHRASES };
-
-function load(npc: string): { character: Character; graph: DialogueGraph; node: IntentNode } {
-  const read = (rel: string): unknown => JSON.parse(readFileSync(new URL(rel, VILLAGE), "utf8"));
-  const character = parseCharacter(read(`characters/${npc}.json`));
-  const graph = parseDialogueGraph(read(`dialogue/${npc}.json`));
-  const node = Object.values(graph.nodes).find((n): n is IntentNode => n.type === "intent")!;
-  return { character, graph, node };
-}
-
-/** A graph with just the village's intent node: the player speaks, the node routes, the conversation ends. */
-function routingGraph(graph: DialogueGraph, node: IntentNode): DialogueGraph {
-  const nodes: Record<string, unknown> = {
-    ask: { type: "player_input", prompt: "", next: "classify" },
-    classify: { type: "intent", intents: node.intents.map((i) => ({ id: i.id, description: i.description, examples: i.examples, next: "done" })), fallback: "done", ...(node.minConfidence !== null ? { minConfidence: node.minConfidence } : {}) },
-    done: { type: "end" },
-  };
-  return parseDialogueGraph({ schema: "parley.dialogue/1", id: `${graph.id}-routing`, character: graph.character, start: "ask", nodes });
-}
+/** The suite routes each intent's 1st, 4th, 7th… line of each set (and of the off-topic lines). */
+const SLICE_EVERY = 3;
 
 describe("the held-out paraphrases", () => {
   it("have at least 20 lines for every intent of the village's graphs in each set, none of them an authored example", () => {
@@ -96,98 +70,42 @@ describe.skipIf(!existsSync(MODEL))("intent routing with the demo model", () => 
   });
 
   it("routes held-out paraphrases to their intent, asks again rather than guess, and reaches every intent", async () => {
-    type Row = { set: string; npc: string; intent: string | null; line: string; event: IntentChosenEvent; ms: number };
-    const rows: Row[] = [];
-    const route = async (npc: string, line: string): Promise<{ event: IntentChosenEvent; ms: number }> => {
-      const { character, graph, node } = load(npc);
-      const runner = new DialogueRunner({ graph: routingGraph(graph, node), character, backend, seed: 1 });
-      let event: IntentChosenEvent | undefined;
-      let submitted = 0;
-      let ms = 0;
-      runner.on((e) => {
-        if (e.type === "input_requested")
-          queueMicrotask(() => {
-            submitted = performance.now();
-            runner.submit(line);
-          });
-        if (e.type === "intent_chosen") {
-          event = e;
-          ms = performance.now() - submitted;
-        }
-      });
-      await runner.start();
-      expect(event, line).toBeDefined();
-      return { event: event!, ms };
-    };
-    for (const [set, paraphrases] of Object.entries(SETS))
-      for (const npc of NPCS)
-        for (const [intent, lines] of Object.entries(paraphrases[npc])) for (const line of lines) rows.push({ set, npc, intent, line, ...(await route(npc, line)) });
-    for (const npc of NPCS) for (const line of OFF_TOPIC_LINES[npc]) rows.push({ set: "off-topic", npc, intent: null, line, ...(await route(npc, line)) });
-
-    const share = (of: Row[], pred: (r: Row) => boolean): number => of.filter(pred).length / of.length;
-    const onTopic = rows.filter((r) => r.intent !== null);
-    const report = (name: string, of: Row[]) => {
-      const ids = (r: Row) => Object.keys(r.event.similarities);
-      const asked = of.filter((r) => Object.keys(r.event.logProbs).length > 0);
-      const stats = {
-        right: share(of, (r) => r.event.intent === r.intent),
-        wrong: share(of, (r) => r.event.intent !== null && r.event.intent !== r.intent),
-        unclear: share(of, (r) => r.event.intent === null),
-        best: share(of, (r) => r.event.best === r.intent), // as if every line were routed, however unsure
-        // What each judge alone would have said.
-        examplesOnly: share(of, (r) => {
-          const s = combineIntentScores(Object.values(r.event.similarities), null, { hasExamples: true });
-          return s.index !== null && ids(r)[s.index] === r.intent;
-        }),
-        modelOnly: share(asked, (r) => Object.entries(r.event.logProbs).reduce((a, b) => (b[1] > a[1] ? b : a))[0] === r.intent),
-      };
-      const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
-      console.log(
-        `[routing] ${name}, ${of.length} lines: ${pct(stats.right)} right, ${pct(stats.wrong)} wrong, ${pct(stats.unclear)} unclear (→ the node's fallback); ` +
-          `best intent ${pct(stats.best)}; examples alone ${pct(stats.examplesOnly)}, model alone ${pct(stats.modelOnly)} of ${asked.length} asked`,
-      );
-      return stats;
-    };
-    const first = report("first writer", rows.filter((r) => r.set === "first"));
-    const second = report("second writer", rows.filter((r) => r.set === "second"));
-    const all = report("both sets", onTopic);
-    const offTopic = rows.filter((r) => r.set === "off-topic");
-    const offTopicUnclear = share(offTopic, (r) => r.event.intent === null);
-    console.log(`[routing] off-topic, ${offTopic.length} lines: ${(offTopicUnclear * 100).toFixed(1)}% unclear (→ the node's fallback)`);
-    const perIntent = onTopic.reduce<Record<string, number[]>>((acc, r) => {
-      const k = `${r.npc}/${r.intent}`;
-      (acc[k] ??= [0, 0])[1]++;
-      if (r.event.intent === r.intent) acc[k][0]++;
-      return acc;
-    }, {});
-    const times = onTopic.map((r) => r.ms).sort((a, b) => a - b);
-    console.log(
-      `[routing] intent step (submit → intent_chosen): median ${times[times.length >> 1].toFixed(0)} ms, p90 ${times[Math.floor(times.length * 0.9)].toFixed(0)} ms, ` +
-        `${onTopic.filter((r) => r.event.source === "examples").length} decided by the examples alone\n` +
-        Object.entries(perIntent).map(([k, [ok, n]]) => `  ${k}: ${ok}/${n}`).join("\n"),
-    );
-    for (const r of rows.filter((r) => r.event.intent !== r.intent))
-      console.log(`  miss [${r.set}] ${r.npc}/${r.intent ?? "none"} → ${r.event.intent ?? `unclear (${r.event.best})`}: ${JSON.stringify(r.line)}`);
-    // Measured on lavapipe with the committed demo model (docs/PERFORMANCE.md): first writer 90.9% right, 3.5%
-    // wrong; second writer 86.7% right, 8.1% wrong; both 88.7% (best intent 91.9%); off-topic 66.7% unclear.
-    // The bounds leave room for another CPU's rounding on close calls.
-    expect(all.right).toBeGreaterThanOrEqual(0.85);
-    expect(first.right).toBeGreaterThanOrEqual(0.87);
-    expect(second.right).toBeGreaterThanOrEqual(0.83);
-    expect(first.wrong).toBeLessThanOrEqual(0.06);
-    expect(all.wrong).toBeLessThanOrEqual(0.09);
-    expect(all.best).toBeGreaterThanOrEqual(0.88);
-    expect(offTopicUnclear).toBeGreaterThanOrEqual(0.3);
-    // Both judges together beat either alone.
-    expect(all.right).toBeGreaterThan(all.examplesOnly);
-    expect(all.right).toBeGreaterThan(all.modelOnly);
-    // The lines a player reported going down the wrong branch, each to its own.
+    // A third of the lines, spread evenly over every NPC, intent and writer: every line of both sets is
+    // measured by `npm run eval:routing` (docs/PERFORMANCE.md); the lines players reported are added whole.
     const reported: [string, string, string][] = [
       ["blacksmith", "Is the iron ore shipment still late?", "ask_ore"],
       ["innkeeper", "I want a room for the night.", "rent_room"],
       ["innkeeper", "Any news or rumours lately?", "hear_rumours"],
     ];
+    const slice = heldOutLines(SLICE_EVERY);
+    for (const [npc, line, intent] of reported) if (!slice.some((l) => l.line === line)) slice.push({ set: "reported", npc, intent, line } as never);
+    const rows = await routeLines(backend, slice);
+
+    const onTopic = rows.filter((r) => r.intent !== null && r.set !== "reported");
+    const first = routingStats(rows.filter((r) => r.set === "first"));
+    const second = routingStats(rows.filter((r) => r.set === "second"));
+    const all = routingStats(onTopic);
+    const offTopic = rows.filter((r) => r.set === "off-topic");
+    const offTopicUnclear = offTopic.filter((r) => r.event.intent === null).length / offTopic.length;
+    console.log(`[routing] ${formatStats("first writer", first)}\n[routing] ${formatStats("second writer", second)}\n[routing] ${formatStats("both sets", all)}`);
+    console.log(`[routing] off-topic, ${offTopic.length} lines: ${(offTopicUnclear * 100).toFixed(1)}% unclear (→ the node's fallback)`);
+    for (const r of rows.filter((r) => r.event.intent !== r.intent))
+      console.log(`  miss [${r.set}] ${r.npc}/${r.intent ?? "none"} → ${r.event.intent ?? `unclear (${r.event.best})`}: ${JSON.stringify(r.line)}`);
+    // The slice measured on lavapipe with the committed demo model (all lines: docs/PERFORMANCE.md): first writer
+    // 93.1% right, 1.4% wrong; second 85.9% right, 5.6% wrong; both 89.5% right (best intent 92.3%); off-topic
+    // 50% asked again; every intent ≥ 75% right. The bounds leave room for another CPU's rounding on close calls.
+    expect(all.right).toBeGreaterThanOrEqual(0.86);
+    expect(first.right).toBeGreaterThanOrEqual(0.88);
+    expect(second.right).toBeGreaterThanOrEqual(0.82);
+    expect(first.wrong).toBeLessThanOrEqual(0.05);
+    expect(all.wrong).toBeLessThanOrEqual(0.07);
+    expect(all.best).toBeGreaterThanOrEqual(0.88);
+    expect(offTopicUnclear).toBeGreaterThanOrEqual(0.3);
+    for (const [k, [ok, n]] of Object.entries(perIntent(onTopic))) expect(ok / n, k).toBeGreaterThanOrEqual(0.6);
+    // Both judges together beat either alone.
+    expect(all.right).toBeGreaterThan(all.examplesOnly);
+    expect(all.right).toBeGreaterThan(all.modelOnly);
+    // The lines a player reported going down the wrong branch, each to its own.
     for (const [npc, line, intent] of reported) expect(rows.find((r) => r.npc === npc && r.line === line)?.event.intent, line).toBe(intent);
-    for (const [k, [ok, n]] of Object.entries(perIntent)) expect(ok / n, k).toBeGreaterThanOrEqual(0.6);
-  }, 1_500_000);
+  }, 900_000);
 });

@@ -29,3 +29,10 @@ describe("Electron hand-over of the resolved model", () => {
     expect(() => parseResolvedModel(JSON.stringify({ path: "/m.gguf" }))).toThrow(/path, note and synthetic/);
   });
 });
+
+describe("Electron hand-over of the project folder", () => {
+  it("passes --project for a watched project folder, and nothing without one", () => {
+    expect(electronArgs(bundle, { gameDir: "/game", project: "/work/my-project" })).toContain("--project=/work/my-project");
+    expect(electronArgs(bundle, { gameDir: "/game" }).some((a) => a.startsWith("--project"))).toBe(false);
+  });
+});

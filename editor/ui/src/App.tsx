@@ -6,23 +6,36 @@
 import { useEffect } from "react";
 import { useStore } from "zustand";
 import { hasToken, watchDiskChanges } from "./api.js";
+import CharacterForm from "./CharacterForm.js";
+import { useCharacters } from "./character-store.js";
+import CharacterTopbar from "./CharacterTopbar.js";
 import DiskChangesBanner from "./DiskChangesBanner.js";
 import ErrorList from "./ErrorList.js";
 import GraphCanvas from "./GraphCanvas.js";
 import Inspector from "./Inspector.js";
+import ModelsButton from "./ModelsButton.js";
+import PlaytestButton from "./PlaytestButton.js";
+import PlaytestPanel from "./PlaytestPanel.js";
 import ProjectBrowser from "./ProjectBrowser.js";
 import SaveStatus from "./SaveStatus.js";
+import SearchPanel from "./SearchPanel.js";
+import ShortcutsHelp from "./ShortcutsHelp.js";
 import { useEditor } from "./store.js";
+import TopbarCommands from "./TopbarCommands.js";
+import UndoRedoButtons from "./UndoRedoButtons.js";
 import { useEditorShortcuts } from "./useEditorShortcuts.js";
 
 export default function App() {
   const project = useEditor((s) => s.project);
   const dirty = useEditor((s) => s.json !== s.savedJson);
+  // A character chosen in the browser takes the centre (its form) and the top bar's save status and undo.
+  const characterOpen = useCharacters((s) => s.open !== null);
   useEditorShortcuts();
 
   useEffect(() => {
     const { start, setDiskChanges, setConnection } = useEditor.getState();
     void start();
+    void useCharacters.getState().start();
     return watchDiskChanges(setDiskChanges, setConnection);
   }, []);
 
@@ -37,8 +50,17 @@ export default function App() {
           Parley editor{project && <span className="project-name"> — {project.name}</span>}
         </h1>
         <div className="topbar-tools">
-          <SaveStatus />
-          <UndoRedo />
+          {characterOpen ? (
+            <CharacterTopbar />
+          ) : (
+            <>
+              <SaveStatus />
+              <UndoRedo />
+            </>
+          )}
+          <PlaytestButton />
+          <ModelsButton />
+          <TopbarCommands />
         </div>
       </header>
       {!hasToken && (
@@ -50,11 +72,20 @@ export default function App() {
       <DiskChangesBanner />
       <main className="workspace">
         <ProjectBrowser />
-        <section className="canvas" aria-label="Graph canvas">
-          <GraphCanvas />
-        </section>
-        <Inspector />
+        {characterOpen ? (
+          <CharacterForm />
+        ) : (
+          <>
+            <section className="canvas" aria-label="Graph canvas">
+              <GraphCanvas />
+            </section>
+            <Inspector />
+          </>
+        )}
       </main>
+      <PlaytestPanel />
+      <SearchPanel />
+      <ShortcutsHelp />
     </div>
   );
 }
@@ -63,14 +94,5 @@ function UndoRedo() {
   const canUndo = useStore(useEditor.temporal, (s) => s.pastStates.length > 0);
   const canRedo = useStore(useEditor.temporal, (s) => s.futureStates.length > 0);
   const { undo, redo } = useEditor.getState();
-  return (
-    <div className="undo-redo">
-      <button type="button" onClick={undo} disabled={!canUndo} title="Undo the last edit or move (Ctrl+Z)">
-        Undo
-      </button>
-      <button type="button" onClick={redo} disabled={!canRedo} title="Redo (Ctrl+Shift+Z or Ctrl+Y)">
-        Redo
-      </button>
-    </div>
-  );
+  return <UndoRedoButtons canUndo={canUndo} canRedo={canRedo} undo={undo} redo={redo} undoTitle="Undo the last edit or move (Ctrl+Z)" />;
 }

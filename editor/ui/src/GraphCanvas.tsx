@@ -4,7 +4,8 @@
 // exit is connected by dragging from its handle to another node, a selected edge or node goes with
 // Delete, several are selected with Shift (click, or drag a box). Every change goes to the store as one
 // undoable edit of the graph's JSON; the canvas is redrawn from the store's JSON and layout, keeping
-// React Flow's selection and measurements. Only the nodes in view are rendered, so large graphs stay smooth.
+// React Flow's selection and measurements. Only the nodes in view are rendered, and zoomed far out they are
+// drawn without their text, so large graphs stay smooth (docs/PERFORMANCE.md, "Editor").
 
 import {
   applyEdgeChanges,
@@ -15,33 +16,41 @@ import {
   MarkerType,
   MiniMap,
   Panel,
+  Position,
   ReactFlow,
   ReactFlowProvider,
   useReactFlow,
+  useStore as useFlowStore,
   type Connection,
   type Edge,
   type EdgeChange,
-  type FitViewOptions,
   type NodeChange,
+  type NodeHandle,
   type NodeTypes,
   type OnDelete,
   type OnNodeDrag,
   type OnSelectionChangeFunc,
 } from "@xyflow/react";
 import { useCallback, useEffect, useMemo, useState, type DragEvent } from "react";
+import CanvasCommands from "./CanvasCommands.js";
+import CanvasToolbar from "./CanvasToolbar.js";
 import DialogueNode, { type DialogueFlowNode } from "./DialogueNode.js";
-import { HEADER_HEIGHT, NODE_WIDTH, nodeTypeInfo, type GraphModel, type NodeView } from "./graph-model.js";
+import { ENTRY_Y, exitY, HEADER_HEIGHT, NODE_WIDTH, nodeTypeInfo, type GraphModel, type NodeView } from "./graph-model.js";
 import type { Positions } from "./layout.js";
 import Palette, { droppedNodeType } from "./Palette.js";
 import ProblemsList from "./ProblemsList.js";
 import { useAnalysis, usePositions } from "./selectors.js";
 import { useEditor } from "./store.js";
+import { FAR_ZOOM, FIT_VIEW, MAX_ZOOM, MIN_ZOOM } from "./viewport.js";
+import "./far-view.css";
 
 const nodeTypes: NodeTypes = { dialogue: DialogueNode };
-/** Room at the top for the graph's summary panel; a small graph is shown at its real size, not blown up. */
-const FIT_VIEW: FitViewOptions = { padding: { top: "64px", right: "24px", bottom: "24px", left: "24px" }, maxZoom: 1 };
 const DELETE_KEYS = ["Delete", "Backspace"];
 const MULTI_SELECT_KEYS = ["Shift", "Control", "Meta"];
+// Props React Flow compares by identity: a new object or function on each render (each frame of a drag)
+// would redraw every edge and every minimap node.
+const DEFAULT_EDGE_OPTIONS = { markerEnd: { type: MarkerType.ArrowClosed, width: 18, height: 18 } };
+const minimapColor = (node: DialogueFlowNode): string => nodeTypeInfo(node.data.type).color;
 
 export default function GraphCanvas() {
   const graph = useEditor((s) => s.graph);
@@ -57,7 +66,7 @@ export default function GraphCanvas() {
       </div>
     );
   }
-  // A fresh canvas per graph: it fits the new graph in view, and its viewport is not carried over.
+  // A fresh canvas per graph: it opens the new graph in view (CanvasCommands), and its viewport is not carried over.
   return (
     <ReactFlowProvider key={graph.id}>
       <Palette />
@@ -74,15 +83,19 @@ function Canvas() {
   const selection = useEditor((s) => s.selection);
   const { moveNodes, connect, deleteElements, setSelection, addNode } = useEditor.getState();
   const { screenToFlowPosition } = useReactFlow();
+  // Far out the canvas is drawn without text (far-view.css) and the edges without labels, so that hundreds
+  // of nodes in view stay smooth to pan and drag. Closer in, only the nodes in view are rendered; far out
+  // nearly all are in view anyway, and keeping them all spares a pan the nodes coming and going at the edges.
+  const far = useFlowStore((s) => s.transform[2] < FAR_ZOOM);
 
   const selected = useMemo(() => new Set(selection), [selection]);
   const [nodes, setNodes] = useState<DialogueFlowNode[]>(() => flowNodes(model, positions, selected, []));
-  const [edges, setEdges] = useState<Edge[]>(() => flowEdges(model, selected, []));
+  const [edges, setEdges] = useState<Edge[]>(() => flowEdges(model, selected, [], far));
 
   // The store is the truth (an edit, an undo, a reload): bring the canvas there, keeping React Flow's
   // measurements and the edges' selection.
   useEffect(() => setNodes((current) => flowNodes(model, positions, selected, current)), [model, positions, selected]);
-  useEffect(() => setEdges((current) => flowEdges(model, selected, current)), [model, selected]);
+  useEffect(() => setEdges((current) => flowEdges(model, selected, current, far)), [model, selected, far]);
 
   // Removals go through onDelete (one undoable edit); React Flow keeps the rest (selection, drags).
   const onNodesChange = useCallback((changes: NodeChange<DialogueFlowNode>[]) => setNodes((current) => applyNodeChanges(changes.filter((c) => c.type !== "remove"), current)), []);
@@ -129,21 +142,23 @@ function Canvas() {
       onNodeDragStop={onNodeDragStop}
       onDragOver={onDragOver}
       onDrop={onDrop}
-      fitView
-      fitViewOptions={FIT_VIEW}
-      minZoom={0.1}
-      maxZoom={2}
-      onlyRenderVisibleElements
+      minZoom={MIN_ZOOM}
+      maxZoom={MAX_ZOOM}
+      onlyRenderVisibleElements={!far}
+      className={far ? "far" : undefined}
       deleteKeyCode={DELETE_KEYS}
       multiSelectionKeyCode={MULTI_SELECT_KEYS}
-      defaultEdgeOptions={{ markerEnd: { type: MarkerType.ArrowClosed, width: 18, height: 18 } }}
+      defaultEdgeOptions={DEFAULT_EDGE_OPTIONS}
     >
       <Background variant={BackgroundVariant.Dots} gap={20} size={1.2} />
-      <MiniMap pannable zoomable nodeColor={(n) => nodeTypeInfo((n as DialogueFlowNode).data.type).color} nodeBorderRadius={4} />
-      <Controls showInteractive={false} />
+      {/* Far out the canvas is the overview; a minimap of every node would only cost each frame of a pan. */}
+      {!far && <MiniMap<DialogueFlowNode> pannable zoomable nodeColor={minimapColor} nodeBorderRadius={4} />}
+      <Controls showInteractive={false} fitViewOptions={FIT_VIEW} />
       <Panel position="top-left">
         <ProblemsList />
       </Panel>
+      <CanvasToolbar />
+      <CanvasCommands />
     </ReactFlow>
   );
 }
@@ -157,16 +172,35 @@ function flowNodes(model: GraphModel, positions: Positions, selected: ReadonlySe
     const position = positions[view.id] ?? old?.position ?? { x: 0, y: 0 };
     const isSelected = selected.has(view.id);
     if (old && old.data === data && old.position.x === position.x && old.position.y === position.y && Boolean(old.selected) === isSelected) return old;
-    // The size is known from the content, so the canvas can cull and fit nodes before drawing them.
-    return { ...old, id: view.id, type: "dialogue", position, data, width: view.width, height: view.height, selected: isSelected };
+    // The size and the handles are known from the content, so the canvas can cull, fit and connect nodes
+    // before drawing them: only those in view are ever put on the page.
+    const handles = old && old.data === data ? old.handles : flowHandles(view);
+    // Given as measured too: React Flow counts a node never drawn (out of view) as initialised then, and fits it.
+    const size = { width: view.width, height: view.height };
+    return { ...old, id: view.id, type: "dialogue", position, data, ...size, measured: size, handles, selected: isSelected };
   });
+}
+
+/** A handle's box as DialogueNode.tsx and the style sheets draw it: 9 px, centred on the box's edge. */
+const HANDLE_SIZE = 9;
+
+function flowHandles(view: NodeView): NodeHandle[] {
+  const half = HANDLE_SIZE / 2;
+  // The entry sits on the inner side of the coloured left border (thicker on the start node).
+  const border = view.isStart ? 6 : 4;
+  return [
+    // The entry handle has no id: null, as React Flow reads it from the page (it finds the handle under the
+    // pointer by that id when a connection is dropped).
+    { id: null, type: "target", position: Position.Left, x: border - half, y: ENTRY_Y - half, width: HANDLE_SIZE, height: HANDLE_SIZE },
+    ...view.exits.map((exit, i): NodeHandle => ({ id: exit.handle, type: "source", position: Position.Right, x: view.width - half, y: exitY(view, i) - half, width: HANDLE_SIZE, height: HANDLE_SIZE })),
+  ];
 }
 
 function sameView(a: NodeView, b: NodeView): boolean {
   return a === b || JSON.stringify(a) === JSON.stringify(b);
 }
 
-function flowEdges(model: GraphModel, selected: ReadonlySet<string>, current: Edge[]): Edge[] {
+function flowEdges(model: GraphModel, selected: ReadonlySet<string>, current: Edge[], far: boolean): Edge[] {
   const wasSelected = new Set(current.filter((e) => e.selected).map((e) => e.id));
   return model.edges.map((edge) => {
     const active = selected.has(edge.source) || selected.has(edge.target);
@@ -175,7 +209,8 @@ function flowEdges(model: GraphModel, selected: ReadonlySet<string>, current: Ed
       source: edge.source,
       sourceHandle: edge.sourceHandle,
       target: edge.target,
-      label: edge.label || undefined,
+      // A label is measured when drawn (an SVG bounding box each): too small to read far out, it is left out.
+      label: (!far && edge.label) || undefined,
       className: active ? "active" : undefined,
       selected: wasSelected.has(edge.id),
       zIndex: active ? 1 : 0,

@@ -1,16 +1,22 @@
 /// <reference lib="dom" />
 // The left panel: the project's characters and dialogue graphs, each with a badge and the text of what is
-// wrong with it (the host validates every file with the plugin's own checks). Clicking a graph opens it;
+// wrong with it (the host validates every file with the plugin's own checks). Clicking a graph opens it,
+// clicking a character opens its form (CharacterForm.tsx; new characters and card imports below them);
 // "New graph" creates one for a character (a start line leading to an end node) and opens it.
 
 import { useState, type FormEvent } from "react";
 import type { DocumentSummary } from "./api.js";
+import CharacterBrowserTools from "./CharacterBrowserTools.js";
+import { useCharacters } from "./character-store.js";
 import { useEditor } from "./store.js";
 
 export default function ProjectBrowser() {
   const project = useEditor((s) => s.project);
   const selected = useEditor((s) => s.selectedGraph);
   const openGraph = useEditor((s) => s.openGraph);
+  const openCharacter = useCharacters((s) => s.openCharacter);
+  const closeCharacter = useCharacters((s) => s.close);
+  const character = useCharacters((s) => s.open?.id ?? null);
   if (!project) return <aside className="browser muted">Reading the project…</aside>;
 
   const documents = project.documents;
@@ -28,15 +34,16 @@ export default function ProjectBrowser() {
         </h2>
         <ul className="documents" data-testid="characters">
           {characters.map((doc) => (
-            <li key={doc.path} className="document character">
-              <div className="document-row">
+            <li key={doc.path} className={`document character ${doc.id === character ? "selected" : ""}`}>
+              <button type="button" className="document-row" onClick={() => void openCharacter(doc.id)} aria-current={doc.id === character ? "true" : undefined}>
                 <span className="document-id">{doc.id}</span>
                 <StatusBadge doc={doc} />
-              </div>
+              </button>
               <DocumentProblems doc={doc} />
             </li>
           ))}
         </ul>
+        <CharacterBrowserTools taken={characters.map((c) => c.id)} />
       </section>
       <section aria-labelledby="graphs-heading">
         <h2 id="graphs-heading">
@@ -46,8 +53,8 @@ export default function ProjectBrowser() {
           {graphs.map((doc) => {
             const layout = layoutOf(doc);
             return (
-              <li key={doc.path} className={`document graph ${doc.id === selected ? "selected" : ""}`}>
-                <button type="button" className="document-row" onClick={() => void openGraph(doc.id)} aria-current={doc.id === selected ? "true" : undefined}>
+              <li key={doc.path} className={`document graph ${doc.id === selected && !character ? "selected" : ""}`}>
+                <button type="button" className="document-row" onClick={() => void closeCharacter().then((left) => (left ? openGraph(doc.id) : undefined))} aria-current={doc.id === selected && !character ? "true" : undefined}>
                   <span className="document-id">{doc.id}</span>
                   <StatusBadge doc={doc} />
                 </button>

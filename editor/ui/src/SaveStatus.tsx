@@ -25,7 +25,11 @@ export function useSaveStatus(): { kind: SaveStatusKind; text: string } | null {
 }
 
 export default function SaveStatus() {
-  const status = useSaveStatus();
+  return <SaveStatusBadge status={useSaveStatus()} />;
+}
+
+/** A save status as the top bar shows it (the character form passes its own). */
+export function SaveStatusBadge({ status }: { status: { kind: SaveStatusKind; text: string } | null }) {
   const dirty = status !== null && status.kind !== "saved";
   // Leaving the page with edits not on disk asks first.
   useEffect(() => {

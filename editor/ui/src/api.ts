@@ -6,6 +6,7 @@
 
 import type { DiskChange, DocumentKind, DocumentProblem, ProjectManifest } from "../../project/index.js";
 import type { ValidationIssue } from "../../../plugin/errors.js";
+import type { SearchResult } from "../../project/search.js";
 
 export type { DiskChange, DocumentKind, DocumentProblem, ValidationIssue };
 
@@ -61,7 +62,7 @@ const token = new URLSearchParams(location.search).get("token") ?? "";
 /** Whether the page was opened with a token at all (the URL `npm run editor` prints has one). */
 export const hasToken = token !== "";
 
-async function request<T>(method: "GET" | "POST", path: string, body?: object): Promise<T> {
+export async function request<T>(method: "GET" | "POST", path: string, body?: object): Promise<T> {
   const url = new URL(path, location.origin);
   const init: RequestInit = { method };
   if (method === "GET") url.searchParams.set("token", token);
@@ -97,6 +98,8 @@ async function request<T>(method: "GET" | "POST", path: string, body?: object): 
 export const api = {
   project: () => request<ProjectListing>("GET", "/api/project"),
   file: (path: string) => request<DocumentView>("GET", `/api/file?path=${encodeURIComponent(path)}`),
+  /** Every character and graph field that holds all the query's words (editor/host/search-routes.ts). */
+  search: (query: string, limit?: number) => request<SearchResult>("GET", `/api/search?q=${encodeURIComponent(query)}${limit === undefined ? "" : `&limit=${limit}`}`),
   /**
    * Writes a project file (validated by the host: 400 INVALID_DOCUMENT with the issues, nothing written)
    * if it still has `expectedHash` on disk (null: a new file); 409 EXTERNAL_CHANGE otherwise.

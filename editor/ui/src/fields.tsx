@@ -23,11 +23,13 @@ interface DraftProps {
   "aria-label"?: string;
   id?: string;
   className?: string;
+  /** Ends the field's typing burst when it loses focus; default: the graph store's (the character form passes its own). */
+  onBlur?: () => void;
 }
 
 export function DraftInput({ value, onChange, parse = (t) => t, format = formatText, multiline, rows = 2, ...rest }: DraftProps) {
   const [draft, setDraft] = useState(() => format(value));
-  const endBurst = useEditor((s) => s.endBurst);
+  const graphEndBurst = useEditor((s) => s.endBurst);
   useEffect(() => {
     // parse and format are fixed per field: only a new value matters here.
     setDraft((current) => (sameJson(parse(current), value) ? current : format(value)));
@@ -36,8 +38,8 @@ export function DraftInput({ value, onChange, parse = (t) => t, format = formatT
     setDraft(text);
     onChange(parse(text));
   };
-  const { invalid, className, ...attributes } = rest;
-  const common = { ...attributes, value: draft, onBlur: endBurst, className: `${className ?? ""} ${invalid ? "invalid" : ""}`.trim() || undefined, spellCheck: multiline };
+  const { invalid, className, onBlur, ...attributes } = rest;
+  const common = { ...attributes, value: draft, onBlur: onBlur ?? graphEndBurst, className: `${className ?? ""} ${invalid ? "invalid" : ""}`.trim() || undefined, spellCheck: multiline };
   return multiline ? <textarea {...common} rows={rows} onChange={(e) => change(e.target.value)} /> : <input type="text" {...common} onChange={(e) => change(e.target.value)} />;
 }
 

@@ -20,7 +20,8 @@ export interface Position {
 export type Positions = Record<string, Position>;
 
 const ELK = ElkModule.default;
-const elk = new ELK();
+/** Made on first use: starting ELK costs about a tenth of a second, and a graph whose nodes all have a place never needs it. */
+let elk: InstanceType<typeof ELK> | undefined;
 
 const LAYOUT_OPTIONS: Record<string, string> = {
   "elk.algorithm": "layered",
@@ -53,6 +54,7 @@ export async function layoutGraph(model: GraphModel, stored: Positions): Promise
   const missing = model.nodes.filter((node) => !Object.hasOwn(stored, node.id));
   if (missing.length > 0) {
     // The whole graph is laid out, so the new nodes land where they belong among the others.
+    elk ??= new ELK();
     let laidOut = await elk.layout(elkGraph(model, {}));
     const width = laidOut.width ?? 0;
     if (width > WRAP_WIDTH && width / Math.max(1, laidOut.height ?? 0) > WRAP_ASPECT) laidOut = await elk.layout(elkGraph(model, WRAPPING_OPTIONS));

@@ -17,7 +17,8 @@ import { parseArgs } from "node:util";
 import type { ResolvedModel } from "../../../runtime/models/index.js";
 import type { HostEvent, HostInfo, NpcId } from "../protocol.js";
 import { VILLAGE_NPCS } from "../protocol.js";
-import type { ElectronMain, IpcMainInvokeEvent } from "./electron.js";
+import type { ElectronMain } from "../../../runtime/host/electron/electron-api.js";
+import { checkIpcSender, hardenWebContents, secureWebPreferences } from "../../../runtime/host/electron/hardening.js";
 import { CHANNELS } from "./preload.js";
 
 /** What the main process needs from the host (VillageService has it): the GameHost calls and dispose(). */
@@ -108,10 +109,6 @@ export function gameFile(gameDir: string, url: string): string | null {
  * loading (the model): calls wait for it, so the window can show the game's loading screen meanwhile.
  */
 export function registerIpc(electron: Pick<ElectronMain, "ipcMain">, hostReady: VillageHost | Promise<VillageHost>): () => void {
-  const fromGame = (event: IpcMainInvokeEvent): void => {
-    const url = event.senderFrame?.url ?? "";
-    if (!url.startsWith(`${ORIGIN}/`)) fail(`IPC from an unexpected page: ${url || "(no frame)"}`);
-  };
   const handlers: Record<string, (host: VillageHost, ...args: unknown[]) => unknown> = {
     [CHANNELS.info]: (host) => host.info(),
     [CHANNELS.start]: (host, npc) => host.start(validNpc(npc)),
@@ -122,7 +119,7 @@ export function registerIpc(electron: Pick<ElectronMain, "ipcMain">, hostReady: 
   };
   for (const [channel, handler] of Object.entries(handlers)) {
     electron.ipcMain.handle(channel, async (event, ...args) => {
-      fromGame(event);
+      checkIpcSender(event, ORIGIN);
       return (await handler(await hostReady, ...args)) ?? null;
     });
   }
@@ -154,13 +151,10 @@ export async function runShell(electron: ElectronMain, options: ShellOptions): P
     height: 800,
     title: "Parley — Village",
     backgroundColor: "#8fb8d8",
-    webPreferences: { preload: options.preload, contextIsolation: true, sandbox: true, nodeIntegration: false },
+    webPreferences: secureWebPreferences(options.preload),
   });
-  // The game never opens windows or navigates away.
-  win.webContents.setWindowOpenHandler(() => ({ action: "deny" }));
-  win.webContents.on("will-navigate", (event, url) => {
-    if (!url.startsWith(`${ORIGIN}/`)) event.preventDefault();
-  });
+  // The game never opens windows or navigates away (the shells' shared rules: runtime/host/electron/hardening.ts).
+  hardenWebContents(win.webContents, ORIGIN);
 
   // The model loads while the window shows the game's loading screen. Host events (streamed tokens
   // included) are forwarded from before the first IPC call can reach the host.
@@ -204,6 +198,7 @@ if (process.versions.electron !== undefined) {
       seed: { type: "string" },
       save: { type: "string" },
       "new-game": { type: "boolean" },
+      project: { type: "string" },
     },
     strict: false,
     allowPositionals: true,
@@ -215,6 +210,8 @@ if (process.versions.electron !== undefined) {
   const seed = typeof values.seed === "string" ? Number(values.seed) : undefined;
   const saveFile = typeof values.save === "string" ? values.save : undefined;
   const newGame = values["new-game"] === true;
+  // `--project=DIR`: the NPCs from that folder, watched (village-project.ts).
+  const project = typeof values.project === "string" ? resolve(values.project) : undefined;
   prepare(electron);
   if (gameDir === undefined || preload === undefined) {
     console.error("parley village (electron): --game-dir=DIR and --preload=FILE are required (launch.ts passes them)");
@@ -225,7 +222,7 @@ if (process.versions.electron !== undefined) {
       preload,
       createHost: async () => {
         const { VillageService } = await import("../host/village-service.js");
-        return VillageService.create({ model, resolved, seed, saveFile, newGame });
+        return VillageService.create({ model, resolved, seed, saveFile, newGame, ...(project !== undefined ? { dataDir: project, live: true } : {}) });
       },
     }).catch((error: unknown) => {
       console.error("parley village (electron):", error);

@@ -4,7 +4,7 @@
 // `require("electron")`).
 
 import type { GameHost, HostEvent, HostInfo, NpcId } from "../protocol.js";
-import type { ElectronPreload, IpcRenderer, IpcRendererEvent } from "./electron.js";
+import type { ElectronPreload, IpcRenderer, IpcRendererEvent } from "../../../runtime/host/electron/electron-api.js";
 
 /** Channels between preload and main (main.ts handles the `parley:<method>` ones). */
 export const CHANNELS = {

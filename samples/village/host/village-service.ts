@@ -9,8 +9,7 @@
 // One conversation runs at a time (starting another cancels it). Ambient barks are rate-limited: one at a
 // time across the village, at most once per 20 s per NPC, never while a conversation runs.
 
-import { readFileSync } from "node:fs";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { fileURLToPath } from "node:url";
 import { InvalidArgumentError } from "../../../runtime/errors.js";
 import type { ResolvedModel } from "../../../runtime/models/index.js";
 import { Runtime } from "../../../runtime/runtime.js";
@@ -22,8 +21,6 @@ import {
   GameSave,
   LocalBackend,
   barkLines,
-  parseCharacter,
-  parseDialogueGraph,
   tokensPerSecond,
   type Character,
   type DialogueBackend,
@@ -33,6 +30,7 @@ import {
 } from "../../../plugin/index.js";
 import { MAX_INPUT_CHARS, VILLAGE_NPCS, type HostEvent, type HostInfo, type NpcId, type NpcInfo } from "../protocol.js";
 import { resolveVillageModel } from "./model-resolution.js";
+import { VillageProject } from "./village-project.js";
 
 export interface VillageServiceOptions {
   /** `--model FILE` (see resolveVillageModel). */
@@ -49,6 +47,13 @@ export interface VillageServiceOptions {
   noModel?: boolean;
   /** Folder holding characters/ and dialogue/ (default: samples/village). */
   dataDir?: URL | string;
+  /**
+   * Watch dataDir and take a changed character or graph at the next conversation (`npm start -- --project
+   * DIR`); an invalid file keeps the last good version and logs a warning (see village-project.ts).
+   */
+  live?: boolean;
+  /** Where live reloading logs (default console.warn). */
+  log?: (line: string) => void;
   /** Seconds before the same NPC may bark again (default 20). */
   barkCooldown?: number;
   /** Seconds a generated bark may take before an authored line replaces it (default 8). */
@@ -70,6 +75,7 @@ export type BarkResult = "started" | "busy" | "cooldown" | "conversation";
 
 interface Npc {
   info: NpcInfo;
+  /** The character and graph as they are now (a live project changes them between conversations). */
   character: Character;
   graph: DialogueGraph;
 }
@@ -94,7 +100,7 @@ export class VillageService {
   readonly backend: DialogueBackend;
   readonly synthetic: boolean;
   readonly #runtime: Runtime | undefined;
-  readonly #npcs: Map<NpcId, Npc>;
+  readonly #data: VillageProject;
   readonly #listeners = new Set<(event: HostEvent) => void>();
   readonly #seed: number | undefined;
   readonly #now: () => number;
@@ -119,7 +125,7 @@ export class VillageService {
     modelNote: string;
     device: string;
     synthetic: boolean;
-    npcs: Map<NpcId, Npc>;
+    data: VillageProject;
     options: VillageServiceOptions;
   }) {
     this.#save = init.save;
@@ -129,7 +135,7 @@ export class VillageService {
     this.modelNote = init.modelNote;
     this.device = init.device;
     this.synthetic = init.synthetic;
-    this.#npcs = init.npcs;
+    this.#data = init.data;
     const o = init.options;
     this.#seed = o.seed;
     this.#now = o.now ?? Date.now;
@@ -148,7 +154,8 @@ export class VillageService {
     if (options.seed !== undefined && !Number.isSafeInteger(options.seed)) {
       throw new InvalidArgumentError(`seed must be an integer, got ${options.seed}`);
     }
-    const npcs = loadNpcs(options.dataDir ?? new URL("../", import.meta.url));
+    const dataDir = options.dataDir ?? new URL("../", import.meta.url);
+    const data = await VillageProject.open(typeof dataDir === "string" ? dataDir : fileURLToPath(dataDir), VILLAGE_NPCS.map((n) => n.id), { live: options.live, log: options.log });
     // A corrupt save is an error the player must see, not a silent new game that overwrites it.
     const save = options.saveFile && !options.newGame ? await GameSave.load(options.saveFile) : new GameSave();
     let runtime: Runtime | undefined;
@@ -179,7 +186,7 @@ export class VillageService {
         synthetic = false;
       }
     }
-    return new VillageService({ save, runtime, backend, modelNote, device, synthetic, npcs, options });
+    return new VillageService({ save, runtime, backend, modelNote, device, synthetic, data, options });
   }
 
   info(): HostInfo {
@@ -187,13 +194,13 @@ export class VillageService {
       modelNote: this.modelNote,
       device: this.device,
       canGenerate: this.backend.canGenerate,
-      npcs: [...this.#npcs.values()].map((n) => ({ ...n.info, position: [...n.info.position], name: n.character.name })),
+      npcs: VILLAGE_NPCS.map((info) => ({ ...info, position: [...info.position], name: this.#data.get(info.id).character.name })),
     };
   }
 
   /** The NPC ids, in village order. */
   get npcIds(): NpcId[] {
-    return [...this.#npcs.keys()];
+    return VILLAGE_NPCS.map((n) => n.id);
   }
 
   /** The NPC of the running conversation, if any. */
@@ -224,12 +231,15 @@ export class VillageService {
    */
   async start(npc: NpcId): Promise<void> {
     this.#live();
-    const target = this.#npc(npc);
+    this.#npc(npc);
     return this.#serial(async () => {
       this.#live();
       await this.#stopConversation();
       await this.#stopBark();
+      // A live project's files as saved now: this conversation keeps them even if they change meanwhile.
+      await this.#data.refresh();
       this.#live();
+      const target = this.#npc(npc);
       const seed = this.#seed === undefined ? undefined : this.#seed + this.#conversationCount;
       this.#conversationCount++;
       const runner = new DialogueRunner({
@@ -319,6 +329,7 @@ export class VillageService {
     // A generation that ignores its abort must not hold shutdown forever.
     await Promise.race([settle, new Promise((r) => setTimeout(r, 5000).unref())]);
     await this.#writeSave();
+    this.#data.close();
     this.#listeners.clear();
     if (this.backend instanceof LocalBackend) this.backend.dispose();
     this.#runtime?.dispose();
@@ -348,9 +359,9 @@ export class VillageService {
   }
 
   #npc(npc: NpcId): Npc {
-    const found = typeof npc === "string" ? this.#npcs.get(npc) : undefined;
-    if (!found) throw new InvalidArgumentError(`unknown NPC ${JSON.stringify(npc)}; the village has ${[...this.#npcs.keys()].join(", ")}`);
-    return found;
+    const info = typeof npc === "string" ? VILLAGE_NPCS.find((n) => n.id === npc) : undefined;
+    if (!info) throw new InvalidArgumentError(`unknown NPC ${JSON.stringify(npc)}; the village has ${VILLAGE_NPCS.map((n) => n.id).join(", ")}`);
+    return { info, ...this.#data.get(info.id) };
   }
 
   #waitingRunner(what: string): DialogueRunner {
@@ -443,28 +454,6 @@ function timeOfDay(date: Date): string {
   if (h < 17) return "afternoon";
   if (h < 21) return "evening";
   return "night";
-}
-
-function loadNpcs(dataDir: URL | string): Map<NpcId, Npc> {
-  const base = typeof dataDir === "string" ? pathToFileURL(dataDir.endsWith("/") ? dataDir : dataDir + "/") : dataDir;
-  const read = (rel: string): unknown => {
-    const url = new URL(rel, base);
-    try {
-      return JSON.parse(readFileSync(url, "utf8"));
-    } catch (error) {
-      throw new InvalidArgumentError(`cannot read ${fileURLToPath(url)}: ${error instanceof Error ? error.message : String(error)}`);
-    }
-  };
-  const npcs = new Map<NpcId, Npc>();
-  for (const info of VILLAGE_NPCS) {
-    const character = parseCharacter(read(`characters/${info.id}.json`));
-    const graph = parseDialogueGraph(read(`dialogue/${info.id}.json`));
-    if (graph.character !== character.id) {
-      throw new InvalidArgumentError(`dialogue/${info.id}.json is for character "${graph.character}", not "${character.id}"`);
-    }
-    npcs.set(info.id, { info, character, graph });
-  }
-  return npcs;
 }
 
 /**

@@ -1,7 +1,7 @@
-// The few Electron APIs the village shell uses, declared locally: Electron is an optional dependency whose
-// binary download needs network access, so its own typings may be absent. This is a module of interfaces
-// (not `declare module "electron"`), so it never clashes with Electron's typings when they are installed;
-// main.ts and preload.ts get the real objects from `require("electron")` and type them with these.
+// The few Electron APIs Parley's shells use (the village's and the editor's), declared here: Electron is an
+// optional dependency whose binary download needs network access, so its own typings may be absent. This is
+// a module of interfaces (not `declare module "electron"`), so it never clashes with Electron's typings when
+// they are installed; the shells get the real objects from `require("electron")` and type them with these.
 
 // ---- main process ----
 
@@ -21,6 +21,8 @@ export interface WebPreferences {
   sandbox?: boolean;
   nodeIntegration?: boolean;
   webSecurity?: boolean;
+  webviewTag?: boolean;
+  allowRunningInsecureContent?: boolean;
 }
 
 export interface BrowserWindowOptions {
@@ -32,11 +34,17 @@ export interface BrowserWindowOptions {
   webPreferences?: WebPreferences;
 }
 
+/** A navigation Electron asks about: prevented, it does not happen. */
+export interface NavigationEvent {
+  preventDefault(): void;
+}
+
 export interface WebContents {
   send(channel: string, ...args: unknown[]): void;
   isDestroyed(): boolean;
   setWindowOpenHandler(handler: (details: { url: string }) => { action: "deny" } | { action: "allow" }): void;
-  on(event: "will-navigate", listener: (event: { preventDefault(): void }, url: string) => void): void;
+  on(event: "will-navigate" | "will-redirect", listener: (event: NavigationEvent, url: string) => void): void;
+  on(event: "will-attach-webview", listener: (event: NavigationEvent) => void): void;
 }
 
 export interface BrowserWindow {
@@ -72,6 +80,19 @@ export interface Net {
   fetch(url: string): Promise<Response>;
 }
 
+/** Response headers as Electron's webRequest passes them: each name with its list of values. */
+export type ResponseHeaders = Record<string, string[] | string>;
+
+export interface WebRequest {
+  onBeforeRequest(filter: { urls: string[] }, listener: (details: { url: string }, callback: (response: { cancel?: boolean }) => void) => void): void;
+  onHeadersReceived(listener: (details: { url: string; responseHeaders?: ResponseHeaders }, callback: (response: { responseHeaders?: ResponseHeaders }) => void) => void): void;
+}
+
+export interface Session {
+  readonly webRequest: WebRequest;
+  setPermissionRequestHandler(handler: (webContents: unknown, permission: string, callback: (granted: boolean) => void) => void): void;
+}
+
 /** `require("electron")` in the main process. */
 export interface ElectronMain {
   app: App;
@@ -79,6 +100,11 @@ export interface ElectronMain {
   ipcMain: IpcMain;
   protocol: Protocol;
   net: Net;
+}
+
+/** What the editor's shell needs besides ElectronMain's window and app: the default session. */
+export interface ElectronSessionApi {
+  session: { readonly defaultSession: Session };
 }
 
 // ---- preload (sandboxed renderer) ----
