@@ -27,7 +27,10 @@ import { useEditorShortcuts } from "./useEditorShortcuts.js";
 
 export default function App() {
   const project = useEditor((s) => s.project);
-  const dirty = useEditor((s) => s.json !== s.savedJson);
+  // The title's ● marks unsaved edits in the open graph or character.
+  const graphDirty = useEditor((s) => s.json !== s.savedJson);
+  const characterDirty = useCharacters((s) => s.json !== s.savedJson);
+  const dirty = graphDirty || characterDirty;
   // A character chosen in the browser takes the centre (its form) and the top bar's save status and undo.
   const characterOpen = useCharacters((s) => s.open !== null);
   useEditorShortcuts();

@@ -2,11 +2,13 @@
 // The left panel: the project's characters and dialogue graphs, each with a badge and the text of what is
 // wrong with it (the host validates every file with the plugin's own checks). Clicking a graph opens it,
 // clicking a character opens its form (CharacterForm.tsx; new characters and card imports below them);
-// "New graph" creates one for a character (a start line leading to an end node) and opens it.
+// "New graph" creates one for a character (a start line leading to an end node) and opens it. The open
+// document has Rename, Duplicate and Delete under its row (DocumentActions.tsx).
 
 import { useState, type FormEvent } from "react";
 import type { DocumentSummary } from "./api.js";
 import CharacterBrowserTools from "./CharacterBrowserTools.js";
+import DocumentActions from "./DocumentActions.js";
 import { useCharacters } from "./character-store.js";
 import { useEditor } from "./store.js";
 
@@ -40,6 +42,7 @@ export default function ProjectBrowser() {
                 <StatusBadge doc={doc} />
               </button>
               <DocumentProblems doc={doc} />
+              {doc.id === character && <DocumentActions doc={doc} />}
             </li>
           ))}
         </ul>
@@ -60,6 +63,7 @@ export default function ProjectBrowser() {
                 </button>
                 <DocumentProblems doc={doc} />
                 {layout?.problem && <DocumentProblems doc={layout} label={layout.path} />}
+                {doc.id === selected && !character && <DocumentActions doc={doc} />}
               </li>
             );
           })}
