@@ -9,13 +9,15 @@ export type { DialogueBackend, GenerateRequest, ChooseRequest, ChooseResult } fr
 export { LocalBackend, FallbackBackend, NoModelError, type LocalBackendOptions } from "./local-backend.js";
 export { parseCharacter, serializeCharacter } from "./character/validate.js";
 export { characterFromCardV2, characterToCardV2, type CardV2 } from "./character/card-v2.js";
-export { exportCardJson, exportCardPng, importCardFile, MAX_CARD_FILE_BYTES, readCardFile, type CardFileSource } from "./character/card-file.js";
+export { characterToCardV3, type CardV3 } from "./character/card-v3.js";
+export { exportCardJson, exportCardPng, importCardFile, MAX_CARD_FILE_BYTES, readCardFile, type CardExportSpec, type CardFileSource } from "./character/card-file.js";
 export { CardFileError, type CardFileProblem } from "./character/card-errors.js";
 export { parseDialogueGraph, checkDialogueGraph, serializeDialogueGraph } from "./dialogue/validate.js";
 export { compileCondition, compileEffect, compileExpression, type EvaluationContext } from "./dialogue/expression/index.js";
 export { barkLines, type BarkLineOptions } from "./dialogue/bark-lines.js";
 export { DialogueRunner, type DialogueRunnerOptions, type Transcript, type TranscriptInput, type RunnerStatus } from "./dialogue/runner.js";
 export { buildPrompt, buildPersonaPrefix, PromptBudgetError } from "./prompt/prompt-builder.js";
+export { resolveMacros, resolveCharacterMacros, DEFAULT_PLAYER_NAME, type MacroNames } from "./prompt/macros.js";
 export { sanitizeUntrusted } from "./prompt/sanitize.js";
 export { NpcMemory, MemoryFormatError } from "./memory/memory.js";
 export { GameSave, SaveFormatError, SAVE_SCHEMA, isSharedVariable, type SaveDocument } from "./save/game-save.js";

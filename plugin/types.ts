@@ -16,6 +16,8 @@ export interface Character {
   role: string;
   /** Who they are, in prose (third person). */
   description: string;
+  /** The situation the conversation happens in (a card's `scenario`); "" for none. */
+  scenario: string;
   /** Personality traits: "gruff", "kind to children". */
   personality: string[];
   speakingStyle: SpeakingStyle;
@@ -27,8 +29,14 @@ export interface Character {
   relationships: Relationship[];
   /** The first line when the player starts talking. */
   greeting: string;
+  /** Other first lines; the runner picks among `greeting` and these by the conversation's seed. */
+  alternateGreetings: string[];
   /** Example exchanges that show the voice. */
   examples: ExampleExchange[];
+  /** The persona's own instructions (a card's `system_prompt`); placed below Parley's rules, never above. */
+  systemPrompt: string;
+  /** Instructions placed after the conversation history (a card's `post_history_instructions`). */
+  postHistoryInstructions: string;
   /** Current mood, a word or short phrase; games change it at run time. */
   mood: string;
   /** Authored lines used when no model is loaded or generation fails, so a bubble is never empty. */

@@ -1,20 +1,22 @@
 // The editor host's character card and token routes, added to editorRoutes (editor-api.ts):
 //
 //   POST /api/import-card {data, id?}             → {document, source}
-//        `data` is the card file's bytes in base64 (JSON or PNG; the page reads a picked file); the card
+//        `data` is the card file's bytes in base64 (JSON, PNG or CHARX; the page reads a picked file); the card
 //        becomes characters/ID.json, ID being `id`, else the card's own (its Parley id, or one made from its
 //        name) made unique with -2, -3… Nothing is written when the card is not a valid character.
-//   POST /api/export-card {id, format: "json" | "png"} → {fileName, mimeType, data}   (data in base64)
-//        the saved character as a Card V2 file, to download.
+//   POST /api/export-card {id, format: "json" | "png", spec?: "v2" | "v3"} → {fileName, mimeType, data}
+//        the saved character as a card file to download (data in base64): JSON is Card V2 unless spec is
+//        "v3"; a PNG carries the V2 card in `chara` and, unless spec is "v2", the V3 card in `ccv3`.
 //   POST /api/character-tokens {character}        → {tokenizer, fields, persona, contextSize}
 //        token counts of a character as the form holds it (character-tokens.ts).
 //
-// Errors: 413 TOO_LARGE for a card file over the limit; 400 NOT_A_CARD_FILE, CORRUPT_PNG, NO_CARD_CHUNK,
-// BAD_BASE64, BAD_JSON (the file holds no readable card), INVALID_DOCUMENT {issues} (a card that does not
-// make a valid character); 409 CHARACTER_EXISTS when a given id is taken.
+// Errors: 413 TOO_LARGE for a card file (or a CHARX's card.json) over the limit; 400 NOT_A_CARD_FILE,
+// CORRUPT_PNG, NO_CARD_CHUNK, BAD_BASE64, BAD_JSON, CORRUPT_ZIP, NO_CARD_JSON (the file holds no readable
+// card), INVALID_CARD {issues} (a card that does not make a valid character, each issue named by its path
+// in the card); 409 CHARACTER_EXISTS when a given id is taken.
 
 import { CardFileError } from "../../plugin/character/card-errors.js";
-import { cardFileName, exportCardJson, exportCardPng, importCardFile, MAX_CARD_FILE_BYTES } from "../../plugin/character/card-file.js";
+import { cardFileName, exportCardJson, exportCardPng, importCardFile, MAX_CARD_FILE_BYTES, type CardExportSpec } from "../../plugin/character/card-file.js";
 import { CHARACTER_ID_PATTERN, serializeCharacter } from "../../plugin/character/validate.js";
 import type { Character } from "../../plugin/types.js";
 import { HttpError, type Routes } from "../../runtime/host/loopback-server.js";
@@ -56,10 +58,13 @@ export function characterRoutes(project: ProjectFolder, options: { wrote(): void
       const id = ctx.field("id", "string");
       const format = ctx.field("format", "string");
       if (format !== "json" && format !== "png") throw new HttpError(400, "INVALID_ARGUMENT", `"format" must be "json" or "png", got ${JSON.stringify(format)}`);
+      const spec = ctx.optionalField("spec", "string");
+      if (spec !== undefined && spec !== "v2" && spec !== "v3") throw new HttpError(400, "INVALID_ARGUMENT", `"spec" must be "v2" or "v3", got ${JSON.stringify(spec)}`);
       const doc = CHARACTER_ID_PATTERN.test(id) ? (project.document(pathOf(id)) as CharacterDocument | undefined) : undefined;
       if (!doc) throw new HttpError(404, "NOT_FOUND", `there is no character "${id}"`);
       if (!doc.value) throw new HttpError(400, "INVALID_DOCUMENT", `${doc.path} has problems; fix them before exporting it as a card`, { issues: doc.problem?.issues ?? [] });
-      const bytes = format === "json" ? Buffer.from(exportCardJson(doc.value), "utf8") : Buffer.from(exportCardPng(doc.value));
+      const options: { spec?: CardExportSpec } = spec === "v2" || spec === "v3" ? { spec } : {};
+      const bytes = format === "json" ? Buffer.from(exportCardJson(doc.value, options), "utf8") : Buffer.from(exportCardPng(doc.value, options));
       return { fileName: cardFileName(doc.value, format), mimeType: format === "json" ? "application/json" : "image/png", data: bytes.toString("base64") };
     },
 
@@ -80,5 +85,5 @@ function freeId(id: string, taken: (id: string) => boolean): string {
 /** A card file's problem as the HTTP error the page shows (its code is the problem's). */
 function cardError(error: unknown): unknown {
   if (!(error instanceof CardFileError)) return error;
-  return new HttpError(error.problem === "TOO_LARGE" ? 413 : 400, error.problem, error.message);
+  return new HttpError(error.problem === "TOO_LARGE" ? 413 : 400, error.problem, error.message, error.issues.length > 0 ? { issues: error.issues } : undefined);
 }

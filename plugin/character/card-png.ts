@@ -96,16 +96,22 @@ export function cardTextsFromPng(bytes: Uint8Array): PngCardText[] {
   return texts;
 }
 
+/** A card to write into a PNG: the chunk's keyword and the card's JSON text. */
+export interface PngCardChunk {
+  keyword: typeof CHARA_KEYWORD | typeof CCV3_KEYWORD;
+  json: string;
+}
+
 /**
- * `image` with `cardJson` in a `chara` tEXt chunk (base64 of its UTF-8), placed just before IEND where
- * SillyTavern puts it. Card chunks the image already had (`chara`, `ccv3`) are removed, so the result
- * carries exactly one card.
+ * `image` with each card in its own tEXt chunk (base64 of the JSON's UTF-8), in the order given, just
+ * before IEND where SillyTavern puts them. Card chunks the image already had (`chara`, `ccv3`) are
+ * removed, so the result carries exactly these cards.
  */
-export function pngWithCard(image: Uint8Array, cardJson: string): Uint8Array {
+export function pngWithCards(image: Uint8Array, cards: readonly PngCardChunk[]): Uint8Array {
   if (!isPng(image)) throw new CardFileError("NOT_A_CARD_FILE", "the portrait is not a PNG image");
   const chunks = readPngChunks(image).filter((chunk) => !isCardChunk(chunk));
-  const base64 = Buffer.from(cardJson, "utf8").toString("base64");
-  chunks.splice(chunks.length - 1, 0, encodeText(CHARA_KEYWORD, base64));
+  const texts = cards.map((card) => encodeText(card.keyword, Buffer.from(card.json, "utf8").toString("base64")));
+  chunks.splice(chunks.length - 1, 0, ...texts);
   return encodeChunks(chunks);
 }
 

@@ -2,8 +2,9 @@
 // the wild are looser than the spec, and a writer's card should import rather than be refused over a
 // missing version string:
 //   - V2 (`spec: "chara_card_v2"`) with or without `spec_version` (many tools omit it);
-//   - V3 (`spec: "chara_card_v3"`): its data is V2's plus fields V2 lacks (assets, nickname,
-//     group_only_greetings, source, creation dates…), which card-v2.ts keeps verbatim as unknown data fields;
+//   - V3 (`spec: "chara_card_v3"`, any spec_version): its data is V2's plus fields V2 lacks (assets,
+//     nickname, group_only_greetings, source, creation dates…), which card-v2.ts keeps verbatim, less
+//     the values V3 export writes by default;
 //   - an object with `data` but no `spec`: read as V2;
 //   - V1 (flat: `name`, `description`, `first_mes`… at the top, no `data`; some tools add a V2 or V3 `spec`
 //     to such a card all the same): wrapped as V2 data;
@@ -11,14 +12,13 @@
 //     as the card's `character_book` when the card has none, so its entries become knowledge.
 
 import { isJsonObject, type JsonObject } from "../errors.js";
-import { CARD_V2_SPEC, CARD_V2_VERSION } from "./card-v2.js";
+import { CARD_V2_SPEC, CARD_V2_VERSION, V1_FIELDS as V1_FIELD_NAMES } from "./card-v2.js";
 
 export const CARD_V3_SPEC = "chara_card_v3";
 
 export type CardSpec = "v1" | "v2" | "v3";
 
-/** Fields a V1 card has at its top level (the V2 spec's data fields minus those V2 added). */
-const V1_FIELDS = ["name", "description", "personality", "scenario", "first_mes", "mes_example"];
+const V1_FIELDS: readonly string[] = V1_FIELD_NAMES;
 
 /**
  * A parsed card as a Card V2 object (a new object; `json` is not changed), and which shape it was. Anything
@@ -37,7 +37,7 @@ export function cardAsV2(json: unknown): { card: unknown; spec: CardSpec } {
     // card-v2.ts keeps unknown top-level fields for export.
     return { card: asV2({ ...outer, data }), spec: "v1" };
   }
-  if (spec === CARD_V3_SPEC) return { card: asV2(json), spec: "v3" };
+  if (spec === CARD_V3_SPEC) return { card: withoutV3Defaults(asV2(json)), spec: "v3" };
   if (spec === CARD_V2_SPEC || (spec === undefined && isJsonObject(json.data))) return { card: asV2(json), spec: "v2" };
   return { card: json, spec: "v2" };
 }
@@ -54,4 +54,25 @@ function asV2(card: JsonObject): JsonObject {
   }
   out.data = data;
   return out;
+}
+
+/**
+ * A V3 card's data without the values V3 requires and V3 export writes back anyway (an empty
+ * group_only_greetings, `use_regex: false` on book entries): kept, they would make every character that
+ * went out and back as V3 differ from the one it was.
+ */
+function withoutV3Defaults(card: JsonObject): JsonObject {
+  if (!isJsonObject(card.data)) return card;
+  const data: JsonObject = { ...card.data };
+  if (Array.isArray(data.group_only_greetings) && data.group_only_greetings.length === 0) delete data.group_only_greetings;
+  const book = data.character_book;
+  if (isJsonObject(book) && Array.isArray(book.entries)) {
+    const entries = book.entries.map((entry: unknown) => {
+      if (!isJsonObject(entry) || entry.use_regex !== false) return entry;
+      const { use_regex: _plain, ...rest } = entry;
+      return rest;
+    });
+    data.character_book = { ...book, entries };
+  }
+  return { ...card, data };
 }

@@ -13,6 +13,8 @@ export interface BarkLineOptions {
   temperature?: number;
   world?: () => Record<string, Value> | string;
   instruction?: string;
+  /** The player's name for `{{user}}` in the character's texts, when the game knows it. */
+  playerName?: () => string | undefined;
 }
 
 const DEFAULT_INSTRUCTION =
@@ -28,6 +30,7 @@ export function barkLines(backend: DialogueBackend, options: BarkLineOptions = {
       banned: [],
       temperature: options.temperature ?? 0.9,
       cacheKey: `npc:${character.id}`,
+      playerName: options.playerName,
     });
     const result = await lines.generate(
       { instruction: options.instruction ?? DEFAULT_INSTRUCTION, maxWords: options.maxWords ?? 12, fallback: "", turns: [], seed: (Date.now() + ++counter) >>> 0, signal },

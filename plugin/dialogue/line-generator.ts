@@ -8,6 +8,7 @@ import type { LineTiming } from "../events.js";
 import type { DialogueBackend } from "../backend.js";
 import { guardedReply, stopStrings } from "../guardrails/guardrails.js";
 import type { NpcMemory } from "../memory/memory.js";
+import { DEFAULT_PLAYER_NAME, resolveCharacterMacros } from "../prompt/macros.js";
 import { buildPrompt } from "../prompt/prompt-builder.js";
 import type { Character, Intent, Value } from "../types.js";
 
@@ -33,6 +34,8 @@ export interface LineGeneratorOptions {
   temperature: number;
   /** The backend's KV cache key for this NPC (the persona prefix is reused across lines). */
   cacheKey: string;
+  /** The player's name for `{{user}}` in the character's texts, read at each line; undefined: not known. */
+  playerName?: () => string | undefined;
 }
 
 export interface LineRequest {
@@ -81,7 +84,9 @@ export class LineGenerator {
     const playerText = turns.at(-1)?.speaker === "player" ? turns.pop()!.text : undefined;
     // Tokens reserved for the reply: words run ~1.3 tokens in English; keep headroom for the guardrails' cut.
     const replyTokens = Math.min(512, Math.ceil(request.maxWords * 2) + 16);
+    const userName = this.#o.playerName?.()?.trim() || undefined;
     const prompt = buildPrompt({
+      userName,
       character,
       graphInstruction: request.instruction,
       world: this.#o.world?.(),
@@ -92,7 +97,8 @@ export class LineGenerator {
       replyTokens,
       maxWords: request.maxWords,
     });
-    const stop = stopStrings();
+    // A named player is one more label the model could start the player's line with.
+    const stop = stopStrings(userName ? { playerNames: ["Player", userName] } : {});
     let timing: LineTiming | undefined;
     const result = await guardedReply(
       (attempt) =>
@@ -105,7 +111,8 @@ export class LineGenerator {
           signal: request.signal,
         }),
       {
-        character,
+        // The secrets and leak patterns as the prompt states them, macros resolved.
+        character: resolveCharacterMacros(character, userName || DEFAULT_PLAYER_NAME),
         maxWords: request.maxWords,
         banned: this.#o.banned,
         identifiers: this.#o.identifiers,
@@ -123,6 +130,7 @@ export class LineGenerator {
     if (signal.aborted) throw new AbortError();
     const prompt = buildPrompt({
       character: this.#o.character,
+      userName: this.#o.playerName?.()?.trim() || undefined,
       graphInstruction: intentInstruction(intents),
       memory: this.memory,
       recentTurns: turns.at(-1)?.speaker === "player" ? turns.slice(0, -1) : turns,

@@ -8,6 +8,10 @@
 //
 // With a seed, the same inputs give the same conversation (sampling seeds and `random()` derive from it),
 // and `transcript()` records the inputs so DialogueRunner.replay() plays the conversation again exactly.
+//
+// Card macros (`{{char}}`, `{{user}}`, `<BOT>`, `<USER>`) in the character and in the graph's authored text
+// are resolved as a line is shown or generated, with the NPC's name and `playerName`. The greeting
+// (`{npc_greeting}` in a line) is the character's greeting or one of its alternate greetings, picked by the seed.
 
 import { InvalidArgumentError } from "../../runtime/errors.js";
 import { Xoshiro128 } from "../../runtime/sampler.js";
@@ -20,6 +24,7 @@ import { LineGenerator, type ConversationTurn } from "./line-generator.js";
 import { IntentExamples, combineIntentScores, examplesDecide } from "./intent-match.js";
 import { englishWordVectors } from "./english-word-vectors.js";
 import type { WordVectors } from "./word-vectors.js";
+import { DEFAULT_PLAYER_NAME, MACRO_SOURCE, macroValue, resolveMacros, type MacroNames } from "../prompt/macros.js";
 
 export interface DialogueRunnerOptions {
   graph: DialogueGraph;
@@ -46,6 +51,12 @@ export interface DialogueRunnerOptions {
   wordVectors?: WordVectors | null;
   /** Hears each node id as the conversation enters it, set, branch and jump nodes too (the editor's playtest traces the path). */
   onNode?: (nodeId: string) => void;
+  /**
+   * The player's name as the game knows it: `{{user}}` and `<USER>` in the character and the graph become it.
+   * A function is read each time a line is shown or generated (a game may learn the name mid-conversation);
+   * empty or undefined: "the player".
+   */
+  playerName?: string | (() => string | undefined);
 }
 
 /** The player's inputs, in order: enough, with the seed, to replay the conversation. */
@@ -92,6 +103,9 @@ export class DialogueRunner {
   #lineCounter = 0;
   #done: Promise<void> | undefined;
   #onNode: ((nodeId: string) => void) | undefined;
+  #playerName: () => string | undefined;
+  /** Index into [greeting, ...alternateGreetings]: fixed by the seed, so a replay greets the same way. */
+  #greetingIndex: number;
 
   constructor(options: DialogueRunnerOptions) {
     this.graph = options.graph;
@@ -103,6 +117,11 @@ export class DialogueRunner {
     this.conversationId = options.conversationId ?? `${options.graph.id}-${this.seed}`;
     const rng = new Xoshiro128(this.seed ^ 0x5eed);
     this.#rng = () => rng.nextFloat();
+    // Its own generator: picking a greeting must not shift the sequence `random()` and fallbacks draw from.
+    const greetings = 1 + ((this.character.alternateGreetings as string[] | undefined)?.length ?? 0); // undefined: built in code before cards
+    this.#greetingIndex = Math.min(greetings - 1, Math.floor(new Xoshiro128((this.seed ^ 0x6e37) >>> 0).nextFloat() * greetings));
+    const playerName = options.playerName;
+    this.#playerName = typeof playerName === "function" ? playerName : () => playerName;
     this.#types = Object.fromEntries(Object.entries(this.graph.variables).map(([k, v]) => [k, v.type]));
     this.#variables = new Map(Object.entries(this.graph.variables).map(([k, v]) => [k, v.default]));
     for (const [name, value] of Object.entries(options.variables ?? {})) {
@@ -120,11 +139,19 @@ export class DialogueRunner {
       identifiers: Object.values(options.graph.nodes).flatMap((n) => (n.type === "intent" ? n.intents.map((i) => i.id) : [])),
       temperature: options.temperature ?? 0.7,
       cacheKey: `npc:${this.character.id}`,
+      playerName: () => this.#knownPlayerName(),
     });
   }
 
   get status(): RunnerStatus {
     return this.#status;
+  }
+
+  /** This conversation's greeting, macros resolved: the character's greeting or an alternate one, picked by the seed. */
+  get greeting(): string {
+    const c = this.character;
+    const text = this.#greetingIndex === 0 ? c.greeting : c.alternateGreetings[this.#greetingIndex - 1];
+    return resolveMacros(text, this.#macroNames());
   }
 
   /** Current variable values. */
@@ -469,7 +496,17 @@ export class DialogueRunner {
   #fallbackLine(): string {
     const lines = this.character.fallbackLines;
     if (lines.length === 0) return "…";
-    return lines[Math.floor(this.#rng() * lines.length)];
+    return resolveMacros(lines[Math.floor(this.#rng() * lines.length)], this.#macroNames());
+  }
+
+  /** The player's name when the game gave one (trimmed), else undefined. */
+  #knownPlayerName(): string | undefined {
+    const name = this.#playerName()?.trim();
+    return name ? name : undefined;
+  }
+
+  #macroNames(): MacroNames {
+    return { char: this.character.name, user: this.#knownPlayerName() ?? DEFAULT_PLAYER_NAME };
   }
 
   #gameEvent(nodeId: string, e: GameEvent): void {
@@ -501,16 +538,25 @@ export class DialogueRunner {
     this.#emit({ type: "variable_changed", name, value, previous });
   }
 
-  /** `{name}` in authored text becomes the variable's value (or the player's last words with `{player_text}`). */
+  /**
+   * `{name}` in authored text becomes the variable's value (the player's last words with `{player_text}`, the
+   * greeting with `{npc_greeting}`), and card macros the names. One pass, so a value is never expanded again.
+   */
   #interpolate(text: string): string {
-    return text.replace(/\{([A-Za-z_][A-Za-z0-9_.]*)\}/g, (whole, name: string) => {
+    const names = this.#macroNames();
+    return text.replace(PLACEHOLDER, (whole, a: string | undefined, b: string | undefined, name: string | undefined) => {
+      if (name === undefined) return macroValue([a, b], names);
       if (name === "player_text") return this.#lastPlayerText;
       if (name === "npc_name") return this.character.name;
+      if (name === "npc_greeting") return this.greeting;
       const v = this.#variables.get(name);
       return v === undefined ? whole : String(v);
     });
   }
 }
+
+/** A card macro (groups 1–2) or a `{name}` placeholder (group 3); the macros match in any case. */
+const PLACEHOLDER = new RegExp(`${MACRO_SOURCE}|\\{([A-Za-z_][A-Za-z0-9_.]*)\\}`, "gi");
 
 function typeOf(v: Value): VariableType {
   return typeof v === "boolean" ? "bool" : typeof v === "number" ? "number" : "string";

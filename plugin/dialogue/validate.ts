@@ -19,12 +19,13 @@ import {
   type VariableType,
 } from "../types.js";
 import { compileCondition, compileEffect, isVariableName } from "./expression/index.js";
+import { MACRO_SOURCE } from "../prompt/macros.js";
 
 export const NODE_TYPES: readonly DialogueNodeType[] = ["line", "choice", "llm_line", "player_input", "intent", "branch", "set", "jump", "end"];
 export const VARIABLE_TYPES: readonly VariableType[] = ["bool", "number", "string"];
 export const NODE_ID_PATTERN = /^[A-Za-z0-9_-]+$/;
 /** Placeholders the runner fills itself, besides variables. */
-export const BUILTIN_PLACEHOLDERS: readonly string[] = ["player_text", "npc_name"];
+export const BUILTIN_PLACEHOLDERS: readonly string[] = ["player_text", "npc_name", "npc_greeting"];
 
 const DEFAULT_VALUES: Record<VariableType, Value> = { bool: false, number: 0, string: "" };
 
@@ -227,7 +228,8 @@ class NodeContext {
 
   /** Warns about `{name}` placeholders that name neither a variable nor a runner placeholder. */
   placeholders(text: string, path: string): void {
-    for (const m of text.matchAll(/\{([A-Za-z_][A-Za-z0-9_.]*)\}/g)) {
+    // Card macros (`{{user}}`) are the runner's too, not misspelt variables.
+    for (const m of text.replace(new RegExp(MACRO_SOURCE, "gi"), "").matchAll(/\{([A-Za-z_][A-Za-z0-9_.]*)\}/g)) {
       const name = m[1];
       if (Object.hasOwn(this.types, name) || BUILTIN_PLACEHOLDERS.includes(name)) continue;
       this.warnings.push({ path, message: `{${name}} names no declared variable, so it is shown as written` });

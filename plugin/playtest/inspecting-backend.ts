@@ -6,7 +6,18 @@ import type { ChatMessage } from "../../runtime/index.js";
 import type { ChooseRequest, ChooseResult, DialogueBackend, GenerateRequest } from "../backend.js";
 import type { PromptParts } from "../prompt/prompt-builder.js";
 
-export type PromptPartName = "persona" | "mood" | "lore" | "world" | "memory" | "history" | "player" | "instruction";
+export type PromptPartName =
+  | "persona"
+  | "scenario"
+  | "systemPrompt"
+  | "mood"
+  | "lore"
+  | "world"
+  | "memory"
+  | "history"
+  | "player"
+  | "postHistory"
+  | "instruction";
 
 export interface PromptPartReport {
   part: PromptPartName;
@@ -29,7 +40,7 @@ export interface PromptReport {
   maxTokens: number;
 }
 
-const ORDER: PromptPartName[] = ["persona", "mood", "lore", "world", "memory", "history", "player", "instruction"];
+const ORDER: PromptPartName[] = ["persona", "scenario", "systemPrompt", "mood", "lore", "world", "memory", "history", "player", "postHistory", "instruction"];
 
 /** Each non-empty part with its token count. */
 export function reportParts(parts: PromptParts, countTokens: (text: string) => number): PromptPartReport[] {

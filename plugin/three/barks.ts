@@ -14,6 +14,7 @@
 
 import type { DialogueBackend } from "../backend.js";
 import { isConversationActive, type DialogueStore } from "../store.js";
+import { DEFAULT_PLAYER_NAME, resolveMacros } from "../prompt/macros.js";
 import type { Character } from "../types.js";
 import type { TalkSensorEvent } from "./talk-sensor.js";
 
@@ -52,6 +53,8 @@ export interface BarksOptions {
   timeout?: number;
   /** Picks fallback lines; a number in [0, 1) (default Math.random). */
   random?: () => number;
+  /** The player's name for `{{user}}` in fallback lines, when the game knows it (default "the player"). */
+  playerName?: () => string | undefined;
 }
 
 export type BarkSource = "generated" | "fallback";
@@ -111,6 +114,7 @@ export class Barks {
   private readonly holdSeconds: number;
   private readonly timeout: number;
   private readonly random: () => number;
+  private readonly playerName: () => string | undefined;
   private readonly speakers = new Map<string, Speaker>();
   private readonly listeners = new Set<BarkListener>();
   private readonly unsubscribeStore: () => void;
@@ -127,6 +131,7 @@ export class Barks {
     this.holdSeconds = options.holdSeconds ?? 3;
     this.timeout = options.timeout ?? 6;
     this.random = options.random ?? Math.random;
+    this.playerName = options.playerName ?? (() => undefined);
     this.unsubscribeStore =
       this.store?.subscribe((state, previous) => {
         if (isConversationActive(state) && !isConversationActive(previous)) this.cancel("conversation");
@@ -286,7 +291,7 @@ export class Barks {
     let index = Math.min(lines.length - 1, Math.floor(this.random() * lines.length));
     if (lines.length > 1 && index === speaker.lastFallback) index = (index + 1) % lines.length;
     speaker.lastFallback = index;
-    return lines[index];
+    return resolveMacros(lines[index], { char: speaker.character.name, user: this.playerName()?.trim() || DEFAULT_PLAYER_NAME });
   }
 
   private stop(reason: "conversation" | "cancelled" | "removed"): void {

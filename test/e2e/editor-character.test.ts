@@ -129,7 +129,7 @@ describeInBrowser(HAVE_CHROMIUM ? "the character form, in chromium" : `the chara
     await expect.poll(() => form().getAttribute("data-character")).toBe("seraphina-vale");
     await expect.poll(() => field("Name").inputValue()).toBe("Seraphina Vale");
     expect(await field("Text", entry("knowledge", 0)).inputValue()).toBe("The chapel bell is cracked.");
-    expect((await onDisk("seraphina-vale")).greeting).toBe("Mind the sage, the player.");
+    expect((await onDisk("seraphina-vale")).greeting).toBe("Mind the sage, {{user}}."); // macros stay until prompt time
 
     // Export it as PNG and JSON downloads.
     const pngDownload = page.waitForEvent("download");
@@ -140,7 +140,7 @@ describeInBrowser(HAVE_CHROMIUM ? "the character form, in chromium" : `the chara
     const exported = JSON.parse(Buffer.from(pngTexts(png).get("chara")!, "base64").toString("utf8")) as typeof CARD;
     expect(exported.data).toMatchObject({ name: "Seraphina Vale", first_mes: "Mind the sage, {{user}}." });
     const jsonDownload = page.waitForEvent("download");
-    await form().getByRole("button", { name: "JSON" }).click();
+    await form().getByRole("button", { name: "JSON", exact: true }).click();
     const json = JSON.parse(await readFile((await (await jsonDownload).path())!, "utf8")) as typeof CARD;
     expect(json.data.character_book.entries[0].content).toBe("The chapel bell is cracked.");
 

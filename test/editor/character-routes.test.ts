@@ -51,7 +51,7 @@ describe("card routes", () => {
     expect(json.source).toEqual({ format: "png", chunk: "chara", spec: "v2" });
     expect(json.document.path).toBe("characters/innkeeper-2.json");
     const saved = parseCharacter(JSON.parse(await readFile(join(scratch, "characters", "innkeeper-2.json"), "utf8")));
-    expect(saved.description).toBe("Innkeeper is a tinker from the south.");
+    expect(saved.description).toBe("{{char}} is a tinker from the south."); // macros are resolved at prompt time
     expect(saved.id).toBe("innkeeper-2");
 
     const again = await post("import-card", { data: base64(cardV2Png(card)), id: "innkeeper-2" });
@@ -68,14 +68,14 @@ describe("card routes", () => {
     const notCard = await post("import-card", { data: Buffer.from("just text").toString("base64") });
     expect([notCard.status, notCard.json.error.code]).toEqual([400, "NOT_A_CARD_FILE"]);
     const noGreeting = await post("import-card", { data: Buffer.from(JSON.stringify({ spec: "chara_card_v2", data: { name: "Mute", first_mes: "" } })).toString("base64") });
-    expect([noGreeting.status, noGreeting.json.error.code]).toEqual([400, "INVALID_DOCUMENT"]);
+    expect([noGreeting.status, noGreeting.json.error.code]).toEqual([400, "INVALID_CARD"]);
     expect(noGreeting.json.error.issues[0].path).toBe("data.first_mes");
     const huge = await post("import-card", { data: "A".repeat(28 * 1024 * 1024) });
     expect([huge.status, huge.json.error.code]).toEqual([413, "TOO_LARGE"]);
     expect(await readdir(join(scratch, "characters"))).toEqual(before);
   });
 
-  it("exports a saved character as Card V2 JSON and PNG", async () => {
+  it("exports a saved character as Card V2 or V3 JSON and PNG", async () => {
     const json = await post("export-card", { id: "innkeeper", format: "json" });
     expect(json.status).toBe(200);
     expect(json.json.fileName).toBe("innkeeper.card.json");
@@ -87,6 +87,13 @@ describe("card routes", () => {
     expect(walkPng(bytes).every((c) => c.crcOk)).toBe(true);
     const inside = JSON.parse(Buffer.from(pngTexts(bytes).get("chara")!, "base64").toString("utf8")) as { data: { name: string } };
     expect(inside.data.name).toBe("Maren Bell");
+    expect([...pngTexts(bytes).keys()]).toEqual(["chara", "ccv3"]);
+
+    const v3 = await post("export-card", { id: "innkeeper", format: "json", spec: "v3" });
+    expect(JSON.parse(Buffer.from(v3.json.data, "base64").toString("utf8"))).toMatchObject({ spec: "chara_card_v3", spec_version: "3.0", data: { name: "Maren Bell" } });
+    const v2Png = await post("export-card", { id: "innkeeper", format: "png", spec: "v2" });
+    expect([...pngTexts(new Uint8Array(Buffer.from(v2Png.json.data, "base64"))).keys()]).toEqual(["chara"]);
+    expect((await post("export-card", { id: "innkeeper", format: "json", spec: "v4" })).status).toBe(400);
 
     expect((await post("export-card", { id: "nobody", format: "png" })).status).toBe(404);
     expect((await post("export-card", { id: "innkeeper", format: "gif" })).status).toBe(400);

@@ -6,7 +6,6 @@ import { CardFileError } from "../../plugin/character/card-errors.js";
 import { cardFileName, exportCardJson, exportCardPng, importCardFile, readCardFile } from "../../plugin/character/card-file.js";
 import { defaultPortraitPng } from "../../plugin/character/card-portrait.js";
 import { parseCharacter } from "../../plugin/character/validate.js";
-import { PluginValidationError } from "../../plugin/errors.js";
 import { base64Json, cardV2Png, onePixelImage, pngFile, pngTexts, textChunk, walkPng } from "../fixtures/card-png.js";
 
 const utf8 = (text: string) => new TextEncoder().encode(text);
@@ -66,7 +65,7 @@ describe("reading card files", () => {
     expect(read.source).toEqual({ format: "png", chunk: "ccv3", spec: "v3" });
     expect(read.character.name).toBe("Wren the Third");
     // V3-only fields survive in the kept card fields.
-    expect((read.character.extensions.chara_card_v2 as Record<string, unknown>).assets).toEqual(v3.data.assets);
+    expect((read.character.extensions.chara_card as Record<string, unknown>).assets).toEqual(v3.data.assets);
 
     const brokenV3 = pngFile([ihdr, idat, textChunk("ccv3", "%%% not base64 %%%"), textChunk("chara", base64Json(v2Card)), iend]);
     expect(importCardFile(brokenV3).source.chunk).toBe("chara");
@@ -100,7 +99,9 @@ describe("reading card files", () => {
     new DataView(hostile.buffer).setUint32(8 + 25, 0xfffffff0);
     expect(problemOf(() => readCardFile(hostile))).toBe("CORRUPT_PNG");
     // A card that is read but does not make a character names the card's field.
-    expect(() => importCardFile(utf8(JSON.stringify({ spec: "chara_card_v2", data: { name: "Nobody", first_mes: "" } })))).toThrow(PluginValidationError);
+    const noGreeting = () => importCardFile(utf8(JSON.stringify({ spec: "chara_card_v2", data: { name: "Nobody", first_mes: "" } })));
+    expect(problemOf(noGreeting)).toBe("INVALID_CARD");
+    expect(() => noGreeting()).toThrow(/data\.first_mes/);
   });
 });
 
@@ -114,7 +115,7 @@ describe("writing card files", () => {
     expect(cardFileName(character, "json")).toBe("wren-tallow.card.json");
   });
 
-  it("exports a PNG with one chara chunk before IEND, readable by an independent chunk walk", () => {
+  it("exports a PNG with chara (V2) and ccv3 (V3) chunks before IEND, readable by an independent chunk walk", () => {
     const png = exportCardPng(character);
     const chunks = walkPng(png);
     expect(chunks.every((c) => c.crcOk)).toBe(true);
@@ -122,9 +123,12 @@ describe("writing card files", () => {
     expect(chunks.at(-1)!.type).toBe("IEND");
     expect(chunks.at(-2)!.type).toBe("tEXt");
     const texts = pngTexts(png);
-    expect([...texts.keys()]).toEqual(["chara"]);
-    const card = JSON.parse(Buffer.from(texts.get("chara")!, "base64").toString("utf8")) as { data: { name: string } };
-    expect(card.data.name).toBe("Wren Tallow");
+    expect([...texts.keys()]).toEqual(["chara", "ccv3"]);
+    const card = JSON.parse(Buffer.from(texts.get("chara")!, "base64").toString("utf8")) as { spec: string; data: { name: string } };
+    expect([card.spec, card.data.name]).toEqual(["chara_card_v2", "Wren Tallow"]);
+    const v3 = JSON.parse(Buffer.from(texts.get("ccv3")!, "base64").toString("utf8")) as { spec: string; spec_version: string; data: { name: string } };
+    expect([v3.spec, v3.spec_version, v3.data.name]).toEqual(["chara_card_v3", "3.0", "Wren Tallow"]);
+    expect([...pngTexts(exportCardPng(character, { spec: "v2" })).keys()]).toEqual(["chara"]);
     expect(importCardFile(png).character).toEqual(character);
     // The default portrait is a real 256×256 image.
     const ihdr = new DataView(walkPng(defaultPortraitPng())[0].data.buffer);
@@ -134,8 +138,8 @@ describe("writing card files", () => {
   it("replaces the card chunks of a given portrait, keeping its image chunks", () => {
     const portrait = pngFile(Object.values(onePixelImage()).flatMap((c, i) => (i === 1 ? [c, textChunk("ccv3", "old"), textChunk("Title", "kept")] : [c])));
     const png = exportCardPng(parseCharacter({ ...character, name: "Wren Tallow", description: "Changed ✓ — ünïcode" }), { portrait });
-    expect(walkPng(png).map((c) => c.type)).toEqual(["IHDR", "IDAT", "tEXt", "tEXt", "IEND"]);
-    expect([...pngTexts(png).keys()]).toEqual(["Title", "chara"]);
+    expect(walkPng(png).map((c) => c.type)).toEqual(["IHDR", "IDAT", "tEXt", "tEXt", "tEXt", "IEND"]);
+    expect([...pngTexts(png).keys()]).toEqual(["Title", "chara", "ccv3"]);
     expect(importCardFile(png).character.description).toBe("Changed ✓ — ünïcode");
   });
 });

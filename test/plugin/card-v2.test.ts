@@ -1,4 +1,5 @@
-// Character Card V2: import maps the card onto a Parley character; card → character → card is exact.
+// Character Card V2: import maps the card onto a Parley character (texts as written, macros kept);
+// card → character → card is exact.
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { characterFromCardV2, characterToCardV2, idFromName, parseExamples, type CardV2 } from "../../plugin/character/card-v2.js";
@@ -94,16 +95,21 @@ describe("characterFromCardV2", () => {
     expect(c.id).toBe("seraphina");
     expect(c.name).toBe("Seraphina");
     expect(c.role).toBe("character");
-    expect(c.description).toBe("Seraphina is a guardian of the Eldoria forest. She heals travellers like the player who lose their way.");
+    // Macros stay macros: the prompt builder resolves them with the NPC's and the player's names.
+    expect(c.description).toBe("{{char}} is a guardian of the Eldoria forest. She heals travellers like {{user}} who lose their way.");
     expect(c.personality).toEqual(["kind", "protective", "wise", "gentle"]);
-    expect(c.greeting).toBe("*Seraphina kneels beside you.* Easy now, the player. You're safe here.");
+    expect(c.greeting).toBe("*{{char}} kneels beside you.* Easy now, {{user}}. You're safe here.");
+    expect(c.alternateGreetings).toEqual(["*{{char}} hums a song.* Oh! A visitor.", "Welcome back, {{user}}."]);
+    expect(c.scenario).toBe("{{user}} wakes up in {{char}}'s glade after a wolf attack.");
+    expect(c.systemPrompt).toBe("You are {{char}}. Stay in character.");
+    expect(c.postHistoryInstructions).toBe("Keep replies under 100 words.");
     expect(c.examples).toEqual([
       { player: "Who are you?", npc: "I am Seraphina, keeper of this forest." },
       { player: "Where am I?", npc: "In my glade. The wolves cannot follow you here.\nRest now." },
     ]);
     // Disabled entries are not knowledge; the rest map keys/content/constant/insertion_order.
     expect(c.knowledge).toEqual([
-      { keywords: ["Eldoria", "forest"], text: "Eldoria is an ancient forest protected by Seraphina's magic.", always: true, priority: 100 },
+      { keywords: ["Eldoria", "forest"], text: "Eldoria is an ancient forest protected by {{char}}'s magic.", always: true, priority: 100 },
       { keywords: ["wolves", "wolf"], text: "Shadow wolves roam the edges of Eldoria at night.", always: false, priority: 50 },
       { keywords: ["healing"], text: "Seraphina heals with moonlight.", always: false, priority: 75 },
     ]);
@@ -111,27 +117,24 @@ describe("characterFromCardV2", () => {
     expect(c.speakingStyle.maxWords).toBeGreaterThan(0);
   });
 
-  it("keeps unknown extensions as they are, and card fields with no Parley home under chara_card_v2", () => {
+  it("keeps unknown extensions as they are, and card fields with no Parley home under chara_card", () => {
     const c = characterFromCardV2(richCard());
     expect(c.extensions.fav).toBe(true);
     expect(c.extensions.depth_prompt).toEqual({ prompt: "{{char}} is gentle.", depth: 4, role: "system" });
-    const kept = c.extensions.chara_card_v2 as Record<string, unknown>;
+    const kept = c.extensions.chara_card as Record<string, unknown>;
     expect(kept).toMatchObject({
-      scenario: "{{user}} wakes up in {{char}}'s glade after a wolf attack.",
-      system_prompt: "You are {{char}}. Stay in character.",
-      post_history_instructions: "Keep replies under 100 words.",
       creator_notes: "Works best with a warm temperature.",
-      alternate_greetings: ["*{{char}} hums a song.* Oh! A visitor.", "Welcome back, {{user}}."],
       tags: ["fantasy", "female", "healer"],
       creator: "someone@chub",
       character_version: "1.2",
     });
+    // Fields with a Parley home are not parked here.
+    for (const f of ["scenario", "system_prompt", "post_history_instructions", "alternate_greetings", "first_mes"]) expect(kept).not.toHaveProperty(f);
   });
 
-  it("substitutes {{user}} with an option, and takes an id option", () => {
-    const c = characterFromCardV2(richCard(), { id: "forest_guardian", user: "Traveller" });
+  it("takes an id option", () => {
+    const c = characterFromCardV2(richCard(), { id: "forest_guardian" });
     expect(c.id).toBe("forest_guardian");
-    expect(c.greeting).toBe("*Seraphina kneels beside you.* Easy now, Traveller. You're safe here.");
   });
 
   it("reports card problems with the card's paths", () => {
@@ -158,7 +161,7 @@ describe("characterFromCardV2", () => {
 
   it("refuses other card specs clearly", () => {
     expect(() => characterFromCardV2({ spec: "chara_card_v3", spec_version: "3.0", data: {} })).toThrow(
-      /spec: unsupported card: spec "chara_card_v3" version "3.0" \(Parley reads spec "chara_card_v2", spec_version "2.0"\)/,
+      /spec: unsupported card: spec "chara_card_v3" version "3.0" \(this reads spec "chara_card_v2", spec_version "2.0"\)/,
     );
     expect(() => characterFromCardV2({ name: "V1 card", description: "" })).toThrow(/unsupported card: no spec field/);
   });
@@ -177,7 +180,7 @@ describe("card → character → card", () => {
     expect(characterToCardV2(parseCharacter(JSON.parse(saved)))).toEqual(card);
   });
 
-  it("is exact when texts use the literal name, {{user}} was substituted with an option, or unknown fields exist", () => {
+  it("is exact when texts use the literal name, examples or traits are loosely written, or unknown fields exist", () => {
     const card = richCard() as CardV2 & Record<string, unknown>;
     card.data.description = "Seraphina (not {{char}}) guards the forest.";
     card.data.personality = "kind\nwise";
@@ -185,8 +188,11 @@ describe("card → character → card", () => {
     card.data.character_book!.entries[1].content = "Seraphina fears the wolves.";
     card.data.nickname = "Sera";
     card.name = "Seraphina"; // V1 fields at the top level, as some tools write them
-    card.first_mes = "Hi";
-    const back = characterToCardV2(characterFromCardV2(card, { user: "Traveller" }));
+    card.first_mes = card.data.first_mes;
+    card.data.alternate_greetings = ["", "Hello again."];
+    const c = characterFromCardV2(card);
+    expect(c.alternateGreetings).toEqual(["Hello again."]);
+    const back = characterToCardV2(c);
     expect(back).toEqual(card);
   });
 
@@ -216,14 +222,16 @@ describe("card → character → card", () => {
 });
 
 describe("characterToCardV2", () => {
-  it("writes edited fields back with {{char}} and {{user}}", () => {
+  it("writes edited fields back as they are, keeping what Parley has no field for", () => {
     const c = characterFromCardV2(richCard());
-    c.greeting = "Welcome, the player. Seraphina is glad you came.";
+    c.greeting = "Welcome, {{user}}. {{char}} is glad you came.";
+    c.scenario = "A quiet night.";
     c.personality = [...c.personality, "stubborn"];
-    c.knowledge[1] = { ...c.knowledge[1], text: "Seraphina fights the wolves." };
+    c.knowledge[1] = { ...c.knowledge[1], text: "{{char}} fights the wolves." };
     c.knowledge.push({ keywords: ["moon"], text: "The moon is bright.", always: false, priority: 5 });
     const card = characterToCardV2(c);
     expect(card.data.first_mes).toBe("Welcome, {{user}}. {{char}} is glad you came.");
+    expect(card.data.scenario).toBe("A quiet night.");
     expect(card.data.personality).toBe("kind, protective, wise, gentle, stubborn");
     const entries = card.data.character_book!.entries;
     expect(entries.map((e) => e.content)).toEqual([

@@ -37,6 +37,7 @@ describe("parseCharacter", () => {
       name: "Old Tom",
       role: "fisherman",
       description: "Tom has fished the lake for sixty years.",
+      scenario: "",
       personality: [],
       speakingStyle: { description: "", maxWords: 30 },
       knowledge: [],
@@ -44,7 +45,10 @@ describe("parseCharacter", () => {
       secrets: [],
       relationships: [],
       greeting: "Fish aren't biting today.",
+      alternateGreetings: [],
       examples: [],
+      systemPrompt: "",
+      postHistoryInstructions: "",
       mood: "neutral",
       fallbackLines: [],
       extensions: {},
@@ -145,8 +149,9 @@ describe("serializeCharacter", () => {
     const text = serializeCharacter(parseCharacter(shuffled));
     expect(text).toBe(serializeCharacter(parseCharacter(minimal)));
     expect(Object.keys(JSON.parse(text))).toEqual([
-      "schema", "id", "name", "role", "description", "personality", "speakingStyle", "knowledge", "goals",
-      "secrets", "relationships", "greeting", "examples", "mood", "fallbackLines", "extensions",
+      "schema", "id", "name", "role", "description", "scenario", "personality", "speakingStyle", "knowledge", "goals",
+      "secrets", "relationships", "greeting", "alternateGreetings", "examples", "systemPrompt", "postHistoryInstructions",
+      "mood", "fallbackLines", "extensions",
     ]);
     expect(text.startsWith('{\n  "schema": "parley.character/1",\n  "id": "old_tom",')).toBe(true);
     expect(text.endsWith("}\n")).toBe(true);

@@ -16,6 +16,7 @@ function bram(overrides: Partial<Character> = {}): Character {
     name: "Bram",
     role: "the blacksmith of Oakvale",
     description: "A broad-shouldered smith in his fifties who lost his brother in the war.",
+    scenario: "",
     personality: ["gruff", "kind to children", "proud of his craft"],
     speakingStyle: { description: "short sentences, smithing metaphors, calls the player 'lad'", maxWords: 40 },
     knowledge: [
@@ -28,7 +29,10 @@ function bram(overrides: Partial<Character> = {}): Character {
     secrets: [{ text: "He hid the royal sword Dawnbreaker under the anvil.", leakPatterns: ["Dawnbreaker", "under the anvil"] }],
     relationships: [{ target: "player", attitude: "wary", description: "A stranger in town." }],
     greeting: "Need something forged?",
+    alternateGreetings: [],
     examples: [{ player: "Nice hammer.", npc: "Aye. Forty years it's rung on that anvil, lad." }],
+    systemPrompt: "",
+    postHistoryInstructions: "",
     mood: "tired",
     fallbackLines: ["Hm.", "Busy, lad."],
     extensions: {},

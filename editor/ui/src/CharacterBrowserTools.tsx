@@ -1,7 +1,7 @@
 /// <reference lib="dom" />
 // Under the project browser's characters: "New character" (an id and a name; the host fills the other
-// required fields with placeholders the form then shows) and "Import card" (a Character Card file, JSON or
-// PNG, picked from disk: it becomes a new character and opens in the form).
+// required fields with placeholders the form then shows) and "Import card" (a character card file, JSON, PNG
+// or CHARX, picked from disk: it becomes a new character and opens in the form).
 
 import { useRef, useState, type FormEvent } from "react";
 import { CHARACTER_ID_PATTERN } from "../../../plugin/character/validate.js";
@@ -46,9 +46,9 @@ export default function CharacterBrowserTools({ taken }: { taken: readonly strin
         {problem && <p className="form-problem">{problem}</p>}
       </form>
       <button type="button" className="import-card" disabled={busy} onClick={() => picker.current?.click()} title="A Character Card V1, V2 or V3: JSON, or a PNG with the card inside">
-        Import card (JSON or PNG)…
+        Import card (JSON, PNG or CHARX)…
       </button>
-      <input ref={picker} type="file" hidden accept=".json,.png,application/json,image/png" aria-label="Card file" onChange={(e) => void picked(e.target.files)} />
+      <input ref={picker} type="file" hidden accept=".json,.png,.charx,application/json,image/png" aria-label="Card file" onChange={(e) => void picked(e.target.files)} />
     </div>
   );
 }

@@ -1,8 +1,8 @@
 /// <reference lib="dom" />
 // The character form, in the centre of the page when a character is chosen in the project browser: every
 // field of the plugin's character schema (plugin/types.ts), the validator's problems under each field as
-// the writer types, token counts per field and for the persona prefix, and export as a Card V2 file
-// (JSON, or a PNG with the card inside). Undo, redo and save are the top bar's and Ctrl+Z / Ctrl+Y / Ctrl+S.
+// the writer types, token counts per field and for the persona prefix, and export as a card file
+// (V2 or V3 JSON, or a PNG with both inside). Undo, redo and save are the top bar's and Ctrl+Z / Ctrl+Y / Ctrl+S.
 
 import { useCharacters } from "./character-store.js";
 import { CheckField, ListSection, TextField, useProblems } from "./CharacterFields.js";
@@ -51,7 +51,10 @@ function ExportButtons() {
       <button type="button" onClick={() => void exportCard("json")} title="Download a Character Card V2 JSON file">
         JSON
       </button>
-      <button type="button" onClick={() => void exportCard("png")} title="Download a Character Card V2 PNG (the card in the image's chara chunk)">
+      <button type="button" onClick={() => void exportCard("json", "v3")} title="Download a Character Card V3 JSON file">
+        V3 JSON
+      </button>
+      <button type="button" onClick={() => void exportCard("png")} title="Download a PNG card: Card V2 in the chara chunk and Card V3 in the ccv3 chunk, as SillyTavern writes">
         PNG
       </button>
     </div>
@@ -72,6 +75,7 @@ function Fields() {
         <TextField label="Name" path={["name"]} />
         <TextField label="Role" path={["role"]} hint='what they are in the world: "blacksmith"' />
         <TextField label="Description" path={["description"]} multiline rows={4} hint="who they are, in prose" />
+        <TextField label="Scenario" path={["scenario"]} multiline rows={3} hint="the situation the conversation happens in" />
         <TextField label="Personality" path={["personality"]} multiline rows={3} hint="one trait per line" {...lines} />
         <TextField label="Mood" path={["mood"]} hint="games change it at run time" />
       </fieldset>
@@ -79,7 +83,10 @@ function Fields() {
         <legend>How they talk</legend>
         <TextField label="Speaking style" path={["speakingStyle", "description"]} multiline rows={2} />
         <TextField label="Max words per reply" path={["speakingStyle", "maxWords"]} counted={false} {...number} />
-        <TextField label="Greeting" path={["greeting"]} multiline rows={2} hint="the first line when the player starts talking" />
+        <TextField label="Greeting" path={["greeting"]} multiline rows={2} hint="the first line when the player starts talking ({npc_greeting} in a graph line); {{char}} and {{user}} become the names" />
+        <ListSection title="Alternate greetings" field="alternateGreetings" addLabel="Add greeting" itemName="alternate greeting" newItem={() => ""} hint="each conversation's seed picks the greeting or one of these">
+          {(i) => <TextField label="Alternate greeting" path={["alternateGreetings", i]} multiline rows={2} />}
+        </ListSection>
         <TextField label="Fallback lines" path={["fallbackLines"]} multiline rows={3} hint="one per line; used when no model is loaded" {...lines} />
         <ListSection title="Examples" field="examples" addLabel="Add example" itemName="example" newItem={() => ({ player: "", npc: "" })} hint="exchanges that show the voice">
           {(i) => (
@@ -120,6 +127,11 @@ function Fields() {
             </>
           )}
         </ListSection>
+      </fieldset>
+      <fieldset>
+        <legend>Instructions for the model</legend>
+        <TextField label="System prompt" path={["systemPrompt"]} multiline rows={3} hint="how to play them; below Parley's own rules in the prompt, never above" />
+        <TextField label="Post-history instructions" path={["postHistoryInstructions"]} multiline rows={2} hint="after the conversation, just before each line's instruction" />
       </fieldset>
       <fieldset>
         <legend>Other tools' data</legend>

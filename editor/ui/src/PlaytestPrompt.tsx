@@ -1,20 +1,23 @@
 /// <reference lib="dom" />
 // Why the model said what it said: the prompt of the inspected generated line (or the latest one), part by
-// part — persona, mood, lore, world, memory, history, the player's line, the instruction — each with its
-// token count by the model's own tokenizer, the whole chat's count against the context, the line's time to
-// first token and ms per token, and the exact messages.
+// part — persona, scenario, system prompt, mood, lore, world, memory, history, the player's line, post-history
+// instructions, the instruction — each with its token count by the model's own tokenizer, the whole chat's
+// count against the context, the line's time to first token and ms per token, and the exact messages.
 
 import { lineSpeed, type ConversationItem } from "./playtest-fold.js";
 import { usePlaytest } from "./playtest-store.js";
 
 const PART_LABELS: Record<string, string> = {
   persona: "Persona",
+  scenario: "Scenario",
+  systemPrompt: "System prompt",
   mood: "Mood",
   lore: "Lore",
   world: "World",
   memory: "Memory",
   history: "History",
   player: "Player line",
+  postHistory: "Post-history",
   instruction: "Instruction",
 };
 

@@ -19,10 +19,10 @@ export interface ExportedCard {
 export const characterApi = {
   /** A new character with placeholder fields (a role, a greeting) the writer then replaces. */
   create: (id: string, name: string) => request<{ document: DocumentView }>("POST", "/api/create-character", { id, name }),
-  /** A card file (JSON or PNG) as a new character; without `id`, the card's own made unique. */
+  /** A card file (JSON, PNG or CHARX) as a new character; without `id`, the card's own made unique. */
   importCard: async (file: Blob, id?: string) =>
     request<{ document: DocumentView; source: CardFileSource }>("POST", "/api/import-card", { data: await base64Of(file), ...(id ? { id } : {}) }),
-  exportCard: (id: string, format: "json" | "png") => request<ExportedCard>("POST", "/api/export-card", { id, format }),
+  exportCard: (id: string, format: "json" | "png", spec?: "v2" | "v3") => request<ExportedCard>("POST", "/api/export-card", { id, format, ...(spec ? { spec } : {}) }),
   tokens: (character: unknown) => request<CharacterTokenCounts>("POST", "/api/character-tokens", { character }),
 };
 

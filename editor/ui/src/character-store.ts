@@ -54,8 +54,8 @@ export interface CharacterState {
   create(id: string, name: string): Promise<boolean>;
   /** Imports a card file as a new character and opens it. */
   importCard(file: File): Promise<boolean>;
-  /** Downloads the saved character as a Card V2 file. */
-  exportCard(format: "json" | "png"): Promise<void>;
+  /** Downloads the saved character as a card file (spec: the host's default for the format when absent). */
+  exportCard(format: "json" | "png", spec?: "v2" | "v3"): Promise<void>;
 }
 
 /** The field being typed into: its keystrokes after the first join the first's undo step. */
@@ -181,12 +181,12 @@ export const useCharacters = create<CharacterState>()(
           return true;
         },
 
-        async exportCard(format) {
+        async exportCard(format, spec) {
           const open = get().open;
           if (!open) return;
           try {
             await autosave.flush(); // the file is what is exported: the latest edits first
-            downloadCard(await characterApi.exportCard(open.id, format));
+            downloadCard(await characterApi.exportCard(open.id, format, spec));
           } catch (error) {
             useEditor.getState().report(`Exporting ${open.id} as a ${format.toUpperCase()} card`, asApiError(error));
           }

@@ -20,7 +20,9 @@ import {
   FallbackBackend,
   GameSave,
   LocalBackend,
+  DEFAULT_PLAYER_NAME,
   barkLines,
+  resolveMacros,
   tokensPerSecond,
   type Character,
   type DialogueBackend,
@@ -142,7 +144,7 @@ export class VillageService {
     this.#barkCooldownMs = (o.barkCooldown ?? 20) * 1000;
     this.#barkTimeoutMs = (o.barkTimeout ?? 8) * 1000;
     this.#weather = WEATHER[(o.seed ?? Math.floor(Math.random() * 1000)) % WEATHER.length];
-    this.#bark = barkLines(this.backend, { world: () => this.#world() });
+    this.#bark = barkLines(this.backend, { world: () => this.#world(), playerName: () => this.#playerName() });
   }
 
   /**
@@ -242,7 +244,7 @@ export class VillageService {
       const target = this.#npc(npc);
       const seed = this.#seed === undefined ? undefined : this.#seed + this.#conversationCount;
       this.#conversationCount++;
-      const runner = new DialogueRunner({
+      const runner: DialogueRunner = new DialogueRunner({
         graph: target.graph,
         character: target.character,
         backend: this.backend,
@@ -250,6 +252,8 @@ export class VillageService {
         variables: this.#save.variablesFor(target.graph),
         memory: this.#save.memory(target.character.id),
         world: () => this.#world(),
+        // Read at each line: while the innkeeper asks, the name counts from the moment it is given.
+        playerName: (): string | undefined => this.#playerName(runner),
       });
       runner.on((event) => this.#onDialogue(target.info.id, event));
       // The runner reports failures as `ended` (error). However it ends, what changed is kept and saved:
@@ -408,6 +412,18 @@ export class VillageService {
     }
   }
 
+  /**
+   * The name the player gave, for `{{user}}` in the characters: the innkeeper asks for it and keeps it in her
+   * graph's `player_name`, which the running conversation has as soon as it is typed and the save has after.
+   * Undefined until it is given.
+   */
+  #playerName(runner?: DialogueRunner): string | undefined {
+    const live = runner?.variables.player_name;
+    if (typeof live === "string" && live.trim() !== "") return live.trim();
+    const saved = this.#save.variablesFor(this.#data.get("innkeeper").graph).player_name;
+    return typeof saved === "string" && saved.trim() !== "" ? saved.trim() : undefined;
+  }
+
   #world(): Record<string, Value> {
     return { time: timeOfDay(new Date(this.#now())), weather: this.#weather };
   }
@@ -441,7 +457,8 @@ export class VillageService {
     text = text.trim();
     if (text === "") {
       const lines = npc.character.fallbackLines;
-      text = lines.length > 0 ? lines[Math.floor(Math.random() * lines.length)] : npc.character.greeting || "…";
+      const authored = lines.length > 0 ? lines[Math.floor(Math.random() * lines.length)] : npc.character.greeting || "…";
+      text = resolveMacros(authored, { char: npc.character.name, user: this.#playerName() ?? DEFAULT_PLAYER_NAME });
     }
     this.#emit({ type: "bark", npc: id, text, done: true });
   }
