@@ -42,8 +42,14 @@ export interface PlaytestOutcome {
 
 export async function dialogueCommand(args: string[]): Promise<void> {
   const [sub, ...rest] = args;
-  if (!sub || sub === "help" || wantsHelp(args)) {
+  if (sub === "help" || wantsHelp(args)) {
     process.stdout.write(DIALOGUE_USAGE);
+    return;
+  }
+  // Without a subcommand nothing was asked: the usage, as an error (a script's typo must not pass).
+  if (!sub) {
+    process.stderr.write(DIALOGUE_USAGE);
+    process.exitCode = 2;
     return;
   }
   if (sub !== "test") throw new InvalidArgumentError(`unknown dialogue subcommand "${sub}" (parley dialogue --help)`);

@@ -202,5 +202,8 @@ describe("saving, replaying and testing playtest transcripts, on the demo model"
     const help = parley("dialogue", "--help");
     expect(help.status).toBe(0);
     expect(help.stdout).toMatch(/^usage: parley dialogue test PROJECT/);
+    const bare = parley("dialogue");
+    expect(bare.status).toBe(2);
+    expect(bare.stderr).toMatch(/^usage: parley dialogue test PROJECT/);
   });
 });
