@@ -2,7 +2,7 @@
 
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
-import { parseFlags, wantsHelp } from "../cli.js";
+import { parseFlags, wantsHelp } from "../cli-flags.js";
 import { InvalidArgumentError } from "../errors.js";
 import { findEntry, getEntry, loadCatalogue } from "./catalogue.js";
 import { downloadModel, verifyModel, type DownloadProgress } from "./download.js";

@@ -102,7 +102,8 @@ describeInBrowser(haveChromium ? "editing a graph in the editor, in chromium" : 
     await drag(from, to);
     // Attached, not visible: a straight level edge has no height.
     await page.locator(`.react-flow__edge[data-id="${source}/${handle}"]`).waitFor({ state: "attached", timeout: 5_000 });
-    expect(await page.locator(`.react-flow__edge[data-id="${source}/${handle}"]`).getAttribute("aria-label")).toBe(`Edge from ${source} to ${target}`);
+    // Polled: an exit that had an edge (start → end) keeps it until the page draws the new target.
+    await expect.poll(() => page.locator(`.react-flow__edge[data-id="${source}/${handle}"]`).getAttribute("aria-label")).toBe(`Edge from ${source} to ${target}`);
   };
   /** Selects a node by clicking its title. */
   const select = async (id: string, modifiers: ("Shift" | "Control")[] = []) => {
