@@ -4,6 +4,10 @@
 // glslc, embeds them in a generated header, then runs node-gyp.
 //   node native/build.mjs              always rebuild
 //   node native/build.mjs --if-missing build only when the addon is missing or older than its sources
+//   node native/build.mjs --unless-prebuilt
+//                                      build unless the package carries a prebuilt addon for this platform
+//                                      (prebuilds/<platform>-<arch>/parley.node, which `npm pack` adds: native/prebuild.mjs);
+//                                      the package's install script. A clone has no prebuilds/, so it builds.
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync, renameSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -149,6 +153,11 @@ function nodeGyp() {
   return found;
 }
 
+const prebuilt = join(here, "..", "prebuilds", `${process.platform}-${process.arch}`, "parley.node");
+if (process.argv.includes("--unless-prebuilt") && existsSync(prebuilt)) {
+  log(`using the prebuilt addon prebuilds/${process.platform}-${process.arch}/parley.node`);
+  process.exit(0);
+}
 const ifMissing = process.argv.includes("--if-missing");
 if (ifMissing && existsSync(addonPath) && statSync(addonPath).mtimeMs >= newestMtime(sourceFiles())) {
   process.exit(0);

@@ -1,7 +1,7 @@
-// parley/plugin: the NPC dialogue system. Characters and dialogue graphs (validated JSON), a runner
+// parley-npc/plugin: the NPC dialogue system. Characters and dialogue graphs (validated JSON), a runner
 // that plays a conversation and emits events, prompts fitted to the model's context, memory,
 // guardrails, and backends (the local Vulkan runtime, or authored lines only).
-// Three.js and rapier adapters live in parley/plugin/three.
+// Three.js and rapier adapters live in parley-npc/plugin/three.
 export * from "./types.js";
 export * from "./events.js";
 export * from "./errors.js";

@@ -1,4 +1,4 @@
-// parley/runtime: the public API of Parley's Vulkan runtime.
+// parley-npc/runtime: the public API of Parley's Vulkan runtime.
 export { Runtime, defaultPipelineCacheDir, type RuntimeOptions } from "./runtime.js";
 export { Model, type ModelInfo, type LoadModelOptions } from "./model.js";
 export {

@@ -1,4 +1,5 @@
-// Loads the native Vulkan addon (native/build/Release/parley.node) and maps its errors to typed ones.
+// Loads the native Vulkan addon (native/build/Release/parley.node, else the package's prebuild for this platform,
+// prebuilds/<platform>-<arch>/parley.node) and maps its errors to typed ones.
 
 import { existsSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -226,29 +227,50 @@ export interface NativeAddon {
   Context: new (options: NativeContextOptions) => NativeContext;
 }
 
+/** Parley's npm name. */
+export const PACKAGE_NAME = "parley-npc";
+
 /** The package root: the nearest folder above this file whose package.json is Parley's. */
 export function packageRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (;;) {
     const pkg = join(dir, "package.json");
-    if (existsSync(pkg) && JSON.parse(readFileSync(pkg, "utf8")).name === "parley") return dir;
+    if (existsSync(pkg) && JSON.parse(readFileSync(pkg, "utf8")).name === PACKAGE_NAME) return dir;
     const up = dirname(dir);
     if (up === dir) throw new NativeAddonMissingError("cannot find Parley's package.json above " + import.meta.url);
     dir = up;
   }
 }
 
+/** Where the package keeps the addon prebuilt for this platform (`npm pack` puts it there: native/prebuild.mjs). */
+export function prebuiltAddonPath(root: string = packageRoot()): string {
+  return join(root, "prebuilds", `${process.platform}-${process.arch}`, "parley.node");
+}
+
+/** The addon to load: PARLEY_ADDON, else the one built here (native/build.mjs), else the prebuild for this platform. */
+function addonPath(): string {
+  if (process.env.PARLEY_ADDON) {
+    const path = process.env.PARLEY_ADDON;
+    if (!existsSync(path)) throw new NativeAddonMissingError(`the Vulkan runtime PARLEY_ADDON names is missing (${path})`);
+    return path;
+  }
+  const root = packageRoot();
+  const built = join(root, "native", "build", "Release", "parley.node");
+  if (existsSync(built)) return built;
+  const prebuilt = prebuiltAddonPath(root);
+  if (existsSync(prebuilt)) return prebuilt;
+  throw new NativeAddonMissingError(
+    `the Vulkan runtime is not built for ${process.platform}-${process.arch} (neither ${built} nor ${prebuilt} exists): ` +
+      `run \`node ${join(root, "native", "build.mjs")}\` (\`npm install\` in a clone of Parley does it; ` +
+      "it needs the Debian/Ubuntu packages libvulkan-dev glslc mesa-vulkan-drivers and node-gyp's python3, make and g++)",
+  );
+}
+
 let addon: NativeAddon | undefined;
 
 export function loadAddon(): NativeAddon {
   if (addon) return addon;
-  const path = process.env.PARLEY_ADDON ?? join(packageRoot(), "native", "build", "Release", "parley.node");
-  if (!existsSync(path)) {
-    throw new NativeAddonMissingError(
-      `the Vulkan runtime is not built (${path} is missing): run \`npm install\` or \`node native/build.mjs\` ` +
-        "(it needs the Debian/Ubuntu packages libvulkan-dev glslc mesa-vulkan-drivers)",
-    );
-  }
+  const path = addonPath();
   try {
     addon = createRequire(import.meta.url)(path) as NativeAddon;
   } catch (e) {

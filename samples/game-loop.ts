@@ -1,8 +1,8 @@
 // A minimal game loop with one NPC conversation (README: "The dialogue plugin").
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { Runtime } from "parley/runtime";
-import { DialogueRunner, LocalBackend, createDialogueStore, parseCharacter, parseDialogueGraph } from "parley/plugin";
+import { Runtime } from "parley-npc/runtime";
+import { DialogueRunner, LocalBackend, createDialogueStore, parseCharacter, parseDialogueGraph } from "parley-npc/plugin";
 
 const load = (path: string) => JSON.parse(readFileSync(new URL(path, import.meta.url), "utf8"));
 const character = parseCharacter(load("./village/characters/blacksmith.json"));

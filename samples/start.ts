@@ -20,10 +20,10 @@ import { buildVillage } from "./village/build.js";
 import { chooseShell, findElectron, hasDisplay } from "../runtime/host/electron/find-electron.js";
 import { runElectron } from "../runtime/host/electron/spawn-electron.js";
 import { bundleShell, electronArgs } from "./village/electron/launch.js";
-import { startHttpHost } from "./village/host/http-host.js";
+import { startHttpHost } from "../plugin/host/http-host.js";
 import { offerRealModel } from "./village/host/model-offer.js";
 import { resolveVillageModel } from "./village/host/model-resolution.js";
-import { VillageService } from "./village/host/village-service.js";
+import { createVillageHost } from "./village/host/village-host.js";
 import { villageSavePath } from "./village/host/save-slot.js";
 
 const USAGE = `usage: npm start -- [--browser] [--model FILE] [--port N] [--device D] [--slot NAME] [--new-game] [--project DIR]
@@ -95,7 +95,7 @@ async function runInElectron(electronPath: string, gameDir: string, model: Resol
 }
 
 async function runBrowser(gameDir: string, model: ResolvedModel, flags: Flags): Promise<void> {
-  const service = await VillageService.create({
+  const service = await createVillageHost({
     resolved: model,
     device: flags.device,
     saveFile: flags.saveFile,
@@ -104,7 +104,8 @@ async function runBrowser(gameDir: string, model: ResolvedModel, flags: Flags): 
   });
   let host: Awaited<ReturnType<typeof startHttpHost>>;
   try {
-    host = await startHttpHost(service, { port: flags.port, gameDir });
+    // esbuild's metafile lists local paths: build leftovers are not part of the game.
+    host = await startHttpHost(service, { port: flags.port, staticDir: gameDir, hideStatic: (path) => path.endsWith(".meta.json"), label: "village host" });
   } catch (error) {
     await service.dispose();
     if ((error as NodeJS.ErrnoException).code === "EADDRINUSE") throw new UsageError(`port ${flags.port} is in use; pick another with --port or leave it out`);

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AbortError, Runtime, type Model } from "../runtime/index.js";
 import { LocalBackend } from "../plugin/local-backend.js";
-import { VillageService } from "../samples/village/host/village-service.js";
+import { createVillageHost } from "../samples/village/host/village-host.js";
 import type { DialogueEvent } from "../plugin/index.js";
 import { syntheticModel } from "./fixtures/models.js";
 
@@ -81,7 +81,7 @@ describe("LocalBackend", () => {
 
 describe("the village with the demo model", () => {
   it("ends a conversation cancelled during the prompt, the intent step or the reply", async () => {
-    const service = await VillageService.create({ model: new URL("../samples/demo-model/parley-demo.gguf", import.meta.url).pathname, seed: 5 });
+    const service = await createVillageHost({ model: new URL("../samples/demo-model/parley-demo.gguf", import.meta.url).pathname, seed: 5 });
     try {
       let listener: ((e: DialogueEvent) => void) | undefined;
       service.subscribe((e) => {

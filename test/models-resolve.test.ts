@@ -1,5 +1,5 @@
 // Default model resolution (resolveModel: explicit → PARLEY_MODEL → models folder → demo model → synthetic
-// stand-in) and the download offer (offerModelDownload) as `parley/runtime` exports them, the offer against a
+// stand-in) and the download offer (offerModelDownload) as `parley-npc/runtime` exports them, the offer against a
 // local HTTP server (127.0.0.1, started here): offline, PARLEY_OFFLINE=1, non-interactive, declined,
 // accepted with progress, aborted.
 import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
@@ -163,7 +163,7 @@ describe("offerModelDownload", () => {
     const lines: string[] = [];
     const path = await offerModelDownload({ env, entryId: "test-model", interactive: false, log: (l) => lines.push(l), ask: never });
     expect(path).toBeNull();
-    expect(lines.join("\n")).toMatch(/npx parley model get test-model/);
+    expect(lines.join("\n")).toMatch(/npx parley-npc model get test-model/);
   });
 
   it("offline (host unreachable) or PARLEY_OFFLINE=1: no question, no download, no output", async () => {
@@ -181,7 +181,7 @@ describe("offerModelDownload", () => {
     const { env, folder } = await setup(`${base}/test.gguf`);
     const lines: string[] = [];
     expect(await offerModelDownload({ env, entryId: "test-model", log: (l) => lines.push(l), ask: async () => false })).toBeNull();
-    expect(lines.join("\n")).toMatch(/later: npx parley model get test-model/);
+    expect(lines.join("\n")).toMatch(/later: npx parley-npc model get test-model/);
     expect(existsSync(join(folder, "test.gguf"))).toBe(false);
   });
 

@@ -12,10 +12,10 @@
 //      instead of compiling again. Installing runs with --ignore-scripts too, and the addon this
 //      checkout built (native/build/Release/parley.node) is copied to where Parley's install script would
 //      build it: compiling the C++ and the shaders again takes minutes on a small CI machine. The install
-//      script itself (`node native/build.mjs` inside node_modules/parley) is what `npm install` runs;
+//      script itself (`node native/build.mjs` inside node_modules/parley-npc) is what `npm install` runs;
 //      PARLEY_README_FULL_INSTALL=1 runs it here instead of copying the addon.
 //   4. `node game.mjs` runs in that project against the bundled demo model
-//      (node_modules/parley/samples/demo-model/parley-demo.gguf), PARLEY_MODEL unset. It must print Brom's
+//      (node_modules/parley-npc/samples/demo-model/parley-demo.gguf), PARLEY_MODEL unset. It must print Brom's
 //      lines, the player's line and choice, and end.
 import { spawn } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -91,7 +91,7 @@ describe("README: Use Parley in your game", () => {
     if (!fullInstall) install.splice(1, 0, "--ignore-scripts");
     ok(await run(npm, install, project, fullInstall ? 900_000 : 240_000), "npm install");
     if (!fullInstall) {
-      const addon = join(project, "node_modules", "parley", "native", "build", "Release");
+      const addon = join(project, "node_modules", "parley-npc", "native", "build", "Release");
       mkdirSync(addon, { recursive: true });
       copyFileSync(join(root, "native", "build", "Release", "parley.node"), join(addon, "parley.node"));
     }
@@ -103,7 +103,7 @@ describe("README: Use Parley in your game", () => {
   });
 
   it("the package carries what the README points to", async () => {
-    const pkg = join(project, "node_modules", "parley");
+    const pkg = join(project, "node_modules", "parley-npc");
     for (const file of [
       "samples/demo-model/parley-demo.gguf",
       "samples/village/characters/blacksmith.json",
@@ -112,8 +112,8 @@ describe("README: Use Parley in your game", () => {
     ]) {
       expect(existsSync(join(pkg, file)), file).toBe(true);
     }
-    // `npx parley …` (the model manager the README names) is the installed bin.
-    const help = await run(join(project, "node_modules", ".bin", "parley"), ["--help"], project, 60_000);
+    // `npx parley-npc …` (the model manager the README names) is the installed bin.
+    const help = await run(join(project, "node_modules", ".bin", "parley-npc"), ["--help"], project, 60_000);
     expect(help.status, help.stderr).toBe(0);
     expect(help.stdout).toMatch(/\bmodel\b/);
   }, 90_000);

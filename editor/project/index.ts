@@ -1,6 +1,6 @@
 // The editor's project file layer: reading, validating and safely writing a Parley project folder.
 
-export { JsonSyntaxError, jsonErrorPosition, parseJsonText, positionAt, type TextPosition } from "./json-position.js";
+export { JsonSyntaxError, jsonErrorPosition, parseJsonText, positionAt, type TextPosition } from "../../plugin/project/json-position.js";
 export {
   emptyLayout,
   LAYOUT_SCHEMA,
@@ -22,7 +22,7 @@ export {
   PROJECT_SCHEMA,
   serializeProjectManifest,
   type ProjectManifest,
-} from "./manifest.js";
+} from "../../plugin/project/manifest.js";
 export { isInside, normalizeProjectPath, PathOutsideProjectError, projectRealRoot, resolveInProject } from "./paths.js";
 export {
   CharacterInUseError,

@@ -14,9 +14,9 @@ import { isJsonObject, PluginValidationError, type ValidationIssue } from "../..
 import { CHARACTER_SCHEMA, DIALOGUE_SCHEMA, type Character, type DialogueGraph } from "../../plugin/types.js";
 import { writeFileAtomicDurable } from "../../runtime/atomic-file.js";
 import { FileAccessError, InvalidArgumentError, ParleyError } from "../../runtime/errors.js";
-import { JsonSyntaxError, parseJsonText } from "./json-position.js";
+import { JsonSyntaxError, parseJsonText } from "../../plugin/project/json-position.js";
 import { emptyLayout, LAYOUT_SUFFIX, layoutPathFor, parseGraphLayout, serializeGraphLayout, type GraphLayout } from "./layout.js";
-import { defaultProjectManifest, parseProjectManifest, PROJECT_MANIFEST_FILE, type ProjectManifest } from "./manifest.js";
+import { defaultProjectManifest, parseProjectManifest, PROJECT_MANIFEST_FILE, type ProjectManifest } from "../../plugin/project/manifest.js";
 import { normalizeProjectPath, PathOutsideProjectError, projectRealRoot, resolveInProject } from "./paths.js";
 
 export type DocumentKind = "manifest" | "character" | "dialogue" | "layout";

@@ -1,4 +1,4 @@
-// parley/plugin/three: Parley's NPC dialogue in a three.js scene with rapier physics — the talk radius,
+// parley-npc/plugin/three: Parley's NPC dialogue in a three.js scene with rapier physics — the talk radius,
 // the speech bubble, the NPC actor tying them to the dialogue store, and ambient barks.
 
 export {

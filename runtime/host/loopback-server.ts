@@ -1,5 +1,6 @@
-// A node:http server on 127.0.0.1 for a page that drives this process (the village game in a browser, the
-// editor): the caller supplies its API routes, this module supplies the guards every such server needs.
+// An HTTP server on 127.0.0.1 (hono on @hono/node-server) for a page that drives this process (the village
+// game in a browser, the editor): the caller supplies its API routes, this module supplies the guards
+// every such server needs.
 //
 // Who may call the API: only a page that knows this run's token (32 random bytes, printed in the URL),
 // sent as `?token=` on GETs (EventSource cannot set headers) or as the `x-parley-token` header, which is
@@ -14,24 +15,23 @@
 //   });
 //   console.log(server.url); // http://127.0.0.1:PORT/?token=…
 
+import { getRequestListener, RequestError } from "@hono/node-server";
+import { Hono, type Handler, type MiddlewareHandler } from "hono";
+import type { JSONValue } from "hono/utils/types";
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { EventStreams, type StreamSource } from "./event-stream.js";
-import { optionalField, readJsonBody, requireField, type FieldType, type JsonObject } from "./json-body.js";
-import { HttpError, sendError, sendJson, type ErrorMapper } from "./responses.js";
+import { jsonBodyLimit, optionalField, readJsonObject, requireField, type FieldType, type FieldValue, type JsonObject } from "./json-body.js";
+import { errorResponse, HttpError, securityHeaders, toHttpError, type ErrorMapper } from "./responses.js";
 import { StaticFolder } from "./static-files.js";
 
 export { HttpError, type ErrorMapper } from "./responses.js";
 export type { StreamSource } from "./event-stream.js";
 export type { JsonObject } from "./json-body.js";
 
-type FieldValue<T extends FieldType> = T extends "string" ? string : T extends "number" ? number : boolean;
-
 /** What a route handler sees of its request. */
 export interface RouteContext {
-  readonly req: IncomingMessage;
-  readonly res: ServerResponse;
   readonly method: string;
   readonly url: URL;
   /** The JSON object body ({} for GET and HEAD, and for an empty body). */
@@ -54,7 +54,7 @@ export interface RouteContext {
  */
 export type RouteHandler = (ctx: RouteContext) => unknown;
 
-/** "METHOD /api/path" → handler, e.g. "GET /api/info", "POST /api/start". */
+/** "METHOD /api/path" → handler, e.g. "GET /api/info", "POST /api/start". A GET route also answers HEAD. */
 export type Routes = Readonly<Record<string, RouteHandler>>;
 
 export interface LoopbackServerOptions {
@@ -106,79 +106,114 @@ export async function startLoopbackServer(options: LoopbackServerOptions): Promi
   const staticFolder = options.staticDir === undefined ? undefined : new StaticFolder({ dir: options.staticDir, hidden: options.hideStatic, description: options.staticDescription });
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const label = options.label ?? "parley host";
+  const log = (error: unknown): void => console.error(`${label}: request failed:`, error);
   const streams = new EventStreams({
     heartbeatMs: options.heartbeatMs ?? 15_000,
     maxStreams: options.maxEventStreams ?? 16,
     greeting: options.streamGreeting ?? "parley events",
+    log,
   });
   const token = randomBytes(32).toString("hex");
   const tokenDigest = digest(token);
-  const log = (error: unknown): void => console.error(`${label}: request failed:`, error);
   let origin = ""; // http://127.0.0.1:PORT once listening
   let host = "";
 
+  // Only this host, only this origin: other sites (and DNS-rebound names) get nothing. Our own: hono's
+  // csrf middleware checks Origin only on form posts, and nothing in hono checks Host.
+  const sameHostAndOrigin: MiddlewareHandler = async (c, next) => {
+    if (c.req.header("host") !== host) throw new HttpError(403, "FORBIDDEN_HOST", `requests must be addressed to ${host}`);
+    const requestOrigin = c.req.header("origin");
+    if (requestOrigin !== undefined && requestOrigin !== origin) throw new HttpError(403, "FORBIDDEN_ORIGIN", `origin ${requestOrigin} may not use this host`);
+    await next();
+  };
+
+  // Our own: hono's bearerAuth reads only the Authorization header, and GETs must also take `?token=`.
+  const requireToken: MiddlewareHandler = async (c, next) => {
+    const readOnly = c.req.method === "GET" || c.req.method === "HEAD";
+    const fromHeader = c.req.header(TOKEN_HEADER);
+    // Other methods must send a header: a form or an <img> elsewhere cannot, and so cannot replay a URL.
+    const given = readOnly ? (c.req.query("token") ?? fromHeader) : fromHeader;
+    if (given === undefined || given === "") throw new HttpError(401, "UNAUTHORIZED", readOnly ? "missing token" : `missing ${TOKEN_HEADER} header`);
+    if (!timingSafeEqual(digest(given), tokenDigest)) throw new HttpError(403, "FORBIDDEN", "wrong token");
+    await next();
+  };
+
+  const answer =
+    (handler: RouteHandler): Handler =>
+    async (c) => {
+      const method = c.req.method;
+      const body = method === "GET" || method === "HEAD" ? {} : await readJsonObject(c);
+      const url = new URL(c.req.url);
+      let stream: Response | undefined;
+      const ctx: RouteContext = {
+        method,
+        url,
+        body,
+        query(name) {
+          const value = url.searchParams.get(name);
+          if (value === null) throw new HttpError(400, "INVALID_ARGUMENT", `the query parameter "${name}" is missing`);
+          return value;
+        },
+        optionalQuery: (name) => url.searchParams.get(name) ?? undefined,
+        field: (name, type) => requireField(body, name, type),
+        optionalField: (name, type) => optionalField(body, name, type),
+        eventStream: (source) => {
+          // HEAD answers with headers only: no stream to hold open (and count against the cap).
+          if (method !== "HEAD") stream = streams.open(c, source);
+        },
+      };
+      let value: unknown;
+      try {
+        value = await handler(ctx);
+      } catch (error) {
+        void stream?.body?.cancel(); // a stream opened before the handler failed is never sent: end it
+        throw error;
+      }
+      return stream ?? c.json((value === undefined ? { ok: true } : value) as JSONValue);
+    };
+
+  // In order: headers on every answer, Host and Origin before anything else, the token on the API, the
+  // routes, then the API's 404/405, then the static folder for any other GET/HEAD, then 405.
+  const app = new Hono();
+  app.use(securityHeaders);
+  app.use(sameHostAndOrigin);
+  app.use(`${apiPrefix}/*`, requireToken);
+  for (const { method, path, handler } of routes) {
+    if (method === "GET") app.get(path, answer(handler));
+    else app.on(method, path, jsonBodyLimit(maxBodyBytes), answer(handler));
+  }
+  // Our own 404/405 for the API: hono's methodNotAllowed middleware would take the static folder's
+  // catch-all GET below as allowing GET on every API path.
+  app.all(`${apiPrefix}/*`, (c) => {
+    if (routes.some((route) => route.path === c.req.path)) throw new HttpError(405, "METHOD_NOT_ALLOWED", `${c.req.method} ${c.req.path} is not allowed`);
+    throw new HttpError(404, "NOT_FOUND", `no API route ${c.req.path}`);
+  });
+  app.get("*", (c) => {
+    if (!staticFolder) throw new HttpError(404, "NOT_FOUND", `no file ${c.req.path}`);
+    return staticFolder.serve(c);
+  });
+  app.all("*", (c) => {
+    throw new HttpError(405, "METHOD_NOT_ALLOWED", `${c.req.method} is not allowed here`);
+  });
+  app.onError((error) => errorResponse(toHttpError(error, options.mapError, log)));
+
+  // getRequestListener on our own node:http server rather than createAdaptorServer, which takes no
+  // errorHandler: a malformed request is answered as JSON, with the security headers.
+  const listener = getRequestListener(app.fetch, {
+    // @hono/node-server's default (it makes the global Request and Response its own subclasses of them) is
+    // kept: without it, re-creating a request with a size-limited body fails inside undici.
+    // A request @hono/node-server cannot turn into a Request (a malformed Host or target) never reaches the app.
+    errorHandler: (error) => errorResponse(error instanceof RequestError ? new HttpError(400, "BAD_REQUEST", "malformed request") : toHttpError(error, undefined, log)),
+  });
   const server = createServer((req, res) => {
-    res.on("error", () => undefined);
     req.on("error", () => undefined);
-    handle(req, res).catch((error: unknown) => sendError(res, error, options.mapError, log));
+    res.on("error", () => undefined);
+    void listener(req, res);
   });
   server.on("clientError", (_error, socket) => {
     if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n");
     else socket.destroy();
   });
-
-  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    // Only this host, only this origin: other sites (and DNS-rebound names) get nothing.
-    if (req.headers.host !== host) throw new HttpError(403, "FORBIDDEN_HOST", `requests must be addressed to ${host}`);
-    const requestOrigin = req.headers.origin;
-    if (requestOrigin !== undefined && requestOrigin !== origin) throw new HttpError(403, "FORBIDDEN_ORIGIN", `origin ${requestOrigin} may not use this host`);
-    let url: URL;
-    try {
-      url = new URL(req.url ?? "/", origin);
-    } catch {
-      throw new HttpError(400, "BAD_REQUEST", "malformed request URL");
-    }
-    if (url.pathname === apiPrefix || url.pathname.startsWith(`${apiPrefix}/`)) return handleApi(req, res, url);
-    if (req.method !== "GET" && req.method !== "HEAD") throw new HttpError(405, "METHOD_NOT_ALLOWED", `${req.method} is not allowed here`);
-    if (!staticFolder) throw new HttpError(404, "NOT_FOUND", `no file ${url.pathname}`);
-    return staticFolder.serve(req, res, url.pathname);
-  }
-
-  async function handleApi(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
-    const method = req.method ?? "GET";
-    const readOnly = method === "GET" || method === "HEAD";
-    const header = req.headers[TOKEN_HEADER];
-    const fromHeader = typeof header === "string" ? header : undefined;
-    // Other methods must send a header: a form or an <img> elsewhere cannot, and so cannot replay a URL.
-    const given = readOnly ? (url.searchParams.get("token") ?? fromHeader) : fromHeader;
-    if (given === undefined || given === "") throw new HttpError(401, "UNAUTHORIZED", readOnly ? "missing token" : `missing ${TOKEN_HEADER} header`);
-    if (!timingSafeEqual(digest(given), tokenDigest)) throw new HttpError(403, "FORBIDDEN", "wrong token");
-
-    const methods = routes.get(url.pathname);
-    if (!methods) throw new HttpError(404, "NOT_FOUND", `no API route ${url.pathname}`);
-    const handler = methods.get(method);
-    if (!handler) throw new HttpError(405, "METHOD_NOT_ALLOWED", `${method} ${url.pathname} is not allowed`);
-    const body = readOnly ? {} : await readJsonBody(req, maxBodyBytes);
-    const ctx: RouteContext = {
-      req,
-      res,
-      method,
-      url,
-      body,
-      query(name) {
-        const value = url.searchParams.get(name);
-        if (value === null) throw new HttpError(400, "INVALID_ARGUMENT", `the query parameter "${name}" is missing`);
-        return value;
-      },
-      optionalQuery: (name) => url.searchParams.get(name) ?? undefined,
-      field: (name, type) => requireField(body, name, type),
-      optionalField: (name, type) => optionalField(body, name, type),
-      eventStream: (source) => streams.open(req, res, source),
-    };
-    const value = await handler(ctx);
-    if (res.headersSent || res.writableEnded) return; // an event stream, or the handler answered itself
-    sendJson(res, 200, value === undefined ? { ok: true } : value);
-  }
 
   await new Promise<void>((ready, fail) => {
     server.once("error", fail);
@@ -209,20 +244,23 @@ export async function startLoopbackServer(options: LoopbackServerOptions): Promi
   };
 }
 
-/** "METHOD /path" keys → path → method → handler; a malformed key or one outside the prefix throws. */
-function parseRoutes(routes: Routes, apiPrefix: string): Map<string, Map<string, RouteHandler>> {
-  const table = new Map<string, Map<string, RouteHandler>>();
-  for (const [key, handler] of Object.entries(routes)) {
+interface Route {
+  method: string;
+  path: string;
+  handler: RouteHandler;
+}
+
+/** "METHOD /path" keys as routes; a malformed key or one outside the prefix throws. */
+function parseRoutes(routes: Routes, apiPrefix: string): Route[] {
+  return Object.entries(routes).map(([key, handler]) => {
     const m = /^([A-Z]+) (\/\S*)$/.exec(key);
     if (!m) throw new RangeError(`a route is "METHOD /path", got ${JSON.stringify(key)}`);
     const [, method, path] = m;
+    if (method === "HEAD") throw new RangeError(`route ${key}: HEAD is answered by the GET route`);
     if (path !== apiPrefix && !path.startsWith(`${apiPrefix}/`)) throw new RangeError(`route ${key} is outside ${apiPrefix}/`);
     if (typeof handler !== "function") throw new TypeError(`route ${key} has no handler`);
-    let methods = table.get(path);
-    if (!methods) table.set(path, (methods = new Map()));
-    methods.set(method, handler);
-  }
-  return table;
+    return { method, path, handler };
+  });
 }
 
 function digest(text: string): Buffer {

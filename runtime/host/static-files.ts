@@ -1,37 +1,14 @@
-// Static files of the loopback server, confined to one folder: the request path is decoded once, refused
-// when malformed (NUL, backslash), checked against the folder both as written and after following
-// symbolic links, and served with its content type. Dotfiles are never served; callers may hide more.
+// Static files of the loopback server, confined to one folder. The checks are our own, since
+// @hono/node-server's serveStatic follows symbolic links out of its root and serves dotfiles: the request
+// path is decoded once, refused when malformed (NUL, backslash), checked against the folder both as
+// written and after following symbolic links, and dotfiles and the caller's hidden files are never
+// served. The checked file is then served by serveStatic (content type, length, HEAD, ranges).
 
-import { createReadStream, realpathSync, statSync } from "node:fs";
-import type { IncomingMessage, ServerResponse } from "node:http";
-import { extname, isAbsolute, relative, resolve, sep } from "node:path";
-import { HttpError, SECURITY_HEADERS } from "./responses.js";
-
-export const CONTENT_TYPES: Readonly<Record<string, string>> = {
-  ".html": "text/html; charset=utf-8",
-  ".js": "text/javascript; charset=utf-8",
-  ".mjs": "text/javascript; charset=utf-8",
-  ".css": "text/css; charset=utf-8",
-  ".json": "application/json; charset=utf-8",
-  ".map": "application/json; charset=utf-8",
-  ".txt": "text/plain; charset=utf-8",
-  ".svg": "image/svg+xml",
-  ".png": "image/png",
-  ".jpg": "image/jpeg",
-  ".jpeg": "image/jpeg",
-  ".gif": "image/gif",
-  ".webp": "image/webp",
-  ".ico": "image/x-icon",
-  ".wasm": "application/wasm",
-  ".glb": "model/gltf-binary",
-  ".gltf": "model/gltf+json",
-  ".bin": "application/octet-stream",
-  ".woff": "font/woff",
-  ".woff2": "font/woff2",
-  ".ogg": "audio/ogg",
-  ".mp3": "audio/mpeg",
-  ".wav": "audio/wav",
-};
+import { serveStatic } from "@hono/node-server/serve-static";
+import { realpathSync, statSync } from "node:fs";
+import { isAbsolute, relative, resolve, sep } from "node:path";
+import type { Context } from "hono";
+import { HttpError } from "./responses.js";
 
 export interface StaticFolderOptions {
   /** The folder to serve; "/" is its index.html. */
@@ -57,8 +34,20 @@ export class StaticFolder {
     this.#description = options.description ?? "the served folder";
   }
 
-  /** Serves GET/HEAD `pathname` (still URL-encoded); throws HttpError 400/403/404. */
-  async serve(req: IncomingMessage, res: ServerResponse, pathname: string): Promise<void> {
+  /** Answers a GET/HEAD with the file at the request's path; throws HttpError 400/403/404. */
+  async serve(c: Context): Promise<Response> {
+    const file = this.resolve(new URL(c.req.url).pathname);
+    // The file went away between the check and the read.
+    const missing = (): never => {
+      throw new HttpError(404, "NOT_FOUND", `no file ${c.req.path}`);
+    };
+    // A serveStatic for the one checked file: `path` skips its own path parsing, which the checks replace.
+    const response = await serveStatic({ root: this.dir, path: file, onNotFound: missing })(c, async () => missing());
+    return response ?? missing();
+  }
+
+  /** The folder-relative path of the real file `pathname` (still URL-encoded) names; throws HttpError 400/403/404. */
+  resolve(pathname: string): string {
     let decoded: string;
     try {
       decoded = decodeURIComponent(pathname);
@@ -79,31 +68,8 @@ export class StaticFolder {
       throw missing();
     }
     if (!strictlyInside(this.dir, real)) throw leaves();
-    const stat = statSync(real, { throwIfNoEntry: false });
-    if (!stat?.isFile()) throw missing();
-    res.writeHead(200, {
-      "content-type": CONTENT_TYPES[extname(real).toLowerCase()] ?? "application/octet-stream",
-      "content-length": stat.size,
-      "cache-control": "no-store",
-      ...SECURITY_HEADERS,
-    });
-    if (req.method === "HEAD") {
-      res.end();
-      return;
-    }
-    await new Promise<void>((done) => {
-      const stream = createReadStream(real);
-      stream.on("error", () => {
-        res.destroy();
-        done();
-      });
-      stream.on("end", done);
-      res.on("close", () => {
-        stream.destroy();
-        done();
-      });
-      stream.pipe(res);
-    });
+    if (!statSync(real, { throwIfNoEntry: false })?.isFile()) throw missing();
+    return relative(this.dir, real);
   }
 }
 

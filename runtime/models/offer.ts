@@ -49,7 +49,8 @@ export async function offerModelDownload(options: ModelOfferOptions): Promise<st
   throwIfAborted(signal);
   const folder = modelsFolder(env);
   const entry = getEntry(await loadCatalogue({ folder, env }), options.entryId ?? DEFAULT_OFFER);
-  const command = `npx parley model get ${entry.id}`;
+  // The package's own name: outside a project that has it, `npx parley` would fetch an unrelated package.
+  const command = `npx parley-npc model get ${entry.id}`;
   const online = await reachable(entry.url, options.timeoutMs ?? 1500, signal);
   throwIfAborted(signal);
   if (!online) return null;

@@ -1,5 +1,5 @@
 // `npm run chat -- --npc blacksmith`: talk to a village NPC in the terminal, through the same host
-// (VillageService) the game uses. NPC lines stream as they generate; choices are numbered (type the
+// (createVillageHost) the game uses. NPC lines stream as they generate; choices are numbered (type the
 // number); free text answers input prompts (a blank or over-long line is asked again). Game events and
 // intents show in dim text.
 // Works with piped stdin too (each line answers the next prompt), which is how it is tested:
@@ -9,8 +9,8 @@ import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
 import { ParleyError } from "../../runtime/errors.js";
 import type { DialogueEvent } from "../../plugin/index.js";
-import { MAX_INPUT_CHARS, VILLAGE_NPCS, type HostEvent, type NpcId } from "../village/protocol.js";
-import { VillageService } from "../village/host/village-service.js";
+import { MAX_INPUT_CHARS, VILLAGE_NPCS, type HostEvent, type NpcId } from "../village/village-npcs.js";
+import { createVillageHost } from "../village/host/village-host.js";
 
 const USAGE = `usage: npm run chat -- --npc ${VILLAGE_NPCS.map((n) => n.id).join("|")} [--model FILE] [--seed N] [--device D]`;
 
@@ -84,9 +84,9 @@ class LineReader {
 
 async function main(): Promise<number> {
   const flags = parseFlags();
-  const service = await VillageService.create({ model: flags.model, seed: flags.seed, device: flags.device });
+  const service = await createVillageHost({ model: flags.model, seed: flags.seed, device: flags.device });
   const reader = new LineReader();
-  const character = service.character(flags.npc);
+  const character = service.npc(flags.npc).character;
   console.log(dim(service.modelNote));
   console.log(dim(`Talking to ${character.name}, the ${character.role}. Type a number to pick a choice; Ctrl-C or Ctrl-D to leave.`));
 

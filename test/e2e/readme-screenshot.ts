@@ -1,6 +1,6 @@
 /// <reference lib="dom" />
 // Dev tool (not a test): the README's screenshot of the village, taken the way a player gets there. The real
-// host (VillageService on the Vulkan runtime; lavapipe on machines without a GPU) runs the bundled demo
+// host (the village host (createVillageHost) on the Vulkan runtime; lavapipe on machines without a GPU) runs the bundled demo
 // model in this process with a fixed seed and serves the built game over HTTP; Debian's chromium, driven by
 // playwright-core with the e2e test's flags, loads the page, walks the player to Brom the blacksmith with
 // W/A/S/D (as test/e2e/village.test.ts does), presses E, waits for his generated greeting, types a line,
@@ -24,7 +24,7 @@ import { parseArgs } from "node:util";
 import type { Browser, Page } from "playwright-core";
 import type { ResolvedModel } from "../../runtime/models/index.js";
 import type { VillageTestApi } from "../../samples/village/game/main.js";
-import { VILLAGE_NPCS } from "../../samples/village/protocol.js";
+import { VILLAGE_NPCS } from "../../samples/village/village-npcs.js";
 import { CHROMIUM, CHROMIUM_ARGS } from "../fixtures/chromium.js";
 
 const repoRoot = resolve(fileURLToPath(new URL("../..", import.meta.url)));
@@ -235,8 +235,8 @@ async function frameBlacksmith(page: Page): Promise<{ turn: number; pitch: numbe
 async function main(): Promise<void> {
   const flags = parseFlags();
   if (!existsSync(CHROMIUM)) throw new Error(`Debian's chromium is not installed (${CHROMIUM}); install it with: apt-get install -y chromium`);
-  const { VillageService } = await import("../../samples/village/host/village-service.js");
-  const { startHttpHost } = await import("../../samples/village/host/http-host.js");
+  const { createVillageHost } = await import("../../samples/village/host/village-host.js");
+  const { startHttpHost } = await import("../../plugin/host/http-host.js");
   const { buildVillage } = await import("../../samples/village/build.js");
   const { chromium } = await import("playwright-core");
 
@@ -253,13 +253,13 @@ async function main(): Promise<void> {
     folder: dirname(flags.model),
   };
   const gameDir = await buildVillage();
-  const service = await VillageService.create({ resolved, seed: flags.seed });
+  const service = await createVillageHost({ resolved, seed: flags.seed });
   let host: Awaited<ReturnType<typeof startHttpHost>> | undefined;
   let browser: Browser | undefined;
   try {
     log(`host: ${service.modelNote}`);
     if (!service.info().canGenerate) throw new Error(`the model cannot generate here (${service.modelNote}); no screenshot taken`);
-    host = await startHttpHost(service, { port: 0, gameDir });
+    host = await startHttpHost(service, { port: 0, staticDir: gameDir });
     browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
     const page = await browser.newPage({ viewport: VIEWPORT });
     const errors: string[] = [];

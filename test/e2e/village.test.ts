@@ -1,5 +1,5 @@
 /// <reference lib="dom" />
-// End-to-end: the playable village in a real browser. The real host (VillageService on the Vulkan runtime,
+// End-to-end: the playable village in a real browser. The real host (the village host (createVillageHost) on the Vulkan runtime,
 // lavapipe on machines without a GPU) runs a tiny synthetic Q8_0 model in this process and serves the built
 // game over HTTP; Debian's chromium, driven by playwright-core, loads the page, walks the player to the
 // blacksmith with real key presses, presses E, plays the dialogue (types a line, picks a choice), watches
@@ -21,11 +21,10 @@ import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Browser, ElectronApplication, Page } from "playwright-core";
-import { MAX_INPUT_CHARS, VILLAGE_NPCS, type HostEvent, type HostInfo } from "../../samples/village/protocol.js";
+import { MAX_INPUT_CHARS, VILLAGE_NPCS } from "../../samples/village/village-npcs.js";
 import type { ScreenRect } from "../../samples/village/game/bubble-layout.js";
 import type { VillageTestApi } from "../../samples/village/game/main.js";
 import { syntheticModel } from "../fixtures/models.js";
-import type { ElectronMain, IpcMainInvokeEvent, IpcRendererEvent } from "../../runtime/host/electron/electron-api.js";
 import { CHROMIUM, CHROMIUM_ARGS } from "../fixtures/chromium.js";
 
 const repoRoot = resolve(fileURLToPath(new URL("../..", import.meta.url)));
@@ -425,17 +424,17 @@ describe("village in a real browser (chromium, real runtime, tiny synthetic mode
     if (!existsSync(CHROMIUM)) {
       throw new Error(`Debian's chromium is not installed (${CHROMIUM}); install it with: apt-get install -y chromium (.ci/run does)`);
     }
-    const { VillageService } = await import("../../samples/village/host/village-service.js");
-    const { startHttpHost } = await import("../../samples/village/host/http-host.js");
+    const { createVillageHost } = await import("../../samples/village/host/village-host.js");
+    const { startHttpHost } = await import("../../plugin/host/http-host.js");
     const { buildVillage } = await import("../../samples/village/build.js");
     const t0 = Date.now();
     const [gameDir, model] = await Promise.all([buildVillage(), syntheticModel("tiny", "q8_0")]);
     log(`game built in ${Date.now() - t0} ms: ${gameDir}`);
-    const village = await VillageService.create({ model, seed: SEED });
+    const village = await createVillageHost({ model, seed: SEED });
     service = village;
     log(`host: ${village.modelNote}`);
-    host = await startHttpHost(village, { port: 0, gameDir });
-    startAnotherHost = () => startHttpHost(village, { port: 0, gameDir });
+    host = await startHttpHost(village, { port: 0, staticDir: gameDir });
+    startAnotherHost = () => startHttpHost(village, { port: 0, staticDir: gameDir });
     const { chromium } = await import("playwright-core");
     browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
   });
@@ -658,152 +657,10 @@ describe("village in Electron (under Xvfb)", () => {
 });
 
 // ---------------------------------------------------------------------------------------------------
-// The Electron shell's wiring with stand-in Electron objects (runs everywhere, Electron or not).
+// The shell's IPC wiring with stand-in Electron objects is tested with the library's helper, in
+// test/host/electron-host.test.ts (the village's shell is those helpers and its arguments).
 
-describe("Electron shell wiring (stand-in Electron objects)", () => {
-  type Handler = (event: IpcMainInvokeEvent, ...args: unknown[]) => unknown;
-
-  function fakeHost() {
-    const calls: string[] = [];
-    const listeners = new Set<(e: HostEvent) => void>();
-    const info: HostInfo = { modelNote: "model: fake", device: "none", canGenerate: false, npcs: [...VILLAGE_NPCS] };
-    return {
-      calls,
-      emit: (e: HostEvent) => listeners.forEach((l) => l(e)),
-      host: {
-        info: () => info,
-        subscribe(l: (e: HostEvent) => void) {
-          listeners.add(l);
-          return () => void listeners.delete(l);
-        },
-        start: async (npc: string) => void calls.push(`start ${npc}`),
-        choose: async (i: number) => void calls.push(`choose ${i}`),
-        submit: async (t: string) => void calls.push(`submit ${t}`),
-        cancel: async () => void calls.push("cancel"),
-        bark: async (npc: string) => (calls.push(`bark ${npc}`), "started"),
-        dispose: async () => void calls.push("dispose"),
-      },
-    };
-  }
-
-  function fakeElectron(gameDir: string) {
-    const handlers = new Map<string, Handler>();
-    const sent: unknown[][] = [];
-    const windows: { options: unknown; loaded: string[] }[] = [];
-    let protocolHandler: ((r: { url: string }) => Response | Promise<Response>) | undefined;
-    const appListeners: Record<string, () => void> = {};
-    const electron: ElectronMain = {
-      app: {
-        whenReady: async () => undefined,
-        quit: () => undefined,
-        on: (event: string, listener: () => void) => void (appListeners[event] = listener),
-      },
-      BrowserWindow: class {
-        readonly webContents = {
-          send: (...args: unknown[]) => void sent.push(args),
-          isDestroyed: () => false,
-          setWindowOpenHandler: () => undefined,
-          on: () => undefined,
-        };
-        readonly record: { options: unknown; loaded: string[] };
-        constructor(options?: unknown) {
-          this.record = { options, loaded: [] };
-          windows.push(this.record);
-        }
-        async loadURL(url: string) {
-          this.record.loaded.push(url);
-        }
-        on() {}
-      },
-      ipcMain: {
-        handle: (channel, listener) => void handlers.set(channel, listener),
-        removeHandler: (channel) => void handlers.delete(channel),
-      },
-      protocol: {
-        registerSchemesAsPrivileged: () => undefined,
-        handle: (_scheme, handler) => void (protocolHandler = handler),
-      },
-      net: { fetch: async (url: string) => new Response(readFileSync(fileURLToPath(url))) },
-    };
-    return { electron, handlers, sent, windows, appListeners, protocol: (url: string) => protocolHandler!({ url }), gameDir };
-  }
-
-  it("serves the game from parley://village, sandboxes the window and bridges GameHost over validated IPC", async () => {
-    const { runShell, ORIGIN } = await import("../../samples/village/electron/main.js");
-    const { createBridge, CHANNELS } = await import("../../samples/village/electron/preload.js");
-    const gameDir = mkdtempSync(join(tmpdir(), "parley-e2e-game-"));
-    try {
-      writeFileSync(join(gameDir, "index.html"), "<!doctype html><title>village</title>");
-      writeFileSync(join(tmpdir(), "parley-e2e-secret.txt"), "secret");
-      const fake = fakeElectron(gameDir);
-      const h = fakeHost();
-      await runShell(fake.electron, { gameDir, preload: "/x/preload.cjs", createHost: async () => h.host });
-
-      // The window: sandboxed, isolated, no Node, the preload; the game from the custom scheme.
-      expect(fake.windows).toHaveLength(1);
-      expect((fake.windows[0].options as { webPreferences: unknown }).webPreferences).toEqual({
-        preload: "/x/preload.cjs",
-        contextIsolation: true,
-        sandbox: true,
-        nodeIntegration: false,
-      });
-      expect(fake.windows[0].loaded).toEqual([`${ORIGIN}/index.html`]);
-      expect(await (await fake.protocol(`${ORIGIN}/index.html`)).text()).toContain("village");
-      expect((await fake.protocol(`${ORIGIN}/../parley-e2e-secret.txt`)).status).toBe(404);
-      expect((await fake.protocol(`${ORIGIN}/..%2fparley-e2e-secret.txt`)).status).toBe(404);
-      expect((await fake.protocol("parley://elsewhere/index.html")).status).toBe(404);
-
-      // The preload bridge over a stand-in ipcRenderer that reaches the registered handlers.
-      const fromGame: IpcMainInvokeEvent = { senderFrame: { url: `${ORIGIN}/index.html` } };
-      const rendererListeners = new Map<string, Set<(e: IpcRendererEvent, ...a: unknown[]) => void>>();
-      const bridge = createBridge({
-        invoke: async (channel, ...args) => fake.handlers.get(channel)!(fromGame, ...args),
-        on: (channel, l) => void (rendererListeners.get(channel) ?? rendererListeners.set(channel, new Set()).get(channel)!).add(l),
-        removeListener: (channel, l) => void rendererListeners.get(channel)?.delete(l),
-      });
-      expect(Object.keys(bridge).sort()).toEqual(["bark", "cancel", "choose", "info", "start", "submit", "subscribe"]);
-      expect((await bridge.info()).modelNote).toBe("model: fake");
-      await bridge.start("blacksmith");
-      await bridge.choose(1);
-      await bridge.submit("hello");
-      await bridge.bark("guard");
-      await bridge.cancel();
-      expect(h.calls).toEqual(["start blacksmith", "choose 1", "submit hello", "bark guard", "cancel"]);
-
-      // Bad arguments and foreign pages are refused before reaching the host.
-      const call = (channel: string, event: IpcMainInvokeEvent, ...args: unknown[]) => Promise.resolve().then(() => fake.handlers.get(channel)!(event, ...args));
-      await expect(call(CHANNELS.start, fromGame, "dragon")).rejects.toThrow(/unknown npc/);
-      await expect(call(CHANNELS.start, fromGame, { toString: () => "blacksmith" })).rejects.toThrow(/unknown npc/);
-      await expect(call(CHANNELS.choose, fromGame, -1)).rejects.toThrow(/non-negative integer/);
-      await expect(call(CHANNELS.choose, fromGame, 1.5)).rejects.toThrow(/non-negative integer/);
-      await expect(call(CHANNELS.submit, fromGame, 42)).rejects.toThrow(/string/);
-      await expect(call(CHANNELS.submit, fromGame, "x".repeat(5000))).rejects.toThrow(/longer/);
-      await expect(call(CHANNELS.start, { senderFrame: { url: "https://evil.example/" } }, "blacksmith")).rejects.toThrow(/unexpected page/);
-      await expect(call(CHANNELS.info, { senderFrame: null })).rejects.toThrow(/unexpected page/);
-      expect(h.calls).toHaveLength(5);
-
-      // Host events go to the renderer as "parley:event"; the page's listener gets only the HostEvent.
-      const got: HostEvent[] = [];
-      const off = bridge.subscribe((e) => got.push(e));
-      const bark: HostEvent = { type: "bark", npc: "guard", text: "Move along.", done: true };
-      h.emit(bark);
-      expect(fake.sent).toEqual([[CHANNELS.event, bark]]);
-      for (const l of rendererListeners.get(CHANNELS.event) ?? []) l({}, bark);
-      expect(got).toEqual([bark]);
-      off();
-      expect(rendererListeners.get(CHANNELS.event)?.size).toBe(0);
-
-      // Closing the last window disposes the host and removes the handlers.
-      fake.appListeners["window-all-closed"]?.();
-      await new Promise((r) => setTimeout(r, 10));
-      expect(h.calls).toContain("dispose");
-      expect(fake.handlers.size).toBe(0);
-    } finally {
-      rmSync(gameDir, { recursive: true, force: true });
-      rmSync(join(tmpdir(), "parley-e2e-secret.txt"), { force: true });
-    }
-  });
-
+describe("Electron's binary", () => {
   it("finds Electron's binary or says clearly that it is not installed", () => {
     const lookup = findElectron();
     if (lookup.found) expect(existsSync(lookup.path)).toBe(true);

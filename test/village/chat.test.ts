@@ -4,7 +4,7 @@
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
-import { MAX_INPUT_CHARS } from "../../samples/village/protocol.js";
+import { MAX_INPUT_CHARS } from "../../samples/village/village-npcs.js";
 import { syntheticModel } from "../fixtures/models.js";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));

@@ -49,7 +49,7 @@ describe("buildVillage", () => {
     expect(bundle).toContain("AGFzbQ"); // base64 of "\0asm": the WASM module rapier's compat build embeds
     expect(bundle).toContain("// plugin/three/npc-actor.ts");
     expect(bundle).toContain("// plugin/store.ts");
-    expect(bundle).toContain("// samples/village/host/http-client.ts");
+    expect(bundle).toContain("// plugin/host/client.ts");
     expect(bundle).not.toMatch(/^\s*import\s[^(]/m);
     expect(bundle).not.toMatch(/\bfrom\s*["']node:/);
     expect(bundle).not.toMatch(/\brequire\(\s*["'](?:fs|path|node:)/);

@@ -6,7 +6,7 @@
 import { readFileSync } from "node:fs";
 import * as THREE from "three";
 import { beforeAll, describe, expect, it } from "vitest";
-import { VILLAGE_NPCS } from "../../samples/village/protocol.js";
+import { VILLAGE_NPCS } from "../../samples/village/village-npcs.js";
 import { intersects, keepOutShift, placeBubble, spriteScreenRect, type ScreenRect } from "../../samples/village/game/bubble-layout.js";
 import { bubbleAnchorHeight, figureHeight, makeNpcFigure } from "../../samples/village/game/npcs.js";
 import { VillagePhysics, initPhysics, type Vec3 } from "../../samples/village/game/physics.js";

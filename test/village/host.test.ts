@@ -1,20 +1,22 @@
 // The village's host side on the real runtime (a tiny synthetic model on lavapipe, no mock): the village's
-// demo model in model resolution, VillageService's rules, and the HTTP host's guards (token, Origin, Host,
+// demo model in model resolution, the village host's rules, and the HTTP host's guards (token, Origin, Host,
 // paths, body limits) plus a whole conversation streamed over SSE with Node's fetch.
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import type { ConversationHost } from "../../plugin/host/index.js";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FileAccessError, InvalidArgumentError } from "../../runtime/errors.js";
 import type { DialogueEvent } from "../../plugin/index.js";
-import { MAX_INPUT_CHARS, type HostEvent } from "../../samples/village/protocol.js";
-import { startHttpHost, type HttpHost } from "../../samples/village/host/http-host.js";
+import { MAX_INPUT_CHARS, type HostEvent } from "../../samples/village/village-npcs.js";
+import { startHttpHost, type LoopbackServer as HttpHost } from "../../plugin/host/http-host.js";
 import { rawRequest } from "../fixtures/raw-request.js";
 import { DEMO_MODEL_LABEL, DEMO_MODEL_PATH, resolveVillageModel } from "../../samples/village/host/model-resolution.js";
-import { tuneForThisGpu, VillageService } from "../../samples/village/host/village-service.js";
+import { tuneForThisGpu, createVillageHost } from "../../samples/village/host/village-host.js";
 import { describeTuning } from "../../runtime/tuning.js";
 import { Runtime } from "../../runtime/runtime.js";
 import { syntheticModel } from "../fixtures/models.js";
+import { readEvents as readEventStream } from "../fixtures/event-stream.js";
 
 const scratch = mkdtempSync(join(tmpdir(), "parley-village-host-"));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
@@ -44,14 +46,14 @@ describe("resolveVillageModel", () => {
 
 // ---------------------------------------------------------------------------------------------------
 
-let service: VillageService;
+let service: ConversationHost;
 let host: HttpHost;
 let gameDir: string;
 const PAGE = "<!doctype html><title>village</title><script type=module src=main.js></script>";
 
 beforeAll(async () => {
   const model = await syntheticModel("tiny", "q8_0");
-  service = await VillageService.create({ model, seed: 11, env: {} });
+  service = await createVillageHost({ model, seed: 11, env: {} });
   gameDir = join(scratch, "game");
   mkdirSync(join(gameDir, "assets"), { recursive: true });
   writeFileSync(join(gameDir, "index.html"), PAGE);
@@ -59,7 +61,7 @@ beforeAll(async () => {
   writeFileSync(join(gameDir, "assets", "style.css"), "body{}");
   writeFileSync(join(scratch, "secret.txt"), "TOP SECRET");
   symlinkSync(join(scratch, "secret.txt"), join(gameDir, "link.txt"));
-  host = await startHttpHost(service, { gameDir });
+  host = await startHttpHost(service, { staticDir: gameDir });
 });
 
 afterAll(async () => {
@@ -90,29 +92,7 @@ function raw(path: string, headers: Record<string, string> = {}): Promise<{ stat
 }
 
 /** Reads an SSE response, calling `onEvent` for each `data:` event (and `onComment` for `:` lines) until one returns true. */
-async function readEvents(response: Response, onEvent: (event: HostEvent) => Promise<boolean> | boolean, onComment?: (comment: string) => boolean): Promise<void> {
-  const reader = response.body!.getReader();
-  const decoder = new TextDecoder();
-  let buffer = "";
-  try {
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) throw new Error("event stream ended early");
-      buffer += decoder.decode(value, { stream: true });
-      let cut: number;
-      while ((cut = buffer.indexOf("\n\n")) >= 0) {
-        const block = buffer.slice(0, cut);
-        buffer = buffer.slice(cut + 2);
-        for (const line of block.split("\n")) {
-          if (line.startsWith(":") && onComment?.(line)) return;
-          if (line.startsWith("data: ") && (await onEvent(JSON.parse(line.slice(6)) as HostEvent))) return;
-        }
-      }
-    }
-  } finally {
-    await reader.cancel().catch(() => undefined);
-  }
-}
+const readEvents = (response: Response, onEvent: (event: HostEvent) => Promise<boolean> | boolean, onComment?: (comment: string) => boolean): Promise<void> => readEventStream<HostEvent>(response, onEvent, onComment);
 
 describe("HTTP host", () => {
   it("listens on 127.0.0.1 with a 32-byte hex token in the page URL", () => {
@@ -169,11 +149,11 @@ describe("HTTP host", () => {
   });
 
   it("answers info with the NPCs and the model note", async () => {
-    const info = await (await api("/api/info")).json();
+    const { value: info } = await (await api("/api/info")).json();
     expect(info.canGenerate).toBe(true);
     expect(info.modelNote).toContain("tiny-q8_0");
     expect(info.device).toBeTruthy();
-    expect(info.npcs.map((n: { id: string }) => n.id)).toEqual(["blacksmith", "innkeeper", "guard"]);
+    expect(info.npcs.map((n: { id: string }) => n.id)).toEqual(["blacksmith", "guard", "innkeeper"]); // the project's characters, by file name
   });
 
   it("answers bad input with 4xx JSON errors and keeps working", async () => {
@@ -185,7 +165,7 @@ describe("HTTP host", () => {
     expect(big.status).toBe(413);
     const blank = await post("submit", { text: " \n " });
     expect(blank.status).toBe(400);
-    expect(await blank.json()).toEqual({ error: { code: "EMPTY_INPUT", message: "the text is empty: type something to say before sending" } });
+    expect(await blank.json()).toEqual({ error: { code: "EMPTY_INPUT", message: "submit: the text is empty; type something to say before sending" } });
     const unknown = await post("start", { npc: "dragon" });
     expect(unknown.status).toBe(400);
     expect(await unknown.json()).toMatchObject({ error: { code: "INVALID_ARGUMENT", message: expect.stringContaining("dragon") } });
@@ -229,7 +209,7 @@ describe("HTTP host", () => {
       if (e.type === "choices_offered") expect((await post("choose", { index: e.choices[0].index })).status).toBe(200);
       return e.type === "ended";
     });
-    expect(await (await post("start", { npc: "blacksmith" })).json()).toEqual({ ok: true });
+    expect(await (await post("start", { npc: "blacksmith" })).json()).toEqual({ ok: true, value: null });
     await reading;
     controller.abort();
 
@@ -245,7 +225,7 @@ describe("HTTP host", () => {
   });
 
   it("sends heartbeat comments on the event stream", async () => {
-    const quick = await startHttpHost(service, { gameDir, heartbeatMs: 30 });
+    const quick = await startHttpHost(service, { staticDir: gameDir, heartbeatMs: 30 });
     try {
       const controller = new AbortController();
       const url = new URL("/api/events", quick.url);
@@ -264,7 +244,7 @@ describe("HTTP host", () => {
   });
 });
 
-describe("VillageService", () => {
+describe("the village host", () => {
   it("rejects bad calls with InvalidArgumentError", async () => {
     await expect(service.start("dragon" as never)).rejects.toBeInstanceOf(InvalidArgumentError);
     await expect(service.choose(0)).rejects.toBeInstanceOf(InvalidArgumentError);
@@ -311,7 +291,7 @@ describe("VillageService", () => {
   it("runs on authored lines when the model cannot be loaded", async () => {
     const broken = join(scratch, "broken.gguf");
     writeFileSync(broken, "not a gguf file at all");
-    const fallback = await VillageService.create({ model: broken, env: {} });
+    const fallback = await createVillageHost({ model: broken, env: {} });
     try {
       const info = fallback.info();
       expect(info.canGenerate).toBe(false);
@@ -322,7 +302,7 @@ describe("VillageService", () => {
       await fallback.barkSettled();
       const line = barks.at(-1) as { text: string; done: boolean };
       expect(line.done).toBe(true);
-      expect(fallback.character("blacksmith").fallbackLines).toContain(line.text);
+      expect(fallback.npc("blacksmith").character.fallbackLines).toContain(line.text);
     } finally {
       await fallback.dispose();
     }

@@ -1,18 +1,19 @@
-// `npm start -- --project DIR` at the host level (VillageService on authored lines, no browser): the NPCs
+// `npm start -- --project DIR` at the host level (the village host (createVillageHost) on authored lines, no browser): the NPCs
 // come from a copy of the village project on disk, a graph and a character saved there are used from the
 // next conversation on (one under way keeps its version), and an invalid file keeps the last good version
 // with a one-line warning.
 import { cp, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import type { ConversationHost } from "../../plugin/host/index.js";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DialogueEvent } from "../../plugin/index.js";
-import { VillageService } from "../../samples/village/host/village-service.js";
+import { createVillageHost } from "../../samples/village/host/village-host.js";
 
 const village = resolve(fileURLToPath(new URL("../../samples/village", import.meta.url)));
 let scratch: string;
-let service: VillageService;
+let service: ConversationHost;
 const log: string[] = [];
 let events: DialogueEvent[] = [];
 
@@ -39,7 +40,7 @@ async function editJson(path: string, change: (json: Record<string, any>) => voi
 beforeAll(async () => {
   scratch = await mkdtemp(join(tmpdir(), "parley-live-village-"));
   for (const entry of ["parley.project.json", "characters", "dialogue"]) await cp(join(village, entry), join(scratch, entry), { recursive: true });
-  service = await VillageService.create({ noModel: true, seed: 5, dataDir: scratch, live: true, log: (line) => log.push(line) });
+  service = await createVillageHost({ noModel: true, seed: 5, dataDir: scratch, live: true, log: (line) => log.push(line) });
   service.subscribe((event) => {
     if (event.type === "dialogue") events.push(event.event);
   });

@@ -64,7 +64,7 @@ describe("offerRealModel", () => {
     const online = await setup(`${base}/test.gguf`);
     const demo = await resolveVillageModel({ env: online.env });
     expect(await offerRealModel(demo, { env: online.env, entryId: "test-model", interactive: true, log, ask: async () => false })).toBe(demo);
-    expect(lines.join("\n")).toMatch(/later: npx parley model get test-model/);
+    expect(lines.join("\n")).toMatch(/later: npx parley-npc model get test-model/);
 
     const offline = await setup("http://127.0.0.1:9/test.gguf");
     expect(await offerRealModel(demo, { env: offline.env, entryId: "test-model", interactive: true, log, ask: never })).toBe(demo);
@@ -80,6 +80,6 @@ describe("offerRealModel", () => {
     const lines: string[] = [];
     const demo = await resolveVillageModel({ env });
     expect(await offerRealModel(demo, { env, entryId: "test-model", interactive: false, log: (l) => lines.push(l), ask: never })).toBe(demo);
-    expect(lines.join("\n")).toMatch(/npx parley model get test-model/);
+    expect(lines.join("\n")).toMatch(/npx parley-npc model get test-model/);
   });
 });

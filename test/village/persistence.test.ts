@@ -1,22 +1,23 @@
 // The village remembers: game variables and NPC memories outlive a conversation and the host process (a save
 // slot file written atomically after every conversation and on quit), so the branches that depend on them are
 // reachable — Brom's "Back again? That's visit 2", a sword that cannot be bought twice, gold spent at the forge
-// missing at the inn. Runs the real VillageService on authored lines (no model: intents are routed by the
+// missing at the inn. Runs the real the village host (createVillageHost) on authored lines (no model: intents are routed by the
 // graphs' example phrases), so the test is about state, not about what a model says.
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import type { ConversationHost } from "../../plugin/host/index.js";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import type { DialogueEvent } from "../../plugin/index.js";
-import { VillageService } from "../../samples/village/host/village-service.js";
-import type { NpcId } from "../../samples/village/protocol.js";
+import { createVillageHost } from "../../samples/village/host/village-host.js";
+import type { NpcId } from "../../samples/village/village-npcs.js";
 import { villageSavePath } from "../../samples/village/host/save-slot.js";
 
 const dir = mkdtempSync(join(tmpdir(), "parley-village-save-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** Plays one conversation: answers input requests with `inputs` and choices by their text, until it ends. */
-async function play(service: VillageService, npc: NpcId, inputs: string[], pick: (texts: string[]) => number): Promise<DialogueEvent[]> {
+async function play(service: ConversationHost, npc: NpcId, inputs: string[], pick: (texts: string[]) => number): Promise<DialogueEvent[]> {
   const events: DialogueEvent[] = [];
   const ended = new Promise<void>((resolve, reject) => {
     const off = service.subscribe((e) => {
@@ -50,7 +51,7 @@ const offered = (events: DialogueEvent[]): string[][] => events.flatMap((e) => (
 describe("the village's save slot", () => {
   it("keeps variables and memories across conversations and restarts", async () => {
     const saveFile = join(dir, "slot-1.json");
-    const first = await VillageService.create({ noModel: true, seed: 3, saveFile });
+    const first = await createVillageHost({ noModel: true, seed: 3, saveFile });
     const buy = await play(first, "blacksmith", ["I'd like to buy one of your swords"], (t) => t.findIndex((x) => x.startsWith("Buy the iron sword")));
     expect(lines(buy).some((l) => l.includes("20 gold left"))).toBe(true);
     // Within one run the next visit already counts.
@@ -65,7 +66,7 @@ describe("the village's save slot", () => {
     expect(saved.memories.blacksmith.turns.length).toBeGreaterThan(0);
 
     // A new host process on the same slot.
-    const second = await VillageService.create({ noModel: true, seed: 4, saveFile });
+    const second = await createVillageHost({ noModel: true, seed: 4, saveFile });
     const back = await play(second, "blacksmith", ["How much for a sword?"], () => -1);
     expect(lines(back)).toContain("Back again? That's visit 3. What'll it be, lad?");
     const shop = offered(back)[0];
@@ -75,7 +76,7 @@ describe("the village's save slot", () => {
     const inn = await play(second, "innkeeper", ["Arin", "Do you have a room for the night?"], (t) => t.findIndex((x) => x.startsWith("Take a room")));
     expect(inn.some((e) => e.type === "variable_changed" && e.name === "player.gold" && e.value === 15 && e.previous === 20)).toBe(true);
     await second.dispose();
-    const third = await VillageService.create({ noModel: true, saveFile });
+    const third = await createVillageHost({ noModel: true, saveFile });
     expect(third.save.gameVariable("player.gold")).toBe(15);
     const welcome = await play(third, "innkeeper", [], () => -1);
     expect(lines(welcome)[1]).toBe("Arin, back again! What'll it be, dearie?"); // her name check remembers
@@ -86,7 +87,7 @@ describe("the village's save slot", () => {
     const saveFile = join(dir, "corrupt.json");
     const { writeFileSync } = await import("node:fs");
     writeFileSync(saveFile, "{ truncated");
-    await expect(VillageService.create({ noModel: true, saveFile })).rejects.toThrow(/corrupt/);
+    await expect(createVillageHost({ noModel: true, saveFile })).rejects.toThrow(/corrupt/);
     expect(readFileSync(saveFile, "utf8")).toBe("{ truncated");
   });
 
@@ -99,10 +100,10 @@ describe("the village's save slot", () => {
 
   it("starts a new game on request without reading the slot", async () => {
     const saveFile = join(dir, "slot-new.json");
-    const first = await VillageService.create({ noModel: true, saveFile });
+    const first = await createVillageHost({ noModel: true, saveFile });
     await play(first, "blacksmith", [], () => -1);
     await first.dispose();
-    const fresh = await VillageService.create({ noModel: true, saveFile, newGame: true });
+    const fresh = await createVillageHost({ noModel: true, saveFile, newGame: true });
     expect(lines(await play(fresh, "blacksmith", [], () => -1))[0]).toBe("Mind the sparks. You here to buy, or to gawk?");
     await fresh.dispose();
   });

@@ -1,13 +1,14 @@
 // The name the player gives the innkeeper is the `{{user}}` of every character: a card-style greeting and
 // fallback line in another NPC show it, in the next conversation and in barks, and after a reload of the save.
-// Host level (VillageService on authored lines), on a copy of the village whose guard greets like a card.
+// Host level (the village host (createVillageHost) on authored lines), on a copy of the village whose guard greets like a card.
 import { cp, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import type { ConversationHost } from "../../plugin/host/index.js";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { HostEvent } from "../../samples/village/protocol.js";
-import { VillageService } from "../../samples/village/host/village-service.js";
+import type { HostEvent } from "../../samples/village/village-npcs.js";
+import { createVillageHost } from "../../samples/village/host/village-host.js";
 
 const village = fileURLToPath(new URL("../../samples/village/", import.meta.url));
 let scratch: string;
@@ -32,7 +33,7 @@ afterAll(async () => {
 });
 
 /** Starts a conversation with `npc` and returns the lines said until it waits for the player, then ends it. */
-async function firstLines(service: VillageService, npc: "guard" | "innkeeper", answer?: string): Promise<string[]> {
+async function firstLines(service: ConversationHost, npc: "guard" | "innkeeper", answer?: string): Promise<string[]> {
   const lines: string[] = [];
   let asked = 0;
   const waiting = new Promise<void>((resolve) => {
@@ -57,10 +58,10 @@ async function firstLines(service: VillageService, npc: "guard" | "innkeeper", a
 describe("the player's name in the village", () => {
   it("is 'the player' until the innkeeper asks; then a card's {{user}} in another NPC's greeting and barks is the name given", async () => {
     const saveFile = join(scratch, "save.json");
-    const service = await VillageService.create({ noModel: true, dataDir: scratch, saveFile, seed: 3 });
+    const service = await createVillageHost({ noModel: true, dataDir: scratch, saveFile, seed: 3 });
     try {
-      const guard = service.character("guard").name;
-      expect(service.character("guard").greeting).toContain("{{user}}"); // the character keeps its macros
+      const guard = service.npc("guard").character.name;
+      expect(service.npc("guard").character.greeting).toContain("{{user}}"); // the character keeps its macros
       expect((await firstLines(service, "guard"))[0]).toBe(`Halt, the player. ${guard} keeps this gate.`);
 
       const inn = await firstLines(service, "innkeeper", "Wren");
@@ -77,9 +78,9 @@ describe("the player's name in the village", () => {
     }
 
     // The name is the save's: a new session remembers it.
-    const again = await VillageService.create({ noModel: true, dataDir: scratch, saveFile, seed: 4 });
+    const again = await createVillageHost({ noModel: true, dataDir: scratch, saveFile, seed: 4 });
     try {
-      expect((await firstLines(again, "guard"))[0]).toBe(`Halt, Wren. ${again.character("guard").name} keeps this gate.`);
+      expect((await firstLines(again, "guard"))[0]).toBe(`Halt, Wren. ${again.npc("guard").character.name} keeps this gate.`);
     } finally {
       await again.dispose();
     }

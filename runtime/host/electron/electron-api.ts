@@ -8,6 +8,11 @@
 export interface IpcMainInvokeEvent {
   /** The frame that sent the message (null once it navigated away or was destroyed). */
   readonly senderFrame: { readonly url: string } | null;
+  /**
+   * The WebContents that sent the message. Electron always sets it; optional here so the origin checks can
+   * be exercised with a frame alone (a check that needs it refuses an event without it).
+   */
+  readonly sender?: { readonly id?: number };
 }
 
 export interface IpcMain {
@@ -40,6 +45,8 @@ export interface NavigationEvent {
 }
 
 export interface WebContents {
+  /** Electron's unique id of this WebContents (always set by Electron; stand-ins may leave it out). */
+  readonly id?: number;
   send(channel: string, ...args: unknown[]): void;
   isDestroyed(): boolean;
   setWindowOpenHandler(handler: (details: { url: string }) => { action: "deny" } | { action: "allow" }): void;

@@ -6,7 +6,7 @@
 // bubble renders from the same store (NpcActor.bind). The panel closes a moment after `ended`.
 
 import { isConversationActive, type DialogueState, type DialogueStore } from "../../../plugin/store.js";
-import { MAX_INPUT_CHARS, type GameHost, type NpcId } from "../protocol.js";
+import { MAX_INPUT_CHARS, type ParleyClient, type NpcId } from "../village-npcs.js";
 import type { VillageNpc, VillageNpcs } from "./npcs.js";
 import { isTypingTarget, type Player } from "./player.js";
 
@@ -55,7 +55,7 @@ export class DialogueUI {
   private readonly disposers: Array<() => void> = [];
 
   constructor(
-    private readonly host: GameHost,
+    private readonly host: ParleyClient,
     private readonly store: DialogueStore,
     private readonly npcs: VillageNpcs,
     private readonly player: Player,

@@ -1,6 +1,7 @@
 /// <reference lib="dom" />
-// The village game's entry point, the same in Electron and in a plain browser: it takes the GameHost the
-// Electron preload exposes as `window.parley`, else talks to the HTTP host (HttpHost, token from the URL);
+// The village game's entry point, the same in Electron and in a plain browser: it takes the ParleyClient the
+// Electron preload exposes as `window.parley`, else talks to the HTTP host (token from the URL) — both through
+// Parley's client (parley-npc/host/client);
 // asks it for the model note and the NPCs; builds the scene, the physics and the NPCs; feeds the host's
 // events into the dialogue store, the bubbles and the overlay; and runs the loop on requestAnimationFrame
 // with a fixed 60 Hz physics step.
@@ -14,8 +15,8 @@
 
 import * as THREE from "three";
 import { createDialogueStore, type DialogueState } from "../../../plugin/store.js";
-import { HOST_GONE_MESSAGE, HttpHost } from "../host/http-client.js";
-import { VILLAGE_NPCS, type GameHost, type HostEvent, type HostInfo, type NpcId } from "../protocol.js";
+import { connectParley } from "../../../plugin/host/client.js";
+import { placeNpcs, type ParleyClient, type HostEvent, type HostInfo, type NpcId } from "../village-npcs.js";
 import { elementRect, type ScreenRect } from "./bubble-layout.js";
 import { DialogueUI } from "./dialogue-ui.js";
 import { VillageNpcs, figureHeight } from "./npcs.js";
@@ -101,14 +102,15 @@ export interface VillageTestApi {
 
 declare global {
   interface Window {
-    /** The Electron preload's GameHost. */
-    parley?: GameHost;
     __village?: VillageTestApi;
   }
 }
 
-function pickHost(): GameHost {
-  return window.parley ?? new HttpHost({ onConnectionChange: (connected) => showHostBanner(!connected) });
+/** What the page says when the host cannot be reached: the browser's own "Failed to fetch" says nothing. */
+export const HOST_GONE_MESSAGE = "The village host has stopped. Restart it with npm start and open the address it prints.";
+
+function pickHost(): ParleyClient {
+  return connectParley({ onConnectionChange: (connected) => showHostBanner(!connected), unreachableMessage: HOST_GONE_MESSAGE });
 }
 
 /** The "host has stopped" banner: up while the event stream is down, gone when it comes back. */
@@ -146,7 +148,7 @@ function showError(text: string): void {
 
 async function boot(): Promise<void> {
   const overlay = new Overlay();
-  let host: GameHost;
+  let host: ParleyClient;
   try {
     host = pickHost();
   } catch (err) {
@@ -207,8 +209,7 @@ async function boot(): Promise<void> {
   const player = new Player(physics, camera, renderer.domElement, village.scene);
   player.teleport(SPAWN.x, SPAWN.z, SPAWN.yaw);
   const store = createDialogueStore();
-  const npcInfos = info && info.npcs.length > 0 ? info.npcs : VILLAGE_NPCS;
-  const npcs = new VillageNpcs(npcInfos, village.scene, physics, store, host);
+  const npcs = new VillageNpcs(placeNpcs(info ?? undefined), village.scene, physics, store, host);
   const ui = new DialogueUI(host, store, npcs, player);
 
   handle = (event) => {
@@ -217,7 +218,7 @@ async function boot(): Promise<void> {
         store.getState().apply(event.event);
         break;
       case "bark":
-        npcs.showBark(event.npc, event.text);
+        npcs.showBark(event.npc as NpcId, event.text);
         break;
       case "stats":
         overlay.setGeneration(event.tokensPerSecond, event.firstTokenMs);

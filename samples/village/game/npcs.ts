@@ -16,7 +16,7 @@ import {
   type TalkSensor,
 } from "../../../plugin/three/index.js";
 import { isConversationActive, type DialogueStore } from "../../../plugin/store.js";
-import type { GameHost, NpcId, NpcInfo } from "../protocol.js";
+import type { ParleyClient, NpcId, VillageNpcInfo } from "../village-npcs.js";
 import { placeBubble, type ScreenRect, type Viewport } from "./bubble-layout.js";
 import type { VillagePhysics } from "./physics.js";
 
@@ -55,7 +55,7 @@ function bubbleFont(): string {
 }
 
 export interface VillageNpc {
-  info: NpcInfo;
+  info: VillageNpcInfo;
   actor: NpcActor;
   barkSensor: TalkSensor;
   /** The last bark text shown (empty when none or withdrawn). */
@@ -75,11 +75,11 @@ export class VillageNpcs {
   readonly bubbleFont = bubbleFont();
 
   constructor(
-    infos: readonly NpcInfo[],
+    infos: readonly VillageNpcInfo[],
     scene: THREE.Scene,
     physics: VillagePhysics,
     private readonly store: DialogueStore,
-    private readonly host: GameHost,
+    private readonly host: ParleyClient,
   ) {
     for (const info of infos) {
       const [x, y, z] = info.position;
@@ -195,7 +195,7 @@ export class VillageNpcs {
 }
 
 /** The NPC's figure, built from primitives; its front is +Z. */
-export function makeNpcFigure(info: NpcInfo): THREE.Group {
+export function makeNpcFigure(info: VillageNpcInfo): THREE.Group {
   const group = new THREE.Group();
   group.name = `npc:${info.id}`;
   const std = (color: THREE.ColorRepresentation, extra: THREE.MeshStandardMaterialParameters = {}) =>

@@ -2,7 +2,7 @@
 // editor previews lines with, the context size). Read with the plugin's DocumentReader, so problems come
 // back with JSON paths exactly like a character's or a graph's.
 
-import { DocumentReader, PluginValidationError } from "../../plugin/errors.js";
+import { DocumentReader, PluginValidationError } from "../errors.js";
 
 export const PROJECT_SCHEMA = "parley.project/1";
 export const PROJECT_MANIFEST_FILE = "parley.project.json";

@@ -4,7 +4,7 @@
 // kind of the first error for every case.
 
 import { parse as parseLenient, printParseErrorCode, type ParseError } from "jsonc-parser";
-import { PluginValidationError } from "../../plugin/errors.js";
+import { PluginValidationError } from "../errors.js";
 
 export interface TextPosition {
   /** 0-based offset into the text, in UTF-16 code units (what JavaScript strings and editors index by). */
