@@ -1,6 +1,7 @@
 // Typed errors of the dialogue plugin, and the small document reader the validators share (it collects
 // every problem with its JSON path, so an author sees all of them at once, not one per load).
 
+// Bundled into the editor page: the errors module alone (runtime/index.js loads Node modules).
 import { ParleyError } from "../runtime/errors.js";
 
 /** One problem in a document: `path` is a JSON path like `nodes.greet.next` or `knowledge[2].text`. */

@@ -1,7 +1,7 @@
 // Reading a JSON document a player or writer owns (a save, a memory): a missing or unreadable file is a
 // FileAccessError naming it, text that is not JSON is the caller's format error ("the file is corrupt").
 import { readFile } from "node:fs/promises";
-import { FileAccessError } from "../runtime/errors.js";
+import { FileAccessError } from "../runtime/index.js";
 
 /** The parsed JSON of `path`, or `missing` when the file does not exist and the caller allows that. */
 export async function readJsonDocument(path: string, options: { what: string; corrupt: (message: string) => Error; missing?: () => unknown }): Promise<unknown> {

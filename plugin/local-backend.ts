@@ -93,7 +93,7 @@ export class LocalBackend implements DialogueBackend {
   }
 
   async *generate(request: GenerateRequest): AsyncGenerator<string> {
-    const { maxTokens, stop, ...sampling } = request.sampling;
+    const { maxTokens } = request.sampling;
     if (!Number.isInteger(maxTokens) || maxTokens < 1) throw new InvalidArgumentError(`generate: sampling.maxTokens must be a positive integer, got ${maxTokens}`);
     if (request.signal?.aborted) throw new AbortError();
     // Our own signal: a consumer that stops early (break / return()) must not leave the session with a
@@ -114,7 +114,8 @@ export class LocalBackend implements DialogueBackend {
       this.#release(request.cacheKey);
       throw new AbortError();
     }
-    const it = session.generate(request.messages, { ...sampling, maxTokens, stop, signal: controller.signal })[Symbol.asyncIterator]();
+    // The request's sampling settings go to the session as they are (it checks them and fills in defaults).
+    const it = session.generate(request.messages, { ...request.sampling, signal: controller.signal })[Symbol.asyncIterator]();
     let finished = false;
     const clock = new GenerationClock();
     try {

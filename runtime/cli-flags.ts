@@ -1,7 +1,7 @@
 // The `parley` command's flags: each command declares its flags in one table (kind, range, default, help) that
 // drives parsing, validation and its --help text; and the checks that turn a user's path problem into a
-// FileAccessError before any work starts. Used by runtime/cli.ts and by commands loaded from elsewhere
-// (plugin/playtest/dialogue-cli.ts).
+// FileAccessError before any work starts. Used by runtime/cli.ts, by commands loaded from elsewhere
+// (plugin/playtest/dialogue-cli.ts) and by the repository's scripts (bench/bench.ts).
 
 import { statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
@@ -174,11 +174,12 @@ function flagValue(flag: string, spec: FlagSpec, raw: string): unknown {
   }
 }
 
-export function parseArgsError(command: string | undefined, e: unknown): unknown {
+/** `help`: the command line that prints the command's usage (default `parley COMMAND --help`). */
+export function parseArgsError(command: string | undefined, e: unknown, help = command ? `parley ${command} --help` : undefined): unknown {
   const code = (e as { code?: string })?.code;
   if (!(e instanceof TypeError) || !code?.startsWith("ERR_PARSE_ARGS")) return e;
   const quoted = /'([^']+)'/.exec(e.message)?.[1];
-  const hint = command ? `parley ${command} --help lists its options` : "parley --help lists the commands";
+  const hint = help ? `${help} lists its options` : "parley --help lists the commands";
   if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") return new InvalidArgumentError(`unknown option ${quoted} (${hint})`);
   if (code === "ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL") return new InvalidArgumentError(`unexpected argument "${quoted}" (${hint})`);
   // "argument missing" at the end of the line; "ambiguous" where the next word is an option (`--model --json`).
@@ -188,17 +189,19 @@ export function parseArgsError(command: string | undefined, e: unknown): unknown
 }
 
 /**
- * Parses `argv` against `table` (`command` names the command in messages): values converted and range-checked,
- * defaults applied, required flags present. Every problem is an InvalidArgumentError or a FileAccessError.
+ * Parses `argv` against `table` (`command` names the command in messages, `options.help` the command line that
+ * prints its usage: default `parley COMMAND --help`): values converted and range-checked, defaults applied,
+ * required flags present. Every problem is an InvalidArgumentError or a FileAccessError.
  */
-export function parseFlags<T extends FlagTable>(command: string, table: T, argv: readonly string[], options: { positionals?: boolean } = {}): ParsedFlags<T> {
+export function parseFlags<T extends FlagTable>(command: string, table: T, argv: readonly string[], options: { positionals?: boolean; help?: string } = {}): ParsedFlags<T> {
+  const help = options.help ?? `parley ${command} --help`;
   const parseOptions: Record<string, { type: "boolean" | "string"; short?: string }> = { help: { type: "boolean", short: "h" } };
   for (const [name, spec] of Object.entries(table)) parseOptions[name] = { type: spec.kind === "boolean" ? "boolean" : "string" };
   let parsed;
   try {
     parsed = parseArgs({ args: joinDashValues(argv, table), options: parseOptions, allowPositionals: options.positionals ?? false, strict: true });
   } catch (e) {
-    throw parseArgsError(command, e);
+    throw parseArgsError(command, e, help);
   }
   const values: Record<string, unknown> = {};
   const given = new Set<string>();
@@ -208,7 +211,7 @@ export function parseFlags<T extends FlagTable>(command: string, table: T, argv:
   for (const [name, spec] of [...entries.filter(([, s]) => !isFile(s)), ...entries.filter(([, s]) => isFile(s))]) {
     const raw = parsed.values[name];
     if (raw === undefined) {
-      if (spec.required) throw new InvalidArgumentError(`${command} needs --${name} ${spec.arg ?? "VALUE"} (parley ${command} --help)`);
+      if (spec.required) throw new InvalidArgumentError(`${command} needs --${name} ${spec.arg ?? "VALUE"} (${help})`);
       values[name] = spec.kind === "boolean" ? false : spec.default;
       continue;
     }

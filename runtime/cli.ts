@@ -1,19 +1,16 @@
 #!/usr/bin/env node
-// The `parley` command: devices, info, synth, generate, tune, bench, model, dialogue. Each command declares its flags in one
-// table (runtime/cli-flags.ts) that drives parsing, validation and its --help text. `npm run bench` (bench/bench.ts)
-// is `parley bench`.
+// The `parley` command: devices, info, synth, generate, tune, bench --plan, model, dialogue. Each command declares its
+// flags in one table (runtime/cli-flags.ts) that drives parsing, validation and its --help text.
 
 import { statSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { FileAccessError, InvalidArgumentError, NativeAddonMissingError, ParleyError } from "./errors.js";
+import { FileAccessError, InvalidArgumentError, ParleyError } from "./errors.js";
 import { readGguf } from "./gguf/reader.js";
 import { describeModel, formatModelDescription } from "./model-config.js";
-import { decodePlan } from "./bench/plan.js";
-import { isMainModule } from "./bench/report.js";
-import type { BenchOptions } from "./bench/bench.js";
+import { decodePlan } from "./decode-plan.js";
+import { isMainModule } from "./main-module.js";
 import { DEFAULT_SAMPLING } from "./sampler.js";
-import { describeDecodeTuning, describePrefillTuning, describeTuning, type PhaseReport } from "./tuning.js";
+import type { PhaseReport } from "./tuning/measure.js";
+import { describeDecodeTuning, describePrefillTuning, describeTuning } from "./tuning/settings.js";
 import { Runtime } from "./runtime.js";
 import { SYNTH_SHAPES, SYNTH_TYPES, writeSyntheticModel, type SynthShapeName } from "./synth/synth.js";
 import { checkInputFile, formatFlags, fsReason, isErrnoError, parseArgsError, parseFlags, wantsHelp, type FlagTable, type ParsedFlags } from "./cli-flags.js";
@@ -210,7 +207,7 @@ const tune = defineCommand("tune", {
   flags: {
     model: { kind: "file", arg: "FILE", required: true, help: "the GGUF model" },
     force: { kind: "boolean", help: "measure again even if a tuning is stored" },
-    // The ranges are the ones Model.tune accepts (tuneRuns in tuning.ts).
+    // The ranges are the ones Model.tune accepts (tuneRuns in tuning/measure.ts).
     steps: { kind: "integer", arg: "N", min: 1, max: 64, defaultText: "16, 2 on a CPU Vulkan driver", help: "timed decode steps per setting" },
     "prefill-tokens": { kind: "integer", arg: "N", min: 1, max: 512, defaultText: "64, 8 on a CPU Vulkan driver", help: "prompt length of the timed prefill" },
     repeat: { kind: "integer", arg: "N", min: 1, max: 100, defaultText: "3", help: "runs per setting (the median counts)" },
@@ -253,99 +250,40 @@ const tune = defineCommand("tune", {
   },
 });
 
-// `parley bench` and `npm run bench` are one command: this table is the only list of the bench's flags.
-const BENCH_FLAGS = {
-  plan: { kind: "boolean", help: "instead of timing: the decode step's cost proxies (dispatches, barriers, bytes read, host↔device bytes, pipelines) for --model" },
-  at: { kind: "integer", arg: "N", min: 0, default: 0, help: "with --plan: the position (tokens already in the cache) of the planned step" },
-  kernels: { kind: "choice", choices: ["auto", "gpu", "cpu"], default: "auto", help: "with --plan: the session's kernel set" },
-  shape: { kind: "choice", choices: SHAPES, defaultText: "tinyllama", help: "synthetic model shape" },
-  type: { kind: "choice", choices: SYNTH_TYPES, arg: "TYPE", defaultText: "q4_0", help: "synthetic tensor type" },
-  model: { kind: "file", arg: "FILE", help: `an existing GGUF instead of a synthetic one (those are cached under ${join(tmpdir(), "parley-bench")})` },
-  prefill: { kind: "integers", arg: "N,N", min: 1, defaultText: "128,512; 128 for a TinyLlama-sized model on a CPU Vulkan driver", help: "prefill lengths" },
-  decode: { kind: "integer", arg: "N", min: 1, defaultText: "128; 16 for a TinyLlama-sized model on a CPU Vulkan driver", help: "timed greedy decode steps" },
-  "decode-after": { kind: "integer", arg: "N", min: 1, defaultText: "16", help: "tokens in the cache before them (e.g. 700: an NPC persona's prompt)" },
-  repeat: { kind: "integer", arg: "N", min: 1, defaultText: "3; 1 where the defaults above are reduced", help: "runs per prefill length (the median counts)" },
-  seed: { kind: "integer", arg: "N", min: 0, defaultText: "1", help: "seed of the synthetic weights and of the token ids" },
-  // The range a session's micro-batch takes (Model.createSession).
-  ubatch: { kind: "integer", arg: "N", min: 1, max: 4096, defaultText: "64 for decode, each longer prefill as one step, as llama.cpp", help: "Parley's micro-batch" },
-  device: { ...DEVICE_FLAG, help: "Parley's Vulkan device: index or part of its name (parley devices)" },
-  "peer-gpu": { kind: "choice", choices: ["auto", "vulkan", "cpu"], defaultText: "auto: Vulkan where a GPU exists", help: "llama.cpp's backend" },
-  "peer-threads": { kind: "integer", arg: "N", min: 1, defaultText: "the fastest of 1, 2, ...", help: "llama.cpp's CPU threads" },
-  "matvec-rows": { kind: "integers", arg: "1,2,4", min: 1, max: 8, help: "also time decode with each rows-per-subgroup setting (kernel tuning)" },
-  "matvec-stage": { kind: "switches", arg: "0,1", defaultText: "0", help: "... without (0) and/or with (1) f(x) staged in shared memory" },
-  "matvec-wide": { kind: "switches", arg: "0,1", defaultText: "0", help: "... with 4-byte (0) and/or 16-byte (1) weight loads per lane" },
-  "skip-peer": { kind: "boolean", help: "Parley only" },
-  json: { kind: "boolean", help: "print one JSON object instead of the table" },
-  quiet: { kind: "boolean", help: "no progress lines on stderr" },
-  record: { kind: "string", arg: "FILE", help: "also append the run's summary to the JSON array in FILE (created if missing; e.g. docs/perf-records.json, drawn by npm run bench:chart)" },
-  machine: { kind: "string", arg: "TEXT", defaultText: "the GPU's name, or the host CPU and the driver for a CPU Vulkan driver", help: "the machine's name in the --record record" },
+// `parley bench --plan`: the deterministic cost proxies a change must not grow, counted rather than timed. The
+// timing beside llama.cpp needs development dependencies (node-llama-cpp, tsx), so it is a script of Parley's
+// repository, `npm run bench` (bench/bench.ts), and not part of the package.
+const SIDE_BY_SIDE = "the timing beside llama.cpp is a development script: npm run bench in a clone of Parley's repository";
+
+const PLAN_FLAGS = {
+  plan: { kind: "boolean", help: "the decode step's cost proxies (dispatches, barriers, bytes read, host↔device bytes, pipelines) for --model" },
+  model: { kind: "file", arg: "FILE", help: "the GGUF model" },
+  at: { kind: "integer", arg: "N", min: 0, default: 0, help: "the position (tokens already in the cache) of the planned step" },
+  kernels: { kind: "choice", choices: ["auto", "gpu", "cpu"], default: "auto", help: "the session's kernel set" },
+  device: DEVICE_FLAG,
+  json: JSON_FLAG,
 } as const satisfies FlagTable;
 
-/** What the side-by-side bench runs with (bench/bench.ts's runBenchCommand). */
-export interface BenchCliArgs {
-  options: BenchOptions;
-  json: boolean;
-  /** --record FILE */
-  record?: string;
-  /** --machine TEXT */
-  machine?: string;
-}
-
-const PLAN_FLAGS: ReadonlySet<string> = new Set(["plan", "model", "at", "kernels", "device", "json"]);
-const PLAN_FLAGS_TEXT = [...PLAN_FLAGS].filter((f) => f !== "plan").map((f) => `--${f}`).join(", ");
-
-function benchArgs({ values, given }: ParsedFlags<typeof BENCH_FLAGS>): BenchCliArgs {
-  for (const flag of ["at", "kernels"]) if (given.has(flag)) throw new InvalidArgumentError(`--${flag} applies only with --plan`);
-  if (values.record !== undefined && values.record.trim() === "") throw new InvalidArgumentError("--record needs a file name");
-  if (values.machine !== undefined && values.record === undefined) throw new InvalidArgumentError("--machine names the machine in a --record record: pass --record FILE too");
-  if (values.machine !== undefined && values.machine.trim() === "") throw new InvalidArgumentError("--machine must not be empty");
-  const options: BenchOptions = {
-    shape: values.shape, type: values.type, model: values.model, prefill: values.prefill, decode: values.decode, repeat: values.repeat,
-    seed: values.seed, ubatch: values.ubatch, device: values.device, skipPeer: values["skip-peer"], peerGpu: values["peer-gpu"],
-    peerThreads: values["peer-threads"], decodeAfter: values["decode-after"], matvecRows: values["matvec-rows"], matvecStage: values["matvec-stage"],
-    matvecWide: values["matvec-wide"], log: values.quiet ? undefined : (line) => process.stderr.write(`[bench] ${line}\n`),
-  };
-  return { options, json: values.json, record: values.record, machine: values.machine?.trim() };
-}
-
-async function benchPlan({ values, given }: ParsedFlags<typeof BENCH_FLAGS>): Promise<void> {
-  const stray = [...given].filter((f) => !PLAN_FLAGS.has(f));
-  if (stray.length > 0) throw new InvalidArgumentError(`--${stray[0]} does not apply to bench --plan (it takes ${PLAN_FLAGS_TEXT})`);
-  const modelPath = values.model;
-  if (modelPath === undefined) throw new InvalidArgumentError("bench --plan needs --model FILE");
-  const runtime = await Runtime.create({ device: values.device });
-  try {
-    const model = await runtime.loadModel(modelPath);
-    const session = model.createSession({ contextSize: Math.min(model.info.contextLength, 2048), kernels: values.kernels });
-    const plan = decodePlan(model, session, values.at);
-    if (values.json) console.log(JSON.stringify({ model: modelPath, device: runtime.device.name, ...plan }));
-    else for (const [k, v] of Object.entries(plan)) console.log(`${k.padEnd(18)} ${typeof v === "object" ? JSON.stringify(v) : v}`);
-  } finally {
-    runtime.dispose();
-  }
-}
-
 const bench = defineCommand("bench", {
-  summary: "Parley and llama.cpp side by side (npm run bench), or with --plan the decode step's cost proxies",
-  description: "Parley and llama.cpp (node-llama-cpp) side by side on one GGUF: prefill, decode, load time, first token, device memory.\n" +
-    "With --plan: the decode step's cost proxies for --model, nothing timed.",
-  synopsis: "[options]   (npm run bench -- [options] is the same command)",
-  notes: `--plan takes ${PLAN_FLAGS_TEXT}; --at and --kernels apply only with --plan.`,
-  flags: BENCH_FLAGS,
-  async run(parsed) {
-    if (parsed.values.plan) return benchPlan(parsed);
-    const args = benchArgs(parsed);
-    let sideBySide: typeof import("./bench/bench.js");
+  summary: "with --plan: the decode step's cost proxies for a model (timing beside llama.cpp: npm run bench in Parley's repository)",
+  description: "With --plan: the decode step's cost proxies for --model (dispatches, barriers, bytes read, host↔device bytes, pipelines), counted, not timed.\n" +
+    "Timing Parley beside llama.cpp is a development script: npm run bench in a clone of Parley's repository.",
+  synopsis: "--plan --model FILE [options]",
+  flags: PLAN_FLAGS,
+  async run({ values }) {
+    if (!values.plan) throw new InvalidArgumentError(`parley bench needs --plan (${SIDE_BY_SIDE})`);
+    const modelPath = values.model;
+    if (modelPath === undefined) throw new InvalidArgumentError("bench --plan needs --model FILE");
+    const runtime = await Runtime.create({ device: values.device });
     try {
-      // Loaded here, not at start-up: the bench imports node-llama-cpp, a development dependency.
-      sideBySide = await import("./bench/bench.js");
-    } catch (e) {
-      if ((e as { code?: string })?.code === "ERR_MODULE_NOT_FOUND" && String((e as Error).message).includes("node-llama-cpp")) {
-        throw new NativeAddonMissingError("the side-by-side bench needs node-llama-cpp (a development dependency of Parley): npm install node-llama-cpp, or use parley bench --plan", { cause: e });
-      }
-      throw e;
+      const model = await runtime.loadModel(modelPath);
+      const session = model.createSession({ contextSize: Math.min(model.info.contextLength, 2048), kernels: values.kernels });
+      const plan = decodePlan(model, session, values.at);
+      if (values.json) console.log(JSON.stringify({ model: modelPath, device: runtime.device.name, ...plan }));
+      else for (const [k, v] of Object.entries(plan)) console.log(`${k.padEnd(18)} ${typeof v === "object" ? JSON.stringify(v) : v}`);
+    } finally {
+      runtime.dispose();
     }
-    await sideBySide.runBenchCommand(args);
   },
 });
 
@@ -392,17 +330,17 @@ async function main(argv: string[]): Promise<void> {
 }
 
 /**
- * Runs the command line `argv` (without node and the script) and exits: a user's error (a ParleyError, or a
- * file-system error) is one line `parley: message [CODE]` and exit code 2; anything else is an internal error,
- * one line and exit code 1, with its stack under PARLEY_DEBUG=1.
+ * Runs a command (the `parley` command line, or a repository script's: `npm run bench`) and exits: a user's
+ * error (a ParleyError, or a file-system error) is one line `parley: message [CODE]` and exit code 2; anything
+ * else is an internal error, one line and exit code 1, with its stack under PARLEY_DEBUG=1.
  */
-export function runCli(argv: string[]): void {
+export function runCommandLine(command: () => Promise<void>): void {
   // Output piped into a reader that stops early (`parley bench --plan … | head`): end quietly, as Unix tools do.
   process.stdout.on("error", (e: NodeJS.ErrnoException) => {
     if (e.code === "EPIPE") process.exit(0);
     throw e;
   });
-  main(argv).catch((e: unknown) => {
+  command().catch((e: unknown) => {
     const debug = process.env.PARLEY_DEBUG !== undefined && process.env.PARLEY_DEBUG !== "" && process.env.PARLEY_DEBUG !== "0";
     // Safety nets for a file-system error or a parseArgs error no command turned into a typed error.
     const error = isErrnoError(e) ? new FileAccessError(e.path ?? "a file", fsReason(e), { cause: e }) : parseArgsError(undefined, e);
@@ -414,6 +352,11 @@ export function runCli(argv: string[]): void {
     process.stderr.write(debug ? `parley: internal error: ${(error as Error)?.stack ?? message}\n` : `parley: internal error: ${message} (PARLEY_DEBUG=1 shows where)\n`);
     process.exit(1);
   });
+}
+
+/** Runs the `parley` command line `argv` (without node and the script) and exits, as runCommandLine says. */
+export function runCli(argv: string[]): void {
+  runCommandLine(() => main(argv));
 }
 
 if (isMainModule(import.meta.url)) runCli(process.argv.slice(2));

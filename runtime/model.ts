@@ -9,8 +9,9 @@ import { Session, type SessionOptions } from "./session.js";
 import { tokenizeChat } from "./tokenizer/chat-tokens.js";
 import { LlamaTokenizer, type EncodeOptions } from "./tokenizer/tokenizer.js";
 import { vocabularyFromGguf } from "./tokenizer/vocab.js";
-import { measureTuning, tuneRuns, TUNING_ENV_OVERRIDES, type KernelTuning, type TuneOptions, type TuningReport } from "./tuning.js";
-import { tuningKey, type StoredTuning, type TuningStore } from "./tuning-store.js";
+import { measureTuning, tuneRuns, type TuneOptions, type TuningReport } from "./tuning/measure.js";
+import { TUNING_ENV_OVERRIDES, type KernelTuning } from "./tuning/settings.js";
+import { tuningKey, type StoredTuning, type TuningStore } from "./tuning/store.js";
 
 export interface LoadModelOptions {
   /** Called as weights reach the device: bytes done of bytes total. */

@@ -1,5 +1,6 @@
 // Loads the native Vulkan addon (native/build/Release/parley.node, else the package's prebuild for this platform,
-// prebuilds/<platform>-<arch>/parley.node) and maps its errors to typed ones.
+// prebuilds/<platform>-<arch>/parley.node), declares what its calls take and return, and maps its errors to
+// typed ones.
 
 import { existsSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -19,6 +20,7 @@ import {
   UnsupportedTensorTypeError,
   VulkanError,
 } from "./errors.js";
+import { hasPenalties, type SamplingSettings } from "./sampler.js";
 
 export interface MemoryHeap {
   size: number;
@@ -137,6 +139,24 @@ export interface NativeChainSampling {
 /** The longest penalty window the GPU sampling loop applies (native Session::kMaxPenaltyWindow). */
 export const GPU_MAX_PENALTY_WINDOW = 256;
 
+/**
+ * The sampleChain argument for `settings`, the sampler's generator state `rng` and the tokens the cache holds
+ * (`history`; the chain starts at its end). The addon copies the fields into a plain C++ struct, reading each
+ * by name, so it takes only concrete numbers and typed arrays: the seed gives way to the generator's current
+ * state (the device continues the host's random stream); repeatLastN becomes the unsigned window the kernel
+ * counts over, 0 when the penalties change nothing (the kernel then skips them) and 2^32 − 1 for the whole
+ * history (-1); and the history tokens the first step's window reaches go along, because the device records
+ * only the tokens its chains produce.
+ */
+export function nativeChainSampling(settings: SamplingSettings, rng: Uint32Array, history: readonly number[]): NativeChainSampling {
+  const penaltyWindow = hasPenalties(settings) ? (settings.repeatLastN < 0 ? 2 ** 32 - 1 : settings.repeatLastN) : 0;
+  // The first step's window covers the chain's first token and the penaltyWindow − 1 tokens before it.
+  const before = Math.min(Math.max(0, penaltyWindow - 1), history.length);
+  const window = Int32Array.from(history.slice(history.length - before));
+  const { temperature, topK, topP, minP, repeatPenalty, frequencyPenalty, presencePenalty } = settings;
+  return { temperature, topK, topP, minP, rng, repeatPenalty, frequencyPenalty, presencePenalty, penaltyWindow, window };
+}
+
 /** Dispatches and barriers per token of the GPU loop, greedy and sampled (penalties included). */
 export interface ChainPlan {
   greedy: { dispatches: number; barriers: number };
@@ -166,7 +186,7 @@ export interface NativeSession {
   dispose(): void;
 }
 
-/** Kernel settings as the addon takes them (runtime/tuning.ts's KernelTuning, flattened). */
+/** Kernel settings as the addon takes them (runtime/tuning/settings.ts's KernelTuning, flattened). */
 export interface NativeTuning {
   rowsPerSubgroup: number;
   stageInput: boolean;

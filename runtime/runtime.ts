@@ -5,7 +5,7 @@ import { DisposedError, InvalidArgumentError } from "./errors.js";
 import { Model, type LoadModelOptions } from "./model.js";
 import { loadAddon, native, type DeviceInfo, type NativeContext, type PipelineBuildStats, type PipelineCacheStats, type ValidationMessage } from "./native.js";
 import { parleyCacheDir } from "./cache-dir.js";
-import { defaultTuningStoreDir, TuningStore } from "./tuning-store.js";
+import { defaultTuningStoreDir, TuningStore } from "./tuning/store.js";
 
 export interface RuntimeOptions {
   /** Device index or a substring of its name (see `parley devices`). Default: the best device

@@ -30,6 +30,23 @@ export interface SamplingOptions {
   seed?: number;
 }
 
+/**
+ * Sampling settings with every default filled in and every value checked (samplingSettings makes them): what
+ * the session, the sampler and the GPU sampling loop read, unchanged from the caller's options to the addon.
+ */
+export interface SamplingSettings {
+  readonly temperature: number;
+  readonly topK: number;
+  readonly topP: number;
+  readonly minP: number;
+  readonly repeatPenalty: number;
+  readonly repeatLastN: number;
+  readonly frequencyPenalty: number;
+  readonly presencePenalty: number;
+  /** undefined: the sampler seeds itself at random. */
+  readonly seed: number | undefined;
+}
+
 export const DEFAULT_SAMPLING: Readonly<Required<Omit<SamplingOptions, "seed">>> = Object.freeze({
   temperature: 0.8,
   topK: 40,
@@ -145,9 +162,29 @@ function check(cond: boolean, message: string): void {
   if (!cond) throw new InvalidArgumentError(message);
 }
 
-function resolveOptions(opts: SamplingOptions): Required<Omit<SamplingOptions, "seed">> & { seed: number | undefined } {
-  if (opts === null || typeof opts !== "object") throw new InvalidArgumentError("Sampler: options must be an object");
-  const o = { ...DEFAULT_SAMPLING, ...definedOnly(opts), seed: opts.seed };
+/**
+ * The sampling settings `options` ask for: DEFAULT_SAMPLING where a field is left out (or undefined), every
+ * value checked (InvalidArgumentError naming the field). Other fields (a GenerateOptions' maxTokens, stop,
+ * signal…) are not copied.
+ */
+export function samplingSettings(options: SamplingOptions = {}): SamplingSettings {
+  if (options === null || typeof options !== "object") throw new InvalidArgumentError("Sampler: options must be an object");
+  // Only undefined takes the default: any other value, null included, is checked as given.
+  const given = (key: keyof typeof DEFAULT_SAMPLING): number => {
+    const value = options[key];
+    return value === undefined ? DEFAULT_SAMPLING[key] : value;
+  };
+  const o: SamplingSettings = {
+    temperature: given("temperature"),
+    topK: given("topK"),
+    topP: given("topP"),
+    minP: given("minP"),
+    repeatPenalty: given("repeatPenalty"),
+    repeatLastN: given("repeatLastN"),
+    frequencyPenalty: given("frequencyPenalty"),
+    presencePenalty: given("presencePenalty"),
+    seed: options.seed,
+  };
   check(typeof o.temperature === "number" && Number.isFinite(o.temperature),
     `Sampler: temperature must be a finite number (≤ 0 means greedy), got ${o.temperature}`);
   check(Number.isInteger(o.topK) && o.topK >= 0, `Sampler: topK must be an integer ≥ 0 (0 disables), got ${o.topK}`);
@@ -164,17 +201,16 @@ function resolveOptions(opts: SamplingOptions): Required<Omit<SamplingOptions, "
   if (o.seed !== undefined) {
     check(Number.isSafeInteger(o.seed), `Sampler: seed must be a safe integer, got ${o.seed}`);
   }
-  return o;
+  return Object.freeze(o);
 }
 
-function definedOnly(opts: SamplingOptions): SamplingOptions {
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(opts)) if (v !== undefined) out[k] = v;
-  return out as SamplingOptions;
+/** Whether the penalties change any logit: a window of 0, or neutral values, leave every logit as it is. */
+export function hasPenalties(s: SamplingSettings): boolean {
+  return s.repeatLastN !== 0 && (s.repeatPenalty !== 1 || s.frequencyPenalty !== 0 || s.presencePenalty !== 0);
 }
 
 export class Sampler {
-  readonly options: Readonly<Required<Omit<SamplingOptions, "seed">> & { seed: number | undefined }>;
+  readonly options: SamplingSettings;
   private readonly rng: Xoshiro128;
 
   // Scratch buffers, reused across calls (resized when the vocabulary size changes).
@@ -187,7 +223,7 @@ export class Sampler {
   private readonly bucketMass = new Float64Array(NUCLEUS_BUCKETS);
 
   constructor(opts: SamplingOptions = {}) {
-    this.options = Object.freeze(resolveOptions(opts));
+    this.options = samplingSettings(opts);
     const seed = this.options.seed ?? Math.floor(Math.random() * 2 ** 32);
     this.rng = new Xoshiro128(seed);
   }
@@ -305,8 +341,7 @@ export class Sampler {
 
   private applyPenalties(work: Float64Array, history: ArrayLike<number>): void {
     const o = this.options;
-    if (o.repeatLastN === 0) return;
-    if (o.repeatPenalty === 1 && o.frequencyPenalty === 0 && o.presencePenalty === 0) return;
+    if (!hasPenalties(o)) return;
     const len = history.length;
     if (len === 0) return;
     const start = o.repeatLastN < 0 ? 0 : Math.max(0, len - o.repeatLastN);

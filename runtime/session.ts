@@ -6,11 +6,11 @@
 import type { ChatMessage } from "./chat-template.js";
 import { ContextOverflowError, DisposedError, InvalidArgumentError, ParleyError } from "./errors.js";
 import type { Model } from "./model.js";
-import { EvalMode, GPU_MAX_PENALTY_WINDOW, GPU_TOP_K, nativeAsync, native, type ChainPlan, type DeviceInfo, type NativeModel, type NativeSession, type NativeTuning } from "./native.js";
-import { Sampler, type SamplingOptions } from "./sampler.js";
+import { EvalMode, GPU_MAX_PENALTY_WINDOW, GPU_TOP_K, nativeAsync, nativeChainSampling, native, type ChainPlan, type DeviceInfo, type NativeModel, type NativeSession, type NativeTuning } from "./native.js";
+import { hasPenalties, Sampler, type SamplingOptions } from "./sampler.js";
 import { StopStringMatcher } from "./stop-strings.js";
 import { StreamingDetokenizer } from "./tokenizer/detokenizer.js";
-import { validateDecodeTuning, validatePrefillTuning, type DecodeTuning, type KernelTuning, type PrefillTuning } from "./tuning.js";
+import { validateDecodeTuning, validatePrefillTuning, type DecodeTuning, type KernelTuning, type PrefillTuning } from "./tuning/settings.js";
 
 export interface SessionOptions {
   /** Tokens the KV cache holds (prompt + reply). Default: min(model context, 2048). */
@@ -134,11 +134,6 @@ export interface EvaluateResult {
   argmax: number;
   topIds?: Int32Array;
   topLogits?: Float32Array;
-}
-
-/** Whether the sampler's penalties change anything (runtime/sampler.ts applies none with a window of 0). */
-function hasPenalties(o: Sampler["options"]): boolean {
-  return o.repeatLastN !== 0 && (o.repeatPenalty !== 1 || o.frequencyPenalty !== 0 || o.presencePenalty !== 0);
 }
 
 /**
@@ -276,24 +271,7 @@ export class Session {
     const pos = this.#history.length;
     // The addon checks n, the token and the context (typed errors), like eval.
     if (!sampler) return Array.from(await nativeAsync(() => s.decodeChain(first, pos, n)));
-    const o = sampler.options;
-    // The penalties' window in the device's history: the tokens before `first` that its first step reaches.
-    const penaltyWindow = hasPenalties(o) ? (o.repeatLastN < 0 ? 2 ** 32 - 1 : o.repeatLastN) : 0;
-    const window = Int32Array.from(this.#history.slice(Math.max(0, pos - Math.max(0, Math.min(penaltyWindow, pos + 1) - 1))));
-    const r = await nativeAsync(() =>
-      s.sampleChain(first, pos, n, {
-        temperature: o.temperature,
-        topK: o.topK,
-        topP: o.topP,
-        minP: o.minP,
-        rng: sampler.rngState,
-        repeatPenalty: o.repeatPenalty,
-        frequencyPenalty: o.frequencyPenalty,
-        presencePenalty: o.presencePenalty,
-        penaltyWindow,
-        window,
-      }),
-    );
+    const r = await nativeAsync(() => s.sampleChain(first, pos, n, nativeChainSampling(sampler.options, sampler.rngState, this.#history)));
     sampler.rngState = r.rng;
     return Array.from(r.tokens);
   }
@@ -337,6 +315,21 @@ export class Session {
     const r = await nativeAsync(() => s.eval(Int32Array.from(tokens), this.#history.length, mode));
     this.#history.push(...tokens);
     return { logits: r.logits, argmax: r.argmax, topIds: r.topIds, topLogits: r.topLogits };
+  }
+
+  /**
+   * Makes the cache hold `prompt`, evaluating only what it does not hold yet (prefix reuse): the cached tokens
+   * that match the prompt from its start stay, the rest of the cache is forgotten, and the prompt's remaining
+   * tokens are evaluated. The prompt's last token is evaluated even when cached: its logits are needed.
+   * Returns that evaluation and how many prompt tokens were reused.
+   */
+  async #evaluateAfterCachedPrefix(prompt: readonly number[], logits: LogitsMode, signal: AbortSignal | undefined): Promise<{ step: EvaluateResult; cached: number }> {
+    const reusable = Math.min(prompt.length - 1, this.#history.length);
+    let cached = 0;
+    while (cached < reusable && this.#history[cached] === prompt[cached]) cached++;
+    this.#history.length = cached; // the evaluation overwrites the keys and values beyond it
+    const step = await this.#evaluatePrompt(prompt.slice(cached), logits, signal);
+    return { step, cached };
   }
 
   /**
@@ -390,13 +383,14 @@ export class Session {
     if (prompt.length >= this.contextSize) {
       throw new ContextOverflowError(`the prompt has ${prompt.length} tokens; the session's context holds ${this.contextSize} (prompt + reply)`);
     }
+    // The sampling fields of `options`, checked and with defaults: every sampling path below reads these.
     const sampler = new Sampler(options);
-    const o = sampler.options;
+    const settings = sampler.options;
     // Read back as little as the sampler needs: the greedy token, the GPU's top 64 candidates (when
     // the sampler keeps at most 64 and no penalty looks at other tokens), or all logits.
-    const penalties = hasPenalties(o);
+    const penalties = hasPenalties(settings);
     const gpuArgmax = sampler.isGreedy && !penalties;
-    const gpuTopK = !sampler.isGreedy && !penalties && o.topK > 0 && o.topK <= GPU_TOP_K;
+    const gpuTopK = !sampler.isGreedy && !penalties && settings.topK > 0 && settings.topK <= GPU_TOP_K;
     const logitsMode: LogitsMode = gpuArgmax ? "none" : gpuTopK ? "top" : "last";
     if (options.gpuLoop !== undefined && typeof options.gpuLoop !== "boolean") throw new InvalidArgumentError(`gpuLoop must be a boolean, got ${String(options.gpuLoop)}`);
     const vocab = this.model.info.vocabularySize;
@@ -404,8 +398,8 @@ export class Session {
     // than all of them (top-k 64 would take the sampler's unsorted path, whose draw order differs).
     // Penalties run on the GPU too when their window is at most GPU_MAX_PENALTY_WINDOW tokens (greedy decoding
     // with penalties then takes the sampling loop at temperature 0).
-    const gpuPenalties = penalties && o.repeatLastN >= 1 && o.repeatLastN <= GPU_MAX_PENALTY_WINDOW;
-    const gpuSample = sampler.isGreedy ? gpuPenalties : o.topK > 0 && o.topK < Math.min(GPU_TOP_K, vocab) && (!penalties || gpuPenalties);
+    const gpuPenalties = penalties && settings.repeatLastN >= 1 && settings.repeatLastN <= GPU_MAX_PENALTY_WINDOW;
+    const gpuSample = sampler.isGreedy ? gpuPenalties : settings.topK > 0 && settings.topK < Math.min(GPU_TOP_K, vocab) && (!penalties || gpuPenalties);
     const gpuLoop = (gpuArgmax || gpuSample) && (options.gpuLoop ?? true);
     const detok = new StreamingDetokenizer(this.model.tokenizer);
     const stops = new StopStringMatcher(options.stop ?? []);
@@ -414,11 +408,8 @@ export class Session {
     };
     abort();
 
-    // Reuse the cached prefix; always evaluate at least the last prompt token to get its logits.
-    let cached = 0;
-    while (cached < prompt.length - 1 && cached < this.#history.length && this.#history[cached] === prompt[cached]) cached++;
-    this.#history.length = cached;
-    let step: EvaluateResult & { next?: number } = await this.#evaluatePrompt(prompt.slice(cached), logitsMode, options.signal);
+    const { step: promptStep, cached } = await this.#evaluateAfterCachedPrefix(prompt, logitsMode, options.signal);
+    let step: EvaluateResult & { next?: number } = promptStep;
     const promptMs = performance.now() - t0;
     const tGen = performance.now();
     let firstTokenMs = 0;
@@ -515,10 +506,7 @@ export class Session {
       if (prompt.length + longest > this.contextSize) {
         throw new ContextOverflowError(`the prompt (${prompt.length} tokens) and the longest option (${longest}) exceed the context of ${this.contextSize}`);
       }
-      let cached = 0;
-      while (cached < prompt.length - 1 && cached < this.#history.length && this.#history[cached] === prompt[cached]) cached++;
-      this.#history.length = cached;
-      const afterPrompt = (await this.#evaluatePrompt(prompt.slice(cached), "last", choose.signal)).logits!;
+      const afterPrompt = (await this.#evaluateAfterCachedPrefix(prompt, "last", choose.signal)).step.logits!;
       const V = this.model.info.vocabularySize;
       const logProbs: number[] = [];
       for (const tokens of optionTokens) {

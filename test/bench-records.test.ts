@@ -1,4 +1,4 @@
-// Performance records (runtime/bench/records.ts) and their chart (runtime/bench/chart.ts): a record from a bench
+// Performance records (bench/records.ts) and their chart (bench/chart.ts): a record from a bench
 // report, the atomic append to a records file (and refusing a malformed one untouched), and the SVG: well formed,
 // text escaped, bars on the right side of the 1× line, the decode target only on decode bars. No device needed.
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
@@ -6,10 +6,10 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { DECODE_TARGET_RATIO, escapeXml, renderChart } from "../runtime/bench/chart.js";
+import { DECODE_TARGET_RATIO, escapeXml, renderChart } from "../bench/chart.js";
 import { FileAccessError, InvalidArgumentError } from "../runtime/errors.js";
-import { appendRecord, checkRecordsFile, readRecords, recordFromReport, validateRecord, type PerfRecord } from "../runtime/bench/records.js";
-import { RATIO_CONVENTION, computeRatios, decodeFigure, prefillFigure, type BenchReport, type ParleyFigures, type PeerFigures } from "../runtime/bench/report.js";
+import { appendRecord, checkRecordsFile, readRecords, recordFromReport, validateRecord, type PerfRecord } from "../bench/records.js";
+import { RATIO_CONVENTION, computeRatios, decodeFigure, prefillFigure, type BenchReport, type ParleyFigures, type PeerFigures } from "../bench/report.js";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 

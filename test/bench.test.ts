@@ -6,14 +6,14 @@ import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
-import { formatTable, RATIO_CONVENTION, type BenchReport, type SideFigures } from "../runtime/bench/report.js";
+import { formatTable, RATIO_CONVENTION, type BenchReport, type SideFigures } from "../bench/report.js";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 
 function runCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const tsx = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href;
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", tsx, join(root, "runtime/bench/bench.ts"), ...args], { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, ["--import", tsx, join(root, "bench/bench.ts"), ...args], { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
     child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));

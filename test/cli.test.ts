@@ -20,7 +20,7 @@ function parley(...args: string[]) {
 /** `npm run bench -- …`: the dev script's own entry, from the TypeScript sources. */
 function devBench(...args: string[]) {
   const tsx = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href;
-  const r = spawnSync(process.execPath, ["--import", tsx, `${root}runtime/bench/bench.ts`, ...args], { cwd: root, encoding: "utf8", timeout: 240_000 });
+  const r = spawnSync(process.execPath, ["--import", tsx, `${root}bench/bench.ts`, ...args], { cwd: root, encoding: "utf8", timeout: 240_000 });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -148,7 +148,7 @@ describe("parley CLI", () => {
       synth: ["--shape", "--type", "--seed", "--out"],
       generate: ["--model", "--prompt", "--chat", "--system", "--max-tokens", "--temp", "--top-k", "--top-p", "--min-p", "--seed", "--context", "--device", "--json"],
       tune: ["--model", "--force", "--steps", "--prefill-tokens", "--repeat", "--device", "--json"],
-      bench: ["--plan", "--at", "--kernels", "--shape", "--type", "--model", "--prefill", "--decode", "--repeat", "--seed", "--skip-peer", "--record"],
+      bench: ["--plan", "--at", "--kernels", "--model", "--device", "--json"],
     };
     for (const [name, flags] of Object.entries(expected)) {
       for (const help of ["--help", "-h"]) {
@@ -200,8 +200,6 @@ describe("parley CLI", () => {
       [["synth", "--seed", "-1", "--out", scratchPath("never.gguf")], /--seed must be an integer ≥ 0, got "-1"/],
       [["tune", "--model", model, "--steps", "100"], /--steps must be an integer from 1 to 64, got "100"/],
       [["bench", "--plan", "--model", model, "--at", "-1"], /--at must be an integer ≥ 0, got "-1"/],
-      [["bench", "--prefill", "16,-3"], /--prefill takes comma-separated integers ≥ 1, got "-3" in "16,-3"/],
-      [["bench", "--matvec-rows", "9"], /--matvec-rows takes comma-separated integers from 1 to 8, got "9"/],
       [["model", "get", "x", "--retries", "-1"], /--retries must be an integer ≥ 0, got "-1"/],
       // A number is checked before the model file is looked at.
       [["generate", "--model", scratchPath("missing.gguf"), "--prompt", "Hi", "--max-tokens", "-1"], /--max-tokens must be an integer ≥ 1, got "-1"/],
@@ -229,24 +227,37 @@ describe("parley CLI", () => {
     }
   });
 
-  it("parley bench and npm run bench are one bench with one set of flags", () => {
-    const help = parley("bench", "--help");
-    const dev = devBench("--help");
-    expect(dev.status).toBe(0);
-    expect(dev.stdout).toBe(help.stdout);
-    for (const args of [["--decode", "-5"], ["--shape", "huge"], ["--at", "3"], ["--plan", "--model", bin, "--shape", "tiny"]]) {
-      const a = parley("bench", ...args);
-      const b = devBench(...args);
-      expectUserError(a, /INVALID_ARGUMENT/);
-      expectUserError(b, /INVALID_ARGUMENT/);
-      expect(b.stderr).toBe(a.stderr);
+  it("parley bench without --plan says in one line that the timing beside llama.cpp is npm run bench, a development script", () => {
+    for (const args of [[], ["--model", bin], ["--at", "3"]]) {
+      expectUserError(parley("bench", ...args), /^parley: parley bench needs --plan \(the timing beside llama\.cpp is a development script: npm run bench in a clone of Parley's repository\) \[INVALID_ARGUMENT\]$/);
     }
-    expect(parley("bench", "--at", "3").stderr).toMatch(/--at applies only with --plan/);
-    expect(parley("bench", "--plan", "--model", bin, "--shape", "tiny").stderr).toMatch(/--shape does not apply to bench --plan/);
+    expect(parley("bench", "--help").stdout).toMatch(/npm run bench/);
+    // The timing's flags are the development script's, not the package's.
+    expectUserError(parley("bench", "--plan", "--model", bin, "--shape", "tiny"), /unknown option --shape \(parley bench --help lists its options\)/);
   });
 
-  it("parley bench runs the side-by-side bench with the dev script's flags (--shape, --prefill, --skip-peer)", () => {
-    const r = parley("bench", "--shape", "tiny", "--type", "q4_0", "--prefill", "16", "--decode", "2", "--repeat", "1", "--skip-peer", "--json", "--quiet");
+  it("npm run bench has its own flags and --help, and reports a bad flag as parley does, naming its own --help", () => {
+    const help = devBench("--help");
+    expect(help.status, help.stderr).toBe(0);
+    expect(help.stderr).toBe("");
+    expect(help.stdout).toMatch(/^usage: npm run bench -- /);
+    for (const flag of ["--shape", "--type", "--model", "--prefill", "--decode", "--repeat", "--seed", "--skip-peer", "--record", "--machine", "--help"]) {
+      expect(help.stdout, flag).toMatch(new RegExp(`^  (-h, )?${flag}( \\S+)?  +\\S`, "m"));
+    }
+    const cases: Array<[string[], RegExp]> = [
+      [["--decode", "-5"], /^parley: --decode must be an integer ≥ 1, got "-5" \[INVALID_ARGUMENT\]$/],
+      [["--shape", "huge"], /--shape must be one of .*, got "huge"/],
+      [["--prefill", "16,-3"], /--prefill takes comma-separated integers ≥ 1, got "-3" in "16,-3"/],
+      [["--matvec-rows", "9"], /--matvec-rows takes comma-separated integers from 1 to 8, got "9"/],
+      [["--machine", "x"], /--machine names the machine in a --record record: pass --record FILE too/],
+      [["--at", "3"], /unknown option --at \(npm run bench -- --help lists its options\)/],
+      [["--plan"], /unknown option --plan \(npm run bench -- --help lists its options\)/],
+    ];
+    for (const [args, message] of cases) expectUserError(devBench(...args), message);
+  });
+
+  it("npm run bench runs Parley alone with --skip-peer (--shape, --prefill, --decode, --repeat)", () => {
+    const r = devBench("--shape", "tiny", "--type", "q4_0", "--prefill", "16", "--decode", "2", "--repeat", "1", "--skip-peer", "--json", "--quiet");
     expect(r.status, r.stderr).toBe(0);
     const report = JSON.parse(r.stdout);
     expect(report.bench).toBe("parley-vs-llama.cpp");

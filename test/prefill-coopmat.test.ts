@@ -3,7 +3,7 @@
 // lavapipe has no cooperative matrices, so these tests run the kernel's emulated build (PARLEY_COOPMAT_EMULATE=1:
 // the same tiling, fp16 staging and epilogue, with the three cooperative-matrix operations done by plain
 // arithmetic under the extension's load/store rules) — the real operations run only on a GPU that has them,
-// where runtime/bench/gpu/steps.sh checks them against this emulation. What is asserted here: conformance to
+// where bench/gpu/steps.sh checks them against this emulation. What is asserted here: conformance to
 // the float64 reference and to llama.cpp, full and partial tiles (100 tokens of a 128-token micro-batch), rows
 // that are not multiples of 64 and K that is not a multiple of 64 (a 288-wide model), last-logits steps, fp16
 // rounding really happening, a clean validation layer, and typed errors where the device lacks the real kernel.

@@ -1,4 +1,4 @@
-// Kernel tuning (runtime/tuning.ts, runtime/tuning-store.ts): Model.tune() times the decode and prefill
+// Kernel tuning (runtime/tuning/: settings, measure, store): Model.tune() times the decode and prefill
 // kernels' settings on the real device (lavapipe here), keeps the fastest, applies them to new sessions and
 // stores them; a later load on the same device, driver, kernels and model applies them without measuring.
 // The choice rules and the search order are checked on given timings (which setting wins is the logic under
@@ -11,10 +11,11 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AbortError, InvalidArgumentError, Runtime, TuningFailedError, type DecodeTuning, type KernelTuning, type PrefillTuning } from "../runtime/index.js";
 import {
-  argmaxOf, chooseTuning, describeDecodeTuning, logitAgreement, logitError, searchDecodeTuning, searchPrefillTuning, TUNING_LOGIT_TOLERANCE, TUNING_MARGIN,
+  argmaxOf, chooseTuning, logitAgreement, logitError, searchDecodeTuning, searchPrefillTuning, TUNING_LOGIT_TOLERANCE, TUNING_MARGIN,
   type TuningCandidate,
-} from "../runtime/tuning.js";
-import { defaultTuningStoreDir, TUNING_FILE } from "../runtime/tuning-store.js";
+} from "../runtime/tuning/measure.js";
+import { describeDecodeTuning } from "../runtime/tuning/settings.js";
+import { defaultTuningStoreDir, TUNING_FILE } from "../runtime/tuning/store.js";
 import { syntheticModel } from "./fixtures/models.js";
 
 const tuning = (rowsPerSubgroup: number, stageInput = false, wideLoads = false, integerDot = false): DecodeTuning => ({

@@ -5,6 +5,7 @@
 #include <napi.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <memory>
 #include <optional>
 
@@ -81,6 +82,78 @@ Napi::Object deviceInfoToJs(Napi::Env env, const DeviceInfo& d) {
   o.Set("integerDotKernels", d.integerDotKernels);
   o.Set("cooperativeMatrix", d.cooperativeMatrix);
   o.Set("cooperativeMatrixPrefill", d.cooperativeMatrixPrefill);
+  return o;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The environment: every PARLEY_* variable the native library honours is read here, where a context, a model
+// or a session is created, and handed down as options (experiments, tests and the bench set them; a game
+// never needs to). A bad value is a typed error naming the variable.
+
+// An integer in lo..hi from the environment variable `name`, or nothing when unset.
+std::optional<uint32_t> envUint(const char* name, uint32_t lo, uint32_t hi) {
+  const char* env = std::getenv(name);
+  if (!env) return std::nullopt;
+  char* end = nullptr;
+  const long v = std::strtol(env, &end, 10);
+  if (end == env || *end != '\0' || v < long(lo) || v > long(hi))
+    throw NativeError("INVALID_ARGUMENT", std::string(name) + " must be an integer in " + std::to_string(lo) + ".." +
+                                              std::to_string(hi) + ", got '" + env + "'");
+  return uint32_t(v);
+}
+
+// A 0/1 switch from the environment, or nothing when unset.
+std::optional<bool> envSwitch(const char* name) {
+  const char* env = std::getenv(name);
+  if (!env) return std::nullopt;
+  const std::string v(env);
+  if (v != "0" && v != "1") throw NativeError("INVALID_ARGUMENT", std::string(name) + " must be 0 or 1, got '" + v + "'");
+  return v == "1";
+}
+
+// PARLEY_SYNC_VALIDATION=0: the validation layer without its synchronization checks.
+bool syncValidationFromEnvironment() {
+  const char* sync = std::getenv("PARLEY_SYNC_VALIDATION");
+  return !(sync && std::string(sync) == "0");
+}
+
+LoadOptions loadOptionsFromEnvironment() {
+  LoadOptions o;
+  o.stagingKiB = envUint("PARLEY_UPLOAD_STAGING_KIB", 64, 1u << 20).value_or(o.stagingKiB);
+  o.threads = envUint("PARLEY_LOAD_THREADS", 1, 64).value_or(0);
+  return o;
+}
+
+// The kernel overrides (docs/ARCHITECTURE.md, "Kernel environment variables"), the pipeline threads and profiling.
+Session::Overrides sessionOverridesFromEnvironment() {
+  Session::Overrides o;
+  KernelOverrides& k = o.kernels;
+  k.matvecStage = envSwitch("PARLEY_MATVEC_STAGE");
+  k.matvecRows = envUint("PARLEY_MATVEC_ROWS", 1, 8);
+  k.matvecWide = envSwitch("PARLEY_MATVEC_WIDE");
+  k.matvecDot8 = envSwitch("PARLEY_MATVEC_DOT8");
+  k.fusedArgmax = envSwitch("PARLEY_FUSED_ARGMAX");
+  k.swigluPairs = envSwitch("PARLEY_SWIGLU_PAIRS");
+  if (const char* env = std::getenv("PARLEY_PREFILL")) {
+    const std::string v(env);
+    if (v != "gemm" && v != "tiled16" && v != "matvec" && v != "coopmat")
+      throw NativeError("INVALID_ARGUMENT", "PARLEY_PREFILL must be gemm, tiled16, matvec or coopmat, got '" + v + "'");
+    k.prefill = v == "gemm" ? PrefillKernel::Gemm : v == "tiled16" ? PrefillKernel::Tiled16 : v == "matvec" ? PrefillKernel::Matvec : PrefillKernel::Coopmat;
+  }
+  k.coopmatEmulated = envSwitch("PARLEY_COOPMAT_EMULATE").value_or(false);
+  k.prefillDot8 = envSwitch("PARLEY_PREFILL_DOT8");
+  k.prefillTokens = envUint("PARLEY_PREFILL_TOKENS", 2, 16);
+  k.prefillRows = envUint("PARLEY_PREFILL_ROWS", 1, 8);
+  k.maxTpr = envUint("PARLEY_TPR", 1, 64);
+  k.attnChunk = envUint("PARLEY_ATTN_CHUNK", 1, 256);
+  k.attnHeadsPerWg = envUint("PARLEY_ATTN_HEADS", 1, 8);
+  k.topkGroups = envUint("PARLEY_TOPK_GROUPS", 1, 64);
+  k.prefillQueryTiles = envSwitch("PARLEY_PREFILL_ATTENTION").value_or(true);
+  k.shortPrefill = envUint("PARLEY_SHORT_PREFILL", 0, 1).value_or(1) == 1;
+  o.pipelineThreads = envUint("PARLEY_PIPELINE_THREADS", 1, 64).value_or(0);
+  const char* profile = std::getenv("PARLEY_PROFILE");
+  o.profile = profile && std::string(profile) == "1";
+  o.profileEveryDispatch = std::getenv("PARLEY_PROFILE_ALL") != nullptr;
   return o;
 }
 
@@ -313,15 +386,14 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
       if (!session_) throw NativeError("DISPOSED", "session was disposed and cannot be used any more");
       const KernelChoice& k = session_->kernels();
       Napi::Object o = Napi::Object::New(info.Env());
-      o.Set("matvecDecode", k.matvecDecode);
+      o.Set("matvecDecode", k.decode == DecodeKernel::Matvec);
       o.Set("rowsPerSubgroup", k.matvecRows);
       o.Set("stageInput", k.matvecStage);
       o.Set("wideLoads", k.matvecWide);
       o.Set("integerDot", k.matvecDot8);
       static const char* kPrefill[] = {"gemm", "tiled16", "matvec", "lane", "coopmat"};
-      const PrefillKernel prefill = k.prefillKernel();
-      o.Set("prefillKernel", kPrefill[int(prefill)]);
-      o.Set("prefillIntegerDot", k.prefillDot8 && prefill == PrefillKernel::Gemm);
+      o.Set("prefillKernel", kPrefill[int(k.prefill)]);
+      o.Set("prefillIntegerDot", k.prefillDot8 && k.prefill == PrefillKernel::Gemm);
       return o;
     });
   }
@@ -390,7 +462,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
     a.kernels = info[2].IsNumber() ? info[2].As<Napi::Number>().Uint32Value() : 0;
     if (a.kernels > 2) throw NativeError("INVALID_ARGUMENT", "kernels must be 0 (auto), 1 (gpu) or 2 (cpu)");
     // Optional tuning { rowsPerSubgroup?, stageInput?, wideLoads?, integerDot?, prefillKernel?, prefillIntegerDot? }
-    // (runtime/tuning.ts).
+    // (runtime/tuning/).
     if (info[3].IsObject()) {
       Napi::Object t = info[3].As<Napi::Object>();
       if (t.Get("rowsPerSubgroup").IsNumber()) a.tuning.rows = t.Get("rowsPerSubgroup").As<Napi::Number>().Int32Value();
@@ -419,7 +491,8 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
     Napi::Env env = info.Env();
     return guarded(env, [&]() -> Napi::Value {
       SessionArgs a = sessionArgs(info);
-      return wrapSession(env, std::make_shared<Session>(model_, a.ctxSize, a.ubatch, Session::KernelSet(a.kernels), a.tuning));
+      return wrapSession(env, std::make_shared<Session>(model_, a.ctxSize, a.ubatch, Session::KernelSet(a.kernels), a.tuning,
+                                                        sessionOverridesFromEnvironment()));
     });
   }
 
@@ -432,7 +505,8 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
     Napi::Promise promise() { return deferred_.Promise(); }
     void Execute() override {
       try {
-        session_ = std::make_shared<Session>(model_, args_.ctxSize, args_.ubatch, Session::KernelSet(args_.kernels), args_.tuning);
+        session_ = std::make_shared<Session>(model_, args_.ctxSize, args_.ubatch, Session::KernelSet(args_.kernels), args_.tuning,
+                                             sessionOverridesFromEnvironment());
       } catch (const std::exception& e) {
         error_.capture(e);
         SetError(e.what());
@@ -499,6 +573,7 @@ class ContextWrap : public Napi::ObjectWrap<ContextWrap> {
         // A folder (absolute; runtime/runtime.ts resolves the default and the environment); absent: no cache.
         if (o.Get("pipelineCacheDir").IsString()) opts.pipelineCacheDir = o.Get("pipelineCacheDir").As<Napi::String>().Utf8Value();
       }
+      opts.syncValidation = syncValidationFromEnvironment();
       ctx_ = std::make_shared<VkContext>(opts);
     });
   }
@@ -517,7 +592,7 @@ class ContextWrap : public Napi::ObjectWrap<ContextWrap> {
     Napi::Promise promise() { return deferred_.Promise(); }
     void Execute(const ExecutionProgress& progress) override {
       try {
-        model_ = std::make_shared<ModelWeights>(ctx_, path_, hp_, tensors_, [&](uint64_t done, uint64_t total) {
+        model_ = std::make_shared<ModelWeights>(ctx_, path_, hp_, tensors_, loadOptionsFromEnvironment(), [&](uint64_t done, uint64_t total) {
           Progress p{done, total};
           progress.Send(&p, 1);
         });

@@ -3,54 +3,15 @@
 #include <cstring>
 #include <vector>
 
+#include "kernel_catalogue.h"
 #include "shaders.h"
 #include "vk_check.h"
 #include "vk_context.h"
 
-namespace {
-
-// Storage buffers each kernel binds after the step-parameter uniform (see native/shaders/*.comp).
-uint32_t storageBindingCount(const std::string& name) {
-  if (name.rfind("matmul_", 0) == 0 || name.rfind("matmul1_", 0) == 0 || name.rfind("matmul16_", 0) == 0 || name.rfind("embed_", 0) == 0) return 3;
-  if (name.rfind("matvec_", 0) == 0) return name.find("argmax_") != std::string::npos ? 6 : 4;
-  if (name == "rmsnorm") return 3;
-  if (name == "rope_kv") return 6;
-  if (name == "attention" || name == "attention_prefill") return 4;
-  if (name == "attention_decode") return 9;
-  if (name == "silu_mul") return 2;
-  if (name == "argmax") return 2;
-  if (name == "topk") return 3;
-  if (name.rfind("topk_sample_", 0) == 0) return 9;
-  if (name.rfind("decode_advance_", 0) == 0) return 5;
-  throw NativeError("VULKAN", "unknown kernel " + name);
-}
-
-// "matvec_q4_0#2" → shader "matvec_q4_0" with specialization constant 0 = 2 ("#a#b": constants 0 and 1).
-std::string splitSpecialization(const std::string& name, std::vector<uint32_t>& constants) {
-  size_t hash = name.find('#');
-  if (hash == std::string::npos) return name;
-  size_t at = hash;
-  while (at != std::string::npos) {
-    size_t next = name.find('#', at + 1);
-    std::string digits = name.substr(at + 1, next == std::string::npos ? std::string::npos : next - at - 1);
-    if (digits.empty() || digits.size() > 9 || digits.find_first_not_of("0123456789") != std::string::npos)
-      throw NativeError("VULKAN", "bad specialization constant in kernel name " + name);
-    constants.push_back(uint32_t(std::stoul(digits)));
-    at = next;
-  }
-  return name.substr(0, hash);
-}
-
-}  // namespace
-
-Kernel::Kernel(VkContext& ctx, const std::string& name) : ctx_(ctx), name_(name) {
-  std::vector<uint32_t> constants;
-  const std::string shaderName = splitSpecialization(name, constants);
-  const EmbeddedShader* shader = nullptr;
-  for (const auto& s : kEmbeddedShaders)
-    if (shaderName == s.name) shader = &s;
-  if (!shader) throw NativeError("VULKAN", "no embedded SPIR-V for kernel " + name);
-  storageBindings_ = storageBindingCount(shaderName);
+Kernel::Kernel(VkContext& ctx, const KernelKey& key) : ctx_(ctx), key_(key) {
+  const VariantSpirv* shader = &kVariantSpirv[key.variant()];
+  storageBindings_ = key.info().storageBindings;
+  const std::vector<uint32_t> constants(key.spec.begin(), key.spec.begin() + key.info().specConstants);
   VkDevice dev = ctx.device();
   try {
     VkShaderModuleCreateInfo smci{VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO};

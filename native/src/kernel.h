@@ -1,8 +1,11 @@
-// One compute kernel: shader module, descriptor set layout (binding 0 = step parameters uniform,
-// bindings 1..n = storage buffers), pipeline layout with 48 bytes of push constants, and pipeline.
+// One compute pipeline: the shader module of a catalogue variant, its descriptor set layout (binding 0 = step
+// parameters uniform, bindings 1..n = the catalogue's storage buffers), a pipeline layout with 48 bytes of push
+// constants, and the pipeline with the key's specialization constants.
 #pragma once
 #include <vulkan/vulkan.h>
 #include <string>
+
+#include "kernel_key.h"
 
 class VkContext;
 
@@ -10,12 +13,12 @@ class Kernel {
  public:
   // The product kernels' 12 words (native/shaders/matvec.comp); Vulkan guarantees 128.
   static constexpr uint32_t kPushConstantBytes = 48;
-  Kernel(VkContext& ctx, const std::string& name);
+  Kernel(VkContext& ctx, const KernelKey& key);
   ~Kernel();
   Kernel(const Kernel&) = delete;
   Kernel& operator=(const Kernel&) = delete;
 
-  const std::string& name() const { return name_; }
+  const KernelKey& key() const { return key_; }
   uint32_t storageBindings() const { return storageBindings_; }
   VkDescriptorSetLayout setLayout() const { return setLayout_; }
   VkPipelineLayout pipelineLayout() const { return pipelineLayout_; }
@@ -24,7 +27,7 @@ class Kernel {
  private:
   void destroy();
   VkContext& ctx_;
-  std::string name_;
+  KernelKey key_;
   uint32_t storageBindings_ = 0;
   VkShaderModule module_ = VK_NULL_HANDLE;
   VkDescriptorSetLayout setLayout_ = VK_NULL_HANDLE;

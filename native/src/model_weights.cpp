@@ -10,7 +10,6 @@
 #include <cstring>
 #include <map>
 
-#include "kernel_choice.h"
 #include "parallel_for.h"
 #include "vk_check.h"
 #include "vk_context.h"
@@ -85,15 +84,14 @@ struct Loader {
   uint64_t done = 0, total = 0;
   uint64_t matrixBytes = 0;  // GGUF bytes of the 2-D weights loaded so far (a tied output counts twice)
   const ModelWeights::Progress& progress;
-  // Repacking quantized blocks runs on several threads (PARLEY_LOAD_THREADS, 1..64; default the cores, at most 8),
-  // each taking at least kBlocksPerThread blocks of a chunk.
-  const uint32_t threads = envUint("PARLEY_LOAD_THREADS", 1, 64, hostThreads());
+  // Repacking quantized blocks runs on several threads, each taking at least kBlocksPerThread blocks of a chunk.
+  const uint32_t threads;
   static constexpr uint64_t kBlocksPerThread = 16384;
 
-  Loader(VkContext& c, const MappedFile& f, const std::vector<TensorDesc>& tensors, const ModelWeights::Progress& p)
-      // Each half of the staging buffer: 32 MiB (PARLEY_UPLOAD_STAGING_KIB, 64..1048576, for tests: a small one makes
-      // a load switch halves often).
-      : ctx(c), file(f), uploader(c, uint64_t(envUint("PARLEY_UPLOAD_STAGING_KIB", 64, 1u << 20, 32u << 10)) << 10), progress(p) {
+  Loader(VkContext& c, const MappedFile& f, const std::vector<TensorDesc>& tensors, const LoadOptions& options,
+         const ModelWeights::Progress& p)
+      : ctx(c), file(f), uploader(c, uint64_t(options.stagingKiB) << 10), progress(p),
+        threads(options.threads ? options.threads : hostThreads()) {
     for (auto& t : tensors) {
       if (t.offset + t.nbytes > file.size || t.offset + t.nbytes < t.offset)
         throw NativeError("GGUF_TRUNCATED", "tensor " + t.name + " lies past the end of the file (file truncated?)");
@@ -270,28 +268,14 @@ struct Loader {
 
 }  // namespace
 
-std::string WeightMatrix::kernelSuffix() const {
-  switch (type) {
-    case GGML_F32: return "f32";
-    case GGML_F16: return "f16";
-    case GGML_BF16: return "bf16";
-    case GGML_Q8_0: return "q8_0";
-    case GGML_Q4_0: return "q4_0";
-    case GGML_Q4_K: return "q4_k";
-    case GGML_Q5_K: return "q5_k";
-    case GGML_Q6_K: return "q6_k";
-    default: throw NativeError("UNSUPPORTED_TENSOR_TYPE", "unsupported weight type");
-  }
-}
-
 ModelWeights::ModelWeights(std::shared_ptr<VkContext> ctx, const std::string& path, const LlamaHParams& hp,
-                           const std::vector<TensorDesc>& tensors, const Progress& progress)
+                           const std::vector<TensorDesc>& tensors, const LoadOptions& options, const Progress& progress)
     : ctx_(std::move(ctx)), hp_(hp) {
   if (hp.nHead == 0 || hp.nHeadKv == 0 || hp.nHead % hp.nHeadKv != 0 || hp.headDim * hp.nHead != hp.nEmbd ||
       hp.headDim % 2 != 0 || hp.headDim > 256 || hp.ropeDim > hp.headDim)
     throw NativeError("MODEL_SHAPE", "unsupported attention shape (heads, KV heads, head size)");
   MappedFile file(path);
-  Loader L(*ctx_, file, tensors, progress);
+  Loader L(*ctx_, file, tensors, options, progress);
   // A tied LM head uploads the embedding twice: count it twice in the total too, so progress ends at 100%.
   if (L.byName.count("output.weight") == 0 && L.byName.count("token_embd.weight") != 0) L.total += L.find("token_embd.weight").nbytes;
   const uint32_t E = hp.nEmbd, KV = hp.nHeadKv * hp.headDim, F = hp.nFf;

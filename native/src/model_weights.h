@@ -35,7 +35,6 @@ struct WeightMatrix {
   uint32_t type = 0;
   uint32_t K = 0, M = 0;
   uint32_t scaleOffsetWords = 0;  // quantized types: where the f16 scales start
-  std::string kernelSuffix() const;  // "f32", "q4_0", ...
 };
 
 // The activations a layer's stacked products write; the session keeps one buffer view for each.
@@ -63,6 +62,14 @@ struct LayerWeights {
   WeightMatrix down;
 };
 
+// How a load runs (tests and experiments change it: addon.cpp reads PARLEY_LOAD_THREADS and
+// PARLEY_UPLOAD_STAGING_KIB).
+struct LoadOptions {
+  uint32_t threads = 0;  // threads that repack quantized blocks; 0: the CPU's cores, at most 8
+  // Each half of the staging buffer, in KiB: 32 MiB (a small one makes a load switch halves often).
+  uint32_t stagingKiB = 32u << 10;
+};
+
 class ModelWeights {
   // Declared first so it is destroyed last: every buffer below needs the device to release.
   std::shared_ptr<VkContext> ctx_;
@@ -70,7 +77,7 @@ class ModelWeights {
  public:
   using Progress = std::function<void(uint64_t done, uint64_t total)>;
   ModelWeights(std::shared_ptr<VkContext> ctx, const std::string& path, const LlamaHParams& hp,
-               const std::vector<TensorDesc>& tensors, const Progress& progress);
+               const std::vector<TensorDesc>& tensors, const LoadOptions& options, const Progress& progress);
 
   const LlamaHParams& hparams() const { return hp_; }
   VkContext& context() const { return *ctx_; }

@@ -4,7 +4,7 @@
 #include <chrono>
 #include <cstring>
 #include <exception>
-#include <set>
+#include <unordered_set>
 #include <thread>
 
 #include "kernel.h"
@@ -69,7 +69,7 @@ bool hasDeviceExtension(VkPhysicalDevice pd, const char* name) {
   return false;
 }
 
-VkInstance createInstance(bool validation) {
+VkInstance createInstance(bool validation, bool syncChecks) {
   VkApplicationInfo app{VK_STRUCTURE_TYPE_APPLICATION_INFO};
   app.pApplicationName = "parley";
   app.pEngineName = "parley";
@@ -79,13 +79,12 @@ VkInstance createInstance(bool validation) {
   const char* ext = VK_EXT_DEBUG_UTILS_EXTENSION_NAME;
   // With the validation layer, its synchronization checks too: every missing or too-narrow barrier inside a
   // recording is an error (SYNC-HAZARD-*), on lavapipe as on a GPU, where an actual race would only show as
-  // occasional wrong results. PARLEY_SYNC_VALIDATION=0 leaves them out (they slow recording down).
+  // occasional wrong results. They can be left out (they slow recording down).
   VkValidationFeatureEnableEXT syncValidation = VK_VALIDATION_FEATURE_ENABLE_SYNCHRONIZATION_VALIDATION_EXT;
   VkValidationFeaturesEXT features{VK_STRUCTURE_TYPE_VALIDATION_FEATURES_EXT};
   features.enabledValidationFeatureCount = 1;
   features.pEnabledValidationFeatures = &syncValidation;
-  const char* sync = std::getenv("PARLEY_SYNC_VALIDATION");
-  if (validation && !(sync && std::string(sync) == "0")) ci.pNext = &features;
+  if (validation && syncChecks) ci.pNext = &features;
   if (validation) {
     ci.enabledLayerCount = 1;
     ci.ppEnabledLayerNames = &kValidationLayer;
@@ -221,7 +220,7 @@ DeviceInfo describe(VkInstance instance, VkPhysicalDevice pd, uint32_t index) {
 }  // namespace
 
 std::vector<DeviceInfo> VkContext::listDevices() {
-  VkInstance instance = createInstance(false);
+  VkInstance instance = createInstance(false, false);
   std::vector<DeviceInfo> out;
   try {
     auto devices = physicalDevices(instance);
@@ -241,7 +240,7 @@ VkContext::VkContext(const Options& options) : memoryBudget_(options.memoryBudge
                       "the Khronos validation layer was requested but is not installed: "
                       "sudo apt-get install -y vulkan-validationlayers");
   }
-  instance_ = createInstance(validationEnabled_);
+  instance_ = createInstance(validationEnabled_, options.syncValidation);
   try {
     if (validationEnabled_) {
       auto create = reinterpret_cast<PFN_vkCreateDebugUtilsMessengerEXT>(
@@ -421,20 +420,20 @@ void VkContext::reserveDeviceMemory(uint64_t bytes, uint32_t memoryType) {
 
 void VkContext::releaseDeviceMemory(uint64_t bytes) { deviceBytes_.fetch_sub(bytes); }
 
-Kernel& VkContext::kernel(const std::string& name) {
+Kernel& VkContext::kernel(const KernelKey& key) {
   std::lock_guard<std::mutex> lock(kernelMutex_);
-  auto it = kernels_.find(name);
-  if (it == kernels_.end()) throw NativeError("VULKAN", "internal: kernel " + name + " is used without having been prepared");
+  auto it = kernels_.find(key);
+  if (it == kernels_.end()) throw NativeError("VULKAN", "internal: kernel " + key.name() + " is used without having been prepared");
   return *it->second;
 }
 
-void VkContext::prepareKernels(const std::vector<std::string>& names, uint32_t threads) {
-  std::vector<std::string> missing;
+void VkContext::prepareKernels(const std::vector<KernelKey>& keys, uint32_t threads) {
+  std::vector<KernelKey> missing;
   {
     std::lock_guard<std::mutex> lock(kernelMutex_);
-    std::set<std::string> seen;
-    for (const std::string& n : names)
-      if (!kernels_.count(n) && seen.insert(n).second) missing.push_back(n);
+    std::unordered_set<KernelKey, KernelKeyHash> seen;
+    for (const KernelKey& k : keys)
+      if (!kernels_.count(k) && seen.insert(k).second) missing.push_back(k);
   }
   if (missing.empty()) return;
   // Creating pipelines from several threads at once is allowed: the device and the pipeline cache (created

@@ -3,12 +3,13 @@
 #pragma once
 #include <vulkan/vulkan.h>
 #include <atomic>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
+#include "kernel_key.h"
 #include "pipeline_cache.h"
 
 struct MemoryHeapInfo {
@@ -57,6 +58,8 @@ class VkContext {
   struct Options {
     std::string device;  // empty: pick the best; a number: index; otherwise a substring of the name
     bool validation = false;
+    // With validation, its synchronization checks too (addon.cpp: off with PARLEY_SYNC_VALIDATION=0).
+    bool syncValidation = true;
     uint64_t memoryBudget = 0;  // device-local bytes this context may allocate; 0: the device's heaps
     std::string pipelineCacheDir;  // folder of the persistent pipeline cache; empty: no cache
   };
@@ -79,12 +82,12 @@ class VkContext {
   uint32_t memoryType(uint32_t typeBits, VkMemoryPropertyFlags required, VkMemoryPropertyFlags preferred) const;
   const VkPhysicalDeviceMemoryProperties& memoryProperties() const { return memProps_; }
 
-  // A kernel prepareKernels built ("name#a#b": specialization constants a and b); an internal error otherwise.
-  Kernel& kernel(const std::string& name);
-  // Builds those of `names` not built yet, on up to `threads` threads at once (drivers compile a pipeline's
+  // A kernel prepareKernels built; an internal error otherwise.
+  Kernel& kernel(const KernelKey& key);
+  // Builds those of `keys` not built yet, on up to `threads` threads at once (drivers compile a pipeline's
   // shader when it is created, and a first launch pays for every one), then saves the pipeline cache when that
   // changed it. The first failure is rethrown after every thread has finished; the kernels that did build are kept.
-  void prepareKernels(const std::vector<std::string>& names, uint32_t threads);
+  void prepareKernels(const std::vector<KernelKey>& keys, uint32_t threads);
   // Kernels (pipelines) built so far, the wall-clock time spent building them, and the most threads that
   // built at once: how much of a launch went to compiling shaders.
   struct KernelBuildStats {
@@ -129,7 +132,7 @@ class VkContext {
   std::atomic<int> deferredSaves_{0};
   std::mutex queueMutex_;
   mutable std::mutex kernelMutex_;
-  std::map<std::string, std::unique_ptr<Kernel>> kernels_;
+  std::unordered_map<KernelKey, std::unique_ptr<Kernel>, KernelKeyHash> kernels_;
   KernelBuildStats buildStats_;
   std::unique_ptr<PipelineCache> pipelineCache_;
   std::mutex messagesMutex_;

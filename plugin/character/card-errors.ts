@@ -2,7 +2,7 @@
 // with the right status (a file too large is 413, everything else is the file's fault: 400) and a page can
 // tell the writer what to do about it.
 
-import { ParleyError } from "../../runtime/errors.js";
+import { ParleyError } from "../../runtime/index.js";
 import type { ValidationIssue } from "../errors.js";
 
 export type CardFileProblem =

@@ -3,7 +3,7 @@
 // first time an intent node routes, and shared by every runner.
 import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { FileAccessError } from "../../runtime/errors.js";
+import { FileAccessError } from "../../runtime/index.js";
 import { WordVectors } from "./word-vectors.js";
 
 const FILE = "english-word-vectors.bin";

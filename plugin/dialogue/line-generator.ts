@@ -3,7 +3,8 @@
 // the guardrails (length, stop strings, secrets, banned topics) and falls back to the authored line.
 // Also classifies the player's words into authored intents by constrained decoding.
 
-import { AbortError } from "../../runtime/session.js";
+import { AbortError } from "../../runtime/index.js";
+import type { SamplingOptions } from "../../runtime/index.js";
 import type { LineTiming } from "../events.js";
 import type { DialogueBackend } from "../backend.js";
 import { guardedReply, stopStrings } from "../guardrails/guardrails.js";
@@ -17,6 +18,13 @@ export function intentInstruction(intents: readonly Pick<Intent, "id" | "descrip
   const list = intents.map((i) => `- ${i.id}: ${i.description}`).join("\n");
   return `Decide what the player means by their last words. Answer with exactly one of these ids:\n${list}`;
 }
+
+/**
+ * How a line is sampled apart from its temperature (LineGeneratorOptions) and seed (one per attempt): the
+ * runtime's chain keeping the 40 likeliest tokens, then the nucleus of 0.95, then those at least 0.05 as
+ * likely as the likeliest. Top-k under 64 lets the GPU loop draw the tokens on the device.
+ */
+export const LINE_SAMPLING = { topK: 40, topP: 0.95, minP: 0.05 } as const satisfies SamplingOptions;
 
 export interface ConversationTurn {
   speaker: "player" | "npc";
@@ -107,7 +115,7 @@ export class LineGenerator {
           cacheKey: this.#o.cacheKey,
           messages: prompt.messages,
           parts: prompt.parts,
-          sampling: { temperature: this.#o.temperature, topK: 40, topP: 0.95, minP: 0.05, seed: (request.seed + attempt * 7919) >>> 0, maxTokens: replyTokens, stop },
+          sampling: { ...LINE_SAMPLING, temperature: this.#o.temperature, seed: (request.seed + attempt * 7919) >>> 0, maxTokens: replyTokens, stop },
           signal: request.signal,
         }),
       {

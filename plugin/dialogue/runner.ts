@@ -13,8 +13,7 @@
 // are resolved as a line is shown or generated, with the NPC's name and `playerName`. The greeting
 // (`{npc_greeting}` in a line) is the character's greeting or one of its alternate greetings, picked by the seed.
 
-import { InvalidArgumentError } from "../../runtime/errors.js";
-import { Xoshiro128 } from "../../runtime/sampler.js";
+import { InvalidArgumentError, Xoshiro128 } from "../../runtime/index.js";
 import type { DialogueBackend } from "../backend.js";
 import type { DialogueEvent, EndReason, LineSource, LineTiming, OfferedChoice } from "../events.js";
 import type { Character, DialogueGraph, DialogueNode, GameEvent, IntentNode, Value, VariableType } from "../types.js";

@@ -8,7 +8,7 @@
 //   "PWV1" | u32 word count | u32 dimensions | u32 byte length of the words
 //   | words, UTF-8, separated by "\n" | i8 × dimensions per word
 
-import { ParleyError } from "../../runtime/errors.js";
+import { ParleyError } from "../../runtime/index.js";
 
 const MAGIC = "PWV1";
 const HEADER_BYTES = 16;

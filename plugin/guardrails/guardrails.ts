@@ -19,8 +19,7 @@
 // and the line is generated again; after `attempts` tries the authored fallback is used. The text events
 // after the last reset always concatenate to the result's text.
 
-import { AbortError } from "../../runtime/index.js";
-import { DEFAULT_CHAT_TEMPLATE } from "../../runtime/chat-template.js";
+import { AbortError, DEFAULT_CHAT_TEMPLATE, StopStringMatcher } from "../../runtime/index.js";
 import type { Character, Secret } from "../types.js";
 import { foldLookalike, templateMarkers } from "../prompt/sanitize.js";
 
@@ -60,7 +59,6 @@ export interface StopStringOptions {
   playerNames?: readonly string[];
 }
 
-/** Stop strings that end a reply where the model would start another turn or speak for the player. */
 // ---------------------------------------------------------------------------------------------------
 // Speech: a line the player reads must be words, not the machinery's identifiers.
 
@@ -93,6 +91,7 @@ export function notSpeech(text: string, identifiers: readonly string[] = [], fin
   return null;
 }
 
+/** Stop strings that end a reply where the model would start another turn or speak for the player. */
 export function stopStrings(options: StopStringOptions = {}): string[] {
   const markers = templateMarkers(options.template ?? DEFAULT_CHAT_TEMPLATE).literals.filter((m) => m !== "<s>");
   const names = options.playerNames ?? ["Player"];
@@ -287,19 +286,27 @@ interface FilterPush {
   done: boolean;
 }
 
+/**
+ * One attempt's stream through the guardrails. Stop strings are the runtime's StopStringMatcher (the reply is
+ * cut at the first one; a tail that could still grow into one is held back); on top of it this checks the
+ * text so far for leaks, banned phrases and identifiers, stops at the word limit, and emits only what no later
+ * check or length cut can take back.
+ */
 class ReplyFilter {
+  /** The reply so far, up to a stop string when one ended it. */
   #raw = "";
+  /** How much of #raw the stop-string matcher has let through (the rest could still begin a stop string). */
+  #pastStops = 0;
   #emitted = 0;
   #done = false;
-  #stopped = false;
+  readonly #stops: StopStringMatcher;
   readonly #matcher: PhraseMatcher;
-  readonly #stops: string[];
   readonly #maxWords: number;
   readonly #identifiers: readonly string[];
 
   constructor(matcher: PhraseMatcher, stops: readonly string[], maxWords: number, identifiers: readonly string[]) {
     this.#matcher = matcher;
-    this.#stops = [...new Set(stops.filter((s) => s.length > 0))];
+    this.#stops = new StopStringMatcher(stops.filter((s) => s.length > 0));
     this.#maxWords = maxWords;
     this.#identifiers = identifiers;
   }
@@ -315,26 +322,12 @@ class ReplyFilter {
   push(chunk: string): FilterPush {
     if (this.#done) return { emit: "", done: true };
     this.#raw += chunk;
-    // Stop strings: cut at the earliest; hold a tail that could grow into one.
-    let stopHold = this.#raw.length;
-    let at = -1;
-    for (const s of this.#stops) {
-      const i = this.#raw.indexOf(s);
-      if (i >= 0 && (at < 0 || i < at)) at = i;
-    }
-    if (at >= 0) {
-      this.#raw = this.#raw.slice(0, at);
-      this.#stopped = true;
+    const stop = this.#stops.push(chunk);
+    this.#pastStops += stop.emit.length;
+    if (stop.stopped) {
+      this.#raw = this.#raw.slice(0, this.#pastStops);
       this.#done = true;
       return { emit: "", done: true };
-    }
-    for (const s of this.#stops) {
-      for (let len = Math.min(s.length - 1, this.#raw.length); len > 0; len--) {
-        if (this.#raw.endsWith(s.slice(0, len))) {
-          stopHold = Math.min(stopHold, this.#raw.length - len);
-          break;
-        }
-      }
     }
     const lead = this.#raw.length - this.#raw.trimStart().length;
     const text = this.#text();
@@ -362,7 +355,7 @@ class ReplyFilter {
         boundary = text.slice(0, lastTok.index! + lastTok[0].length).replace(SOFT_PUNCT, "").length;
       }
     }
-    const safe = Math.min(boundary, this.#matcher.holdFrom(text), Math.max(0, stopHold - lead));
+    const safe = Math.min(boundary, this.#matcher.holdFrom(text), Math.max(0, this.#pastStops - lead));
     if (safe <= this.#emitted) return { emit: "", done: false };
     const emit = text.slice(this.#emitted, safe);
     this.#emitted = safe;
@@ -383,11 +376,6 @@ class ReplyFilter {
     const shown = this.emittedText;
     if (!final.startsWith(shown)) return { text: final, emit: final, prefixBroken: true };
     return { text: final, emit: final.slice(shown.length), prefixBroken: false };
-  }
-
-  /** A stop string ended the reply. */
-  get stopped(): boolean {
-    return this.#stopped;
   }
 }
 

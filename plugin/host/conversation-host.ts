@@ -13,9 +13,7 @@
 
 import { access } from "node:fs/promises";
 import { basename } from "node:path";
-import { FileAccessError, InvalidArgumentError } from "../../runtime/errors.js";
-import type { Model } from "../../runtime/model.js";
-import { Runtime } from "../../runtime/runtime.js";
+import { FileAccessError, InvalidArgumentError, Runtime, type Model } from "../../runtime/index.js";
 import type { DialogueBackend } from "../backend.js";
 import { barkLines } from "../dialogue/bark-lines.js";
 import { DialogueRunner } from "../dialogue/runner.js";

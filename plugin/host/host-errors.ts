@@ -2,7 +2,7 @@
 // message written for the developer or player, and the HTTP status it maps to. Nothing unexpected is sent
 // as it is (a stack trace could leak paths): it is logged here and answered with a bare "internal error".
 
-import { ParleyError } from "../../runtime/errors.js";
+import { ParleyError } from "../../runtime/index.js";
 import { ProtocolError } from "./protocol.js";
 
 export interface HostErrorReport {

@@ -18,10 +18,10 @@
 //   const server = await startHttpHost(host, { staticDir: "dist/game" });
 //   console.log(`open ${server.url}`);   // http://127.0.0.1:PORT/?token=…
 
-import { HttpError, startLoopbackServer, type LoopbackServer, type Routes } from "../../runtime/host/loopback-server.js";
+import { HttpError, startLoopbackServer, type LoopbackServer, type Routes } from "../../runtime/index.js";
 import { HOST_METHODS, parseHostRequest, ProtocolError, type HostMethod, type HostService } from "./protocol.js";
 
-export type { LoopbackServer } from "../../runtime/host/loopback-server.js";
+export type { LoopbackServer } from "../../runtime/index.js";
 
 export interface HttpHostOptions {
   /** Port on 127.0.0.1; 0 (default) picks a free one. */

@@ -2,7 +2,7 @@
 // `NpcList` holds NPCs a game passes in code; `ProjectNpcs` (project-npcs.ts) reads them from a project folder
 // in the editor's format.
 
-import { InvalidArgumentError } from "../../runtime/errors.js";
+import { InvalidArgumentError } from "../../runtime/index.js";
 import { parseCharacter } from "../character/validate.js";
 import { parseDialogueGraph } from "../dialogue/validate.js";
 import type { Character, DialogueGraph } from "../types.js";

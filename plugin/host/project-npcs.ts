@@ -11,7 +11,7 @@
 import { watch, type FSWatcher } from "node:fs";
 import { readdir, readFile } from "node:fs/promises";
 import { basename, join } from "node:path";
-import { InvalidArgumentError } from "../../runtime/errors.js";
+import { InvalidArgumentError } from "../../runtime/index.js";
 import { parseCharacter } from "../character/validate.js";
 import { parseDialogueGraph } from "../dialogue/validate.js";
 import { PluginValidationError } from "../errors.js";

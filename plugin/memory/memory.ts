@@ -6,8 +6,7 @@
 // copied into the summary by compaction.
 
 import { readJsonDocument } from "../json-document.js";
-import { writeFileAtomicDurable } from "../../runtime/atomic-file.js";
-import { InvalidArgumentError } from "../../runtime/errors.js";
+import { InvalidArgumentError, writeFileAtomicDurable } from "../../runtime/index.js";
 import type { DialogueBackend } from "../backend.js";
 import { sanitizeUntrusted } from "../prompt/sanitize.js";
 

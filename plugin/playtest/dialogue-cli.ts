@@ -4,8 +4,7 @@
 // recorded, 1 a run diverged, 2 a usage error or a project or transcript that cannot be used (one line).
 
 import { basename, isAbsolute, resolve } from "node:path";
-import { parseFlags, wantsHelp, type FlagTable } from "../../runtime/cli-flags.js";
-import { InvalidArgumentError } from "../../runtime/errors.js";
+import { InvalidArgumentError, parseFlags, wantsHelp, type FlagTable } from "../../runtime/index.js";
 import type { RunComparison, StepComparison } from "./compare.js";
 import { bundledDemoModel, loadPlaytestModel, type PlaytestModel } from "./playtest-model.js";
 import { readProjectPlaytests, type SavedPlaytest } from "./project-playtests.js";

@@ -7,10 +7,7 @@
 
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { ParleyError } from "../../runtime/errors.js";
-import { loadCatalogue, modelsFolder, resolveModel, resolveModelRef, type ResolvedModel } from "../../runtime/models/index.js";
-import { Runtime } from "../../runtime/runtime.js";
-import type { Model } from "../../runtime/model.js";
+import { loadCatalogue, modelsFolder, ParleyError, resolveModel, resolveModelRef, Runtime, type Model, type ResolvedModel } from "../../runtime/index.js";
 import { LocalBackend } from "../local-backend.js";
 
 /** The catalogue model a writer is pointed to when none is installed. */

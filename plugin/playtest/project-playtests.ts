@@ -5,7 +5,7 @@
 
 import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { ParleyError } from "../../runtime/errors.js";
+import { ParleyError } from "../../runtime/index.js";
 import { parseCharacter } from "../character/validate.js";
 import { parseDialogueGraph } from "../dialogue/validate.js";
 import type { Character, DialogueGraph } from "../types.js";

@@ -3,7 +3,7 @@
 // changed so much the run cannot start (its start node or a variable is gone) is a divergence too, reported
 // as a run that ended in that error, not as bad input.
 
-import { ParleyError } from "../../runtime/errors.js";
+import { ParleyError } from "../../runtime/index.js";
 import type { DialogueBackend } from "../backend.js";
 import type { DialogueEvent } from "../events.js";
 import { NpcMemory } from "../memory/memory.js";

@@ -3,7 +3,7 @@
 // node into a RunRecord (what a transcript stores and a replay is compared with). Reports the runner's events,
 // each node entered and, for every generation, the exact prompt with its token count per part.
 
-import { InvalidArgumentError } from "../../runtime/errors.js";
+import { InvalidArgumentError } from "../../runtime/index.js";
 import type { DialogueBackend } from "../backend.js";
 import { DialogueRunner, type TranscriptInput } from "../dialogue/runner.js";
 import type { DialogueEvent } from "../events.js";

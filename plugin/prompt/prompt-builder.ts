@@ -33,8 +33,7 @@
 // All player text, game-inserted text (world state, memory, stored turns) and the authored persona pass
 // through sanitizeUntrusted (authored text keeps its line breaks and role-like labels).
 
-import type { ChatMessage } from "../../runtime/index.js";
-import { ContextOverflowError } from "../../runtime/errors.js";
+import { ContextOverflowError, type ChatMessage } from "../../runtime/index.js";
 import type { DialogueBackend } from "../backend.js";
 import type { Character, LoreEntry, Value } from "../types.js";
 import { DEFAULT_PLAYER_NAME, resolveCharacterMacros } from "./macros.js";

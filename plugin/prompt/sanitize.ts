@@ -37,7 +37,7 @@
 // The function is deterministic: the same input gives the same output, so sanitized persona text is
 // byte-stable across turns (the runtime's KV cache depends on it).
 
-import { DEFAULT_CHAT_TEMPLATE } from "../../runtime/chat-template.js";
+import { DEFAULT_CHAT_TEMPLATE } from "../../runtime/index.js";
 
 export interface SanitizeOptions {
   /** The active chat template source; its `<|…|>`, `[…]`, `<…>` and `<<…>>` literals count as structure. Default TinyLlama-Chat's. */

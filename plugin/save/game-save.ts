@@ -11,9 +11,8 @@
 // A saved value whose type no longer matches the graph's declaration (the graph was edited) is left out,
 // so the graph's default applies instead of an error mid-game.
 
-import { InvalidArgumentError } from "../../runtime/errors.js";
+import { InvalidArgumentError, writeFileAtomicDurable } from "../../runtime/index.js";
 import { readJsonDocument } from "../json-document.js";
-import { writeFileAtomicDurable } from "../../runtime/atomic-file.js";
 import { NpcMemory } from "../memory/memory.js";
 import type { DialogueGraph, Value, VariableType } from "../types.js";
 

@@ -21,6 +21,7 @@ import {
   Vector3,
   type Object3D,
 } from "three";
+// Bundled into the game page: the errors module alone (runtime/index.js loads Node modules).
 import { InvalidArgumentError } from "../../runtime/errors.js";
 
 export interface BubbleStyle {

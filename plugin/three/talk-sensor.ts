@@ -14,6 +14,7 @@
 // which would leave a kinematic player (the usual character controller) undetected.
 
 import RAPIER from "@dimforge/rapier3d-compat";
+// Bundled into the game page: the errors module alone (runtime/index.js loads Node modules).
 import { InvalidArgumentError } from "../../runtime/errors.js";
 
 export interface Vector3Like {

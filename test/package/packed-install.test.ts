@@ -92,7 +92,8 @@ describe.skipIf(npmMissing)(npmMissing ? `${title} (skipped: no \`npm\` on PATH 
     expect(files).toContain(`prebuilds/${platform}/parley.node`);
     expect(files).toContain("samples/demo-model/parley-demo.gguf");
     expect(files).toContain("native/build.mjs"); // other platforms build at install
-    const repositoryOnly = files.filter((f) => /^(test|\.cache|editor|tools|node_modules|native\/build|dist\/village)\//.test(f));
+    // The development scripts stay in the repository: the bench (and its node-llama-cpp side), in no folder of dist/.
+    const repositoryOnly = files.filter((f) => /^(test|\.cache|editor|tools|node_modules|native\/build|dist\/village)\//.test(f) || /(^|\/)bench\//.test(f));
     expect(repositoryOnly).toEqual([]);
     // Every export the package declares is in it.
     const manifest = JSON.parse(readFileSync(join(project, "node_modules", "parley-npc", "package.json"), "utf8")) as { exports: Record<string, string | Record<string, string>> };

@@ -13,7 +13,7 @@ import { startHttpHost, type LoopbackServer as HttpHost } from "../../plugin/hos
 import { rawRequest } from "../fixtures/raw-request.js";
 import { DEMO_MODEL_LABEL, DEMO_MODEL_PATH, resolveVillageModel } from "../../samples/village/host/model-resolution.js";
 import { tuneForThisGpu, createVillageHost } from "../../samples/village/host/village-host.js";
-import { describeTuning } from "../../runtime/tuning.js";
+import { describeTuning } from "../../runtime/tuning/settings.js";
 import { Runtime } from "../../runtime/runtime.js";
 import { syntheticModel } from "../fixtures/models.js";
 import { readEvents as readEventStream } from "../fixtures/event-stream.js";

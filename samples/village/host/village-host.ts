@@ -10,7 +10,7 @@ import { fileURLToPath } from "node:url";
 import { InvalidArgumentError } from "../../../runtime/errors.js";
 import type { Model } from "../../../runtime/model.js";
 import type { ResolvedModel } from "../../../runtime/models/index.js";
-import { describeTuning } from "../../../runtime/tuning.js";
+import { describeTuning } from "../../../runtime/tuning/settings.js";
 import { ConversationHost, type ConversationHostOptions } from "../../../plugin/host/index.js";
 import type { Value } from "../../../plugin/index.js";
 import { VILLAGE_NPCS } from "../village-npcs.js";

@@ -1,4 +1,4 @@
-// The tuning store: one JSON file of measured kernel tunings (runtime/tuning.ts), one entry per
+// The tuning store: one JSON file of measured kernel tunings (measure.ts), one entry per
 // device + driver + kernels + model shape, so a game measures once per player's machine and the next launch
 // applies the result at load time. Written atomically (a temporary file renamed over it); a missing, corrupt or
 // foreign file reads as empty, and problems with the folder never fail a load: they are reported instead.
@@ -6,12 +6,12 @@
 import { createHash } from "node:crypto";
 import { mkdirSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { writeFileAtomic } from "./atomic-file.js";
-import { FileAccessError } from "./errors.js";
-import { parleyCacheDir } from "./cache-dir.js";
-import { validateDecodeTuning, validatePrefillTuning, type KernelTuning } from "./tuning.js";
-import type { LlamaConfig } from "./model-config.js";
-import type { DeviceInfo } from "./native.js";
+import { writeFileAtomic } from "../atomic-file.js";
+import { FileAccessError } from "../errors.js";
+import { parleyCacheDir } from "../cache-dir.js";
+import { validateDecodeTuning, validatePrefillTuning, type KernelTuning } from "./settings.js";
+import type { LlamaConfig } from "../model-config.js";
+import type { DeviceInfo } from "../native.js";
 
 const FORMAT = "parley-kernel-tuning";
 const VERSION = 1;
@@ -32,7 +32,7 @@ export interface StoredTuning {
   model: string;
 }
 
-/** The default store folder for `env`: $PARLEY_CACHE_DIR/tuning (etc., see cache-dir.ts), or null when
+/** The default store folder for `env`: $PARLEY_CACHE_DIR/tuning (etc., see runtime/cache-dir.ts), or null when
  * PARLEY_TUNING_CACHE=0 disables it or no home folder is known. */
 export function defaultTuningStoreDir(env: NodeJS.ProcessEnv = process.env): string | null {
   if (env.PARLEY_TUNING_CACHE === "0") return null;

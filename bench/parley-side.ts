@@ -1,15 +1,15 @@
 // Parley's side of the benchmark: load, prefill, greedy decode and device memory in this process, and time
 // to first token in a fresh child process (this file is also that child's entry point).
 
-import { Runtime } from "../runtime.js";
-import type { Model } from "../model.js";
-import { GPU_LOOP_MAX_CHAIN, type Session } from "../session.js";
-import { Sampler } from "../sampler.js";
-import type { DeviceInfo } from "../native.js";
+import { Runtime } from "../runtime/runtime.js";
+import type { Model } from "../runtime/model.js";
+import { GPU_LOOP_MAX_CHAIN, type Session } from "../runtime/session.js";
+import { Sampler } from "../runtime/sampler.js";
+import type { DeviceInfo } from "../runtime/native.js";
+import { isMainModule } from "../runtime/main-module.js";
 import {
   decodeFigure,
   emitChildResult,
-  isMainModule,
   prefillFigure,
   spawnFirstTokenChild,
   COLD_CACHES_ENV,

@@ -4,11 +4,11 @@
 
 import { availableParallelism } from "node:os";
 import { getLlama, getModuleVersion, LlamaLogLevel, type ControlledEvaluateInputItem, type Llama, type LlamaContext, type LlamaContextSequence, type LlamaModel, type Token } from "node-llama-cpp";
+import { isMainModule } from "../runtime/main-module.js";
 import type { MeasureSettings } from "./parley-side.js";
 import {
   decodeFigure,
   emitChildResult,
-  isMainModule,
   median,
   prefillFigure,
   spawnFirstTokenChild,

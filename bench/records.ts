@@ -1,12 +1,12 @@
 // Machine-readable performance history: one summarized record per `npm run bench` run, kept in a JSON array file
-// (docs/perf-records.json) that `npm run bench -- --record FILE` appends to and runtime/bench/chart.ts draws.
+// (docs/perf-records.json) that `npm run bench -- --record FILE` appends to and bench/chart.ts draws.
 
 import { existsSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { randomBytes } from "node:crypto";
-import { FileAccessError, InvalidArgumentError } from "../errors.js";
-import { describeDecodeTuning, describePrefillTuning } from "../tuning.js";
-import { writeFileAtomic } from "../atomic-file.js";
+import { FileAccessError, InvalidArgumentError } from "../runtime/errors.js";
+import { describeDecodeTuning, describePrefillTuning } from "../runtime/tuning/settings.js";
+import { writeFileAtomic } from "../runtime/atomic-file.js";
 import type { BenchReport } from "./report.js";
 
 /** One figure on both sides, in ms (4 significant digits from recordFromReport): Parley's and the peer's (null where the peer was not measured). */

@@ -4,9 +4,9 @@
 // position) and what crosses between host and device per token for each sampling path, and how often
 // the host waits on the device per generated token.
 
-import type { Model } from "../model.js";
-import { gpuLoopSubmissions, type Session } from "../session.js";
-import { GPU_TOP_K, type ChainPlan } from "../native.js";
+import type { Model } from "./model.js";
+import { gpuLoopSubmissions, type Session } from "./session.js";
+import { GPU_TOP_K, type ChainPlan } from "./native.js";
 
 export interface DecodePlan {
   /** One decode step as `session.evaluate([token])` runs it. */

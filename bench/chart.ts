@@ -1,15 +1,15 @@
 #!/usr/bin/env node
-// `npm run bench:chart`: an SVG of the performance records (runtime/bench/records.ts). For each record, one horizontal
+// `npm run bench:chart`: an SVG of the performance records (bench/records.ts). For each record, one horizontal
 // bar per figure measured on both sides: the speed ratio llama.cpp time / Parley time on a log2 axis centred on 1×
 // (right of the centre line Parley is faster), labelled with the ratio and both absolute times; a dashed line marks
 // the decode target (3.8× llama.cpp Vulkan) on the decode bars of runs against llama.cpp Vulkan.
 //
-//   npx tsx runtime/bench/chart.ts docs/perf-records.json docs/performance.svg
+//   npx tsx bench/chart.ts docs/perf-records.json docs/performance.svg
 
-import { ParleyError } from "../errors.js";
-import { writeFileAtomic } from "../atomic-file.js";
+import { ParleyError } from "../runtime/errors.js";
+import { writeFileAtomic } from "../runtime/atomic-file.js";
+import { isMainModule } from "../runtime/main-module.js";
 import { readRecords, validateRecords, type FigurePair, type PerfRecord } from "./records.js";
-import { isMainModule } from "./report.js";
 
 /** The issue's decode target: Parley's decode ≥ 3.8× as fast as llama.cpp's Vulkan backend on datacenter GPUs. */
 export const DECODE_TARGET_RATIO = 3.8;
@@ -259,7 +259,7 @@ export function renderChart(records: readonly PerfRecord[]): string {
   ].join("\n");
 }
 
-const USAGE = `usage: npx tsx runtime/bench/chart.ts RECORDS.json OUT.svg   (npm run bench:chart)
+const USAGE = `usage: npx tsx bench/chart.ts RECORDS.json OUT.svg   (npm run bench:chart)
 
 Draws the performance records that \`npm run bench -- --record RECORDS.json\` appends as an SVG chart.
 `;

@@ -1,18 +1,22 @@
 #!/usr/bin/env node
 // `npm run bench`: Parley and llama.cpp (node-llama-cpp) on the same GGUF in one run: prefill, decode, load time,
 // time to first token after process start, device memory. Prints a table, or one JSON object with --json.
+// A development script (node-llama-cpp and tsx are development dependencies): the package's `parley bench
+// --plan` counts the decode step's cost proxies instead, nothing timed.
 
 import { existsSync, mkdirSync, renameSync, rmSync, statSync } from "node:fs";
 import { cpus, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
-import { runCli, type BenchCliArgs } from "../cli.js";
-import { InvalidArgumentError } from "../errors.js";
-import { Runtime } from "../runtime.js";
-import { SYNTH_SHAPES, SYNTH_TYPES, writeSyntheticModel, type SynthShapeName, type SynthType } from "../synth/synth.js";
+import { runCommandLine } from "../runtime/cli.js";
+import { formatFlags, parseFlags, wantsHelp, type FlagTable, type ParsedFlags } from "../runtime/cli-flags.js";
+import { InvalidArgumentError } from "../runtime/errors.js";
+import { isMainModule } from "../runtime/main-module.js";
+import { Runtime } from "../runtime/runtime.js";
+import { SYNTH_SHAPES, SYNTH_TYPES, writeSyntheticModel, type SynthShapeName, type SynthType } from "../runtime/synth/synth.js";
 import { LlamaSide, peerFirstToken, type PeerGpuChoice } from "./llama-side.js";
 import { ParleySide, parleyFirstToken, type MeasureSettings } from "./parley-side.js";
 import { appendRecord, checkRecordsFile, recordFromReport } from "./records.js";
-import { COLD_CACHES_ENV, RATIO_CONVENTION, computeRatios, formatTable, isMainModule, type BenchReport, type FirstTokenFigure, type PeerFigures } from "./report.js";
+import { COLD_CACHES_ENV, RATIO_CONVENTION, computeRatios, formatTable, type BenchReport, type FirstTokenFigure, type PeerFigures } from "./report.js";
 
 export interface BenchOptions {
   /** Synthetic model shape (ignored with `model`). Default "tinyllama". */
@@ -226,8 +230,71 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
   };
 }
 
-/** The side-by-side bench as `parley bench` (and `npm run bench`) runs it, with the flags runtime/cli.ts parsed. */
-export async function runBenchCommand({ options, json, record, machine }: BenchCliArgs): Promise<void> {
+// ---------------------------------------------------------------------------------------------------------------
+// The command line: one flag table drives parsing, validation and --help (runtime/cli-flags.ts), and errors are
+// reported as the `parley` command reports them (one line, exit code 2).
+
+const BENCH_FLAGS = {
+  shape: { kind: "choice", choices: SHAPES, defaultText: "tinyllama", help: "synthetic model shape" },
+  type: { kind: "choice", choices: SYNTH_TYPES, arg: "TYPE", defaultText: "q4_0", help: "synthetic tensor type" },
+  model: { kind: "file", arg: "FILE", help: `an existing GGUF instead of a synthetic one (those are cached under ${join(tmpdir(), "parley-bench")})` },
+  prefill: { kind: "integers", arg: "N,N", min: 1, defaultText: "128,512; 128 for a TinyLlama-sized model on a CPU Vulkan driver", help: "prefill lengths" },
+  decode: { kind: "integer", arg: "N", min: 1, defaultText: "128; 16 for a TinyLlama-sized model on a CPU Vulkan driver", help: "timed greedy decode steps" },
+  "decode-after": { kind: "integer", arg: "N", min: 1, defaultText: "16", help: "tokens in the cache before them (e.g. 700: an NPC persona's prompt)" },
+  repeat: { kind: "integer", arg: "N", min: 1, defaultText: "3; 1 where the defaults above are reduced", help: "runs per prefill length (the median counts)" },
+  seed: { kind: "integer", arg: "N", min: 0, defaultText: "1", help: "seed of the synthetic weights and of the token ids" },
+  // The range a session's micro-batch takes (Model.createSession).
+  ubatch: { kind: "integer", arg: "N", min: 1, max: 4096, defaultText: "64 for decode, each longer prefill as one step, as llama.cpp", help: "Parley's micro-batch" },
+  device: { kind: "string", arg: "D", defaultText: "$PARLEY_DEVICE, else the best one", help: "Parley's Vulkan device: index or part of its name (parley devices)" },
+  "peer-gpu": { kind: "choice", choices: ["auto", "vulkan", "cpu"], defaultText: "auto: Vulkan where a GPU exists", help: "llama.cpp's backend" },
+  "peer-threads": { kind: "integer", arg: "N", min: 1, defaultText: "the fastest of 1, 2, ...", help: "llama.cpp's CPU threads" },
+  "matvec-rows": { kind: "integers", arg: "1,2,4", min: 1, max: 8, help: "also time decode with each rows-per-subgroup setting (kernel tuning)" },
+  "matvec-stage": { kind: "switches", arg: "0,1", defaultText: "0", help: "... without (0) and/or with (1) f(x) staged in shared memory" },
+  "matvec-wide": { kind: "switches", arg: "0,1", defaultText: "0", help: "... with 4-byte (0) and/or 16-byte (1) weight loads per lane" },
+  "skip-peer": { kind: "boolean", help: "Parley only" },
+  json: { kind: "boolean", help: "print one JSON object instead of the table" },
+  quiet: { kind: "boolean", help: "no progress lines on stderr" },
+  record: { kind: "string", arg: "FILE", help: "also append the run's summary to the JSON array in FILE (created if missing; e.g. docs/perf-records.json, drawn by npm run bench:chart)" },
+  machine: { kind: "string", arg: "TEXT", defaultText: "the GPU's name, or the host CPU and the driver for a CPU Vulkan driver", help: "the machine's name in the --record record" },
+} as const satisfies FlagTable;
+
+/** The command line that prints the usage, as messages name it. */
+const HELP = "npm run bench -- --help";
+
+export const BENCH_USAGE = `usage: npm run bench -- [options]   (npx tsx bench/bench.ts [options] is the same command)
+
+Parley and llama.cpp (node-llama-cpp) side by side on one GGUF: prefill, decode, load time, first token, device memory.
+The package's \`parley bench --plan --model FILE\` counts the decode step's cost proxies instead, nothing timed.
+
+options:
+${formatFlags(BENCH_FLAGS)}
+`;
+
+/** What the side-by-side bench runs with: its options and what to do with the report. */
+export interface BenchCommandArgs {
+  options: BenchOptions;
+  json: boolean;
+  /** --record FILE */
+  record?: string;
+  /** --machine TEXT */
+  machine?: string;
+}
+
+function benchArgs({ values }: ParsedFlags<typeof BENCH_FLAGS>): BenchCommandArgs {
+  if (values.record !== undefined && values.record.trim() === "") throw new InvalidArgumentError("--record needs a file name");
+  if (values.machine !== undefined && values.record === undefined) throw new InvalidArgumentError("--machine names the machine in a --record record: pass --record FILE too");
+  if (values.machine !== undefined && values.machine.trim() === "") throw new InvalidArgumentError("--machine must not be empty");
+  const options: BenchOptions = {
+    shape: values.shape, type: values.type, model: values.model, prefill: values.prefill, decode: values.decode, repeat: values.repeat,
+    seed: values.seed, ubatch: values.ubatch, device: values.device, skipPeer: values["skip-peer"], peerGpu: values["peer-gpu"],
+    peerThreads: values["peer-threads"], decodeAfter: values["decode-after"], matvecRows: values["matvec-rows"], matvecStage: values["matvec-stage"],
+    matvecWide: values["matvec-wide"], log: values.quiet ? undefined : (line) => process.stderr.write(`[bench] ${line}\n`),
+  };
+  return { options, json: values.json, record: values.record, machine: values.machine?.trim() };
+}
+
+/** Runs the bench on parsed command-line arguments: the table or the JSON on stdout, and the --record record. */
+export async function runBenchCommand({ options, json, record, machine }: BenchCommandArgs): Promise<void> {
   // A records file that cannot take the record fails now, not after the run.
   if (record !== undefined) checkRecordsFile(record);
   const report = await runBench(options);
@@ -238,5 +305,12 @@ export async function runBenchCommand({ options, json, record, machine }: BenchC
   }
 }
 
-// `npm run bench -- …` is `parley bench …`: one flag table (runtime/cli.ts), one --help, one way to report errors.
-if (isMainModule(import.meta.url)) runCli(["bench", ...process.argv.slice(2)]);
+async function main(argv: string[]): Promise<void> {
+  if (wantsHelp(argv)) {
+    process.stdout.write(BENCH_USAGE);
+    return;
+  }
+  await runBenchCommand(benchArgs(parseFlags("bench", BENCH_FLAGS, argv, { help: HELP })));
+}
+
+if (isMainModule(import.meta.url)) runCommandLine(() => main(process.argv.slice(2)));

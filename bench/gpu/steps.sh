@@ -14,7 +14,7 @@
 #   PART=3: Q8_0 and F16, long-context decode with three attention chunk sizes, the integer dot product GEMM,
 #     older prefill kernels (products and attention) for comparison, conformance against llama.cpp's Vulkan backend (decode kernels
 #     without and with the integer dot product, the integer dot product GEMM).
-# A dry run of the plumbing on a machine without a GPU: SHAPE=tiny PEER_GPU=cpu PART=1|2|3 bash runtime/bench/gpu/steps.sh
+# A dry run of the plumbing on a machine without a GPU: SHAPE=tiny PEER_GPU=cpu PART=1|2|3 bash bench/gpu/steps.sh
 # (PART=1's real cooperative-matrix steps then fail by design: lavapipe has none).
 set -uo pipefail
 OUT=${OUT:-/tmp/out}
@@ -51,14 +51,14 @@ for f in 1 0; do
 done
 cmp -s $OUT/greedy-fused-1.txt $OUT/greedy-fused-0.txt && echo "fused argmax: same tokens" || echo "fused argmax: DIFFERENT tokens"
 t bench q4_0 with the tuned kernels
-timeout 150 node --import tsx runtime/bench/bench.ts --shape $SHAPE --type q4_0 --peer-gpu $PEER_GPU --prefill 16,128,512 --json > $OUT/bench-q4_0-tuned.json; echo "rc=$?"
+timeout 150 node --import tsx bench/bench.ts --shape $SHAPE --type q4_0 --peer-gpu $PEER_GPU --prefill 16,128,512 --json > $OUT/bench-q4_0-tuned.json; echo "rc=$?"
 t "where the time goes (q4_0, tuned kernels): one 512-token prompt step, then one decode step, per kernel"
-PARLEY_PROFILE=1 timeout 60 node --import tsx runtime/bench/bench.ts --shape $SHAPE --type q4_0 --skip-peer --prefill 512 --decode 4 --repeat 1 2>&1 | grep -B1 "parley: prefill 512 tokens" | grep -o "\[parley profile\].*" | tee $OUT/profile-prefill512-q4_0.txt
+PARLEY_PROFILE=1 timeout 60 node --import tsx bench/bench.ts --shape $SHAPE --type q4_0 --skip-peer --prefill 512 --decode 4 --repeat 1 2>&1 | grep -B1 "parley: prefill 512 tokens" | grep -o "\[parley profile\].*" | tee $OUT/profile-prefill512-q4_0.txt
 PARLEY_PROFILE=1 timeout 60 node --import tsx runtime/cli.ts generate --model $M/$SHAPE-q4_0-seed1.gguf --prompt "Hello there" --max-tokens 4 2>&1 | grep -o "\[parley profile\].*" | tail -1 | tee $OUT/profile-decode-q4_0.txt
 t q4_0 prefill through cooperative matrices "(whatever the tuning chose)"
-PARLEY_PREFILL=coopmat timeout 90 node --import tsx runtime/bench/bench.ts --shape $SHAPE --type q4_0 --peer-gpu $PEER_GPU --prefill 128,512 --decode 8 --json > $OUT/bench-q4_0-prefill-coopmat.json; echo "rc=$?"
+PARLEY_PREFILL=coopmat timeout 90 node --import tsx bench/bench.ts --shape $SHAPE --type q4_0 --peer-gpu $PEER_GPU --prefill 128,512 --decode 8 --json > $OUT/bench-q4_0-prefill-coopmat.json; echo "rc=$?"
 t bench q8_0 with the tuned kernels
-timeout 120 node --import tsx runtime/bench/bench.ts --shape $SHAPE --type q8_0 --peer-gpu $PEER_GPU --prefill 512 --json > $OUT/bench-q8_0-tuned.json; echo "rc=$?"
+timeout 120 node --import tsx bench/bench.ts --shape $SHAPE --type q8_0 --peer-gpu $PEER_GPU --prefill 512 --json > $OUT/bench-q8_0-tuned.json; echo "rc=$?"
 fi
 if [ "$PART" = 2 ]; then
 t "model load (q4_0, file in the page cache): quantized blocks repacked on 1 thread, then on the default (the cores, at most 8)"
@@ -76,12 +76,12 @@ for q in q4_0 q4_k_m; do
   t bench $q with the matvec rows sweep
   # 16-byte loads are swept on Q4_0 only, to keep each bench well inside its timeout (a killed bench loses its JSON).
   WIDE=0; [ "$q" = q4_0 ] && WIDE=0,1
-  timeout 170 node --import tsx runtime/bench/bench.ts --shape $SHAPE --type $q --peer-gpu $PEER_GPU --prefill 16,128,512 --matvec-rows 1,2,4 --matvec-stage 0,1 --matvec-wide $WIDE --json > $OUT/bench-$q.json; echo "rc=$?"
+  timeout 170 node --import tsx bench/bench.ts --shape $SHAPE --type $q --peer-gpu $PEER_GPU --prefill 16,128,512 --matvec-rows 1,2,4 --matvec-stage 0,1 --matvec-wide $WIDE --json > $OUT/bench-$q.json; echo "rc=$?"
 done
 t q4_0 decode with the integer dot product kernels instead of the float ones, for comparison
-PARLEY_MATVEC_DOT8=1 timeout 100 node --import tsx runtime/bench/bench.ts --shape $SHAPE --type q4_0 --peer-gpu $PEER_GPU --prefill 16 --matvec-rows 1,2,4 --json > $OUT/bench-q4_0-dot8.json; echo "rc=$?"
+PARLEY_MATVEC_DOT8=1 timeout 100 node --import tsx bench/bench.ts --shape $SHAPE --type q4_0 --peer-gpu $PEER_GPU --prefill 16 --matvec-rows 1,2,4 --json > $OUT/bench-q4_0-dot8.json; echo "rc=$?"
 t "q4_0 decode with SwiGLU in the down product (the session-5 way), for comparison with the default pairs"
-PARLEY_SWIGLU_PAIRS=0 timeout 100 node --import tsx runtime/bench/bench.ts --shape $SHAPE --type q4_0 --peer-gpu $PEER_GPU --prefill 16 --matvec-rows 1,4 --json > $OUT/bench-q4_0-swiglu-in-down.json; echo "rc=$?"
+PARLEY_SWIGLU_PAIRS=0 timeout 100 node --import tsx bench/bench.ts --shape $SHAPE --type q4_0 --peer-gpu $PEER_GPU --prefill 16 --matvec-rows 1,4 --json > $OUT/bench-q4_0-swiglu-in-down.json; echo "rc=$?"
 fi
 if [ "$PART" = 3 ]; then
 for q in q8_0 f16; do
@@ -89,23 +89,23 @@ for q in q8_0 f16; do
   tune $q
 done
 t bench q8_0
-timeout 150 node --import tsx runtime/bench/bench.ts --shape $SHAPE --type q8_0 --peer-gpu $PEER_GPU --json > $OUT/bench-q8_0.json; echo "rc=$?"
+timeout 150 node --import tsx bench/bench.ts --shape $SHAPE --type q8_0 --peer-gpu $PEER_GPU --json > $OUT/bench-q8_0.json; echo "rc=$?"
 t bench f16 "(the issue's third decode target)"
-timeout 120 node --import tsx runtime/bench/bench.ts --shape $SHAPE --type f16 --peer-gpu $PEER_GPU --prefill 512 --decode 64 --json > $OUT/bench-f16.json; echo "rc=$?"
+timeout 120 node --import tsx bench/bench.ts --shape $SHAPE --type f16 --peer-gpu $PEER_GPU --prefill 512 --decode 64 --json > $OUT/bench-f16.json; echo "rc=$?"
 t decode after a 700-token prompt, attention chunk 32 / 64 / 128
 for c in 32 64 128; do
-  PARLEY_ATTN_CHUNK=$c timeout 120 node --import tsx runtime/bench/bench.ts --shape $SHAPE --type q4_0 --peer-gpu $PEER_GPU --decode-after 700 --prefill 128 --repeat 1 --json > $OUT/bench-ctx700-chunk$c.json; echo "rc=$?"
+  PARLEY_ATTN_CHUNK=$c timeout 120 node --import tsx bench/bench.ts --shape $SHAPE --type q4_0 --peer-gpu $PEER_GPU --decode-after 700 --prefill 128 --repeat 1 --json > $OUT/bench-ctx700-chunk$c.json; echo "rc=$?"
 done
 t prefill with the integer dot product GEMM, q4_0 and q8_0
 for q in q4_0 q8_0; do
-  PARLEY_PREFILL=gemm PARLEY_PREFILL_DOT8=1 timeout 90 node --import tsx runtime/bench/bench.ts --shape $SHAPE --type $q --peer-gpu $PEER_GPU --prefill 128,512 --decode 8 --json > $OUT/bench-$q-prefill-dot8.json; echo "rc=$?"
+  PARLEY_PREFILL=gemm PARLEY_PREFILL_DOT8=1 timeout 90 node --import tsx bench/bench.ts --shape $SHAPE --type $q --peer-gpu $PEER_GPU --prefill 128,512 --decode 8 --json > $OUT/bench-$q-prefill-dot8.json; echo "rc=$?"
 done
 t prefill with the older 16-token kernel, for comparison with the tiled GEMM above
-PARLEY_PREFILL=tiled16 timeout 100 node --import tsx runtime/bench/bench.ts --shape $SHAPE --type q4_0 --peer-gpu $PEER_GPU --decode 8 --json > $OUT/bench-q4_0-prefill-tiled16.json; echo "rc=$?"
+PARLEY_PREFILL=tiled16 timeout 100 node --import tsx bench/bench.ts --shape $SHAPE --type q4_0 --peer-gpu $PEER_GPU --decode 8 --json > $OUT/bench-q4_0-prefill-tiled16.json; echo "rc=$?"
 t prefill with the older attention kernel "(one workgroup per head and token)", for comparison
-PARLEY_PREFILL_ATTENTION=0 timeout 100 node --import tsx runtime/bench/bench.ts --shape $SHAPE --type q4_0 --peer-gpu $PEER_GPU --prefill 128,512 --decode 8 --json > $OUT/bench-q4_0-prefill-old-attention.json; echo "rc=$?"
+PARLEY_PREFILL_ATTENTION=0 timeout 100 node --import tsx bench/bench.ts --shape $SHAPE --type q4_0 --peer-gpu $PEER_GPU --prefill 128,512 --decode 8 --json > $OUT/bench-q4_0-prefill-old-attention.json; echo "rc=$?"
 t short prefill through the GEMM instead of the token tiles, for comparison
-PARLEY_SHORT_PREFILL=0 timeout 100 node --import tsx runtime/bench/bench.ts --shape $SHAPE --type q4_0 --peer-gpu $PEER_GPU --prefill 16 --decode 8 --json > $OUT/bench-q4_0-short-gemm.json; echo "rc=$?"
+PARLEY_SHORT_PREFILL=0 timeout 100 node --import tsx bench/bench.ts --shape $SHAPE --type q4_0 --peer-gpu $PEER_GPU --prefill 16 --decode 8 --json > $OUT/bench-q4_0-short-gemm.json; echo "rc=$?"
 t conformance against llama.cpp Vulkan
 timeout 150 node --import tsx test/conformance/run.ts --peer-gpu $PEER_GPU --json > $OUT/conformance.json; echo "rc=$?"
 t conformance of the decode kernels: one token per step, against llama.cpp Vulkan

@@ -1,12 +1,10 @@
 // Benchmark results: the shapes both sides report, the peer/parley ratios, the JSON object and the table; and the
 // small protocol both sides use to time the first token in a fresh child process.
 
-import type { DecodeTuning, PrefillTuning } from "../tuning.js";
-import type { ChainPlan, PipelineBuildStats } from "../native.js";
+import type { DecodeTuning, PrefillTuning } from "../runtime/tuning/settings.js";
+import type { ChainPlan, PipelineBuildStats } from "../runtime/native.js";
 import { spawn } from "node:child_process";
-import { realpathSync } from "node:fs";
 import { createRequire } from "node:module";
-import { resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
 /** Prompt tokens of each side's warm-up prefill (pipelines, buffers, caches) before anything is timed. */
@@ -278,20 +276,6 @@ export function formatTable(r: BenchReport): string {
 // spawn(); the child prints the wall-clock time of its first token on a marked stdout line.
 
 const CHILD_MARKER = "@@parley-bench-child@@ ";
-
-/** True when the module at `url` is the script node was started with. */
-export function isMainModule(url: string): boolean {
-  const entry = process.argv[1];
-  if (entry === undefined) return false;
-  const real = (p: string) => {
-    try {
-      return realpathSync(p);
-    } catch {
-      return resolve(p);
-    }
-  };
-  return real(entry) === real(fileURLToPath(url));
-}
 
 /** Child side: report the first token and the phases (ms since this process's time origin). */
 export function emitChildResult(result: {

@@ -2,10 +2,10 @@
 # Run HERE (the build machine) before a lent GPU session: fills the ignored folder .gpu/ with what the GPU
 # host lacks (../shared/gpu-kit: Node.js, the Vulkan loader, llama.cpp's Vulkan build), the runtime's
 # JavaScript dependencies (tsx and friends, not all of node_modules: the carry limit is 64 MiB) and the
-# freshly built addon. Then, with the device tool: run(command: "OUT=$OUT bash runtime/bench/gpu/run.sh",
+# freshly built addon. Then, with the device tool: run(command: "OUT=$OUT bash bench/gpu/run.sh",
 # carry: [".gpu"]). See docs/PERFORMANCE.md.
 set -euo pipefail
-cd "$(dirname "$0")/../../.."
+cd "$(dirname "$0")/../.."
 kit=${GPU_KIT:-../shared/gpu-kit}
 mkdir -p .gpu
 grep -qx '/.gpu/' .git/info/exclude 2>/dev/null || echo '/.gpu/' >> .git/info/exclude
