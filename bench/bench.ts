@@ -161,7 +161,9 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
   const firstTokenPrompt = settings.decodePrompt.slice(0, FIRST_TOKEN_PROMPT);
   const parleyFirst = await parleyFirstToken(path, firstTokenPrompt, options.device);
   const builds = (f: FirstTokenFigure) =>
-    f.pipelineBuilds ? ` (${f.pipelineBuilds.pipelines} pipelines built in ${f.pipelineBuilds.wallMs.toFixed(0)} ms on up to ${f.pipelineBuilds.maxThreads} threads)` : "";
+    f.pipelineBuilds
+      ? ` (${f.pipelineBuilds.pipelines} pipelines built in ${f.pipelineBuilds.wallMs.toFixed(0)} ms on up to ${f.pipelineBuilds.maxThreads} threads)`
+      : "";
   log(`parley: first token after ${parleyFirst.ms.toFixed(0)} ms${builds(parleyFirst)}`);
   const parleyCold = await parleyFirstToken(path, firstTokenPrompt, options.device, true);
   log(`parley: first token after ${parleyCold.ms.toFixed(0)} ms with every shader cache off${builds(parleyCold)}`);
@@ -190,7 +192,11 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
   }
 
   notes.push("first-token times run each side's TypeScript entry in a fresh `node --import tsx` process, timed from spawn() to the token");
-  notes.push(`"with every shader cache off": Parley's pipeline cache and the drivers' shader caches disabled (${Object.entries(COLD_CACHES_ENV).map(([k, v]) => `${k}=${v}`).join(" ")}), as on a first launch`);
+  notes.push(
+    `"with every shader cache off": Parley's pipeline cache and the drivers' shader caches disabled (${Object.entries(COLD_CACHES_ENV)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(" ")}), as on a first launch`,
+  );
   if (peerResult?.useMmap) notes.push("llama.cpp memory-maps the model file (its default): its load time does not include reading the weights from disk");
 
   const cpuList = cpus();
@@ -244,8 +250,20 @@ const BENCH_FLAGS = {
   repeat: { kind: "integer", arg: "N", min: 1, defaultText: "3; 1 where the defaults above are reduced", help: "runs per prefill length (the median counts)" },
   seed: { kind: "integer", arg: "N", min: 0, defaultText: "1", help: "seed of the synthetic weights and of the token ids" },
   // The range a session's micro-batch takes (Model.createSession).
-  ubatch: { kind: "integer", arg: "N", min: 1, max: 4096, defaultText: "64 for decode, each longer prefill as one step, as llama.cpp", help: "Parley's micro-batch" },
-  device: { kind: "string", arg: "D", defaultText: "$PARLEY_DEVICE, else the best one", help: "Parley's Vulkan device: index or part of its name (parley devices)" },
+  ubatch: {
+    kind: "integer",
+    arg: "N",
+    min: 1,
+    max: 4096,
+    defaultText: "64 for decode, each longer prefill as one step, as llama.cpp",
+    help: "Parley's micro-batch",
+  },
+  device: {
+    kind: "string",
+    arg: "D",
+    defaultText: "$PARLEY_DEVICE, else the best one",
+    help: "Parley's Vulkan device: index or part of its name (parley devices)",
+  },
   "peer-gpu": { kind: "choice", choices: ["auto", "vulkan", "cpu"], defaultText: "auto: Vulkan where a GPU exists", help: "llama.cpp's backend" },
   "peer-threads": { kind: "integer", arg: "N", min: 1, defaultText: "the fastest of 1, 2, ...", help: "llama.cpp's CPU threads" },
   "matvec-rows": { kind: "integers", arg: "1,2,4", min: 1, max: 8, help: "also time decode with each rows-per-subgroup setting (kernel tuning)" },
@@ -254,8 +272,17 @@ const BENCH_FLAGS = {
   "skip-peer": { kind: "boolean", help: "Parley only" },
   json: { kind: "boolean", help: "print one JSON object instead of the table" },
   quiet: { kind: "boolean", help: "no progress lines on stderr" },
-  record: { kind: "string", arg: "FILE", help: "also append the run's summary to the JSON array in FILE (created if missing; e.g. docs/perf-records.json, drawn by npm run bench:chart)" },
-  machine: { kind: "string", arg: "TEXT", defaultText: "the GPU's name, or the host CPU and the driver for a CPU Vulkan driver", help: "the machine's name in the --record record" },
+  record: {
+    kind: "string",
+    arg: "FILE",
+    help: "also append the run's summary to the JSON array in FILE (created if missing; e.g. docs/perf-records.json, drawn by npm run bench:chart)",
+  },
+  machine: {
+    kind: "string",
+    arg: "TEXT",
+    defaultText: "the GPU's name, or the host CPU and the driver for a CPU Vulkan driver",
+    help: "the machine's name in the --record record",
+  },
 } as const satisfies FlagTable;
 
 /** The command line that prints the usage, as messages name it. */
@@ -282,13 +309,27 @@ export interface BenchCommandArgs {
 
 function benchArgs({ values }: ParsedFlags<typeof BENCH_FLAGS>): BenchCommandArgs {
   if (values.record !== undefined && values.record.trim() === "") throw new InvalidArgumentError("--record needs a file name");
-  if (values.machine !== undefined && values.record === undefined) throw new InvalidArgumentError("--machine names the machine in a --record record: pass --record FILE too");
+  if (values.machine !== undefined && values.record === undefined)
+    throw new InvalidArgumentError("--machine names the machine in a --record record: pass --record FILE too");
   if (values.machine !== undefined && values.machine.trim() === "") throw new InvalidArgumentError("--machine must not be empty");
   const options: BenchOptions = {
-    shape: values.shape, type: values.type, model: values.model, prefill: values.prefill, decode: values.decode, repeat: values.repeat,
-    seed: values.seed, ubatch: values.ubatch, device: values.device, skipPeer: values["skip-peer"], peerGpu: values["peer-gpu"],
-    peerThreads: values["peer-threads"], decodeAfter: values["decode-after"], matvecRows: values["matvec-rows"], matvecStage: values["matvec-stage"],
-    matvecWide: values["matvec-wide"], log: values.quiet ? undefined : (line) => process.stderr.write(`[bench] ${line}\n`),
+    shape: values.shape,
+    type: values.type,
+    model: values.model,
+    prefill: values.prefill,
+    decode: values.decode,
+    repeat: values.repeat,
+    seed: values.seed,
+    ubatch: values.ubatch,
+    device: values.device,
+    skipPeer: values["skip-peer"],
+    peerGpu: values["peer-gpu"],
+    peerThreads: values["peer-threads"],
+    decodeAfter: values["decode-after"],
+    matvecRows: values["matvec-rows"],
+    matvecStage: values["matvec-stage"],
+    matvecWide: values["matvec-wide"],
+    log: values.quiet ? undefined : (line) => process.stderr.write(`[bench] ${line}\n`),
   };
   return { options, json: values.json, record: values.record, machine: values.machine?.trim() };
 }

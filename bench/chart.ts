@@ -130,7 +130,12 @@ export function renderChart(records: readonly PerfRecord[]): string {
   let y = 26;
   text(16, y, "Parley vs llama.cpp: speed ratio per figure (llama.cpp time / Parley time)", `font-size="16" font-weight="bold"`);
   y += 19;
-  text(16, y, "Log2 scale, centred on 1×: bars to the right mean Parley is faster, to the left llama.cpp is faster. Right column: absolute times.", `font-size="12" fill="${COLOR_MUTED}"`);
+  text(
+    16,
+    y,
+    "Log2 scale, centred on 1×: bars to the right mean Parley is faster, to the left llama.cpp is faster. Right column: absolute times.",
+    `font-size="12" fill="${COLOR_MUTED}"`,
+  );
   y += 20;
   out.push(`<g class="legend" font-size="12">`);
   let lx = 16;
@@ -170,7 +175,9 @@ export function renderChart(records: readonly PerfRecord[]): string {
     const rows = rowsOf(r);
     const target = hasTarget(r);
     out.push(`<g class="record" data-index="${index}">`);
-    out.push(`<title>${escapeXml([`${r.machine}, ${r.date}`, `Parley on ${r.device}, driver ${r.driver}`, `peer: ${r.peer ?? "none"}`, ...(r.notes ?? [])].join("\n"))}</title>`);
+    out.push(
+      `<title>${escapeXml([`${r.machine}, ${r.date}`, `Parley on ${r.device}, driver ${r.driver}`, `peer: ${r.peer ?? "none"}`, ...(r.notes ?? [])].join("\n"))}</title>`,
+    );
     const s = r.settings;
     const how = [
       s?.decodeSteps ? `decode: ${s.decodeSteps} steps${s.decodeAfterTokens ? ` after ${s.decodeAfterTokens} prompt tokens` : ""}` : "",
@@ -219,7 +226,9 @@ export function renderChart(records: readonly PerfRecord[]): string {
         if (clipped) {
           const tip = faster ? PLOT_RIGHT : PLOT_LEFT;
           const d = faster ? 6 : -6;
-          out.push(`<path class="clip-mark" d="M${n(tip - d)} ${n(mid - BAR_H / 2)} L${n(tip)} ${n(mid)} L${n(tip - d)} ${n(mid + BAR_H / 2)} Z" fill="#fff"/>`);
+          out.push(
+            `<path class="clip-mark" d="M${n(tip - d)} ${n(mid - BAR_H / 2)} L${n(tip)} ${n(mid)} L${n(tip - d)} ${n(mid + BAR_H / 2)} Z" fill="#fff"/>`,
+          );
         }
         // The ratio beside the bar's end, outside it where it fits, else inside it.
         const label = formatRatio(ratio);
@@ -227,15 +236,27 @@ export function renderChart(records: readonly PerfRecord[]): string {
         const outside = faster ? end + 4 + lw <= PLOT_RIGHT : end - 4 - lw >= PLOT_LEFT;
         const inside = w >= lw + 8;
         if (outside || !inside) {
-          text(faster ? end + 4 : end - 4, mid + 4, label, `class="ratio" font-size="11" font-weight="bold" fill="${COLOR_TEXT}" text-anchor="${faster ? "start" : "end"}"`);
+          text(
+            faster ? end + 4 : end - 4,
+            mid + 4,
+            label,
+            `class="ratio" font-size="11" font-weight="bold" fill="${COLOR_TEXT}" text-anchor="${faster ? "start" : "end"}"`,
+          );
         } else {
-          text(faster ? end - 4 : end + 4, mid + 4, label, `class="ratio" font-size="11" font-weight="bold" fill="#fff" text-anchor="${faster ? "end" : "start"}"`);
+          text(
+            faster ? end - 4 : end + 4,
+            mid + 4,
+            label,
+            `class="ratio" font-size="11" font-weight="bold" fill="#fff" text-anchor="${faster ? "end" : "start"}"`,
+          );
         }
         text(VALUES_LEFT, mid + 4, `Parley ${formatMs(parley)} · llama.cpp ${formatMs(peer)}`, `font-size="11" fill="${COLOR_TEXT}"`);
       }
       if (target && (row.kind === "decode" || row.kind === "decode-loop")) {
         const tx = xOf(DECODE_TARGET_RATIO);
-        out.push(`<line class="target" x1="${n(tx)}" y1="${n(rowTop + 1)}" x2="${n(tx)}" y2="${n(rowTop + ROW_H - 1)}" stroke="${COLOR_TARGET}" stroke-width="2" stroke-dasharray="4 3"/>`);
+        out.push(
+          `<line class="target" x1="${n(tx)}" y1="${n(rowTop + 1)}" x2="${n(tx)}" y2="${n(rowTop + ROW_H - 1)}" stroke="${COLOR_TARGET}" stroke-width="2" stroke-dasharray="4 3"/>`,
+        );
       }
       out.push(`</g>`);
     });

@@ -3,7 +3,17 @@
 // greedy decode and memory in this process; time to first token in a fresh child (this file is its entry point).
 
 import { availableParallelism } from "node:os";
-import { getLlama, getModuleVersion, LlamaLogLevel, type ControlledEvaluateInputItem, type Llama, type LlamaContext, type LlamaContextSequence, type LlamaModel, type Token } from "node-llama-cpp";
+import {
+  getLlama,
+  getModuleVersion,
+  LlamaLogLevel,
+  type ControlledEvaluateInputItem,
+  type Llama,
+  type LlamaContext,
+  type LlamaContextSequence,
+  type LlamaModel,
+  type Token,
+} from "node-llama-cpp";
 import { isMainModule } from "../runtime/main-module.js";
 import type { MeasureSettings } from "./parley-side.js";
 import {
@@ -107,14 +117,14 @@ export class LlamaSide {
   /** Per-step ms of `steps` greedy decode steps after evaluating `prompt` on an emptied sequence. */
   async #decodeSteps(sequence: LlamaContextSequence, prompt: readonly number[], steps: number): Promise<number[]> {
     await sequence.clearHistory();
-    let token = await evaluatePrompt(sequence, prompt);
+    const token = await evaluatePrompt(sequence, prompt);
     const out: number[] = [];
     if (steps === 0) return out;
     let t = performance.now();
-    for await (const next of sequence.evaluate([token as Token], { temperature: 0, yieldEogToken: true })) {
+    // evaluate() feeds each generated token back itself: the loop only times the steps.
+    for await (const _next of sequence.evaluate([token as Token], { temperature: 0, yieldEogToken: true })) {
       const now = performance.now();
       out.push(now - t);
-      token = next;
       if (out.length >= steps) break;
       t = performance.now();
     }
@@ -178,8 +188,7 @@ export class LlamaSide {
       log(`peer: decode ${decode.tokens} tokens: median ${decode.medianMsPerToken.toFixed(2)} ms/token`);
 
       let deviceBytes = model.size + context.stateSize;
-      let deviceMemorySource =
-        "model.size + context.stateSize as llama.cpp reports them (host RAM: the CPU backend has no device memory)";
+      let deviceMemorySource = "model.size + context.stateSize as llama.cpp reports them (host RAM: the CPU backend has no device memory)";
       if (this.backend === "vulkan") {
         const used = (await this.llama.getVramState()).used - this.#vramBefore;
         if (used > 0) {
@@ -233,7 +242,12 @@ async function childMain(args: string[]): Promise<void> {
   phases.runtimeCreated = performance.now();
   const model = await llama.loadModel({ modelPath, gpuLayers: backend === "vulkan" ? "max" : 0 });
   phases.modelLoaded = performance.now();
-  const context = await model.createContext({ contextSize: Math.max(prompt.length + 1, 32), batchSize: prompt.length, sequences: 1, threads: { ideal: threads, min: threads } });
+  const context = await model.createContext({
+    contextSize: Math.max(prompt.length + 1, 32),
+    batchSize: prompt.length,
+    sequences: 1,
+    threads: { ideal: threads, min: threads },
+  });
   phases.contextCreated = performance.now();
   const token = await evaluatePrompt(context.getSequence(), prompt);
   phases.firstToken = performance.now();

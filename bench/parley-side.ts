@@ -119,7 +119,9 @@ export class ParleySide {
       let decodeSampledLoop: DecodeFigure | undefined;
       try {
         decodeSampledLoop = await timeDecodeLoop(session, settings, new Sampler(DIALOGUE_SAMPLING));
-        log(`parley: decode ${decodeSampledLoop.tokens} tokens sampled in GPU-resident chains: median ${decodeSampledLoop.medianMsPerToken.toFixed(2)} ms/token`);
+        log(
+          `parley: decode ${decodeSampledLoop.tokens} tokens sampled in GPU-resident chains: median ${decodeSampledLoop.medianMsPerToken.toFixed(2)} ms/token`,
+        );
       } catch (e) {
         log(`parley: sampled GPU loop failed: ${e instanceof Error ? e.message : String(e)}`);
       }
@@ -214,7 +216,7 @@ async function timeDecodeLoop(session: Session, settings: MeasureSettings, sampl
   session.reset();
   let token = (await session.evaluate(settings.decodePrompt, { logits: "none" })).argmax;
   const perToken: number[] = [];
-  for (let done = 0; done < settings.decode; ) {
+  for (let done = 0; done < settings.decode;) {
     const n = Math.min(GPU_LOOP_MAX_CHAIN, settings.decode - done);
     const t0 = performance.now();
     const tokens = sampler ? await session.sampleChain(token, n, sampler) : await session.decodeChain(token, n);
@@ -229,7 +231,12 @@ async function timeDecodeLoop(session: Session, settings: MeasureSettings, sampl
 /** Time to first token in a fresh process: create the runtime, load, prefill `prompt`, one greedy token
  * (`cold`: with every shader cache off, COLD_CACHES_ENV). */
 export function parleyFirstToken(modelPath: string, prompt: readonly number[], device?: string, cold = false): Promise<FirstTokenFigure> {
-  return spawnFirstTokenChild(import.meta.url, [modelPath, prompt.join(","), ...(device === undefined ? [] : [device])], prompt.length, cold ? COLD_CACHES_ENV : {});
+  return spawnFirstTokenChild(
+    import.meta.url,
+    [modelPath, prompt.join(","), ...(device === undefined ? [] : [device])],
+    prompt.length,
+    cold ? COLD_CACHES_ENV : {},
+  );
 }
 
 async function childMain(args: string[]): Promise<void> {
@@ -241,7 +248,7 @@ async function childMain(args: string[]): Promise<void> {
   const model = await runtime.loadModel(modelPath);
   phases.modelLoaded = performance.now();
   const session = model.createSession({ contextSize: prompt.length + 1 });
-  phases.sessionCreated = performance.now();  // mostly building the session's pipelines (runtime.pipelineBuilds)
+  phases.sessionCreated = performance.now(); // mostly building the session's pipelines (runtime.pipelineBuilds)
   const { argmax } = await session.evaluate(prompt, { logits: "none" });
   phases.firstToken = performance.now();
   emitChildResult({ token: argmax, phases, pipelineCacheWarm: runtime.pipelineCache.hit, pipelineBuilds: runtime.pipelineBuilds });

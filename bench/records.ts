@@ -1,9 +1,8 @@
 // Machine-readable performance history: one summarized record per `npm run bench` run, kept in a JSON array file
 // (docs/perf-records.json) that `npm run bench -- --record FILE` appends to and bench/chart.ts draws.
 
-import { existsSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { basename, dirname, join } from "node:path";
-import { randomBytes } from "node:crypto";
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { basename, dirname } from "node:path";
 import { FileAccessError, InvalidArgumentError } from "../runtime/errors.js";
 import { describeDecodeTuning, describePrefillTuning } from "../runtime/tuning/settings.js";
 import { writeFileAtomic } from "../runtime/atomic-file.js";
@@ -155,7 +154,8 @@ export function validateRecord(v: unknown, where = "record"): asserts v is PerfR
   if (!isObject(v)) fail(where, "must be an object");
   checkKeys(v, ["date", "machine", "device", "driver", "peer", "model", "settings", "figures", "notes"], where);
   checkString(v.date, `${where}.date`);
-  if (!ISO_DATE.test(v.date as string) || Number.isNaN(Date.parse(v.date as string))) fail(`${where}.date`, `must be an ISO 8601 date, got ${JSON.stringify(v.date)}`);
+  if (!ISO_DATE.test(v.date as string) || Number.isNaN(Date.parse(v.date as string)))
+    fail(`${where}.date`, `must be an ISO 8601 date, got ${JSON.stringify(v.date)}`);
   checkString(v.machine, `${where}.machine`);
   checkString(v.device, `${where}.device`);
   checkString(v.driver, `${where}.driver`);
@@ -214,7 +214,9 @@ export function readRecords(file: string): PerfRecord[] {
     text = readFileSync(file, "utf8");
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new FileAccessError(file, code === "ENOENT" ? "no such file" : code === "EISDIR" ? "it is a folder" : ((e as Error).message ?? String(e)), { cause: e });
+    throw new FileAccessError(file, code === "ENOENT" ? "no such file" : code === "EISDIR" ? "it is a folder" : ((e as Error).message ?? String(e)), {
+      cause: e,
+    });
   }
   return parseRecords(text, file);
 }
@@ -229,7 +231,8 @@ function parseRecords(text: string, file: string): PerfRecord[] {
   try {
     validateRecords(data, file);
   } catch (e) {
-    if (e instanceof InvalidArgumentError) throw new InvalidArgumentError(`${file} is not a valid performance records file: ${e.message}; fix or move it (it was not changed)`);
+    if (e instanceof InvalidArgumentError)
+      throw new InvalidArgumentError(`${file} is not a valid performance records file: ${e.message}; fix or move it (it was not changed)`);
     throw e;
   }
   return data;

@@ -10,8 +10,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 /** Prompt tokens of each side's warm-up prefill (pipelines, buffers, caches) before anything is timed. */
 export const WARMUP_TOKENS = 16;
 
-export const RATIO_CONVENTION =
-  "peer/parley for times and memory, parley/peer for throughput: > 1 means Parley is faster (or uses less memory)";
+export const RATIO_CONVENTION = "peer/parley for times and memory, parley/peer for throughput: > 1 means Parley is faster (or uses less memory)";
 
 export interface PrefillFigure {
   tokens: number;
@@ -228,9 +227,19 @@ export function formatTable(r: BenchReport): string {
     add(`prefill ${f.tokens} tokens`, fmtMs(f.ms), g ? fmtMs(g.ms) : "-", fmtRatio(rr?.ms));
     add(`  throughput`, fmtRate(f.tokensPerSecond), g ? fmtRate(g.tokensPerSecond) : "-", fmtRatio(rr?.tokensPerSecond));
   }
-  add(`decode ${p.decode.tokens} tokens (median/token)`, fmtMs(p.decode.medianMsPerToken), q ? fmtMs(q.decode.medianMsPerToken) : "", fmtRatio(x?.decodeMsPerToken));
+  add(
+    `decode ${p.decode.tokens} tokens (median/token)`,
+    fmtMs(p.decode.medianMsPerToken),
+    q ? fmtMs(q.decode.medianMsPerToken) : "",
+    fmtRatio(x?.decodeMsPerToken),
+  );
   add(`  throughput`, fmtRate(p.decode.tokensPerSecond), q ? fmtRate(q.decode.tokensPerSecond) : "", fmtRatio(x?.decodeTokensPerSecond));
-  add(`decode, greedy GPU loop (median/token)`, fmtMs(p.decodeLoop.medianMsPerToken), q ? fmtMs(q.decode.medianMsPerToken) : "", fmtRatio(x?.decodeLoopMsPerToken));
+  add(
+    `decode, greedy GPU loop (median/token)`,
+    fmtMs(p.decodeLoop.medianMsPerToken),
+    q ? fmtMs(q.decode.medianMsPerToken) : "",
+    fmtRatio(x?.decodeLoopMsPerToken),
+  );
   if (p.decodeSampledLoop) {
     const ratio = q ? fmtRatio(timeRatio(q.decode.medianMsPerToken, p.decodeSampledLoop.medianMsPerToken)) : "";
     add(`decode, sampled GPU loop (median/token)`, fmtMs(p.decodeSampledLoop.medianMsPerToken), q ? fmtMs(q.decode.medianMsPerToken) : "", ratio);
@@ -241,9 +250,19 @@ export function formatTable(r: BenchReport): string {
   }
   add("load model", fmtMs(p.loadMs), q ? fmtMs(q.loadMs) : "", fmtRatio(x?.loadMs));
   add("init runtime/backend", fmtMs(p.initMs), q ? fmtMs(q.initMs) : "", fmtRatio(x?.initMs));
-  add(`first token after process start (${r.settings.firstTokenPromptTokens}-token prompt)`, fmtMs(p.firstToken.ms), q ? fmtMs(q.firstToken.ms) : "", fmtRatio(x?.firstTokenMs));
+  add(
+    `first token after process start (${r.settings.firstTokenPromptTokens}-token prompt)`,
+    fmtMs(p.firstToken.ms),
+    q ? fmtMs(q.firstToken.ms) : "",
+    fmtRatio(x?.firstTokenMs),
+  );
   if (p.firstTokenCold) {
-    add("  with every shader cache off (first launch)", fmtMs(p.firstTokenCold.ms), q?.firstTokenCold ? fmtMs(q.firstTokenCold.ms) : "", fmtRatio(x?.firstTokenColdMs));
+    add(
+      "  with every shader cache off (first launch)",
+      fmtMs(p.firstTokenCold.ms),
+      q?.firstTokenCold ? fmtMs(q.firstTokenCold.ms) : "",
+      fmtRatio(x?.firstTokenColdMs),
+    );
   }
   add("device memory", fmtBytes(p.deviceBytes), q ? fmtBytes(q.deviceBytes) : "", fmtRatio(x?.deviceBytes));
 
@@ -252,7 +271,9 @@ export function formatTable(r: BenchReport): string {
     `model:   ${m.path}${m.synthesized ? ` (synthetic ${m.shape} ${m.type}, seed ${m.seed})` : ""}, ${(m.parameterCount / 1e6).toFixed(1)}M parameters, ${fmtBytes(m.fileBytes)}`,
     `parley:  ${p.device.name} (${p.device.type}; ${p.device.driverName} ${p.device.driverInfo}; Vulkan ${p.device.apiVersion}), ubatch ${p.ubatch}, ` +
       `decode step: ${p.plan.dispatches} dispatches, ${p.plan.barriers} barriers` +
-      (p.plan.chain ? `; per token of the GPU loop: ${p.plan.chain.greedy.dispatches}/${p.plan.chain.greedy.barriers} greedy, ${p.plan.chain.sampled.dispatches}/${p.plan.chain.sampled.barriers} sampled` : ""),
+      (p.plan.chain
+        ? `; per token of the GPU loop: ${p.plan.chain.greedy.dispatches}/${p.plan.chain.greedy.barriers} greedy, ${p.plan.chain.sampled.dispatches}/${p.plan.chain.sampled.barriers} sampled`
+        : ""),
     q
       ? `peer:    ${q.name} ${q.version}, ${q.backend} backend${q.backend === "cpu" ? `, ${q.threads} thread${q.threads === 1 ? "" : "s"} (${q.threadTrials.length ? `tried ${q.threadTrials.map((t) => `${t.threads}: ${fmtMs(t.medianMsPerToken)}/token`).join(", ")}` : "--peer-threads"})` : ` (${q.gpuDevices.join(", ")})`}, batch ${q.batchSize}`
       : "peer:    skipped (--skip-peer)",
@@ -264,7 +285,9 @@ export function formatTable(r: BenchReport): string {
     `decode timed after a ${p.decode.contextTokens}-token prompt; prefill times are medians of ${r.settings.repeat} run(s) on an empty cache.`,
     ...(p.firstToken.pipelineCacheWarm === undefined
       ? []
-      : [`Parley's first-token process found its Vulkan pipeline cache ${p.firstToken.pipelineCacheWarm ? "warm (a file from an earlier run was accepted)" : "cold (no usable file, or the cache is disabled)"}.`]),
+      : [
+          `Parley's first-token process found its Vulkan pipeline cache ${p.firstToken.pipelineCacheWarm ? "warm (a file from an earlier run was accepted)" : "cold (no usable file, or the cache is disabled)"}.`,
+        ]),
     ...(q ? [`peer device memory: ${q.deviceMemorySource}.`] : []),
     ...r.notes.map((n) => `note: ${n}`),
   ];
@@ -308,7 +331,12 @@ export const COLD_CACHES_ENV: Readonly<Record<string, string>> = {
 };
 
 /** Parent side: run the child script once and time its first token from spawn(); `env` adds to the child's environment. */
-export function spawnFirstTokenChild(scriptUrl: string, args: string[], promptTokens: number, env: Readonly<Record<string, string>> = {}): Promise<FirstTokenFigure> {
+export function spawnFirstTokenChild(
+  scriptUrl: string,
+  args: string[],
+  promptTokens: number,
+  env: Readonly<Record<string, string>> = {},
+): Promise<FirstTokenFigure> {
   const script = fileURLToPath(scriptUrl);
   const argv = [...nodeArgsFor(script), script, ...args];
   return new Promise((resolvePromise, reject) => {

@@ -21,7 +21,13 @@ const DOT8 = ["Q4_0", "Q8_0"];
 
 // matvec.comp: rows per subgroup, f(x) staged in shared memory, tokens per workgroup (> 1: prompt steps over
 // token tiles), quant words per lane load (1 or 4), SwiGLU pairs (gate and up stacked; writes silu(gate)·up).
-const MATVEC_SPEC = [["ROWS", 1], ["XSTAGE", 0], ["TOKENS", 1], ["WIDE", 1], ["PAIRS", 0]];
+const MATVEC_SPEC = [
+  ["ROWS", 1],
+  ["XSTAGE", 0],
+  ["TOKENS", 1],
+  ["WIDE", 1],
+  ["PAIRS", 0],
+];
 
 export const KERNELS = [
   // Token embeddings: x = token_embd[tokens], dequantized.

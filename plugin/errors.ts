@@ -193,9 +193,7 @@ export class DocumentReader {
   /** An optional array of strings (default `[]`). */
   stringArray(obj: JsonObject, key: string, path: string, options: { nonEmptyItems?: boolean } = {}): string[] {
     const at = joinPath(path, key);
-    return this.array(obj, key, path, { optional: true }).map((item, i) =>
-      this.checkString(item, joinPath(at, i), { nonEmpty: options.nonEmptyItems }),
-    );
+    return this.array(obj, key, path, { optional: true }).map((item, i) => this.checkString(item, joinPath(at, i), { nonEmpty: options.nonEmptyItems }));
   }
 
   /** An optional object field (default `{}`), returned as is. */

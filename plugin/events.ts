@@ -162,12 +162,7 @@ export type LineEvent = LineStartedEvent | TextChunkEvent | LineResetEvent | Lin
 
 /** The events that make up one NPC line. */
 export function isLineEvent(event: DialogueEvent): event is LineEvent {
-  return (
-    event.type === "line_started" ||
-    event.type === "text_chunk" ||
-    event.type === "line_reset" ||
-    event.type === "line_complete"
-  );
+  return event.type === "line_started" || event.type === "text_chunk" || event.type === "line_reset" || event.type === "line_complete";
 }
 
 /** The events after which the conversation waits for the player. */

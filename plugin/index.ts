@@ -10,7 +10,15 @@ export { LocalBackend, FallbackBackend, NoModelError, type LocalBackendOptions }
 export { parseCharacter, serializeCharacter } from "./character/validate.js";
 export { characterFromCardV2, characterToCardV2, type CardV2 } from "./character/card-v2.js";
 export { characterToCardV3, type CardV3 } from "./character/card-v3.js";
-export { exportCardJson, exportCardPng, importCardFile, MAX_CARD_FILE_BYTES, readCardFile, type CardExportSpec, type CardFileSource } from "./character/card-file.js";
+export {
+  exportCardJson,
+  exportCardPng,
+  importCardFile,
+  MAX_CARD_FILE_BYTES,
+  readCardFile,
+  type CardExportSpec,
+  type CardFileSource,
+} from "./character/card-file.js";
 export { CardFileError, type CardFileProblem } from "./character/card-errors.js";
 export { parseDialogueGraph, checkDialogueGraph, serializeDialogueGraph } from "./dialogue/validate.js";
 export { compileCondition, compileEffect, compileExpression, type EvaluationContext } from "./dialogue/expression/index.js";

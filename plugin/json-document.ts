@@ -4,7 +4,10 @@ import { readFile } from "node:fs/promises";
 import { FileAccessError } from "../runtime/index.js";
 
 /** The parsed JSON of `path`, or `missing` when the file does not exist and the caller allows that. */
-export async function readJsonDocument(path: string, options: { what: string; corrupt: (message: string) => Error; missing?: () => unknown }): Promise<unknown> {
+export async function readJsonDocument(
+  path: string,
+  options: { what: string; corrupt: (message: string) => Error; missing?: () => unknown },
+): Promise<unknown> {
   let text: string;
   try {
     text = await readFile(path, "utf8");

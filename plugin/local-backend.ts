@@ -43,9 +43,11 @@ export class LocalBackend implements DialogueBackend {
 
   constructor(model: Model, options: LocalBackendOptions = {}) {
     const contextSize = options.contextSize ?? 2048;
-    if (!Number.isInteger(contextSize) || contextSize < 16) throw new InvalidArgumentError(`LocalBackend: contextSize must be an integer ≥ 16, got ${contextSize}`);
+    if (!Number.isInteger(contextSize) || contextSize < 16)
+      throw new InvalidArgumentError(`LocalBackend: contextSize must be an integer ≥ 16, got ${contextSize}`);
     const maxSessions = options.maxSessions ?? 4;
-    if (!Number.isInteger(maxSessions) || maxSessions < 1) throw new InvalidArgumentError(`LocalBackend: maxSessions must be a positive integer, got ${maxSessions}`);
+    if (!Number.isInteger(maxSessions) || maxSessions < 1)
+      throw new InvalidArgumentError(`LocalBackend: maxSessions must be a positive integer, got ${maxSessions}`);
     this.model = model;
     this.contextSize = Math.min(contextSize, model.info.contextLength);
     this.maxSessions = maxSessions;
@@ -94,7 +96,8 @@ export class LocalBackend implements DialogueBackend {
 
   async *generate(request: GenerateRequest): AsyncGenerator<string> {
     const { maxTokens } = request.sampling;
-    if (!Number.isInteger(maxTokens) || maxTokens < 1) throw new InvalidArgumentError(`generate: sampling.maxTokens must be a positive integer, got ${maxTokens}`);
+    if (!Number.isInteger(maxTokens) || maxTokens < 1)
+      throw new InvalidArgumentError(`generate: sampling.maxTokens must be a positive integer, got ${maxTokens}`);
     if (request.signal?.aborted) throw new AbortError();
     // Our own signal: a consumer that stops early (break / return()) must not leave the session with a
     // token evaluation in flight, so we abort and let the session's loop finish on its own terms.

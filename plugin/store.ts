@@ -10,13 +10,7 @@
 // store can mix the dialogue in with `createDialogueSlice` (zustand's slices pattern).
 
 import { createStore, type StoreApi } from "zustand/vanilla";
-import {
-  tokensPerSecond,
-  type DialogueEvent,
-  type EndReason,
-  type LineSource,
-  type OfferedChoice,
-} from "./events.js";
+import { tokensPerSecond, type DialogueEvent, type EndReason, type LineSource, type OfferedChoice } from "./events.js";
 import type { Value } from "./types.js";
 
 export type DialogueStatus = "idle" | "speaking" | "waiting_choice" | "waiting_input" | "ended";
@@ -115,12 +109,7 @@ export interface StatsSlice {
   stats: DialogueStats;
 }
 
-export type DialogueData = ConversationSlice &
-  LineSlice &
-  PlayerTurnSlice &
-  VariablesSlice &
-  GameEventsSlice &
-  StatsSlice;
+export type DialogueData = ConversationSlice & LineSlice & PlayerTurnSlice & VariablesSlice & GameEventsSlice & StatsSlice;
 
 export interface DialogueActions {
   /** Folds one runner event into the state. */
@@ -214,13 +203,8 @@ export function reduceDialogue<S extends DialogueData>(state: S, event: Dialogue
         ...state,
         bubble: event.text,
         line: { nodeId: event.nodeId, speaker: event.speaker, source: event.source, complete: true },
-        transcript: [
-          ...state.transcript,
-          { nodeId: event.nodeId, speaker: event.speaker, text: event.text, source: event.source, tags: event.tags },
-        ],
-        stats: timing
-          ? { firstTokenMs: timing.firstTokenMs, tokensPerSecond: tokensPerSecond(timing), lines }
-          : { ...stats, lines },
+        transcript: [...state.transcript, { nodeId: event.nodeId, speaker: event.speaker, text: event.text, source: event.source, tags: event.tags }],
+        stats: timing ? { firstTokenMs: timing.firstTokenMs, tokensPerSecond: tokensPerSecond(timing), lines } : { ...stats, lines },
       };
     }
 
@@ -236,10 +220,7 @@ export function reduceDialogue<S extends DialogueData>(state: S, event: Dialogue
         status: "speaking",
         choices: [],
         inputPrompt: null,
-        transcript: [
-          ...state.transcript,
-          { nodeId: event.nodeId, speaker: "player", text: event.text, source: "player", tags: [] },
-        ],
+        transcript: [...state.transcript, { nodeId: event.nodeId, speaker: "player", text: event.text, source: "player", tags: [] }],
       };
 
     case "intent_chosen":
@@ -254,10 +235,7 @@ export function reduceDialogue<S extends DialogueData>(state: S, event: Dialogue
     case "game_event":
       return {
         ...state,
-        gameEvents: [
-          ...state.gameEvents,
-          { conversationId: conversation.id, nodeId: event.nodeId, name: event.name, args: event.args },
-        ],
+        gameEvents: [...state.gameEvents, { conversationId: conversation.id, nodeId: event.nodeId, name: event.name, args: event.args }],
       };
 
     case "ended": {
@@ -285,10 +263,7 @@ function isStreaming(line: CurrentLine | null, nodeId: string): boolean {
  * The dialogue slice for a game's own zustand store:
  * `createStore<Game & DialogueState>()((...a) => ({ ...createGameSlice(...a), ...createDialogueSlice(...a) }))`.
  */
-export function createDialogueSlice<T extends DialogueState>(
-  set: StoreApi<T>["setState"],
-  get: StoreApi<T>["getState"],
-): DialogueState {
+export function createDialogueSlice<T extends DialogueState>(set: StoreApi<T>["setState"], get: StoreApi<T>["getState"]): DialogueState {
   return {
     ...initialDialogueData(),
     apply: (event) => set((state) => reduceDialogue(state, event)),

@@ -214,15 +214,6 @@ export interface EndNode extends NodeBase {
   type: "end";
 }
 
-export type DialogueNode =
-  | LineNode
-  | ChoiceNode
-  | LlmLineNode
-  | PlayerInputNode
-  | IntentNode
-  | BranchNode
-  | SetNode
-  | JumpNode
-  | EndNode;
+export type DialogueNode = LineNode | ChoiceNode | LlmLineNode | PlayerInputNode | IntentNode | BranchNode | SetNode | JumpNode | EndNode;
 
 export type DialogueNodeType = DialogueNode["type"];

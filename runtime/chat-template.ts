@@ -76,9 +76,7 @@ function validate(messages: readonly ChatMessage[]): void {
   messages.forEach((m, i) => {
     if (m === null || typeof m !== "object") throw new InvalidArgumentError(`chat message ${i} is not an object`);
     if (!ROLES.has(m.role)) {
-      throw new InvalidArgumentError(
-        `chat message ${i} has role ${JSON.stringify(m.role)}; expected "system", "user" or "assistant"`,
-      );
+      throw new InvalidArgumentError(`chat message ${i} has role ${JSON.stringify(m.role)}; expected "system", "user" or "assistant"`);
     }
     if (typeof m.content !== "string") throw new InvalidArgumentError(`chat message ${i} content must be a string`);
   });

@@ -4,7 +4,7 @@
 // (plugin/playtest/dialogue-cli.ts) and by the repository's scripts (bench/bench.ts).
 
 import { statSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { dirname, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { FileAccessError, InvalidArgumentError } from "./errors.js";
 
@@ -157,7 +157,8 @@ function flagValue(flag: string, spec: FlagSpec, raw: string): unknown {
     }
     case "switches":
       return raw.split(",").map((s) => {
-        if (s.trim() !== "0" && s.trim() !== "1") throw new InvalidArgumentError(`--${flag} takes 0 and/or 1 (comma-separated), got "${s}"${s === raw ? "" : ` in "${raw}"`}`);
+        if (s.trim() !== "0" && s.trim() !== "1")
+          throw new InvalidArgumentError(`--${flag} takes 0 and/or 1 (comma-separated), got "${s}"${s === raw ? "" : ` in "${raw}"`}`);
         return s.trim() === "1";
       });
     case "choice":
@@ -193,7 +194,12 @@ export function parseArgsError(command: string | undefined, e: unknown, help = c
  * prints its usage: default `parley COMMAND --help`): values converted and range-checked, defaults applied,
  * required flags present. Every problem is an InvalidArgumentError or a FileAccessError.
  */
-export function parseFlags<T extends FlagTable>(command: string, table: T, argv: readonly string[], options: { positionals?: boolean; help?: string } = {}): ParsedFlags<T> {
+export function parseFlags<T extends FlagTable>(
+  command: string,
+  table: T,
+  argv: readonly string[],
+  options: { positionals?: boolean; help?: string } = {},
+): ParsedFlags<T> {
   const help = options.help ?? `parley ${command} --help`;
   const parseOptions: Record<string, { type: "boolean" | "string"; short?: string }> = { help: { type: "boolean", short: "h" } };
   for (const [name, spec] of Object.entries(table)) parseOptions[name] = { type: spec.kind === "boolean" ? "boolean" : "string" };

@@ -60,7 +60,12 @@ function gib(n: number): string {
 }
 
 const JSON_FLAG = { kind: "boolean", help: "print JSON instead of text" } as const;
-const DEVICE_FLAG = { kind: "string", arg: "D", help: "Vulkan device: index or part of its name (parley devices)", defaultText: "$PARLEY_DEVICE, else the best one" } as const;
+const DEVICE_FLAG = {
+  kind: "string",
+  arg: "D",
+  help: "Vulkan device: index or part of its name (parley devices)",
+  defaultText: "$PARLEY_DEVICE, else the best one",
+} as const;
 
 const devices = defineCommand("devices", {
   summary: "list the Vulkan devices and their capabilities",
@@ -80,9 +85,11 @@ const devices = defineCommand("devices", {
       console.log(`    driver:             ${d.driverName} ${d.driverInfo} (Vulkan ${d.apiVersion})`);
       console.log(`    memory heaps:       ${heaps}`);
       console.log(`    subgroup size:      ${d.subgroupSize}, shared memory ${d.maxSharedMemory / 1024} KiB`);
-      console.log(`    fp16: ${yes(d.fp16)}, int8: ${yes(d.int8)}, integer dot product: ${yes(d.integerDotProduct)}` +
-        ` (accelerated: ${yes(d.integerDotProductAccelerated)}; kernels: ${yes(d.integerDotKernels)}), cooperative matrix: ${yes(d.cooperativeMatrix)}` +
-        ` (prefill kernel: ${yes(d.cooperativeMatrixPrefill)})`);
+      console.log(
+        `    fp16: ${yes(d.fp16)}, int8: ${yes(d.int8)}, integer dot product: ${yes(d.integerDotProduct)}` +
+          ` (accelerated: ${yes(d.integerDotProductAccelerated)}; kernels: ${yes(d.integerDotKernels)}), cooperative matrix: ${yes(d.cooperativeMatrix)}` +
+          ` (prefill kernel: ${yes(d.cooperativeMatrixPrefill)})`,
+      );
     }
   },
 });
@@ -108,7 +115,13 @@ const synth = defineCommand("synth", {
   synopsis: "--out FILE [options]",
   flags: {
     shape: { kind: "choice", choices: SHAPES, default: "tiny", help: "model shape: tiny (fast tests), small, or tinyllama (exactly TinyLlama-1.1B)" },
-    type: { kind: "choice", choices: SYNTH_TYPES, arg: "TYPE", default: "q4_0", help: "tensor type; K-quant types (q4_k, q5_k, q6_k, q4_k_m) need shape small or tinyllama" },
+    type: {
+      kind: "choice",
+      choices: SYNTH_TYPES,
+      arg: "TYPE",
+      default: "q4_0",
+      help: "tensor type; K-quant types (q4_k, q5_k, q6_k, q4_k_m) need shape small or tinyllama",
+    },
     seed: { kind: "integer", arg: "N", min: 0, default: 1, help: "weights seed: the same seed writes the same file" },
     out: { kind: "outfile", arg: "FILE", required: true, help: "the GGUF file to write (replaced if it exists)" },
   },
@@ -116,7 +129,10 @@ const synth = defineCommand("synth", {
     let last = -1;
     try {
       await writeSyntheticModel({
-        shape, type, seed, out,
+        shape,
+        type,
+        seed,
+        out,
         onProgress: (p) => {
           const pct = Math.floor((100 * p.bytesDone) / Math.max(1, p.bytesTotal));
           if (pct !== last && process.stderr.isTTY) process.stderr.write(`\rwriting ${out}: ${pct}%`);
@@ -132,7 +148,9 @@ const synth = defineCommand("synth", {
     const d = describeModel(await readGguf(out));
     const mb = (statSync(out).size / 1e6).toFixed(1);
     const s = SYNTH_SHAPES[shape];
-    const tensors = Object.entries(d.tensorTypes).map(([t, n]) => `${n} ${t}`).join(", ");
+    const tensors = Object.entries(d.tensorTypes)
+      .map(([t, n]) => `${n} ${t}`)
+      .join(", ");
     console.log(
       `wrote ${out}: ${mb} MB, shape ${shape} (${s.nLayer} layers, dim ${s.nEmbd}, ${(d.parameterCount / 1e6).toFixed(1)}M parameters), ` +
         `type ${type} (${tensors} tensors), seed ${seed}`,
@@ -151,8 +169,23 @@ const generate = defineCommand("generate", {
     "max-tokens": { kind: "integer", arg: "N", min: 1, default: 128, help: "tokens to generate at most" },
     temp: { kind: "number", arg: "T", min: 0, default: 0, help: "sampling temperature; 0 picks the likeliest token (greedy)" },
     "top-k": { kind: "integer", arg: "K", min: 0, defaultText: String(DEFAULT_SAMPLING.topK), help: "sample among the K likeliest tokens; 0 disables" },
-    "top-p": { kind: "number", arg: "P", min: 0, minExclusive: true, max: 1, defaultText: String(DEFAULT_SAMPLING.topP), help: "sample among the likeliest tokens that sum to P; 1 disables" },
-    "min-p": { kind: "number", arg: "P", min: 0, max: 1, defaultText: String(DEFAULT_SAMPLING.minP), help: "drop tokens less likely than P times the likeliest; 0 disables" },
+    "top-p": {
+      kind: "number",
+      arg: "P",
+      min: 0,
+      minExclusive: true,
+      max: 1,
+      defaultText: String(DEFAULT_SAMPLING.topP),
+      help: "sample among the likeliest tokens that sum to P; 1 disables",
+    },
+    "min-p": {
+      kind: "number",
+      arg: "P",
+      min: 0,
+      max: 1,
+      defaultText: String(DEFAULT_SAMPLING.minP),
+      help: "drop tokens less likely than P times the likeliest; 0 disables",
+    },
     seed: { kind: "integer", arg: "S", min: 0, defaultText: "random", help: "sampling seed: the same seed gives the same text" },
     context: { kind: "integer", arg: "N", min: 1, defaultText: "the model's, at most 2048", help: "context window in tokens" },
     device: DEVICE_FLAG,
@@ -166,17 +199,18 @@ const generate = defineCommand("generate", {
       const model = await runtime.loadModel(modelPath);
       const loadMs = performance.now() - tLoad;
       const session = model.createSession({ contextSize: values.context });
-      const messages = [
-        ...(values.system ? [{ role: "system" as const, content: values.system }] : []),
-        { role: "user" as const, content: values.prompt },
-      ];
+      const messages = [...(values.system ? [{ role: "system" as const, content: values.system }] : []), { role: "user" as const, content: values.prompt }];
       const input = values.chat ? messages : values.prompt;
       const tokens: number[] = [];
       let text = "";
       let final;
       for await (const chunk of session.generate(input, {
-        maxTokens: values["max-tokens"], temperature: values.temp, topK: values["top-k"],
-        topP: values["top-p"], minP: values["min-p"], seed: values.seed,
+        maxTokens: values["max-tokens"],
+        temperature: values.temp,
+        topK: values["top-k"],
+        topP: values["top-p"],
+        minP: values["min-p"],
+        seed: values.seed,
       })) {
         tokens.push(...chunk.tokens);
         text += chunk.text;
@@ -185,14 +219,21 @@ const generate = defineCommand("generate", {
       }
       const t = final!.timings!;
       const timings = {
-        loadMs, promptTokens: t.promptTokens, promptMs: t.promptMs, firstTokenMs: t.firstTokenMs, generatedTokens: t.generatedTokens,
-        generateMs: t.generateMs, msPerToken: t.generatedTokens > 1 ? t.generateMs / (t.generatedTokens - 1) : t.generateMs,
+        loadMs,
+        promptTokens: t.promptTokens,
+        promptMs: t.promptMs,
+        firstTokenMs: t.firstTokenMs,
+        generatedTokens: t.generatedTokens,
+        generateMs: t.generateMs,
+        msPerToken: t.generatedTokens > 1 ? t.generateMs / (t.generatedTokens - 1) : t.generateMs,
       };
       if (values.json) {
         console.log(JSON.stringify({ model: modelPath, device: runtime.device.name, tokens, text, finishReason: final!.finishReason, timings }));
       } else {
         process.stdout.write("\n");
-        process.stderr.write(`[${t.generatedTokens} tokens, ${timings.msPerToken.toFixed(1)} ms/token, prompt ${t.promptTokens} tokens in ${t.promptMs.toFixed(0)} ms, ${runtime.device.name}]\n`);
+        process.stderr.write(
+          `[${t.generatedTokens} tokens, ${timings.msPerToken.toFixed(1)} ms/token, prompt ${t.promptTokens} tokens in ${t.promptMs.toFixed(0)} ms, ${runtime.device.name}]\n`,
+        );
       }
     } finally {
       runtime.dispose();
@@ -220,9 +261,14 @@ const tune = defineCommand("tune", {
     try {
       const model = await runtime.loadModel(modelPath);
       const describe = (phase: string, s: unknown) =>
-        phase === "decode" ? describeDecodeTuning(s as Parameters<typeof describeDecodeTuning>[0]) : describePrefillTuning(s as Parameters<typeof describePrefillTuning>[0]);
+        phase === "decode"
+          ? describeDecodeTuning(s as Parameters<typeof describeDecodeTuning>[0])
+          : describePrefillTuning(s as Parameters<typeof describePrefillTuning>[0]);
       const report = await model.tune({
-        force: values.force, steps: values.steps, prefillTokens: values["prefill-tokens"], repeat: values.repeat,
+        force: values.force,
+        steps: values.steps,
+        prefillTokens: values["prefill-tokens"],
+        repeat: values.repeat,
         onProgress: values.json ? undefined : (p) => process.stderr.write(`timing ${p.phase}: ${describe(p.phase, p.setting)}\n`),
       });
       if (values.json) {
@@ -266,7 +312,8 @@ const PLAN_FLAGS = {
 
 const bench = defineCommand("bench", {
   summary: "with --plan: the decode step's cost proxies for a model (timing beside llama.cpp: npm run bench in Parley's repository)",
-  description: "With --plan: the decode step's cost proxies for --model (dispatches, barriers, bytes read, host↔device bytes, pipelines), counted, not timed.\n" +
+  description:
+    "With --plan: the decode step's cost proxies for --model (dispatches, barriers, bytes read, host↔device bytes, pipelines), counted, not timed.\n" +
     "Timing Parley beside llama.cpp is a development script: npm run bench in a clone of Parley's repository.",
   synopsis: "--plan --model FILE [options]",
   flags: PLAN_FLAGS,
@@ -306,7 +353,9 @@ const commands: Record<string, Command> = { devices, info, synth, generate, tune
 const USAGE = `usage: parley <command> [options]
 
 commands:
-${Object.entries(commands).map(([name, c]) => `  ${name.padEnd(10)}${c.summary}`).join("\n")}
+${Object.entries(commands)
+  .map(([name, c]) => `  ${name.padEnd(10)}${c.summary}`)
+  .join("\n")}
   help      parley help COMMAND: a command's options, with their ranges and defaults (also parley COMMAND --help)
 `;
 
@@ -349,7 +398,9 @@ export function runCommandLine(command: () => Promise<void>): void {
       process.exit(2);
     }
     const message = (error as Error)?.message ?? String(error);
-    process.stderr.write(debug ? `parley: internal error: ${(error as Error)?.stack ?? message}\n` : `parley: internal error: ${message} (PARLEY_DEBUG=1 shows where)\n`);
+    process.stderr.write(
+      debug ? `parley: internal error: ${(error as Error)?.stack ?? message}\n` : `parley: internal error: ${message} (PARLEY_DEBUG=1 shows where)\n`,
+    );
     process.exit(1);
   });
 }

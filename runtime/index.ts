@@ -4,7 +4,18 @@ export { Model, type ModelInfo, type LoadModelOptions } from "./model.js";
 export { describeTuning, type DecodeTuning, type KernelTuning, type PrefillTuning } from "./tuning/settings.js";
 export type { PhaseReport, TuneOptions, TuningCandidate, TuningReport } from "./tuning/measure.js";
 export { defaultTuningStoreDir } from "./tuning/store.js";
-export { Session, AbortError, defaultUbatch, type ChoiceResult, type ChooseOptions, type SessionOptions, type GenerateOptions, type GenerateChunk, type GenerateTimings, type FinishReason } from "./session.js";
+export {
+  Session,
+  AbortError,
+  defaultUbatch,
+  type ChoiceResult,
+  type ChooseOptions,
+  type SessionOptions,
+  type GenerateOptions,
+  type GenerateChunk,
+  type GenerateTimings,
+  type FinishReason,
+} from "./session.js";
 export type { DeviceInfo, PipelineBuildStats, PipelineCacheStats, ValidationMessage } from "./native.js";
 export type { ChatMessage, ChatRole } from "./chat-template.js";
 export { renderChat, renderChatSegments, DEFAULT_CHAT_TEMPLATE } from "./chat-template.js";

@@ -1,20 +1,8 @@
 // Llama hyperparameters from GGUF metadata, and validation of a Llama model's tensors against them.
 
-import {
-  GgufFormatError,
-  ModelShapeError,
-  UnsupportedArchitectureError,
-  UnsupportedTensorTypeError,
-} from "./errors.js";
+import { GgufFormatError, ModelShapeError, UnsupportedArchitectureError, UnsupportedTensorTypeError } from "./errors.js";
 import type { GgufFile, GgufTensorInfo } from "./gguf/reader.js";
-import {
-  GgufValueType,
-  SUPPORTED_TENSOR_TYPES,
-  ggmlTypeInfo,
-  ggmlTypeName,
-  isSupportedTensorType,
-  llamaFileTypeName,
-} from "./gguf/types.js";
+import { GgufValueType, SUPPORTED_TENSOR_TYPES, ggmlTypeInfo, ggmlTypeName, isSupportedTensorType, llamaFileTypeName } from "./gguf/types.js";
 
 export interface LlamaConfig {
   readonly architecture: "llama";
@@ -61,14 +49,10 @@ const SUPPORTED_NAMES = SUPPORTED_TENSOR_TYPES.map(ggmlTypeName).join(", ");
 function checkArchitecture(file: GgufFile): void {
   const arch = file.has("general.architecture") ? file.getString("general.architecture") : undefined;
   if (arch === undefined) {
-    throw new UnsupportedArchitectureError(
-      `${file.path} has no general.architecture; Parley runs Llama-architecture models ("llama")`,
-    );
+    throw new UnsupportedArchitectureError(`${file.path} has no general.architecture; Parley runs Llama-architecture models ("llama")`);
   }
   if (arch !== "llama") {
-    throw new UnsupportedArchitectureError(
-      `architecture "${arch}" is not supported (${file.path}); Parley runs Llama-architecture models ("llama")`,
-    );
+    throw new UnsupportedArchitectureError(`architecture "${arch}" is not supported (${file.path}); Parley runs Llama-architecture models ("llama")`);
   }
 }
 
@@ -155,9 +139,7 @@ export function validateLlamaModel(file: GgufFile): { config: LlamaConfig; tenso
       );
     }
     if (!isSupportedTensorType(t.type)) {
-      throw new UnsupportedTensorTypeError(
-        `${file.path}: tensor ${name} is ${t.typeName}; ${t.typeName} is not supported yet (supported: ${SUPPORTED_NAMES})`,
-      );
+      throw new UnsupportedTensorTypeError(`${file.path}: tensor ${name} is ${t.typeName}; ${t.typeName} is not supported yet (supported: ${SUPPORTED_NAMES})`);
     }
     // K-quant super-blocks (256 elements) may not straddle rows.
     const block = ggmlTypeInfo(t.type)?.blockSize ?? 1;

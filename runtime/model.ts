@@ -45,7 +45,14 @@ export class Model {
   readonly #tuningKey: string;
   #tuning: KernelTuning | null = null;
 
-  private constructor(info: ModelInfo, tokenizer: LlamaTokenizer, nativeModel: NativeModel, context: NativeContext, tuningStore: TuningStore, onDispose: () => void) {
+  private constructor(
+    info: ModelInfo,
+    tokenizer: LlamaTokenizer,
+    nativeModel: NativeModel,
+    context: NativeContext,
+    tuningStore: TuningStore,
+    onDispose: () => void,
+  ) {
     this.info = info;
     this.tokenizer = tokenizer;
     this.#native = nativeModel;
@@ -168,10 +175,12 @@ export class Model {
       this.#tuning = stored.tuning;
       const phase = <T>(tuning: T, d: T, times: StoredTuning["decode"]) => ({ tuning, defaults: d, ...times, candidates: [] });
       return {
-        tuning: stored.tuning, source: "stored",
+        tuning: stored.tuning,
+        source: "stored",
         decode: phase(stored.tuning.decode, defaults.decode, stored.decode),
         prefill: phase(stored.tuning.prefill, defaults.prefill, stored.prefill),
-        storePath: this.#tuningStore.path, storeError: null,
+        storePath: this.#tuningStore.path,
+        storeError: null,
       };
     }
 

@@ -197,12 +197,7 @@ export interface NativeTuning {
 }
 
 export interface NativeModel {
-  createSession(
-    contextSize: number,
-    ubatch: number,
-    kernels: number,
-    tuning?: Partial<NativeTuning>,
-  ): NativeSession;
+  createSession(contextSize: number, ubatch: number, kernels: number, tuning?: Partial<NativeTuning>): NativeSession;
   /** The same on a worker thread (pipeline builds and recording off the JS thread). */
   createSessionAsync(contextSize: number, ubatch: number, kernels: number, tuning?: Partial<NativeTuning>): Promise<NativeSession>;
   readonly deviceBytes: number;
@@ -309,17 +304,28 @@ export function toParleyError(e: unknown): unknown {
   const code = (e as { code?: string }).code;
   const vkResult = (e as { vkResult?: string }).vkResult ?? "";
   switch (code) {
-    case "OUT_OF_DEVICE_MEMORY": return new OutOfDeviceMemoryError(e.message);
-    case "NO_VULKAN_DEVICE": return new NoVulkanDeviceError(e.message);
-    case "CONTEXT_OVERFLOW": return new ContextOverflowError(e.message);
-    case "MODEL_SHAPE": return new ModelShapeError(e.message);
-    case "UNSUPPORTED_TENSOR_TYPE": return new UnsupportedTensorTypeError(e.message);
-    case "GGUF_TRUNCATED": return new GgufTruncatedError(e.message);
-    case "GGUF_FORMAT": return new GgufFormatError(e.message);
-    case "INVALID_ARGUMENT": return new InvalidArgumentError(e.message);
-    case "DISPOSED": return new DisposedError(e.message.replace(/ was disposed.*/, ""));
-    case "VULKAN": return new VulkanError(e.message, vkResult);
-    default: return e;
+    case "OUT_OF_DEVICE_MEMORY":
+      return new OutOfDeviceMemoryError(e.message);
+    case "NO_VULKAN_DEVICE":
+      return new NoVulkanDeviceError(e.message);
+    case "CONTEXT_OVERFLOW":
+      return new ContextOverflowError(e.message);
+    case "MODEL_SHAPE":
+      return new ModelShapeError(e.message);
+    case "UNSUPPORTED_TENSOR_TYPE":
+      return new UnsupportedTensorTypeError(e.message);
+    case "GGUF_TRUNCATED":
+      return new GgufTruncatedError(e.message);
+    case "GGUF_FORMAT":
+      return new GgufFormatError(e.message);
+    case "INVALID_ARGUMENT":
+      return new InvalidArgumentError(e.message);
+    case "DISPOSED":
+      return new DisposedError(e.message.replace(/ was disposed.*/, ""));
+    case "VULKAN":
+      return new VulkanError(e.message, vkResult);
+    default:
+      return e;
   }
 }
 

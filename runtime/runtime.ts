@@ -86,9 +86,7 @@ export class Runtime {
     }
     const pipelineCacheDirectory = pipelineCacheDir(options.pipelineCache);
     const tuningStore = new TuningStore(tuningStoreDir(options.tuningStore));
-    const context = native(
-      () => new addon.Context({ device, validation, memoryBudget: budget, pipelineCacheDir: pipelineCacheDirectory }),
-    );
+    const context = native(() => new addon.Context({ device, validation, memoryBudget: budget, pipelineCacheDir: pipelineCacheDirectory }));
     return new Runtime(context, tuningStore);
   }
 

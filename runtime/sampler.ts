@@ -185,19 +185,29 @@ export function samplingSettings(options: SamplingOptions = {}): SamplingSetting
     presencePenalty: given("presencePenalty"),
     seed: options.seed,
   };
-  check(typeof o.temperature === "number" && Number.isFinite(o.temperature),
-    `Sampler: temperature must be a finite number (≤ 0 means greedy), got ${o.temperature}`);
+  check(
+    typeof o.temperature === "number" && Number.isFinite(o.temperature),
+    `Sampler: temperature must be a finite number (≤ 0 means greedy), got ${o.temperature}`,
+  );
   check(Number.isInteger(o.topK) && o.topK >= 0, `Sampler: topK must be an integer ≥ 0 (0 disables), got ${o.topK}`);
   check(typeof o.topP === "number" && o.topP > 0 && o.topP <= 1, `Sampler: topP must be in (0, 1] (1 disables), got ${o.topP}`);
   check(typeof o.minP === "number" && o.minP >= 0 && o.minP <= 1, `Sampler: minP must be in [0, 1] (0 disables), got ${o.minP}`);
-  check(typeof o.repeatPenalty === "number" && Number.isFinite(o.repeatPenalty) && o.repeatPenalty > 0,
-    `Sampler: repeatPenalty must be a finite number > 0 (1 disables), got ${o.repeatPenalty}`);
-  check(Number.isInteger(o.repeatLastN) && o.repeatLastN >= -1,
-    `Sampler: repeatLastN must be an integer ≥ -1 (0 disables, -1 = whole history), got ${o.repeatLastN}`);
-  check(typeof o.frequencyPenalty === "number" && Number.isFinite(o.frequencyPenalty),
-    `Sampler: frequencyPenalty must be a finite number, got ${o.frequencyPenalty}`);
-  check(typeof o.presencePenalty === "number" && Number.isFinite(o.presencePenalty),
-    `Sampler: presencePenalty must be a finite number, got ${o.presencePenalty}`);
+  check(
+    typeof o.repeatPenalty === "number" && Number.isFinite(o.repeatPenalty) && o.repeatPenalty > 0,
+    `Sampler: repeatPenalty must be a finite number > 0 (1 disables), got ${o.repeatPenalty}`,
+  );
+  check(
+    Number.isInteger(o.repeatLastN) && o.repeatLastN >= -1,
+    `Sampler: repeatLastN must be an integer ≥ -1 (0 disables, -1 = whole history), got ${o.repeatLastN}`,
+  );
+  check(
+    typeof o.frequencyPenalty === "number" && Number.isFinite(o.frequencyPenalty),
+    `Sampler: frequencyPenalty must be a finite number, got ${o.frequencyPenalty}`,
+  );
+  check(
+    typeof o.presencePenalty === "number" && Number.isFinite(o.presencePenalty),
+    `Sampler: presencePenalty must be a finite number, got ${o.presencePenalty}`,
+  );
   if (o.seed !== undefined) {
     check(Number.isSafeInteger(o.seed), `Sampler: seed must be a safe integer, got ${o.seed}`);
   }

@@ -6,7 +6,19 @@
 import type { ChatMessage } from "./chat-template.js";
 import { ContextOverflowError, DisposedError, InvalidArgumentError, ParleyError } from "./errors.js";
 import type { Model } from "./model.js";
-import { EvalMode, GPU_MAX_PENALTY_WINDOW, GPU_TOP_K, nativeAsync, nativeChainSampling, native, type ChainPlan, type DeviceInfo, type NativeModel, type NativeSession, type NativeTuning } from "./native.js";
+import {
+  EvalMode,
+  GPU_MAX_PENALTY_WINDOW,
+  GPU_TOP_K,
+  nativeAsync,
+  nativeChainSampling,
+  native,
+  type ChainPlan,
+  type DeviceInfo,
+  type NativeModel,
+  type NativeSession,
+  type NativeTuning,
+} from "./native.js";
 import { hasPenalties, Sampler, type SamplingOptions } from "./sampler.js";
 import { StopStringMatcher } from "./stop-strings.js";
 import { StreamingDetokenizer } from "./tokenizer/detokenizer.js";
@@ -307,9 +319,7 @@ export class Session {
     const s = this.#live();
     if (tokens.length === 0) throw new InvalidArgumentError("evaluate needs at least one token");
     if (this.#history.length + tokens.length > this.contextSize) {
-      throw new ContextOverflowError(
-        `${this.#history.length} cached + ${tokens.length} new tokens exceed the session's context of ${this.contextSize} tokens`,
-      );
+      throw new ContextOverflowError(`${this.#history.length} cached + ${tokens.length} new tokens exceed the session's context of ${this.contextSize} tokens`);
     }
     const mode = { all: EvalMode.allLogits, last: EvalMode.lastLogits, top: EvalMode.topK, none: EvalMode.argmax }[logits];
     const r = await nativeAsync(() => s.eval(Int32Array.from(tokens), this.#history.length, mode));
@@ -323,7 +333,11 @@ export class Session {
    * tokens are evaluated. The prompt's last token is evaluated even when cached: its logits are needed.
    * Returns that evaluation and how many prompt tokens were reused.
    */
-  async #evaluateAfterCachedPrefix(prompt: readonly number[], logits: LogitsMode, signal: AbortSignal | undefined): Promise<{ step: EvaluateResult; cached: number }> {
+  async #evaluateAfterCachedPrefix(
+    prompt: readonly number[],
+    logits: LogitsMode,
+    signal: AbortSignal | undefined,
+  ): Promise<{ step: EvaluateResult; cached: number }> {
     const reusable = Math.min(prompt.length - 1, this.#history.length);
     let cached = 0;
     while (cached < reusable && this.#history[cached] === prompt[cached]) cached++;
@@ -344,7 +358,7 @@ export class Session {
    */
   async #evaluatePrompt(tokens: readonly number[], logits: LogitsMode, signal: AbortSignal | undefined): Promise<EvaluateResult> {
     if (!signal) return this.#evaluate(tokens, logits);
-    for (let at = 0; ; ) {
+    for (let at = 0; ;) {
       if (signal.aborted) throw new AbortError();
       const piece = tokens.slice(at, at + this.#pieceTokens);
       at += piece.length;
@@ -392,7 +406,8 @@ export class Session {
     const gpuArgmax = sampler.isGreedy && !penalties;
     const gpuTopK = !sampler.isGreedy && !penalties && settings.topK > 0 && settings.topK <= GPU_TOP_K;
     const logitsMode: LogitsMode = gpuArgmax ? "none" : gpuTopK ? "top" : "last";
-    if (options.gpuLoop !== undefined && typeof options.gpuLoop !== "boolean") throw new InvalidArgumentError(`gpuLoop must be a boolean, got ${String(options.gpuLoop)}`);
+    if (options.gpuLoop !== undefined && typeof options.gpuLoop !== "boolean")
+      throw new InvalidArgumentError(`gpuLoop must be a boolean, got ${String(options.gpuLoop)}`);
     const vocab = this.model.info.vocabularySize;
     // The GPU draws from its top 64 candidates exactly as sampleTopCandidates does when top-k keeps fewer
     // than all of them (top-k 64 would take the sampler's unsorted path, whose draw order differs).
@@ -493,7 +508,11 @@ export class Session {
    * an option that is a prefix of another is still told apart) — and the most likely one is returned.
    * The prompt is evaluated once; options share its cached prefix.
    */
-  async choose(input: string | readonly number[] | readonly ChatMessage[], options: readonly (string | readonly number[])[], choose: ChooseOptions = {}): Promise<ChoiceResult> {
+  async choose(
+    input: string | readonly number[] | readonly ChatMessage[],
+    options: readonly (string | readonly number[])[],
+    choose: ChooseOptions = {},
+  ): Promise<ChoiceResult> {
     if (options.length === 0) throw new InvalidArgumentError("choose needs at least one option");
     const release = await this.#acquire();
     try {

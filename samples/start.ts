@@ -89,7 +89,14 @@ class UsageError extends Error {}
 /** Runs the village in Electron; resolves with its exit code, or null when Electron could not start. */
 async function runInElectron(electronPath: string, gameDir: string, model: ResolvedModel, flags: Flags): Promise<number | null> {
   const bundle = await bundleShell();
-  const args = electronArgs(bundle, { gameDir, resolved: model, noSandbox: process.getuid?.() === 0, saveFile: flags.saveFile, newGame: flags.newGame, project: flags.project });
+  const args = electronArgs(bundle, {
+    gameDir,
+    resolved: model,
+    noSandbox: process.getuid?.() === 0,
+    saveFile: flags.saveFile,
+    newGame: flags.newGame,
+    project: flags.project,
+  });
   const env: NodeJS.ProcessEnv = { ...process.env, ...(flags.device !== undefined ? { PARLEY_DEVICE: flags.device } : {}) };
   return runElectron(electronPath, args, env, (error) => console.error(dim(`Electron could not start (${error.message}); using browser mode`)));
 }

@@ -31,40 +31,44 @@ const CASES: Array<[string, () => Promise<string>]> = [
 ];
 
 describe("prompt-step attention", () => {
-  it.each(CASES)("%s: matches the float64 reference and the older kernel, across steps, row tiles and key chunks", async (_name, path) => {
-    const file = await path();
-    const model = await runtime.loadModel(file);
-    const V = model.info.vocabularySize;
-    const tokens = seededTokens(45, 3, V);
-    const run = async (flash: boolean) => {
-      process.env.PARLEY_PREFILL_ATTENTION = flash ? "1" : "0";
-      const s = model.createSession({ contextSize: 64, ubatch: 32 });
+  it.each(CASES)(
+    "%s: matches the float64 reference and the older kernel, across steps, row tiles and key chunks",
+    async (_name, path) => {
+      const file = await path();
+      const model = await runtime.loadModel(file);
+      const V = model.info.vocabularySize;
+      const tokens = seededTokens(45, 3, V);
+      const run = async (flash: boolean) => {
+        process.env.PARLEY_PREFILL_ATTENTION = flash ? "1" : "0";
+        const s = model.createSession({ contextSize: 64, ubatch: 32 });
+        try {
+          const first = (await s.evaluate(tokens.slice(0, 29), { logits: "all" })).logits!;
+          const second = (await s.evaluate(tokens.slice(29), { logits: "all" })).logits!;
+          const all = new Float32Array(45 * V);
+          all.set(first);
+          all.set(second, 29 * V);
+          return all;
+        } finally {
+          s.dispose();
+        }
+      };
       try {
-        const first = (await s.evaluate(tokens.slice(0, 29), { logits: "all" })).logits!;
-        const second = (await s.evaluate(tokens.slice(29), { logits: "all" })).logits!;
-        const all = new Float32Array(45 * V);
-        all.set(first);
-        all.set(second, 29 * V);
-        return all;
+        const flash = await run(true);
+        const old = await run(false);
+        const reference = (await LlamaReference.load(file)).forward(tokens);
+        const refErr = maxRelError(flash, reference, 45, V);
+        const vsOld = maxRelError(flash, old, 45, V);
+        console.log(`${_name}: prompt attention vs float64 reference ${refErr.toExponential(2)}, vs the older kernel ${vsOld.toExponential(2)}`);
+        expect(refErr).toBeLessThan(1e-2);
+        // The same softmax summed in another order (running, per chunk): float32 rounding only; a wrong key,
+        // head or position is O(1). Not bit-identical, so the new kernel really ran.
+        expect(vsOld).toBeLessThan(2e-3);
+        expect(vsOld).toBeGreaterThan(0);
+        expect(runtime.validationMessages()).toEqual([]);
       } finally {
-        s.dispose();
+        model.dispose();
       }
-    };
-    try {
-      const flash = await run(true);
-      const old = await run(false);
-      const reference = (await LlamaReference.load(file)).forward(tokens);
-      const refErr = maxRelError(flash, reference, 45, V);
-      const vsOld = maxRelError(flash, old, 45, V);
-      console.log(`${_name}: prompt attention vs float64 reference ${refErr.toExponential(2)}, vs the older kernel ${vsOld.toExponential(2)}`);
-      expect(refErr).toBeLessThan(1e-2);
-      // The same softmax summed in another order (running, per chunk): float32 rounding only; a wrong key,
-      // head or position is O(1). Not bit-identical, so the new kernel really ran.
-      expect(vsOld).toBeLessThan(2e-3);
-      expect(vsOld).toBeGreaterThan(0);
-      expect(runtime.validationMessages()).toEqual([]);
-    } finally {
-      model.dispose();
-    }
-  }, 180_000);
+    },
+    180_000,
+  );
 });

@@ -29,7 +29,10 @@ beforeAll(async () => {
 
 afterAll(() => {
   runtime?.dispose();
-  for (const [name, value] of [["PARLEY_ATTN_CHUNK", saved.chunk], ["PARLEY_ATTN_HEADS", saved.heads]] as const) {
+  for (const [name, value] of [
+    ["PARLEY_ATTN_CHUNK", saved.chunk],
+    ["PARLEY_ATTN_HEADS", saved.heads],
+  ] as const) {
     if (value === undefined) delete process.env[name];
     else process.env[name] = value;
   }
@@ -47,7 +50,6 @@ function withEnv<T>(name: "PARLEY_ATTN_CHUNK" | "PARLEY_ATTN_HEADS", value: stri
     delete process.env.PARLEY_ATTN_HEADS;
   }
 }
-
 
 /** max |a - b| / max |b| over one row. */
 function relError(a: ArrayLike<number>, b: ArrayLike<number>): number {

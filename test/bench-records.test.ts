@@ -49,7 +49,13 @@ function sampleReport(options: { peer?: "vulkan" | "cpu" | null } = {}): BenchRe
           backend: kind,
           gpuDevices: kind === "vulkan" ? ["NVIDIA H200"] : [],
           threads: kind === "vulkan" ? 16 : 2,
-          threadTrials: kind === "vulkan" ? [] : [{ threads: 1, medianMsPerToken: 30 }, { threads: 2, medianMsPerToken: 22.5 }],
+          threadTrials:
+            kind === "vulkan"
+              ? []
+              : [
+                  { threads: 1, medianMsPerToken: 30 },
+                  { threads: 2, medianMsPerToken: 22.5 },
+                ],
           batchSize: 512,
           contextSize: 2048,
           useMmap: true,
@@ -123,7 +129,10 @@ describe("recordFromReport", () => {
 
   it("notes the kernel settings the figures were measured with", () => {
     const report = sampleReport();
-    report.parley.tuning = { decode: { rowsPerSubgroup: 2, stageInput: true, wideLoads: false, integerDot: true }, prefill: { kernel: "gemm", integerDot: true } };
+    report.parley.tuning = {
+      decode: { rowsPerSubgroup: 2, stageInput: true, wideLoads: false, integerDot: true },
+      prefill: { kernel: "gemm", integerDot: true },
+    };
     expect(recordFromReport(report).notes).toContain("Parley's kernels: decode rows 2, staged, int8 dot; prefill gemm, int8 dot");
     report.parley.tuning = { decode: null, prefill: { kernel: "lane", integerDot: false } };
     expect(recordFromReport(report).notes).toContain("Parley's kernels: decode one lane per row; prefill lane");
@@ -141,7 +150,13 @@ describe("recordFromReport", () => {
     expect(alone.figures.firstTokenMs.peer).toBeNull();
 
     const lavapipe = sampleReport({ peer: "cpu" });
-    lavapipe.parley.device = { name: "llvmpipe (LLVM 15.0.6, 256 bits)", type: "cpu", driverName: "llvmpipe", driverInfo: "Mesa 22.3.6 (LLVM 15.0.6)", apiVersion: "1.3.230" };
+    lavapipe.parley.device = {
+      name: "llvmpipe (LLVM 15.0.6, 256 bits)",
+      type: "cpu",
+      driverName: "llvmpipe",
+      driverInfo: "Mesa 22.3.6 (LLVM 15.0.6)",
+      apiVersion: "1.3.230",
+    };
     lavapipe.machine.cpus = 2;
     lavapipe.machine.cpuModel = "AMD EPYC 7B13";
     const r = recordFromReport(lavapipe);
@@ -155,7 +170,19 @@ describe("recordFromReport", () => {
     expect(() => recordFromReport(bad)).toThrow(InvalidArgumentError);
     expect(() => validateRecord({ ...record(), date: "yesterday" })).toThrow(/record\.date/);
     expect(() => validateRecord(record({}, { firstTokenMs: { parley: 0, peer: 1 } }))).toThrow(/firstTokenMs\.parley/);
-    expect(() => validateRecord(record({}, { prefill: [{ tokens: 8, parley: 1, peer: null }, { tokens: 8, parley: 2, peer: null }] }))).toThrow(/second figure for 8 tokens/);
+    expect(() =>
+      validateRecord(
+        record(
+          {},
+          {
+            prefill: [
+              { tokens: 8, parley: 1, peer: null },
+              { tokens: 8, parley: 2, peer: null },
+            ],
+          },
+        ),
+      ),
+    ).toThrow(/second figure for 8 tokens/);
     expect(() => validateRecord({ ...record(), extra: 1 })).toThrow(/unknown field "extra"/);
   });
 });
@@ -370,7 +397,11 @@ describe("renderChart", () => {
     const unit = attr(rect, "width"); // one doubling
     const target = /<line class="target"[^>]*>/.exec(decode)![0];
     expect(attr(target, "x1") - centre).toBeCloseTo(Math.log2(DECODE_TARGET_RATIO) * unit, 0);
-    expect(figureGroups(both).filter((g) => g.body.includes(`class="target"`)).map((g) => g.figure)).toEqual(["decode", "decode-loop"]);
+    expect(
+      figureGroups(both)
+        .filter((g) => g.body.includes(`class="target"`))
+        .map((g) => g.figure),
+    ).toEqual(["decode", "decode-loop"]);
 
     const cpuOnly = renderChart([record({ peer: "llama.cpp CPU, 2 threads" })]);
     expect(cpuOnly).not.toContain(`class="target"`);

@@ -132,7 +132,15 @@ describe("npm run bench", () => {
 
   it("prints a table with both sides", () => {
     const table = formatTable(report);
-    for (const row of ["prefill 16 tokens", "prefill 32 tokens", "decode 8 tokens", "load model", "first token after process start", "with every shader cache off", "device memory"]) {
+    for (const row of [
+      "prefill 16 tokens",
+      "prefill 32 tokens",
+      "decode 8 tokens",
+      "load model",
+      "first token after process start",
+      "with every shader cache off",
+      "device memory",
+    ]) {
       expect(table).toContain(row);
     }
     expect(table).toContain("llama.cpp");

@@ -64,7 +64,12 @@ describe("LocalBackend", () => {
     const backend = new LocalBackend(model, { contextSize: 512 });
     try {
       const controller = new AbortController();
-      const request = { cacheKey: "npc:a", messages: [{ role: "user" as const, content: "Hello there." }], sampling: { maxTokens: 8, temperature: 0 }, signal: controller.signal };
+      const request = {
+        cacheKey: "npc:a",
+        messages: [{ role: "user" as const, content: "Hello there." }],
+        sampling: { maxTokens: 8, temperature: 0 },
+        signal: controller.signal,
+      };
       const it = backend.generate(request)[Symbol.asyncIterator]();
       const first = it.next();
       controller.abort(); // the session is still being built on its worker thread

@@ -5,12 +5,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
-import {
-  DEFAULT_CHAT_TEMPLATE,
-  renderChat,
-  renderChatSegments,
-  type ChatMessage,
-} from "../runtime/chat-template.js";
+import { DEFAULT_CHAT_TEMPLATE, renderChat, renderChatSegments, type ChatMessage } from "../runtime/chat-template.js";
 import { InvalidArgumentError } from "../runtime/errors.js";
 import { readGguf } from "../runtime/gguf/reader.js";
 import { TINYLLAMA_CHAT_TEMPLATE } from "../runtime/synth/chat-template.js";
@@ -60,9 +55,7 @@ describe("renderChat", () => {
   });
 
   it("renders a custom template, e.g. the one in a GGUF's tokenizer.chat_template", async () => {
-    expect(renderChat([{ role: "user", content: "Hi" }], { template: CHATML })).toBe(
-      "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n",
-    );
+    expect(renderChat([{ role: "user", content: "Hi" }], { template: CHATML })).toBe("<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n");
     expect(renderChat(conversation, { template: LLAMA2, bosToken: "<s>", eosToken: "</s>" })).toBe(
       "<s>[INST] <<SYS>>\nYou are Thorin, a gruff dwarven blacksmith.\n<</SYS>>\n\nCan you fix my sword? [/INST] Aye, for 20 gold. </s><s>[INST] Deal. [/INST]",
     );
@@ -83,7 +76,10 @@ describe("renderChat", () => {
     expect(() => renderChat(conversation, { template: "{% for m in messages %}{{ m.content }}" })).toThrow(InvalidArgumentError);
     expect(() => renderChat(conversation, { template: "{{ " })).toThrow(/not valid Jinja/);
     // raise_exception inside the template (Llama 2 rejects non-alternating roles).
-    const bad: ChatMessage[] = [{ role: "user", content: "a" }, { role: "user", content: "b" }];
+    const bad: ChatMessage[] = [
+      { role: "user", content: "a" },
+      { role: "user", content: "b" },
+    ];
     expect(() => renderChat(bad, { template: LLAMA2 })).toThrow(/roles must alternate/);
     expect(() => renderChat(bad, { template: LLAMA2 })).toThrow(InvalidArgumentError);
     expect(() => renderChat([{ role: "narrator" as "user", content: "x" }])).toThrow(InvalidArgumentError);

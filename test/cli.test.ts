@@ -74,7 +74,8 @@ describe("parley CLI", () => {
 
   it("generate --json prints one object with token ids, text and timings; the seed makes it repeatable", async () => {
     const model = await syntheticModel("tiny", "q4_0");
-    const run = () => parley("generate", "--model", model, "--prompt", "Hello, innkeeper!", "--chat", "--max-tokens", "6", "--temp", "0.9", "--seed", "3", "--json");
+    const run = () =>
+      parley("generate", "--model", model, "--prompt", "Hello, innkeeper!", "--chat", "--max-tokens", "6", "--temp", "0.9", "--seed", "3", "--json");
     const a = run();
     expect(a.status).toBe(0);
     const lines = a.stdout.trim().split("\n");
@@ -138,7 +139,8 @@ describe("parley CLI", () => {
   it("--help and -h print every command's usage with its flags, descriptions and defaults, exit 0", () => {
     const list = parley("--help");
     expect(list.status).toBe(0);
-    for (const name of ["devices", "info", "synth", "generate", "tune", "bench", "model", "help"]) expect(list.stdout).toMatch(new RegExp(`^  ${name} +\\S`, "m"));
+    for (const name of ["devices", "info", "synth", "generate", "tune", "bench", "model", "help"])
+      expect(list.stdout).toMatch(new RegExp(`^  ${name} +\\S`, "m"));
     expect(parley("help").stdout).toBe(list.stdout);
     expect(parley().stdout).toBe(list.stdout);
 
@@ -146,7 +148,21 @@ describe("parley CLI", () => {
       devices: ["--json"],
       info: ["--json"],
       synth: ["--shape", "--type", "--seed", "--out"],
-      generate: ["--model", "--prompt", "--chat", "--system", "--max-tokens", "--temp", "--top-k", "--top-p", "--min-p", "--seed", "--context", "--device", "--json"],
+      generate: [
+        "--model",
+        "--prompt",
+        "--chat",
+        "--system",
+        "--max-tokens",
+        "--temp",
+        "--top-k",
+        "--top-p",
+        "--min-p",
+        "--seed",
+        "--context",
+        "--device",
+        "--json",
+      ],
       tune: ["--model", "--force", "--steps", "--prefill-tokens", "--repeat", "--device", "--json"],
       bench: ["--plan", "--at", "--kernels", "--model", "--device", "--json"],
     };
@@ -163,16 +179,21 @@ describe("parley CLI", () => {
     }
     // Defaults and ranges are in the flag lines.
     const synth = parley("synth", "--help").stdout;
-    expect(synth).toMatch(/^  --shape tiny\|small\|tinyllama .*default: tiny/m);
-    expect(synth).toMatch(/^  --seed N .*an integer ≥ 0; default: 1\)/m);
-    expect(synth).toMatch(/^  --out FILE .*required/m);
+    expect(synth).toMatch(/^ {2}--shape tiny\|small\|tinyllama .*default: tiny/m);
+    expect(synth).toMatch(/^ {2}--seed N .*an integer ≥ 0; default: 1\)/m);
+    expect(synth).toMatch(/^ {2}--out FILE .*required/m);
     const generate = parley("generate", "--help").stdout;
-    expect(generate).toMatch(/^  --max-tokens N .*an integer ≥ 1; default: 128\)/m);
-    expect(generate).toMatch(/^  --top-p P .*a number > 0 and ≤ 1/m);
+    expect(generate).toMatch(/^ {2}--max-tokens N .*an integer ≥ 1; default: 128\)/m);
+    expect(generate).toMatch(/^ {2}--top-p P .*a number > 0 and ≤ 1/m);
 
     // Help wins over a bad flag next to it; the model command and its subcommands take it too.
     expect(parley("generate", "--max-tokens", "-5", "--help").status).toBe(0);
-    for (const args of [["model", "--help"], ["model", "get", "--help"], ["model", "list", "-h"], ["help", "model"]]) {
+    for (const args of [
+      ["model", "--help"],
+      ["model", "get", "--help"],
+      ["model", "list", "-h"],
+      ["help", "model"],
+    ]) {
       const r = parley(...args);
       expect(r.status, args.join(" ")).toBe(0);
       expect(r.stdout).toMatch(/^usage: parley model <subcommand>/);
@@ -206,7 +227,10 @@ describe("parley CLI", () => {
     ];
     for (const [args, message] of cases) expectUserError(parley(...args), message);
     expect(existsSync(scratchPath("never.gguf"))).toBe(false);
-    expectUserError(parley("synth", "--frobnicate", "--out", scratchPath("never.gguf")), /unknown option --frobnicate \(parley synth --help lists its options\)/);
+    expectUserError(
+      parley("synth", "--frobnicate", "--out", scratchPath("never.gguf")),
+      /unknown option --frobnicate \(parley synth --help lists its options\)/,
+    );
     expectUserError(parley("generate", "--prompt", "Hi"), /generate needs --model FILE/);
   });
 
@@ -215,7 +239,10 @@ describe("parley CLI", () => {
     try {
       const missingFolder = join(dir, "missing", "x.gguf");
       expectUserError(parley("info", dir), new RegExp(`^parley: cannot open ${dir}: it is a folder \\[FILE_ACCESS\\]$`));
-      expectUserError(parley("synth", "--out", missingFolder), new RegExp(`cannot open ${missingFolder}: its folder ${join(dir, "missing")} does not exist \\[FILE_ACCESS\\]`));
+      expectUserError(
+        parley("synth", "--out", missingFolder),
+        new RegExp(`cannot open ${missingFolder}: its folder ${join(dir, "missing")} does not exist \\[FILE_ACCESS\\]`),
+      );
       expect(existsSync(join(dir, "missing"))).toBe(false);
       expectUserError(parley("synth", "--out", dir), /it is a folder \[FILE_ACCESS\]/);
       expectUserError(parley("generate", "--model", dir, "--prompt", "Hi"), /it is a folder \[FILE_ACCESS\]/);
@@ -229,7 +256,10 @@ describe("parley CLI", () => {
 
   it("parley bench without --plan says in one line that the timing beside llama.cpp is npm run bench, a development script", () => {
     for (const args of [[], ["--model", bin], ["--at", "3"]]) {
-      expectUserError(parley("bench", ...args), /^parley: parley bench needs --plan \(the timing beside llama\.cpp is a development script: npm run bench in a clone of Parley's repository\) \[INVALID_ARGUMENT\]$/);
+      expectUserError(
+        parley("bench", ...args),
+        /^parley: parley bench needs --plan \(the timing beside llama\.cpp is a development script: npm run bench in a clone of Parley's repository\) \[INVALID_ARGUMENT\]$/,
+      );
     }
     expect(parley("bench", "--help").stdout).toMatch(/npm run bench/);
     // The timing's flags are the development script's, not the package's.

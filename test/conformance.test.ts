@@ -69,14 +69,19 @@ describe("conformance (tiny models: float64 reference and llama.cpp)", () => {
           `rel err vs llama.cpp ${r.max_rel_logit_err.toExponential(2)}, vs float64 reference ${r.ref_max_rel_logit_err?.toExponential(2)} ` +
           `(llama.cpp vs reference ${r.llama_ref_max_rel_logit_err?.toExponential(2)})` +
           r.disagreements
-            .map((d) => `\n  pos ${d.position}: parley ${d.parley_top1} llama ${d.llama_top1} ref ${d.reference_top1}, top-2 margin ${d.top2_margin.toFixed(4)}, row rel err ${d.rel_logit_err.toExponential(2)}`)
+            .map(
+              (d) =>
+                `\n  pos ${d.position}: parley ${d.parley_top1} llama ${d.llama_top1} ref ${d.reference_top1}, top-2 margin ${d.top2_margin.toFixed(4)}, row rel err ${d.rel_logit_err.toExponential(2)}`,
+            )
             .join(""),
       );
       expect(r.ref_max_rel_logit_err).not.toBeNull();
       if (r.top1_agreement < THRESHOLDS.top1Agreement[type]) {
         // Logged loudly so the shortfall stays visible; typeShortfalls accepts it only where llama.cpp is the
         // side that left the exact result.
-        console.warn(`${type}: top-1 agreement with llama.cpp ${(r.top1_agreement * 100).toFixed(2)}% is BELOW the issue's ${THRESHOLDS.top1Agreement[type] * 100}%`);
+        console.warn(
+          `${type}: top-1 agreement with llama.cpp ${(r.top1_agreement * 100).toFixed(2)}% is BELOW the issue's ${THRESHOLDS.top1Agreement[type] * 100}%`,
+        );
       }
       expect(typeShortfalls(type, r)).toEqual([]);
     }, 300_000);

@@ -120,7 +120,10 @@ describe.each(["cpu", "gpu"] as const)("decodeChain (%s kernels)", (kernels) => 
 describe("the advance's embedding of the next token", () => {
   // The GPU loop's advance kernels (decode_advance_*, topk_sample_*) are built per format of the embedding table:
   // a K-quant table (Q4_K_M's token_embd is Q4_K) and a float one must give the one-token path's replies.
-  it.each([["small", "q4_k_m"], ["tiny", "f16"]] as const)("%s %s: greedy and sampled loops equal the one-token path", async (shape, type) => {
+  it.each([
+    ["small", "q4_k_m"],
+    ["tiny", "f16"],
+  ] as const)("%s %s: greedy and sampled loops equal the one-token path", async (shape, type) => {
     const m = await runtime.loadModel(await syntheticModel(shape, type));
     try {
       for (const options of [{ temperature: 0 }, { temperature: 0.9, topK: 20, seed: 3, repeatPenalty: 1.2, presencePenalty: -5, repeatLastN: 16 }]) {
@@ -175,7 +178,10 @@ describe("generate() with the GPU loop", () => {
 
   it("stops at a stop string inside a chain exactly where the one-token path stops", async () => {
     const greedy = await compare(["The guard said"], { temperature: 0, maxTokens: 24 });
-    const text = greedy.loop[0].chunks.map((c) => c.text).join("").trim();
+    const text = greedy.loop[0].chunks
+      .map((c) => c.text)
+      .join("")
+      .trim();
     let stopsInside = 0;
     for (const at of [2, 13, 30]) {
       const stop = text.slice(at, at + 3);
@@ -265,7 +271,8 @@ describe.each(["cpu", "gpu"] as const)("sampleChain (%s kernels)", (kernels) => 
     const host = new Sampler(options);
     let t = sampleTopCandidates(gpu, await chained.evaluate(prompt, { logits: "top" }));
     expect(sampleTopCandidates(host, await stepwise.evaluate(prompt, { logits: "top" }))).toBe(t);
-    let greedyAgreement = 0, total = 0;
+    let greedyAgreement = 0,
+      total = 0;
     for (const n of [1, 6, 16]) {
       const before = chained.submits;
       const tokens = await chained.sampleChain(t, n, gpu);
@@ -342,12 +349,17 @@ describe("generate() sampling with the GPU loop", () => {
     // cut through a group of ties, and the draw walks tied candidates in id order.
     const tied = await runtime.loadModel(await customModel("ties"));
     try {
-      for (const [seed, topK] of [[1, 7], [2, 13], [3, 40]]) {
+      for (const [seed, topK] of [
+        [1, 7],
+        [2, 13],
+        [3, 40],
+      ]) {
         const replies: number[][] = [];
         for (const gpuLoop of [true, false]) {
           const s = tied.createSession({ contextSize: 64 });
           const tokens: number[] = [];
-          for await (const c of s.generate([1, 15043, 29892], { temperature: 1.2, topK, topP: 1, minP: 0, seed, maxTokens: 24, gpuLoop })) tokens.push(...c.tokens);
+          for await (const c of s.generate([1, 15043, 29892], { temperature: 1.2, topK, topP: 1, minP: 0, seed, maxTokens: 24, gpuLoop }))
+            tokens.push(...c.tokens);
           s.dispose();
           replies.push(tokens);
         }
@@ -362,14 +374,20 @@ describe("generate() sampling with the GPU loop", () => {
   it("stop strings, limits and chat prompts behave as on the one-token path", async () => {
     const sampling = { temperature: 0.8, topK: 20, seed: 5 };
     const first = await compare(["The guard said"], { ...sampling, maxTokens: 24 });
-    const text = first.loop[0].chunks.map((c) => c.text).join("").trim();
+    const text = first.loop[0].chunks
+      .map((c) => c.text)
+      .join("")
+      .trim();
     const stop = text.slice(10, 13);
     if (stop.length === 3) {
       const { loop } = await compare(["The guard said"], { ...sampling, maxTokens: 24, stop: [stop] });
       expect(loop[0].finishReason).toBe("stop");
     }
     for (const maxTokens of [1, 3, 9]) await compare(["Once upon a time"], { ...sampling, maxTokens });
-    const chat: ChatMessage[] = [{ role: "system", content: "You are Maren, the innkeeper." }, { role: "user", content: "A room, please." }];
+    const chat: ChatMessage[] = [
+      { role: "system", content: "You are Maren, the innkeeper." },
+      { role: "user", content: "A room, please." },
+    ];
     await compare([chat, chat], { ...sampling, maxTokens: 10 });
     const prompt = model.tokenize("The innkeeper wiped the counter and");
     const { loop } = await compare([prompt], { ...sampling, maxTokens: 100 }, prompt.length + 7);

@@ -65,8 +65,18 @@ describe.skipIf(!present)("demo model", () => {
 
   it("answers the blacksmith in a village prompt", async () => {
     const character = loadCharacters().blacksmith;
-    const backend = { contextSize: 2048, countTokens: (t: string) => model.tokenize(t).length, countChatTokens: (m: Parameters<Model["tokenizeChat"]>[0]) => model.tokenizeChat(m).length };
-    const prompt = buildPrompt({ character, graphInstruction: "Answer the player in character.", playerText: "How much for a sword?", backend, replyTokens: 96 });
+    const backend = {
+      contextSize: 2048,
+      countTokens: (t: string) => model.tokenize(t).length,
+      countChatTokens: (m: Parameters<Model["tokenizeChat"]>[0]) => model.tokenizeChat(m).length,
+    };
+    const prompt = buildPrompt({
+      character,
+      graphInstruction: "Answer the player in character.",
+      playerText: "How much for a sword?",
+      backend,
+      replyTokens: 96,
+    });
     const session = model.createSession({ contextSize: 2048 });
     let text = "";
     let finish: string | undefined;

@@ -23,9 +23,7 @@ describe("StreamingDetokenizer", () => {
     // € = E2 82 AC
     expect(stream([byte(0xe2), byte(0x82), byte(0xac)])).toEqual(["", "", "€", ""]);
     // 🐉 = F0 9F 90 89, after a word
-    expect(stream([piece("▁Hello"), byte(0xf0), byte(0x9f), byte(0x90), byte(0x89), piece("!")])).toEqual([
-      " Hello", "", "", "", "🐉", "!", "",
-    ]);
+    expect(stream([piece("▁Hello"), byte(0xf0), byte(0x9f), byte(0x90), byte(0x89), piece("!")])).toEqual([" Hello", "", "", "", "🐉", "!", ""]);
   });
 
   it("never emits half a character for multi-codepoint emoji", () => {

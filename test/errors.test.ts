@@ -82,7 +82,7 @@ describe("loading bad files", () => {
 
   it("rejects an unsupported tensor type, naming it", async () => {
     // Q4_1 (type 3): 20-byte blocks of 32; attn_q of the tiny model is 128 × 128.
-    const path = await variant("q4_1", { tensor: { name: "blk.0.attn_q.weight", type: GgmlType.Q4_1, data: new Uint8Array((128 * 128 / 32) * 20) } });
+    const path = await variant("q4_1", { tensor: { name: "blk.0.attn_q.weight", type: GgmlType.Q4_1, data: new Uint8Array(((128 * 128) / 32) * 20) } });
     const err = await runtime.loadModel(path).catch((e) => e);
     expect(err).toBeInstanceOf(UnsupportedTensorTypeError);
     expect(err.message).toMatch(/Q4_1/);

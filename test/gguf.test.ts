@@ -3,13 +3,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  GgufFormatError,
-  GgufTruncatedError,
-  ModelShapeError,
-  UnsupportedArchitectureError,
-  UnsupportedTensorTypeError,
-} from "../runtime/errors.js";
+import { GgufFormatError, GgufTruncatedError, ModelShapeError, UnsupportedArchitectureError, UnsupportedTensorTypeError } from "../runtime/errors.js";
 import {
   bf16ToFp32,
   dequantize,
@@ -22,15 +16,7 @@ import {
   quantizeQ8_0,
 } from "../runtime/gguf/quant.js";
 import { parseGgufBuffer, readGguf, readGgufSync, readTensorData } from "../runtime/gguf/reader.js";
-import {
-  GgmlType,
-  GgufValueType,
-  ggmlTypeName,
-  gguf,
-  tensorByteSize,
-  type GgufArray,
-  type GgufMetadataValue,
-} from "../runtime/gguf/types.js";
+import { GgmlType, GgufValueType, ggmlTypeName, gguf, tensorByteSize, type GgufArray, type GgufMetadataValue } from "../runtime/gguf/types.js";
 import { encodeGgufHeader, writeGguf, type GgufWriterTensor } from "../runtime/gguf/writer.js";
 import { describeModel, validateLlamaModel } from "../runtime/model-config.js";
 import { ggmlLibDir, haveCc } from "./fixtures/ggml-lib.js";
@@ -286,15 +272,33 @@ function trickyFloats(nBlocks: number): Float32Array {
     const u = r[2 * i];
     const v = r[2 * i + 1];
     switch (Math.floor(i / 32) % 10) {
-      case 0: x[i] = (u - 0.5) * 2; break;
-      case 1: x[i] = (Math.floor(u * 33) - 16) / 4; break; // exact ties in Q4_0
-      case 2: x[i] = (u - 0.5) * 1e-6; break; // subnormal f16 scales
-      case 3: x[i] = (u - 0.5) * 2e5; break; // scales past the f16 range
-      case 4: x[i] = i % 32 === 7 ? -3 : (Math.floor(u * 49) - 24) * 0.125; break;
-      case 5: x[i] = 0; break;
-      case 6: x[i] = (u - 0.5) * 1e-9; break;
-      case 7: x[i] = (1 + Math.floor(u * 8) * 2 ** -11) * (v < 0.5 ? -1 : 1); break; // f16 ties
-      case 8: x[i] = (Math.floor(u * 255) - 127) * 0.5; break; // Q8_0 halves
+      case 0:
+        x[i] = (u - 0.5) * 2;
+        break;
+      case 1:
+        x[i] = (Math.floor(u * 33) - 16) / 4;
+        break; // exact ties in Q4_0
+      case 2:
+        x[i] = (u - 0.5) * 1e-6;
+        break; // subnormal f16 scales
+      case 3:
+        x[i] = (u - 0.5) * 2e5;
+        break; // scales past the f16 range
+      case 4:
+        x[i] = i % 32 === 7 ? -3 : (Math.floor(u * 49) - 24) * 0.125;
+        break;
+      case 5:
+        x[i] = 0;
+        break;
+      case 6:
+        x[i] = (u - 0.5) * 1e-9;
+        break;
+      case 7:
+        x[i] = (1 + Math.floor(u * 8) * 2 ** -11) * (v < 0.5 ? -1 : 1);
+        break; // f16 ties
+      case 8:
+        x[i] = (Math.floor(u * 255) - 127) * 0.5;
+        break; // Q8_0 halves
       default: {
         bits[0] = Math.floor(u * 4294967296) >>> 0;
         x[i] = Number.isFinite(asF[0]) && Math.abs(asF[0]) < 1e30 ? asF[0] : v; // arbitrary bit patterns
@@ -617,7 +621,13 @@ async function writeMiniLlama(name: string, o: MiniOptions = {}): Promise<string
     ["llama.vocab_size", gguf.u32(nVocab)],
   ];
   if (o.tokens !== undefined) {
-    meta.push(["tokenizer.ggml.tokens", gguf.array(GgufValueType.STRING, Array.from({ length: o.tokens }, (_, i) => `t${i}`))]);
+    meta.push([
+      "tokenizer.ggml.tokens",
+      gguf.array(
+        GgufValueType.STRING,
+        Array.from({ length: o.tokens }, (_, i) => `t${i}`),
+      ),
+    ]);
   }
   const w = o.qType ?? GgmlType.F16;
   const t = (n: string, dims: number[], type = w): GgufWriterTensor => ({
@@ -686,9 +696,7 @@ describe("Llama model validation", () => {
   it("unsupported tensor type", async () => {
     const file = await readGguf(await writeMiniLlama("q4k.gguf", { qType: GgmlType.Q4_1 }));
     expect(() => validateLlamaModel(file)).toThrow(UnsupportedTensorTypeError);
-    expect(() => validateLlamaModel(file)).toThrow(
-      /token_embd\.weight.*Q4_1 is not supported yet \(supported: F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K\)/,
-    );
+    expect(() => validateLlamaModel(file)).toThrow(/token_embd\.weight.*Q4_1 is not supported yet \(supported: F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K\)/);
   });
 
   it("inconsistent shapes", async () => {

@@ -32,16 +32,7 @@ import { readLlamaConfig } from "../runtime/model-config.js";
 import { SYNTH_SHAPES, synthTensorPlan, useMoreBits, writeSyntheticModel, type SynthType } from "../runtime/synth/synth.js";
 import { syntheticModel, scratchPath } from "./fixtures/models.js";
 import { openLlamaCppPeer, type LlamaCppPeer } from "./peer/llama-cpp-peer.js";
-import {
-  LlamaReference,
-  attention,
-  matVec,
-  rmsNorm,
-  ropeNormal,
-  silu,
-  type ReferenceLayer,
-  type Weights,
-} from "./reference/llama-reference.js";
+import { LlamaReference, attention, matVec, rmsNorm, ropeNormal, silu, type ReferenceLayer, type Weights } from "./reference/llama-reference.js";
 import { ggmlLibDir, haveCc } from "./fixtures/ggml-lib.js";
 
 const f16 = (x: number): [number, number] => {
@@ -379,7 +370,22 @@ describe("synthetic K-quant models", () => {
     const more = Array.from({ length: n }, (_, i) => i).filter((i) => useMoreBits(i, n));
     expect(more).toEqual([0, 1, 4, 7, 10, 13, 16, 19, 20, 21]);
     expect(Array.from({ length: 32 }, (_, i) => i).filter((i) => useMoreBits(i, 32))).toEqual([
-      0, 1, 2, 3, 6, 9, 12, 15, 18, 21, 24, 27, 28, 29, 30, 31, // 32 layers: i < 4, i ≥ 28, (i − 4) % 3 == 2
+      0,
+      1,
+      2,
+      3,
+      6,
+      9,
+      12,
+      15,
+      18,
+      21,
+      24,
+      27,
+      28,
+      29,
+      30,
+      31, // 32 layers: i < 4, i ≥ 28, (i − 4) % 3 == 2
     ]);
 
     const plan = synthTensorPlan("tinyllama", "q4_k_m");
@@ -398,7 +404,11 @@ describe("synthetic K-quant models", () => {
       for (const w of ["attn_q", "attn_k", "attn_output", "ffn_gate", "ffn_up"]) expect(typeOf(`blk.${i}.${w}.weight`)).toBe(GgmlType.Q4_K);
     }
     // Plain K types: every 2-D weight.
-    for (const [type, ggml] of [["q4_k", GgmlType.Q4_K], ["q5_k", GgmlType.Q5_K], ["q6_k", GgmlType.Q6_K]] as const) {
+    for (const [type, ggml] of [
+      ["q4_k", GgmlType.Q4_K],
+      ["q5_k", GgmlType.Q5_K],
+      ["q6_k", GgmlType.Q6_K],
+    ] as const) {
       const p = synthTensorPlan("small", type);
       expect(p.filter((t) => t.dims.length === 2).every((t) => t.type === ggml)).toBe(true);
       expect(p.filter((t) => t.dims.length === 1).every((t) => t.type === GgmlType.F32)).toBe(true);
@@ -409,9 +419,7 @@ describe("synthetic K-quant models", () => {
     const msg = new RegExp(`${type} needs row lengths that are multiples of 256; shape tiny has 128 .*use shape small or tinyllama`);
     expect(() => synthTensorPlan("tiny", type)).toThrow(InvalidArgumentError);
     expect(() => synthTensorPlan("tiny", type)).toThrow(msg);
-    await expect(writeSyntheticModel({ shape: "tiny", type, seed: 1, out: scratchPath(`never-${type}.gguf`) })).rejects.toThrow(
-      InvalidArgumentError,
-    );
+    await expect(writeSyntheticModel({ shape: "tiny", type, seed: 1, out: scratchPath(`never-${type}.gguf`) })).rejects.toThrow(InvalidArgumentError);
   });
 });
 

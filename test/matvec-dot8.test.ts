@@ -40,12 +40,16 @@ function relRms(a: Float32Array[], b: Float32Array[]): number {
 }
 
 describe("integer dot product decode (PARLEY_MATVEC_DOT8=1)", () => {
-  it.each(["q4_0", "q8_0"] as const)("%s: conforms to the float64 reference and llama.cpp like llama.cpp's own 8-bit activations", async (type) => {
-    process.env.PARLEY_MATVEC_DOT8 = "1";
-    const r = await runTypeConformance(type, ctx, { shape: "tiny", seed: 1, positions: 256, parleyPath: "decode" });
-    expectLlamaLevelConformance(r, `${type} dot8 decode`);
-    expect(ctx.runtime.validationMessages()).toEqual([]);
-  }, 300_000);
+  it.each(["q4_0", "q8_0"] as const)(
+    "%s: conforms to the float64 reference and llama.cpp like llama.cpp's own 8-bit activations",
+    async (type) => {
+      process.env.PARLEY_MATVEC_DOT8 = "1";
+      const r = await runTypeConformance(type, ctx, { shape: "tiny", seed: 1, positions: 256, parleyPath: "decode" });
+      expectLlamaLevelConformance(r, `${type} dot8 decode`);
+      expect(ctx.runtime.validationMessages()).toEqual([]);
+    },
+    300_000,
+  );
 
   it("really runs for Q4_0 and Q8_0 (logits move by the rounding) and leaves other weight types to the float kernels", async () => {
     for (const type of ["q4_0", "q8_0"] as const) {

@@ -41,36 +41,52 @@ describe("matrix-vector rows per subgroup", () => {
     ["small q5_k", () => syntheticModel("small", "q5_k")],
     ["6400-wide FFN f16", () => customModel("wideffn")],
   ];
-  it.each(cases)("%s: rows 2, 3 and 4, staged or not, 16-byte loads or not, SwiGLU in either product, give the default kernels' logits", async (_name, model) => {
-    const path = await model();
-    const base = await decodeLogits(path, 1);
-    // The last two: SwiGLU computed by the down product as it reads gate and up (PARLEY_SWIGLU_PAIRS=0) instead
-    // of by the gate/up product (the default wherever gate and up are one stacked matrix).
-    const settings = [[2, false, false, true], [3, false, false, true], [4, false, false, true], [1, true, false, true],
-      [3, true, false, true], [1, false, true, true], [3, false, true, true], [2, true, true, true], [4, true, true, true],
-      [1, false, false, false], [3, true, false, false]] as const;
-    for (const [rows, stage, wide, pairs] of settings) {
-      const got = await decodeLogits(path, rows, stage, wide, pairs);
-      let maxRel = 0;
-      for (let i = 0; i < base.length; i++) {
-        let diff = 0;
-        let ref = 0;
-        for (let j = 0; j < base[i].length; j++) {
-          diff = Math.max(diff, Math.abs(got[i][j] - base[i][j]));
-          ref = Math.max(ref, Math.abs(base[i][j]));
+  it.each(cases)(
+    "%s: rows 2, 3 and 4, staged or not, 16-byte loads or not, SwiGLU in either product, give the default kernels' logits",
+    async (_name, model) => {
+      const path = await model();
+      const base = await decodeLogits(path, 1);
+      // The last two: SwiGLU computed by the down product as it reads gate and up (PARLEY_SWIGLU_PAIRS=0) instead
+      // of by the gate/up product (the default wherever gate and up are one stacked matrix).
+      const settings = [
+        [2, false, false, true],
+        [3, false, false, true],
+        [4, false, false, true],
+        [1, true, false, true],
+        [3, true, false, true],
+        [1, false, true, true],
+        [3, false, true, true],
+        [2, true, true, true],
+        [4, true, true, true],
+        [1, false, false, false],
+        [3, true, false, false],
+      ] as const;
+      for (const [rows, stage, wide, pairs] of settings) {
+        const got = await decodeLogits(path, rows, stage, wide, pairs);
+        let maxRel = 0;
+        for (let i = 0; i < base.length; i++) {
+          let diff = 0;
+          let ref = 0;
+          for (let j = 0; j < base[i].length; j++) {
+            diff = Math.max(diff, Math.abs(got[i][j] - base[i][j]));
+            ref = Math.max(ref, Math.abs(base[i][j]));
+          }
+          maxRel = Math.max(maxRel, diff / ref);
         }
-        maxRel = Math.max(maxRel, diff / ref);
+        // Same products, summed in another order: float32 rounding only (a wrong row or a dropped tail is O(1)).
+        // Rows keep each lane's words and their order. 16-byte loads hand each lane other words, and staging sums
+        // the RMSNorm's x² in another order (threads' strided elements, not the lanes' words): a last-bit change
+        // that flips an occasional f16 rounding of a K/V cache entry, as large as the difference between the GPU
+        // and CPU kernel sets (measured ≤ 2.3e-4 on these models, from the first position on).
+        // SwiGLU in the down product: the same values, computed in another kernel (its exp may round differently).
+        expect(maxRel, `rows ${rows}${stage ? ", staged" : ""}${wide ? ", wide" : ""}${pairs ? "" : ", SwiGLU in down"}`).toBeLessThan(
+          wide || stage || !pairs ? 5e-4 : 1e-5,
+        );
       }
-      // Same products, summed in another order: float32 rounding only (a wrong row or a dropped tail is O(1)).
-      // Rows keep each lane's words and their order. 16-byte loads hand each lane other words, and staging sums
-      // the RMSNorm's x² in another order (threads' strided elements, not the lanes' words): a last-bit change
-      // that flips an occasional f16 rounding of a K/V cache entry, as large as the difference between the GPU
-      // and CPU kernel sets (measured ≤ 2.3e-4 on these models, from the first position on).
-      // SwiGLU in the down product: the same values, computed in another kernel (its exp may round differently).
-      expect(maxRel, `rows ${rows}${stage ? ", staged" : ""}${wide ? ", wide" : ""}${pairs ? "" : ", SwiGLU in down"}`).toBeLessThan(wide || stage || !pairs ? 5e-4 : 1e-5);
-    }
-    expect(runtime.validationMessages()).toEqual([]);
-  }, 120_000);
+      expect(runtime.validationMessages()).toEqual([]);
+    },
+    120_000,
+  );
 
   it("rejects settings outside 1..8 with a typed error", async () => {
     const model = await runtime.loadModel(await syntheticModel("tiny", "q4_0"));

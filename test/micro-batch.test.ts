@@ -21,28 +21,32 @@ afterAll(() => {
 });
 
 describe("micro-batch and logits rows", () => {
-  it.each(["auto", "gpu"] as const)("%s kernels: every token's logits of a 150-token prompt in a 256-token micro-batch session (all-logits steps cut to 64) match 8-token steps", async (kernels) => {
-    const V = model.info.vocabularySize;
-    const tokens = seededTokens(150, 5, V);
-    const long = model.createSession({ contextSize: 256, ubatch: 256, kernels });
-    const short = model.createSession({ contextSize: 256, ubatch: 8, kernels });
-    try {
-      const all = (await long.evaluate(tokens, { logits: "all" })).logits!;
-      expect(all.length).toBe(150 * V);
-      const ref = (await short.evaluate(tokens, { logits: "all" })).logits!;
-      // Other step splits run other kernels over other tiles: float32 rounding only (a lost row is O(1)).
-      expect(maxRelError(all, ref, 150, V)).toBeLessThan(2e-3);
-      // The same prompt as one 150-token step that keeps only the last row.
-      const fresh = model.createSession({ contextSize: 256, ubatch: 256, kernels });
-      const last = (await fresh.evaluate(tokens, { logits: "last" })).logits!;
-      fresh.dispose();
-      expect(maxRelError(last, ref.subarray(149 * V), 1, V)).toBeLessThan(2e-3);
-    } finally {
-      long.dispose();
-      short.dispose();
-    }
-    expect(runtime.validationMessages()).toEqual([]);
-  }, 120_000);
+  it.each(["auto", "gpu"] as const)(
+    "%s kernels: every token's logits of a 150-token prompt in a 256-token micro-batch session (all-logits steps cut to 64) match 8-token steps",
+    async (kernels) => {
+      const V = model.info.vocabularySize;
+      const tokens = seededTokens(150, 5, V);
+      const long = model.createSession({ contextSize: 256, ubatch: 256, kernels });
+      const short = model.createSession({ contextSize: 256, ubatch: 8, kernels });
+      try {
+        const all = (await long.evaluate(tokens, { logits: "all" })).logits!;
+        expect(all.length).toBe(150 * V);
+        const ref = (await short.evaluate(tokens, { logits: "all" })).logits!;
+        // Other step splits run other kernels over other tiles: float32 rounding only (a lost row is O(1)).
+        expect(maxRelError(all, ref, 150, V)).toBeLessThan(2e-3);
+        // The same prompt as one 150-token step that keeps only the last row.
+        const fresh = model.createSession({ contextSize: 256, ubatch: 256, kernels });
+        const last = (await fresh.evaluate(tokens, { logits: "last" })).logits!;
+        fresh.dispose();
+        expect(maxRelError(last, ref.subarray(149 * V), 1, V)).toBeLessThan(2e-3);
+      } finally {
+        long.dispose();
+        short.dispose();
+      }
+      expect(runtime.validationMessages()).toEqual([]);
+    },
+    120_000,
+  );
 
   it("a longer micro-batch adds activations per token, not logits rows", () => {
     const c = model.info.config;

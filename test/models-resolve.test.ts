@@ -224,7 +224,9 @@ describe("offerModelDownload", () => {
       controller.abort();
       return true;
     };
-    await expect(offerModelDownload({ env, entryId: "test-model", log: () => undefined, ask, signal: controller.signal })).rejects.toMatchObject({ code: "ABORTED" });
+    await expect(offerModelDownload({ env, entryId: "test-model", log: () => undefined, ask, signal: controller.signal })).rejects.toMatchObject({
+      code: "ABORTED",
+    });
     expect(existsSync(join(folder, "test.gguf"))).toBe(false);
   });
 });

@@ -63,7 +63,11 @@ function serve(req: IncomingMessage, res: ServerResponse, body: Buffer, opts: { 
       res.writeHead(416, { "content-range": `bytes */${body.length}` }).end();
       return;
     }
-    res.writeHead(206, { "content-length": body.length - start, "content-range": `bytes ${start}-${body.length - 1}/${body.length}`, "accept-ranges": "bytes" });
+    res.writeHead(206, {
+      "content-length": body.length - start,
+      "content-range": `bytes ${start}-${body.length - 1}/${body.length}`,
+      "accept-ranges": "bytes",
+    });
   } else {
     res.writeHead(200, { "content-length": body.length, "accept-ranges": "bytes", "content-type": "application/octet-stream" });
   }
@@ -317,7 +321,13 @@ describe("store and catalogue", () => {
     await writeFile(file, JSON.stringify([{ id: "extra", url: "https://example.com/x/extra.Q8_0.gguf", sizeBytes: 10, sha256: null }]));
     await writeFile(join(folder, "catalogue.json"), JSON.stringify({ entries: [{ id: "local", url: "http://127.0.0.1/local.gguf" }] }));
     const cat = await loadCatalogue({ folder, env: { PARLEY_CATALOGUE: file } });
-    expect(cat.map((e) => e.id)).toEqual(["tinyllama-1.1b-chat-v1.0-q4_0", "tinyllama-1.1b-chat-v1.0-q4_k_m", "tinyllama-1.1b-chat-v1.0-q8_0", "local", "extra"]);
+    expect(cat.map((e) => e.id)).toEqual([
+      "tinyllama-1.1b-chat-v1.0-q4_0",
+      "tinyllama-1.1b-chat-v1.0-q4_k_m",
+      "tinyllama-1.1b-chat-v1.0-q8_0",
+      "local",
+      "extra",
+    ]);
     expect(cat.find((e) => e.id === "extra")).toMatchObject({ file: "extra.Q8_0.gguf", sizeBytes: 10, sha256: null });
     await writeFile(file, JSON.stringify([{ id: "bad", url: "https://example.com/a.gguf", sha256: "xyz" }]));
     await expect(loadCatalogue({ env: { PARLEY_CATALOGUE: file } })).rejects.toMatchObject({ code: "INVALID_ARGUMENT" });
@@ -347,10 +357,7 @@ function parley(args: string[], env: Record<string, string>): Promise<{ code: nu
 describe("parley model CLI", () => {
   it("get, list, verify and rm against the local server via PARLEY_CATALOGUE", async () => {
     const catalogueFile = join(folder, "..", `${folder.split(/[\\/]/).pop()}-catalogue.json`);
-    await writeFile(
-      catalogueFile,
-      JSON.stringify([entry("/slow/model.gguf"), entry("/corrupt/model.gguf", { id: "bad-model", file: "bad.gguf" })]),
-    );
+    await writeFile(catalogueFile, JSON.stringify([entry("/slow/model.gguf"), entry("/corrupt/model.gguf", { id: "bad-model", file: "bad.gguf" })]));
     const env = { PARLEY_CATALOGUE: catalogueFile, PARLEY_MODELS: folder };
     try {
       const got = await parley(["model", "get", "test-model"], env);

@@ -228,9 +228,7 @@ describe("pipeline cache location", () => {
   it("resolves the default folder from the environment", () => {
     expect(defaultPipelineCacheDir({ PARLEY_CACHE_DIR: "/games/npc", XDG_CACHE_HOME: "/xdg" })).toBe("/games/npc/pipelines");
     expect(defaultPipelineCacheDir({ XDG_CACHE_HOME: "/xdg" })).toBe("/xdg/parley/pipelines");
-    expect(defaultPipelineCacheDir({ PARLEY_CACHE_DIR: "", XDG_CACHE_HOME: "relative/is/ignored" })).toBe(
-      join(homedir(), ".cache", "parley", "pipelines"),
-    );
+    expect(defaultPipelineCacheDir({ PARLEY_CACHE_DIR: "", XDG_CACHE_HOME: "relative/is/ignored" })).toBe(join(homedir(), ".cache", "parley", "pipelines"));
     expect(defaultPipelineCacheDir({})).toBe(join(homedir(), ".cache", "parley", "pipelines"));
     expect(defaultPipelineCacheDir({ PARLEY_PIPELINE_CACHE: "0", PARLEY_CACHE_DIR: "/x" })).toBeNull();
   });

@@ -49,24 +49,30 @@ async function prefillLogits(path: string, kernel: "coopmat" | "gemm", logits: "
 }
 
 describe("cooperative-matrix prefill (emulated on lavapipe)", () => {
-  it.each(CASES)("%s: matches the float64 reference and the float GEMM to fp16 rounding", async (name, path) => {
-    const file = await path();
-    const coopmat = await prefillLogits(file, "coopmat");
-    const gemm = await prefillLogits(file, "gemm");
-    const reference = (await LlamaReference.load(file)).forward(coopmat.tokens);
-    const refErr = maxRelError(coopmat.logits, reference, 100, coopmat.V);
-    const vsGemm = maxRelError(coopmat.logits, gemm.logits, 100, coopmat.V);
-    const gemmErr = maxRelError(gemm.logits, reference, 100, coopmat.V);
-    console.log(`${name}: coopmat vs float64 reference ${refErr.toExponential(2)} (float GEMM ${gemmErr.toExponential(2)}), vs float GEMM ${vsGemm.toExponential(2)}`);
-    // fp16 inputs carry 11 significant bits: more error than the float GEMM, far less than a wrong tile (O(1)).
-    expect(refErr).toBeLessThan(2e-2);
-    // The kernel really ran and rounded its inputs to fp16 (the float GEMM sums the same products in float32).
-    expect(vsGemm).toBeGreaterThan(1e-5);
-    expect(vsGemm).toBeLessThan(2e-2);
-    const last = await prefillLogits(file, "coopmat", "last");
-    expect(maxRelError(last.logits, coopmat.logits.subarray(99 * coopmat.V), 1, coopmat.V)).toBeLessThan(1e-6);
-    expect(ctx.runtime.validationMessages()).toEqual([]);
-  }, 300_000);
+  it.each(CASES)(
+    "%s: matches the float64 reference and the float GEMM to fp16 rounding",
+    async (name, path) => {
+      const file = await path();
+      const coopmat = await prefillLogits(file, "coopmat");
+      const gemm = await prefillLogits(file, "gemm");
+      const reference = (await LlamaReference.load(file)).forward(coopmat.tokens);
+      const refErr = maxRelError(coopmat.logits, reference, 100, coopmat.V);
+      const vsGemm = maxRelError(coopmat.logits, gemm.logits, 100, coopmat.V);
+      const gemmErr = maxRelError(gemm.logits, reference, 100, coopmat.V);
+      console.log(
+        `${name}: coopmat vs float64 reference ${refErr.toExponential(2)} (float GEMM ${gemmErr.toExponential(2)}), vs float GEMM ${vsGemm.toExponential(2)}`,
+      );
+      // fp16 inputs carry 11 significant bits: more error than the float GEMM, far less than a wrong tile (O(1)).
+      expect(refErr).toBeLessThan(2e-2);
+      // The kernel really ran and rounded its inputs to fp16 (the float GEMM sums the same products in float32).
+      expect(vsGemm).toBeGreaterThan(1e-5);
+      expect(vsGemm).toBeLessThan(2e-2);
+      const last = await prefillLogits(file, "coopmat", "last");
+      expect(maxRelError(last.logits, coopmat.logits.subarray(99 * coopmat.V), 1, coopmat.V)).toBeLessThan(1e-6);
+      expect(ctx.runtime.validationMessages()).toEqual([]);
+    },
+    300_000,
+  );
 
   it("q4_0: conforms to the float64 reference and llama.cpp at least as well as llama.cpp's own products", async () => {
     process.env.PARLEY_PREFILL = "coopmat";

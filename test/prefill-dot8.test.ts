@@ -39,13 +39,17 @@ async function prefillLogits(path: string, dot8: boolean, logits: "all" | "last"
 }
 
 describe("integer dot product prefill (PARLEY_PREFILL_DOT8=1)", () => {
-  it.each(["q4_0", "q8_0"] as const)("%s: conforms to the float64 reference and llama.cpp like llama.cpp's own 8-bit activations", async (type) => {
-    process.env.PARLEY_PREFILL = "gemm";
-    process.env.PARLEY_PREFILL_DOT8 = "1";
-    const r = await runTypeConformance(type, ctx, { shape: "tiny", seed: 1, positions: 256, kernels: "gpu" });
-    expectLlamaLevelConformance(r, `${type} dot8 prefill`);
-    expect(ctx.runtime.validationMessages()).toEqual([]);
-  }, 300_000);
+  it.each(["q4_0", "q8_0"] as const)(
+    "%s: conforms to the float64 reference and llama.cpp like llama.cpp's own 8-bit activations",
+    async (type) => {
+      process.env.PARLEY_PREFILL = "gemm";
+      process.env.PARLEY_PREFILL_DOT8 = "1";
+      const r = await runTypeConformance(type, ctx, { shape: "tiny", seed: 1, positions: 256, kernels: "gpu" });
+      expectLlamaLevelConformance(r, `${type} dot8 prefill`);
+      expect(ctx.runtime.validationMessages()).toEqual([]);
+    },
+    300_000,
+  );
 
   it("really runs for Q4_0 and Q8_0, partial tiles and last-logits steps included, and leaves other types alone", async () => {
     for (const type of ["q4_0", "q8_0"] as const) {

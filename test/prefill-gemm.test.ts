@@ -27,80 +27,88 @@ const CASES: Array<[string, () => Promise<string>]> = [
 ];
 
 describe("prefill kernels: tiled GEMM and matrix-vector token tiles", () => {
-  it.each(CASES)("%s: matches the float64 reference and the 16-token kernel", async (_name, path) => {
-    const file = await path();
-    const model = await runtime.loadModel(file);
-    const V = model.info.vocabularySize;
-    const tokens = seededTokens(100, 11, V);
-    const run = async (kernel: "gemm" | "tiled16" | "matvec", logits: "all" | "last") => {
-      process.env.PARLEY_PREFILL = kernel;
-      const s = model.createSession({ contextSize: 128, ubatch: 128, kernels: "gpu" });
+  it.each(CASES)(
+    "%s: matches the float64 reference and the 16-token kernel",
+    async (_name, path) => {
+      const file = await path();
+      const model = await runtime.loadModel(file);
+      const V = model.info.vocabularySize;
+      const tokens = seededTokens(100, 11, V);
+      const run = async (kernel: "gemm" | "tiled16" | "matvec", logits: "all" | "last") => {
+        process.env.PARLEY_PREFILL = kernel;
+        const s = model.createSession({ contextSize: 128, ubatch: 128, kernels: "gpu" });
+        try {
+          return (await s.evaluate(tokens, { logits })).logits!;
+        } finally {
+          s.dispose();
+        }
+      };
       try {
-        return (await s.evaluate(tokens, { logits })).logits!;
+        const gemm = await run("gemm", "all");
+        const reference = (await LlamaReference.load(file)).forward(tokens);
+        const refErr = maxRelError(gemm, reference, tokens.length, V);
+        const old = await run("tiled16", "all");
+        const vsOld = maxRelError(gemm, old, tokens.length, V);
+        const last = await run("gemm", "last");
+        const mv = await run("matvec", "all");
+        const mvRef = maxRelError(mv, reference, tokens.length, V);
+        const mvLast = await run("matvec", "last");
+        console.log(
+          `${_name}: gemm vs f64 reference ${refErr.toExponential(2)}, vs 16-token kernel ${vsOld.toExponential(2)}; ` +
+            `matvec tiles vs reference ${mvRef.toExponential(2)}`,
+        );
+        expect(mvRef).toBeLessThan(1e-2);
+        expect(maxRelError(mv, old, tokens.length, V)).toBeLessThan(2e-3);
+        expect(maxRelError(mvLast, mv.subarray((tokens.length - 1) * V), 1, V)).toBeLessThan(1e-6);
+        expect(refErr).toBeLessThan(1e-2);
+        // Same products, another summation order: float32 rounding, carried through the layers (a wrong tile,
+        // row or token is O(1)).
+        expect(vsOld).toBeLessThan(2e-3);
+        expect(maxRelError(last, gemm.subarray((tokens.length - 1) * V), 1, V)).toBeLessThan(1e-6);
+        expect(runtime.validationMessages()).toEqual([]);
       } finally {
-        s.dispose();
+        model.dispose();
       }
-    };
-    try {
-      const gemm = await run("gemm", "all");
-      const reference = (await LlamaReference.load(file)).forward(tokens);
-      const refErr = maxRelError(gemm, reference, tokens.length, V);
-      const old = await run("tiled16", "all");
-      const vsOld = maxRelError(gemm, old, tokens.length, V);
-      const last = await run("gemm", "last");
-      const mv = await run("matvec", "all");
-      const mvRef = maxRelError(mv, reference, tokens.length, V);
-      const mvLast = await run("matvec", "last");
-      console.log(
-        `${_name}: gemm vs f64 reference ${refErr.toExponential(2)}, vs 16-token kernel ${vsOld.toExponential(2)}; ` +
-          `matvec tiles vs reference ${mvRef.toExponential(2)}`,
-      );
-      expect(mvRef).toBeLessThan(1e-2);
-      expect(maxRelError(mv, old, tokens.length, V)).toBeLessThan(2e-3);
-      expect(maxRelError(mvLast, mv.subarray((tokens.length - 1) * V), 1, V)).toBeLessThan(1e-6);
-      expect(refErr).toBeLessThan(1e-2);
-      // Same products, another summation order: float32 rounding, carried through the layers (a wrong tile,
-      // row or token is O(1)).
-      expect(vsOld).toBeLessThan(2e-3);
-      expect(maxRelError(last, gemm.subarray((tokens.length - 1) * V), 1, V)).toBeLessThan(1e-6);
-      expect(runtime.validationMessages()).toEqual([]);
-    } finally {
-      model.dispose();
-    }
-  }, 180_000);
+    },
+    180_000,
+  );
 
-  it.each(CASES)("%s: short steps (≤ 16 tokens) take the token-tile recording and match the long-step kernels", async (_name, path) => {
-    const file = await path();
-    const model = await runtime.loadModel(file);
-    const V = model.info.vocabularySize;
-    try {
-      const reference = (await LlamaReference.load(file)).forward(seededTokens(33, 5, V));
-      for (const n of [10, 16, 17]) {
-        const tokens = seededTokens(33, 5, V).slice(0, n);
-        const run = async (short: boolean) => {
-          process.env.PARLEY_SHORT_PREFILL = short ? "1" : "0";
-          const s = model.createSession({ contextSize: 64, ubatch: 64, kernels: "gpu" });
-          try {
-            return (await s.evaluate(tokens, { logits: "all" })).logits!;
-          } finally {
-            s.dispose();
-          }
-        };
-        const short = await run(true);
-        const gemm = await run(false);
-        expect(maxRelError(short, reference, n, V), `${n} tokens vs reference`).toBeLessThan(1e-2);
-        const vsGemm = maxRelError(short, gemm, n, V);
-        expect(vsGemm, `${n} tokens vs the GEMM`).toBeLessThan(2e-3);
-        // Which recording ran shows in the rounding: up to 16 tokens the token tiles sum in another order than
-        // the GEMM (not bit-identical); at 17 both runs take the GEMM (identical).
-        if (n <= 16) expect(vsGemm, `${n} tokens took the token-tile recording`).toBeGreaterThan(0);
-        else expect(vsGemm, `${n} tokens took the GEMM recording`).toBe(0);
+  it.each(CASES)(
+    "%s: short steps (≤ 16 tokens) take the token-tile recording and match the long-step kernels",
+    async (_name, path) => {
+      const file = await path();
+      const model = await runtime.loadModel(file);
+      const V = model.info.vocabularySize;
+      try {
+        const reference = (await LlamaReference.load(file)).forward(seededTokens(33, 5, V));
+        for (const n of [10, 16, 17]) {
+          const tokens = seededTokens(33, 5, V).slice(0, n);
+          const run = async (short: boolean) => {
+            process.env.PARLEY_SHORT_PREFILL = short ? "1" : "0";
+            const s = model.createSession({ contextSize: 64, ubatch: 64, kernels: "gpu" });
+            try {
+              return (await s.evaluate(tokens, { logits: "all" })).logits!;
+            } finally {
+              s.dispose();
+            }
+          };
+          const short = await run(true);
+          const gemm = await run(false);
+          expect(maxRelError(short, reference, n, V), `${n} tokens vs reference`).toBeLessThan(1e-2);
+          const vsGemm = maxRelError(short, gemm, n, V);
+          expect(vsGemm, `${n} tokens vs the GEMM`).toBeLessThan(2e-3);
+          // Which recording ran shows in the rounding: up to 16 tokens the token tiles sum in another order than
+          // the GEMM (not bit-identical); at 17 both runs take the GEMM (identical).
+          if (n <= 16) expect(vsGemm, `${n} tokens took the token-tile recording`).toBeGreaterThan(0);
+          else expect(vsGemm, `${n} tokens took the GEMM recording`).toBe(0);
+        }
+        expect(runtime.validationMessages()).toEqual([]);
+      } finally {
+        model.dispose();
       }
-      expect(runtime.validationMessages()).toEqual([]);
-    } finally {
-      model.dispose();
-    }
-  }, 180_000);
+    },
+    180_000,
+  );
 
   it("rejects an unknown PARLEY_PREFILL with a typed error", async () => {
     const model = await runtime.loadModel(await syntheticModel("tiny", "q4_0"));

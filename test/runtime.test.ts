@@ -19,7 +19,6 @@ afterAll(() => {
   runtime?.dispose();
 });
 
-
 function argmaxOf(row: ArrayLike<number>): number {
   let best = 0;
   for (let i = 1; i < row.length; i++) if (row[i] > row[best]) best = i;
@@ -168,7 +167,9 @@ describe("sessions and generation", () => {
     const tied = await runtime.loadModel(await customModel("ties"));
     try {
       for (const m of [q4, tied]) {
-        const settings = [1, 2, 4, 8].flatMap((rows) => [false, true].map((stage) => ({ rowsPerSubgroup: rows, stageInput: stage, wideLoads: false, integerDot: false })));
+        const settings = [1, 2, 4, 8].flatMap((rows) =>
+          [false, true].map((stage) => ({ rowsPerSubgroup: rows, stageInput: stage, wideLoads: false, integerDot: false })),
+        );
         if (runtime.device.integerDotKernels && m === q4) settings.push({ rowsPerSubgroup: 2, stageInput: true, wideLoads: false, integerDot: true });
         // CPU drivers keep the argmax dispatch with kernels "auto" (the fused one's barriers cost them more).
         const auto = m.createSession({ contextSize: 32 });
@@ -200,7 +201,9 @@ describe("sessions and generation", () => {
     const b = await top.evaluate(prompt, { logits: "top" });
     expect(b.logits).toBeUndefined();
     expect(b.topIds!.length).toBe(64);
-    const expected = Array.from(a.logits!.keys()).sort((x, y) => a.logits![y] - a.logits![x] || x - y).slice(0, 64);
+    const expected = Array.from(a.logits!.keys())
+      .sort((x, y) => a.logits![y] - a.logits![x] || x - y)
+      .slice(0, 64);
     expect([...b.topIds!].sort((x, y) => x - y)).toEqual([...expected].sort((x, y) => x - y));
     for (let i = 0; i < 64; i++) expect(b.topLogits![i]).toBe(a.logits![b.topIds![i]]);
     // Same seed, same draws: the sampler over the candidates picks what it picks over the vocabulary.
@@ -223,12 +226,17 @@ describe("sessions and generation", () => {
     const tied = await runtime.loadModel(await customModel("ties"));
     const s = tied.createSession({ contextSize: 32 });
     try {
-      for (const prompt of [[1, 15043, 29892], [1, 450, 1781, 3186]]) {
+      for (const prompt of [
+        [1, 15043, 29892],
+        [1, 450, 1781, 3186],
+      ]) {
         s.reset();
         const a = (await s.evaluate(prompt, { logits: "last" })).logits!;
         s.reset();
         const b = await s.evaluate(prompt, { logits: "top" });
-        const expected = Array.from(a.keys()).sort((x, y) => a[y] - a[x] || x - y).slice(0, 64);
+        const expected = Array.from(a.keys())
+          .sort((x, y) => a[y] - a[x] || x - y)
+          .slice(0, 64);
         // The boundary falls inside a tied group (the 65th logit equals the 64th).
         const next = Array.from(a.keys()).sort((x, y) => a[y] - a[x] || x - y)[64];
         expect(a[next]).toBe(a[expected[63]]);
@@ -289,7 +297,8 @@ describe("sessions and generation", () => {
     const run = async (seed: number) => {
       const s = model.createSession({ contextSize: 128 });
       const out: number[] = [];
-      for await (const c of s.generate("Tell me about the village.", { temperature: 1.5, topK: 0, topP: 1, minP: 0, seed, maxTokens: 16 })) out.push(...c.tokens);
+      for await (const c of s.generate("Tell me about the village.", { temperature: 1.5, topK: 0, topP: 1, minP: 0, seed, maxTokens: 16 }))
+        out.push(...c.tokens);
       s.dispose();
       return out;
     };

@@ -108,8 +108,7 @@ describe("Sampler: greedy and penalties", () => {
   });
 
   it("divides positive logits and multiplies negative ones by the repeat penalty", () => {
-    const g = (logits: number[], history: number[], o: SamplingOptions) =>
-      new Sampler({ temperature: 0, ...o }).sample(f32(logits), history);
+    const g = (logits: number[], history: number[], o: SamplingOptions) => new Sampler({ temperature: 0, ...o }).sample(f32(logits), history);
     // 2 / 2 = 1 < 1.5 → token 1; 2 / 1.2 = 1.67 > 1.5 → token 0
     expect(g([2, 1.5, -1], [0], { repeatPenalty: 2 })).toBe(1);
     expect(g([2, 1.5, -1], [0], { repeatPenalty: 1.2 })).toBe(0);

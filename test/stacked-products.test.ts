@@ -65,9 +65,7 @@ describe.each(CASES)("stacked products, $name", ({ name, path, dispatches }) => 
     // weightBytes: every 2-D weight but the (gathered) embedding, which counts again as a tied LM head.
     const gguf = await readGguf(file);
     const tied = !gguf.tensors.some((t) => t.name === "output.weight");
-    const sum = gguf.tensors
-      .filter((t) => t.dims.length === 2 && (t.name !== "token_embd.weight" || tied))
-      .reduce((n, t) => n + t.byteSize, 0);
+    const sum = gguf.tensors.filter((t) => t.dims.length === 2 && (t.name !== "token_embd.weight" || tied)).reduce((n, t) => n + t.byteSize, 0);
     expect(plan.weightBytes).toBe(sum);
     expect(model.weightBytes).toBe(sum);
     model.dispose();
@@ -81,10 +79,18 @@ describe.each(CASES)("stacked products, $name", ({ name, path, dispatches }) => 
     try {
       // Micro-batches of 25 and 13 tokens: the activation regions that share a buffer (q, k, v; gate, up) then
       // start at offsets padded to 256 bytes (the hand-made model's 288 and 96 rows).
-      for (const [kernels, ubatch] of [["gpu", 25], ["cpu", 13]] as const) {
+      for (const [kernels, ubatch] of [
+        ["gpu", 25],
+        ["cpu", 13],
+      ] as const) {
         // A prefill (gpu: the tiled GEMM), then one-token decode steps (gpu: the matrix-vector kernels).
         const s = model.createSession({ contextSize: 64, ubatch, kernels });
-        errors[`${kernels} prefill`] = maxRelError((await s.evaluate(tokens.slice(0, PROMPT), { logits: "all" })).logits!, reference.slice(0, PROMPT), PROMPT, V);
+        errors[`${kernels} prefill`] = maxRelError(
+          (await s.evaluate(tokens.slice(0, PROMPT), { logits: "all" })).logits!,
+          reference.slice(0, PROMPT),
+          PROMPT,
+          V,
+        );
         let decode = 0;
         for (let pos = PROMPT; pos < tokens.length; pos++) {
           const row = (await s.evaluate([tokens[pos]], { logits: "last" })).logits!;
@@ -101,7 +107,12 @@ describe.each(CASES)("stacked products, $name", ({ name, path, dispatches }) => 
       process.env.PARLEY_PREFILL = "tiled16";
       try {
         const tiled = model.createSession({ contextSize: 64, ubatch: 25, kernels: "gpu" });
-        errors["gpu 16-token prefill"] = maxRelError((await tiled.evaluate(tokens.slice(0, PROMPT), { logits: "all" })).logits!, reference.slice(0, PROMPT), PROMPT, V);
+        errors["gpu 16-token prefill"] = maxRelError(
+          (await tiled.evaluate(tokens.slice(0, PROMPT), { logits: "all" })).logits!,
+          reference.slice(0, PROMPT),
+          PROMPT,
+          V,
+        );
         tiled.dispose();
       } finally {
         delete process.env.PARLEY_PREFILL;

@@ -89,14 +89,14 @@ describe("StopStringMatcher", () => {
 
   it("never loses or duplicates text (random streams)", () => {
     let seed = 1;
-    const rnd = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+    const rnd = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
     const stops = ["abc", "ca", "bbb"];
     for (let trial = 0; trial < 300; trial++) {
       const len = 1 + Math.floor(rnd() * 30);
       let text = "";
       for (let i = 0; i < len; i++) text += "abcd"[Math.floor(rnd() * 4)];
       const chunks: string[] = [];
-      for (let i = 0; i < text.length; ) {
+      for (let i = 0; i < text.length;) {
         const n = 1 + Math.floor(rnd() * 4);
         chunks.push(text.slice(i, i + n));
         i += n;

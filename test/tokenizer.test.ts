@@ -111,7 +111,11 @@ describe("LlamaTokenizer rules", () => {
         tokens: ["<unk>", "<s>", "</s>", ...tokens],
         scores: [0, 0, 0, ...scores],
         types: [2, 3, 3, ...tokens.map(() => 1)],
-        bosId: 1, eosId: 2, unkId: 0, addBos: false, addSpacePrefix: false,
+        bosId: 1,
+        eosId: 2,
+        unkId: 0,
+        addBos: false,
+        addSpacePrefix: false,
       });
     const pieces = (t: LlamaTokenizer, text: string) => t.encode(text).map((x) => t.tokenToPiece(x));
     const chars = ["a", "b", "c"];

@@ -21,7 +21,9 @@ restoreEnvAfterEach("PARLEY_TOPK_GROUPS");
 
 /** The host's top 64 of a row: larger logits first, ties to the lower id; as "id:logit" strings, sorted. */
 function hostTop64(row: Float32Array): string[] {
-  const ids = Array.from(row.keys()).sort((a, b) => row[b] - row[a] || a - b).slice(0, 64);
+  const ids = Array.from(row.keys())
+    .sort((a, b) => row[b] - row[a] || a - b)
+    .slice(0, 64);
   return ids.map((i) => `${i}:${row[i]}`).sort();
 }
 
@@ -47,19 +49,23 @@ async function checkTopK(model: Model, groups: number, steps: number): Promise<n
 }
 
 describe("top-64 candidates on the GPU", () => {
-  it.each([1, 3, 32, 64])("%i slice(s): the 64 largest logits, ties to the lowest ids (tied and plain models)", async (groups) => {
-    const tied = await runtime.loadModel(await customModel("ties"));
-    const plain = await runtime.loadModel(await syntheticModel("tiny", "q4_0"));
-    try {
-      // The tied model's rows must really put ties at the boundary, or the tie rule would go untested.
-      expect(await checkTopK(tied, groups, 6)).toBeGreaterThan(0);
-      await checkTopK(plain, groups, 4);
-    } finally {
-      tied.dispose();
-      plain.dispose();
-    }
-    expect(runtime.validationMessages()).toEqual([]);
-  }, 120_000);
+  it.each([1, 3, 32, 64])(
+    "%i slice(s): the 64 largest logits, ties to the lowest ids (tied and plain models)",
+    async (groups) => {
+      const tied = await runtime.loadModel(await customModel("ties"));
+      const plain = await runtime.loadModel(await syntheticModel("tiny", "q4_0"));
+      try {
+        // The tied model's rows must really put ties at the boundary, or the tie rule would go untested.
+        expect(await checkTopK(tied, groups, 6)).toBeGreaterThan(0);
+        await checkTopK(plain, groups, 4);
+      } finally {
+        tied.dispose();
+        plain.dispose();
+      }
+      expect(runtime.validationMessages()).toEqual([]);
+    },
+    120_000,
+  );
 
   it("a GPU sampling loop over 32 slices draws the host sampler's tokens", async () => {
     process.env.PARLEY_TOPK_GROUPS = "32";
@@ -69,7 +75,8 @@ describe("top-64 candidates on the GPU", () => {
       for (const gpuLoop of [true, false]) {
         const s = model.createSession({ contextSize: 64, kernels: "gpu" });
         const tokens: number[] = [];
-        for await (const c of s.generate([1, 15043, 29892], { temperature: 1.2, topK: 13, topP: 1, minP: 0, seed: 2, maxTokens: 24, gpuLoop })) tokens.push(...c.tokens);
+        for await (const c of s.generate([1, 15043, 29892], { temperature: 1.2, topK: 13, topP: 1, minP: 0, seed: 2, maxTokens: 24, gpuLoop }))
+          tokens.push(...c.tokens);
         s.dispose();
         replies.push(tokens);
       }

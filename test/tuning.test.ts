@@ -11,7 +11,14 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AbortError, InvalidArgumentError, Runtime, TuningFailedError, type DecodeTuning, type KernelTuning, type PrefillTuning } from "../runtime/index.js";
 import {
-  argmaxOf, chooseTuning, logitAgreement, logitError, searchDecodeTuning, searchPrefillTuning, TUNING_LOGIT_TOLERANCE, TUNING_MARGIN,
+  argmaxOf,
+  chooseTuning,
+  logitAgreement,
+  logitError,
+  searchDecodeTuning,
+  searchPrefillTuning,
+  TUNING_LOGIT_TOLERANCE,
+  TUNING_MARGIN,
   type TuningCandidate,
 } from "../runtime/tuning/measure.js";
 import { describeDecodeTuning } from "../runtime/tuning/settings.js";
@@ -19,7 +26,10 @@ import { defaultTuningStoreDir, TUNING_FILE } from "../runtime/tuning/store.js";
 import { syntheticModel } from "./fixtures/models.js";
 
 const tuning = (rowsPerSubgroup: number, stageInput = false, wideLoads = false, integerDot = false): DecodeTuning => ({
-  rowsPerSubgroup, stageInput, wideLoads, integerDot,
+  rowsPerSubgroup,
+  stageInput,
+  wideLoads,
+  integerDot,
 });
 const FAST = { steps: 2, prefillTokens: 8, repeat: 1 };
 
@@ -35,9 +45,15 @@ describe("choosing a tuning", () => {
     expect(chooseTuning(c, defaults).tuning).toEqual(tuning(2));
   });
   it("keeps the defaults unless a setting beats them by more than the margin", () => {
-    const within = [{ tuning: defaults, msPerToken: 1 + TUNING_MARGIN / 2 }, { tuning: tuning(2), msPerToken: 1 }];
+    const within = [
+      { tuning: defaults, msPerToken: 1 + TUNING_MARGIN / 2 },
+      { tuning: tuning(2), msPerToken: 1 },
+    ];
     expect(chooseTuning(within, defaults).tuning).toEqual(defaults);
-    const beyond = [{ tuning: defaults, msPerToken: 1 + TUNING_MARGIN * 2 }, { tuning: tuning(2), msPerToken: 1 }];
+    const beyond = [
+      { tuning: defaults, msPerToken: 1 + TUNING_MARGIN * 2 },
+      { tuning: tuning(2), msPerToken: 1 },
+    ];
     expect(chooseTuning(beyond, defaults).tuning).toEqual(tuning(2));
   });
   it("fails with a typed error naming each failure when nothing worked", () => {
@@ -145,12 +161,13 @@ describe("Model.tune on the device", () => {
       expect(report.decode.candidates.length).toBeGreaterThanOrEqual(9);
       // lavapipe's integer dot product is emulated but present: the prefill search has all 5 settings.
       expect(report.prefill.candidates.map((c) => c.tuning)).toEqual(
-        expect.arrayContaining([{ kernel: "gemm", integerDot: false }, { kernel: "gemm", integerDot: true }, { kernel: "lane", integerDot: false }]),
+        expect.arrayContaining([
+          { kernel: "gemm", integerDot: false },
+          { kernel: "gemm", integerDot: true },
+          { kernel: "lane", integerDot: false },
+        ]),
       );
-      expect(progress).toEqual([
-        ...report.decode.candidates.map((c) => ["decode", c.tuning]),
-        ...report.prefill.candidates.map((c) => ["prefill", c.tuning]),
-      ]);
+      expect(progress).toEqual([...report.decode.candidates.map((c) => ["decode", c.tuning]), ...report.prefill.candidates.map((c) => ["prefill", c.tuning])]);
       for (const phase of [report.decode, report.prefill] as const) {
         expect(phase.candidates[0].tuning).toEqual(phase.defaults);
         expect(phase.candidates[0].logitError).toBe(0);
@@ -337,9 +354,16 @@ describe("parley tune", () => {
     const env: NodeJS.ProcessEnv = { ...process.env, PARLEY_CACHE_DIR: cache };
     delete env.PARLEY_TUNING_CACHE;
     const run = (...args: string[]) => {
-      const r = spawnSync(process.execPath, [`${root}dist/runtime/cli.js`, "tune", "--model", model, "--steps", "2", "--prefill-tokens", "8", "--repeat", "1", ...args], {
-        cwd: root, encoding: "utf8", timeout: 240_000, env,
-      });
+      const r = spawnSync(
+        process.execPath,
+        [`${root}dist/runtime/cli.js`, "tune", "--model", model, "--steps", "2", "--prefill-tokens", "8", "--repeat", "1", ...args],
+        {
+          cwd: root,
+          encoding: "utf8",
+          timeout: 240_000,
+          env,
+        },
+      );
       expect(r.status, r.stderr).toBe(0);
       return r.stdout;
     };

@@ -38,7 +38,9 @@ describe("double-buffered weight upload", () => {
       process.env.PARLEY_UPLOAD_STAGING_KIB = "64";
       const small = await logitsAfterLoad(path);
       expect(small.length).toBe(reference.length);
-      expect(Buffer.from(small.buffer, small.byteOffset, small.byteLength).equals(Buffer.from(reference.buffer, reference.byteOffset, reference.byteLength))).toBe(true);
+      expect(
+        Buffer.from(small.buffer, small.byteOffset, small.byteLength).equals(Buffer.from(reference.buffer, reference.byteOffset, reference.byteLength)),
+      ).toBe(true);
     });
   }
 

@@ -38,10 +38,13 @@ export function characterRoutes(project: ProjectFolder, options: { wrote(): void
     "POST /api/import-card": async (ctx) => {
       const data = ctx.field("data", "string");
       // base64 is 4 characters per 3 bytes: a file over the limit is refused before it is decoded.
-      if (Math.floor((data.length * 3) / 4) > MAX_CARD_FILE_BYTES + 2) throw cardError(new CardFileError("TOO_LARGE", `card files are limited to ${MAX_CARD_FILE_BYTES / (1024 * 1024)} MB`));
+      if (Math.floor((data.length * 3) / 4) > MAX_CARD_FILE_BYTES + 2)
+        throw cardError(new CardFileError("TOO_LARGE", `card files are limited to ${MAX_CARD_FILE_BYTES / (1024 * 1024)} MB`));
       const wanted = ctx.optionalField("id", "string");
-      if (wanted !== undefined && !CHARACTER_ID_PATTERN.test(wanted)) throw new HttpError(400, "INVALID_ARGUMENT", `${JSON.stringify(wanted)} is not a usable character id: use lowercase letters, digits, _ and -`);
-      if (wanted !== undefined && taken(wanted)) throw new HttpError(409, "CHARACTER_EXISTS", `there is already a character "${wanted}"; choose another id`, { id: wanted });
+      if (wanted !== undefined && !CHARACTER_ID_PATTERN.test(wanted))
+        throw new HttpError(400, "INVALID_ARGUMENT", `${JSON.stringify(wanted)} is not a usable character id: use lowercase letters, digits, _ and -`);
+      if (wanted !== undefined && taken(wanted))
+        throw new HttpError(409, "CHARACTER_EXISTS", `there is already a character "${wanted}"; choose another id`, { id: wanted });
       let imported: ReturnType<typeof importCardFile>;
       try {
         imported = importCardFile(Buffer.from(data, "base64"), wanted === undefined ? {} : { id: wanted });
@@ -57,12 +60,15 @@ export function characterRoutes(project: ProjectFolder, options: { wrote(): void
     "POST /api/export-card": (ctx) => {
       const id = ctx.field("id", "string");
       const format = ctx.field("format", "string");
-      if (format !== "json" && format !== "png") throw new HttpError(400, "INVALID_ARGUMENT", `"format" must be "json" or "png", got ${JSON.stringify(format)}`);
+      if (format !== "json" && format !== "png")
+        throw new HttpError(400, "INVALID_ARGUMENT", `"format" must be "json" or "png", got ${JSON.stringify(format)}`);
       const spec = ctx.optionalField("spec", "string");
-      if (spec !== undefined && spec !== "v2" && spec !== "v3") throw new HttpError(400, "INVALID_ARGUMENT", `"spec" must be "v2" or "v3", got ${JSON.stringify(spec)}`);
+      if (spec !== undefined && spec !== "v2" && spec !== "v3")
+        throw new HttpError(400, "INVALID_ARGUMENT", `"spec" must be "v2" or "v3", got ${JSON.stringify(spec)}`);
       const doc = CHARACTER_ID_PATTERN.test(id) ? (project.document(pathOf(id)) as CharacterDocument | undefined) : undefined;
       if (!doc) throw new HttpError(404, "NOT_FOUND", `there is no character "${id}"`);
-      if (!doc.value) throw new HttpError(400, "INVALID_DOCUMENT", `${doc.path} has problems; fix them before exporting it as a card`, { issues: doc.problem?.issues ?? [] });
+      if (!doc.value)
+        throw new HttpError(400, "INVALID_DOCUMENT", `${doc.path} has problems; fix them before exporting it as a card`, { issues: doc.problem?.issues ?? [] });
       const options: { spec?: CardExportSpec } = spec === "v2" || spec === "v3" ? { spec } : {};
       const bytes = format === "json" ? Buffer.from(exportCardJson(doc.value, options), "utf8") : Buffer.from(exportCardPng(doc.value, options));
       return { fileName: cardFileName(doc.value, format), mimeType: format === "json" ? "application/json" : "image/png", data: bytes.toString("base64") };

@@ -33,7 +33,16 @@ let shared: LlamaTokenizer | undefined;
 export function llama2Tokenizer(): LlamaTokenizer {
   if (shared) return shared;
   const v = loadLlamaVocab();
-  shared = new LlamaTokenizer({ tokens: v.tokens, scores: v.scores, types: v.tokenTypes, bosId: v.bosId, eosId: v.eosId, unkId: v.unkId, addBos: true, addSpacePrefix: true });
+  shared = new LlamaTokenizer({
+    tokens: v.tokens,
+    scores: v.scores,
+    types: v.tokenTypes,
+    bosId: v.bosId,
+    eosId: v.eosId,
+    unkId: v.unkId,
+    addBos: true,
+    addSpacePrefix: true,
+  });
   return shared;
 }
 

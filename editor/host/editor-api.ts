@@ -60,7 +60,14 @@ export interface DiskChangesEvent {
 }
 
 /** A document without its text and value: what the project listing shows. */
-export function documentSummary(doc: ProjectDocument): { path: string; kind: string; id: string; hash: string | null; problem?: ProjectDocument["problem"]; warnings: ProjectDocument["warnings"] } {
+export function documentSummary(doc: ProjectDocument): {
+  path: string;
+  kind: string;
+  id: string;
+  hash: string | null;
+  problem?: ProjectDocument["problem"];
+  warnings: ProjectDocument["warnings"];
+} {
   return { path: doc.path, kind: doc.kind, id: doc.id, hash: doc.hash, ...(doc.problem ? { problem: doc.problem } : {}), warnings: doc.warnings };
 }
 
@@ -73,8 +80,10 @@ export function documentView(doc: ProjectDocument): ReturnType<typeof documentSu
 export const mapEditorError: ErrorMapper = (error) => {
   if (error instanceof PathOutsideProjectError) return new HttpError(403, "PATH_OUTSIDE_PROJECT", error.message, { path: error.path, reason: error.reason });
   if (error instanceof ExternalChangeError) return new HttpError(409, "EXTERNAL_CHANGE", error.message, { paths: [...error.paths] });
-  if (error instanceof CharacterInUseError) return new HttpError(409, "CHARACTER_IN_USE", error.message, { character: error.characterId, graphs: [...error.graphs] });
-  if (error instanceof JsonSyntaxError) return new HttpError(400, "INVALID_JSON", error.message, { line: error.line, column: error.column, issues: [...error.issues] });
+  if (error instanceof CharacterInUseError)
+    return new HttpError(409, "CHARACTER_IN_USE", error.message, { character: error.characterId, graphs: [...error.graphs] });
+  if (error instanceof JsonSyntaxError)
+    return new HttpError(400, "INVALID_JSON", error.message, { line: error.line, column: error.column, issues: [...error.issues] });
   if (error instanceof PluginValidationError) return new HttpError(400, "INVALID_DOCUMENT", error.message, { issues: [...error.issues] });
   return undefined;
 };
@@ -210,7 +219,11 @@ export function editorRoutes(project: ProjectFolder, watcher?: DiskWatcher): Rou
       const text = ctx.field("text", "string");
       const expectedHash = ctx.body.expectedHash;
       if (expectedHash !== null && typeof expectedHash !== "string") {
-        throw new HttpError(400, "INVALID_ARGUMENT", `"expectedHash" must be the hash the file was read with, or null for a new file; got ${expectedHash === undefined ? "nothing" : JSON.stringify(expectedHash)}`);
+        throw new HttpError(
+          400,
+          "INVALID_ARGUMENT",
+          `"expectedHash" must be the hash the file was read with, or null for a new file; got ${expectedHash === undefined ? "nothing" : JSON.stringify(expectedHash)}`,
+        );
       }
       const hash = await project.save(path, text, { expectedHash, force: ctx.optionalField("force", "boolean") ?? false });
       return wrote({ hash, document: documentSummary(mustExist(path)) });
@@ -248,9 +261,15 @@ export function editorRoutes(project: ProjectFolder, watcher?: DiskWatcher): Rou
     },
 
     "POST /api/node-position": async (ctx) => {
-      const hash = await project.setNodePosition(ctx.field("graph", "string"), ctx.field("node", "string"), ctx.field("x", "number"), ctx.field("y", "number"), {
-        force: ctx.optionalField("force", "boolean") ?? false,
-      });
+      const hash = await project.setNodePosition(
+        ctx.field("graph", "string"),
+        ctx.field("node", "string"),
+        ctx.field("x", "number"),
+        ctx.field("y", "number"),
+        {
+          force: ctx.optionalField("force", "boolean") ?? false,
+        },
+      );
       return wrote({ hash });
     },
 

@@ -81,7 +81,15 @@ export class ModelDownloads {
   start(entry: CatalogueEntry, folder: string, catalogue: readonly CatalogueEntry[]): DownloadState {
     if (this.isRunning(entry.id)) throw new DownloadRunningError(entry.id);
     const controller = new AbortController();
-    const state: DownloadState = { id: entry.id, file: entry.file, phase: "running", receivedBytes: 0, totalBytes: entry.sizeBytes, bytesPerSecond: 0, resumed: false };
+    const state: DownloadState = {
+      id: entry.id,
+      file: entry.file,
+      phase: "running",
+      receivedBytes: 0,
+      totalBytes: entry.sizeBytes,
+      bytesPerSecond: 0,
+      resumed: false,
+    };
     const running: Running = { state, controller, done: Promise.resolve() };
     this.#downloads.set(entry.id, running);
     const onProgress = (p: DownloadProgress): void => {

@@ -132,10 +132,23 @@ export function modelRoutes(project: ProjectFolder, options: ModelRoutesOptions 
       catalogue: catalogue.map((entry) => {
         const installed = found.installed.find((m) => m.file === entry.file);
         const partial = found.partial.find((p) => p.file === entry.file);
-        const status: CatalogueRow["status"] = installed ? (installed.status === "uncatalogued" ? "unverified" : installed.status) : partial ? "partial" : "not-installed";
+        const status: CatalogueRow["status"] = installed
+          ? installed.status === "uncatalogued"
+            ? "unverified"
+            : installed.status
+          : partial
+            ? "partial"
+            : "not-installed";
         return { ...entry, status, installedBytes: installed?.sizeBytes ?? null, partialBytes: partial?.receivedBytes ?? null };
       }),
-      installed: found.installed.map((m) => ({ file: m.file, path: m.path, sizeBytes: m.sizeBytes, id: m.entry?.id ?? null, status: m.status, recordedSha256: m.recordedSha256 ?? null })),
+      installed: found.installed.map((m) => ({
+        file: m.file,
+        path: m.path,
+        sizeBytes: m.sizeBytes,
+        id: m.entry?.id ?? null,
+        status: m.status,
+        recordedSha256: m.recordedSha256 ?? null,
+      })),
       downloads: downloads.list(),
       defaultModel,
       resolution: await resolution(defaultModel, catalogue, folder),
@@ -163,7 +176,10 @@ export function modelRoutes(project: ProjectFolder, options: ModelRoutesOptions 
       const file = modelFileName(ctx.field("file", "string"));
       const { folder, catalogue } = await context();
       if (downloads.writes(file)) throw new HttpError(409, "DOWNLOAD_RUNNING", `${file} is being downloaded; verify it once the download is done`);
-      return verifyModel(join(folder, file), catalogue.find((e) => e.file === file));
+      return verifyModel(
+        join(folder, file),
+        catalogue.find((e) => e.file === file),
+      );
     },
 
     "POST /api/models/remove": async (ctx) => {
@@ -178,7 +194,11 @@ export function modelRoutes(project: ProjectFolder, options: ModelRoutesOptions 
     "POST /api/models/default": async (ctx) => {
       const raw = ctx.body.model;
       if (raw !== null && (typeof raw !== "string" || raw.trim() === "")) {
-        throw new HttpError(400, "INVALID_ARGUMENT", `"model" must be a catalogue id, a GGUF file name or path, or null for the default order; got ${JSON.stringify(raw)}`);
+        throw new HttpError(
+          400,
+          "INVALID_ARGUMENT",
+          `"model" must be a catalogue id, a GGUF file name or path, or null for the default order; got ${JSON.stringify(raw)}`,
+        );
       }
       const model = raw === null ? null : raw.trim();
       // The manifest on disk must still be the one this project read: an edit made elsewhere is never overwritten.

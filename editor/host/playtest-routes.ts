@@ -65,7 +65,8 @@ export function playtestRoutes(playtest: PlaytestHost): Routes {
       return { ok: true };
     },
     "POST /api/playtest/forget": (ctx) => ({ forgotten: playtest.forget(ctx.field("character", "string")) }),
-    "POST /api/playtest/save": async (ctx) => playtest.saveTranscript(ctx.field("name", "string"), { overwrite: ctx.optionalField("overwrite", "boolean") ?? false }),
+    "POST /api/playtest/save": async (ctx) =>
+      playtest.saveTranscript(ctx.field("name", "string"), { overwrite: ctx.optionalField("overwrite", "boolean") ?? false }),
     "GET /api/playtest/transcripts": async () => ({ transcripts: await playtest.listTranscripts() }),
     "POST /api/playtest/replay": async (ctx) => playtest.replay(ctx.field("name", "string")),
   };

@@ -19,7 +19,15 @@ import { PlaytestRun, type PlaytestRunEvent } from "../../plugin/playtest/run.js
 import { NpcMemory, type MemoryDocument } from "../../plugin/memory/memory.js";
 import { replayTranscript, type ReplayResult } from "../../plugin/playtest/replay.js";
 import { listTranscriptFiles, oneLine } from "../../plugin/playtest/project-playtests.js";
-import { parseTranscript, serializeTranscript, TRANSCRIPT_FOLDER, TRANSCRIPT_SUFFIX, transcriptPath, type PlaytestTranscript, type RunRecord } from "../../plugin/playtest/transcript.js";
+import {
+  parseTranscript,
+  serializeTranscript,
+  TRANSCRIPT_FOLDER,
+  TRANSCRIPT_SUFFIX,
+  transcriptPath,
+  type PlaytestTranscript,
+  type RunRecord,
+} from "../../plugin/playtest/transcript.js";
 import { resolveInProject, type ProjectFolder } from "../project/index.js";
 
 /** A playtest request the host cannot carry out; `status` and `code` are what the page is answered with. */
@@ -170,7 +178,17 @@ export class PlaytestHost {
         if (error instanceof ParleyError) throw new PlaytestError(400, "PLAYTEST_INVALID", error.message);
         throw error;
       }
-      const info: RunInfo = { runId, graph: graph.id, character: character.id, npcName: character.name, seed, startNode: run.startNode, variables: run.startVariables, model: this.#modelRef(model), memoryTurns: startMemory ? startMemory.turns.length + startMemory.forgottenTurns : 0 };
+      const info: RunInfo = {
+        runId,
+        graph: graph.id,
+        character: character.id,
+        npcName: character.name,
+        seed,
+        startNode: run.startNode,
+        variables: run.startVariables,
+        model: this.#modelRef(model),
+        memoryTurns: startMemory ? startMemory.turns.length + startMemory.forgottenTurns : 0,
+      };
       this.#log = [];
       this.#emit({ type: "run", run: info });
       const done = run.start();
@@ -209,7 +227,8 @@ export class PlaytestHost {
     const current = this.#run;
     if (!current) throw new PlaytestError(409, "NO_PLAYTEST", "there is no playtest to save; start one first");
     const { path, file } = await this.#transcriptFile(name);
-    if (!options.overwrite && (await exists(file))) throw new PlaytestError(409, "TRANSCRIPT_EXISTS", `${path} already exists; save under another name or replace it`);
+    if (!options.overwrite && (await exists(file)))
+      throw new PlaytestError(409, "TRANSCRIPT_EXISTS", `${path} already exists; save under another name or replace it`);
     const { info, run } = current;
     const transcript: PlaytestTranscript = {
       schema: "parley.transcript/1",
@@ -304,10 +323,16 @@ export class PlaytestHost {
   #graphAndCharacter(graphId: string): { graph: DialogueGraph; character: Character } {
     const doc = this.#project.graphs().find((g) => g.id === graphId || g.value?.id === graphId);
     if (!doc) throw new PlaytestError(404, "NOT_FOUND", `the project has no dialogue graph "${graphId}"`);
-    if (!doc.value) throw new PlaytestError(400, "PLAYTEST_INVALID", `${doc.path} has problems; fix them before playtesting: ${oneLine(doc.problem?.message ?? "invalid")}`);
+    if (!doc.value)
+      throw new PlaytestError(400, "PLAYTEST_INVALID", `${doc.path} has problems; fix them before playtesting: ${oneLine(doc.problem?.message ?? "invalid")}`);
     const graph = doc.value;
     const character = this.#project.characters().find((c) => c.value?.id === graph.character)?.value;
-    if (!character) throw new PlaytestError(400, "PLAYTEST_INVALID", `graph "${graph.id}" speaks through character "${graph.character}", which the project does not have (or which has problems)`);
+    if (!character)
+      throw new PlaytestError(
+        400,
+        "PLAYTEST_INVALID",
+        `graph "${graph.id}" speaks through character "${graph.character}", which the project does not have (or which has problems)`,
+      );
     return { graph, character };
   }
 

@@ -19,7 +19,8 @@ export function searchRoutes(project: ProjectFolder): Routes {
       const query = ctx.query("q");
       const limitText = ctx.optionalQuery("limit");
       const limit = limitText === undefined ? DEFAULT_SEARCH_LIMIT : Number(limitText);
-      if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) throw new HttpError(400, "INVALID_ARGUMENT", `"limit" must be a whole number from 1 to ${MAX_LIMIT}, got ${JSON.stringify(limitText)}`);
+      if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT)
+        throw new HttpError(400, "INVALID_ARGUMENT", `"limit" must be a whole number from 1 to ${MAX_LIMIT}, got ${JSON.stringify(limitText)}`);
       return searchDocuments(searchable(project), query, limit);
     },
   };

@@ -82,10 +82,14 @@ async function main(): Promise<void> {
   }
   const documents = project.documents();
   const problems = documents.filter((d) => d.problem).length;
-  const summary = dim(`${project.manifest.name} — ${project.root}: ${project.characters().length} characters, ${project.graphs().length} dialogue graphs${problems ? `, ${problems} with problems` : ""}`);
+  const summary = dim(
+    `${project.manifest.name} — ${project.root}: ${project.characters().length} characters, ${project.graphs().length} dialogue graphs${problems ? `, ${problems} with problems` : ""}`,
+  );
   if (shell.mode === "electron") {
     console.log(`${bold("Parley editor")} in Electron — ${summary}`);
-    const code = await runEditorInElectron(shell.electronPath, host.url, (error) => console.error(dim(`Electron could not start (${error.message}); serving the editor to a browser instead`)));
+    const code = await runEditorInElectron(shell.electronPath, host.url, (error) =>
+      console.error(dim(`Electron could not start (${error.message}); serving the editor to a browser instead`)),
+    );
     if (code !== null) {
       // The window was closed: the editor is done.
       await host.close();

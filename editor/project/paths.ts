@@ -30,7 +30,7 @@ export function normalizeProjectPath(relativePath: string): string {
   if (relativePath.includes("\\")) throw refuse("it contains a backslash; project paths use forward slashes");
   if (isAbsolute(relativePath) || /^[A-Za-z]:/.test(relativePath)) throw refuse("it is absolute; project paths are relative to the project folder");
   const segments = relativePath.split("/");
-  if (segments.includes("..")) throw refuse("it has a \"..\" segment, which could leave the project folder");
+  if (segments.includes("..")) throw refuse('it has a ".." segment, which could leave the project folder');
   const kept = segments.filter((s) => s !== "" && s !== ".");
   if (kept.length === 0) throw refuse("it names the project folder itself, not a file in it");
   return kept.join("/");

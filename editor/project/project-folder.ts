@@ -432,10 +432,14 @@ export class ProjectFolder {
     }
     // The file name is the id: renames, references and the game's loader find documents by it.
     if (!CHARACTER_ID_PATTERN.test(id)) {
-      throw new PluginValidationError(`invalid ${kind}`, [{ path: "", message: `the file name ${path} does not make a usable id (lowercase letters, digits, _ and -)` }]);
+      throw new PluginValidationError(`invalid ${kind}`, [
+        { path: "", message: `the file name ${path} does not make a usable id (lowercase letters, digits, _ and -)` },
+      ]);
     }
     if (kind !== "layout" && (value as { id: string }).id !== id) {
-      throw new PluginValidationError(`invalid ${kind}`, [{ path: "id", message: `"${(value as { id: string }).id}" does not match the file name ${path}; use "${id}" or rename the file` }]);
+      throw new PluginValidationError(`invalid ${kind}`, [
+        { path: "id", message: `"${(value as { id: string }).id}" does not match the file name ${path}; use "${id}" or rename the file` },
+      ]);
     }
     return { value, warnings };
   }
@@ -515,7 +519,10 @@ export class ProjectFolder {
   }
 
   #characterIds(): string[] {
-    return [...this.#docs.values()].filter((d) => d.kind === "character").map((d) => d.id).sort(compare);
+    return [...this.#docs.values()]
+      .filter((d) => d.kind === "character")
+      .map((d) => d.id)
+      .sort(compare);
   }
 
   /** Re-checks every graph against the current characters (a character appeared, went or was renamed). */
@@ -533,7 +540,8 @@ export class ProjectFolder {
   /** The valid document at `path`; a missing or broken one cannot be copied or renamed. */
   #valid(path: string): Valid<CharacterDocument> | Valid<DialogueDocument> {
     const doc = this.#docs.get(path);
-    if (!doc || (doc.kind !== "character" && doc.kind !== "dialogue")) throw new InvalidArgumentError(`${path} is not a character or dialogue graph of this project`);
+    if (!doc || (doc.kind !== "character" && doc.kind !== "dialogue"))
+      throw new InvalidArgumentError(`${path} is not a character or dialogue graph of this project`);
     if (!doc.value) throw new InvalidArgumentError(`${path} has problems; fix them first (${doc.problem?.message ?? "unreadable"})`);
     return doc as Valid<CharacterDocument> | Valid<DialogueDocument>;
   }

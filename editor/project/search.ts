@@ -88,7 +88,12 @@ export function searchDocument(doc: SearchableDocument, query: string): SearchHi
   const root = asObject(doc.value);
   if (!root) return hits;
   if (kind === "character") {
-    walk(root, [], (text, path) => visit(text, path, undefined), (key, path) => path.length === 1 && key === "schema");
+    walk(
+      root,
+      [],
+      (text, path) => visit(text, path, undefined),
+      (key, path) => path.length === 1 && key === "schema",
+    );
     return hits;
   }
   const variables = asObject(root.variables);
@@ -106,11 +111,16 @@ export function searchDocument(doc: SearchableDocument, query: string): SearchHi
       const node = asObject(value);
       if (!node) continue;
       const isIntent = node.type === "intent";
-      walk(node, ["nodes", id], (text, path) => visit(text, path, id), (key, path) => {
-        if (key === "next") return true;
-        if (path.length !== 3) return false; // deeper: an option's, branch's or intent's own fields
-        return key === "type" || key === "target" || key === "otherwise" || (isIntent && key === "fallback");
-      });
+      walk(
+        node,
+        ["nodes", id],
+        (text, path) => visit(text, path, id),
+        (key, path) => {
+          if (key === "next") return true;
+          if (path.length !== 3) return false; // deeper: an option's, branch's or intent's own fields
+          return key === "type" || key === "target" || key === "otherwise" || (isIntent && key === "fallback");
+        },
+      );
     }
   }
   return hits;

@@ -97,8 +97,8 @@ std::optional<uint32_t> envUint(const char* name, uint32_t lo, uint32_t hi) {
   char* end = nullptr;
   const long v = std::strtol(env, &end, 10);
   if (end == env || *end != '\0' || v < long(lo) || v > long(hi))
-    throw NativeError("INVALID_ARGUMENT", std::string(name) + " must be an integer in " + std::to_string(lo) + ".." +
-                                              std::to_string(hi) + ", got '" + env + "'");
+    throw NativeError("INVALID_ARGUMENT", std::string(name) + " must be an integer in " + std::to_string(lo) + ".." + std::to_string(hi) +
+                                              ", got '" + env + "'");
   return uint32_t(v);
 }
 
@@ -138,7 +138,10 @@ Session::Overrides sessionOverridesFromEnvironment() {
     const std::string v(env);
     if (v != "gemm" && v != "tiled16" && v != "matvec" && v != "coopmat")
       throw NativeError("INVALID_ARGUMENT", "PARLEY_PREFILL must be gemm, tiled16, matvec or coopmat, got '" + v + "'");
-    k.prefill = v == "gemm" ? PrefillKernel::Gemm : v == "tiled16" ? PrefillKernel::Tiled16 : v == "matvec" ? PrefillKernel::Matvec : PrefillKernel::Coopmat;
+    k.prefill = v == "gemm"      ? PrefillKernel::Gemm
+                : v == "tiled16" ? PrefillKernel::Tiled16
+                : v == "matvec"  ? PrefillKernel::Matvec
+                                 : PrefillKernel::Coopmat;
   }
   k.coopmatEmulated = envSwitch("PARLEY_COOPMAT_EMULATE").value_or(false);
   k.prefillDot8 = envSwitch("PARLEY_PREFILL_DOT8");
@@ -175,14 +178,12 @@ uint32_t getU32(const Napi::Object& o, const char* key) {
 class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
  public:
   static Napi::Function Define(Napi::Env env) {
-    return DefineClass(env, "Session",
-                       {InstanceMethod("eval", &SessionWrap::Eval), InstanceMethod("plan", &SessionWrap::Plan),
-                        InstanceMethod("dispose", &SessionWrap::Dispose),
-                        InstanceMethod("decodeChain", &SessionWrap::DecodeChain),
-                        InstanceMethod("sampleChain", &SessionWrap::SampleChain),
-                        InstanceAccessor("submits", &SessionWrap::Submits, nullptr),
-                        InstanceAccessor("tuning", &SessionWrap::Tuning, nullptr),
-                        InstanceAccessor("deviceBytes", &SessionWrap::DeviceBytes, nullptr)});
+    return DefineClass(
+        env, "Session",
+        {InstanceMethod("eval", &SessionWrap::Eval), InstanceMethod("plan", &SessionWrap::Plan),
+         InstanceMethod("dispose", &SessionWrap::Dispose), InstanceMethod("decodeChain", &SessionWrap::DecodeChain),
+         InstanceMethod("sampleChain", &SessionWrap::SampleChain), InstanceAccessor("submits", &SessionWrap::Submits, nullptr),
+         InstanceAccessor("tuning", &SessionWrap::Tuning, nullptr), InstanceAccessor("deviceBytes", &SessionWrap::DeviceBytes, nullptr)});
   }
   SessionWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<SessionWrap>(info) {
     session_ = *info[0].As<Napi::External<std::shared_ptr<Session>>>().Data();
@@ -194,8 +195,11 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
   class SessionWorker : public Napi::AsyncWorker {
    public:
     SessionWorker(Napi::Env env, SessionWrap* owner)
-        : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), owner_(Napi::Persistent(owner->Value())),
-          wrap_(owner), session_(owner->session_) {
+        : Napi::AsyncWorker(env),
+          deferred_(Napi::Promise::Deferred::New(env)),
+          owner_(Napi::Persistent(owner->Value())),
+          wrap_(owner),
+          session_(owner->session_) {
       wrap_->busy_ = true;
     }
     Napi::Promise promise() { return deferred_.Promise(); }
@@ -217,8 +221,8 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
     }
 
    protected:
-    virtual void run(Session& session) = 0;               // worker thread
-    virtual Napi::Value result(Napi::Env env) = 0;        // JS thread, after run() succeeded
+    virtual void run(Session& session) = 0;         // worker thread
+    virtual Napi::Value result(Napi::Env env) = 0;  // JS thread, after run() succeeded
 
    private:
     Napi::Promise::Deferred deferred_;
@@ -285,14 +289,12 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
   // sampleChain(first, pos, n, sampling) → Promise<{ tokens: Int32Array, rng: Uint32Array }>: n sampled ones.
   class DecodeChainWorker : public SessionWorker {
    public:
-    DecodeChainWorker(Napi::Env env, SessionWrap* owner, int32_t first, uint32_t pos, uint32_t n,
-                      std::optional<Session::Sampling> sampling, std::vector<int32_t> window)
+    DecodeChainWorker(Napi::Env env, SessionWrap* owner, int32_t first, uint32_t pos, uint32_t n, std::optional<Session::Sampling> sampling,
+                      std::vector<int32_t> window)
         : SessionWorker(env, owner), first_(first), pos_(pos), n_(n), sampling_(sampling), window_(std::move(window)) {}
 
    protected:
-    void run(Session& session) override {
-      tokens_ = session.decodeChain(first_, pos_, n_, sampling_ ? &*sampling_ : nullptr, window_);
-    }
+    void run(Session& session) override { tokens_ = session.decodeChain(first_, pos_, n_, sampling_ ? &*sampling_ : nullptr, window_); }
     Napi::Value result(Napi::Env env) override {
       Napi::Int32Array a = Napi::Int32Array::New(env, tokens_.size());
       std::memcpy(a.Data(), tokens_.data(), tokens_.size() * 4);
@@ -319,9 +321,10 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
   Napi::Value queueChain(const Napi::CallbackInfo& info, bool sample) {
     Napi::Env env = info.Env();
     return guarded(env, [&]() -> Napi::Value {
-      const std::string usage = sample ? "sampleChain(first: number, pos: number, n: number, sampling: { temperature, topK, topP, minP, rng: Uint32Array(4), "
-                                         "repeatPenalty, frequencyPenalty, presencePenalty, penaltyWindow, window: Int32Array })"
-                                       : "decodeChain(first: number, pos: number, n: number)";
+      const std::string usage =
+          sample ? "sampleChain(first: number, pos: number, n: number, sampling: { temperature, topK, topP, minP, rng: Uint32Array(4), "
+                   "repeatPenalty, frequencyPenalty, presencePenalty, penaltyWindow, window: Int32Array })"
+                 : "decodeChain(first: number, pos: number, n: number)";
       if (!session_) throw NativeError("DISPOSED", "session was disposed and cannot be used any more");
       if (busy_) throw NativeError("INVALID_ARGUMENT", "session is already evaluating; await the previous eval first");
       auto integer = [&](size_t i, double lo, double hi) {
@@ -437,12 +440,11 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
 class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
  public:
   static Napi::Function Define(Napi::Env env) {
-    return DefineClass(env, "Model",
-                       {InstanceMethod("createSession", &ModelWrap::CreateSession),
-                        InstanceMethod("createSessionAsync", &ModelWrap::CreateSessionAsync),
-                        InstanceMethod("dispose", &ModelWrap::Dispose),
-                        InstanceAccessor("deviceBytes", &ModelWrap::DeviceBytes, nullptr),
-                        InstanceAccessor("weightBytes", &ModelWrap::WeightBytes, nullptr)});
+    return DefineClass(
+        env, "Model",
+        {InstanceMethod("createSession", &ModelWrap::CreateSession), InstanceMethod("createSessionAsync", &ModelWrap::CreateSessionAsync),
+         InstanceMethod("dispose", &ModelWrap::Dispose), InstanceAccessor("deviceBytes", &ModelWrap::DeviceBytes, nullptr),
+         InstanceAccessor("weightBytes", &ModelWrap::WeightBytes, nullptr)});
   }
   ModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModelWrap>(info) {
     model_ = *info[0].As<Napi::External<std::shared_ptr<ModelWeights>>>().Data();
@@ -477,7 +479,12 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
       Napi::Value k = t.Get("prefillKernel");
       if (k.IsString()) {
         const std::string name = k.As<Napi::String>().Utf8Value();
-        a.tuning.prefillKernel = name == "gemm" ? 0 : name == "tiled16" ? 1 : name == "matvec" ? 2 : name == "lane" ? 3 : name == "coopmat" ? 4 : 99;
+        a.tuning.prefillKernel = name == "gemm"      ? 0
+                                 : name == "tiled16" ? 1
+                                 : name == "matvec"  ? 2
+                                 : name == "lane"    ? 3
+                                 : name == "coopmat" ? 4
+                                                     : 99;
       }
     }
     return a;
@@ -513,9 +520,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
       }
     }
     void OnOK() override { deferred_.Resolve(wrapSession(Env(), std::move(session_))); }
-    void OnError(const Napi::Error&) override {
-      deferred_.Reject(makeError(Env(), error_.code, error_.message, error_.vkResult).Value());
-    }
+    void OnError(const Napi::Error&) override { deferred_.Reject(makeError(Env(), error_.code, error_.message, error_.vkResult).Value()); }
 
    private:
     Napi::Promise::Deferred deferred_;
@@ -553,8 +558,7 @@ class ContextWrap : public Napi::ObjectWrap<ContextWrap> {
                         InstanceMethod("takeValidationMessages", &ContextWrap::TakeValidationMessages),
                         InstanceMethod("savePipelineCache", &ContextWrap::SavePipelineCache),
                         InstanceMethod("deferPipelineCacheSaves", &ContextWrap::DeferPipelineCacheSaves),
-                        InstanceMethod("dispose", &ContextWrap::Dispose),
-                        InstanceAccessor("device", &ContextWrap::Device, nullptr),
+                        InstanceMethod("dispose", &ContextWrap::Dispose), InstanceAccessor("device", &ContextWrap::Device, nullptr),
                         InstanceAccessor("pipelineCache", &ContextWrap::PipelineCacheStats, nullptr),
                         InstanceAccessor("pipelineBuilds", &ContextWrap::PipelineBuildStats, nullptr),
                         InstanceAccessor("deviceMemoryInUse", &ContextWrap::MemoryInUse, nullptr),
@@ -579,23 +583,31 @@ class ContextWrap : public Napi::ObjectWrap<ContextWrap> {
   }
 
  private:
-  struct Progress { uint64_t done, total; };
+  struct Progress {
+    uint64_t done, total;
+  };
 
   class LoadWorker : public Napi::AsyncProgressWorker<Progress> {
    public:
     LoadWorker(Napi::Env env, Napi::Object owner, std::shared_ptr<VkContext> ctx, std::string path, LlamaHParams hp,
                std::vector<TensorDesc> tensors, Napi::Function onProgress)
-        : Napi::AsyncProgressWorker<Progress>(env), deferred_(Napi::Promise::Deferred::New(env)),
-          owner_(Napi::Persistent(owner)), ctx_(std::move(ctx)), path_(std::move(path)), hp_(hp), tensors_(std::move(tensors)) {
+        : Napi::AsyncProgressWorker<Progress>(env),
+          deferred_(Napi::Promise::Deferred::New(env)),
+          owner_(Napi::Persistent(owner)),
+          ctx_(std::move(ctx)),
+          path_(std::move(path)),
+          hp_(hp),
+          tensors_(std::move(tensors)) {
       if (!onProgress.IsEmpty()) onProgress_ = Napi::Persistent(onProgress);
     }
     Napi::Promise promise() { return deferred_.Promise(); }
     void Execute(const ExecutionProgress& progress) override {
       try {
-        model_ = std::make_shared<ModelWeights>(ctx_, path_, hp_, tensors_, loadOptionsFromEnvironment(), [&](uint64_t done, uint64_t total) {
-          Progress p{done, total};
-          progress.Send(&p, 1);
-        });
+        model_ =
+            std::make_shared<ModelWeights>(ctx_, path_, hp_, tensors_, loadOptionsFromEnvironment(), [&](uint64_t done, uint64_t total) {
+              Progress p{done, total};
+              progress.Send(&p, 1);
+            });
       } catch (const std::exception& e) {
         error_.capture(e);
         SetError(e.what());
@@ -611,9 +623,7 @@ class ContextWrap : public Napi::ObjectWrap<ContextWrap> {
       auto* data = env.GetInstanceData<AddonData>();
       deferred_.Resolve(data->modelCtor.New({Napi::External<std::shared_ptr<ModelWeights>>::New(env, &model_)}));
     }
-    void OnError(const Napi::Error&) override {
-      deferred_.Reject(makeError(Env(), error_.code, error_.message, error_.vkResult).Value());
-    }
+    void OnError(const Napi::Error&) override { deferred_.Reject(makeError(Env(), error_.code, error_.message, error_.vkResult).Value()); }
 
    private:
     Napi::Promise::Deferred deferred_;
@@ -688,9 +698,7 @@ class ContextWrap : public Napi::ObjectWrap<ContextWrap> {
   Napi::Value MemoryInUse(const Napi::CallbackInfo& info) {
     return Napi::Number::New(info.Env(), ctx_ ? double(ctx_->deviceMemoryInUse()) : 0.0);
   }
-  Napi::Value Validation(const Napi::CallbackInfo& info) {
-    return Napi::Boolean::New(info.Env(), ctx_ && ctx_->validationEnabled());
-  }
+  Napi::Value Validation(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), ctx_ && ctx_->validationEnabled()); }
   // Saves now (models or sessions may keep the VkContext alive a little longer) and keeps the stats,
   // so they stay readable after dispose.
   void Dispose(const Napi::CallbackInfo&) {

@@ -19,7 +19,9 @@ Buffer::Buffer(VkContext& ctx, VkDeviceSize size, VkBufferUsageFlags usage, Kind
     vkGetBufferMemoryRequirements(dev, buffer_, &req);
     VkMemoryPropertyFlags required = 0, preferred = 0;
     switch (kind) {
-      case Kind::DeviceLocal: required = VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT; break;
+      case Kind::DeviceLocal:
+        required = VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT;
+        break;
       case Kind::HostVisible:  // small buffers the GPU reads or writes every step
         required = VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
         preferred = VK_MEMORY_PROPERTY_HOST_CACHED_BIT;
@@ -44,9 +46,13 @@ Buffer::Buffer(VkContext& ctx, VkDeviceSize size, VkBufferUsageFlags usage, Kind
   }
 }
 
-Buffer::~Buffer() { release(); }
+Buffer::~Buffer() {
+  release();
+}
 
-Buffer::Buffer(Buffer&& o) noexcept { *this = std::move(o); }
+Buffer::Buffer(Buffer&& o) noexcept {
+  *this = std::move(o);
+}
 
 Buffer& Buffer::operator=(Buffer&& o) noexcept {
   if (this != &o) {
@@ -160,8 +166,7 @@ void Uploader::submit(Half& h) {
   VkMemoryBarrier mb{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
   mb.srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT;
   mb.dstAccessMask = VK_ACCESS_SHADER_READ_BIT;
-  vkCmdPipelineBarrier(h.cmd, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1, &mb, 0, nullptr, 0,
-                       nullptr);
+  vkCmdPipelineBarrier(h.cmd, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1, &mb, 0, nullptr, 0, nullptr);
   VK_CHECK(vkEndCommandBuffer(h.cmd));
   VkSubmitInfo si{VK_STRUCTURE_TYPE_SUBMIT_INFO};
   si.commandBufferCount = 1;

@@ -65,7 +65,10 @@ class Uploader {
   VkDeviceSize stagingSize() const { return half_; }
 
  private:
-  struct Pending { VkBuffer dst; VkBufferCopy region; };
+  struct Pending {
+    VkBuffer dst;
+    VkBufferCopy region;
+  };
   struct Half {
     VkCommandBuffer cmd = VK_NULL_HANDLE;
     VkFence fence = VK_NULL_HANDLE;
@@ -79,7 +82,7 @@ class Uploader {
   VkDeviceSize half_;
   Buffer staging_;
   Half halves_[2];
-  int current_ = 0;           // the half reserve() fills
-  VkDeviceSize used_ = 0;     // bytes of the current half taken
+  int current_ = 0;        // the half reserve() fills
+  VkDeviceSize used_ = 0;  // bytes of the current half taken
   VkCommandPool pool_ = VK_NULL_HANDLE;
 };

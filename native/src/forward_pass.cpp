@@ -70,7 +70,8 @@ void recordDecodeStep(Recorder& r, const ForwardPass& f) {
     const LayerWeights& w = m.layers[l];
     const BufferView attnNorm(w.attnNorm), ffnNorm(w.ffnNorm);
     // Attention block: x += Wo · attention(rope(Wq·n(x)), rope(Wk·n(x)), Wv·n(x)).
-    for (const Product& p : w.qkv) op.matvec(p.w, b.x, outputsOf(b, p), false, XMode::RmsNorm, &attnNorm);  // q; k; v = Wq; Wk; Wv · rmsnorm(x)
+    for (const Product& p : w.qkv)
+      op.matvec(p.w, b.x, outputsOf(b, p), false, XMode::RmsNorm, &attnNorm);  // q; k; v = Wq; Wk; Wv · rmsnorm(x)
     op.barrier();
     op.attentionDecode(b.q, b.k, b.v, b.attn, l);  // attn = attention(rope(q), cache + rope(k), cache + v)  [nEmbd]
     op.barrier();
@@ -85,7 +86,8 @@ void recordDecodeStep(Recorder& r, const ForwardPass& f) {
       op.matvec(w.down, b.gate, {{b.x, hp.nEmbd}}, true, XMode::Plain, nullptr);  // x += Wdown · gate  [nEmbd]
     } else {
       // The down product computes SwiGLU as it reads gate and up (once per row it owns).
-      for (const Product& p : w.gateUp) op.matvec(p.w, b.x, outputsOf(b, p), false, XMode::RmsNorm, &ffnNorm);  // gate; up = Wgate; Wup · rmsnorm(x)
+      for (const Product& p : w.gateUp)
+        op.matvec(p.w, b.x, outputsOf(b, p), false, XMode::RmsNorm, &ffnNorm);  // gate; up = Wgate; Wup · rmsnorm(x)
       op.barrier();
       op.matvec(w.down, b.gate, {{b.x, hp.nEmbd}}, true, XMode::SwiGlu, &b.up);  // x += Wdown · (silu(gate) · up)  [nEmbd]
     }

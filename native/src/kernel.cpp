@@ -56,7 +56,9 @@ Kernel::Kernel(VkContext& ctx, const KernelKey& key) : ctx_(ctx), key_(key) {
   }
 }
 
-Kernel::~Kernel() { destroy(); }
+Kernel::~Kernel() {
+  destroy();
+}
 
 void Kernel::destroy() {
   VkDevice dev = ctx_.device();

@@ -90,10 +90,12 @@ KernelChoice chooseKernels(const DeviceInfo& device, const LlamaHParams& hp, Ker
   applyTuning(k, tuning, kernels);
   applyOverrides(k, overrides);
   if ((k.matvecDot8 || k.prefillDot8) && !device.integerDotKernels)
-    throw NativeError("INVALID_ARGUMENT", "the integer dot product kernels (PARLEY_MATVEC_DOT8 / PARLEY_PREFILL_DOT8 or a tuning): " + device.name +
-                                              (device.integerDot ? " has subgroups of " + std::to_string(device.subgroupSize) +
-                                                                       (device.subgroupShuffle ? "" : " without shuffles") + "; they need shuffles on at least 8"
-                                                                 : " has no integer dot product (VK_KHR_shader_integer_dot_product)"));
+    throw NativeError(
+        "INVALID_ARGUMENT",
+        "the integer dot product kernels (PARLEY_MATVEC_DOT8 / PARLEY_PREFILL_DOT8 or a tuning): " + device.name +
+            (device.integerDot ? " has subgroups of " + std::to_string(device.subgroupSize) +
+                                     (device.subgroupShuffle ? "" : " without shuffles") + "; they need shuffles on at least 8"
+                               : " has no integer dot product (VK_KHR_shader_integer_dot_product)"));
   k.matvecDot8 = k.matvecDot8 && k.decode == DecodeKernel::Matvec;
   if (k.prefill == PrefillKernel::Coopmat) {
     if (!k.coopmatEmulated && !device.cooperativeMatrixPrefill)
@@ -111,8 +113,8 @@ KernelChoice chooseKernels(const DeviceInfo& device, const LlamaHParams& hp, Ker
   k.attnChunk = overrides.attnChunk.value_or(k.attnChunk);
   k.attnHeadsPerWg = overrides.attnHeadsPerWg.value_or(packHeads);
   if (group % k.attnHeadsPerWg != 0)
-    throw NativeError("INVALID_ARGUMENT", "PARLEY_ATTN_HEADS must divide the " + std::to_string(group) +
-                                              " query heads per KV head, got " + std::to_string(k.attnHeadsPerWg));
+    throw NativeError("INVALID_ARGUMENT", "PARLEY_ATTN_HEADS must divide the " + std::to_string(group) + " query heads per KV head, got " +
+                                              std::to_string(k.attnHeadsPerWg));
   // The topk kernel's slices: ~1,000 logits each on GPUs (32 for Llama's vocabulary), so each level of its
   // selection is short; one on CPU drivers, where each workgroup's ~100 barriers cost more than the passes.
   k.topkGroups = device.type == "cpu" ? 1 : std::min(32u, uint32_t((hp.nVocab + 999) / 1000));

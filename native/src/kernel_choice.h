@@ -25,7 +25,9 @@ enum class PrefillKernel {
 };
 // The kernels shaped for GPUs (workgroups sharing weights across rows and tokens), which PARLEY_PREFILL
 // chooses among.
-inline bool gpuShaped(PrefillKernel k) { return k == PrefillKernel::Gemm || k == PrefillKernel::Tiled16 || k == PrefillKernel::Coopmat; }
+inline bool gpuShaped(PrefillKernel k) {
+  return k == PrefillKernel::Gemm || k == PrefillKernel::Tiled16 || k == PrefillKernel::Coopmat;
+}
 
 // How a decode step computes its matrix products.
 enum class DecodeKernel {
@@ -43,10 +45,10 @@ enum class PrefillAttention {
 
 // A measured tuning as the host hands it over; a negative field keeps the device's default.
 struct KernelTuning {
-  int rows = -1;   // decode: rows each subgroup computes: 1, 2, 4 or 8
-  int stage = -1;  // decode, 0/1: f(x) staged in shared memory once per workgroup
-  int wide = -1;   // decode, 0/1: 16-byte weight loads per lane
-  int dot8 = -1;   // decode, 0/1: Q4_0/Q8_0 through the 4×8-bit integer dot product (devices that have it)
+  int rows = -1;           // decode: rows each subgroup computes: 1, 2, 4 or 8
+  int stage = -1;          // decode, 0/1: f(x) staged in shared memory once per workgroup
+  int wide = -1;           // decode, 0/1: 16-byte weight loads per lane
+  int dot8 = -1;           // decode, 0/1: Q4_0/Q8_0 through the 4×8-bit integer dot product (devices that have it)
   int prefillKernel = -1;  // prefill (kernel set Auto only): a PrefillKernel
   int prefillDot8 = -1;    // prefill, 0/1: the GEMM's Q4_0/Q8_0 products through the integer dot product
 };
@@ -54,25 +56,25 @@ struct KernelTuning {
 // Settings forced for experiments and the bench's sweeps; an empty field keeps what the defaults and the
 // tuning chose. Each names the environment variable that sets it (docs/ARCHITECTURE.md lists them).
 struct KernelOverrides {
-  std::optional<bool> matvecStage;          // PARLEY_MATVEC_STAGE
-  std::optional<uint32_t> matvecRows;       // PARLEY_MATVEC_ROWS, 1..8
-  std::optional<bool> matvecWide;           // PARLEY_MATVEC_WIDE
-  std::optional<bool> matvecDot8;           // PARLEY_MATVEC_DOT8
-  std::optional<bool> fusedArgmax;          // PARLEY_FUSED_ARGMAX
-  std::optional<bool> swigluPairs;          // PARLEY_SWIGLU_PAIRS
+  std::optional<bool> matvecStage;     // PARLEY_MATVEC_STAGE
+  std::optional<uint32_t> matvecRows;  // PARLEY_MATVEC_ROWS, 1..8
+  std::optional<bool> matvecWide;      // PARLEY_MATVEC_WIDE
+  std::optional<bool> matvecDot8;      // PARLEY_MATVEC_DOT8
+  std::optional<bool> fusedArgmax;     // PARLEY_FUSED_ARGMAX
+  std::optional<bool> swigluPairs;     // PARLEY_SWIGLU_PAIRS
   // PARLEY_PREFILL: Matvec applies to any kernel set; the GPU-shaped kernels (Gemm, Tiled16, Coopmat) replace
   // only a GPU-shaped choice, elsewhere the prefill stays one lane per row.
   std::optional<PrefillKernel> prefill;
-  bool coopmatEmulated = false;             // PARLEY_COOPMAT_EMULATE
-  std::optional<bool> prefillDot8;          // PARLEY_PREFILL_DOT8
-  std::optional<uint32_t> prefillTokens;    // PARLEY_PREFILL_TOKENS, 2..16
-  std::optional<uint32_t> prefillRows;      // PARLEY_PREFILL_ROWS, 1..8
-  std::optional<uint32_t> maxTpr;           // PARLEY_TPR, 1..64
-  std::optional<uint32_t> attnChunk;        // PARLEY_ATTN_CHUNK, 1..256
-  std::optional<uint32_t> attnHeadsPerWg;   // PARLEY_ATTN_HEADS, 1..8 (a divisor of the GQA group)
-  std::optional<uint32_t> topkGroups;       // PARLEY_TOPK_GROUPS, 1..64
-  bool prefillQueryTiles = true;            // PARLEY_PREFILL_ATTENTION=0: PrefillAttention::PerHead everywhere
-  bool shortPrefill = true;                 // PARLEY_SHORT_PREFILL=0: no short prompt step recording
+  bool coopmatEmulated = false;            // PARLEY_COOPMAT_EMULATE
+  std::optional<bool> prefillDot8;         // PARLEY_PREFILL_DOT8
+  std::optional<uint32_t> prefillTokens;   // PARLEY_PREFILL_TOKENS, 2..16
+  std::optional<uint32_t> prefillRows;     // PARLEY_PREFILL_ROWS, 1..8
+  std::optional<uint32_t> maxTpr;          // PARLEY_TPR, 1..64
+  std::optional<uint32_t> attnChunk;       // PARLEY_ATTN_CHUNK, 1..256
+  std::optional<uint32_t> attnHeadsPerWg;  // PARLEY_ATTN_HEADS, 1..8 (a divisor of the GQA group)
+  std::optional<uint32_t> topkGroups;      // PARLEY_TOPK_GROUPS, 1..64
+  bool prefillQueryTiles = true;           // PARLEY_PREFILL_ATTENTION=0: PrefillAttention::PerHead everywhere
+  bool shortPrefill = true;                // PARLEY_SHORT_PREFILL=0: no short prompt step recording
 };
 
 struct KernelChoice {
@@ -89,8 +91,8 @@ struct KernelChoice {
   bool swigluPairs = true;
 
   PrefillKernel prefill = PrefillKernel::Gemm;
-  bool prefillDot8 = false;      // Gemm: Q4_0/Q8_0 products through the integer dot product
-  bool coopmatEmulated = false;  // Coopmat: computed by plain arithmetic (PARLEY_COOPMAT_EMULATE=1: tests, comparisons)
+  bool prefillDot8 = false;                     // Gemm: Q4_0/Q8_0 products through the integer dot product
+  bool coopmatEmulated = false;                 // Coopmat: computed by plain arithmetic (PARLEY_COOPMAT_EMULATE=1: tests, comparisons)
   uint32_t prefillTokens = 8, prefillRows = 8;  // Matvec: tokens × rows per subgroup
   uint32_t maxTpr = 4;                          // Tiled16 and Lane: at most this many threads per row
   PrefillAttention prefillAttention = PrefillAttention::QueryTiles;

@@ -8,15 +8,22 @@
 
 namespace {
 
-uint32_t ceilDiv(uint64_t a, uint64_t b) { return uint32_t((a + b - 1) / b); }
+uint32_t ceilDiv(uint64_t a, uint64_t b) {
+  return uint32_t((a + b - 1) / b);
+}
 
 // Elements per 32-bit quant word in the matrix-vector kernels (ELEMS_PER_WORD in native/shaders/matvec.comp).
 uint32_t elementsPerWord(uint32_t type) {
   switch (type) {
-    case GGML_F32: return 1;
-    case GGML_F16: case GGML_BF16: return 2;
-    case GGML_Q8_0: return 4;
-    default: return 8;  // Q4_0 and the K-quants' nibbles
+    case GGML_F32:
+      return 1;
+    case GGML_F16:
+    case GGML_BF16:
+      return 2;
+    case GGML_Q8_0:
+      return 4;
+    default:
+      return 8;  // Q4_0 and the K-quants' nibbles
   }
 }
 
@@ -76,12 +83,18 @@ BufferView LlamaOps::outputRows(const WeightMatrix& w, const ProductOuts& outs, 
 
 void LlamaOps::embed(const Buffer& tokens, const Buffer& x, uint32_t capacity) {
   const WeightMatrix& table = f_.model.tokenEmbd;
-  struct { uint32_t K, nVocab, scaleOffset; } pc{hp_.nEmbd, hp_.nVocab, table.scaleOffsetWords};
+  struct {
+    uint32_t K, nVocab, scaleOffset;
+  } pc{hp_.nEmbd, hp_.nVocab, table.scaleOffsetWords};
   r_.dispatch(KernelKey(KernelId::Embed, table.type), {table.buffer, tokens, x}, pc, capacity);
 }
 
 void LlamaOps::rmsnorm(const Buffer& x, const Buffer& weight, const Buffer& out, uint32_t capacity, bool logitsOnly) {
-  struct { uint32_t n; float eps; uint32_t logitsOnly; } pc{hp_.nEmbd, hp_.rmsEps, logitsOnly};
+  struct {
+    uint32_t n;
+    float eps;
+    uint32_t logitsOnly;
+  } pc{hp_.nEmbd, hp_.rmsEps, logitsOnly};
   r_.dispatch(KernelKey(KernelId::Rmsnorm), {x, weight, out}, pc, capacity);
 }
 
@@ -123,14 +136,16 @@ void LlamaOps::matvecDispatch(const WeightMatrix& w, const BufferView& x, const 
   const KernelId id = dot8 ? (variant.argmax ? KernelId::MatvecDot8Argmax : KernelId::MatvecDot8)
                            : (variant.argmax ? KernelId::MatvecArgmax : KernelId::Matvec);
   // Specialization constants: weight rows per subgroup, staging, tokens (1), load width, SwiGLU pairs.
-  const KernelKey kernel(id, w.type, {variant.swigluPairs ? 2 * rows : rows, stage ? 1u : 0u, 1u, wide ? 4u : 1u, variant.swigluPairs ? 1u : 0u});
+  const KernelKey kernel(id, w.type,
+                         {variant.swigluPairs ? 2 * rows : rows, stage ? 1u : 0u, 1u, wide ? 4u : 1u, variant.swigluPairs ? 1u : 0u});
   if (!variant.argmax) {
     r_.dispatch(kernel, {w.buffer, x, y, aux}, pc, grid.x, grid.y);
     return;
   }
   const SessionBuffers& b = f_.buffers;
   if (8 + 8 * grid.workgroups() > b.argmaxCandidates.size())
-    throw NativeError("VULKAN", "internal: the argmax candidates buffer is too small for " + std::to_string(grid.workgroups()) + " workgroups");
+    throw NativeError("VULKAN",
+                      "internal: the argmax candidates buffer is too small for " + std::to_string(grid.workgroups()) + " workgroups");
   r_.dispatch(kernel, {w.buffer, x, y, aux, b.argmaxCandidates, b.argmax}, pc, grid.x, grid.y);
 }
 
@@ -151,8 +166,10 @@ void LlamaOps::matmul(const WeightMatrix& w, const BufferView& x, const ProductO
   // Threads per row: on GPUs enough to cover the row's blocks, at most maxTpr (PARLEY_TPR); one on CPU drivers.
   uint32_t tpr = 1;
   while (tpr < k.maxTpr && tpr < w.K / 32) tpr *= 2;
-  struct { uint32_t K, M, scaleOffset, accumulate, logitsOnly, tpr; OutputRows seg; } pc{
-      w.K, w.M, w.scaleOffsetWords, accumulate, logitsOnly, tpr, seg};
+  struct {
+    uint32_t K, M, scaleOffset, accumulate, logitsOnly, tpr;
+    OutputRows seg;
+  } pc{w.K, w.M, w.scaleOffsetWords, accumulate, logitsOnly, tpr, seg};
   if (capacity > 1 && kernel == PrefillKernel::Coopmat) {
     // 64-row × 64-token tiles through cooperative matrices (or their emulation).
     const KernelKey key(k.coopmatEmulated ? KernelId::MatmulCoopmatEmu : KernelId::MatmulCoopmat, w.type);
@@ -180,21 +197,26 @@ uint32_t cacheOffset(const LlamaHParams& hp, uint32_t contextSize, uint32_t laye
   return layer * contextSize * (hp.nHeadKv * hp.headDim / 2);
 }
 
-float attentionScale(const LlamaHParams& hp) { return float(1.0 / std::sqrt(double(hp.headDim))); }
+float attentionScale(const LlamaHParams& hp) {
+  return float(1.0 / std::sqrt(double(hp.headDim)));
+}
 
 }  // namespace
 
 void LlamaOps::ropeKv(const BufferView& q, const BufferView& k, const BufferView& v, uint32_t layer, uint32_t capacity) {
   const SessionBuffers& b = f_.buffers;
-  struct { uint32_t nHead, nHeadKv, headDim, ropeDim, cacheOffset; } pc{hp_.nHead, hp_.nHeadKv, hp_.headDim, hp_.ropeDim,
-                                                                        cacheOffset(hp_, f_.contextSize, layer)};
+  struct {
+    uint32_t nHead, nHeadKv, headDim, ropeDim, cacheOffset;
+  } pc{hp_.nHead, hp_.nHeadKv, hp_.headDim, hp_.ropeDim, cacheOffset(hp_, f_.contextSize, layer)};
   r_.dispatch(KernelKey(KernelId::RopeKv), {q, k, v, b.rope, b.kCache, b.vCache}, pc, capacity);
 }
 
 void LlamaOps::attention(const BufferView& q, const Buffer& attn, uint32_t layer, uint32_t capacity) {
   const SessionBuffers& b = f_.buffers;
-  struct { uint32_t nHead, nHeadKv, headDim, cacheOffset; float scale; } pc{hp_.nHead, hp_.nHeadKv, hp_.headDim,
-                                                                          cacheOffset(hp_, f_.contextSize, layer), attentionScale(hp_)};
+  struct {
+    uint32_t nHead, nHeadKv, headDim, cacheOffset;
+    float scale;
+  } pc{hp_.nHead, hp_.nHeadKv, hp_.headDim, cacheOffset(hp_, f_.contextSize, layer), attentionScale(hp_)};
   if (capacity > 1 && f_.kernels.prefillAttention == PrefillAttention::QueryTiles) {
     // 64 (token, head) rows of one KV head per workgroup, the head size as specialization constant 0.
     const uint32_t rows = capacity * (hp_.nHead / hp_.nHeadKv);
@@ -209,21 +231,28 @@ void LlamaOps::attentionDecode(const BufferView& q, const BufferView& k, const B
   const SessionBuffers& b = f_.buffers;
   const KernelChoice& kc = f_.kernels;
   // RoPE, the KV-cache store and the combine of the key chunks happen inside the one dispatch.
-  struct { uint32_t nHead, nHeadKv, headDim, cacheOffset; float scale; uint32_t ropeDim, chunk, headsPerWg; } pc{
-      hp_.nHead, hp_.nHeadKv, hp_.headDim, cacheOffset(hp_, f_.contextSize, layer), attentionScale(hp_), hp_.ropeDim, kc.attnChunk,
-      kc.attnHeadsPerWg};
+  struct {
+    uint32_t nHead, nHeadKv, headDim, cacheOffset;
+    float scale;
+    uint32_t ropeDim, chunk, headsPerWg;
+  } pc{hp_.nHead,           hp_.nHeadKv, hp_.headDim,  cacheOffset(hp_, f_.contextSize, layer),
+       attentionScale(hp_), hp_.ropeDim, kc.attnChunk, kc.attnHeadsPerWg};
   r_.dispatch(KernelKey(KernelId::AttentionDecode), {q, b.kCache, b.vCache, attn, k, v, b.rope, b.attnPartials, b.attnCounters}, pc,
               hp_.nHead / kc.attnHeadsPerWg, ceilDiv(f_.contextSize, kc.attnChunk));
 }
 
 void LlamaOps::siluMul(const BufferView& gate, const BufferView& up, uint32_t capacity) {
-  struct { uint32_t nFf; } pc{hp_.nFf};
+  struct {
+    uint32_t nFf;
+  } pc{hp_.nFf};
   const uint32_t groups = ceilDiv(uint64_t(capacity) * hp_.nFf, 256);
   r_.dispatch(KernelKey(KernelId::SiluMul), {gate, up}, pc, std::min(groups, kMaxGroups), ceilDiv(groups, kMaxGroups));
 }
 
 void LlamaOps::argmax(const Buffer& logits) {
-  struct { uint32_t nVocab; } pc{hp_.nVocab};
+  struct {
+    uint32_t nVocab;
+  } pc{hp_.nVocab};
   r_.dispatch(KernelKey(KernelId::Argmax), {logits, f_.buffers.argmax}, pc, 1);
 }
 
@@ -231,22 +260,27 @@ void LlamaOps::topk() {
   // topkGroups workgroups each select the top 64 of their slice of the logits row, and the last to finish
   // selects among their candidates (native/shaders/topk.comp).
   const SessionBuffers& b = f_.buffers;
-  struct { uint32_t nVocab, slice; } pc{hp_.nVocab, ceilDiv(hp_.nVocab, f_.kernels.topkGroups)};
+  struct {
+    uint32_t nVocab, slice;
+  } pc{hp_.nVocab, ceilDiv(hp_.nVocab, f_.kernels.topkGroups)};
   r_.dispatch(KernelKey(KernelId::Topk), {b.logits, b.topk, b.topkCandidates}, pc, ceilDiv(hp_.nVocab, pc.slice));
 }
 
 void LlamaOps::decodeAdvance() {
   const SessionBuffers& b = f_.buffers;
   const WeightMatrix& embd = f_.model.tokenEmbd;
-  struct { uint32_t nVocab, capacity, K, scaleOffset; } pc{hp_.nVocab, SessionBuffers::kMaxChain, hp_.nEmbd, embd.scaleOffsetWords};
+  struct {
+    uint32_t nVocab, capacity, K, scaleOffset;
+  } pc{hp_.nVocab, SessionBuffers::kMaxChain, hp_.nEmbd, embd.scaleOffsetWords};
   r_.dispatch(KernelKey(KernelId::DecodeAdvance, embd.type), {b.params, b.argmax, b.chain, embd.buffer, b.x}, pc, 1);
 }
 
 void LlamaOps::topkSample() {
   const SessionBuffers& b = f_.buffers;
   const WeightMatrix& embd = f_.model.tokenEmbd;
-  struct { uint32_t nVocab, slice, capacity, K, scaleOffset; } pc{hp_.nVocab, ceilDiv(hp_.nVocab, f_.kernels.topkGroups),
-                                                                  SessionBuffers::kMaxChain, hp_.nEmbd, embd.scaleOffsetWords};
+  struct {
+    uint32_t nVocab, slice, capacity, K, scaleOffset;
+  } pc{hp_.nVocab, ceilDiv(hp_.nVocab, f_.kernels.topkGroups), SessionBuffers::kMaxChain, hp_.nEmbd, embd.scaleOffsetWords};
   r_.dispatch(KernelKey(KernelId::TopkSample, embd.type),
               {b.logits, b.topk, b.topkCandidates, b.params, b.chain, b.samplerState, b.history, embd.buffer, b.x}, pc,
               ceilDiv(hp_.nVocab, pc.slice));

@@ -90,8 +90,8 @@ class LlamaOps {
   struct MatvecVariant {
     bool argmax = false, swigluPairs = false;
   };
-  void matvecDispatch(const WeightMatrix& w, const BufferView& x, const BufferView& y, uint32_t M, const OutputRows& seg,
-                      bool accumulate, XMode mode, const BufferView& aux, MatvecVariant variant);
+  void matvecDispatch(const WeightMatrix& w, const BufferView& x, const BufferView& y, uint32_t M, const OutputRows& seg, bool accumulate,
+                      XMode mode, const BufferView& aux, MatvecVariant variant);
 
   Recorder& r_;
   const ForwardPass& f_;

@@ -18,15 +18,24 @@ namespace {
 
 const char* typeName(uint32_t t) {
   switch (t) {
-    case GGML_F32: return "F32";
-    case GGML_F16: return "F16";
-    case GGML_Q4_0: return "Q4_0";
-    case GGML_Q8_0: return "Q8_0";
-    case GGML_BF16: return "BF16";
-    case GGML_Q4_K: return "Q4_K";
-    case GGML_Q5_K: return "Q5_K";
-    case GGML_Q6_K: return "Q6_K";
-    default: return "unknown";
+    case GGML_F32:
+      return "F32";
+    case GGML_F16:
+      return "F16";
+    case GGML_Q4_0:
+      return "Q4_0";
+    case GGML_Q8_0:
+      return "Q8_0";
+    case GGML_BF16:
+      return "BF16";
+    case GGML_Q4_K:
+      return "Q4_K";
+    case GGML_Q5_K:
+      return "Q5_K";
+    case GGML_Q6_K:
+      return "Q6_K";
+    default:
+      return "unknown";
   }
 }
 
@@ -37,7 +46,10 @@ float halfToFloat(uint16_t h) {
       bits = sign;
     } else {  // subnormal: normalize
       exp = 127 - 15 + 1;
-      while (!(mant & 0x400)) { mant <<= 1; --exp; }
+      while (!(mant & 0x400)) {
+        mant <<= 1;
+        --exp;
+      }
       bits = sign | (exp << 23) | ((mant & 0x3ff) << 13);
     }
   } else if (exp == 31) {
@@ -90,7 +102,10 @@ struct Loader {
 
   Loader(VkContext& c, const MappedFile& f, const std::vector<TensorDesc>& tensors, const LoadOptions& options,
          const ModelWeights::Progress& p)
-      : ctx(c), file(f), uploader(c, uint64_t(options.stagingKiB) << 10), progress(p),
+      : ctx(c),
+        file(f),
+        uploader(c, uint64_t(options.stagingKiB) << 10),
+        progress(p),
         threads(options.threads ? options.threads : hostThreads()) {
     for (auto& t : tensors) {
       if (t.offset + t.nbytes > file.size || t.offset + t.nbytes < t.offset)
@@ -121,10 +136,24 @@ struct Loader {
     float* dst = reinterpret_cast<float*>(uploader.reserve(buf.handle(), 0, uint64_t(n) * 4));
     for (uint32_t i = 0; i < n; ++i) {
       switch (t.type) {
-        case GGML_F32: std::memcpy(&dst[i], src + 4 * i, 4); break;
-        case GGML_F16: { uint16_t h; std::memcpy(&h, src + 2 * i, 2); dst[i] = halfToFloat(h); break; }
-        case GGML_BF16: { uint16_t h; std::memcpy(&h, src + 2 * i, 2); uint32_t b = uint32_t(h) << 16; std::memcpy(&dst[i], &b, 4); break; }
-        default: throw NativeError("UNSUPPORTED_TENSOR_TYPE", name + " has type " + typeName(t.type) + "; norm weights must be F32, F16 or BF16");
+        case GGML_F32:
+          std::memcpy(&dst[i], src + 4 * i, 4);
+          break;
+        case GGML_F16: {
+          uint16_t h;
+          std::memcpy(&h, src + 2 * i, 2);
+          dst[i] = halfToFloat(h);
+          break;
+        }
+        case GGML_BF16: {
+          uint16_t h;
+          std::memcpy(&h, src + 2 * i, 2);
+          uint32_t b = uint32_t(h) << 16;
+          std::memcpy(&dst[i], &b, 4);
+          break;
+        }
+        default:
+          throw NativeError("UNSUPPORTED_TENSOR_TYPE", name + " has type " + typeName(t.type) + "; norm weights must be F32, F16 or BF16");
       }
     }
     advance(t.nbytes);
@@ -134,16 +163,21 @@ struct Loader {
   // Bytes of one row of K elements of tensor `t` as GGUF stores it (the GPU layouts keep the same bytes).
   static uint64_t rowBytes(const TensorDesc& t, uint32_t K) {
     switch (t.type) {
-      case GGML_F32: return uint64_t(K) * 4;
+      case GGML_F32:
+        return uint64_t(K) * 4;
       case GGML_F16:
-      case GGML_BF16: return uint64_t(K) * 2;
-      case GGML_Q8_0: return uint64_t(K) / 32 * 34;
-      case GGML_Q4_0: return uint64_t(K) / 32 * 18;
+      case GGML_BF16:
+        return uint64_t(K) * 2;
+      case GGML_Q8_0:
+        return uint64_t(K) / 32 * 34;
+      case GGML_Q4_0:
+        return uint64_t(K) / 32 * 18;
       case GGML_Q4_K:
       case GGML_Q5_K:
       case GGML_Q6_K:
         if (K % 256 != 0)
-          throw NativeError("MODEL_SHAPE", t.name + ": " + typeName(t.type) + " needs a row length that is a multiple of 256, got " + std::to_string(K));
+          throw NativeError("MODEL_SHAPE",
+                            t.name + ": " + typeName(t.type) + " needs a row length that is a multiple of 256, got " + std::to_string(K));
         return uint64_t(K) / 256 * (t.type == GGML_Q4_K ? 144 : t.type == GGML_Q5_K ? 176 : 210);
       default:
         throw NativeError("UNSUPPORTED_TENSOR_TYPE", t.name + " has unsupported type " + typeName(t.type) +
@@ -169,9 +203,11 @@ struct Loader {
       if (t.dims.size() != 2 || t.dims[0] != K || t.dims[1] != p.M)
         throw NativeError("MODEL_SHAPE", p.name + " must have shape [" + std::to_string(K) + ", " + std::to_string(p.M) + "]");
       if (K % 32 != 0) throw NativeError("MODEL_SHAPE", p.name + ": row length " + std::to_string(K) + " is not a multiple of 32");
-      if (ts.empty()) w.type = t.type;
+      if (ts.empty())
+        w.type = t.type;
       else if (t.type != w.type)  // callers stack only weights of one type (see products())
-        throw NativeError("MODEL_SHAPE", "cannot stack " + p.name + " (" + typeName(t.type) + ") onto " + parts[0].name + " (" + typeName(w.type) + ")");
+        throw NativeError("MODEL_SHAPE",
+                          "cannot stack " + p.name + " (" + typeName(t.type) + ") onto " + parts[0].name + " (" + typeName(w.type) + ")");
       if (t.nbytes != p.M * rowBytes(t, K)) throw NativeError("MODEL_SHAPE", p.name + ": data size does not match its shape");
       if (uint64_t(w.M) + p.M > UINT32_MAX) throw NativeError("MODEL_SHAPE", "too many rows to stack at " + p.name);
       ts.push_back(&t);
@@ -271,8 +307,8 @@ struct Loader {
 ModelWeights::ModelWeights(std::shared_ptr<VkContext> ctx, const std::string& path, const LlamaHParams& hp,
                            const std::vector<TensorDesc>& tensors, const LoadOptions& options, const Progress& progress)
     : ctx_(std::move(ctx)), hp_(hp) {
-  if (hp.nHead == 0 || hp.nHeadKv == 0 || hp.nHead % hp.nHeadKv != 0 || hp.headDim * hp.nHead != hp.nEmbd ||
-      hp.headDim % 2 != 0 || hp.headDim > 256 || hp.ropeDim > hp.headDim)
+  if (hp.nHead == 0 || hp.nHeadKv == 0 || hp.nHead % hp.nHeadKv != 0 || hp.headDim * hp.nHead != hp.nEmbd || hp.headDim % 2 != 0 ||
+      hp.headDim > 256 || hp.ropeDim > hp.headDim)
     throw NativeError("MODEL_SHAPE", "unsupported attention shape (heads, KV heads, head size)");
   MappedFile file(path);
   Loader L(*ctx_, file, tensors, options, progress);
@@ -289,8 +325,8 @@ ModelWeights::ModelWeights(std::shared_ptr<VkContext> ctx, const std::string& pa
     std::string p = "blk." + std::to_string(i) + ".";
     LayerWeights l;
     l.attnNorm = L.vector(p + "attn_norm.weight", E);
-    l.qkv = L.products({{p + "attn_q.weight", Activation::Q, E}, {p + "attn_k.weight", Activation::K, KV},
-                        {p + "attn_v.weight", Activation::V, KV}}, E);
+    l.qkv = L.products(
+        {{p + "attn_q.weight", Activation::Q, E}, {p + "attn_k.weight", Activation::K, KV}, {p + "attn_v.weight", Activation::V, KV}}, E);
     l.o = L.matrix(p + "attn_output.weight", E, E);
     l.ffnNorm = L.vector(p + "ffn_norm.weight", E);
     l.gateUp = L.products({{p + "ffn_gate.weight", Activation::Gate, F}, {p + "ffn_up.weight", Activation::Up, F}}, E);

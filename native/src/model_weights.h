@@ -13,7 +13,14 @@
 class VkContext;
 
 enum GgmlType : uint32_t {
-  GGML_F32 = 0, GGML_F16 = 1, GGML_Q4_0 = 2, GGML_Q8_0 = 8, GGML_Q4_K = 12, GGML_Q5_K = 13, GGML_Q6_K = 14, GGML_BF16 = 30
+  GGML_F32 = 0,
+  GGML_F16 = 1,
+  GGML_Q4_0 = 2,
+  GGML_Q8_0 = 8,
+  GGML_Q4_K = 12,
+  GGML_Q5_K = 13,
+  GGML_Q6_K = 14,
+  GGML_BF16 = 30
 };
 
 struct TensorDesc {
@@ -76,8 +83,8 @@ class ModelWeights {
 
  public:
   using Progress = std::function<void(uint64_t done, uint64_t total)>;
-  ModelWeights(std::shared_ptr<VkContext> ctx, const std::string& path, const LlamaHParams& hp,
-               const std::vector<TensorDesc>& tensors, const LoadOptions& options, const Progress& progress);
+  ModelWeights(std::shared_ptr<VkContext> ctx, const std::string& path, const LlamaHParams& hp, const std::vector<TensorDesc>& tensors,
+               const LoadOptions& options, const Progress& progress);
 
   const LlamaHParams& hparams() const { return hp_; }
   VkContext& context() const { return *ctx_; }

@@ -7,7 +7,9 @@
 #include <vector>
 
 // Threads parallelFor uses by default: the CPU's cores, at most 8 (a load is bounded by memory bandwidth well before).
-inline uint32_t hostThreads() { return std::max(1u, std::min(8u, std::thread::hardware_concurrency())); }
+inline uint32_t hostThreads() {
+  return std::max(1u, std::min(8u, std::thread::hardware_concurrency()));
+}
 
 // Runs body(begin, end) over [0, n) in up to `threads` contiguous ranges of at least `grain` items each, one range
 // per thread, the calling thread taking the first. Returns when every range is done; the first exception thrown

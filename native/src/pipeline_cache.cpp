@@ -134,9 +134,8 @@ bool PipelineCache::headerMatches(const std::vector<uint8_t>& data, const VkPhys
   const uint32_t headerVersion = readLe32(&data[4]);
   const uint32_t vendorID = readLe32(&data[8]);
   const uint32_t deviceID = readLe32(&data[12]);
-  return headerSize >= kHeaderBytes && headerSize <= data.size() &&
-         headerVersion == uint32_t(VK_PIPELINE_CACHE_HEADER_VERSION_ONE) && vendorID == props.vendorID &&
-         deviceID == props.deviceID && std::memcmp(&data[16], props.pipelineCacheUUID, VK_UUID_SIZE) == 0;
+  return headerSize >= kHeaderBytes && headerSize <= data.size() && headerVersion == uint32_t(VK_PIPELINE_CACHE_HEADER_VERSION_ONE) &&
+         vendorID == props.vendorID && deviceID == props.deviceID && std::memcmp(&data[16], props.pipelineCacheUUID, VK_UUID_SIZE) == 0;
 }
 
 PipelineCache::PipelineCache(VkDevice device, const VkPhysicalDeviceProperties& props, const std::string& folder)

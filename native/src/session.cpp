@@ -41,8 +41,8 @@ void checkChainSampling(const Session::Sampling& sp, uint32_t nVocab, uint32_t p
 void checkTokens(const std::vector<int32_t>& tokens, uint32_t nVocab) {
   for (int32_t t : tokens)
     if (t < 0 || uint32_t(t) >= nVocab)
-      throw NativeError("INVALID_ARGUMENT", "token id " + std::to_string(t) + " is outside the vocabulary (0.." +
-                                                std::to_string(nVocab - 1) + ")");
+      throw NativeError("INVALID_ARGUMENT",
+                        "token id " + std::to_string(t) + " is outside the vocabulary (0.." + std::to_string(nVocab - 1) + ")");
 }
 
 void checkPositions(uint32_t pos, uint32_t n, uint32_t contextSize) {
@@ -53,8 +53,8 @@ void checkPositions(uint32_t pos, uint32_t n, uint32_t contextSize) {
 
 }  // namespace
 
-Session::Session(std::shared_ptr<ModelWeights> model, uint32_t contextSize, uint32_t ubatch, KernelSet kernels,
-                 const Tuning& tuning, const Overrides& overrides)
+Session::Session(std::shared_ptr<ModelWeights> model, uint32_t contextSize, uint32_t ubatch, KernelSet kernels, const Tuning& tuning,
+                 const Overrides& overrides)
     : model_(std::move(model)), ctx_(model_->context()), ctxSize_(contextSize), ubatch_(ubatch) {
   kernels_ = chooseKernels(ctx_.info(), model_->hparams(), kernels, tuning, overrides.kernels, ubatch);
   const LlamaHParams& hp = model_->hparams();
@@ -114,7 +114,9 @@ Session::Session(std::shared_ptr<ModelWeights> model, uint32_t contextSize, uint
   }
 }
 
-Session::~Session() { releaseVulkanObjects(); }
+Session::~Session() {
+  releaseVulkanObjects();
+}
 
 void Session::releaseVulkanObjects() {
   VkDevice dev = ctx_.device();
@@ -131,8 +133,8 @@ void Session::recordAll(const RecordingTarget& target) {
   const ForwardPass f{*model_, kernels_, *buffers_, ctxSize_, ctx_.info().subgroupSize};
   // The forward pass's results before the host reads the argmax and a later copy command the logits.
   auto towardsHost = [](Recorder& r) {
-    r.memoryBarrier(VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_WRITE_BIT, VK_PIPELINE_STAGE_HOST_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT,
-                    VK_ACCESS_HOST_READ_BIT | VK_ACCESS_TRANSFER_READ_BIT);
+    r.memoryBarrier(VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_WRITE_BIT,
+                    VK_PIPELINE_STAGE_HOST_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_HOST_READ_BIT | VK_ACCESS_TRANSFER_READ_BIT);
   };
 
   // The decode step; decodeChain submits it several times in one batch.
@@ -201,8 +203,10 @@ void Session::recordAll(const RecordingTarget& target) {
     r.memoryBarrier(VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_WRITE_BIT, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
                     VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT);
     LlamaOps op(r, f);
-    if (sampled) op.topkSample();
-    else op.decodeAdvance();
+    if (sampled)
+      op.topkSample();
+    else
+      op.decodeAdvance();
     // The next decode step reads x (storage) and the step parameters (uniform), and writes what this step's
     // kernels read; the host reads the chain output and sampler state after the fence.
     r.memoryBarrier(VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_WRITE_BIT,
@@ -243,8 +247,10 @@ Session::Result Session::eval(const std::vector<int32_t>& tokens, uint32_t pos, 
 
     const bool shortStep = kernels_.shortPrefill && m > 1 && m <= KernelChoice::kShortPrefill;
     std::vector<VkCommandBuffer> cmds;
-    if (m == 1) cmds = {embedCmd_, decodeCmd_};
-    else cmds = {shortStep ? shortPrefillCmd_ : prefillCmd_};
+    if (m == 1)
+      cmds = {embedCmd_, decodeCmd_};
+    else
+      cmds = {shortStep ? shortPrefillCmd_ : prefillCmd_};
     const uint32_t rows = output == Output::AllLogits ? m : 1;
     if (wantLogits) {
       VK_CHECK(vkResetCommandBuffer(copyCmd_, 0));
@@ -256,8 +262,7 @@ Session::Result Session::eval(const std::vector<int32_t>& tokens, uint32_t pos, 
       VkMemoryBarrier mb{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
       mb.srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT;
       mb.dstAccessMask = VK_ACCESS_HOST_READ_BIT;
-      vkCmdPipelineBarrier(copyCmd_, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &mb, 0, nullptr, 0,
-                           nullptr);
+      vkCmdPipelineBarrier(copyCmd_, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &mb, 0, nullptr, 0, nullptr);
       VK_CHECK(vkEndCommandBuffer(copyCmd_));
       cmds.push_back(copyCmd_);
     }
@@ -285,8 +290,7 @@ Session::Result Session::eval(const std::vector<int32_t>& tokens, uint32_t pos, 
   return result;
 }
 
-std::vector<int32_t> Session::decodeChain(int32_t first, uint32_t pos, uint32_t n, Sampling* sampling,
-                                          const std::vector<int32_t>& window) {
+std::vector<int32_t> Session::decodeChain(int32_t first, uint32_t pos, uint32_t n, Sampling* sampling, const std::vector<int32_t>& window) {
   const LlamaHParams& hp = model_->hparams();
   const SessionBuffers& b = *buffers_;
   if (n == 0 || n > kMaxChain)

@@ -22,7 +22,7 @@ class Session {
   struct Result {
     std::vector<float> logits;  // rows × n_vocab (empty for ArgmaxOnly)
     uint32_t rows = 0;
-    int32_t argmax = -1;        // greedy token after the last evaluated token
+    int32_t argmax = -1;          // greedy token after the last evaluated token
     std::vector<int32_t> topIds;  // TopK: the kTopK most likely next tokens (unordered)
     std::vector<float> topLogits;
   };
@@ -34,12 +34,12 @@ class Session {
   // Settings for experiments, tests and the bench (addon.cpp reads them from the PARLEY_* environment).
   struct Overrides {
     KernelOverrides kernels;
-    uint32_t pipelineThreads = 0;  // threads that build the pipelines at once; 0: the CPU's cores, at most 16
-    bool profile = false;          // print the GPU time per kernel of every step (PARLEY_PROFILE=1)
+    uint32_t pipelineThreads = 0;       // threads that build the pipelines at once; 0: the CPU's cores, at most 16
+    bool profile = false;               // print the GPU time per kernel of every step (PARLEY_PROFILE=1)
     bool profileEveryDispatch = false;  // ... and of every dispatch (PARLEY_PROFILE_ALL)
   };
-  Session(std::shared_ptr<ModelWeights> model, uint32_t contextSize, uint32_t ubatch, KernelSet kernels,
-          const Tuning& tuning, const Overrides& overrides);
+  Session(std::shared_ptr<ModelWeights> model, uint32_t contextSize, uint32_t ubatch, KernelSet kernels, const Tuning& tuning,
+          const Overrides& overrides);
   ~Session();
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
@@ -57,7 +57,7 @@ class Session {
   // runtime/sampler.ts's chain and random generator (sample_pick.glsl), starting from sampling->rng; on return
   // sampling->rng holds the state after the chain's draws, so the host sampler can continue the same stream.
   static constexpr uint32_t kMaxChain = SessionBuffers::kMaxChain;
-  struct Sampling {  // mirrors SamplerState in native/shaders/sampler_state.glsl
+  struct Sampling {     // mirrors SamplerState in native/shaders/sampler_state.glsl
     float temperature;  // > 0, or <= 0 for greedy decoding with penalties
     uint32_t topK;      // 1..kTopK-1 (any value when greedy)
     float topP;         // (0, 1]
@@ -109,8 +109,8 @@ class Session {
   VkCommandPool commandPool_ = VK_NULL_HANDLE;
   VkCommandBuffer decodeCmd_ = VK_NULL_HANDLE, prefillCmd_ = VK_NULL_HANDLE, copyCmd_ = VK_NULL_HANDLE, topkCmd_ = VK_NULL_HANDLE,
                   shortPrefillCmd_ = VK_NULL_HANDLE;
-  VkCommandBuffer embedCmd_ = VK_NULL_HANDLE;    // a decode step's token embedding: eval runs [embedCmd_, decodeCmd_]
-  VkCommandBuffer advanceCmd_ = VK_NULL_HANDLE;  // decodeChain: embedCmd_, then [decodeCmd_, advanceCmd_] × n in one submission
+  VkCommandBuffer embedCmd_ = VK_NULL_HANDLE;          // a decode step's token embedding: eval runs [embedCmd_, decodeCmd_]
+  VkCommandBuffer advanceCmd_ = VK_NULL_HANDLE;        // decodeChain: embedCmd_, then [decodeCmd_, advanceCmd_] × n in one submission
   VkCommandBuffer sampleAdvanceCmd_ = VK_NULL_HANDLE;  // ... or [decodeCmd_, sampleAdvanceCmd_] × n when sampling
   VkFence fence_ = VK_NULL_HANDLE;
   std::atomic<uint64_t> submits_{0};

@@ -13,12 +13,14 @@ namespace {
 constexpr VkBufferUsageFlags kStorage =
     VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT;
 
-uint64_t ceilDiv(uint64_t a, uint64_t b) { return (a + b - 1) / b; }
+uint64_t ceilDiv(uint64_t a, uint64_t b) {
+  return (a + b - 1) / b;
+}
 
 }  // namespace
 
-SessionBuffers::SessionBuffers(VkContext& ctx, const LlamaHParams& hp, const KernelChoice& kernels, uint32_t contextSize,
-                               uint32_t ubatch, size_t samplerStateBytes) {
+SessionBuffers::SessionBuffers(VkContext& ctx, const LlamaHParams& hp, const KernelChoice& kernels, uint32_t contextSize, uint32_t ubatch,
+                               size_t samplerStateBytes) {
   const uint64_t E = hp.nEmbd, KV = uint64_t(hp.nHeadKv) * hp.headDim, F = hp.nFf, T = ubatch;
   auto device = [&](uint64_t bytes) {
     deviceBytes += bytes;
@@ -65,7 +67,9 @@ SessionBuffers::SessionBuffers(VkContext& ctx, const LlamaHParams& hp, const Ker
     attnCounters = device(uint64_t(hp.nHead) * 4);
     // Decode's LM head argmax (matvec.comp's ARGMAX): a counter and a pad word, then one (logit, row) candidate
     // per workgroup of the product's grid.
-    if (kernels.fusedArgmax) argmaxCandidates = device(8 + 8 * productGrid(matvecRowsPerWorkgroup(ctx.info().subgroupSize, kernels.matvecRows), hp.nVocab).workgroups());
+    if (kernels.fusedArgmax)
+      argmaxCandidates =
+          device(8 + 8 * productGrid(matvecRowsPerWorkgroup(ctx.info().subgroupSize, kernels.matvecRows), hp.nVocab).workgroups());
     const std::vector<uint32_t> zeros(std::max(hp.nHead, 2u), 0);  // the kernels leave their counters 0 after every dispatch
     Uploader uploader(ctx, hp.nHead * 4 + 8);
     uploader.upload(attnCounters.handle(), 0, zeros.data(), hp.nHead * 4);
@@ -99,11 +103,16 @@ SessionBuffers::SessionBuffers(VkContext& ctx, const LlamaHParams& hp, const Ker
 
 const BufferView& SessionBuffers::activation(Activation a) const {
   switch (a) {
-    case Activation::Q: return q;
-    case Activation::K: return k;
-    case Activation::V: return v;
-    case Activation::Gate: return gate;
-    case Activation::Up: return up;
+    case Activation::Q:
+      return q;
+    case Activation::K:
+      return k;
+    case Activation::V:
+      return v;
+    case Activation::Gate:
+      return gate;
+    case Activation::Up:
+      return up;
   }
   throw NativeError("VULKAN", "unknown activation");
 }

@@ -15,8 +15,8 @@ struct NativeError : std::runtime_error {
 const char* vkResultName(VkResult r);
 [[noreturn]] void throwVkError(VkResult r, const char* call);
 
-#define VK_CHECK(expr)                              \
-  do {                                              \
-    VkResult vk_check_result_ = (expr);             \
+#define VK_CHECK(expr)                                                         \
+  do {                                                                         \
+    VkResult vk_check_result_ = (expr);                                        \
     if (vk_check_result_ != VK_SUCCESS) throwVkError(vk_check_result_, #expr); \
   } while (0)

@@ -12,16 +12,52 @@
 
 const char* vkResultName(VkResult r) {
   switch (r) {
-#define CASE(x) case x: return #x;
-    CASE(VK_SUCCESS) CASE(VK_NOT_READY) CASE(VK_TIMEOUT) CASE(VK_EVENT_SET) CASE(VK_EVENT_RESET)
-    CASE(VK_INCOMPLETE) CASE(VK_ERROR_OUT_OF_HOST_MEMORY) CASE(VK_ERROR_OUT_OF_DEVICE_MEMORY)
-    CASE(VK_ERROR_INITIALIZATION_FAILED) CASE(VK_ERROR_DEVICE_LOST) CASE(VK_ERROR_MEMORY_MAP_FAILED)
-    CASE(VK_ERROR_LAYER_NOT_PRESENT) CASE(VK_ERROR_EXTENSION_NOT_PRESENT) CASE(VK_ERROR_FEATURE_NOT_PRESENT)
-    CASE(VK_ERROR_INCOMPATIBLE_DRIVER) CASE(VK_ERROR_TOO_MANY_OBJECTS) CASE(VK_ERROR_FORMAT_NOT_SUPPORTED)
-    CASE(VK_ERROR_FRAGMENTED_POOL) CASE(VK_ERROR_UNKNOWN) CASE(VK_ERROR_OUT_OF_POOL_MEMORY)
-    CASE(VK_ERROR_INVALID_EXTERNAL_HANDLE) CASE(VK_ERROR_FRAGMENTATION)
-#undef CASE
-    default: return "VK_ERROR_(unnamed)";
+    case VK_SUCCESS:
+      return "VK_SUCCESS";
+    case VK_NOT_READY:
+      return "VK_NOT_READY";
+    case VK_TIMEOUT:
+      return "VK_TIMEOUT";
+    case VK_EVENT_SET:
+      return "VK_EVENT_SET";
+    case VK_EVENT_RESET:
+      return "VK_EVENT_RESET";
+    case VK_INCOMPLETE:
+      return "VK_INCOMPLETE";
+    case VK_ERROR_OUT_OF_HOST_MEMORY:
+      return "VK_ERROR_OUT_OF_HOST_MEMORY";
+    case VK_ERROR_OUT_OF_DEVICE_MEMORY:
+      return "VK_ERROR_OUT_OF_DEVICE_MEMORY";
+    case VK_ERROR_INITIALIZATION_FAILED:
+      return "VK_ERROR_INITIALIZATION_FAILED";
+    case VK_ERROR_DEVICE_LOST:
+      return "VK_ERROR_DEVICE_LOST";
+    case VK_ERROR_MEMORY_MAP_FAILED:
+      return "VK_ERROR_MEMORY_MAP_FAILED";
+    case VK_ERROR_LAYER_NOT_PRESENT:
+      return "VK_ERROR_LAYER_NOT_PRESENT";
+    case VK_ERROR_EXTENSION_NOT_PRESENT:
+      return "VK_ERROR_EXTENSION_NOT_PRESENT";
+    case VK_ERROR_FEATURE_NOT_PRESENT:
+      return "VK_ERROR_FEATURE_NOT_PRESENT";
+    case VK_ERROR_INCOMPATIBLE_DRIVER:
+      return "VK_ERROR_INCOMPATIBLE_DRIVER";
+    case VK_ERROR_TOO_MANY_OBJECTS:
+      return "VK_ERROR_TOO_MANY_OBJECTS";
+    case VK_ERROR_FORMAT_NOT_SUPPORTED:
+      return "VK_ERROR_FORMAT_NOT_SUPPORTED";
+    case VK_ERROR_FRAGMENTED_POOL:
+      return "VK_ERROR_FRAGMENTED_POOL";
+    case VK_ERROR_UNKNOWN:
+      return "VK_ERROR_UNKNOWN";
+    case VK_ERROR_OUT_OF_POOL_MEMORY:
+      return "VK_ERROR_OUT_OF_POOL_MEMORY";
+    case VK_ERROR_INVALID_EXTERNAL_HANDLE:
+      return "VK_ERROR_INVALID_EXTERNAL_HANDLE";
+    case VK_ERROR_FRAGMENTATION:
+      return "VK_ERROR_FRAGMENTATION";
+    default:
+      return "VK_ERROR_(unnamed)";
   }
 }
 
@@ -29,8 +65,8 @@ void throwVkError(VkResult r, const char* call) {
   std::string msg = std::string("Vulkan call failed: ") + call + " returned " + vkResultName(r);
   if (r == VK_ERROR_OUT_OF_DEVICE_MEMORY || r == VK_ERROR_OUT_OF_HOST_MEMORY) {
     throw NativeError("OUT_OF_DEVICE_MEMORY",
-                      std::string("out of ") + (r == VK_ERROR_OUT_OF_DEVICE_MEMORY ? "device" : "host") +
-                          " memory (" + call + "); use a smaller model, a smaller context or free GPU memory",
+                      std::string("out of ") + (r == VK_ERROR_OUT_OF_DEVICE_MEMORY ? "device" : "host") + " memory (" + call +
+                          "); use a smaller model, a smaller context or free GPU memory",
                       vkResultName(r));
   }
   throw NativeError("VULKAN", msg, vkResultName(r));
@@ -40,9 +76,8 @@ namespace {
 
 const char* kValidationLayer = "VK_LAYER_KHRONOS_validation";
 
-VKAPI_ATTR VkBool32 VKAPI_CALL onDebugMessage(VkDebugUtilsMessageSeverityFlagBitsEXT severity,
-                                              VkDebugUtilsMessageTypeFlagsEXT, const VkDebugUtilsMessengerCallbackDataEXT* data,
-                                              void* user) {
+VKAPI_ATTR VkBool32 VKAPI_CALL onDebugMessage(VkDebugUtilsMessageSeverityFlagBitsEXT severity, VkDebugUtilsMessageTypeFlagsEXT,
+                                              const VkDebugUtilsMessengerCallbackDataEXT* data, void* user) {
   auto* ctx = static_cast<VkContext*>(user);
   bool error = severity & VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT;
   ctx->addValidationMessage({error ? "error" : "warning", data && data->pMessage ? data->pMessage : ""});
@@ -114,21 +149,31 @@ std::vector<VkPhysicalDevice> physicalDevices(VkInstance instance) {
 
 const char* typeName(VkPhysicalDeviceType t) {
   switch (t) {
-    case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU: return "discrete";
-    case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU: return "integrated";
-    case VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU: return "virtual";
-    case VK_PHYSICAL_DEVICE_TYPE_CPU: return "cpu";
-    default: return "other";
+    case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU:
+      return "discrete";
+    case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU:
+      return "integrated";
+    case VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU:
+      return "virtual";
+    case VK_PHYSICAL_DEVICE_TYPE_CPU:
+      return "cpu";
+    default:
+      return "other";
   }
 }
 
 int typeRank(VkPhysicalDeviceType t) {
   switch (t) {
-    case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU: return 4;
-    case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU: return 3;
-    case VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU: return 2;
-    case VK_PHYSICAL_DEVICE_TYPE_CPU: return 1;
-    default: return 0;
+    case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU:
+      return 4;
+    case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU:
+      return 3;
+    case VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU:
+      return 2;
+    case VK_PHYSICAL_DEVICE_TYPE_CPU:
+      return 1;
+    default:
+      return 0;
   }
 }
 
@@ -146,8 +191,8 @@ bool hasCoopmatShape(VkInstance instance, VkPhysicalDevice pd) {
   for (uint32_t i = 0; i < count; ++i) {
     const auto& s = shapes[i];
     if (s.MSize == 16 && s.NSize == 16 && s.KSize == 16 && s.AType == VK_COMPONENT_TYPE_FLOAT16_NV &&
-        s.BType == VK_COMPONENT_TYPE_FLOAT16_NV && s.CType == VK_COMPONENT_TYPE_FLOAT32_NV &&
-        s.DType == VK_COMPONENT_TYPE_FLOAT32_NV && s.scope == VK_SCOPE_SUBGROUP_NV)
+        s.BType == VK_COMPONENT_TYPE_FLOAT16_NV && s.CType == VK_COMPONENT_TYPE_FLOAT32_NV && s.DType == VK_COMPONENT_TYPE_FLOAT32_NV &&
+        s.scope == VK_SCOPE_SUBGROUP_NV)
       return true;
   }
   return false;
@@ -156,8 +201,7 @@ bool hasCoopmatShape(VkInstance instance, VkPhysicalDevice pd) {
 DeviceInfo describe(VkInstance instance, VkPhysicalDevice pd, uint32_t index) {
   VkPhysicalDeviceDriverProperties driver{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_DRIVER_PROPERTIES};
   VkPhysicalDeviceSubgroupProperties subgroup{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES};
-  VkPhysicalDeviceShaderIntegerDotProductProperties dotProps{
-      VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_INTEGER_DOT_PRODUCT_PROPERTIES};
+  VkPhysicalDeviceShaderIntegerDotProductProperties dotProps{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_INTEGER_DOT_PRODUCT_PROPERTIES};
   bool hasDot = hasDeviceExtension(pd, "VK_KHR_shader_integer_dot_product");
   const bool hasCoopmatNV = hasDeviceExtension(pd, "VK_NV_cooperative_matrix");
   VkPhysicalDeviceCooperativeMatrixPropertiesNV coopmatProps{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_PROPERTIES_NV};
@@ -200,20 +244,18 @@ DeviceInfo describe(VkInstance instance, VkPhysicalDevice pd, uint32_t index) {
   for (uint32_t i = 0; i < mem.memoryHeapCount; ++i)
     info.heaps.push_back({mem.memoryHeaps[i].size, (mem.memoryHeaps[i].flags & VK_MEMORY_HEAP_DEVICE_LOCAL_BIT) != 0});
   info.subgroupSize = subgroup.subgroupSize;
-  info.subgroupShuffle = (subgroup.supportedOperations & VK_SUBGROUP_FEATURE_SHUFFLE_BIT) &&
-                         (subgroup.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT);
+  info.subgroupShuffle =
+      (subgroup.supportedOperations & VK_SUBGROUP_FEATURE_SHUFFLE_BIT) && (subgroup.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT);
   info.maxSharedMemory = props.properties.limits.maxComputeSharedMemorySize;
   info.fp16 = f16i8.shaderFloat16;
   info.int8 = f16i8.shaderInt8;
   info.integerDot = hasDot && dotFeatures.shaderIntegerDotProduct;
   info.integerDotAccelerated = hasDot && dotProps.integerDotProduct4x8BitPackedSignedAccelerated;
   info.integerDotKernels = info.integerDot && info.subgroupShuffle && info.subgroupSize >= 8;
-  info.cooperativeMatrix =
-      hasDeviceExtension(pd, "VK_KHR_cooperative_matrix") || hasCoopmatNV;
-  info.cooperativeMatrixPrefill = hasCoopmatNV && coopmatFeatures.cooperativeMatrix &&
-                                  (coopmatProps.cooperativeMatrixSupportedStages & VK_SHADER_STAGE_COMPUTE_BIT) && info.fp16 &&
-                                  memoryModel.vulkanMemoryModel && v >= VK_API_VERSION_1_2 && info.subgroupSize == 32 &&
-                                  hasCoopmatShape(instance, pd);
+  info.cooperativeMatrix = hasDeviceExtension(pd, "VK_KHR_cooperative_matrix") || hasCoopmatNV;
+  info.cooperativeMatrixPrefill =
+      hasCoopmatNV && coopmatFeatures.cooperativeMatrix && (coopmatProps.cooperativeMatrixSupportedStages & VK_SHADER_STAGE_COMPUTE_BIT) &&
+      info.fp16 && memoryModel.vulkanMemoryModel && v >= VK_API_VERSION_1_2 && info.subgroupSize == 32 && hasCoopmatShape(instance, pd);
   return info;
 }
 
@@ -243,12 +285,11 @@ VkContext::VkContext(const Options& options) : memoryBudget_(options.memoryBudge
   instance_ = createInstance(validationEnabled_, options.syncValidation);
   try {
     if (validationEnabled_) {
-      auto create = reinterpret_cast<PFN_vkCreateDebugUtilsMessengerEXT>(
-          vkGetInstanceProcAddr(instance_, "vkCreateDebugUtilsMessengerEXT"));
+      auto create =
+          reinterpret_cast<PFN_vkCreateDebugUtilsMessengerEXT>(vkGetInstanceProcAddr(instance_, "vkCreateDebugUtilsMessengerEXT"));
       if (!create) throw NativeError("VULKAN", "VK_EXT_debug_utils is not available with the validation layer");
       VkDebugUtilsMessengerCreateInfoEXT mci{VK_STRUCTURE_TYPE_DEBUG_UTILS_MESSENGER_CREATE_INFO_EXT};
-      mci.messageSeverity =
-          VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT | VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT;
+      mci.messageSeverity = VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT | VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT;
       mci.messageType = VK_DEBUG_UTILS_MESSAGE_TYPE_GENERAL_BIT_EXT | VK_DEBUG_UTILS_MESSAGE_TYPE_VALIDATION_BIT_EXT |
                         VK_DEBUG_UTILS_MESSAGE_TYPE_PERFORMANCE_BIT_EXT;
       mci.pfnUserCallback = onDebugMessage;
@@ -361,8 +402,8 @@ VkContext::VkContext(const Options& options) : memoryBudget_(options.memoryBudge
     pipelineCache_.reset();
     if (device_) vkDestroyDevice(device_, nullptr);
     if (messenger_) {
-      auto destroy = reinterpret_cast<PFN_vkDestroyDebugUtilsMessengerEXT>(
-          vkGetInstanceProcAddr(instance_, "vkDestroyDebugUtilsMessengerEXT"));
+      auto destroy =
+          reinterpret_cast<PFN_vkDestroyDebugUtilsMessengerEXT>(vkGetInstanceProcAddr(instance_, "vkDestroyDebugUtilsMessengerEXT"));
       if (destroy) destroy(instance_, messenger_, nullptr);
     }
     vkDestroyInstance(instance_, nullptr);
@@ -380,8 +421,8 @@ VkContext::~VkContext() {
   }
   if (device_) vkDestroyDevice(device_, nullptr);
   if (messenger_) {
-    auto destroy = reinterpret_cast<PFN_vkDestroyDebugUtilsMessengerEXT>(
-        vkGetInstanceProcAddr(instance_, "vkDestroyDebugUtilsMessengerEXT"));
+    auto destroy =
+        reinterpret_cast<PFN_vkDestroyDebugUtilsMessengerEXT>(vkGetInstanceProcAddr(instance_, "vkDestroyDebugUtilsMessengerEXT"));
     if (destroy) destroy(instance_, messenger_, nullptr);
   }
   if (instance_) vkDestroyInstance(instance_, nullptr);
@@ -411,14 +452,16 @@ void VkContext::reserveDeviceMemory(uint64_t bytes, uint32_t memoryType) {
       auto mib = [](uint64_t b) { return std::to_string((b + (1 << 20) - 1) >> 20) + " MiB"; };
       throw NativeError("OUT_OF_DEVICE_MEMORY",
                         "out of device memory: " + mib(bytes) + " more would exceed the " +
-                            (memoryBudget_ && memoryBudget_ < heap ? "memory budget of " : "device heap of ") + mib(limit) +
-                            " (" + mib(inUse) + " in use); use a smaller model or context",
+                            (memoryBudget_ && memoryBudget_ < heap ? "memory budget of " : "device heap of ") + mib(limit) + " (" +
+                            mib(inUse) + " in use); use a smaller model or context",
                         "VK_ERROR_OUT_OF_DEVICE_MEMORY");
     }
   } while (!deviceBytes_.compare_exchange_weak(inUse, inUse + bytes));
 }
 
-void VkContext::releaseDeviceMemory(uint64_t bytes) { deviceBytes_.fetch_sub(bytes); }
+void VkContext::releaseDeviceMemory(uint64_t bytes) {
+  deviceBytes_.fetch_sub(bytes);
+}
 
 Kernel& VkContext::kernel(const KernelKey& key) {
   std::lock_guard<std::mutex> lock(kernelMutex_);
@@ -495,6 +538,5 @@ void computeBarrier(VkCommandBuffer cmd) {
   VkMemoryBarrier mb{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
   mb.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT;
   mb.dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT;
-  vkCmdPipelineBarrier(cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1, &mb, 0,
-                       nullptr, 0, nullptr);
+  vkCmdPipelineBarrier(cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1, &mb, 0, nullptr, 0, nullptr);
 }

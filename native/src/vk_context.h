@@ -38,7 +38,7 @@ struct DeviceInfo {
   // shuffles on subgroups of at least 8 (they find each 32-value block's largest |x| across 8 neighbouring
   // lanes; with 4-lane subgroups the decode kernel's third shuffle would leave the subgroup).
   bool integerDotKernels;
-  bool cooperativeMatrix;      // VK_KHR_cooperative_matrix or VK_NV_cooperative_matrix present
+  bool cooperativeMatrix;  // VK_KHR_cooperative_matrix or VK_NV_cooperative_matrix present
   // The cooperative-matrix prefill (matmul_coopmat.comp) can run: VK_NV_cooperative_matrix with 16 × 16 × 16
   // fp16 × fp16 → fp32 products at subgroup scope, fp16 arithmetic, the Vulkan memory model (the kernel's SPIR-V
   // uses it), Vulkan 1.2 and subgroups of 32. VK_KHR_cooperative_matrix alone does not count: the glslang
@@ -60,7 +60,7 @@ class VkContext {
     bool validation = false;
     // With validation, its synchronization checks too (addon.cpp: off with PARLEY_SYNC_VALIDATION=0).
     bool syncValidation = true;
-    uint64_t memoryBudget = 0;  // device-local bytes this context may allocate; 0: the device's heaps
+    uint64_t memoryBudget = 0;     // device-local bytes this context may allocate; 0: the device's heaps
     std::string pipelineCacheDir;  // folder of the persistent pipeline cache; empty: no cache
   };
 

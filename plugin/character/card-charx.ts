@@ -47,7 +47,8 @@ function checkDirectory(bytes: Uint8Array, maxJsonBytes: number): void {
   try {
     unzipSync(bytes, {
       filter: (file) => {
-        if (++entries > MAX_CHARX_ENTRIES) throw new CardFileError("CORRUPT_ZIP", `the CHARX lists more than ${MAX_CHARX_ENTRIES} files; a card archive holds a card and its images`);
+        if (++entries > MAX_CHARX_ENTRIES)
+          throw new CardFileError("CORRUPT_ZIP", `the CHARX lists more than ${MAX_CHARX_ENTRIES} files; a card archive holds a card and its images`);
         if (file.name === CHARX_CARD_FILE && !card) card = { size: file.size, originalSize: file.originalSize, compression: file.compression };
         return false;
       },
@@ -58,10 +59,16 @@ function checkDirectory(bytes: Uint8Array, maxJsonBytes: number): void {
   }
   if (!card) throw new CardFileError("NO_CARD_JSON", `this zip has no ${CHARX_CARD_FILE} at its root, so it is not a CHARX character card`);
   if (card.compression !== 0 && card.compression !== 8) {
-    throw new CardFileError("CORRUPT_ZIP", `the CHARX's ${CHARX_CARD_FILE} uses compression method ${card.compression}; card files use deflate (8) or none (0)`);
+    throw new CardFileError(
+      "CORRUPT_ZIP",
+      `the CHARX's ${CHARX_CARD_FILE} uses compression method ${card.compression}; card files use deflate (8) or none (0)`,
+    );
   }
   if (card.originalSize > maxJsonBytes) {
-    throw new CardFileError("TOO_LARGE", `the CHARX's ${CHARX_CARD_FILE} declares ${card.originalSize} bytes; a card's JSON is limited to ${maxJsonBytes} bytes`);
+    throw new CardFileError(
+      "TOO_LARGE",
+      `the CHARX's ${CHARX_CARD_FILE} declares ${card.originalSize} bytes; a card's JSON is limited to ${maxJsonBytes} bytes`,
+    );
   }
 }
 
@@ -78,7 +85,8 @@ function inflateCardJson(bytes: Uint8Array, maxJsonBytes: number): Uint8Array {
       if (error) throw error instanceof CardFileError ? error : corrupt(error);
       total += chunk.length;
       // Past the limit, whatever the headers said: a zip bomb. Stop before keeping any more of it.
-      if (total > maxJsonBytes) throw new CardFileError("TOO_LARGE", `the CHARX's ${CHARX_CARD_FILE} inflates to more than ${maxJsonBytes} bytes; a card's JSON is limited to that`);
+      if (total > maxJsonBytes)
+        throw new CardFileError("TOO_LARGE", `the CHARX's ${CHARX_CARD_FILE} inflates to more than ${maxJsonBytes} bytes; a card's JSON is limited to that`);
       parts.push(chunk);
       if (final) done = true;
     };

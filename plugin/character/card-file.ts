@@ -74,10 +74,16 @@ export function readCardFile(bytes: Uint8Array, options: ReadCardOptions = {}): 
   try {
     text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
   } catch (error) {
-    throw new CardFileError("NOT_A_CARD_FILE", "the file is neither a PNG image, a CHARX zip nor JSON text: character cards are .png, .charx or .json files", { cause: error });
+    throw new CardFileError("NOT_A_CARD_FILE", "the file is neither a PNG image, a CHARX zip nor JSON text: character cards are .png, .charx or .json files", {
+      cause: error,
+    });
   }
   const trimmed = text.replace(/^\uFEFF/, "").trimStart();
-  if (!trimmed.startsWith("{")) throw new CardFileError("NOT_A_CARD_FILE", "the file is neither a PNG image, a CHARX zip nor a JSON object: character cards are .png, .charx or .json files");
+  if (!trimmed.startsWith("{"))
+    throw new CardFileError(
+      "NOT_A_CARD_FILE",
+      "the file is neither a PNG image, a CHARX zip nor a JSON object: character cards are .png, .charx or .json files",
+    );
   const shaped = cardAsV2(parseCardJson(trimmed, "the file"));
   return { card: shaped.card, source: { format: "json", spec: shaped.spec } };
 }
@@ -131,7 +137,8 @@ function parseCardJson(text: string, where: string): unknown {
     throw new CardFileError("BAD_JSON", `${where} is not valid JSON (${error instanceof Error ? error.message : String(error)})`, { cause: error });
   }
   if (!isJsonObject(json)) throw new CardFileError("BAD_JSON", `${where} holds JSON, but not a card object`);
-  if (depthOver(json, MAX_CARD_DEPTH)) throw new CardFileError("BAD_JSON", `${where} nests objects or arrays more than ${MAX_CARD_DEPTH} levels deep, which no card does`);
+  if (depthOver(json, MAX_CARD_DEPTH))
+    throw new CardFileError("BAD_JSON", `${where} nests objects or arrays more than ${MAX_CARD_DEPTH} levels deep, which no card does`);
   return json;
 }
 

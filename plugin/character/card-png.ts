@@ -48,10 +48,11 @@ export function readPngChunks(bytes: Uint8Array): PngChunk[] {
  */
 function checkChunkLengths(bytes: Uint8Array): void {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  for (let at = PNG_SIGNATURE.length; at + 8 <= bytes.length; ) {
+  for (let at = PNG_SIGNATURE.length; at + 8 <= bytes.length;) {
     const length = view.getUint32(at);
     const end = at + 12 + length; // length, type, data, CRC
-    if (end > bytes.length) throw new CardFileError("CORRUPT_PNG", `the PNG is damaged: a chunk at byte ${at} claims ${length} bytes, past the end of the file`);
+    if (end > bytes.length)
+      throw new CardFileError("CORRUPT_PNG", `the PNG is damaged: a chunk at byte ${at} claims ${length} bytes, past the end of the file`);
     if (bytes[at + 4] === 0x49 && bytes[at + 5] === 0x45 && bytes[at + 6] === 0x4e && bytes[at + 7] === 0x44) return; // IEND
     at = end;
   }
@@ -78,7 +79,10 @@ export function cardTextsFromPng(bytes: Uint8Array): PngCardText[] {
     if ((key === CHARA_KEYWORD || key === CCV3_KEYWORD) && !found.has(key)) found.set(key, text);
   }
   if (found.size === 0) {
-    throw new CardFileError("NO_CARD_CHUNK", `this PNG has no character card in it (no "${CHARA_KEYWORD}" or "${CCV3_KEYWORD}" text chunk): it is a plain image`);
+    throw new CardFileError(
+      "NO_CARD_CHUNK",
+      `this PNG has no character card in it (no "${CHARA_KEYWORD}" or "${CCV3_KEYWORD}" text chunk): it is a plain image`,
+    );
   }
   const texts: PngCardText[] = [];
   let firstError: CardFileError | undefined;

@@ -219,7 +219,10 @@ export function characterFromCardV2(card: unknown, options: CardImportOptions = 
   if (!outer) throw new PluginValidationError("invalid Character Card V2", r.issues);
   if (outer.spec !== CARD_V2_SPEC || outer.spec_version !== CARD_V2_VERSION) {
     const found = outer.spec === undefined ? "no spec field" : `spec ${JSON.stringify(outer.spec)} version ${JSON.stringify(outer.spec_version)}`;
-    r.add(outer.spec === CARD_V2_SPEC ? "spec_version" : "spec", `unsupported card: ${found} (this reads spec "${CARD_V2_SPEC}", spec_version "${CARD_V2_VERSION}")`);
+    r.add(
+      outer.spec === CARD_V2_SPEC ? "spec_version" : "spec",
+      `unsupported card: ${found} (this reads spec "${CARD_V2_SPEC}", spec_version "${CARD_V2_VERSION}")`,
+    );
     r.throwIfAny("invalid Character Card V2");
   }
   const data = Object.hasOwn(outer, "data") ? r.object(outer.data, "data") : (r.add("data", "required"), undefined);
@@ -231,7 +234,8 @@ export function characterFromCardV2(card: unknown, options: CardImportOptions = 
   const plain = Object.fromEntries(PLAIN_TEXT_FIELDS.map((f) => [f, text(f)])) as Record<(typeof PLAIN_TEXT_FIELDS)[number], string>;
   const reformed = Object.fromEntries(REFORMED_FIELDS.map((f) => [f, text(f)])) as Record<ReformedField, string>;
   const greeting = text("first_mes");
-  if (typeof (data.first_mes ?? "") === "string" && greeting.trim() === "") r.add("data.first_mes", "a Parley character needs a greeting, and this card's first_mes is empty");
+  if (typeof (data.first_mes ?? "") === "string" && greeting.trim() === "")
+    r.add("data.first_mes", "a Parley character needs a greeting, and this card's first_mes is empty");
   const cardGreetings = r.stringArray(data, "alternate_greetings", "data");
   const alternateGreetings = cardGreetings.filter((g) => g.trim() !== ""); // a blank one is no greeting
   for (const f of ["creator_notes", "creator", "character_version"]) text(f);
@@ -312,7 +316,13 @@ export function characterFromCardV2(card: unknown, options: CardImportOptions = 
 /** A book rebuilt from the knowledge alone writes exactly this: nothing worth keeping. */
 const isPlain = (o: JsonObject) => same(o, {}) || same(o, { extensions: {} });
 function isPlainEntry(o: JsonObject): boolean {
-  return Object.entries(o).every(([k, v]) => (k === "extensions" && same(v, {})) || (k === "enabled" && v === true) || (k === "insertion_order" && typeof v === "number") || (k === "constant" && v === true));
+  return Object.entries(o).every(
+    ([k, v]) =>
+      (k === "extensions" && same(v, {})) ||
+      (k === "enabled" && v === true) ||
+      (k === "insertion_order" && typeof v === "number") ||
+      (k === "constant" && v === true),
+  );
 }
 
 interface ReadEntry {
@@ -392,7 +402,13 @@ export function characterToCardV2(input: Character): CardV2 {
 /** The card's own list (with its blank items) while Parley's is still that list without them. */
 function alternateGreetings(c: Character, original: unknown): string[] {
   const list = Array.isArray(original) && original.every((g) => typeof g === "string") ? (original as string[]) : undefined;
-  return list && same(list.filter((g) => g.trim() !== ""), c.alternateGreetings) ? [...list] : [...c.alternateGreetings];
+  return list &&
+    same(
+      list.filter((g) => g.trim() !== ""),
+      c.alternateGreetings,
+    )
+    ? [...list]
+    : [...c.alternateGreetings];
 }
 
 /** The Parley fields that differ from what a plain card imports as. */

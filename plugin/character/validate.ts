@@ -3,15 +3,7 @@
 // inside `extensions`, which belongs to other tools.
 
 import { DocumentReader, joinPath, PluginValidationError, type JsonObject } from "../errors.js";
-import {
-  CHARACTER_SCHEMA,
-  type Character,
-  type ExampleExchange,
-  type LoreEntry,
-  type Relationship,
-  type Secret,
-  type SpeakingStyle,
-} from "../types.js";
+import { CHARACTER_SCHEMA, type Character, type ExampleExchange, type LoreEntry, type Relationship, type Secret, type SpeakingStyle } from "../types.js";
 
 export const CHARACTER_ID_PATTERN = /^[a-z0-9_-]+$/;
 export const MAX_WORDS_LIMIT = 200;
@@ -59,7 +51,7 @@ export function parseCharacter(json: unknown): Character {
 
   const character: Character = {
     schema: CHARACTER_SCHEMA,
-    id: r.string(doc, "id", "", { pattern: CHARACTER_ID_PATTERN, patternHint: "lowercase letters, digits, _ and - (like \"old_tom\")" }),
+    id: r.string(doc, "id", "", { pattern: CHARACTER_ID_PATTERN, patternHint: 'lowercase letters, digits, _ and - (like "old_tom")' }),
     name: r.string(doc, "name", "", { nonEmpty: true }),
     role: r.string(doc, "role", "", { nonEmpty: true }),
     description: r.string(doc, "description", ""),
@@ -131,7 +123,7 @@ function secret(r: DocumentReader, obj: JsonObject, path: string): Secret {
 function relationship(r: DocumentReader, obj: JsonObject, path: string): Relationship {
   r.knownFields(obj, path, ["target", "attitude", "description"]);
   return {
-    target: r.string(obj, "target", path, { pattern: CHARACTER_ID_PATTERN, patternHint: "\"player\" or a character id" }),
+    target: r.string(obj, "target", path, { pattern: CHARACTER_ID_PATTERN, patternHint: '"player" or a character id' }),
     attitude: r.string(obj, "attitude", path, { nonEmpty: true }),
     description: r.string(obj, "description", path, { default: "" }),
   };

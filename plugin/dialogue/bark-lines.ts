@@ -33,7 +33,14 @@ export function barkLines(backend: DialogueBackend, options: BarkLineOptions = {
       playerName: options.playerName,
     });
     const result = await lines.generate(
-      { instruction: options.instruction ?? DEFAULT_INSTRUCTION, maxWords: options.maxWords ?? 12, fallback: "", turns: [], seed: (Date.now() + ++counter) >>> 0, signal },
+      {
+        instruction: options.instruction ?? DEFAULT_INSTRUCTION,
+        maxWords: options.maxWords ?? 12,
+        fallback: "",
+        turns: [],
+        seed: (Date.now() + ++counter) >>> 0,
+        signal,
+      },
       { onChunk: () => undefined, onReset: () => undefined },
     );
     if (result.source === "generated" && result.text.trim() !== "") yield result.text;

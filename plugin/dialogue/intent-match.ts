@@ -73,10 +73,12 @@ export interface IntentScores {
 
 // Function words carry no intent. Question words, negations and "much"/"how" stay: they tell asking from buying.
 const STOP = new Set(
-  ("a an the is are am was were be been being to of and or but i you he she we they me my your our his her " +
+  (
+    "a an the is are am was were be been being to of and or but i you he she we they me my your our his her " +
     "it its this that these those do does did can could would will shall should may might must please " +
     "any some for in on at with by from as so just there here then than also too very really oh well " +
-    "hey hi hello um uh er like got get have has had im ive id ill youre dont").split(" "),
+    "hey hi hello um uh er like got get have has had im ive id ill youre dont"
+  ).split(" "),
 );
 
 const CONTRACTIONS: [RegExp, string][] = [
@@ -93,7 +95,11 @@ const CONTRACTIONS: [RegExp, string][] = [
 
 /** Lower-case, accents folded, contractions expanded, punctuation to spaces. */
 export function normalizeText(text: string): string {
-  let s = text.normalize("NFKD").replace(/\p{M}+/gu, "").toLowerCase().replace(/[\u2018\u2019\u02bc`]/g, "'");
+  let s = text
+    .normalize("NFKD")
+    .replace(/\p{M}+/gu, "")
+    .toLowerCase()
+    .replace(/[\u2018\u2019\u02bc`]/g, "'");
   for (const [re, to] of CONTRACTIONS) s = s.replace(re, to);
   return s.replace(/[^\p{L}\p{N}]+/gu, " ").trim();
 }
@@ -240,7 +246,8 @@ export class IntentExamples {
     };
     this.#wordIdf = idf("words");
     this.#gramIdf = idf("grams");
-    for (const d of raw) this.#docs.push({ intent: d.intent, words: weighted(d.words, this.#wordIdf), grams: weighted(d.grams, this.#gramIdf), meaning: d.meaning });
+    for (const d of raw)
+      this.#docs.push({ intent: d.intent, words: weighted(d.words, this.#wordIdf), grams: weighted(d.grams, this.#gramIdf), meaning: d.meaning });
   }
 
   /** True when at least one intent has authored examples (the description alone is not enough to route). */

@@ -134,7 +134,12 @@ export class LineGenerator {
   }
 
   /** The model's judgement of which authored intent the player's words express: it may only answer with an intent id. */
-  async classify(playerText: string, intents: readonly Intent[], turns: readonly ConversationTurn[], signal: AbortSignal): Promise<{ index: number; logProbs: number[] }> {
+  async classify(
+    playerText: string,
+    intents: readonly Intent[],
+    turns: readonly ConversationTurn[],
+    signal: AbortSignal,
+  ): Promise<{ index: number; logProbs: number[] }> {
     if (signal.aborted) throw new AbortError();
     const prompt = buildPrompt({
       character: this.#o.character,

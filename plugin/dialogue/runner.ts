@@ -387,7 +387,7 @@ export class DialogueRunner {
         if (this.#backend.canGenerate && text.trim() !== "" && !examplesDecide(similarities)) {
           try {
             logProbs = (await this.#lines.classify(text, node.intents, this.#turns, this.#abort.signal)).logProbs;
-          } catch (e) {
+          } catch {
             if (this.#abort.signal.aborted) throw new Cancelled();
             logProbs = null; // the model failed: the examples judge alone (or the fallback is taken)
           }

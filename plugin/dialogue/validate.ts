@@ -247,14 +247,25 @@ class NodeContext {
       const args: Record<string, Value> = {};
       for (const [k, v] of Object.entries(this.r.record(e, "args", epath))) {
         if (typeof v === "boolean" || typeof v === "string" || (typeof v === "number" && Number.isFinite(v))) args[k] = v;
-        else this.r.add(joinPath(joinPath(epath, "args"), k), `event arguments are bools, numbers or strings, got ${v === null ? "null" : Array.isArray(v) ? "an array" : typeof v}`);
+        else
+          this.r.add(
+            joinPath(joinPath(epath, "args"), k),
+            `event arguments are bools, numbers or strings, got ${v === null ? "null" : Array.isArray(v) ? "an array" : typeof v}`,
+          );
       }
       return [{ name: this.r.string(e, "name", epath, { nonEmpty: true }), args }];
     });
   }
 
   /** Array items that must be objects with known fields. */
-  items<T>(obj: JsonObject, key: string, path: string, fields: readonly string[], minItems: number, read: (item: JsonObject, path: string, index: number) => T): T[] {
+  items<T>(
+    obj: JsonObject,
+    key: string,
+    path: string,
+    fields: readonly string[],
+    minItems: number,
+    read: (item: JsonObject, path: string, index: number) => T,
+  ): T[] {
     const at = joinPath(path, key);
     return this.r.array(obj, key, path, { minItems }).flatMap((value, i) => {
       const ipath = joinPath(at, i);
@@ -272,7 +283,12 @@ function readNode(ctx: NodeContext, value: unknown, path: string): DialogueNode 
   if (!obj) return undefined;
   const type = obj.type as DialogueNodeType;
   if (!NODE_TYPES.includes(type)) {
-    r.add(joinPath(path, "type"), obj.type === undefined ? `required: one of ${NODE_TYPES.join(", ")}` : `unknown node type ${JSON.stringify(obj.type)}; use one of ${NODE_TYPES.join(", ")}`);
+    r.add(
+      joinPath(path, "type"),
+      obj.type === undefined
+        ? `required: one of ${NODE_TYPES.join(", ")}`
+        : `unknown node type ${JSON.stringify(obj.type)}; use one of ${NODE_TYPES.join(", ")}`,
+    );
     return undefined;
   }
   r.knownFields(obj, path, ["type", ...NODE_FIELDS[type], "tags", "events"]);
@@ -303,7 +319,8 @@ function readBody(ctx: NodeContext, type: DialogueNodeType, obj: JsonObject, pat
       };
     case "llm_line": {
       const instruction = text("instruction", { required: true });
-      const maxWords = obj.maxWords === undefined || obj.maxWords === null ? null : r.number(obj, "maxWords", path, { integer: true, min: 1, max: MAX_WORDS_LIMIT });
+      const maxWords =
+        obj.maxWords === undefined || obj.maxWords === null ? null : r.number(obj, "maxWords", path, { integer: true, min: 1, max: MAX_WORDS_LIMIT });
       return { instruction, maxWords, fallback: text("fallback", { required: true }), next: ctx.nextRef(obj, path) };
     }
     case "player_input": {
@@ -328,8 +345,7 @@ function readBody(ctx: NodeContext, type: DialogueNodeType, obj: JsonObject, pat
         const examples = r.stringArray(o, "examples", p, { nonEmptyItems: true });
         return { id, description: r.string(o, "description", p, { nonEmpty: true }), examples, next: ctx.ref(o, "next", p) };
       });
-      const minConfidence =
-        obj.minConfidence === undefined || obj.minConfidence === null ? null : r.number(obj, "minConfidence", path, { min: 0, max: 1 });
+      const minConfidence = obj.minConfidence === undefined || obj.minConfidence === null ? null : r.number(obj, "minConfidence", path, { min: 0, max: 1 });
       return { intents, fallback: ctx.ref(obj, "fallback", path), minConfidence };
     }
     case "branch":

@@ -86,7 +86,8 @@ export class WordVectors {
 
   /** Writes `vectors` (one row of `dimensions` numbers per word, most common word first) in the file layout. */
   static encode(words: readonly string[], vectors: Float32Array, dimensions: number): Uint8Array {
-    if (vectors.length !== words.length * dimensions) throw new WordVectorsFormatError(`${words.length} words need ${words.length * dimensions} numbers, got ${vectors.length}`);
+    if (vectors.length !== words.length * dimensions)
+      throw new WordVectorsFormatError(`${words.length} words need ${words.length * dimensions} numbers, got ${vectors.length}`);
     const bad = words.find((w) => w === "" || w.includes("\n"));
     if (bad !== undefined) throw new WordVectorsFormatError(`a word may not be empty or contain a line break: ${JSON.stringify(bad)}`);
     const text = new TextEncoder().encode(words.join("\n"));

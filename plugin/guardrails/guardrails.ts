@@ -27,7 +27,7 @@ import { foldLookalike, templateMarkers } from "../prompt/sanitize.js";
 // Length
 
 const SENTENCE_END = /[.!?…]+["'”’)\]»]*(?=\s|$)/g;
-const SOFT_PUNCT = /[\s,;:—–\-]+$/;
+const SOFT_PUNCT = /[\s,;:—–-]+$/;
 
 export interface LimitedText {
   text: string;
@@ -76,7 +76,10 @@ const bare = (token: string): string => token.replace(/^[^\p{L}\p{N}_]+|[^\p{L}\
  * ("buy"). `final` false checks only the words already complete in a stream (the last one may still grow).
  */
 export function notSpeech(text: string, identifiers: readonly string[] = [], final = true): string | null {
-  const tokens = text.trim().split(/\s+/).filter((t) => t.length > 0);
+  const tokens = text
+    .trim()
+    .split(/\s+/)
+    .filter((t) => t.length > 0);
   const complete = final ? tokens : tokens.slice(0, -1);
   for (const token of complete) {
     const word = bare(token);
@@ -84,7 +87,11 @@ export function notSpeech(text: string, identifiers: readonly string[] = [], fin
   }
   if (!final) return null;
   if (tokens.length === 1 && IDENTIFIER.test(bare(tokens[0]))) return `"${bare(tokens[0])}" is an identifier, not a word`;
-  const flat = text.trim().toLowerCase().replace(/[^\p{L}\p{N}_]+/gu, " ").trim();
+  const flat = text
+    .trim()
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N}_]+/gu, " ")
+    .trim();
   if (identifiers.some((id) => id.toLowerCase() === flat)) return `the line is the id "${flat}"`;
   if (!/\p{L}/u.test(text)) return "the line has no words";
   if (tokens.length === 1 && !/[.!?…]/.test(text)) return `"${text.trim()}" is a bare word, not a sentence`;

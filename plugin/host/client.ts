@@ -98,7 +98,11 @@ async function unwrap(reply: Promise<HostReply>): Promise<unknown> {
   const r = await reply;
   if (r && r.ok === true) return r.value;
   const error = r && r.ok === false ? r.error : undefined;
-  throw new HostRequestError(400, typeof error?.code === "string" ? error.code : "BAD_REPLY", typeof error?.message === "string" ? error.message : "the host sent a malformed reply");
+  throw new HostRequestError(
+    400,
+    typeof error?.code === "string" ? error.code : "BAD_REPLY",
+    typeof error?.message === "string" ? error.message : "the host sent a malformed reply",
+  );
 }
 
 // The few browser globals used here, typed locally so this file also type-checks without the DOM lib.
@@ -114,7 +118,10 @@ interface ResponseLike {
   statusText: string;
   text(): Promise<string>;
 }
-type FetchLike = (url: string, init?: { method?: string; headers?: Record<string, string>; body?: string; cache?: string; credentials?: string }) => Promise<ResponseLike>;
+type FetchLike = (
+  url: string,
+  init?: { method?: string; headers?: Record<string, string>; body?: string; cache?: string; credentials?: string },
+) => Promise<ResponseLike>;
 interface BrowserGlobals {
   location?: { search: string; origin: string };
   fetch?: FetchLike;
@@ -225,7 +232,13 @@ export class HttpClient implements ParleyClient {
     if (method === "POST") headers["content-type"] = "application/json";
     let response: ResponseLike;
     try {
-      response = await this.#fetch(`${this.baseUrl}${path}`, { method, headers, body: method === "POST" ? JSON.stringify(body ?? {}) : undefined, cache: "no-store", credentials: "omit" });
+      response = await this.#fetch(`${this.baseUrl}${path}`, {
+        method,
+        headers,
+        body: method === "POST" ? JSON.stringify(body ?? {}) : undefined,
+        cache: "no-store",
+        credentials: "omit",
+      });
     } catch {
       // fetch rejects only when no answer came at all: nothing listens on the host's port any more.
       throw new HostRequestError(0, "HOST_UNREACHABLE", this.#unreachable);

@@ -113,7 +113,16 @@ export class ConversationHost implements HostService {
   #saving: Promise<void> = Promise.resolve();
   #disposed = false;
 
-  private constructor(init: { npcs: NpcSource; save: GameSave; runtime: Runtime | undefined; backend: DialogueBackend; ownsBackend: boolean; modelNote: string; device: string; options: ConversationHostOptions }) {
+  private constructor(init: {
+    npcs: NpcSource;
+    save: GameSave;
+    runtime: Runtime | undefined;
+    backend: DialogueBackend;
+    ownsBackend: boolean;
+    modelNote: string;
+    device: string;
+    options: ConversationHostOptions;
+  }) {
     this.#npcs = init.npcs;
     this.#save = init.save;
     this.#runtime = init.runtime;
@@ -134,19 +143,41 @@ export class ConversationHost implements HostService {
    */
   static async create(options: ConversationHostOptions = {}): Promise<ConversationHost> {
     if (options.seed !== undefined && !Number.isSafeInteger(options.seed)) throw new InvalidArgumentError(`seed must be an integer, got ${options.seed}`);
-    if ((options.npcs === undefined) === (options.project === undefined)) throw new InvalidArgumentError("give the host its NPCs: either `npcs` (characters and graphs) or `project` (a project folder)");
+    if ((options.npcs === undefined) === (options.project === undefined))
+      throw new InvalidArgumentError("give the host its NPCs: either `npcs` (characters and graphs) or `project` (a project folder)");
     if (options.model !== undefined && options.backend !== undefined) throw new InvalidArgumentError("give either `model` or `backend`, not both");
     const log = options.log ?? ((line: string) => console.warn(line));
-    const npcs = options.project !== undefined ? await ProjectNpcs.open(options.project, { live: options.live, require: options.requireNpcs, log }) : new NpcList(options.npcs!);
+    const npcs =
+      options.project !== undefined
+        ? await ProjectNpcs.open(options.project, { live: options.live, require: options.requireNpcs, log })
+        : new NpcList(options.npcs!);
     try {
       const contextSize = options.contextSize ?? (npcs instanceof ProjectNpcs ? npcs.manifest.contextSize : 2048);
       // A corrupt save is an error the player must see, not a silent new game that overwrites it.
       const save = options.saveFile && !options.newGame ? await GameSave.load(options.saveFile) : new GameSave();
       if (options.backend) {
-        return new ConversationHost({ npcs, save, runtime: undefined, backend: options.backend, ownsBackend: false, modelNote: options.modelNote ?? options.backend.description, device: "none", options });
+        return new ConversationHost({
+          npcs,
+          save,
+          runtime: undefined,
+          backend: options.backend,
+          ownsBackend: false,
+          modelNote: options.modelNote ?? options.backend.description,
+          device: "none",
+          options,
+        });
       }
       if (options.model === undefined) {
-        return new ConversationHost({ npcs, save, runtime: undefined, backend: new FallbackBackend({ contextSize }), ownsBackend: false, modelNote: "no model: authored lines only", device: "none", options });
+        return new ConversationHost({
+          npcs,
+          save,
+          runtime: undefined,
+          backend: new FallbackBackend({ contextSize }),
+          ownsBackend: false,
+          modelNote: "no model: authored lines only",
+          device: "none",
+          options,
+        });
       }
       await access(options.model).catch((error: unknown) => {
         throw new FileAccessError(options.model!, "cannot read the model file: no such file", { cause: error });
@@ -341,7 +372,9 @@ export class ConversationHost implements HostService {
   #writeSave(): Promise<void> {
     const file = this.#options.saveFile;
     if (!file) return Promise.resolve();
-    this.#saving = this.#saving.then(() => this.#save.save(file).catch((error) => this.#log(`parley host: could not save the game: ${error instanceof Error ? error.message : String(error)}`)));
+    this.#saving = this.#saving.then(() =>
+      this.#save.save(file).catch((error) => this.#log(`parley host: could not save the game: ${error instanceof Error ? error.message : String(error)}`)),
+    );
     return this.#saving;
   }
 
@@ -394,7 +427,10 @@ export class ConversationHost implements HostService {
   }
 
   #playerName(conversation: ConversationView | undefined): string | undefined {
-    const name = this.#options.playerName?.(this, conversation ?? (this.#active ? { npc: this.#active.npc, variables: this.#active.runner.variables } : undefined));
+    const name = this.#options.playerName?.(
+      this,
+      conversation ?? (this.#active ? { npc: this.#active.npc, variables: this.#active.runner.variables } : undefined),
+    );
     return typeof name === "string" && name.trim() !== "" ? name.trim() : undefined;
   }
 
@@ -438,7 +474,11 @@ export class ConversationHost implements HostService {
 }
 
 /** Loads the model on a new runtime; a model that cannot run here falls back to authored lines. */
-async function loadModel(path: string, contextSize: number, options: ConversationHostOptions): Promise<{ runtime: Runtime | undefined; backend: DialogueBackend; ownsBackend: boolean; modelNote: string; device: string }> {
+async function loadModel(
+  path: string,
+  contextSize: number,
+  options: ConversationHostOptions,
+): Promise<{ runtime: Runtime | undefined; backend: DialogueBackend; ownsBackend: boolean; modelNote: string; device: string }> {
   const label = options.modelNote ?? basename(path);
   let runtime: Runtime | undefined;
   try {
@@ -454,6 +494,12 @@ async function loadModel(path: string, contextSize: number, options: Conversatio
     runtime?.dispose();
     const why = error instanceof Error ? error.message : String(error);
     (options.log ?? ((line: string) => console.warn(line)))(`parley host: warning: the model cannot run here (${why}); NPCs speak their authored lines`);
-    return { runtime: undefined, backend: new FallbackBackend({ contextSize }), ownsBackend: false, modelNote: `no model: authored lines only (${why})`, device: "none" };
+    return {
+      runtime: undefined,
+      backend: new FallbackBackend({ contextSize }),
+      ownsBackend: false,
+      modelNote: `no model: authored lines only (${why})`,
+      device: "none",
+    };
   }
 }

@@ -77,7 +77,8 @@ export class ProjectNpcs implements NpcSource {
     for (const id of options.require ?? []) {
       if (!project.#npcs.has(id)) throw new InvalidArgumentError(`${dir} has no NPC "${id}": it needs characters/${id}.json and a graph in dialogue/ for it`);
     }
-    if (project.#npcs.size === 0) throw new InvalidArgumentError(`${dir} has no NPCs: it needs characters/ID.json files and graphs in dialogue/ that name them`);
+    if (project.#npcs.size === 0)
+      throw new InvalidArgumentError(`${dir} has no NPCs: it needs characters/ID.json files and graphs in dialogue/ that name them`);
     if (project.live) project.#watch();
     return project;
   }

@@ -142,9 +142,17 @@ function namedParams(method: HostMethod, names: readonly string[], params: unkno
     names.forEach((name, i) => (out[name] = params[i]));
     return out;
   }
-  if (typeof params !== "object" || params === null) throw new ProtocolError("INVALID_ARGUMENT", `${method} takes ${expected}; got ${params === null ? "null" : typeof params}`);
+  if (typeof params !== "object" || params === null)
+    throw new ProtocolError("INVALID_ARGUMENT", `${method} takes ${expected}; got ${params === null ? "null" : typeof params}`);
   const extra = Object.keys(params).filter((key) => !names.includes(key));
-  if (extra.length > 0) throw new ProtocolError("INVALID_ARGUMENT", `${method} takes ${expected}; unexpected ${extra.slice(0, 3).map((k) => JSON.stringify(k.slice(0, 40))).join(", ")}`);
+  if (extra.length > 0)
+    throw new ProtocolError(
+      "INVALID_ARGUMENT",
+      `${method} takes ${expected}; unexpected ${extra
+        .slice(0, 3)
+        .map((k) => JSON.stringify(k.slice(0, 40)))
+        .join(", ")}`,
+    );
   return params as Record<string, unknown>;
 }
 

@@ -121,11 +121,16 @@ export class NpcMemory {
     if (typeof doc.schema !== "string") fail(`missing "schema" (expected "${MEMORY_SCHEMA}")`);
     if (doc.schema !== MEMORY_SCHEMA) {
       const isMemory = typeof doc.schema === "string" && doc.schema.startsWith("parley.memory/");
-      fail(isMemory ? `schema ${doc.schema} is not supported by this version (expected ${MEMORY_SCHEMA})` : `schema is ${JSON.stringify(doc.schema)}, not ${MEMORY_SCHEMA}`);
+      fail(
+        isMemory
+          ? `schema ${doc.schema} is not supported by this version (expected ${MEMORY_SCHEMA})`
+          : `schema is ${JSON.stringify(doc.schema)}, not ${MEMORY_SCHEMA}`,
+      );
     }
     if (typeof doc.characterId !== "string" || !/^[a-z0-9_-]+$/.test(doc.characterId)) fail(`"characterId" must be a string matching [a-z0-9_-]+`);
     if (typeof doc.summary !== "string") fail(`"summary" must be a string`);
-    if (typeof doc.forgottenTurns !== "number" || !Number.isInteger(doc.forgottenTurns) || doc.forgottenTurns < 0) fail(`"forgottenTurns" must be a non-negative integer`);
+    if (typeof doc.forgottenTurns !== "number" || !Number.isInteger(doc.forgottenTurns) || doc.forgottenTurns < 0)
+      fail(`"forgottenTurns" must be a non-negative integer`);
     if (!Array.isArray(doc.turns)) fail(`"turns" must be an array`);
     const memory = new NpcMemory(doc.characterId as string);
     memory.summary = doc.summary as string;

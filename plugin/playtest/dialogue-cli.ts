@@ -53,7 +53,8 @@ export async function dialogueCommand(args: string[]): Promise<void> {
   }
   if (sub !== "test") throw new InvalidArgumentError(`unknown dialogue subcommand "${sub}" (parley dialogue --help)`);
   const { values, positionals } = parseFlags("dialogue test", FLAGS, rest, { positionals: true });
-  if (positionals.length !== 1) throw new InvalidArgumentError(`dialogue test takes one project folder, got ${positionals.length === 0 ? "none" : positionals.join(" ")}`);
+  if (positionals.length !== 1)
+    throw new InvalidArgumentError(`dialogue test takes one project folder, got ${positionals.length === 0 ? "none" : positionals.join(" ")}`);
   const root = resolve(positionals[0]);
   const playtests = await readProjectPlaytests(root);
   const outcomes = await replayAll(root, playtests, { model: values.model, device: values.device });
@@ -61,13 +62,19 @@ export async function dialogueCommand(args: string[]): Promise<void> {
   if (values.json) console.log(JSON.stringify({ project: root, passed: diverged.length === 0, playtests: outcomes }));
   else {
     for (const outcome of outcomes) console.log(formatOutcome(outcome));
-    console.log(`${outcomes.length} playtest${outcomes.length === 1 ? "" : "s"}: ${outcomes.length - diverged.length} as recorded, ${diverged.length} diverged`);
+    console.log(
+      `${outcomes.length} playtest${outcomes.length === 1 ? "" : "s"}: ${outcomes.length - diverged.length} as recorded, ${diverged.length} diverged`,
+    );
   }
   if (diverged.length > 0) process.exitCode = 1;
 }
 
 /** Replays each playtest; the models they need are loaded once each (by model and context size). */
-export async function replayAll(root: string, playtests: readonly SavedPlaytest[], options: { model?: string; device?: string } = {}): Promise<PlaytestOutcome[]> {
+export async function replayAll(
+  root: string,
+  playtests: readonly SavedPlaytest[],
+  options: { model?: string; device?: string } = {},
+): Promise<PlaytestOutcome[]> {
   const models = new Map<string, PlaytestModel>();
   const demo = bundledDemoModel();
   try {

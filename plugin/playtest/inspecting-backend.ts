@@ -7,17 +7,7 @@ import type { ChooseRequest, ChooseResult, DialogueBackend, GenerateRequest } fr
 import type { PromptParts } from "../prompt/prompt-builder.js";
 
 export type PromptPartName =
-  | "persona"
-  | "scenario"
-  | "systemPrompt"
-  | "mood"
-  | "lore"
-  | "world"
-  | "memory"
-  | "history"
-  | "player"
-  | "postHistory"
-  | "instruction";
+  "persona" | "scenario" | "systemPrompt" | "mood" | "lore" | "world" | "memory" | "history" | "player" | "postHistory" | "instruction";
 
 export interface PromptPartReport {
   part: PromptPartName;

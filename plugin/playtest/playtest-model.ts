@@ -81,7 +81,9 @@ export interface PlaytestModel {
 }
 
 /** Loads `resolved` (when a caller resolved the model its own way), else the model resolvePlaytestModel picks. */
-export async function loadPlaytestModel(options: PlaytestModelOptions & { resolved?: ResolvedModel; contextSize: number; device?: string }): Promise<PlaytestModel> {
+export async function loadPlaytestModel(
+  options: PlaytestModelOptions & { resolved?: ResolvedModel; contextSize: number; device?: string },
+): Promise<PlaytestModel> {
   const resolved = options.resolved ?? (await resolvePlaytestModel(options));
   if (resolved.synthetic) throw new NoModelInstalledError(`no model is installed in ${resolved.folder}: ${HOW_TO_GET_ONE}`);
   const runtime = await Runtime.create({ device: options.device });

@@ -39,7 +39,9 @@ export async function readProjectPlaytests(root: string): Promise<SavedPlaytest[
   });
   const files = names.filter((n) => n.endsWith(TRANSCRIPT_SUFFIX)).sort();
   if (files.length === 0) {
-    throw new PlaytestProjectError(`no saved playtests in ${join(root, TRANSCRIPT_FOLDER)} (save one with the editor's Playtest panel: it writes ${TRANSCRIPT_FOLDER}/NAME${TRANSCRIPT_SUFFIX})`);
+    throw new PlaytestProjectError(
+      `no saved playtests in ${join(root, TRANSCRIPT_FOLDER)} (save one with the editor's Playtest panel: it writes ${TRANSCRIPT_FOLDER}/NAME${TRANSCRIPT_SUFFIX})`,
+    );
   }
   const graphs = await readById(root, "dialogue", (json) => parseDialogueGraph(json));
   const characters = await readById(root, "characters", (json) => parseCharacter(json));
@@ -73,7 +75,10 @@ export interface TranscriptFile {
  * `locate` turns a project-relative path into the file to read, and may refuse it (the editor confines every
  * path to the project folder); its error becomes the file's problem.
  */
-export async function listTranscriptFiles(root: string, locate: (file: string) => Promise<string> = async (file) => join(root, file)): Promise<TranscriptFile[]> {
+export async function listTranscriptFiles(
+  root: string,
+  locate: (file: string) => Promise<string> = async (file) => join(root, file),
+): Promise<TranscriptFile[]> {
   const names = await readdir(join(root, TRANSCRIPT_FOLDER)).catch(() => [] as string[]);
   const out: TranscriptFile[] = [];
   for (const name of names.filter((n) => n.endsWith(TRANSCRIPT_SUFFIX) && !n.startsWith(".")).sort()) {

@@ -33,7 +33,10 @@ export interface ReplayOptions {
 export async function replayTranscript(options: ReplayOptions): Promise<ReplayResult> {
   const { transcript, graph, character } = options;
   if (graph.id !== transcript.graph || character.id !== transcript.character) {
-    throw new ParleyError("INVALID_ARGUMENT", `transcript "${transcript.name}" is for graph "${transcript.graph}" and character "${transcript.character}", not "${graph.id}" and "${character.id}"`);
+    throw new ParleyError(
+      "INVALID_ARGUMENT",
+      `transcript "${transcript.name}" is for graph "${transcript.graph}" and character "${transcript.character}", not "${graph.id}" and "${character.id}"`,
+    );
   }
   const notes: string[] = [];
   let run: PlaytestRun;

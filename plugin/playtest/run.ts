@@ -119,7 +119,13 @@ export class PlaytestRun {
   record(): RunRecord {
     const last = this.#steps.at(-1);
     return {
-      steps: this.#steps.map((s) => ({ ...s, lines: [...s.lines], ...(s.choices ? { choices: [...s.choices] } : {}), variables: { ...s.variables }, events: [...s.events] })),
+      steps: this.#steps.map((s) => ({
+        ...s,
+        lines: [...s.lines],
+        ...(s.choices ? { choices: [...s.choices] } : {}),
+        variables: { ...s.variables },
+        events: [...s.events],
+      })),
       variables: this.runner.variables,
       end: this.#end ?? { reason: "stopped", node: last?.node ?? null },
     };

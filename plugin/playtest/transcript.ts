@@ -81,7 +81,9 @@ const FIELDS = ["schema", "name", "graph", "character", "seed", "start", "contex
 /** A transcript's file path in its project, for a valid name. */
 export function transcriptPath(name: string): string {
   if (!TRANSCRIPT_NAME_PATTERN.test(name)) {
-    throw new PluginValidationError("transcript name", [{ path: "name", message: `${JSON.stringify(name)} is not allowed: use 1-64 letters, digits, _ and -` }]);
+    throw new PluginValidationError("transcript name", [
+      { path: "name", message: `${JSON.stringify(name)} is not allowed: use 1-64 letters, digits, _ and -` },
+    ]);
   }
   return `${TRANSCRIPT_FOLDER}/${name}${TRANSCRIPT_SUFFIX}`;
 }
@@ -104,7 +106,11 @@ export function parseTranscript(json: unknown): PlaytestTranscript {
     graph: r.string(doc, "graph", "", { nonEmpty: true }),
     character: r.string(doc, "character", "", { nonEmpty: true }),
     seed: r.number(doc, "seed", "", { integer: true, min: 0, max: 2 ** 32 - 1 }),
-    start: { node: r.string(start, "node", "start", { nonEmpty: true }), variables: values(r, start, "variables", "start"), memory: memory(r, start.memory, "start.memory") },
+    start: {
+      node: r.string(start, "node", "start", { nonEmpty: true }),
+      variables: values(r, start, "variables", "start"),
+      memory: memory(r, start.memory, "start.memory"),
+    },
     contextSize: r.number(doc, "contextSize", "", { integer: true, min: 16 }),
     model: r.string(doc, "model", ""),
     inputs: r.array(doc, "inputs", "").map((item, i) => input(r, item, `inputs[${i}]`)),

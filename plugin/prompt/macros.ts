@@ -79,7 +79,13 @@ function withoutOriginal(text: string): string {
 
 function withCardDefaults(c: Character): Character {
   const partial = c as Partial<Pick<Character, "scenario" | "systemPrompt" | "postHistoryInstructions" | "alternateGreetings">>;
-  if (partial.scenario !== undefined && partial.systemPrompt !== undefined && partial.postHistoryInstructions !== undefined && partial.alternateGreetings !== undefined) return c;
+  if (
+    partial.scenario !== undefined &&
+    partial.systemPrompt !== undefined &&
+    partial.postHistoryInstructions !== undefined &&
+    partial.alternateGreetings !== undefined
+  )
+    return c;
   return {
     ...c,
     scenario: partial.scenario ?? "",

@@ -66,19 +66,7 @@ export interface TemplateMarkers {
 
 const DEFAULT_TAGS = ["s", "unk", "pad", "bos", "eos", "start_of_turn", "end_of_turn", "eot", "eot_id", "eom_id", "endoftext"];
 const DEFAULT_BRACKETS = ["inst", "sys", "system_prompt", "available_tools", "tool_calls", "tool_results"];
-const DEFAULT_LITERALS = [
-  "<|system|>",
-  "<|user|>",
-  "<|assistant|>",
-  "<|im_start|>",
-  "<|im_end|>",
-  "[INST]",
-  "[/INST]",
-  "<<SYS>>",
-  "<</SYS>>",
-  "<s>",
-  "</s>",
-];
+const DEFAULT_LITERALS = ["<|system|>", "<|user|>", "<|assistant|>", "<|im_start|>", "<|im_end|>", "[INST]", "[/INST]", "<<SYS>>", "<</SYS>>", "<s>", "</s>"];
 
 const ROLE_LABELS = [
   "system",
@@ -141,7 +129,9 @@ function unescape(s: string): string {
 // ---------------------------------------------------------------------------------------------------
 // Step 1: code points
 
-const INVISIBLE = /[\u00AD\u034F\u061C\u115F\u1160\u17B4\u17B5\u180B-\u180F\u200B\u200C\u200E\u200F\u202A-\u202E\u2060-\u2064\u2066-\u206F\u3164\uFEFF\uFFA0\uFFF9-\uFFFB]|\uDB40[\uDC00-\uDC7F]/g;
+const INVISIBLE =
+  // eslint-disable-next-line no-misleading-character-class -- each code point is listed on purpose, joiners included
+  /[\u00AD\u034F\u061C\u115F\u1160\u17B4\u17B5\u180B-\u180F\u200B\u200C\u200E\u200F\u202A-\u202E\u2060-\u2064\u2066-\u206F\u3164\uFEFF\uFFA0\uFFF9-\uFFFB]|\uDB40[\uDC00-\uDC7F]/g;
 const LONE_SURROGATES = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 // eslint-disable-next-line no-control-regex
 const CONTROLS = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u0084\u0086-\u009F]/g;
@@ -175,11 +165,46 @@ addFold("／∕⁄⧸", "/");
 addFold("＿", "_");
 // Cyrillic and Greek letters that look Latin.
 const LOOKALIKE_LATIN: [string, string][] = [
-  ["аα", "a"], ["в", "b"], ["сϲ", "c"], ["ԁ", "d"], ["еε", "e"], ["һ", "h"], ["іι", "i"], ["ј", "j"], ["κк", "k"],
-  ["ӏ", "l"], ["м", "m"], ["ոп", "n"], ["оο", "o"], ["рρ", "p"], ["ԛ", "q"], ["ѕ", "s"], ["τт", "t"], ["υ", "u"],
-  ["νѵ", "v"], ["ԝ", "w"], ["хχ", "x"], ["уγ", "y"], ["ʐ", "z"],
-  ["АΑ", "A"], ["ВΒ", "B"], ["СϹ", "C"], ["ЕΕ", "E"], ["НΗ", "H"], ["ІΙ", "I"], ["Ј", "J"], ["КΚ", "K"], ["МΜ", "M"],
-  ["ΝͶ", "N"], ["ОΟ", "O"], ["РΡ", "P"], ["Ѕ", "S"], ["ТΤ", "T"], ["ХΧ", "X"], ["ҮΥ", "Y"], ["Ζ", "Z"],
+  ["аα", "a"],
+  ["в", "b"],
+  ["сϲ", "c"],
+  ["ԁ", "d"],
+  ["еε", "e"],
+  ["һ", "h"],
+  ["іι", "i"],
+  ["ј", "j"],
+  ["κк", "k"],
+  ["ӏ", "l"],
+  ["м", "m"],
+  ["ոп", "n"],
+  ["оο", "o"],
+  ["рρ", "p"],
+  ["ԛ", "q"],
+  ["ѕ", "s"],
+  ["τт", "t"],
+  ["υ", "u"],
+  ["νѵ", "v"],
+  ["ԝ", "w"],
+  ["хχ", "x"],
+  ["уγ", "y"],
+  ["ʐ", "z"],
+  ["АΑ", "A"],
+  ["ВΒ", "B"],
+  ["СϹ", "C"],
+  ["ЕΕ", "E"],
+  ["НΗ", "H"],
+  ["ІΙ", "I"],
+  ["Ј", "J"],
+  ["КΚ", "K"],
+  ["МΜ", "M"],
+  ["ΝͶ", "N"],
+  ["ОΟ", "O"],
+  ["РΡ", "P"],
+  ["Ѕ", "S"],
+  ["ТΤ", "T"],
+  ["ХΧ", "X"],
+  ["ҮΥ", "Y"],
+  ["Ζ", "Z"],
 ];
 for (const [chars, to] of LOOKALIKE_LATIN) addFold(chars, to);
 
@@ -226,8 +251,14 @@ function skeleton(text: string): Skeleton {
 
 function markerPattern(markers: TemplateMarkers): RegExp {
   const ws = "\\s{0,4}";
-  const tags = [...markers.tagNames].map(escapeRegExp).sort((a, b) => b.length - a.length).join("|");
-  const brackets = [...markers.bracketNames].map(escapeRegExp).sort((a, b) => b.length - a.length).join("|");
+  const tags = [...markers.tagNames]
+    .map(escapeRegExp)
+    .sort((a, b) => b.length - a.length)
+    .join("|");
+  const brackets = [...markers.bracketNames]
+    .map(escapeRegExp)
+    .sort((a, b) => b.length - a.length)
+    .join("|");
   const parts = [
     // <|name|> with whitespace (line breaks included) anywhere inside.
     `(?<pipe><${ws}\\|${ws}(?<pname>[^|<>\\s]{1,64}(?:${ws}[^|<>\\s]{1,64}){0,3})${ws}\\|${ws}>)`,
@@ -311,7 +342,12 @@ export function sanitizeUntrusted(text: string, options: SanitizeOptions = {}): 
   const max = options.maxChars;
   if (max !== undefined && max >= 0) {
     const cps = [...s];
-    if (cps.length > max) s = cps.slice(0, Math.max(0, max - 1)).join("").trimEnd() + "…";
+    if (cps.length > max)
+      s =
+        cps
+          .slice(0, Math.max(0, max - 1))
+          .join("")
+          .trimEnd() + "…";
   }
   return s;
 }

@@ -88,7 +88,8 @@ export class GameSave {
   /** Sets a shared game variable from the game's side (the player found gold). */
   setGameVariable(name: string, value: Value): void {
     if (!isSharedVariable(name)) throw new InvalidArgumentError(`"${name}" is not a shared game variable: shared names have a dot (player.gold)`);
-    if (!isValue(value)) throw new InvalidArgumentError(`game variable "${name}": expected a string, a finite number or a boolean, got ${JSON.stringify(value)}`);
+    if (!isValue(value))
+      throw new InvalidArgumentError(`game variable "${name}": expected a string, a finite number or a boolean, got ${JSON.stringify(value)}`);
     this.#game.set(name, value);
   }
 
@@ -121,7 +122,11 @@ export class GameSave {
     const doc = object(json, "the document");
     if (doc.schema !== SAVE_SCHEMA) {
       const other = typeof doc.schema === "string" && doc.schema.startsWith("parley.save/");
-      fail(other ? `schema ${doc.schema} is not supported by this version (expected ${SAVE_SCHEMA})` : `schema is ${JSON.stringify(doc.schema)}, not ${SAVE_SCHEMA}`);
+      fail(
+        other
+          ? `schema ${doc.schema} is not supported by this version (expected ${SAVE_SCHEMA})`
+          : `schema is ${JSON.stringify(doc.schema)}, not ${SAVE_SCHEMA}`,
+      );
     }
     const save = new GameSave();
     for (const [name, value] of Object.entries(object(doc.game ?? {}, '"game"'))) {

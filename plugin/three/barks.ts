@@ -72,14 +72,7 @@ export type BarkEvent =
 export type BarkListener = (event: BarkEvent) => void;
 
 /** What `trigger` did: "started", or why not. */
-export type BarkResult =
-  | "started"
-  | "unknown_speaker"
-  | "conversation"
-  | "busy"
-  | "interval"
-  | "cooldown"
-  | "no_lines";
+export type BarkResult = "started" | "unknown_speaker" | "conversation" | "busy" | "interval" | "cooldown" | "no_lines";
 
 export interface ActiveBark {
   readonly characterId: string;

@@ -1,14 +1,7 @@
 // parley-npc/plugin/three: Parley's NPC dialogue in a three.js scene with rapier physics — the talk radius,
 // the speech bubble, the NPC actor tying them to the dialogue store, and ambient barks.
 
-export {
-  createTalkSensor,
-  type TalkSensor,
-  type TalkSensorEvent,
-  type TalkSensorListener,
-  type TalkSensorOptions,
-  type Vector3Like,
-} from "./talk-sensor.js";
+export { createTalkSensor, type TalkSensor, type TalkSensorEvent, type TalkSensorListener, type TalkSensorOptions, type Vector3Like } from "./talk-sensor.js";
 export {
   SpeechBubble,
   createCanvasBubbleRenderer,
@@ -22,13 +15,7 @@ export {
   type CanvasLike,
   type SpeechBubbleOptions,
 } from "./speech-bubble.js";
-export {
-  NpcActor,
-  type LookAtMode,
-  type NpcActorEvent,
-  type NpcActorListener,
-  type NpcActorOptions,
-} from "./npc-actor.js";
+export { NpcActor, type LookAtMode, type NpcActorEvent, type NpcActorListener, type NpcActorOptions } from "./npc-actor.js";
 export {
   Barks,
   type ActiveBark,

@@ -18,10 +18,7 @@ import { isConversationActive, type DialogueState, type DialogueStore } from "..
 import type { SpeechBubble } from "./speech-bubble.js";
 import type { TalkSensor, Vector3Like } from "./talk-sensor.js";
 
-export type NpcActorEvent =
-  | { type: "player_enter" }
-  | { type: "player_leave" }
-  | { type: "prompt"; visible: boolean; text: string };
+export type NpcActorEvent = { type: "player_enter" } | { type: "player_leave" } | { type: "prompt"; visible: boolean; text: string };
 
 export type NpcActorListener = (event: NpcActorEvent) => void;
 
@@ -160,8 +157,7 @@ export class NpcActor {
   }
 
   private turn(dt: number, playerPosition: Vector3Like): void {
-    const facePlayer =
-      this.lookAt === "near" ? this.near || this.isTalking : this.lookAt === "talking" ? this.isTalking : false;
+    const facePlayer = this.lookAt === "near" ? this.near || this.isTalking : this.lookAt === "talking" ? this.isTalking : false;
     let target: number;
     if (facePlayer) {
       // The player's position in the object's parent space, where rotation.y is measured.
@@ -193,10 +189,7 @@ export class NpcActor {
     if (this.bubble && mine) {
       this.bubble.sticky = this.isTalking;
       // On binding, only a running conversation's line is shown (not the last line of an old one).
-      const changed =
-        previous === null
-          ? this.isTalking
-          : previous.conversation?.id !== state.conversation?.id || previous.bubble !== state.bubble;
+      const changed = previous === null ? this.isTalking : previous.conversation?.id !== state.conversation?.id || previous.bubble !== state.bubble;
       if (changed) this.bubble.setText(state.bubble);
     } else if (this.bubble && previous?.conversation?.characterId === this.characterId) {
       // Its conversation was replaced by one with another character (or the store was reset).

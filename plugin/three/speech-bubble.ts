@@ -12,15 +12,7 @@
 // surface and the sprite shows that corner only (texture repeat/offset), so the GPU texture never changes
 // size as the bubble grows. Anything else that can draw text into a texture can stand in for it.
 
-import {
-  CanvasTexture,
-  SRGBColorSpace,
-  Sprite,
-  SpriteMaterial,
-  Texture,
-  Vector3,
-  type Object3D,
-} from "three";
+import { CanvasTexture, SRGBColorSpace, Sprite, SpriteMaterial, Texture, Vector3, type Object3D } from "three";
 // Bundled into the game page: the errors module alone (runtime/index.js loads Node modules).
 import { InvalidArgumentError } from "../../runtime/errors.js";
 
@@ -182,9 +174,7 @@ function newCanvas(width: number, height: number): CanvasLike {
   };
   if (g.document) return g.document.createElement("canvas");
   if (g.OffscreenCanvas) return new g.OffscreenCanvas(width, height);
-  throw new InvalidArgumentError(
-    "no canvas to draw speech bubbles on (no DOM or OffscreenCanvas): pass a canvas or a BubbleRenderer",
-  );
+  throw new InvalidArgumentError("no canvas to draw speech bubbles on (no DOM or OffscreenCanvas): pass a canvas or a BubbleRenderer");
 }
 
 /** A rounded box with a tail at the bottom centre; (x, y) is the box's top-left corner. */
@@ -224,7 +214,6 @@ export function wrapText(text: string, maxWidth: number, measure: (text: string)
         continue;
       }
       if (line !== "") lines.push(line);
-      line = "";
       // The word alone: break it by characters if it does not fit either.
       let rest = word;
       while (measure(rest) > maxWidth && rest.length > 1) {
@@ -393,10 +382,7 @@ export class SpeechBubble {
       lines[0] = `…${lines[0]}`;
     }
     const textWidth = Math.min(maxWidth + measure("…"), Math.max(0, ...lines.map(measure)));
-    const width = Math.min(
-      r.surfaceWidth,
-      Math.ceil(Math.max(textWidth + 2 * inset, 2 * s.cornerRadius + s.tailWidth + s.borderWidth)),
-    );
+    const width = Math.min(r.surfaceWidth, Math.ceil(Math.max(textWidth + 2 * inset, 2 * s.cornerRadius + s.tailWidth + s.borderWidth)));
     const boxHeight = Math.ceil(lines.length * s.lineHeight + 2 * inset);
     const height = Math.min(r.surfaceHeight, boxHeight + s.tailHeight);
     this.currentLines = lines;

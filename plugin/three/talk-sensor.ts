@@ -64,10 +64,7 @@ export function createTalkSensor(world: RAPIER.World, options: TalkSensorOptions
     throw new InvalidArgumentError(`talk sensor radius must be a positive number, got ${options.radius}`);
   }
   const { x, y, z } = options.position;
-  const desc = RAPIER.ColliderDesc.ball(options.radius)
-    .setTranslation(x, y, z)
-    .setSensor(true)
-    .setActiveCollisionTypes(RAPIER.ActiveCollisionTypes.ALL);
+  const desc = RAPIER.ColliderDesc.ball(options.radius).setTranslation(x, y, z).setSensor(true).setActiveCollisionTypes(RAPIER.ActiveCollisionTypes.ALL);
   const collider = world.createCollider(desc);
 
   let player = options.playerCollider;

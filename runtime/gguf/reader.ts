@@ -134,9 +134,7 @@ export class GgufFile {
     const items = arr.items;
     if (items instanceof BigInt64Array || items instanceof BigUint64Array) return Array.from(items, Number);
     if (ArrayBuffer.isView(items)) return items as ArrayLike<number>;
-    throw new GgufFormatError(
-      `metadata ${key} must be a numeric array, got an array of ${ggufValueTypeName(arr.itemType)} in ${this.path}`,
-    );
+    throw new GgufFormatError(`metadata ${key} must be a numeric array, got an array of ${ggufValueTypeName(arr.itemType)} in ${this.path}`);
   }
 
   private entry(key: string, optional: boolean): GgufMetadataValue | undefined {
@@ -146,9 +144,7 @@ export class GgufFile {
   }
 
   private wrongType(key: string, entry: GgufMetadataValue, want: string): GgufFormatError {
-    return new GgufFormatError(
-      `metadata ${key} must be ${want}, got ${ggufValueTypeName(entry.type)} in ${this.path}`,
-    );
+    return new GgufFormatError(`metadata ${key} must be ${want}, got ${ggufValueTypeName(entry.type)} in ${this.path}`);
   }
 }
 
@@ -181,9 +177,7 @@ class Cursor {
   need(n: number, what: string): void {
     const end = this.pos + n;
     if (end > this.fileSize) {
-      throw new GgufTruncatedError(
-        `${this.path} is truncated: ${what} at offset ${this.pos} needs ${n} bytes, but the file ends at ${this.fileSize}`,
-      );
+      throw new GgufTruncatedError(`${this.path} is truncated: ${what} at offset ${this.pos} needs ${n} bytes, but the file ends at ${this.fileSize}`);
     }
     if (end > this.loaded) throw new NeedMore(end);
   }
@@ -374,7 +368,6 @@ class Cursor {
   }
 }
 
-
 function makeTypedArray(t: GgufValueType, n: number): GgufArrayItems {
   switch (t) {
     case GgufValueType.UINT8:
@@ -414,9 +407,7 @@ function parse(buf: Uint8Array, loaded: number, fileSize: number, path: string):
   if (loaded < 4 && loaded < fileSize) throw new NeedMore(4);
   const magic = buf.subarray(0, Math.min(4, loaded));
   if (magic.length < 4 || magic[0] !== 0x47 || magic[1] !== 0x47 || magic[2] !== 0x55 || magic[3] !== 0x46) {
-    throw new GgufFormatError(
-      `not a GGUF file: ${path} starts with ${describeStart(magic)}, expected "GGUF" (a llama.cpp model file)`,
-    );
+    throw new GgufFormatError(`not a GGUF file: ${path} starts with ${describeStart(magic)}, expected "GGUF" (a llama.cpp model file)`);
   }
   const c = new Cursor(buf, loaded, fileSize, path);
   c.pos = 4;
@@ -482,9 +473,7 @@ function parse(buf: Uint8Array, loaded: number, fileSize: number, path: string):
     }
     const relativeOffset = c.u64n(`data offset of tensor ${name}`);
     if (relativeOffset % alignment !== 0) {
-      throw new GgufFormatError(
-        `${path}: tensor ${name}'s data offset ${relativeOffset} is not a multiple of the alignment ${alignment}`,
-      );
+      throw new GgufFormatError(`${path}: tensor ${name}'s data offset ${relativeOffset} is not a multiple of the alignment ${alignment}`);
     }
     raw.push({ name, dims, type, relativeOffset });
   }
@@ -533,7 +522,8 @@ function nextSize(current: number, needed: number, fileSize: number): number {
 
 function openError(path: string, e: unknown): FileAccessError {
   const code = (e as NodeJS.ErrnoException)?.code;
-  const reason = code === "ENOENT" ? "no such file" : code === "EACCES" ? "permission denied" : code === "EISDIR" ? "it is a folder" : String((e as Error)?.message ?? e);
+  const reason =
+    code === "ENOENT" ? "no such file" : code === "EACCES" ? "permission denied" : code === "EISDIR" ? "it is a folder" : String((e as Error)?.message ?? e);
   return new FileAccessError(path, reason, { cause: e });
 }
 

@@ -154,9 +154,7 @@ export function tensorByteSize(type: number, dims: readonly number[]): number {
   }
   const ne0 = dims.length > 0 ? dims[0] : 1;
   if (ne0 % info.blockSize !== 0) {
-    throw new GgufFormatError(
-      `a ${info.name} tensor's first dimension must be a multiple of ${info.blockSize}, got ${ne0}`,
-    );
+    throw new GgufFormatError(`a ${info.name} tensor's first dimension must be a multiple of ${info.blockSize}, got ${ne0}`);
   }
   const size = (tensorElementCount(dims) / info.blockSize) * info.typeSize;
   if (!Number.isSafeInteger(size)) throw new GgufFormatError(`tensor size overflows: [${dims.join(", ")}]`);

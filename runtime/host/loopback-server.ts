@@ -103,7 +103,10 @@ export async function startLoopbackServer(options: LoopbackServerOptions): Promi
   const apiPrefix = (options.apiPrefix ?? "/api").replace(/\/+$/, "");
   if (!apiPrefix.startsWith("/") || apiPrefix === "") throw new RangeError(`apiPrefix must start with "/", got ${JSON.stringify(options.apiPrefix)}`);
   const routes = parseRoutes(options.routes, apiPrefix);
-  const staticFolder = options.staticDir === undefined ? undefined : new StaticFolder({ dir: options.staticDir, hidden: options.hideStatic, description: options.staticDescription });
+  const staticFolder =
+    options.staticDir === undefined
+      ? undefined
+      : new StaticFolder({ dir: options.staticDir, hidden: options.hideStatic, description: options.staticDescription });
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const label = options.label ?? "parley host";
   const log = (error: unknown): void => console.error(`${label}: request failed:`, error);
@@ -203,7 +206,8 @@ export async function startLoopbackServer(options: LoopbackServerOptions): Promi
     // @hono/node-server's default (it makes the global Request and Response its own subclasses of them) is
     // kept: without it, re-creating a request with a size-limited body fails inside undici.
     // A request @hono/node-server cannot turn into a Request (a malformed Host or target) never reaches the app.
-    errorHandler: (error) => errorResponse(error instanceof RequestError ? new HttpError(400, "BAD_REQUEST", "malformed request") : toHttpError(error, undefined, log)),
+    errorHandler: (error) =>
+      errorResponse(error instanceof RequestError ? new HttpError(400, "BAD_REQUEST", "malformed request") : toHttpError(error, undefined, log)),
   });
   const server = createServer((req, res) => {
     req.on("error", () => undefined);

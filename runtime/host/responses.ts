@@ -54,7 +54,8 @@ export const securityHeaders: MiddlewareHandler = async (c, next) => {
  */
 export function toHttpError(error: unknown, mapError?: ErrorMapper, log: (error: unknown) => void = () => undefined): HttpError {
   if (error instanceof HttpError) return error;
-  if (error instanceof HTTPException) return new HttpError(error.status, error.status === 413 ? "BODY_TOO_LARGE" : "BAD_REQUEST", error.message || "bad request");
+  if (error instanceof HTTPException)
+    return new HttpError(error.status, error.status === 413 ? "BODY_TOO_LARGE" : "BAD_REQUEST", error.message || "bad request");
   let mapped: HttpError | undefined;
   try {
     mapped = mapError?.(error);

@@ -178,6 +178,10 @@ export function findEntry(catalogue: readonly CatalogueEntry[], idOrFile: string
 /** Like findEntry, but throws UnknownModelError. */
 export function getEntry(catalogue: readonly CatalogueEntry[], idOrFile: string): CatalogueEntry {
   const entry = findEntry(catalogue, idOrFile);
-  if (!entry) throw new UnknownModelError(idOrFile, catalogue.map((e) => e.id));
+  if (!entry)
+    throw new UnknownModelError(
+      idOrFile,
+      catalogue.map((e) => e.id),
+    );
   return entry;
 }

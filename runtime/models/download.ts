@@ -244,9 +244,13 @@ async function transfer(entry: CatalogueEntry, finalPath: string, options: Downl
   await fh.close();
 
   if (total !== null && received < total) {
-    const err = new ModelDownloadError(entry.url, `the server closed the transfer after ${received} of ${total} bytes of ${entry.file}; run the download again to resume`, {
-      resumable: true,
-    });
+    const err = new ModelDownloadError(
+      entry.url,
+      `the server closed the transfer after ${received} of ${total} bytes of ${entry.file}; run the download again to resume`,
+      {
+        resumable: true,
+      },
+    );
     retryable.add(err);
     throw err;
   }
@@ -267,8 +271,7 @@ async function transfer(entry: CatalogueEntry, finalPath: string, options: Downl
  */
 export async function downloadModel(entryOrId: CatalogueEntry | string, options: DownloadOptions = {}): Promise<DownloadResult> {
   const folder = options.folder ? resolve(options.folder) : modelsFolder();
-  const entry =
-    typeof entryOrId === "string" ? getEntry(options.catalogue ?? (await loadCatalogue({ folder })), entryOrId) : entryOrId;
+  const entry = typeof entryOrId === "string" ? getEntry(options.catalogue ?? (await loadCatalogue({ folder })), entryOrId) : entryOrId;
   const finalPath = join(folder, entry.file);
   if (inFlight.has(finalPath)) {
     throw new ModelDownloadError(entry.url, `${entry.file} is already being downloaded into ${folder} by this process`);
@@ -297,7 +300,14 @@ export async function downloadModel(entryOrId: CatalogueEntry | string, options:
         await rename(finalPath + PART_SUFFIX, finalPath);
         await fsyncFolder(folder);
         await writeVerificationRecord(finalPath, r.sha256);
-        return { path: finalPath, sha256: r.sha256, bytes: r.bytes, resumed: resumedAny || r.resumed, alreadyInstalled: false, checksumPinned: entry.sha256 !== null };
+        return {
+          path: finalPath,
+          sha256: r.sha256,
+          bytes: r.bytes,
+          resumed: resumedAny || r.resumed,
+          alreadyInstalled: false,
+          checksumPinned: entry.sha256 !== null,
+        };
       } catch (e) {
         if (!(e instanceof ModelDownloadError && retryable.has(e)) || attempt >= retries) throw e;
         if (e.resumable) resumedAny = true;

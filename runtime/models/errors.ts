@@ -27,10 +27,7 @@ export class ChecksumMismatchError extends ParleyError {
   readonly actual: string;
   constructor(path: string, kind: "sha256" | "size", expected: string | number, actual: string | number) {
     const what = kind === "sha256" ? "SHA-256" : "size";
-    super(
-      "INVALID_ARGUMENT",
-      `${path}: ${what} mismatch: expected ${expected}, got ${actual}; the corrupt file was deleted, run the download again`,
-    );
+    super("INVALID_ARGUMENT", `${path}: ${what} mismatch: expected ${expected}, got ${actual}; the corrupt file was deleted, run the download again`);
     this.path = path;
     this.kind = kind;
     this.expected = String(expected);

@@ -40,8 +40,7 @@ export interface ResolveModelOptions {
 /** The synthetic stand-in's file name inside the models folder (never picked as a "found" model). */
 export const SYNTHETIC_MODEL_NAME = "synthetic-tiny-q4_0.gguf";
 
-const REAL_MODEL_HINT =
-  "pass --model FILE, set PARLEY_MODEL, or put a TinyLlama-1.1B-Chat GGUF (e.g. tinyllama-1.1b-chat-v1.0.Q4_0.gguf) into";
+const REAL_MODEL_HINT = "pass --model FILE, set PARLEY_MODEL, or put a TinyLlama-1.1B-Chat GGUF (e.g. tinyllama-1.1b-chat-v1.0.Q4_0.gguf) into";
 
 /**
  * Picks the model to run. A missing or non-file explicit model (or PARLEY_MODEL) is a FileAccessError;

@@ -148,7 +148,10 @@ export function resolveModelRef(
     return { path, entry: findEntry(catalogue, basename(path)) };
   }
   if (ref.toLowerCase().endsWith(".gguf")) return { path: join(folder, ref), entry: findEntry(catalogue, ref) };
-  throw new UnknownModelError(ref, catalogue.map((e) => e.id));
+  throw new UnknownModelError(
+    ref,
+    catalogue.map((e) => e.id),
+  );
 }
 
 /**
@@ -163,11 +166,17 @@ export async function removeModel(
   const { path } = resolveModelRef(ref, { ...options, folder });
   const rel = relative(folder, path);
   if (rel === "" || rel.startsWith("..") || isAbsolute(rel) || dirname(rel) !== ".") {
-    throw new UnknownModelError(`${ref} (not in the models folder ${folder})`, (options.catalogue ?? []).map((e) => e.id));
+    throw new UnknownModelError(
+      `${ref} (not in the models folder ${folder})`,
+      (options.catalogue ?? []).map((e) => e.id),
+    );
   }
   const removed: string[] = [];
   for (const p of [path, path + PART_SUFFIX, path + RECORD_SUFFIX]) {
-    const existed = await stat(p).then(() => true, () => false);
+    const existed = await stat(p).then(
+      () => true,
+      () => false,
+    );
     if (existed) {
       await rm(p, { force: true });
       removed.push(p);

@@ -5,15 +5,7 @@
 
 import { InvalidArgumentError } from "../errors.js";
 import { quantize } from "../gguf/quant.js";
-import {
-  GgmlType,
-  GgufValueType,
-  LlamaFileType,
-  ggmlTypeInfo,
-  gguf,
-  tensorByteSize,
-  type GgufMetadataValue,
-} from "../gguf/types.js";
+import { GgmlType, GgufValueType, LlamaFileType, ggmlTypeInfo, gguf, tensorByteSize, type GgufMetadataValue } from "../gguf/types.js";
 import { writeGguf, type GgufWriterTensor } from "../gguf/writer.js";
 import { TINYLLAMA_CHAT_TEMPLATE } from "./chat-template.js";
 import { loadLlamaVocab } from "./vocab.js";

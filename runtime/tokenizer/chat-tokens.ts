@@ -15,11 +15,7 @@ export interface TokenizeChatOptions {
   addBos?: boolean;
 }
 
-export function tokenizeChat(
-  tokenizer: LlamaTokenizer,
-  segments: readonly ChatSegment[],
-  options: TokenizeChatOptions = {},
-): number[] {
+export function tokenizeChat(tokenizer: LlamaTokenizer, segments: readonly ChatSegment[], options: TokenizeChatOptions = {}): number[] {
   const ids = tokenizer.encodeParts(
     segments.map((s) => ({ text: s.text, parseSpecial: s.special })),
     { addBos: false },

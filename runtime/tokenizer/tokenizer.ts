@@ -165,9 +165,7 @@ export class LlamaTokenizer {
     const n = vocab.tokens.length;
     if (n === 0) throw new InvalidArgumentError("the vocabulary has no tokens");
     if (vocab.scores.length !== n || vocab.types.length !== n) {
-      throw new InvalidArgumentError(
-        `the vocabulary has ${n} tokens but ${vocab.scores.length} scores and ${vocab.types.length} types`,
-      );
+      throw new InvalidArgumentError(`the vocabulary has ${n} tokens but ${vocab.scores.length} scores and ${vocab.types.length} types`);
     }
     this.vocab = vocab;
     // llama.cpp keeps scores as 32-bit floats; compare them at that precision so ties come out the same.
@@ -342,7 +340,7 @@ export class LlamaTokenizer {
     const start = new Int32Array(n);
     const end = new Int32Array(n);
     let m = 0;
-    for (let i = 0; i < n; ) {
+    for (let i = 0; i < n;) {
       const c = text.charCodeAt(i);
       const w = c >= 0xd800 && c <= 0xdbff && i + 1 < n ? 2 : 1;
       start[m] = i;

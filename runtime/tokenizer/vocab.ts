@@ -98,16 +98,12 @@ function optionalBool(meta: MetadataSource, key: string, fallback: boolean): boo
 export function vocabularyFromGguf(metadata: MetadataSource): Vocabulary {
   const model = unwrap(metadata.get("tokenizer.ggml.model"));
   if (model !== undefined && model !== null && model !== "llama") {
-    throw new UnsupportedArchitectureError(
-      `tokenizer model '${String(model)}' is not supported: Parley implements the SentencePiece ('llama') tokenizer only`,
-    );
+    throw new UnsupportedArchitectureError(`tokenizer model '${String(model)}' is not supported: Parley implements the SentencePiece ('llama') tokenizer only`);
   }
 
   const rawTokens = unwrap(metadata.get("tokenizer.ggml.tokens"));
   if (!Array.isArray(rawTokens) || rawTokens.length === 0 || !rawTokens.every((t) => typeof t === "string")) {
-    throw new GgufFormatError(
-      `GGUF metadata tokenizer.ggml.tokens should be a non-empty array of strings, found ${describe(rawTokens)}`,
-    );
+    throw new GgufFormatError(`GGUF metadata tokenizer.ggml.tokens should be a non-empty array of strings, found ${describe(rawTokens)}`);
   }
   const tokens = rawTokens as string[];
   const n = tokens.length;
@@ -119,9 +115,7 @@ export function vocabularyFromGguf(metadata: MetadataSource): Vocabulary {
   } else if (isNumericArray(rawScores) && rawScores.length === n) {
     scores = rawScores instanceof Float32Array ? rawScores : Float32Array.from(rawScores, Number);
   } else {
-    throw new GgufFormatError(
-      `GGUF metadata tokenizer.ggml.scores should be ${n} numbers (one per token), found ${describe(rawScores)}`,
-    );
+    throw new GgufFormatError(`GGUF metadata tokenizer.ggml.scores should be ${n} numbers (one per token), found ${describe(rawScores)}`);
   }
 
   let types: Int32Array | number[];
@@ -131,9 +125,7 @@ export function vocabularyFromGguf(metadata: MetadataSource): Vocabulary {
   } else if (isNumericArray(rawTypes) && rawTypes.length === n) {
     types = rawTypes instanceof Int32Array ? rawTypes : Int32Array.from(rawTypes, Number);
   } else {
-    throw new GgufFormatError(
-      `GGUF metadata tokenizer.ggml.token_type should be ${n} integers (one per token), found ${describe(rawTypes)}`,
-    );
+    throw new GgufFormatError(`GGUF metadata tokenizer.ggml.token_type should be ${n} integers (one per token), found ${describe(rawTypes)}`);
   }
 
   const eotRaw = unwrap(metadata.get("tokenizer.ggml.eot_token_id"));

@@ -13,7 +13,15 @@ import { DisposedError, InvalidArgumentError, TuningFailedError } from "../error
 import type { Model } from "../model.js";
 import type { DeviceInfo } from "../native.js";
 import { AbortError, type Session, type SessionOptions } from "../session.js";
-import { describeDecodeTuning, describePrefillTuning, PREFILL_KERNELS, sameSettings, type DecodeTuning, type KernelTuning, type PrefillTuning } from "./settings.js";
+import {
+  describeDecodeTuning,
+  describePrefillTuning,
+  PREFILL_KERNELS,
+  sameSettings,
+  type DecodeTuning,
+  type KernelTuning,
+  type PrefillTuning,
+} from "./settings.js";
 
 /** One measured setting. */
 export interface TuningCandidate<T> {
@@ -129,7 +137,11 @@ export function logitAgreement(): (logits: Float32Array) => number {
  * The setting to keep: the fastest that worked, unless the defaults are within TUNING_MARGIN of it.
  * Throws TuningFailedError when no setting worked.
  */
-export function chooseTuning<T extends object>(candidates: readonly TuningCandidate<T>[], defaults: T, describe: (t: T) => string = JSON.stringify): TuningCandidate<T> {
+export function chooseTuning<T extends object>(
+  candidates: readonly TuningCandidate<T>[],
+  defaults: T,
+  describe: (t: T) => string = JSON.stringify,
+): TuningCandidate<T> {
   const ok = candidates.filter((c) => c.msPerToken !== null && Number.isFinite(c.msPerToken));
   if (ok.length === 0) {
     const why = candidates.filter((c) => c.error).map((c) => `${describe(c.tuning)}: ${c.error}`);
@@ -252,8 +264,12 @@ export async function measureTuning(
   // Each setting: a session of its own; first the logits after the check tokens, against the defaults' (the
   // first setting of each phase), then the timed runs on the emptied cache.
   const timeWith = async <T>(
-    phase: "decode" | "prefill", index: number, setting: T, sessionOptions: SessionOptions,
-    check: { tokens: number[]; agree: (logits: Float32Array) => number }, run: (s: Session) => Promise<number>,
+    phase: "decode" | "prefill",
+    index: number,
+    setting: T,
+    sessionOptions: SessionOptions,
+    check: { tokens: number[]; agree: (logits: Float32Array) => number },
+    run: (s: Session) => Promise<number>,
   ): Promise<TuningCandidate<T>> => {
     if (options.signal?.aborted) throw new AbortError();
     options.onProgress?.({ phase, index, setting: setting as DecodeTuning | PrefillTuning });
@@ -293,13 +309,15 @@ export async function measureTuning(
   const decodeCheck = { tokens: [bos, ...prompt.slice(0, DECODE_CHECK_TOKENS - 1)], agree: logitAgreement() };
   const decode = await searchDecodeTuning(defaults.decode, { integerDot }, (t) =>
     timeWith("decode", index++, t, { contextSize: decodeContext, ubatch: 1, tuning: { decode: t, prefill: defaults.prefill } }, decodeCheck, (s) =>
-      timeDecodeSteps(s, bos, steps, repeat)),
+      timeDecodeSteps(s, bos, steps, repeat),
+    ),
   );
   index = 0;
   const prefillCheck = { tokens: prompt, agree: logitAgreement() };
   const prefill = await searchPrefillTuning(defaults.prefill, { integerDot, cooperativeMatrix: device.cooperativeMatrixPrefill }, (t) =>
     timeWith("prefill", index++, t, { contextSize: prefillTokens, ubatch: prefillTokens, tuning: { decode: defaults.decode, prefill: t } }, prefillCheck, (s) =>
-      timePrefillSteps(s, prompt, repeat)),
+      timePrefillSteps(s, prompt, repeat),
+    ),
   );
   return { decode: phaseReport(decode, defaults.decode, describeDecodeTuning), prefill: phaseReport(prefill, defaults.prefill, describePrefillTuning) };
 }

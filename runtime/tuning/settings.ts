@@ -52,7 +52,12 @@ export function validateDecodeTuning(t: unknown, what = "tuning.decode"): Decode
     throw new InvalidArgumentError(`${what}.rowsPerSubgroup must be 1, 2, 4 or 8, got ${JSON.stringify(o.rowsPerSubgroup)}`);
   }
   checkFlags(o, ["stageInput", "wideLoads", "integerDot"], what);
-  return { rowsPerSubgroup: o.rowsPerSubgroup as number, stageInput: o.stageInput as boolean, wideLoads: o.wideLoads as boolean, integerDot: o.integerDot as boolean };
+  return {
+    rowsPerSubgroup: o.rowsPerSubgroup as number,
+    stageInput: o.stageInput as boolean,
+    wideLoads: o.wideLoads as boolean,
+    integerDot: o.integerDot as boolean,
+  };
 }
 
 /** Throws InvalidArgumentError unless `t` is a complete PrefillTuning. */
@@ -74,7 +79,12 @@ export function sameSettings<T extends object>(a: T, b: T): boolean {
 
 /** "rows 4, staged, 16-byte loads, int8 dot" */
 export function describeDecodeTuning(t: DecodeTuning): string {
-  return [`rows ${t.rowsPerSubgroup}`, t.stageInput ? "staged" : "unstaged", ...(t.wideLoads ? ["16-byte loads"] : []), ...(t.integerDot ? ["int8 dot"] : [])].join(", ");
+  return [
+    `rows ${t.rowsPerSubgroup}`,
+    t.stageInput ? "staged" : "unstaged",
+    ...(t.wideLoads ? ["16-byte loads"] : []),
+    ...(t.integerDot ? ["int8 dot"] : []),
+  ].join(", ");
 }
 
 /** "gemm, int8 dot" */
@@ -89,5 +99,10 @@ export function describeTuning(t: KernelTuning): string {
 
 /** The environment variables that override every tuning (native/src/kernel_choice.cpp): tuning is moot under them. */
 export const TUNING_ENV_OVERRIDES = [
-  "PARLEY_MATVEC_ROWS", "PARLEY_MATVEC_STAGE", "PARLEY_MATVEC_WIDE", "PARLEY_MATVEC_DOT8", "PARLEY_PREFILL", "PARLEY_PREFILL_DOT8",
+  "PARLEY_MATVEC_ROWS",
+  "PARLEY_MATVEC_STAGE",
+  "PARLEY_MATVEC_WIDE",
+  "PARLEY_MATVEC_DOT8",
+  "PARLEY_PREFILL",
+  "PARLEY_PREFILL_DOT8",
 ] as const;

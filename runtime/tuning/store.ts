@@ -71,7 +71,7 @@ export class TuningStore {
       const times = (p: Partial<StoredTuning["decode"]> | undefined) => ({ msPerToken: ms(p?.msPerToken), defaultMsPerToken: ms(p?.defaultMsPerToken) });
       return { ...e, tuning, decode: times(e.decode), prefill: times(e.prefill) };
     } catch {
-      return null;  // an invalid entry (hand-edited, or from another Parley): measured again by the next tune()
+      return null; // an invalid entry (hand-edited, or from another Parley): measured again by the next tune()
     }
   }
 
@@ -94,11 +94,11 @@ export class TuningStore {
     try {
       text = readFileSync(this.path, "utf8");
     } catch {
-      return {};  // missing or unreadable: nothing stored (a write reports an unusable folder)
+      return {}; // missing or unreadable: nothing stored (a write reports an unusable folder)
     }
     // A corrupt or foreign file reads as empty and is rewritten whole by the next write(): it loses nothing
     // that could still be read.
-    let data: { format?: unknown; version?: unknown; entries?: unknown } | null = null;
+    let data: { format?: unknown; version?: unknown; entries?: unknown } | null;
     try {
       data = JSON.parse(text);
     } catch {

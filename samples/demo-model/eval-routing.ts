@@ -45,16 +45,39 @@ const stats = {
   perIntent: perIntent(rows),
 };
 const times = onTopic.map((r) => r.ms).sort((a, b) => a - b);
-const timing = { medianMs: times[times.length >> 1], p90Ms: times[Math.floor(times.length * 0.9)], examplesDecided: onTopic.filter((r) => r.event.source === "examples").length };
+const timing = {
+  medianMs: times[times.length >> 1],
+  p90Ms: times[Math.floor(times.length * 0.9)],
+  examplesDecided: onTopic.filter((r) => r.event.source === "examples").length,
+};
 
 if (values.json) {
-  console.log(JSON.stringify({ every, stats, timing, rows: rows.map((r) => ({ set: r.set, npc: r.npc, intent: r.intent, line: r.line, chosen: r.event.intent, best: r.event.best, source: r.event.source, ms: Math.round(r.ms) })) }));
+  console.log(
+    JSON.stringify({
+      every,
+      stats,
+      timing,
+      rows: rows.map((r) => ({
+        set: r.set,
+        npc: r.npc,
+        intent: r.intent,
+        line: r.line,
+        chosen: r.event.intent,
+        best: r.event.best,
+        source: r.event.source,
+        ms: Math.round(r.ms),
+      })),
+    }),
+  );
 } else {
   console.log(formatStats("first writer", stats.first));
   console.log(formatStats("second writer", stats.second));
   console.log(formatStats("both sets", stats.both));
   console.log(`off-topic, ${offTopic.length} lines: ${(stats.offTopicUnclear * 100).toFixed(1)}% unclear (→ the node's fallback)`);
-  console.log(`intent step (submit → intent_chosen): median ${timing.medianMs.toFixed(0)} ms, p90 ${timing.p90Ms.toFixed(0)} ms, ${timing.examplesDecided} decided by the examples alone`);
+  console.log(
+    `intent step (submit → intent_chosen): median ${timing.medianMs.toFixed(0)} ms, p90 ${timing.p90Ms.toFixed(0)} ms, ${timing.examplesDecided} decided by the examples alone`,
+  );
   for (const [k, [ok, n]] of Object.entries(stats.perIntent)) console.log(`  ${k}: ${ok}/${n}`);
-  for (const r of rows.filter((r) => r.event.intent !== r.intent)) console.log(`  miss [${r.set}] ${r.npc}/${r.intent ?? "none"} → ${r.event.intent ?? `unclear (${r.event.best})`}: ${JSON.stringify(r.line)}`);
+  for (const r of rows.filter((r) => r.event.intent !== r.intent))
+    console.log(`  miss [${r.set}] ${r.npc}/${r.intent ?? "none"} → ${r.event.intent ?? `unclear (${r.event.best})`}: ${JSON.stringify(r.line)}`);
 }

@@ -114,17 +114,30 @@ const REPLY_PROMPTS: Record<string, string[]> = {
 
 export async function sampleReplies(model: Model, seed = 7): Promise<Record<string, { player: string; reply: string }[]>> {
   const characters = loadCharacters();
-  const backend = { contextSize: 2048, countTokens: (t: string) => model.tokenize(t).length, countChatTokens: (m: Parameters<typeof chatTokens>[0]) => model.tokenizeChat(m).length };
+  const backend = {
+    contextSize: 2048,
+    countTokens: (t: string) => model.tokenize(t).length,
+    countChatTokens: (m: Parameters<typeof chatTokens>[0]) => model.tokenizeChat(m).length,
+  };
   const out: Record<string, { player: string; reply: string }[]> = {};
   for (const npc of NPCS) {
     out[npc] = [];
     for (const player of REPLY_PROMPTS[npc]) {
       const character = characters[npc];
       const maxWords = character.speakingStyle.maxWords;
-      const prompt = buildPrompt({ character, graphInstruction: "Answer the player in character.", world: { time: "evening", weather: "light rain" }, playerText: player, backend, replyTokens: maxWords * 2 + 16, maxWords });
+      const prompt = buildPrompt({
+        character,
+        graphInstruction: "Answer the player in character.",
+        world: { time: "evening", weather: "light rain" },
+        playerText: player,
+        backend,
+        replyTokens: maxWords * 2 + 16,
+        maxWords,
+      });
       const session = model.createSession({ contextSize: 2048 });
       let reply = "";
-      for await (const chunk of session.generate(prompt.messages, { temperature: 0.7, topK: 40, topP: 0.95, minP: 0.05, seed, maxTokens: maxWords * 2 + 16 })) reply += chunk.text;
+      for await (const chunk of session.generate(prompt.messages, { temperature: 0.7, topK: 40, topP: 0.95, minP: 0.05, seed, maxTokens: maxWords * 2 + 16 }))
+        reply += chunk.text;
       session.dispose();
       out[npc].push({ player, reply: reply.trim() });
     }
@@ -167,7 +180,9 @@ async function main(): Promise<void> {
   if (values.json) console.log(JSON.stringify(result, null, 2));
   else {
     console.log(`held-out: ${samples.length} samples, ${p.tokens} reply tokens`);
-    console.log(`perplexity  Parley ${pplParley.toFixed(4)}  llama.cpp ${pplLlama.toFixed(4)}  difference ${(relDiff * 100).toFixed(3)}%  top-1 agreement ${(agree * 100).toFixed(2)}%`);
+    console.log(
+      `perplexity  Parley ${pplParley.toFixed(4)}  llama.cpp ${pplLlama.toFixed(4)}  difference ${(relDiff * 100).toFixed(3)}%  top-1 agreement ${(agree * 100).toFixed(2)}%`,
+    );
     if (replies) for (const [npc, rs] of Object.entries(replies)) for (const r of rs) console.log(`${npc} | ${r.player} → ${r.reply}`);
   }
   if (relDiff > 0.01) process.exitCode = 1;

@@ -61,7 +61,12 @@ export function villageIntentNode(npc: string): { character: Character; graph: D
 export function routingGraph(graph: DialogueGraph, node: IntentNode): DialogueGraph {
   const nodes: Record<string, unknown> = {
     ask: { type: "player_input", prompt: "", next: "classify" },
-    classify: { type: "intent", intents: node.intents.map((i) => ({ id: i.id, description: i.description, examples: i.examples, next: "done" })), fallback: "done", ...(node.minConfidence !== null ? { minConfidence: node.minConfidence } : {}) },
+    classify: {
+      type: "intent",
+      intents: node.intents.map((i) => ({ id: i.id, description: i.description, examples: i.examples, next: "done" })),
+      fallback: "done",
+      ...(node.minConfidence !== null ? { minConfidence: node.minConfidence } : {}),
+    },
     done: { type: "end" },
   };
   return parseDialogueGraph({ schema: "parley.dialogue/1", id: `${graph.id}-routing`, character: graph.character, start: "ask", nodes });

@@ -133,8 +133,11 @@ export function typeShortfalls(type: SynthType, t: TypeConformance): string[] {
   if (Number.isNaN(t.max_rel_logit_err)) out.push("NaN logits");
   if (t.top1_agreement < THRESHOLDS.top1Agreement[type]) {
     const parleyWrong = t.disagreements.filter((d) => d.parley_top1 !== d.reference_top1 && d.top2_margin >= 0.01);
-    if (t.ref_top1_agreement === null) out.push(`top-1 agreement with llama.cpp ${t.top1_agreement} < ${THRESHOLDS.top1Agreement[type]} (no reference run to tell which side is off)`);
-    else for (const d of parleyWrong) out.push(`position ${d.position}: Parley's top-1 ${d.parley_top1} is not the reference's ${d.reference_top1} (margin ${d.top2_margin.toFixed(4)})`);
+    if (t.ref_top1_agreement === null)
+      out.push(`top-1 agreement with llama.cpp ${t.top1_agreement} < ${THRESHOLDS.top1Agreement[type]} (no reference run to tell which side is off)`);
+    else
+      for (const d of parleyWrong)
+        out.push(`position ${d.position}: Parley's top-1 ${d.parley_top1} is not the reference's ${d.reference_top1} (margin ${d.top2_margin.toFixed(4)})`);
   }
   return out;
 }

@@ -45,7 +45,12 @@ if (values.help) {
 const shape = values.shape as SynthShapeName;
 if (!Object.hasOwn(SYNTH_SHAPES, shape)) fail(`unknown shape "${shape}" (${Object.keys(SYNTH_SHAPES).join(", ")})`);
 
-const types = values.types ? values.types.split(",").map((t) => t.trim().toLowerCase()).filter(Boolean) : [...CONFORMANCE_TYPES];
+const types = values.types
+  ? values.types
+      .split(",")
+      .map((t) => t.trim().toLowerCase())
+      .filter(Boolean)
+  : [...CONFORMANCE_TYPES];
 for (const t of types) if (!CONFORMANCE_TYPES.includes(t as SynthType)) fail(`unknown type "${t}" (${CONFORMANCE_TYPES.join(", ")})`);
 
 const positions = values.positions === undefined ? THRESHOLDS.positions : Number(values.positions);
@@ -74,6 +79,7 @@ const shortfalls = (Object.entries(result.types) as Array<[SynthType, TypeConfor
   typeShortfalls(type, t).map((why) => `${type}: ${why}`),
 );
 if (result.tokenizer_strings < THRESHOLDS.tokenizerStrings) shortfalls.push(`tokenizer: ${result.tokenizer_strings} strings < ${THRESHOLDS.tokenizerStrings}`);
-if (result.tokenizer_agreement !== 1 || result.tokenizer_agreement_special !== 1 || result.hf_tokenizer_agreement !== 1) shortfalls.push("tokenizer: not identical");
+if (result.tokenizer_agreement !== 1 || result.tokenizer_agreement_special !== 1 || result.hf_tokenizer_agreement !== 1)
+  shortfalls.push("tokenizer: not identical");
 for (const why of shortfalls) process.stderr.write(`conformance: ${why}\n`);
 process.exitCode = shortfalls.length === 0 ? 0 : 1;

@@ -51,7 +51,13 @@ describeInBrowser(HAVE_CHROMIUM ? "the card fields of the character form, in chr
     await type(field("Scenario"), scenario);
     await type(field("System prompt"), "Write only {{char}}'s words.");
     await type(field("Post-history instructions"), "Stay brief.");
-    await expect.poll(() => form().locator("label", { hasText: /^Scenario/ }).textContent()).toContain(`${tokens(scenario)} tokens`);
+    await expect
+      .poll(() =>
+        form()
+          .locator("label", { hasText: /^Scenario/ })
+          .textContent(),
+      )
+      .toContain(`${tokens(scenario)} tokens`);
 
     // Two greetings added; an empty one is a problem and nothing is written while it is there.
     const add = form().getByRole("button", { name: "Add greeting" });
@@ -68,7 +74,12 @@ describeInBrowser(HAVE_CHROMIUM ? "the card fields of the character form, in chr
     await greetingEntry(0).getByRole("button", { name: "Remove alternate greeting 1" }).click();
     await saved();
     const guard = await onDisk();
-    expect(guard).toMatchObject({ scenario, systemPrompt: "Write only {{char}}'s words.", postHistoryInstructions: "Stay brief.", alternateGreetings: ["Papers, {{user}}."] });
+    expect(guard).toMatchObject({
+      scenario,
+      systemPrompt: "Write only {{char}}'s words.",
+      postHistoryInstructions: "Stay brief.",
+      alternateGreetings: ["Papers, {{user}}."],
+    });
     await expect.poll(() => field("Alternate greeting", greetingEntry(0)).inputValue()).toBe("Papers, {{user}}.");
   });
 });

@@ -44,7 +44,10 @@ const CARD = {
     creator: "",
     character_version: "",
     extensions: {},
-    character_book: { extensions: {}, entries: [{ keys: ["chapel"], content: "The chapel bell is cracked.", extensions: {}, enabled: true, insertion_order: 5 }] },
+    character_book: {
+      extensions: {},
+      entries: [{ keys: ["chapel"], content: "The chapel bell is cracked.", extensions: {}, enabled: true, insertion_order: 5 }],
+    },
   },
 };
 
@@ -104,7 +107,13 @@ describeInBrowser(HAVE_CHROMIUM ? "the character form, in chromium" : `the chara
 
     // Token counts: the real tokenizer's, per field and for the persona prefix against the context size.
     const expected = llama2Tokenizer().encode(description, { addBos: false }).length;
-    await expect.poll(() => form().locator("label", { hasText: /^Description/ }).textContent()).toContain(`${expected} tokens`);
+    await expect
+      .poll(() =>
+        form()
+          .locator("label", { hasText: /^Description/ })
+          .textContent(),
+      )
+      .toContain(`${expected} tokens`);
     await expect.poll(() => page.getByTestId("persona-tokens").textContent()).toMatch(/Persona prefix: \d+ of 2048 context tokens/);
 
     // Undo and redo the checkbox (focus in a form field, as a writer would have it).

@@ -22,7 +22,11 @@ describeInBrowser(HAVE_CHROMIUM ? "project files in the editor's browser panel, 
   let page: Page;
   const file = (rel: string) => join(session.root, rel);
   const json = async (rel: string) => JSON.parse(await readFile(file(rel), "utf8")) as Record<string, unknown>;
-  const row = (list: "characters" | "graphs", id: string): Locator => page.getByTestId(list).locator(".document").filter({ has: page.locator(".document-id", { hasText: new RegExp(`^${id}$`) }) });
+  const row = (list: "characters" | "graphs", id: string): Locator =>
+    page
+      .getByTestId(list)
+      .locator(".document")
+      .filter({ has: page.locator(".document-id", { hasText: new RegExp(`^${id}$`) }) });
   const ids = async (list: "characters" | "graphs") => (await page.getByTestId(list).locator(".document-id").allTextContents()).sort();
   const actions = (list: "characters" | "graphs", id: string) => row(list, id).locator(".document-actions");
 

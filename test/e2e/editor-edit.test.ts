@@ -64,7 +64,8 @@ describeInBrowser(haveChromium ? "editing a graph in the editor, in chromium" : 
       .flatMap(([id, node]) => successors(node).map((target, i) => `${id}#${i}->${target}`))
       .sort();
   };
-  const storedLayout = async (): Promise<Record<string, Xy>> => (existsSync(layoutFile()) ? (JSON.parse(await readFile(layoutFile(), "utf8")) as { nodes: Record<string, Xy> }).nodes : {});
+  const storedLayout = async (): Promise<Record<string, Xy>> =>
+    existsSync(layoutFile()) ? (JSON.parse(await readFile(layoutFile(), "utf8")) as { nodes: Record<string, Xy> }).nodes : {};
 
   const node = (id: string): Locator => page.locator(`.react-flow__node[data-id="${id}"]`);
   const inspector = (): Locator => page.locator(".inspector");
@@ -103,7 +104,9 @@ describeInBrowser(haveChromium ? "editing a graph in the editor, in chromium" : 
     // Attached, not visible: a straight level edge has no height.
     await page.locator(`.react-flow__edge[data-id="${source}/${handle}"]`).waitFor({ state: "attached", timeout: 5_000 });
     // Polled: an exit that had an edge (start → end) keeps it until the page draws the new target.
-    await expect.poll(() => page.locator(`.react-flow__edge[data-id="${source}/${handle}"]`).getAttribute("aria-label")).toBe(`Edge from ${source} to ${target}`);
+    await expect
+      .poll(() => page.locator(`.react-flow__edge[data-id="${source}/${handle}"]`).getAttribute("aria-label"))
+      .toBe(`Edge from ${source} to ${target}`);
   };
   /** Selects a node by clicking its title. */
   const select = async (id: string, modifiers: ("Shift" | "Control")[] = []) => {
@@ -201,7 +204,12 @@ describeInBrowser(haveChromium ? "editing a graph in the editor, in chromium" : 
     await select("set_1");
     await typeInto(field("Effects one per line: gold -= 30, met = true"), "fare_paid = true");
     await select("branch_1");
-    await typeInto(inspector().locator('[data-item="branches-0"]').getByLabel(/^Condition/), "fare_paid");
+    await typeInto(
+      inspector()
+        .locator('[data-item="branches-0"]')
+        .getByLabel(/^Condition/),
+      "fare_paid",
+    );
     await select("line_1");
     await typeInto(inspector().getByLabel(/^Text/), "Hop in, then.");
     await select("line_2");
@@ -215,7 +223,9 @@ describeInBrowser(haveChromium ? "editing a graph in the editor, in chromium" : 
     expect(await node("set_1").locator(".dialogue-node").getAttribute("class")).toContain("has-errors");
     expect(await node("set_1").locator(".dialogue-node").getAttribute("title")).toContain('unknown variable "fare_paid"');
     await select("set_1");
-    expect(await inspector().locator(".field-problems li.error").allTextContents()).toEqual(['line 1: unknown variable "fare_paid" at column 1 of `fare_paid = true`']);
+    expect(await inspector().locator(".field-problems li.error").allTextContents()).toEqual([
+      'line 1: unknown variable "fare_paid" at column 1 of `fare_paid = true`',
+    ]);
     await page.screenshot({ path: join(artifacts, "editor-edit-problems.png") });
     // Nothing invalid was written.
     expect(await readFile(graphFile(), "utf8")).toBe(created);
@@ -240,7 +250,13 @@ describeInBrowser(haveChromium ? "editing a graph in the editor, in chromium" : 
     expect(graph).toBeDefined();
     expect(graph.variables).toEqual({ fare_paid: { type: "bool", default: false } });
     expect(Object.keys(graph.nodes).sort()).toEqual(["branch_1", "choice_1", "end", "line_1", "line_2", "set_1", "start"]);
-    expect(graph.nodes.choice_1).toMatchObject({ type: "choice", options: [{ text: "Take me across.", next: "set_1" }, { text: "Not today.", next: "line_2" }] });
+    expect(graph.nodes.choice_1).toMatchObject({
+      type: "choice",
+      options: [
+        { text: "Take me across.", next: "set_1" },
+        { text: "Not today.", next: "line_2" },
+      ],
+    });
     expect(graph.nodes.set_1).toMatchObject({ type: "set", effects: ["fare_paid = true"], next: "branch_1" });
     expect(graph.nodes.branch_1).toMatchObject({ type: "branch", branches: [{ condition: "fare_paid", next: "line_1" }], otherwise: "line_2" });
     expect(graph.nodes.line_1).toMatchObject({ text: "Hop in, then.", next: "end" });
@@ -283,7 +299,10 @@ describeInBrowser(haveChromium ? "editing a graph in the editor, in chromium" : 
     await page.keyboard.press("Control+v");
     await node("line_3").waitFor();
     await node("line_4").waitFor();
-    expect(await page.locator(".dialogue-node.selected").evaluateAll((els) => els.map((el) => (el as HTMLElement).dataset.nodeId).sort())).toEqual(["line_3", "line_4"]);
+    expect(await page.locator(".dialogue-node.selected").evaluateAll((els) => els.map((el) => (el as HTMLElement).dataset.nodeId).sort())).toEqual([
+      "line_3",
+      "line_4",
+    ]);
     await expect.poll(async () => Object.keys((await onDisk())?.nodes ?? {}).length, { timeout: 5_000 }).toBe(9);
     const pasted = (await onDisk())!;
     expect(pasted.nodes.line_3).toMatchObject({ text: "Hop in, then.", next: "end" });
@@ -326,11 +345,17 @@ describeInBrowser(haveChromium ? "editing a graph in the editor, in chromium" : 
   });
 
   it("finds everything as it was after the page is reloaded", async () => {
-    const positions = await page.locator(".react-flow__node").evaluateAll((els) => Object.fromEntries(els.map((el) => [(el as HTMLElement).dataset.id, (el as HTMLElement).style.transform])));
+    const positions = await page
+      .locator(".react-flow__node")
+      .evaluateAll((els) => Object.fromEntries(els.map((el) => [(el as HTMLElement).dataset.id, (el as HTMLElement).style.transform])));
     await page.reload();
     await expect.poll(() => page.locator(".react-flow__node").count(), { timeout: 15_000 }).toBe(7);
     expect(await page.locator(".react-flow__edge").count()).toBe(8);
-    expect(await page.locator(".react-flow__node").evaluateAll((els) => Object.fromEntries(els.map((el) => [(el as HTMLElement).dataset.id, (el as HTMLElement).style.transform])))).toEqual(positions);
+    expect(
+      await page
+        .locator(".react-flow__node")
+        .evaluateAll((els) => Object.fromEntries(els.map((el) => [(el as HTMLElement).dataset.id, (el as HTMLElement).style.transform]))),
+    ).toEqual(positions);
     expect(await saveStatus().textContent()).toBe("Saved");
     expect(await page.locator(".dialogue-node.has-errors").count()).toBe(0);
     expect(await inspector().locator('[data-variable="fare_paid"]').count()).toBe(1);

@@ -18,7 +18,11 @@ import { findElectron } from "../../runtime/host/electron/find-electron.js";
 const repoRoot = resolve(fileURLToPath(new URL("../..", import.meta.url)));
 const electron = findElectron();
 const xvfb = spawnSync("sh", ["-c", "command -v Xvfb"], { encoding: "utf8" }).stdout.trim() || null;
-const skip = !electron.found ? electron.reason : !process.env.DISPLAY && xvfb === null ? "no display: DISPLAY is unset and Xvfb is not installed (apt-get install xvfb)" : null;
+const skip = !electron.found
+  ? electron.reason
+  : !process.env.DISPLAY && xvfb === null
+    ? "no display: DISPLAY is unset and Xvfb is not installed (apt-get install xvfb)"
+    : null;
 
 describe("the editor in Electron", () => {
   if (skip !== null) {
@@ -50,7 +54,8 @@ describe("the editor in Electron", () => {
     }
     scratch = await mkdtemp(join(tmpdir(), "parley-editor-electron-"));
     const root = join(scratch, "village");
-    for (const entry of ["parley.project.json", "characters", "dialogue"]) await cp(join(repoRoot, "samples/village", entry), join(root, entry), { recursive: true });
+    for (const entry of ["parley.project.json", "characters", "dialogue"])
+      await cp(join(repoRoot, "samples/village", entry), join(root, entry), { recursive: true });
     // Imported here, so that a skipped run loads nothing it does not use.
     const { startEditorHost } = await import("../../editor/host/editor-api.js");
     const { bundleEditorShell, editorElectronArgs, editorElectronEnv } = await import("../../editor/host/electron-shell.js");
@@ -61,14 +66,21 @@ describe("the editor in Electron", () => {
     const env: Record<string, string> = {};
     for (const [k, v] of Object.entries(editorElectronEnv({ ...process.env, DISPLAY: display }, host.url))) if (v !== undefined) env[k] = v;
     const { _electron } = await import("playwright-core");
-    app = await _electron.launch({ executablePath: electron.path, args: editorElectronArgs(main, { noSandbox: process.getuid?.() === 0 }), env, timeout: 120_000 });
+    app = await _electron.launch({
+      executablePath: electron.path,
+      args: editorElectronArgs(main, { noSandbox: process.getuid?.() === 0 }),
+      env,
+      timeout: 120_000,
+    });
     const page = await app.firstWindow();
     const consoleErrors: string[] = [];
     page.on("console", (m) => void (m.type() === "error" && consoleErrors.push(m.text())));
     page.on("pageerror", (e) => void consoleErrors.push(`uncaught: ${e.message}`));
 
     await expect.poll(() => page.locator(".topbar h1").textContent(), { timeout: 30_000 }).toContain("Ashford village");
-    expect(await page.evaluate(() => [typeof (window as unknown as { require?: unknown }).require, typeof (window as unknown as { process?: unknown }).process])).toEqual(["undefined", "undefined"]);
+    expect(
+      await page.evaluate(() => [typeof (window as unknown as { require?: unknown }).require, typeof (window as unknown as { process?: unknown }).process]),
+    ).toEqual(["undefined", "undefined"]);
 
     await page.getByRole("button", { name: "Models", exact: true }).click();
     await expect.poll(() => page.getByRole("dialog", { name: "Models" }).count()).toBe(1);

@@ -48,7 +48,10 @@ describeInBrowser(HAVE_CHROMIUM ? "the editor's Models panel in chromium" : `the
     const catalogue = join(scratch, "catalogue.json");
     const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/test-model.gguf`;
     const sha256 = createHash("sha256").update(BODY).digest("hex");
-    await writeFile(catalogue, JSON.stringify([{ id: "test-model", name: "Test model", url, sizeBytes: BODY.length, sha256, description: "A loopback test file." }]));
+    await writeFile(
+      catalogue,
+      JSON.stringify([{ id: "test-model", name: "Test model", url, sizeBytes: BODY.length, sha256, description: "A loopback test file." }]),
+    );
     // The model routes read the environment at each request (as `parley model` does).
     process.env.PARLEY_MODELS = models;
     process.env.PARLEY_CATALOGUE = catalogue;

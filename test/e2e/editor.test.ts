@@ -171,7 +171,13 @@ describeInBrowser(haveChromium ? "the editor's graph view in chromium" : `the ed
       start: "halt",
       nodes: {
         halt: { type: "line", text: "Halt! Who goes there?", next: "ask" },
-        ask: { type: "choice", options: [{ text: "A friend.", next: "pass" }, { text: "Nobody.", next: "done" }] },
+        ask: {
+          type: "choice",
+          options: [
+            { text: "A friend.", next: "pass" },
+            { text: "Nobody.", next: "done" },
+          ],
+        },
         pass: { type: "line", text: "Go on, then.", next: "gate_open" },
         done: { type: "end" },
       },

@@ -275,7 +275,8 @@ async function main(): Promise<void> {
     await page.locator("#dialogue-panel").waitFor({ state: "visible", timeout: 15_000 });
 
     const greeted = await waitForTurn(page, "Brom's greeting");
-    if (greeted.status !== "waiting_input") throw new Error(`expected Brom to ask what the player needs; the conversation is "${greeted.status}" (${greeted.error ?? "no error"})`);
+    if (greeted.status !== "waiting_input")
+      throw new Error(`expected Brom to ask what the player needs; the conversation is "${greeted.status}" (${greeted.error ?? "no error"})`);
     const input = page.locator("#player-input");
     await input.waitFor({ state: "visible" });
     await input.click();
@@ -289,7 +290,9 @@ async function main(): Promise<void> {
     if (!(await note.evaluate((el) => el.classList.contains("expanded")))) await note.click();
     await page.mouse.move(VIEWPORT.width - 40, VIEWPORT.height / 2);
     const pose = await frameBlacksmith(page);
-    log(`camera: turn ${pose.turn}, pitch ${pose.pitch}${pose.clear ? "" : " (WARNING: no pose tried shows Brom and his bubble clear of the panels and the player)"}`);
+    log(
+      `camera: turn ${pose.turn}, pitch ${pose.pitch}${pose.clear ? "" : " (WARNING: no pose tried shows Brom and his bubble clear of the panels and the player)"}`,
+    );
     if (answered.status === "ended") log("WARNING: the conversation ended before the picture (its panel may be closing)");
 
     mkdirSync(dirname(flags.out), { recursive: true });

@@ -15,7 +15,7 @@
 // settings) is checked here with stand-in Electron objects either way.
 
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -208,11 +208,12 @@ async function bubbleUnderOverlay(page: Page, npc: string): Promise<Report["bubb
     const box = document.getElementById("overlay")!.getBoundingClientRect();
     const overlay = { left: box.left, top: box.top, right: box.right, bottom: box.bottom };
     const meets = (a: Rect, b: Rect) => a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
-    const frames = (count: number) => new Promise<void>((done) => {
-      const start = v.frames();
-      const tick = () => (v.frames() >= start + count ? done() : requestAnimationFrame(tick));
-      requestAnimationFrame(tick);
-    });
+    const frames = (count: number) =>
+      new Promise<void>((done) => {
+        const start = v.frames();
+        const tick = () => (v.frames() >= start + count ? done() : requestAnimationFrame(tick));
+        requestAnimationFrame(tick);
+      });
     const looking = Math.atan2(-(n.position[0] - p.x), -(n.position[2] - p.z));
     // Negative turns swing the view right, so the NPC moves left; low pitches lift it up the screen.
     for (const pitch of [0.32, 0.1, -0.15]) {
@@ -259,7 +260,9 @@ async function playVillage(page: Page, label: string, report: Report): Promise<v
   report.walkMs = Date.now() - tw;
   await page.locator("#talk-prompt").waitFor({ state: "visible", timeout: 10_000 });
   expect(await page.locator("#talk-prompt").textContent()).toContain("Brom");
-  log(`${label}: reached the blacksmith in ${report.walkMs} ms (${report.teleported ? "TELEPORTED" : "walked"}, keys ${report.keysUsed.join(" ")}); talk prompt visible`);
+  log(
+    `${label}: reached the blacksmith in ${report.walkMs} ms (${report.teleported ? "TELEPORTED" : "walked"}, keys ${report.keysUsed.join(" ")}); talk prompt visible`,
+  );
 
   // Talk.
   const tc = Date.now();
@@ -274,7 +277,10 @@ async function playVillage(page: Page, label: string, report: Report): Promise<v
     const state = await bodyState(page);
     if (state === "waiting_input" || state === "waiting_choice") {
       report.logChecks.push(await newestLineInView(page, state));
-      if (report.bubbleCheck === null && (await page.evaluate(() => (window as unknown as GameWindow).__village.npcs.find((n) => n.id === "blacksmith")!.bubbleVisible))) {
+      if (
+        report.bubbleCheck === null &&
+        (await page.evaluate(() => (window as unknown as GameWindow).__village.npcs.find((n) => n.id === "blacksmith")!.bubbleVisible))
+      ) {
         report.bubbleCheck = await bubbleUnderOverlay(page, "blacksmith");
         log(`${label}: bubble check ${JSON.stringify(report.bubbleCheck)}`);
         expect(report.bubbleCheck, "some camera pose puts Brom's bubble, hung from its anchor, under the unfolded note").not.toBeNull();
@@ -309,7 +315,10 @@ async function playVillage(page: Page, label: string, report: Report): Promise<v
       conversations++;
       log(`${label}: conversation ended (state "${state}"); talking again to cover ${report.picked.length === 0 ? "a choice" : "a streamed reply"}`);
       if (await isVisible(page, "#dialogue-panel")) await page.locator("#dialogue-end").click();
-      await page.locator("#dialogue-panel").waitFor({ state: "hidden", timeout: 10_000 }).catch(() => undefined);
+      await page
+        .locator("#dialogue-panel")
+        .waitFor({ state: "hidden", timeout: 10_000 })
+        .catch(() => undefined);
       await page.locator("#talk-prompt").waitFor({ state: "visible", timeout: 10_000 });
       await page.keyboard.press("KeyE");
       await page.locator("#dialogue-panel").waitFor({ state: "visible", timeout: 10_000 });
@@ -334,13 +343,19 @@ async function playVillage(page: Page, label: string, report: Report): Promise<v
   const replies = report.streamedLines.filter((l) => l.afterPlayer && l.samples >= 3);
   expect(replies.length, "a reply to the player streamed in (its text grew over time)").toBeGreaterThan(0);
   expect(await bodyState(page)).toBe("ended");
-  await page.locator("#dialogue-end").click().catch(() => undefined);
+  await page
+    .locator("#dialogue-end")
+    .click()
+    .catch(() => undefined);
 
   // The newest line stayed in view each time choices or the text box took their room in the panel.
   log(`${label}: log checks ${JSON.stringify(report.logChecks)}`);
   expect(report.logChecks.length).toBeGreaterThan(0);
   for (const c of report.logChecks) expect(c.inView, `newest line in view (${c.state}): ${c.detail}`).toBe(true);
-  expect(report.logChecks.some((c) => c.overflowing), "the log overflowed at least once (else the check shows nothing)").toBe(true);
+  expect(
+    report.logChecks.some((c) => c.overflowing),
+    "the log overflowed at least once (else the check shows nothing)",
+  ).toBe(true);
 
   await checkGuardBubble(page, label);
 }
@@ -374,14 +389,27 @@ async function checkInputLimit(page: Page): Promise<void> {
  */
 async function checkGuardBubble(page: Page, label: string): Promise<void> {
   await page.evaluate(() => (window as unknown as GameWindow).__village.player.approach("guard", 9));
-  await page.waitForFunction(() => !(window as unknown as GameWindow).__village.npcs.find((n) => n.id === "guard")!.near && (window as unknown as GameWindow).__village.frames() > 0, undefined, { timeout: 10_000 });
+  await page.waitForFunction(
+    () => !(window as unknown as GameWindow).__village.npcs.find((n) => n.id === "guard")!.near && (window as unknown as GameWindow).__village.frames() > 0,
+    undefined,
+    { timeout: 10_000 },
+  );
   const before = await page.evaluate(() => (window as unknown as GameWindow).__village.frames());
   await page.waitForFunction((f) => (window as unknown as GameWindow).__village.frames() > f + 2, before, { timeout: 10_000 });
   await page.evaluate(() => (window as unknown as GameWindow).__village.player.approach("guard", 3.2));
-  await page.waitForFunction(() => (window as unknown as GameWindow).__village.npcs.find((n) => n.id === "guard")!.bubbleRect() !== null, undefined, { timeout: 30_000 });
+  await page.waitForFunction(() => (window as unknown as GameWindow).__village.npcs.find((n) => n.id === "guard")!.bubbleRect() !== null, undefined, {
+    timeout: 30_000,
+  });
   const r = await page.evaluate(() => {
     const g = (window as unknown as GameWindow).__village.npcs.find((n) => n.id === "guard")!;
-    return { bubble: g.bubbleRect()!, figure: g.figureRect()!, bubbleHeight: g.bubbleHeight, figureHeight: g.figureHeight, onTop: g.bubbleOnTop, text: g.bubbleText };
+    return {
+      bubble: g.bubbleRect()!,
+      figure: g.figureRect()!,
+      bubbleHeight: g.bubbleHeight,
+      figureHeight: g.figureHeight,
+      onTop: g.bubbleOnTop,
+      text: g.bubbleText,
+    };
   });
   await page.screenshot({ path: join(artifacts, `${label}-guard.png`) });
   log(`${label}: Hale's bubble ${JSON.stringify(r)}`);
@@ -400,7 +428,19 @@ async function streamedLines(page: Page): Promise<Report["streamedLines"]> {
 }
 
 function newReport(): Report {
-  return { loadMs: 0, walkMs: 0, teleported: false, keysUsed: [], typed: [], picked: [], streamedLines: [], conversationMs: 0, consoleErrors: [], logChecks: [], bubbleCheck: null };
+  return {
+    loadMs: 0,
+    walkMs: 0,
+    teleported: false,
+    keysUsed: [],
+    typed: [],
+    picked: [],
+    streamedLines: [],
+    conversationMs: 0,
+    consoleErrors: [],
+    logChecks: [],
+    bubbleCheck: null,
+  };
 }
 
 function collectConsoleErrors(page: Page, report: Report): void {
@@ -468,8 +508,19 @@ describe("village in a real browser (chromium, real runtime, tiny synthetic mode
       // the crossbeam's height and place), the houses either side of the way in, and the lantern post; the
       // camera all the way round each, level and from above.
       const spots = [
-        [0, 12.2], [0, 13.8], [-1.7, 12.6], [1.7, 13.4], [0, 8.1], [-1.2, 7.9], [1.2, 8.3], [2.6, 11.5],
-        [-10.9, 6.5], [-11, 8.5], [11.1, 5], [11, 2.5], [2.6, 9.2],
+        [0, 12.2],
+        [0, 13.8],
+        [-1.7, 12.6],
+        [1.7, 13.4],
+        [0, 8.1],
+        [-1.2, 7.9],
+        [1.2, 8.3],
+        [2.6, 11.5],
+        [-10.9, 6.5],
+        [-11, 8.5],
+        [11.1, 5],
+        [11, 2.5],
+        [2.6, 9.2],
       ] as const;
       const blocked = await page.evaluate((spots) => {
         const v = (window as unknown as GameWindow).__village;
@@ -481,7 +532,8 @@ describe("village in a real browser (chromium, real runtime, tiny synthetic mode
               const yaw = (i / 16) * Math.PI * 2;
               const c = v.cameraCheck(x, z, yaw, pitch);
               checked++;
-              if (c.blockedBy !== null) found.push(`player (${x}, ${z}) yaw ${yaw.toFixed(2)} pitch ${pitch}: camera at ${c.distance.toFixed(2)} m sees through ${c.blockedBy}`);
+              if (c.blockedBy !== null)
+                found.push(`player (${x}, ${z}) yaw ${yaw.toFixed(2)} pitch ${pitch}: camera at ${c.distance.toFixed(2)} m sees through ${c.blockedBy}`);
             }
           }
         }
@@ -590,7 +642,6 @@ describe("village in a real browser (chromium, real runtime, tiny synthetic mode
   }, 180_000);
 });
 
-
 // ---------------------------------------------------------------------------------------------------
 // Electron: the same walk-through, when its binary (optional dependency) and Xvfb exist.
 
@@ -648,9 +699,15 @@ describe("village in Electron (under Xvfb)", () => {
     collectConsoleErrors(page, report);
     // The renderer reaches the host only through the preload's narrow bridge.
     expect(await page.evaluate(() => typeof (window as unknown as { require?: unknown }).require)).toBe("undefined");
-    expect(await page.evaluate(() => Object.keys((window as unknown as { parley: object }).parley).sort())).toEqual(
-      ["bark", "cancel", "choose", "info", "start", "submit", "subscribe"],
-    );
+    expect(await page.evaluate(() => Object.keys((window as unknown as { parley: object }).parley).sort())).toEqual([
+      "bark",
+      "cancel",
+      "choose",
+      "info",
+      "start",
+      "submit",
+      "subscribe",
+    ]);
     await playVillage(page, "village-electron", report);
     expect(report.consoleErrors, "the renderer logged no console errors").toEqual([]);
   }, 480_000);

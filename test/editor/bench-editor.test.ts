@@ -16,14 +16,20 @@ describe("the editor benchmark's graph", () => {
     const generated = generateGraph("bench", "blacksmith", 50);
     const graph = parseDialogueGraph(JSON.parse(generated.text), { characters: ["blacksmith"] });
     expect(Object.keys(graph.nodes)).toHaveLength(50);
-    expect(new Set(Object.values(graph.nodes).map((n) => n.type))).toEqual(new Set(["line", "llm_line", "choice", "player_input", "intent", "set", "branch", "jump", "end"]));
+    expect(new Set(Object.values(graph.nodes).map((n) => n.type))).toEqual(
+      new Set(["line", "llm_line", "choice", "player_input", "intent", "set", "branch", "jump", "end"]),
+    );
     expect(Object.keys((JSON.parse(generated.layoutText) as { nodes: object }).nodes).sort()).toEqual(Object.keys(graph.nodes).sort());
   });
 });
 
 describe.skipIf(!HAVE_CHROMIUM)(HAVE_CHROMIUM ? "npm run bench:editor -- --json" : `npm run bench:editor (skipped: ${CHROMIUM_SKIP_REASON})`, () => {
   it("measures opening, dragging, panning and saving a generated graph, and prints the figures as JSON", async () => {
-    const child = spawn(process.execPath, ["--import", "tsx", "tools/bench-editor/bench-editor.ts", "--json", "--nodes", "50", "--runs", "1", "--gesture-ms", "300"], { cwd: repoRoot });
+    const child = spawn(
+      process.execPath,
+      ["--import", "tsx", "tools/bench-editor/bench-editor.ts", "--json", "--nodes", "50", "--runs", "1", "--gesture-ms", "300"],
+      { cwd: repoRoot },
+    );
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (chunk: Buffer) => (stdout += chunk));

@@ -19,7 +19,14 @@ const village = fileURLToPath(new URL("../../samples/village/", import.meta.url)
 const card = {
   spec: "chara_card_v2",
   spec_version: "2.0",
-  data: { name: "Innkeeper", description: "{{char}} is a tinker from the south.", personality: "chatty", first_mes: "Pots mended!", mes_example: "", extensions: {} },
+  data: {
+    name: "Innkeeper",
+    description: "{{char}} is a tinker from the south.",
+    personality: "chatty",
+    first_mes: "Pots mended!",
+    mes_example: "",
+    extensions: {},
+  },
 };
 
 let scratch: string;
@@ -36,9 +43,17 @@ afterAll(async () => {
   await rm(scratch, { recursive: true, force: true });
 });
 
-async function post(route: string, body: unknown): Promise<{ status: number; json: Record<string, any> }> {
-  const response = await fetch(`${server.origin}/api/${route}`, { method: "POST", headers: { "x-parley-token": server.token, "content-type": "application/json" }, body: JSON.stringify(body) });
-  return { status: response.status, json: (await response.json()) as Record<string, any> };
+// Test-side JSON: tests read fields of answers and files loosely.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Json = Record<string, any>;
+
+async function post(route: string, body: unknown): Promise<{ status: number; json: Json }> {
+  const response = await fetch(`${server.origin}/api/${route}`, {
+    method: "POST",
+    headers: { "x-parley-token": server.token, "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  return { status: response.status, json: (await response.json()) as Json };
 }
 
 const base64 = (bytes: Uint8Array) => Buffer.from(bytes).toString("base64");
@@ -67,7 +82,9 @@ describe("card routes", () => {
     expect(noCard.json.error.message).toMatch(/no character card/);
     const notCard = await post("import-card", { data: Buffer.from("just text").toString("base64") });
     expect([notCard.status, notCard.json.error.code]).toEqual([400, "NOT_A_CARD_FILE"]);
-    const noGreeting = await post("import-card", { data: Buffer.from(JSON.stringify({ spec: "chara_card_v2", data: { name: "Mute", first_mes: "" } })).toString("base64") });
+    const noGreeting = await post("import-card", {
+      data: Buffer.from(JSON.stringify({ spec: "chara_card_v2", data: { name: "Mute", first_mes: "" } })).toString("base64"),
+    });
     expect([noGreeting.status, noGreeting.json.error.code]).toEqual([400, "INVALID_CARD"]);
     expect(noGreeting.json.error.issues[0].path).toBe("data.first_mes");
     const huge = await post("import-card", { data: "A".repeat(28 * 1024 * 1024) });
@@ -90,7 +107,11 @@ describe("card routes", () => {
     expect([...pngTexts(bytes).keys()]).toEqual(["chara", "ccv3"]);
 
     const v3 = await post("export-card", { id: "innkeeper", format: "json", spec: "v3" });
-    expect(JSON.parse(Buffer.from(v3.json.data, "base64").toString("utf8"))).toMatchObject({ spec: "chara_card_v3", spec_version: "3.0", data: { name: "Maren Bell" } });
+    expect(JSON.parse(Buffer.from(v3.json.data, "base64").toString("utf8"))).toMatchObject({
+      spec: "chara_card_v3",
+      spec_version: "3.0",
+      data: { name: "Maren Bell" },
+    });
     const v2Png = await post("export-card", { id: "innkeeper", format: "png", spec: "v2" });
     expect([...pngTexts(new Uint8Array(Buffer.from(v2Png.json.data, "base64"))).keys()]).toEqual(["chara"]);
     expect((await post("export-card", { id: "innkeeper", format: "json", spec: "v4" })).status).toBe(400);

@@ -70,7 +70,6 @@ async function startClient(root: string): Promise<Client> {
     raw(path, headers = {}) {
       return rawRequest(host.port, path, headers);
     },
-
   };
 }
 
@@ -159,7 +158,11 @@ describe("the editor's project API", () => {
   it("lists the project: 3 characters and 3 graphs with their hashes, no problems", async () => {
     const response = await client.get("/api/project");
     expect(response.status).toBe(200);
-    const project = (await response.json()) as { name: string; manifest: { name: string }; documents: { path: string; kind: string; id: string; hash: string | null; problem?: unknown; warnings: unknown[] }[] };
+    const project = (await response.json()) as {
+      name: string;
+      manifest: { name: string };
+      documents: { path: string; kind: string; id: string; hash: string | null; problem?: unknown; warnings: unknown[] }[];
+    };
     expect(project.name).toBe("Ashford village");
     expect(project.manifest.name).toBe("Ashford village");
     const ids = (kind: string) => project.documents.filter((d) => d.kind === kind).map((d) => d.id);
@@ -228,7 +231,11 @@ describe("the editor's project API", () => {
     expect(syntaxError).toMatchObject({ code: "INVALID_JSON", line: 3, column: 22 });
 
     const value = JSON.parse(disk) as Record<string, unknown>;
-    const schema = await client.post("save", { path, text: JSON.stringify({ ...value, name: 42, mood: undefined, speakingStyle: { maxWords: -3 } }), expectedHash: read.hash });
+    const schema = await client.post("save", {
+      path,
+      text: JSON.stringify({ ...value, name: 42, mood: undefined, speakingStyle: { maxWords: -3 } }),
+      expectedHash: read.hash,
+    });
     expect(schema.status).toBe(400);
     const schemaError = ((await schema.json()) as ErrorBody).error as ErrorBody["error"] & { issues: { path: string; message: string }[] };
     expect(schemaError.code).toBe("INVALID_DOCUMENT");
@@ -280,7 +287,11 @@ describe("the editor's project API", () => {
       const body = await read.text();
       expect(body, path).not.toContain("TOP SECRET");
       const error = (JSON.parse(body) as ErrorBody).error;
-      expect(error, path).toMatchObject({ code: "PATH_OUTSIDE_PROJECT", path, reason: expect.stringMatching(/symbolic link leads it outside the project folder/) });
+      expect(error, path).toMatchObject({
+        code: "PATH_OUTSIDE_PROJECT",
+        path,
+        reason: expect.stringMatching(/symbolic link leads it outside the project folder/),
+      });
       const save = await client.post("save", { path, text: '{"schema": "parley.character/1"}', expectedHash: sha256(SECRET), force: true });
       expect(save.status, path).toBe(403);
     }
@@ -442,7 +453,10 @@ describe("the loopback server", () => {
 describe("npm run editor", () => {
   const cli = (args: string[], timeoutMs = 60_000): Promise<{ code: number | null; stdout: string; stderr: string }> =>
     new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, ["--import", "tsx", "editor/host/start.ts", ...args], { cwd: repoRoot, env: { ...process.env, NO_COLOR: "1", INIT_CWD: scratch } });
+      const child = spawn(process.execPath, ["--import", "tsx", "editor/host/start.ts", ...args], {
+        cwd: repoRoot,
+        env: { ...process.env, NO_COLOR: "1", INIT_CWD: scratch },
+      });
       let stdout = "";
       let stderr = "";
       child.stdout.on("data", (c: Buffer) => (stdout += c));
@@ -470,7 +484,10 @@ describe("npm run editor", () => {
 
   it("serves a project and prints its URL", async () => {
     const root = await copyVillage();
-    const child = spawn(process.execPath, ["--import", "tsx", "editor/host/start.ts", root, "--browser"], { cwd: repoRoot, env: { ...process.env, NO_COLOR: "1" } });
+    const child = spawn(process.execPath, ["--import", "tsx", "editor/host/start.ts", root, "--browser"], {
+      cwd: repoRoot,
+      env: { ...process.env, NO_COLOR: "1" },
+    });
     try {
       const url = await new Promise<string>((resolve, reject) => {
         let out = "";

@@ -35,7 +35,10 @@ describe("which shell runs", () => {
     expect(hasDisplay({ DISPLAY: ":0" }, "linux")).toBe(true);
     expect(hasDisplay({ WAYLAND_DISPLAY: "wayland-0" }, "linux")).toBe(true);
     expect(hasDisplay({}, "darwin")).toBe(true);
-    expect(findElectron({ ELECTRON_OVERRIDE_DIST_PATH: "/no/such/electron" })).toMatchObject({ found: false, reason: expect.stringContaining(ELECTRON_MISSING) });
+    expect(findElectron({ ELECTRON_OVERRIDE_DIST_PATH: "/no/such/electron" })).toMatchObject({
+      found: false,
+      reason: expect.stringContaining(ELECTRON_MISSING),
+    });
   });
 });
 
@@ -134,7 +137,8 @@ describe("the editor's Electron shell", () => {
   it("opens one hardened window on the page, with its session confined to the host", async () => {
     const windows: { options: BrowserWindowOptions | undefined; loaded: string[]; events: string[] }[] = [];
     let beforeRequest: ((details: { url: string }, callback: (r: { cancel?: boolean }) => void) => void) | undefined;
-    let headersReceived: ((details: { url: string; responseHeaders?: ResponseHeaders }, callback: (r: { responseHeaders?: ResponseHeaders }) => void) => void) | undefined;
+    let headersReceived:
+      ((details: { url: string; responseHeaders?: ResponseHeaders }, callback: (r: { responseHeaders?: ResponseHeaders }) => void) => void) | undefined;
     let permission: ((wc: unknown, permission: string, callback: (granted: boolean) => void) => void) | undefined;
     const appEvents: string[] = [];
     const electron: ElectronMain & ElectronSessionApi = {
@@ -163,7 +167,10 @@ describe("the editor's Electron shell", () => {
       net: { fetch: async () => new Response("") },
       session: {
         defaultSession: {
-          webRequest: { onBeforeRequest: (_filter, listener) => void (beforeRequest = listener), onHeadersReceived: (listener) => void (headersReceived = listener) },
+          webRequest: {
+            onBeforeRequest: (_filter, listener) => void (beforeRequest = listener),
+            onHeadersReceived: (listener) => void (headersReceived = listener),
+          },
           setPermissionRequestHandler: (handler) => void (permission = handler),
         },
       },

@@ -57,7 +57,8 @@ describe("graph-edit", () => {
       expect(() => parseDialogueGraph(wired), type).not.toThrow();
     }
     // Lines, generated lines, player input and the end node are valid unconnected (next: null ends it).
-    for (const type of ["line", "llm_line", "player_input", "end"] as const) expect(() => parseDialogueGraph(addNode(sample(), "fresh", newNode(type))), type).not.toThrow();
+    for (const type of ["line", "llm_line", "player_input", "end"] as const)
+      expect(() => parseDialogueGraph(addNode(sample(), "fresh", newNode(type))), type).not.toThrow();
   });
 
   it("names new nodes after their type, never reusing an id", () => {
@@ -72,7 +73,13 @@ describe("graph-edit", () => {
     const graph = sample();
     const before = JSON.stringify(graph);
     const a = connect(graph, "ask", "option-1", "hello");
-    expect(a.nodes.ask).toEqual({ type: "choice", options: [{ text: "Yes.", next: "pay" }, { text: "No.", next: "hello" }] });
+    expect(a.nodes.ask).toEqual({
+      type: "choice",
+      options: [
+        { text: "Yes.", next: "pay" },
+        { text: "No.", next: "hello" },
+      ],
+    });
     expect(a.nodes.hello).toBe(graph.nodes.hello); // untouched nodes are shared
     expect(connect(graph, "check", "otherwise", "bye").nodes.check).toMatchObject({ otherwise: "bye" });
     expect(connect(graph, "check", "branch-0", null).nodes.check).toMatchObject({ branches: [{ condition: "paid", next: "" }] });

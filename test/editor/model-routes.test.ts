@@ -29,7 +29,10 @@ let host: EditorHost;
 async function call<T>(method: "GET" | "POST", path: string, body?: object): Promise<{ status: number; json: T }> {
   const url = new URL(path, host.origin);
   if (method === "GET") url.searchParams.set("token", host.token);
-  const res = await fetch(url, method === "GET" ? {} : { method, headers: { "x-parley-token": host.token, "content-type": "application/json" }, body: JSON.stringify(body ?? {}) });
+  const res = await fetch(
+    url,
+    method === "GET" ? {} : { method, headers: { "x-parley-token": host.token, "content-type": "application/json" }, body: JSON.stringify(body ?? {}) },
+  );
   return { status: res.status, json: (await res.json()) as T };
 }
 
@@ -68,7 +71,8 @@ beforeAll(async () => {
   models = join(scratch, "models");
   projectRoot = join(scratch, "village");
   await mkdir(models);
-  for (const entry of ["parley.project.json", "characters", "dialogue"]) await cp(join(repoRoot, "samples/village", entry), join(projectRoot, entry), { recursive: true });
+  for (const entry of ["parley.project.json", "characters", "dialogue"])
+    await cp(join(repoRoot, "samples/village", entry), join(projectRoot, entry), { recursive: true });
   await writeFile(join(models, "local-chat.gguf"), "GGUF local");
   server = await serveTestModel(BODY);
   const catalogue = join(scratch, "catalogue.json");
@@ -97,17 +101,25 @@ describe("Models routes", () => {
   });
 
   it("downloads a catalogue model in the host, streaming its progress, and lists it verified", async () => {
-    const events = await downloadEvents("test-model", (d) => d.phase !== "running", async () => {
-      const started = await call<{ download: DownloadState }>("POST", "/api/models/download", { id: "test-model" });
-      expect(started.status).toBe(200);
-      expect(started.json.download).toMatchObject({ id: "test-model", phase: "running" });
-    });
+    const events = await downloadEvents(
+      "test-model",
+      (d) => d.phase !== "running",
+      async () => {
+        const started = await call<{ download: DownloadState }>("POST", "/api/models/download", { id: "test-model" });
+        expect(started.status).toBe(200);
+        expect(started.json.download).toMatchObject({ id: "test-model", phase: "running" });
+      },
+    );
     const last = events.at(-1)!;
     expect(last).toMatchObject({ phase: "done", receivedBytes: BODY.length, sha256: SHA, path: join(models, "test-model.gguf") });
     const progress = events.filter((e) => e.phase === "running" && e.receivedBytes > 0 && e.receivedBytes < BODY.length);
     expect(progress.length).toBeGreaterThan(0);
     expect(progress.every((e) => e.totalBytes === BODY.length)).toBe(true);
-    expect(createHash("sha256").update(readFileSync(join(models, "test-model.gguf"))).digest("hex")).toBe(SHA);
+    expect(
+      createHash("sha256")
+        .update(readFileSync(join(models, "test-model.gguf")))
+        .digest("hex"),
+    ).toBe(SHA);
     const { json } = await call<ModelsListing>("GET", "/api/models");
     expect(json.catalogue.find((e) => e.id === "test-model")).toMatchObject({ status: "verified", installedBytes: BODY.length });
     expect(json.downloads).toContainEqual(expect.objectContaining({ id: "test-model", phase: "done" }));
@@ -128,7 +140,11 @@ describe("Models routes", () => {
   });
 
   it("reports a download the server refuses as failed, with the model manager's message", async () => {
-    const events = await downloadEvents("gone-model", (d) => d.phase !== "running", () => call("POST", "/api/models/download", { id: "gone-model" }));
+    const events = await downloadEvents(
+      "gone-model",
+      (d) => d.phase !== "running",
+      () => call("POST", "/api/models/download", { id: "gone-model" }),
+    );
     expect(events.at(-1)).toMatchObject({ phase: "failed", error: expect.stringContaining("HTTP 404") });
     expect((await call("POST", "/api/models/download", { id: "no-such-model" })).status).toBe(400);
   });

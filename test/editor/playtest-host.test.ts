@@ -24,11 +24,17 @@ function recorder(host: PlaytestHost) {
   const waiters: { test: (e: PlaytestHostEvent) => boolean; resolve: (e: PlaytestHostEvent) => void }[] = [];
   host.subscribe((event) => {
     events.push(event);
-    for (const w of [...waiters]) if (w.test(event)) (waiters.splice(waiters.indexOf(w), 1), w.resolve(event));
+    for (const w of [...waiters]) {
+      if (!w.test(event)) continue;
+      waiters.splice(waiters.indexOf(w), 1);
+      w.resolve(event);
+    }
   });
   const dialogue = (): DialogueEvent[] => events.flatMap((e) => (e.type === "dialogue" ? [e.event] : []));
   const next = (test: (e: DialogueEvent) => boolean): Promise<DialogueEvent> =>
-    new Promise((resolve) => waiters.push({ test: (e) => e.type === "dialogue" && test(e.event), resolve: (e) => resolve((e as { event: DialogueEvent }).event) }));
+    new Promise((resolve) =>
+      waiters.push({ test: (e) => e.type === "dialogue" && test(e.event), resolve: (e) => resolve((e as { event: DialogueEvent }).event) }),
+    );
   return { events, dialogue, next };
 }
 
@@ -38,7 +44,8 @@ describe("the editor's playtest engine, on the demo model", () => {
 
   beforeAll(async () => {
     scratch = await mkdtemp(join(tmpdir(), "parley-playtest-"));
-    for (const entry of ["parley.project.json", "characters", "dialogue"]) await cp(join(repoRoot, "samples", "village", entry), join(scratch, entry), { recursive: true });
+    for (const entry of ["parley.project.json", "characters", "dialogue"])
+      await cp(join(repoRoot, "samples", "village", entry), join(scratch, entry), { recursive: true });
     host = new PlaytestHost(await ProjectFolder.open(scratch), { env: { ...process.env, PARLEY_MODEL: DEMO } });
   });
   afterAll(async () => {
@@ -118,13 +125,22 @@ describe("the editor's playtest engine, on the demo model", () => {
   });
 
   it("answers the page over HTTP: typed JSON errors, no model installed as 503 NO_MODEL", async () => {
-    const server = await startEditorHost(await ProjectFolder.open(scratch), { playtest: { env: { ...process.env, PARLEY_MODEL: join(scratch, "missing.gguf") } } });
+    const server = await startEditorHost(await ProjectFolder.open(scratch), {
+      playtest: { env: { ...process.env, PARLEY_MODEL: join(scratch, "missing.gguf") } },
+    });
     try {
       const post = async (route: string, body: object) => {
-        const response = await fetch(`${server.origin}/api/playtest/${route}`, { method: "POST", headers: { "content-type": "application/json", "x-parley-token": server.token }, body: JSON.stringify(body) });
+        const response = await fetch(`${server.origin}/api/playtest/${route}`, {
+          method: "POST",
+          headers: { "content-type": "application/json", "x-parley-token": server.token },
+          body: JSON.stringify(body),
+        });
         return { status: response.status, body: (await response.json()) as { error?: { code: string; message: string } } };
       };
-      expect(await post("start", { graph: "blacksmith", variables: { visits: [1] } })).toMatchObject({ status: 400, body: { error: { code: "INVALID_ARGUMENT" } } });
+      expect(await post("start", { graph: "blacksmith", variables: { visits: [1] } })).toMatchObject({
+        status: 400,
+        body: { error: { code: "INVALID_ARGUMENT" } },
+      });
       expect(await post("choose", { index: 0 })).toMatchObject({ status: 409, body: { error: { code: "NO_PLAYTEST" } } });
       const noModel = await post("start", { graph: "blacksmith" });
       expect(noModel).toMatchObject({ status: 503, body: { error: { code: "NO_MODEL" } } });

@@ -74,7 +74,8 @@ describe("saving, replaying and testing playtest transcripts, on the demo model"
 
   beforeAll(async () => {
     scratch = await mkdtemp(join(tmpdir(), "parley-transcripts-"));
-    for (const entry of ["parley.project.json", "characters", "dialogue"]) await cp(join(repoRoot, "samples", "village", entry), join(scratch, entry), { recursive: true });
+    for (const entry of ["parley.project.json", "characters", "dialogue"])
+      await cp(join(repoRoot, "samples", "village", entry), join(scratch, entry), { recursive: true });
     project = await ProjectFolder.open(scratch);
     host = new PlaytestHost(project, { env: { ...process.env, PARLEY_MODEL: DEMO } });
   });
@@ -103,8 +104,23 @@ describe("saving, replaying and testing playtest transcripts, on the demo model"
       { type: "input", text: "I want to buy a sword." },
       { type: "choice", index: 0 },
     ]);
-    expect(saved.expected.steps.map((s) => s.node)).toEqual(["visit", "check_met", "first_meeting", "mark_met", "ask", "classify", "shop", "buy_sword", "hand_over", "goodbye", "done"]);
-    expect(saved.expected.steps.find((s) => s.node === "buy_sword")).toMatchObject({ variables: { "player.gold": 20, owns_sword: true }, events: ["give_item"] });
+    expect(saved.expected.steps.map((s) => s.node)).toEqual([
+      "visit",
+      "check_met",
+      "first_meeting",
+      "mark_met",
+      "ask",
+      "classify",
+      "shop",
+      "buy_sword",
+      "hand_over",
+      "goodbye",
+      "done",
+    ]);
+    expect(saved.expected.steps.find((s) => s.node === "buy_sword")).toMatchObject({
+      variables: { "player.gold": 20, owns_sword: true },
+      events: ["give_item"],
+    });
     expect(saved.expected.end).toEqual({ reason: "end", node: "done" });
     expect((await host.replay("buy-sword")).comparison).toMatchObject({ matches: true, firstDivergence: null });
 
@@ -115,7 +131,9 @@ describe("saving, replaying and testing playtest transcripts, on the demo model"
     await host.saveTranscript("too-poor");
     const poor = parseTranscript(JSON.parse(await readFile(join(scratch, "playtests", "too-poor.transcript.json"), "utf8")));
     expect(poor).toMatchObject({ start: { node: "shop", variables: { "player.gold": 10 } }, inputs: [] });
-    expect(poor.expected.steps).toEqual([{ node: "shop", lines: [], choices: ["I can't afford a blade yet.", "Just looking."], player: null, variables: {}, events: [] }]);
+    expect(poor.expected.steps).toEqual([
+      { node: "shop", lines: [], choices: ["I can't afford a blade yet.", "Just looking."], player: null, variables: {}, events: [] },
+    ]);
     expect((await host.replay("too-poor")).comparison).toMatchObject({ matches: true, end: { actual: { reason: "stopped", node: "shop" } } });
 
     expect(await host.listTranscripts()).toEqual([
@@ -152,7 +170,9 @@ describe("saving, replaying and testing playtest transcripts, on the demo model"
     const { comparison } = await host.replay("rich");
     expect(comparison).toMatchObject({ matches: false, firstDivergence: 0 });
     expect(comparison.steps[0]).toMatchObject({ status: "changed", expected: { node: "shop" } });
-    expect(comparison.steps[0].differences).toEqual(['choices: ["Buy the iron sword (30 gold)","Just looking."] instead of ["I can\'t afford a blade yet.","Just looking."]']);
+    expect(comparison.steps[0].differences).toEqual([
+      'choices: ["Buy the iron sword (30 gold)","Just looking."] instead of ["I can\'t afford a blade yet.","Just looking."]',
+    ]);
     await rm(join(scratch, "playtests", "rich.transcript.json"));
   });
 
@@ -188,8 +208,14 @@ describe("saving, replaying and testing playtest transcripts, on the demo model"
     expect(empty.status).toBe(2);
     expect(lines(empty.stderr)[0]).toMatch(/^parley: no saved playtests in .*characters\/playtests/);
 
-    await writeFile(join(scratch, "playtests", "broken.transcript.json"), JSON.stringify({ schema: "parley.transcript/1", name: "broken", graph: "blacksmith" }));
-    expect((await host.listTranscripts()).find((t) => t.name === "broken")).toMatchObject({ path: "playtests/broken.transcript.json", problem: expect.stringMatching(/character: required/) });
+    await writeFile(
+      join(scratch, "playtests", "broken.transcript.json"),
+      JSON.stringify({ schema: "parley.transcript/1", name: "broken", graph: "blacksmith" }),
+    );
+    expect((await host.listTranscripts()).find((t) => t.name === "broken")).toMatchObject({
+      path: "playtests/broken.transcript.json",
+      problem: expect.stringMatching(/character: required/),
+    });
     const broken = parley("dialogue", "test", scratch);
     expect(broken.status).toBe(2);
     expect(lines(broken.stderr)).toHaveLength(1);

@@ -58,7 +58,10 @@ describe("project manifest", () => {
 
 describe("graph layout", () => {
   it("sorts nodes, rounds to 0.1 and writes one node per line", () => {
-    const text = serializeGraphLayout({ schema: "parley.layout/1", nodes: { zeta: { x: 1.04, y: -0.04 }, alpha: { x: 10.25, y: 3 }, Beta: { x: 0, y: 1e-9 } } });
+    const text = serializeGraphLayout({
+      schema: "parley.layout/1",
+      nodes: { zeta: { x: 1.04, y: -0.04 }, alpha: { x: 10.25, y: 3 }, Beta: { x: 0, y: 1e-9 } },
+    });
     const lines = text.split("\n");
     expect(lines.filter((l) => l.includes('"x"'))).toEqual([
       '    "Beta": { "x": 0, "y": 0 },',

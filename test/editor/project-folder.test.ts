@@ -122,7 +122,12 @@ describe("ProjectFolder.open", () => {
     expect(guard.problem?.message).toContain(`line ${roleLine + 1}`);
     expect(guard.text).toBe(lines.join("\n"));
     // Everything else loads, and the guard's graph still knows its (broken) character exists.
-    expect(project.documents().filter((d) => d.problem).map((d) => d.path)).toEqual(["characters/guard.json"]);
+    expect(
+      project
+        .documents()
+        .filter((d) => d.problem)
+        .map((d) => d.path),
+    ).toEqual(["characters/guard.json"]);
     expect(project.document("dialogue/guard.json")!.value).toBeDefined();
   });
 
@@ -135,7 +140,9 @@ describe("ProjectFolder.open", () => {
     orphan.nodes.island = { type: "line", text: "Nobody leads here, {stranger}.", next: null, tags: [], events: [] };
     await writeFile(join(root, "dialogue/innkeeper.json"), serializeDialogueGraph(orphan));
     const project = await ProjectFolder.open(root);
-    expect(project.document("dialogue/guard.json")!.problem?.issues).toEqual([{ path: "character", message: expect.stringContaining('no character "nobody"') }]);
+    expect(project.document("dialogue/guard.json")!.problem?.issues).toEqual([
+      { path: "character", message: expect.stringContaining('no character "nobody"') },
+    ]);
     const innkeeper = project.document("dialogue/innkeeper.json")!;
     expect(innkeeper.value).toBeDefined();
     expect(innkeeper.warnings.map((w) => w.path).sort()).toEqual(["nodes.island", "nodes.island.text"]);
@@ -175,7 +182,9 @@ describe("ProjectFolder.save", () => {
     expect(invalid).toBeInstanceOf(PluginValidationError);
     expect((invalid as PluginValidationError).issues.map((i) => i.path).sort()).toEqual(["name", "speakingStyle.maxWords"]);
 
-    const syntax = await rejection(project.save(doc.path, '{\n  "schema": "parley.character/1",\n  "id": "guard"\n  "name": "x"\n}', { expectedHash: doc.hash }));
+    const syntax = await rejection(
+      project.save(doc.path, '{\n  "schema": "parley.character/1",\n  "id": "guard"\n  "name": "x"\n}', { expectedHash: doc.hash }),
+    );
     expect(syntax).toBeInstanceOf(JsonSyntaxError);
     expect([(syntax as JsonSyntaxError).line, (syntax as JsonSyntaxError).column]).toEqual([4, 3]);
 
@@ -227,7 +236,9 @@ describe("ProjectFolder.save", () => {
     await project.save(doc.path, ours, { expectedHash: hash, force: true });
     expect(await readFile(join(root, doc.path), "utf8")).toBe(ours);
     // A new file must not already exist unless force says so.
-    await expect(project.save("characters/miller.json", ours.replace('"id": "innkeeper"', '"id": "miller"'), { expectedHash: null })).rejects.toThrow(ExternalChangeError);
+    await expect(project.save("characters/miller.json", ours.replace('"id": "innkeeper"', '"id": "miller"'), { expectedHash: null })).rejects.toThrow(
+      ExternalChangeError,
+    );
     // Taking every change at once, as after a pull.
     await writeFile(join(root, doc.path), theirs);
     expect(await project.reloadChanged()).toEqual(["characters/innkeeper.json", "characters/miller.json"]);
@@ -496,7 +507,13 @@ describe("layout and serialization", () => {
         said: { type: "string", default: "" },
       },
       nodes: {
-        hello: { type: "line", text: "Hello, you have {gold} gold.", next: "pick", tags: ["anim:wave"], events: [{ name: "look_at", args: { who: "player", speed: 1.5, now: true } }] },
+        hello: {
+          type: "line",
+          text: "Hello, you have {gold} gold.",
+          next: "pick",
+          tags: ["anim:wave"],
+          events: [{ name: "look_at", args: { who: "player", speed: 1.5, now: true } }],
+        },
         pick: {
           type: "choice",
           options: [
@@ -507,7 +524,16 @@ describe("layout and serialization", () => {
           events: [],
         },
         speak: { type: "llm_line", instruction: "Greet them.", maxWords: 20, fallback: "Well met.", next: "listen", tags: [], events: [] },
-        listen: { type: "player_input", prompt: "Say something", reply: true, instruction: "Answer kindly.", store: "said", next: "route", tags: [], events: [] },
+        listen: {
+          type: "player_input",
+          prompt: "Say something",
+          reply: true,
+          instruction: "Answer kindly.",
+          store: "said",
+          next: "route",
+          tags: [],
+          events: [],
+        },
         route: {
           type: "intent",
           intents: [{ id: "pay", description: "wants to pay", examples: ["take my gold", "here is the money"], next: "pay" }],

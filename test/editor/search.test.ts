@@ -36,7 +36,12 @@ const fields = (query: string) => searchDocument(doc, query).map((hit) => `${hit
 
 describe("searching a graph", () => {
   it("finds node text, instructions, fallbacks, choice labels and intent examples, in the file's order, any case", () => {
-    expect(fields("FORGE")).toEqual(["greet nodes.greet.text", "forge_talk nodes.forge_talk", "forge_talk nodes.forge_talk.instruction", "forge_talk nodes.forge_talk.fallback"]);
+    expect(fields("FORGE")).toEqual([
+      "greet nodes.greet.text",
+      "forge_talk nodes.forge_talk",
+      "forge_talk nodes.forge_talk.instruction",
+      "forge_talk nodes.forge_talk.fallback",
+    ]);
     expect(fields("sword")).toEqual(["menu nodes.menu.options[0].text", "classify nodes.classify.intents[0].examples[0]"]);
   });
 
@@ -60,7 +65,18 @@ describe("searching a graph", () => {
 
   it("names the field as a writer reads it and marks every word", () => {
     const [hit] = searchDocument(doc, "sword buy");
-    expect(hit).toMatchObject({ path: "dialogue/smithy.json", kind: "dialogue", id: "smithy", node: "menu", label: "option 1 › text", text: "Buy a sword", ranges: [[0, 3], [6, 11]] });
+    expect(hit).toMatchObject({
+      path: "dialogue/smithy.json",
+      kind: "dialogue",
+      id: "smithy",
+      node: "menu",
+      label: "option 1 › text",
+      text: "Buy a sword",
+      ranges: [
+        [0, 3],
+        [6, 11],
+      ],
+    });
     expect(fieldLabel(["intents", 0, "examples", 2])).toBe("intent 1 › example 3");
     expect(fieldLabel(["effects", 1])).toBe("effect 2");
     expect(jsonPath(["nodes", "1st", "options", 0, "text"])).toBe('nodes["1st"].options[0].text');
@@ -83,10 +99,18 @@ describe("searching a graph", () => {
 });
 
 describe("searching characters and a whole project", () => {
-  const character = { path: "characters/smith.json", kind: "character", id: "smith", value: { schema: "parley.character/1", id: "smith", name: "Brom", knowledge: [{ keywords: ["forge"], text: "The forge was his father's." }] } };
+  const character = {
+    path: "characters/smith.json",
+    kind: "character",
+    id: "smith",
+    value: { schema: "parley.character/1", id: "smith", name: "Brom", knowledge: [{ keywords: ["forge"], text: "The forge was his father's." }] },
+  };
 
   it("searches every character field but the schema", () => {
-    expect(searchDocument(character, "forge").map((h) => `${h.field} | ${h.label}`)).toEqual(["knowledge[0].keywords[0] | knowledge 1 › keyword 1", "knowledge[0].text | knowledge 1 › text"]);
+    expect(searchDocument(character, "forge").map((h) => `${h.field} | ${h.label}`)).toEqual([
+      "knowledge[0].keywords[0] | knowledge 1 › keyword 1",
+      "knowledge[0].text | knowledge 1 › text",
+    ]);
     expect(searchDocument(character, "parley")).toEqual([]);
   });
 
@@ -111,7 +135,10 @@ describe("GET /api/search", () => {
     const village = fileURLToPath(new URL("../../samples/village/", import.meta.url));
     for (const entry of ["characters", "dialogue", "parley.project.json"]) await cp(join(village, entry), join(scratch, entry), { recursive: true });
     // A graph with a syntax error is still searched, as far as it parses.
-    await writeFile(join(scratch, "dialogue", "broken.json"), '{"schema": "parley.dialogue/1", "id": "broken", "nodes": {"lost": {"type": "line", "text": "A misplaced lantern"}} ,,}');
+    await writeFile(
+      join(scratch, "dialogue", "broken.json"),
+      '{"schema": "parley.dialogue/1", "id": "broken", "nodes": {"lost": {"type": "line", "text": "A misplaced lantern"}} ,,}',
+    );
     host = await startEditorHost(await ProjectFolder.open(scratch));
   });
   afterAll(async () => {

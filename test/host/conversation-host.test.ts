@@ -31,13 +31,19 @@ describe("ConversationHost.create", () => {
     await expect(ConversationHost.create({})).rejects.toThrow(/either `npcs`.*or `project`/);
     await expect(ConversationHost.create({ npcs: [], project: "x" })).rejects.toBeInstanceOf(InvalidArgumentError);
     await expect(ConversationHost.create({ npcs: [] })).rejects.toThrow(/non-empty array/);
-    await expect(ConversationHost.create({ npcs: [{ character: json("characters/guard.json"), graph: json("dialogue/guard.json") }], seed: 1.5 })).rejects.toThrow(/seed must be an integer/);
+    await expect(
+      ConversationHost.create({ npcs: [{ character: json("characters/guard.json"), graph: json("dialogue/guard.json") }], seed: 1.5 }),
+    ).rejects.toThrow(/seed must be an integer/);
   });
 
   it("validates NPCs given in code: the character, the graph, and that the graph is the character's", async () => {
     const guard = json("characters/guard.json");
-    await expect(ConversationHost.create({ npcs: [{ character: { ...guard, id: "Bad Id" }, graph: json("dialogue/guard.json") }] })).rejects.toBeInstanceOf(PluginValidationError);
-    await expect(ConversationHost.create({ npcs: [{ character: guard, graph: json("dialogue/innkeeper.json") }] })).rejects.toThrow(/graph "innkeeper" is for character "innkeeper", not "guard"/);
+    await expect(ConversationHost.create({ npcs: [{ character: { ...guard, id: "Bad Id" }, graph: json("dialogue/guard.json") }] })).rejects.toBeInstanceOf(
+      PluginValidationError,
+    );
+    await expect(ConversationHost.create({ npcs: [{ character: guard, graph: json("dialogue/innkeeper.json") }] })).rejects.toThrow(
+      /graph "innkeeper" is for character "innkeeper", not "guard"/,
+    );
     const twice = { character: guard, graph: json("dialogue/guard.json") };
     await expect(ConversationHost.create({ npcs: [twice, twice] })).rejects.toThrow(/a second NPC with the id "guard"/);
   });
@@ -48,7 +54,6 @@ describe("ConversationHost.create", () => {
     expect(String((error as Error).message)).toContain("missing.gguf");
   });
 });
-
 
 describe("NPCs from a project folder", () => {
   it("takes every character with a graph: its own dialogue/ID.json, else the first graph naming it", async () => {
@@ -110,7 +115,11 @@ describe("NPCs from a project folder", () => {
 
 describe("requests through handle()", () => {
   it("runs the protocol's requests and reports the conversation as events", async () => {
-    const host = await ConversationHost.create({ npcs: [{ character: json("characters/blacksmith.json"), graph: json("dialogue/blacksmith.json") }], seed: 5, ...quiet });
+    const host = await ConversationHost.create({
+      npcs: [{ character: json("characters/blacksmith.json"), graph: json("dialogue/blacksmith.json") }],
+      seed: 5,
+      ...quiet,
+    });
     const events: HostEvent[] = [];
     host.subscribe((event) => events.push(event));
     try {

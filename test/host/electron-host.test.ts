@@ -16,7 +16,15 @@ import { ConversationHost } from "../../plugin/host/conversation-host.js";
 import { PARLEY_CHANNELS } from "../../plugin/host/electron/channels.js";
 import { attachParley, createGameWindow, gameFile, gameOrigin, registerGameScheme, serveGameFolder } from "../../plugin/host/electron/main.js";
 import { createBridge, exposeParley } from "../../plugin/host/electron/preload.js";
-import { HOST_METHODS, parseHostRequest, type HostEvent, type HostReply, type HostRequest, type HostService, type ParleyBridge } from "../../plugin/host/protocol.js";
+import {
+  HOST_METHODS,
+  parseHostRequest,
+  type HostEvent,
+  type HostReply,
+  type HostRequest,
+  type HostService,
+  type ParleyBridge,
+} from "../../plugin/host/protocol.js";
 import { seededRandom } from "../fixtures/seeded-random.js";
 import type {
   BrowserWindow,
@@ -31,7 +39,8 @@ import type {
 
 const ORIGIN = "parley://village";
 const BRIDGE_KEYS = ["bark", "cancel", "choose", "info", "start", "submit", "subscribe"];
-const village = (dir: string, id: string): unknown => JSON.parse(readFileSync(fileURLToPath(new URL(`../../samples/village/${dir}/${id}.json`, import.meta.url)), "utf8"));
+const village = (dir: string, id: string): unknown =>
+  JSON.parse(readFileSync(fileURLToPath(new URL(`../../samples/village/${dir}/${id}.json`, import.meta.url)), "utf8"));
 
 // ---- stand-ins for Electron ----
 
@@ -68,13 +77,16 @@ class StandInWindow implements BrowserWindow {
     readonly ipcMain: StandInIpcMain,
     readonly options?: BrowserWindowOptions,
   ) {
+    // The stand-in webContents' methods read the window's state, as Electron's do.
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
     const window = this;
     this.webContents = {
       id: nextWebContentsId++,
       send(channel: string, ...args: unknown[]): void {
         if (window.destroyed) throw new Error("Object has been destroyed");
         const cloned = structuredClone(args);
-        for (const listener of window.rendererListeners.get(channel) ?? []) listener({ senderId: 0, sender: "the ipcRenderer object" } as IpcRendererEvent, ...cloned);
+        for (const listener of window.rendererListeners.get(channel) ?? [])
+          listener({ senderId: 0, sender: "the ipcRenderer object" } as IpcRendererEvent, ...cloned);
       },
       isDestroyed: () => window.destroyed,
       setWindowOpenHandler: (handler: (details: { url: string }) => { action: "deny" } | { action: "allow" }) => void (window.windowOpenHandler = handler),
@@ -159,7 +171,11 @@ function recordingHost(answer: (request: HostRequest) => unknown = () => null) {
 async function attached(host: HostService | Promise<HostService>, options: { disposeHost?: boolean; log?: (e: unknown) => void } = {}) {
   const ipcMain = new StandInIpcMain();
   const win = new StandInWindow(ipcMain);
-  const detach = attachParley({ ipcMain }, win, host, { origin: ORIGIN, log: options.log ?? (() => undefined), ...(options.disposeHost !== undefined ? { disposeHost: options.disposeHost } : {}) });
+  const detach = attachParley({ ipcMain }, win, host, {
+    origin: ORIGIN,
+    log: options.log ?? (() => undefined),
+    ...(options.disposeHost !== undefined ? { disposeHost: options.disposeHost } : {}),
+  });
   await win.loadURL(`${ORIGIN}/index.html`);
   return { ipcMain, win, detach, bridge: exposedBridge(win), request: win.ipcRenderer() };
 }
@@ -204,7 +220,11 @@ describe("a game window's conversation over IPC (real ConversationHost)", () => 
     await until(events(), (e) => e.type === "dialogue" && e.event.type === "input_requested");
     expect(received.every((args) => args.length === 1)).toBe(true); // the HostEvent alone
     const line = events().find((e) => e.type === "dialogue" && e.event.type === "line_complete");
-    expect(line).toMatchObject({ type: "dialogue", npc: "blacksmith", event: { type: "line_complete", text: "Mind the sparks. You here to buy, or to gawk?" } });
+    expect(line).toMatchObject({
+      type: "dialogue",
+      npc: "blacksmith",
+      event: { type: "line_complete", text: "Mind the sparks. You here to buy, or to gawk?" },
+    });
 
     expect(await bridge.submit("I need a sword")).toEqual({ ok: true, value: null });
     const said = await until(events(), (e) => e.type === "dialogue" && e.event.type === "player_line");
@@ -277,18 +297,30 @@ describe("requests the helper refuses before the host runs anything", () => {
     const methods = Object.keys(HOST_METHODS);
     const junk = (depth = 0): unknown => {
       switch (Math.floor(random() * 12)) {
-        case 0: return pick([0, -1, 1.5, NaN, Infinity, -0, 2 ** 53, 3]);
-        case 1: return pick(["", " ", "blacksmith", "BLACKSMITH", "../etc", "\u0000", "x".repeat(600), "a b", "guard\n", "é"]);
-        case 2: return pick([true, false, null, undefined]);
-        case 3: return pick(methods);
-        case 4: return depth < 3 ? Array.from({ length: Math.floor(random() * 4) }, () => junk(depth + 1)) : [];
-        case 5: return depth < 3 ? { npc: junk(depth + 1), [pick(["index", "text", "__proto__", "constructor"])]: junk(depth + 1) } : {};
-        case 6: return BigInt(Math.floor(random() * 100));
-        case 7: return new Date(0);
-        case 8: return new Uint8Array([1, 2, 3]);
-        case 9: return new Map([["npc", "guard"]]);
-        case 10: return "x".repeat(Math.floor(random() * 70));
-        default: return Math.floor(random() * 10);
+        case 0:
+          return pick([0, -1, 1.5, NaN, Infinity, -0, 2 ** 53, 3]);
+        case 1:
+          return pick(["", " ", "blacksmith", "BLACKSMITH", "../etc", "\u0000", "x".repeat(600), "a b", "guard\n", "é"]);
+        case 2:
+          return pick([true, false, null, undefined]);
+        case 3:
+          return pick(methods);
+        case 4:
+          return depth < 3 ? Array.from({ length: Math.floor(random() * 4) }, () => junk(depth + 1)) : [];
+        case 5:
+          return depth < 3 ? { npc: junk(depth + 1), [pick(["index", "text", "__proto__", "constructor"])]: junk(depth + 1) } : {};
+        case 6:
+          return BigInt(Math.floor(random() * 100));
+        case 7:
+          return new Date(0);
+        case 8:
+          return new Uint8Array([1, 2, 3]);
+        case 9:
+          return new Map([["npc", "guard"]]);
+        case 10:
+          return "x".repeat(Math.floor(random() * 70));
+        default:
+          return Math.floor(random() * 10);
       }
     };
     let refused = 0;
@@ -339,7 +371,10 @@ describe("who may ask", () => {
 
     // The page itself, after navigating away (the window would block it, but a frame can still change).
     win.frame.url = "https://evil.example/";
-    expect(await createBridge(win.ipcRenderer()).start("blacksmith")).toMatchObject({ ok: false, error: { code: "FORBIDDEN_SENDER", message: expect.stringContaining("evil.example") } });
+    expect(await createBridge(win.ipcRenderer()).start("blacksmith")).toMatchObject({
+      ok: false,
+      error: { code: "FORBIDDEN_SENDER", message: expect.stringContaining("evil.example") },
+    });
     expect(h.requests).toEqual([]);
     win.frame.url = `${ORIGIN}/index.html`;
     expect(await createBridge(win.ipcRenderer()).start("blacksmith")).toEqual({ ok: true, value: null });
@@ -436,7 +471,9 @@ describe("the host's lifetime", () => {
 
   it("refuses an origin that is not scheme://host", () => {
     const ipcMain = new StandInIpcMain();
-    expect(() => attachParley({ ipcMain }, new StandInWindow(ipcMain), recordingHost().host, { origin: "parley://village/index.html" })).toThrow(/scheme:\/\/host/);
+    expect(() => attachParley({ ipcMain }, new StandInWindow(ipcMain), recordingHost().host, { origin: "parley://village/index.html" })).toThrow(
+      /scheme:\/\/host/,
+    );
     expect(ipcMain.handlers.size).toBe(0);
   });
 });
@@ -478,11 +515,24 @@ describe("the preload", () => {
   it("bundles as a sandboxed CommonJS preload that requires only electron", async () => {
     const esbuild = await import("esbuild");
     const preload = fileURLToPath(new URL("../../samples/village/electron/preload.ts", import.meta.url));
-    const result = await esbuild.build({ entryPoints: [preload], bundle: true, write: false, platform: "node", format: "cjs", external: ["electron"], metafile: true, logLevel: "silent" });
+    const result = await esbuild.build({
+      entryPoints: [preload],
+      bundle: true,
+      write: false,
+      platform: "node",
+      format: "cjs",
+      external: ["electron"],
+      metafile: true,
+      logLevel: "silent",
+    });
     const code = result.outputFiles[0].text;
     const required = [...code.matchAll(/require\(["']([^"']+)["']\)/g)].map((m) => m[1]);
     expect(new Set(required)).toEqual(new Set(["electron"]));
-    expect(Object.keys(result.metafile.inputs).sort()).toEqual(["plugin/host/electron/channels.ts", "plugin/host/electron/preload.ts", "samples/village/electron/preload.ts"]);
+    expect(Object.keys(result.metafile.inputs).sort()).toEqual([
+      "plugin/host/electron/channels.ts",
+      "plugin/host/electron/preload.ts",
+      "samples/village/electron/preload.ts",
+    ]);
   });
 });
 
@@ -549,13 +599,18 @@ describe("the game folder on a custom scheme, and the game window", () => {
       BrowserWindow: class extends StandInWindow {
         constructor(options?: BrowserWindowOptions) {
           super(ipcMain, options);
+          // eslint-disable-next-line @typescript-eslint/no-this-alias -- the test keeps the window the helper made
           made = this;
         }
       },
     };
     const win = createGameWindow(electron, { origin: ORIGIN, preload: "/b/preload.cjs", title: "Village", width: 800 });
     expect(win).toBe(made);
-    expect(made!.options).toEqual({ title: "Village", width: 800, webPreferences: { preload: "/b/preload.cjs", contextIsolation: true, sandbox: true, nodeIntegration: false } });
+    expect(made!.options).toEqual({
+      title: "Village",
+      width: 800,
+      webPreferences: { preload: "/b/preload.cjs", contextIsolation: true, sandbox: true, nodeIntegration: false },
+    });
     expect(made!.windowOpenHandler?.({ url: `${ORIGIN}/` })).toEqual({ action: "deny" });
     let prevented = false;
     made!.navigationListeners.get("will-navigate")!({ preventDefault: () => void (prevented = true) }, "https://evil.example/");

@@ -88,7 +88,8 @@ describe("startHttpHost + HttpClient", () => {
   });
 
   it("refuses a missing or wrong token, a foreign Origin and a foreign Host", async () => {
-    const post = (headers: Record<string, string>) => fetch(`${server.origin}/api/cancel`, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: "{}" });
+    const post = (headers: Record<string, string>) =>
+      fetch(`${server.origin}/api/cancel`, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: "{}" });
     expect((await post({})).status).toBe(401);
     expect((await post({ "x-parley-token": "0".repeat(64) })).status).toBe(403);
     expect((await post({ "x-parley-token": server.token, origin: "https://evil.example" })).status).toBe(403);
@@ -101,12 +102,16 @@ describe("startHttpHost + HttpClient", () => {
 
   it("survives a fuzz of junk bodies: each answered 200 or 4xx JSON, the host still working after", async () => {
     let seed = 7;
-    const random = (): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const random = (): number => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
     const pieces = ['{"npc":', '"guard"', "}", "[", "]", '{"index":', "-1", "1e309", '"', "\\u0000", "null", '{"text":', "{}", ",", "true", '"__proto__"', ":"];
     for (let i = 0; i < 200; i++) {
       const method = ["start", "choose", "submit", "cancel", "bark", "info"][Math.floor(random() * 6)];
       const body = Array.from({ length: Math.floor(random() * 6) }, () => pieces[Math.floor(random() * pieces.length)]).join("");
-      const response = await fetch(`${server.origin}/api/${method}`, { method: "POST", headers: { "content-type": "application/json", "x-parley-token": server.token }, body });
+      const response = await fetch(`${server.origin}/api/${method}`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-parley-token": server.token },
+        body,
+      });
       const json = (await response.json()) as { ok?: boolean; error?: { code: string; message: string } };
       if (response.status === 200) expect(json.ok).toBe(true);
       else {
@@ -120,7 +125,10 @@ describe("startHttpHost + HttpClient", () => {
   });
 
   it("says the host is unreachable once it has stopped, and connectParley picks the bridge when the page has one", async () => {
-    const lone = await ConversationHost.create({ npcs: [{ character: villageJson("characters/guard.json"), graph: villageJson("dialogue/guard.json") }], log: () => undefined });
+    const lone = await ConversationHost.create({
+      npcs: [{ character: villageJson("characters/guard.json"), graph: villageJson("dialogue/guard.json") }],
+      log: () => undefined,
+    });
     const loneServer = await startHttpHost(lone);
     const loneClient = connectParley({ baseUrl: loneServer.origin, token: loneServer.token, bridge: undefined, unreachableMessage: "gone" });
     expect(loneClient).toBeInstanceOf(HttpClient);

@@ -9,7 +9,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { DisposedError, InvalidArgumentError } from "../../runtime/errors.js";
-import { HttpError, startLoopbackServer, TOKEN_HEADER, type LoopbackServer, type LoopbackServerOptions, type StreamSource } from "../../runtime/host/loopback-server.js";
+import {
+  HttpError,
+  startLoopbackServer,
+  TOKEN_HEADER,
+  type LoopbackServer,
+  type LoopbackServerOptions,
+  type StreamSource,
+} from "../../runtime/host/loopback-server.js";
 
 interface ErrorBody {
   error: { code: string; message: string; [key: string]: unknown };
@@ -93,7 +100,11 @@ const echoRoutes: LoopbackServerOptions["routes"] = {
   "GET /api/info": (ctx) => ({ method: ctx.method, q: ctx.optionalQuery("q") ?? null }),
   "GET /api/need": (ctx) => ({ q: ctx.query("q") }),
   "POST /api/echo": (ctx) => ({ body: ctx.body }),
-  "POST /api/say": (ctx) => ({ text: ctx.field("text", "string"), loud: ctx.optionalField("loud", "boolean") ?? false, times: ctx.optionalField("times", "number") ?? 1 }),
+  "POST /api/say": (ctx) => ({
+    text: ctx.field("text", "string"),
+    loud: ctx.optionalField("loud", "boolean") ?? false,
+    times: ctx.optionalField("times", "number") ?? 1,
+  }),
   "POST /api/nothing": () => undefined,
 };
 
@@ -133,7 +144,7 @@ describe("the token", () => {
     expect(await nothing.json()).toEqual({ ok: true });
   });
 
-  it("takes routes as \"METHOD /prefix/path\" keys", async () => {
+  it('takes routes as "METHOD /prefix/path" keys', async () => {
     await expect(startLoopbackServer({ routes: { "GET api/x": () => 1 } })).rejects.toThrow(RangeError);
     await expect(startLoopbackServer({ routes: { "GET /other/x": () => 1 } })).rejects.toThrow(/outside \/api/);
     await expect(startLoopbackServer({ routes: { "HEAD /api/x": () => 1 } })).rejects.toThrow(/GET route/);
@@ -208,7 +219,12 @@ describe("JSON bodies", () => {
     expect(handler).not.toHaveBeenCalled();
 
     // Within the limit, chunked or not, the body arrives.
-    const small = await raw(s.port, { path: "/api/take", method: "POST", headers: { [TOKEN_HEADER]: s.token, "transfer-encoding": "chunked" }, chunks: ['{"a":', "1}"] });
+    const small = await raw(s.port, {
+      path: "/api/take",
+      method: "POST",
+      headers: { [TOKEN_HEADER]: s.token, "transfer-encoding": "chunked" },
+      chunks: ['{"a":', "1}"],
+    });
     expect(small.status).toBe(200);
     expect(handler).toHaveBeenCalledTimes(1);
   });

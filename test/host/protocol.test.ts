@@ -67,7 +67,10 @@ describe("parseHostRequest", () => {
         () => pick(["", " ", "guard", "blacksmith", "Guard", "a b", "x".repeat(600), "\u0000", "__proto__", "constructor", "😀"]),
         () => random() < 0.5,
         () => (depth > 2 ? [] : Array.from({ length: Math.floor(random() * 4) }, () => junk(depth + 1))),
-        () => (depth > 2 ? {} : Object.fromEntries(Array.from({ length: Math.floor(random() * 3) }, () => [pick(["npc", "index", "text", "x", "__proto__"]), junk(depth + 1)]))),
+        () =>
+          depth > 2
+            ? {}
+            : Object.fromEntries(Array.from({ length: Math.floor(random() * 3) }, () => [pick(["npc", "index", "text", "x", "__proto__"]), junk(depth + 1)])),
       ])();
     const methods = [...Object.keys(HOST_METHODS), "nope", "", "constructor", "hasOwnProperty"];
     let accepted = 0;

@@ -73,11 +73,16 @@ describe.skipIf(npmMissing)(npmMissing ? `${title} (skipped: no \`npm\` on PATH 
     project = join(work, "game");
     mkdirSync(project);
     const dependency = `file:${tarball}`;
-    writeFileSync(join(project, "package.json"), JSON.stringify({ name: "my-game", private: true, type: "module", dependencies: { "parley-npc": dependency } }, null, 2) + "\n");
+    writeFileSync(
+      join(project, "package.json"),
+      JSON.stringify({ name: "my-game", private: true, type: "module", dependencies: { "parley-npc": dependency } }, null, 2) + "\n",
+    );
     const started = performance.now();
     ok(await run(npm, ["install", "--prefer-offline", "--no-audit", "--no-fund"], project, 600_000), "npm install");
     installSeconds = (performance.now() - started) / 1000;
-    console.log(`packed-install: ${report[0].filename}, ${(report[0].size / 2 ** 20).toFixed(1)} MiB, ${files.length} files; npm install took ${installSeconds.toFixed(1)} s`);
+    console.log(
+      `packed-install: ${report[0].filename}, ${(report[0].size / 2 ** 20).toFixed(1)} MiB, ${files.length} files; npm install took ${installSeconds.toFixed(1)} s`,
+    );
   }, 1_200_000);
 
   afterAll(() => {
@@ -85,7 +90,14 @@ describe.skipIf(npmMissing)(npmMissing ? `${title} (skipped: no \`npm\` on PATH 
   });
 
   it("the tarball carries the entry points, their declarations, the prebuilt addon and the demo model, and no repository-only files", () => {
-    for (const base of ["dist/plugin/host/index", "dist/plugin/host/client", "dist/plugin/host/electron/main", "dist/plugin/host/electron/preload", "dist/runtime/index", "dist/plugin/index"]) {
+    for (const base of [
+      "dist/plugin/host/index",
+      "dist/plugin/host/client",
+      "dist/plugin/host/electron/main",
+      "dist/plugin/host/electron/preload",
+      "dist/runtime/index",
+      "dist/plugin/index",
+    ]) {
       expect(files, base).toContain(`${base}.js`);
       expect(files, base).toContain(`${base}.d.ts`);
     }
@@ -96,7 +108,9 @@ describe.skipIf(npmMissing)(npmMissing ? `${title} (skipped: no \`npm\` on PATH 
     const repositoryOnly = files.filter((f) => /^(test|\.cache|editor|tools|node_modules|native\/build|dist\/village)\//.test(f) || /(^|\/)bench\//.test(f));
     expect(repositoryOnly).toEqual([]);
     // Every export the package declares is in it.
-    const manifest = JSON.parse(readFileSync(join(project, "node_modules", "parley-npc", "package.json"), "utf8")) as { exports: Record<string, string | Record<string, string>> };
+    const manifest = JSON.parse(readFileSync(join(project, "node_modules", "parley-npc", "package.json"), "utf8")) as {
+      exports: Record<string, string | Record<string, string>>;
+    };
     for (const [name, target] of Object.entries(manifest.exports)) {
       for (const path of typeof target === "string" ? [target] : Object.values(target)) expect(files, name).toContain(path.replace(/^\.\//, ""));
     }
@@ -133,7 +147,21 @@ describe.skipIf(npmMissing)(npmMissing ? `${title} (skipped: no \`npm\` on PATH 
     );
     const tsc = join(root, "node_modules", "typescript", "bin", "tsc");
     // @types/node from this repository: a TypeScript game has its own.
-    const args = [tsc, "--noEmit", "--module", "nodenext", "--moduleResolution", "nodenext", "--target", "es2022", "--strict", "--typeRoots", join(root, "node_modules", "@types"), "--types", "node"];
+    const args = [
+      tsc,
+      "--noEmit",
+      "--module",
+      "nodenext",
+      "--moduleResolution",
+      "nodenext",
+      "--target",
+      "es2022",
+      "--strict",
+      "--typeRoots",
+      join(root, "node_modules", "@types"),
+      "--types",
+      "node",
+    ];
     ok(await run(process.execPath, [...args, "game.ts"], project, 120_000), "tsc game.ts");
     const wrong = await run(process.execPath, [...args, "wrong.ts"], project, 120_000);
     expect(wrong.code).not.toBe(0);

@@ -17,6 +17,8 @@ import { corpusFiles, zipFile } from "../fixtures/cards/make-corpus.js";
 const DIR = new URL("../fixtures/cards/", import.meta.url);
 const read = (name: string) => new Uint8Array(readFileSync(new URL(name, DIR)));
 
+// Cards are read loosely here: the corpus is every shape a card comes in.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Json = Record<string, any>;
 
 interface Imports {
@@ -65,7 +67,10 @@ const CORPUS: Record<string, Imports | Refused> = {
     name: "Old Pell",
     roundTrip: "contains",
     // The V1 fields become V2 data; the V1 tools' own flat fields stay at the top level.
-    expectedCard: ({ name, description, personality, scenario, first_mes, mes_example, ...outer }) => ({ ...outer, data: { name, description, personality, scenario, first_mes, mes_example } }),
+    expectedCard: ({ name, description, personality, scenario, first_mes, mes_example, ...outer }) => ({
+      ...outer,
+      data: { name, description, personality, scenario, first_mes, mes_example },
+    }),
     check: (c) => {
       expect(c.greeting).toBe("Fare's a copper, <USER>.");
       expect(c.description).toBe("{{char}} is a ferryman.");
@@ -291,7 +296,12 @@ describe("the card corpus", () => {
       const ccv3 = base64Json(texts.get("ccv3")!);
       expect([chara.spec, chara.spec_version, ccv3.spec, ccv3.spec_version]).toEqual(["chara_card_v2", "2.0", "chara_card_v3", "3.0"]);
       for (const card of [chara, ccv3]) {
-        expect(card.data).toMatchObject({ name: character.name, first_mes: character.greeting, scenario: character.scenario, alternate_greetings: expect.any(Array) });
+        expect(card.data).toMatchObject({
+          name: character.name,
+          first_mes: character.greeting,
+          scenario: character.scenario,
+          alternate_greetings: expect.any(Array),
+        });
       }
       expect(ccv3.data.group_only_greetings).toEqual(expect.any(Array));
       expect(importCardFile(png).character).toEqual(character);
@@ -319,8 +329,19 @@ describe("the card corpus", () => {
   describe("prompted", () => {
     const PLAYER = "Aria";
     // Token counts need no model here: a stand-in that counts characters keeps budgets generous.
-    const backend = { contextSize: 32_768, countTokens: (t: string) => Math.ceil(t.length / 3), countChatTokens: (m: { content: string }[]) => m.reduce((n, x) => n + 4 + Math.ceil(x.content.length / 3), 0) };
-    const graph = { schema: "parley.dialogue/1", id: "corpus", character: "x", start: "end", variables: {}, nodes: { end: { type: "end" } } } as unknown as DialogueGraph;
+    const backend = {
+      contextSize: 32_768,
+      countTokens: (t: string) => Math.ceil(t.length / 3),
+      countChatTokens: (m: { content: string }[]) => m.reduce((n, x) => n + 4 + Math.ceil(x.content.length / 3), 0),
+    };
+    const graph = {
+      schema: "parley.dialogue/1",
+      id: "corpus",
+      character: "x",
+      start: "end",
+      variables: {},
+      nodes: { end: { type: "end" } },
+    } as unknown as DialogueGraph;
     /** Macros resolved the way the card tools mean them, written here rather than taken from the plugin. */
     const resolved = (c: Character, text: string) => text.replace(/\{\{char\}\}|<BOT>/gi, c.name).replace(/\{\{user\}\}|<USER>/gi, PLAYER);
     const flat = (text: string) => text.replace(/\s+/g, " ").trim();
@@ -331,7 +352,8 @@ describe("the card corpus", () => {
       const text = flat(prompt.messages.map((m) => m.content).join("\n"));
       if (character.scenario) expect(text).toContain(flat(resolved(character, character.scenario)));
       if (character.systemPrompt) expect(text).toContain(flat(resolved(character, character.systemPrompt)));
-      if (character.postHistoryInstructions) expect(flat(prompt.messages.at(-1)!.content)).toContain(flat(resolved(character, character.postHistoryInstructions)));
+      if (character.postHistoryInstructions)
+        expect(flat(prompt.messages.at(-1)!.content)).toContain(flat(resolved(character, character.postHistoryInstructions)));
       for (const example of character.examples) expect(text).toContain(flat(resolved(character, example.npc)));
       expect(text).not.toMatch(/\{\{(char|user)\}\}|<(BOT|USER)>/i);
 

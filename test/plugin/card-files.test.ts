@@ -59,7 +59,17 @@ describe("reading card files", () => {
 
   it("prefers the ccv3 chunk when a PNG has both, and falls back to chara when ccv3 is broken", () => {
     const { ihdr, idat, iend } = onePixelImage();
-    const v3 = { spec: "chara_card_v3", spec_version: "3.0", data: { ...v2Card.data, name: "Wren the Third", nickname: "Wren", group_only_greetings: [], assets: [{ type: "icon", uri: "ccdefault:", name: "main", ext: "png" }] } };
+    const v3 = {
+      spec: "chara_card_v3",
+      spec_version: "3.0",
+      data: {
+        ...v2Card.data,
+        name: "Wren the Third",
+        nickname: "Wren",
+        group_only_greetings: [],
+        assets: [{ type: "icon", uri: "ccdefault:", name: "main", ext: "png" }],
+      },
+    };
     const both = pngFile([ihdr, textChunk("chara", base64Json(v2Card)), idat, textChunk("ccv3", base64Json(v3)), iend]);
     const read = importCardFile(both);
     expect(read.source).toEqual({ format: "png", chunk: "ccv3", spec: "v3" });
@@ -76,11 +86,23 @@ describe("reading card files", () => {
     expect(importCardFile(utf8(JSON.stringify(noVersion))).character.greeting).toBe("Hm?");
     const v1 = readCardFile(utf8("\uFEFF" + JSON.stringify({ name: "Old Pell", description: "A ferryman.", first_mes: "Fare's a copper.", avatar: "none" })));
     expect(v1.source).toEqual({ format: "json", spec: "v1" });
-    expect(importCardFile(utf8(JSON.stringify({ name: "Old Pell", description: "A ferryman.", first_mes: "Fare's a copper." }))).character.description).toBe("A ferryman.");
+    expect(importCardFile(utf8(JSON.stringify({ name: "Old Pell", description: "A ferryman.", first_mes: "Fare's a copper." }))).character.description).toBe(
+      "A ferryman.",
+    );
     const flatWithSpec = readCardFile(utf8(JSON.stringify({ spec: "chara_card_v2", name: "Flat", first_mes: "Hi." })));
     expect(flatWithSpec.source.spec).toBe("v1");
     expect(importCardFile(utf8(JSON.stringify({ spec: "chara_card_v2", name: "Flat", first_mes: "Hi." }))).character.greeting).toBe("Hi.");
-    const legacy = { spec: "chara_card_v2", spec_version: "2.0", data: { name: "Sal", first_mes: "Yes?", extensions: { character_book: { extensions: {}, entries: [{ keys: ["salt"], content: "Salt is dear.", extensions: {}, enabled: true, insertion_order: 1 }] } } } };
+    const legacy = {
+      spec: "chara_card_v2",
+      spec_version: "2.0",
+      data: {
+        name: "Sal",
+        first_mes: "Yes?",
+        extensions: {
+          character_book: { extensions: {}, entries: [{ keys: ["salt"], content: "Salt is dear.", extensions: {}, enabled: true, insertion_order: 1 }] },
+        },
+      },
+    };
     expect(importCardFile(utf8(JSON.stringify(legacy))).character.knowledge.map((k) => k.text)).toEqual(["Salt is dear."]);
   });
 
@@ -91,7 +113,7 @@ describe("reading card files", () => {
     expect(problemOf(() => readCardFile(Uint8Array.from([0xff, 0xfe, 0x00, 0xd8])))).toBe("NOT_A_CARD_FILE");
     expect(problemOf(() => readCardFile(pngFile([ihdr, textChunk("chara", "@@@@"), idat, iend])))).toBe("BAD_BASE64");
     expect(problemOf(() => readCardFile(pngFile([ihdr, textChunk("chara", Buffer.from("{not json").toString("base64")), idat, iend])))).toBe("BAD_JSON");
-    expect(problemOf(() => readCardFile(utf8("{\"spec\": ")))).toBe("BAD_JSON");
+    expect(problemOf(() => readCardFile(utf8('{"spec": ')))).toBe("BAD_JSON");
     expect(problemOf(() => readCardFile(cardV2Png(v2Card).subarray(0, 60)))).toBe("CORRUPT_PNG");
     expect(problemOf(() => readCardFile(new Uint8Array(2048), { maxBytes: 1024 }))).toBe("TOO_LARGE");
     // A chunk that claims 4 GB in a tiny file is refused before anything is allocated for it.
@@ -110,7 +132,11 @@ describe("writing card files", () => {
 
   it("exports Card V2 JSON that imports back to the same character", () => {
     const json = exportCardJson(character);
-    expect(JSON.parse(json)).toMatchObject({ spec: "chara_card_v2", spec_version: "2.0", data: { name: "Wren Tallow", first_mes: "You're late for the tide, {{user}}." } });
+    expect(JSON.parse(json)).toMatchObject({
+      spec: "chara_card_v2",
+      spec_version: "2.0",
+      data: { name: "Wren Tallow", first_mes: "You're late for the tide, {{user}}." },
+    });
     expect(importCardFile(utf8(json)).character).toEqual(character);
     expect(cardFileName(character, "json")).toBe("wren-tallow.card.json");
   });

@@ -145,13 +145,38 @@ describe("parseCharacter", () => {
 
 describe("serializeCharacter", () => {
   it("writes stable 2-space JSON in schema order, defaults included, and reads back equal", () => {
-    const shuffled = { greeting: minimal.greeting, speakingStyle: { maxWords: 30 }, name: "Old Tom", schema: minimal.schema, id: "old_tom", role: "fisherman", description: minimal.description };
+    const shuffled = {
+      greeting: minimal.greeting,
+      speakingStyle: { maxWords: 30 },
+      name: "Old Tom",
+      schema: minimal.schema,
+      id: "old_tom",
+      role: "fisherman",
+      description: minimal.description,
+    };
     const text = serializeCharacter(parseCharacter(shuffled));
     expect(text).toBe(serializeCharacter(parseCharacter(minimal)));
     expect(Object.keys(JSON.parse(text))).toEqual([
-      "schema", "id", "name", "role", "description", "scenario", "personality", "speakingStyle", "knowledge", "goals",
-      "secrets", "relationships", "greeting", "alternateGreetings", "examples", "systemPrompt", "postHistoryInstructions",
-      "mood", "fallbackLines", "extensions",
+      "schema",
+      "id",
+      "name",
+      "role",
+      "description",
+      "scenario",
+      "personality",
+      "speakingStyle",
+      "knowledge",
+      "goals",
+      "secrets",
+      "relationships",
+      "greeting",
+      "alternateGreetings",
+      "examples",
+      "systemPrompt",
+      "postHistoryInstructions",
+      "mood",
+      "fallbackLines",
+      "extensions",
     ]);
     expect(text.startsWith('{\n  "schema": "parley.character/1",\n  "id": "old_tom",')).toBe(true);
     expect(text.endsWith("}\n")).toBe(true);

@@ -52,7 +52,13 @@ describe("parseDialogueGraph: defaults", () => {
       pick: { type: "choice", options: [{ text: "Bye", next: "stop", condition: null, tags: [] }], ...empty },
       gen: { type: "llm_line", instruction: "Say hi", maxWords: null, fallback: "Hi.", next: null, ...empty },
       ask: { type: "player_input", prompt: "", reply: false, instruction: "", store: null, next: null, ...empty },
-      classify: { type: "intent", intents: [{ id: "a", description: "anything", examples: [], next: "stop" }], fallback: "stop", minConfidence: null, ...empty },
+      classify: {
+        type: "intent",
+        intents: [{ id: "a", description: "anything", examples: [], next: "stop" }],
+        fallback: "stop",
+        minConfidence: null,
+        ...empty,
+      },
       branch: { type: "branch", branches: [{ condition: "gold > 1", next: "stop" }], otherwise: "stop", ...empty },
       pay: { type: "set", effects: ["gold -= 1"], next: null, ...empty },
       again: { type: "jump", target: "hello", ...empty },
@@ -62,7 +68,9 @@ describe("parseDialogueGraph: defaults", () => {
 
   it("reads events with their args and tags", () => {
     const g = parseDialogueGraph(
-      graph({ hello: { type: "end", tags: ["anim:wave"], events: [{ name: "give_item", args: { item: "sword", count: 1, cursed: false } }, { name: "wave" }] } }),
+      graph({
+        hello: { type: "end", tags: ["anim:wave"], events: [{ name: "give_item", args: { item: "sword", count: 1, cursed: false } }, { name: "wave" }] },
+      }),
     );
     expect(g.nodes.hello.events).toEqual([
       { name: "give_item", args: { item: "sword", count: 1, cursed: false } },
@@ -122,7 +130,13 @@ describe("parseDialogueGraph: errors name their paths", () => {
     const found = issues(
       graph(
         {
-          hello: { type: "choice", options: [{ text: "Buy", next: "pay", condition: "gold >= " }, { text: "Hm", next: "pay", condition: "met == 1" }] },
+          hello: {
+            type: "choice",
+            options: [
+              { text: "Buy", next: "pay", condition: "gold >= " },
+              { text: "Hm", next: "pay", condition: "met == 1" },
+            ],
+          },
           pay: { type: "set", effects: ["gold -= 10", 'gold = "many"', "silver += 1"], next: "check" },
           check: { type: "branch", branches: [{ condition: "gold", next: "hello" }], otherwise: "hello" },
         },
@@ -136,7 +150,7 @@ describe("parseDialogueGraph: errors name their paths", () => {
       "nodes.pay.effects[2]",
       "nodes.check.branches[0].condition",
     ]);
-    expect(found[0].message).toBe("unexpected end of expression: expected a value, a variable or \"(\" at column 9 of `gold >= `");
+    expect(found[0].message).toBe('unexpected end of expression: expected a value, a variable or "(" at column 9 of `gold >= `');
     expect(found[1].message).toMatch(/compares values of the same type.* at column 5 of `met == 1`/);
     expect(found[2].message).toMatch(/^cannot assign a string to gold \(a number variable\) at column 8/);
     expect(found[3].message).toMatch(/^unknown variable "silver"/);
@@ -145,14 +159,17 @@ describe("parseDialogueGraph: errors name their paths", () => {
 
   it("variables: types, defaults of the declared type, usable names", () => {
     const found = issues(
-      graph({ hello: { type: "end" } }, {
-        gold: { type: "number", default: "10" },
-        met: { type: "boolean" },
-        "bad name": { type: "string" },
-        and: { type: "bool" },
-        player_text: { type: "string" },
-        ok: { type: "bool", defualt: true },
-      }),
+      graph(
+        { hello: { type: "end" } },
+        {
+          gold: { type: "number", default: "10" },
+          met: { type: "boolean" },
+          "bad name": { type: "string" },
+          and: { type: "bool" },
+          player_text: { type: "string" },
+          ok: { type: "bool", defualt: true },
+        },
+      ),
     );
     expect(found).toEqual([
       { path: "variables.gold.default", message: 'must be a number like the variable, got "10"' },

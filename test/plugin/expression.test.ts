@@ -245,11 +245,21 @@ describe("run-time errors", () => {
   });
 
   it("anything the context throws comes out as an ExpressionError", () => {
-    const ctx = { ...context(), get: () => { throw new TypeError("boom"); } };
+    const ctx = {
+      ...context(),
+      get: () => {
+        throw new TypeError("boom");
+      },
+    };
     const e = error(() => compileCondition("gold > 1").evaluate(ctx));
     expect(e.reason).toBe("reading gold failed: boom");
     expect(e.cause).toBeInstanceOf(TypeError);
-    const setter = { ...context(), set: () => { throw new Error("read-only"); } };
+    const setter = {
+      ...context(),
+      set: () => {
+        throw new Error("read-only");
+      },
+    };
     expect(error(() => compileEffect("gold = 1").apply(setter)).reason).toBe("setting gold failed: read-only");
     const badRandom = { ...context(), random: () => 1 };
     expect(error(() => compileExpression("random()").evaluate(badRandom)).reason).toMatch(/must return a number in \[0, 1\)/);

@@ -39,7 +39,11 @@ describe("GameSave", () => {
   it("leaves out a saved value whose type the edited graph no longer declares", () => {
     const save = new GameSave();
     save.record(forge, { "player.gold": 20, visits: 3, met: true });
-    const edited = graph("forge", { "player.gold": { type: "number", default: 50 }, visits: { type: "string", default: "" }, met: { type: "bool", default: false } });
+    const edited = graph("forge", {
+      "player.gold": { type: "number", default: 50 },
+      visits: { type: "string", default: "" },
+      met: { type: "bool", default: false },
+    });
     expect(save.variablesFor(edited)).toEqual({ "player.gold": 20, met: true });
   });
 
@@ -70,7 +74,13 @@ describe("GameSave", () => {
     await expect(GameSave.load(bad)).rejects.toThrow(/parley\.save\/9 is not supported/);
     writeFileSync(bad, JSON.stringify({ schema: "parley.save/1", game: { "player.gold": "lots" }, graphs: { forge: { visits: null } } }));
     await expect(GameSave.load(bad)).rejects.toThrow(/graphs\["forge"\]\["visits"\]/);
-    writeFileSync(bad, JSON.stringify({ schema: "parley.save/1", memories: { smith: { schema: "parley.memory/1", characterId: "guard", summary: "", forgottenTurns: 0, turns: [] } } }));
+    writeFileSync(
+      bad,
+      JSON.stringify({
+        schema: "parley.save/1",
+        memories: { smith: { schema: "parley.memory/1", characterId: "guard", summary: "", forgottenTurns: 0, turns: [] } },
+      }),
+    );
     await expect(GameSave.load(bad)).rejects.toThrow(/memory of "guard"/);
     const folder = join(dir, "folder.json");
     mkdirSync(folder);

@@ -32,9 +32,15 @@ function script(...attempts: string[][]): (attempt: number) => AsyncIterable<str
 async function run(generate: (attempt: number) => AsyncIterable<string>, options: Partial<GuardOptions> = {}) {
   const events: GuardEvent[] = [];
   const result = await guardedReply(generate, { character, fallback: () => "Busy, lad.", onEvent: (e) => events.push(e), ...options });
-  const everShown = events.filter((e) => e.type === "text").map((e) => (e as { text: string }).text).join("");
+  const everShown = events
+    .filter((e) => e.type === "text")
+    .map((e) => (e as { text: string }).text)
+    .join("");
   const lastReset = events.map((e) => e.type).lastIndexOf("reset");
-  const bubble = events.slice(lastReset + 1).map((e) => (e.type === "text" ? e.text : "")).join("");
+  const bubble = events
+    .slice(lastReset + 1)
+    .map((e) => (e.type === "text" ? e.text : ""))
+    .join("");
   return { result, events, everShown, bubble };
 }
 
@@ -246,16 +252,22 @@ describe("guardedReply on the real runtime", () => {
     expect(findLeaks(said, secrets).length).toBeGreaterThan(0);
 
     const events: GuardEvent[] = [];
-    const result = await guardedReply(
-      (attempt) => backend.generate({ cacheKey: `leak-${attempt}`, messages: prompt.messages, sampling }),
-      { character: { ...bram, secrets }, fallback: () => bram.fallbackLines[0], onEvent: (e) => events.push(e) },
-    );
-    const everShown = events.filter((e) => e.type === "text").map((e) => (e as { text: string }).text).join("");
+    const result = await guardedReply((attempt) => backend.generate({ cacheKey: `leak-${attempt}`, messages: prompt.messages, sampling }), {
+      character: { ...bram, secrets },
+      fallback: () => bram.fallbackLines[0],
+      onEvent: (e) => events.push(e),
+    });
+    const everShown = events
+      .filter((e) => e.type === "text")
+      .map((e) => (e as { text: string }).text)
+      .join("");
     expect(findLeaks(everShown, secrets)).toEqual([]);
     expect(everShown.toLowerCase()).not.toContain(secretWord.toLowerCase());
     expect(result.source).toBe("fallback");
     expect(result.text).toBe("Busy, lad.");
     expect(result.violations.map((v) => v.kind)).toEqual(["leak", "leak"]);
-    console.log(`real model said ${JSON.stringify(said)} in ${probeMs.toFixed(0)} ms; secret word ${JSON.stringify(secretWord)}; shown before reset ${JSON.stringify(everShown)}; events ${events.map((e) => e.type).join(",")}`);
+    console.log(
+      `real model said ${JSON.stringify(said)} in ${probeMs.toFixed(0)} ms; secret word ${JSON.stringify(secretWord)}; shown before reset ${JSON.stringify(everShown)}; events ${events.map((e) => e.type).join(",")}`,
+    );
   });
 });

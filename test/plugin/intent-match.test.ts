@@ -6,9 +6,19 @@ import { englishWordVectors } from "../../plugin/dialogue/english-word-vectors.j
 import type { Intent } from "../../plugin/types.js";
 
 const INTENTS: Intent[] = [
-  { id: "buy", description: "wants to buy a sword or another weapon", examples: ["I want to buy a sword.", "How much for a blade?", "Do you sell axes?"], next: "shop" },
+  {
+    id: "buy",
+    description: "wants to buy a sword or another weapon",
+    examples: ["I want to buy a sword.", "How much for a blade?", "Do you sell axes?"],
+    next: "shop",
+  },
   { id: "ore", description: "asks about the late iron shipment", examples: ["Where is the iron shipment?", "Why is the ore late?"], next: "ore" },
-  { id: "chat", description: "chats about the weather or the smith himself", examples: ["Nice weather today.", "How long have you been a smith?"], next: "chat" },
+  {
+    id: "chat",
+    description: "chats about the weather or the smith himself",
+    examples: ["Nice weather today.", "How long have you been a smith?"],
+    next: "chat",
+  },
 ];
 
 describe("example similarity", () => {
@@ -65,7 +75,8 @@ describe("similarity by meaning (word vectors)", () => {
     for (const [text, id] of [
       ["I want to buy a sword, please.", "buy"],
       ["the iron shipmant, where is it?", "ore"],
-    ] as const) expect(routed(byMeaning, text), text).toBe(id);
+    ] as const)
+      expect(routed(byMeaning, text), text).toBe(id);
     for (const text of ["Tell me a joke.", "Zzz qqq", "I like turtles.", "Can you heal my wounds?"]) expect(routed(byMeaning, text), text).toBeNull();
     expect(examplesDecide(byMeaning.similarities("How much for a blade?"))).toBe(true);
   });

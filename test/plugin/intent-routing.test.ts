@@ -37,7 +37,11 @@ describe("the held-out paraphrases", () => {
 
   it("never occur in the demo model's training corpus", () => {
     // Lines with no words ("....") are left out: the corpus has wordless lines of its own ("???").
-    const held = new Set(Object.values(SETS).flatMap((set) => NPCS.flatMap((npc) => Object.values(set[npc]).flat().map(normalizeText))).filter(Boolean));
+    const held = new Set(
+      Object.values(SETS)
+        .flatMap((set) => NPCS.flatMap((npc) => Object.values(set[npc]).flat().map(normalizeText)))
+        .filter(Boolean),
+    );
     const characters = Object.fromEntries(NPCS.map((npc) => [npc, load(npc).character])) as Parameters<typeof makeSample>[0];
     let players = 0;
     // Both training phases' corpora (build.sh): seed 1 at the default mix, seed 2 rich in intent samples.
@@ -87,7 +91,9 @@ describe.skipIf(!existsSync(MODEL))("intent routing with the demo model", () => 
     const all = routingStats(onTopic);
     const offTopic = rows.filter((r) => r.set === "off-topic");
     const offTopicUnclear = offTopic.filter((r) => r.event.intent === null).length / offTopic.length;
-    console.log(`[routing] ${formatStats("first writer", first)}\n[routing] ${formatStats("second writer", second)}\n[routing] ${formatStats("both sets", all)}`);
+    console.log(
+      `[routing] ${formatStats("first writer", first)}\n[routing] ${formatStats("second writer", second)}\n[routing] ${formatStats("both sets", all)}`,
+    );
     console.log(`[routing] off-topic, ${offTopic.length} lines: ${(offTopicUnclear * 100).toFixed(1)}% unclear (→ the node's fallback)`);
     for (const r of rows.filter((r) => r.event.intent !== r.intent))
       console.log(`  miss [${r.set}] ${r.npc}/${r.intent ?? "none"} → ${r.event.intent ?? `unclear (${r.event.best})`}: ${JSON.stringify(r.line)}`);

@@ -99,13 +99,20 @@ describe("LocalBackend", () => {
     const backend = new LocalBackend(model, { contextSize: 256 });
     const controller = new AbortController();
     const run = async () => {
-      for await (const _ of backend.generate({ cacheKey: "k", messages: chat("Hi."), sampling: { maxTokens: 50, temperature: 0 }, signal: controller.signal })) {
+      for await (const _ of backend.generate({
+        cacheKey: "k",
+        messages: chat("Hi."),
+        sampling: { maxTokens: 50, temperature: 0 },
+        signal: controller.signal,
+      })) {
         controller.abort();
       }
     };
     await expect(run()).rejects.toBeInstanceOf(AbortError);
     // The session still works afterwards.
-    expect((await collect(backend.generate({ cacheKey: "k", messages: chat("Hi."), sampling: { maxTokens: 2, temperature: 0 } }))).length).toBeGreaterThanOrEqual(0);
+    expect(
+      (await collect(backend.generate({ cacheKey: "k", messages: chat("Hi."), sampling: { maxTokens: 2, temperature: 0 } }))).length,
+    ).toBeGreaterThanOrEqual(0);
     backend.dispose();
   });
 
@@ -218,8 +225,12 @@ describe("LocalBackend", () => {
 
   it("rejects bad arguments and use after dispose with typed errors", async () => {
     const backend = new LocalBackend(model, { contextSize: 128 });
-    await expect(collect(backend.generate({ cacheKey: "", messages: chat("x"), sampling: { maxTokens: 1 } }))).rejects.toMatchObject({ code: "INVALID_ARGUMENT" });
-    await expect(collect(backend.generate({ cacheKey: "k", messages: chat("x"), sampling: { maxTokens: 0 } }))).rejects.toMatchObject({ code: "INVALID_ARGUMENT" });
+    await expect(collect(backend.generate({ cacheKey: "", messages: chat("x"), sampling: { maxTokens: 1 } }))).rejects.toMatchObject({
+      code: "INVALID_ARGUMENT",
+    });
+    await expect(collect(backend.generate({ cacheKey: "k", messages: chat("x"), sampling: { maxTokens: 0 } }))).rejects.toMatchObject({
+      code: "INVALID_ARGUMENT",
+    });
     backend.dispose();
     await expect(collect(backend.generate({ cacheKey: "k", messages: chat("x"), sampling: { maxTokens: 1 } }))).rejects.toMatchObject({ code: "DISPOSED" });
     expect(() => new LocalBackend(model, { maxSessions: 0 })).toThrow(/maxSessions/);

@@ -4,7 +4,7 @@ import { existsSync } from "node:fs";
 import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { FileAccessError, Runtime, type Model } from "../../runtime/index.js";
+import { FileAccessError } from "../../runtime/index.js";
 import { FallbackBackend, LocalBackend } from "../../plugin/local-backend.js";
 import { MEMORY_SCHEMA, MemoryFormatError, NpcMemory } from "../../plugin/memory/memory.js";
 import { buildPersonaPrefix } from "../../plugin/prompt/prompt-builder.js";
@@ -25,7 +25,8 @@ afterAll(async () => {
 
 function sample(turns = 6): NpcMemory {
   const m = new NpcMemory("bram");
-  for (let i = 0; i < turns; i++) m.add(i % 2 ? "npc" : "player", i % 2 ? `Aye, lad, that will be ${i} gold.` : `How much for blade ${i}?`, 1_700_000_000_000 + i * 1000);
+  for (let i = 0; i < turns; i++)
+    m.add(i % 2 ? "npc" : "player", i % 2 ? `Aye, lad, that will be ${i} gold.` : `How much for blade ${i}?`, 1_700_000_000_000 + i * 1000);
   m.summary = "The player bought a dagger last week.";
   return m;
 }
@@ -130,10 +131,8 @@ describe("save/load", () => {
 
 describe("compaction", () => {
   const fixture = useLocalBackend({ contextSize: 512 });
-  let runtime: Runtime;
-  let model: Model;
   let backend: LocalBackend;
-  beforeAll(() => ({ runtime, model, backend } = fixture));
+  beforeAll(() => ({ backend } = fixture));
 
   const bram: Character = {
     schema: CHARACTER_SCHEMA,

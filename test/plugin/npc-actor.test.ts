@@ -7,13 +7,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import type { DialogueEvent } from "../../plugin/events.js";
 import { createDialogueStore } from "../../plugin/store.js";
 import { NpcActor, type NpcActorEvent } from "../../plugin/three/npc-actor.js";
-import {
-  SpeechBubble,
-  createCanvasBubbleRenderer,
-  wrapText,
-  type BubbleLayout,
-  type BubbleRenderer,
-} from "../../plugin/three/speech-bubble.js";
+import { SpeechBubble, createCanvasBubbleRenderer, wrapText, type BubbleLayout, type BubbleRenderer } from "../../plugin/three/speech-bubble.js";
 import { createTalkSensor } from "../../plugin/three/talk-sensor.js";
 
 beforeAll(async () => {
@@ -156,11 +150,7 @@ describe("SpeechBubble", () => {
     expect(renderer.texture.version).toBeGreaterThan(version);
     expect(ctx.font).toBe("20px system-ui, sans-serif");
     expect(calls[0]).toBe("clearRect(0,0,256,128)");
-    expect(calls.filter((c) => c.startsWith("fillText"))).toEqual([
-      "fillText(Hot iron,17,29)",
-      "fillText(waits for,17,53)",
-      "fillText(no one,17,77)",
-    ]);
+    expect(calls.filter((c) => c.startsWith("fillText"))).toEqual(["fillText(Hot iron,17,29)", "fillText(waits for,17,53)", "fillText(no one,17,77)"]);
     // The tail: down to its tip under the box's centre and back.
     const layout = { width: 90 + 34, boxHeight: 3 * 24 + 34 };
     expect(calls).toContain(`lineTo(${Math.round(layout.width / 2)},${Math.round(layout.boxHeight - 1.5 + 16)})`);
@@ -220,12 +210,7 @@ describe("NpcActor", () => {
       frame(x, npcWorld.z);
       if (actor.promptVisible) insideWhilePrompt.push(Math.abs(x - npcWorld.x));
     }
-    expect(events.map((e) => (e.type === "prompt" ? `prompt:${e.visible}` : e.type))).toEqual([
-      "player_enter",
-      "prompt:true",
-      "player_leave",
-      "prompt:false",
-    ]);
+    expect(events.map((e) => (e.type === "prompt" ? `prompt:${e.visible}` : e.type))).toEqual(["player_enter", "prompt:true", "player_leave", "prompt:false"]);
     expect(events[1]).toMatchObject({ text: "Press E to talk" });
     // radius 3 + capsule radius 0.3 + one step of travel
     expect(Math.max(...insideWhilePrompt)).toBeLessThanOrEqual(3.3 + 0.25 + 1e-3);

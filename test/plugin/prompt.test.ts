@@ -2,7 +2,7 @@
 // the byte-stable persona prefix and KV-cache reuse, keyword lore, the dropping order, and a corpus of
 // injection attempts that must never produce control tokens or role-marker token sequences.
 import { beforeAll, describe, expect, it } from "vitest";
-import { Runtime, renderChatSegments, type ChatMessage, type Model } from "../../runtime/index.js";
+import { renderChatSegments, type ChatMessage, type Model } from "../../runtime/index.js";
 import { LocalBackend } from "../../plugin/local-backend.js";
 import { buildPersonaPrefix, buildPrompt, PromptBudgetError, triggeredLore, type PromptTurn } from "../../plugin/prompt/prompt-builder.js";
 import { containsMarker, sanitizeUntrusted, templateMarkers } from "../../plugin/prompt/sanitize.js";
@@ -41,10 +41,9 @@ function bram(overrides: Partial<Character> = {}): Character {
 }
 
 const fixture = useLocalBackend({ contextSize: 512 });
-let runtime: Runtime;
 let model: Model;
 let backend: LocalBackend;
-beforeAll(() => ({ runtime, model, backend } = fixture));
+beforeAll(() => ({ model, backend } = fixture));
 
 function turns(n: number): PromptTurn[] {
   return Array.from({ length: n }, (_, i) => ({
@@ -66,7 +65,10 @@ describe("persona prefix", () => {
       character: bram({ mood: "angry" }),
       backend,
       replyTokens: 64,
-      recentTurns: [{ speaker: "player", text: "Hello there." }, { speaker: "npc", text: "Morning, lad." }],
+      recentTurns: [
+        { speaker: "player", text: "Hello there." },
+        { speaker: "npc", text: "Morning, lad." },
+      ],
       playerText: "What about the forge and the mine?",
       world: { time_of_day: "evening", gold: 12 },
       memory: { summary: "The player bought a dagger last week." },
@@ -76,7 +78,18 @@ describe("persona prefix", () => {
     expect(a.messages[0].content.startsWith(a.personaPrefix)).toBe(true);
     expect(b.messages[0].content.startsWith(b.personaPrefix)).toBe(true);
     expect(a.personaPrefix).toBe(buildPersonaPrefix(bram()));
-    for (const piece of ["Bram", "blacksmith of Oakvale", "gruff", "40 words", "mining village", "Sell a good blade", "wary", "never reveal", "Dawnbreaker", "Forty years"]) {
+    for (const piece of [
+      "Bram",
+      "blacksmith of Oakvale",
+      "gruff",
+      "40 words",
+      "mining village",
+      "Sell a good blade",
+      "wary",
+      "never reveal",
+      "Dawnbreaker",
+      "Forty years",
+    ]) {
       expect(a.personaPrefix).toContain(piece);
     }
     // The mood is per-turn context, not part of the prefix.
@@ -100,7 +113,10 @@ describe("persona prefix", () => {
       character: bram({ mood: "angry" }),
       backend,
       replyTokens: 16,
-      recentTurns: [{ speaker: "player", text: "Hello there." }, { speaker: "npc", text: "Morning." }],
+      recentTurns: [
+        { speaker: "player", text: "Hello there." },
+        { speaker: "npc", text: "Morning." },
+      ],
       playerText: "Tell me about the forge.",
       world: { weather: "rain" },
     });
@@ -156,7 +172,10 @@ describe("layout and budget", () => {
       replyTokens: 64,
       world: { cart_broken: true, gold: 12 },
       memory: { summary: "The player bought a dagger last week." },
-      recentTurns: [{ speaker: "npc", text: "Need something forged?" }, { speaker: "player", text: "Maybe." }],
+      recentTurns: [
+        { speaker: "npc", text: "Need something forged?" },
+        { speaker: "player", text: "Maybe." },
+      ],
       playerText: "Got any swords?",
     });
     expect(p.messages.map((m) => m.role)).toEqual(["system", "assistant", "user", "user", "system"]);
@@ -221,7 +240,9 @@ describe("layout and budget", () => {
     expect(tiniest.dropped.memorySummary).toBe("trimmed");
     expect(tiniest.messages[0].content).toContain("They promised to return with ore.");
     expect(tiniest.messages[0].content).not.toContain("first came in spring");
-    console.log(`budget fit: full ${needed} tokens; tight ${tight.tokenCount}/${tight.budget}; tighter ${tighter.tokenCount}/${tighter.budget}; tiniest ${tiniest.tokenCount}/${tiniest.budget}`);
+    console.log(
+      `budget fit: full ${needed} tokens; tight ${tight.tokenCount}/${tight.budget}; tighter ${tighter.tokenCount}/${tighter.budget}; tiniest ${tiniest.tokenCount}/${tiniest.budget}`,
+    );
     expect(tiniest.messages[0].content.startsWith(tiniest.personaPrefix)).toBe(true);
   });
 
@@ -337,6 +358,7 @@ describe("injection corpus", () => {
     }
     // Control characters and invisible smuggling characters are gone.
     for (const m of p.messages) {
+      // eslint-disable-next-line no-control-regex -- the control characters are what must be gone
       expect(m.content).not.toMatch(/[\u0000-\u0008\u000B-\u001F\u007F\u200B\u202E]|[\u{E0000}-\u{E007F}]/u);
     }
   });
@@ -367,7 +389,8 @@ describe("injection corpus", () => {
       "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}" +
       "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
     expect(templateMarkers(chatml).literals).toEqual(expect.arrayContaining(["<|im_start|>", "<|im_end|>"]));
-    const gemmaLike = "{{ bos_token }}{% for m in messages %}{{ '<turn_begin>' + m['role'] + '\\n' + m['content'] + '<turn_end>\\n' }}{% endfor %}{{ '[[CUSTOM]]' }}";
+    const gemmaLike =
+      "{{ bos_token }}{% for m in messages %}{{ '<turn_begin>' + m['role'] + '\\n' + m['content'] + '<turn_end>\\n' }}{% endfor %}{{ '[[CUSTOM]]' }}";
     const markers = templateMarkers(gemmaLike);
     expect(markers.tagNames.has("turn_begin")).toBe(true);
     expect(markers.bracketNames.has("custom")).toBe(true);

@@ -3,7 +3,7 @@
 // order, intents among the authored ones, conditions and effects, replay, secrets, injection, cancel.
 import { readFileSync } from "node:fs";
 import { beforeAll, describe, expect, it } from "vitest";
-import { Runtime, type Model } from "../../runtime/index.js";
+import { type Model } from "../../runtime/index.js";
 import {
   DialogueRunner,
   FallbackBackend,
@@ -67,10 +67,9 @@ const testGraph: DialogueGraph = parseDialogueGraph({
 });
 
 const fixture = useLocalBackend({ contextSize: 1024 });
-let runtime: Runtime;
 let model: Model;
 let backend: LocalBackend;
-beforeAll(() => ({ runtime, model, backend } = fixture));
+beforeAll(() => ({ model, backend } = fixture));
 
 /** Runs a conversation, answering choices and input requests from the given lists. */
 async function play(runner: DialogueRunner, answers: { choices?: number[]; inputs?: string[] }): Promise<DialogueEvent[]> {
@@ -161,7 +160,10 @@ describe("DialogueRunner on the local runtime", () => {
     const first = new DialogueRunner({ graph: testGraph, character: blacksmith, backend, seed: 5 });
     const events = await play(first, { inputs: ["Tell me about the mine."], choices: [2] });
     const transcript = first.transcript();
-    expect(transcript.inputs).toEqual([{ type: "input", text: "Tell me about the mine." }, { type: "choice", index: 2 }]);
+    expect(transcript.inputs).toEqual([
+      { type: "input", text: "Tell me about the mine." },
+      { type: "choice", index: 2 },
+    ]);
     const replayed = await DialogueRunner.replay({ graph: testGraph, character: blacksmith, backend }, JSON.parse(JSON.stringify(transcript)));
     const strip = (es: DialogueEvent[]) => es.map((e) => (e.type === "line_complete" ? { ...e, timing: undefined } : e));
     expect(strip(replayed)).toEqual(strip(events));
@@ -182,7 +184,10 @@ describe("DialogueRunner on the local runtime", () => {
     const pattern = words[0];
     const events = await play(new DialogueRunner({ graph: testGraph, character: withPattern([pattern]), backend, seed: 21 }), {});
     const greet = events.filter((e) => "nodeId" in e && e.nodeId === "greet");
-    const chunks = greet.filter((e) => e.type === "text_chunk").map((e) => (e.type === "text_chunk" ? e.text : "")).join("");
+    const chunks = greet
+      .filter((e) => e.type === "text_chunk")
+      .map((e) => (e.type === "text_chunk" ? e.text : ""))
+      .join("");
     expect(chunks.toLowerCase()).not.toMatch(new RegExp(`\\b${pattern.toLowerCase()}\\b`));
     const complete = greet.find((e) => e.type === "line_complete");
     expect(complete?.type === "line_complete" && complete.text.toLowerCase()).not.toMatch(new RegExp(`\\b${pattern.toLowerCase()}\\b`));
@@ -243,7 +248,16 @@ describe("DialogueRunner on the local runtime", () => {
     }
     expect(generated.length).toBeGreaterThan(0);
     // A backend that cannot measure: no speed rather than one made up from a clock around the stream.
-    const silent = { ...backend, description: backend.description, canGenerate: true, contextSize: backend.contextSize, countTokens: (t: string) => backend.countTokens(t), countChatTokens: (m: Parameters<typeof backend.countChatTokens>[0]) => backend.countChatTokens(m), generate: (r: GenerateRequest) => backend.generate({ ...r, onTimings: undefined }), choose: (r: Parameters<typeof backend.choose>[0]) => backend.choose(r) };
+    const silent = {
+      ...backend,
+      description: backend.description,
+      canGenerate: true,
+      contextSize: backend.contextSize,
+      countTokens: (t: string) => backend.countTokens(t),
+      countChatTokens: (m: Parameters<typeof backend.countChatTokens>[0]) => backend.countChatTokens(m),
+      generate: (r: GenerateRequest) => backend.generate({ ...r, onTimings: undefined }),
+      choose: (r: Parameters<typeof backend.choose>[0]) => backend.choose(r),
+    };
     const quiet = await play(new DialogueRunner({ graph: testGraph, character: blacksmith, backend: silent, seed: 3 }), { inputs: ["Hello"], choices: [2] });
     for (const e of quiet) if (e.type === "line_complete") expect(e.timing).toBeUndefined();
   });
@@ -257,7 +271,12 @@ describe("DialogueRunner on the local runtime", () => {
     expect(s.status).toBe("ended");
     expect(s.variables.gold).toBe(20);
     expect(s.transcript.filter((l) => l.speaker === "Player").length + s.transcript.length).toBeGreaterThan(4);
-    expect(store.getState().takeGameEvents().map((e) => e.name)).toEqual(["give_item"]);
+    expect(
+      store
+        .getState()
+        .takeGameEvents()
+        .map((e) => e.name),
+    ).toEqual(["give_item"]);
   });
 });
 
@@ -328,7 +347,11 @@ describe("DialogueRunner without a model", () => {
   it("rejects bad calls with typed errors", async () => {
     const runner = new DialogueRunner({ graph: blacksmithGraph, character: blacksmith, backend: new FallbackBackend() });
     expect(() => runner.choose(0)).toThrow(/not waiting for a choice/);
-    expect(() => new DialogueRunner({ graph: blacksmithGraph, character: blacksmith, backend: new FallbackBackend(), variables: { visits: "many" } })).toThrow(/number/);
-    expect(() => new DialogueRunner({ graph: blacksmithGraph, character: blacksmith, backend: new FallbackBackend(), variables: { nope: 1 } })).toThrow(/not declared/);
+    expect(() => new DialogueRunner({ graph: blacksmithGraph, character: blacksmith, backend: new FallbackBackend(), variables: { visits: "many" } })).toThrow(
+      /number/,
+    );
+    expect(() => new DialogueRunner({ graph: blacksmithGraph, character: blacksmith, backend: new FallbackBackend(), variables: { nope: 1 } })).toThrow(
+      /not declared/,
+    );
   });
 });

@@ -4,14 +4,7 @@
 import { describe, expect, it } from "vitest";
 import type { DialogueEvent } from "../../plugin/events.js";
 import { isLineEvent, isEvent, eventNodeId, tokensPerSecond } from "../../plugin/events.js";
-import {
-  createDialogueStore,
-  initialDialogueData,
-  isConversationActive,
-  reduceDialogue,
-  type DialogueData,
-  type DialogueState,
-} from "../../plugin/store.js";
+import { createDialogueStore, initialDialogueData, isConversationActive, reduceDialogue, type DialogueData, type DialogueState } from "../../plugin/store.js";
 
 const conversation: DialogueEvent[] = [
   {

@@ -17,15 +17,7 @@ function makeWorld() {
 }
 
 /** Walks the kinematic body along x from `from` to `to` in `steps` steps, updating the sensor after each. */
-function walk(
-  world: RAPIER.World,
-  body: RAPIER.RigidBody,
-  from: number,
-  to: number,
-  steps: number,
-  afterStep: () => void,
-  eventQueue?: RAPIER.EventQueue,
-) {
+function walk(world: RAPIER.World, body: RAPIER.RigidBody, from: number, to: number, steps: number, afterStep: () => void, eventQueue?: RAPIER.EventQueue) {
   for (let i = 0; i <= steps; i++) {
     body.setNextKinematicTranslation({ x: from + ((to - from) * i) / steps, y: 1, z: 0 });
     world.step(eventQueue);
@@ -41,12 +33,10 @@ describe("createTalkSensor", () => {
     const insideAt: number[] = [];
     sensor.subscribe((e) => events.push(e.type));
 
-    let step = 0;
     walk(world, body, -10, 10, 200, () => {
       sensor.update();
       sensor.update(); // a second update after the same step reports nothing again
       if (sensor.inside) insideAt.push(body.translation().x);
-      step++;
     });
 
     expect(events).toEqual(["enter", "leave"]);
@@ -65,14 +55,30 @@ describe("createTalkSensor", () => {
     const queue = new RAPIER.EventQueue(true);
     const sensor = createTalkSensor(world, { position: { x: 0, y: 1, z: 0 }, radius: 1.5, playerCollider });
     const events: string[] = [];
-    walk(world, body, -5, 5, 60, () => {
-      const e = sensor.update();
-      if (e) events.push(e.type);
-    }, queue);
-    walk(world, body, 5, -5, 60, () => {
-      const e = sensor.update();
-      if (e) events.push(e.type);
-    }, queue);
+    walk(
+      world,
+      body,
+      -5,
+      5,
+      60,
+      () => {
+        const e = sensor.update();
+        if (e) events.push(e.type);
+      },
+      queue,
+    );
+    walk(
+      world,
+      body,
+      5,
+      -5,
+      60,
+      () => {
+        const e = sensor.update();
+        if (e) events.push(e.type);
+      },
+      queue,
+    );
     expect(events).toEqual(["enter", "leave", "enter", "leave"]);
     queue.free();
     world.free();
@@ -103,9 +109,7 @@ describe("createTalkSensor", () => {
 
   it("rejects a radius that is not positive", () => {
     const { world, playerCollider } = makeWorld();
-    expect(() => createTalkSensor(world, { position: { x: 0, y: 0, z: 0 }, radius: 0, playerCollider })).toThrow(
-      /radius/,
-    );
+    expect(() => createTalkSensor(world, { position: { x: 0, y: 0, z: 0 }, radius: 0, playerCollider })).toThrow(/radius/);
     world.free();
   });
 });

@@ -62,7 +62,8 @@ describe("the bundled English word vectors", () => {
       ["bed", "sleep", "axe"],
       ["job", "work", "ale"],
       ["hungry", "food", "mine"],
-    ]) expect(sim(word, near), `${word} ~ ${near} vs ${far}`).toBeGreaterThan(sim(word, far) + 0.2);
+    ])
+      expect(sim(word, near), `${word} ~ ${near} vs ${far}`).toBeGreaterThan(sim(word, far) + 0.2);
   });
 
   it("is read once and shared", () => {

@@ -4,16 +4,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { writeSyntheticModel } from "../../runtime/synth/synth.js";
 import { openLlamaCppPeer } from "../peer/llama-cpp-peer.js";
-import {
-  LlamaReference,
-  attention,
-  kvHeadFor,
-  matVec,
-  rmsNorm,
-  ropeNormal,
-  silu,
-  softmaxInPlace,
-} from "./llama-reference.js";
+import { LlamaReference, attention, kvHeadFor, matVec, rmsNorm, ropeNormal, silu, softmaxInPlace } from "./llama-reference.js";
 
 const f64 = (xs: number[]) => Float64Array.from(xs);
 const close = (a: ArrayLike<number>, b: ArrayLike<number>, tol = 1e-12) => {
@@ -62,7 +53,11 @@ describe("reference pieces", () => {
     softmaxInPlace(a);
     const e = [Math.exp(1), Math.exp(2), Math.exp(3)];
     const z = e[0] + e[1] + e[2];
-    close(a, e.map((x) => x / z), 1e-15);
+    close(
+      a,
+      e.map((x) => x / z),
+      1e-15,
+    );
     const b = f64([1001, 1002, 1003]);
     softmaxInPlace(b);
     close(b, a, 1e-15);

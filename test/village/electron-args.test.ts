@@ -13,7 +13,7 @@ describe("Electron hand-over of the resolved model", () => {
     const resolved: ResolvedModel = {
       path: "/models/parley-demo.gguf",
       source: "demo",
-      note: "model: Parley's demo model — for real conversations, … \"quoted\" = ok",
+      note: 'model: Parley\'s demo model — for real conversations, … "quoted" = ok',
       synthetic: false,
       folder: "/models",
     };

@@ -8,17 +8,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BUNDLE_FILE, VILLAGE_PAGE, buildVillage } from "../../samples/village/build.js";
 
-const PAGE_IDS = [
-  "game-canvas",
-  "overlay",
-  "model-note",
-  "talk-prompt",
-  "dialogue-panel",
-  "dialogue-log",
-  "player-input",
-  "player-send",
-  "dialogue-end",
-];
+const PAGE_IDS = ["game-canvas", "overlay", "model-note", "talk-prompt", "dialogue-panel", "dialogue-log", "player-input", "player-send", "dialogue-end"];
 
 describe("buildVillage", () => {
   let dir: string;

@@ -92,7 +92,8 @@ function raw(path: string, headers: Record<string, string> = {}): Promise<{ stat
 }
 
 /** Reads an SSE response, calling `onEvent` for each `data:` event (and `onComment` for `:` lines) until one returns true. */
-const readEvents = (response: Response, onEvent: (event: HostEvent) => Promise<boolean> | boolean, onComment?: (comment: string) => boolean): Promise<void> => readEventStream<HostEvent>(response, onEvent, onComment);
+const readEvents = (response: Response, onEvent: (event: HostEvent) => Promise<boolean> | boolean, onComment?: (comment: string) => boolean): Promise<void> =>
+  readEventStream<HostEvent>(response, onEvent, onComment);
 
 describe("HTTP host", () => {
   it("listens on 127.0.0.1 with a 32-byte hex token in the page URL", () => {
@@ -113,7 +114,15 @@ describe("HTTP host", () => {
   });
 
   it("never serves a file outside the game folder", async () => {
-    for (const path of ["/../secret.txt", "/..%2fsecret.txt", "/assets/..%2f..%2fsecret.txt", "/%2e%2e/secret.txt", "/link.txt", "/..%5csecret.txt", "/%00index.html"]) {
+    for (const path of [
+      "/../secret.txt",
+      "/..%2fsecret.txt",
+      "/assets/..%2f..%2fsecret.txt",
+      "/%2e%2e/secret.txt",
+      "/link.txt",
+      "/..%5csecret.txt",
+      "/%00index.html",
+    ]) {
       const r = await raw(path);
       expect([400, 403, 404], path).toContain(r.status);
       expect(r.body, path).not.toContain("TOP SECRET");
@@ -202,7 +211,10 @@ describe("HTTP host", () => {
         ] as const) {
           const refused = await post("submit", { text });
           expect(refused.status, JSON.stringify(text.slice(0, 8))).toBe(400);
-          expect((await refused.json()).error).toMatchObject({ code, message: expect.stringMatching(code === "EMPTY_INPUT" ? /empty/ : new RegExp(`at most ${MAX_INPUT_CHARS}\\b`)) });
+          expect((await refused.json()).error).toMatchObject({
+            code,
+            message: expect.stringMatching(code === "EMPTY_INPUT" ? /empty/ : new RegExp(`at most ${MAX_INPUT_CHARS}\\b`)),
+          });
         }
         expect((await post("submit", { text: answers.shift() ?? "Bye." })).status).toBe(200);
       }
@@ -220,7 +232,9 @@ describe("HTTP host", () => {
     expect(types).toContain("intent_chosen");
     expect(seen.at(-1)).toMatchObject({ type: "ended", reason: "end" });
     expect(seen.find((e) => e.type === "player_line")).toMatchObject({ text: "I'd like to buy a sword, please." });
-    expect(seen.filter((e) => e.type === "player_line").every((e) => e.type === "player_line" && e.text.trim() !== "" && e.text.length <= MAX_INPUT_CHARS)).toBe(true);
+    expect(
+      seen.filter((e) => e.type === "player_line").every((e) => e.type === "player_line" && e.text.trim() !== "" && e.text.length <= MAX_INPUT_CHARS),
+    ).toBe(true);
     expect(stats.length).toBeGreaterThan(0);
   });
 
@@ -232,10 +246,14 @@ describe("HTTP host", () => {
       url.searchParams.set("token", quick.token);
       const stream = await fetch(url, { signal: controller.signal });
       const comments: string[] = [];
-      await readEvents(stream, () => false, (comment) => {
-        comments.push(comment);
-        return comment.includes("heartbeat");
-      });
+      await readEvents(
+        stream,
+        () => false,
+        (comment) => {
+          comments.push(comment);
+          return comment.includes("heartbeat");
+        },
+      );
       controller.abort();
       expect(comments.some((c) => c.includes("heartbeat"))).toBe(true);
     } finally {

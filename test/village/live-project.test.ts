@@ -15,7 +15,11 @@ const village = resolve(fileURLToPath(new URL("../../samples/village", import.me
 let scratch: string;
 let service: ConversationHost;
 const log: string[] = [];
-let events: DialogueEvent[] = [];
+const events: DialogueEvent[] = [];
+
+// Test-side JSON: tests read fields of answers and files loosely.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Json = Record<string, any>;
 
 async function until(what: string, check: () => boolean, ms = 5000): Promise<void> {
   const end = Date.now() + ms;
@@ -27,12 +31,14 @@ async function until(what: string, check: () => boolean, ms = 5000): Promise<voi
 
 /** The lines of the conversation since `from`, once it waits for the player (or has ended). */
 async function linesUntilWaiting(from: number): Promise<{ speaker: string; text: string }[]> {
-  await until("the conversation to wait or end", () => events.slice(from).some((e) => e.type === "input_requested" || e.type === "choices_offered" || e.type === "ended"));
+  await until("the conversation to wait or end", () =>
+    events.slice(from).some((e) => e.type === "input_requested" || e.type === "choices_offered" || e.type === "ended"),
+  );
   return events.slice(from).flatMap((e) => (e.type === "line_complete" ? [{ speaker: e.speaker, text: e.text }] : []));
 }
 
-async function editJson(path: string, change: (json: Record<string, any>) => void): Promise<void> {
-  const json = JSON.parse(await readFile(path, "utf8")) as Record<string, any>;
+async function editJson(path: string, change: (json: Json) => void): Promise<void> {
+  const json = JSON.parse(await readFile(path, "utf8")) as Json;
   change(json);
   await writeFile(path, JSON.stringify(json, null, 2) + "\n");
 }

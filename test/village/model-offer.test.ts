@@ -39,7 +39,10 @@ describe("offerRealModel", () => {
     expect(demo).toMatchObject({ path: DEMO_MODEL_PATH, source: "demo" });
     const progress: number[] = [];
     const model = await offerRealModel(demo, {
-      env, entryId: "test-model", interactive: true, log: () => undefined,
+      env,
+      entryId: "test-model",
+      interactive: true,
+      log: () => undefined,
       ask: async () => true,
       onProgress: (f) => progress.push(f),
     });
@@ -71,7 +74,9 @@ describe("offerRealModel", () => {
     expect(await offerRealModel(demo, { env: { ...online.env, PARLEY_OFFLINE: "1" }, entryId: "test-model", interactive: true, log, ask: never })).toBe(demo);
 
     const broken = await setup(`${base}/missing.gguf`);
-    expect(await offerRealModel(demo, { env: broken.env, entryId: "test-model", interactive: true, log, ask: async () => true, onProgress: () => undefined })).toBe(demo);
+    expect(
+      await offerRealModel(demo, { env: broken.env, entryId: "test-model", interactive: true, log, ask: async () => true, onProgress: () => undefined }),
+    ).toBe(demo);
     expect(lines.at(-1)).toMatch(/^download skipped: .*HTTP 404/);
   });
 

@@ -119,7 +119,9 @@ export async function benchEditor(options: BenchOptions = {}): Promise<BenchResu
     await page.keyboard.press("Shift+Digit1");
     await page.waitForTimeout(600); // the fit's animation
     const fit = await measureView(page, gestureMs);
-    log(`fit view (zoom ${fit.zoom.toFixed(2)}, ${fit.renderedNodes} nodes drawn): drag p95 ${fit.drag.p95Ms.toFixed(1)} ms, pan p95 ${fit.pan.p95Ms.toFixed(1)} ms`);
+    log(
+      `fit view (zoom ${fit.zoom.toFixed(2)}, ${fit.renderedNodes} nodes drawn): drag p95 ${fit.drag.p95Ms.toFixed(1)} ms, pan p95 ${fit.pan.p95Ms.toFixed(1)} ms`,
+    );
     await zoomTo(page, 1, await centralNode(page));
     const full = await measureView(page, gestureMs);
     log(`100% (${full.renderedNodes} nodes drawn): drag p95 ${full.drag.p95Ms.toFixed(1)} ms, pan p95 ${full.pan.p95Ms.toFixed(1)} ms`);
@@ -276,7 +278,7 @@ async function emptyPanePoint(page: Page): Promise<{ x: number; y: number }> {
 async function measureSaves(host: EditorHost, root: string): Promise<number[]> {
   const path = `dialogue/${GRAPH_ID}.json`;
   let text = await readFile(join(root, path), "utf8");
-  let hash = (await (await fetch(`${host.origin}/api/file?path=${encodeURIComponent(path)}&token=${host.token}`)).json() as { hash: string }).hash;
+  let hash = ((await (await fetch(`${host.origin}/api/file?path=${encodeURIComponent(path)}&token=${host.token}`)).json()) as { hash: string }).hash;
   const times: number[] = [];
   for (let i = 0; i < SAVE_RUNS; i++) {
     text = text.replace(/Scene 0:[^"]*/, `Scene 0: save ${i}, the smith looks up.`);
@@ -300,7 +302,10 @@ function quantile(sorted: readonly number[], q: number): number {
 }
 
 function median(values: readonly number[]): number {
-  return quantile([...values].sort((a, b) => a - b), 0.5);
+  return quantile(
+    [...values].sort((a, b) => a - b),
+    0.5,
+  );
 }
 
 const round1 = (value: number): number => Math.round(value * 10) / 10;
@@ -322,14 +327,23 @@ function table(result: BenchResult): string {
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  const { values } = parseArgs({ options: { json: { type: "boolean", default: false }, nodes: { type: "string" }, runs: { type: "string" }, "gesture-ms": { type: "string" } } });
+  const { values } = parseArgs({
+    options: { json: { type: "boolean", default: false }, nodes: { type: "string" }, runs: { type: "string" }, "gesture-ms": { type: "string" } },
+  });
   const count = (text: string | undefined): number | undefined => {
     if (text === undefined) return undefined;
     const value = Number(text);
     if (Number.isInteger(value) && value > 0) return value;
-    console.error(`bench:editor: ${JSON.stringify(text)} is not a positive whole number\nusage: npm run bench:editor -- [--json] [--nodes N] [--runs N] [--gesture-ms MS]`);
+    console.error(
+      `bench:editor: ${JSON.stringify(text)} is not a positive whole number\nusage: npm run bench:editor -- [--json] [--nodes N] [--runs N] [--gesture-ms MS]`,
+    );
     process.exit(2);
   };
-  const result = await benchEditor({ nodes: count(values.nodes), runs: count(values.runs), gestureMs: count(values["gesture-ms"]), log: (line) => console.error(line) });
+  const result = await benchEditor({
+    nodes: count(values.nodes),
+    runs: count(values.runs),
+    gestureMs: count(values["gesture-ms"]),
+    log: (line) => console.error(line),
+  });
   console.log(values.json ? JSON.stringify(result, null, 2) : table(result));
 }

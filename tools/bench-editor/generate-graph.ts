@@ -40,7 +40,16 @@ export function generateGraph(id: string, character: string, nodes: number): Gen
       positions[n(name)] = at(s, column, lane);
     };
     add("greet", { type: "line", text: `Scene ${s}: the smith looks up from the anvil and wipes his hands on his apron.`, next: n("ask") }, 0);
-    add("ask", { type: "llm_line", instruction: `Ask the traveller what brings them to the forge (scene ${s}), mentioning the weather.`, fallback: "What do you need?", next: n("menu") }, 1);
+    add(
+      "ask",
+      {
+        type: "llm_line",
+        instruction: `Ask the traveller what brings them to the forge (scene ${s}), mentioning the weather.`,
+        fallback: "What do you need?",
+        next: n("menu"),
+      },
+      1,
+    );
     add(
       "menu",
       {

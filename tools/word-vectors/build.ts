@@ -53,4 +53,6 @@ const bytes = WordVectors.encode(words, vectors, dims);
 mkdirSync(dirname(values.out!), { recursive: true });
 writeFileSync(`${values.out}.tmp`, bytes);
 renameSync(`${values.out}.tmp`, values.out!);
-console.log(`wrote ${values.out}: ${words.length} words × ${dims} dimensions, ${(bytes.byteLength / 1e6).toFixed(1)} MB (from "${words[0]}" to "${words[words.length - 1]}")`);
+console.log(
+  `wrote ${values.out}: ${words.length} words × ${dims} dimensions, ${(bytes.byteLength / 1e6).toFixed(1)} MB (from "${words[0]}" to "${words[words.length - 1]}")`,
+);

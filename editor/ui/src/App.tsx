@@ -49,9 +49,7 @@ export default function App() {
   return (
     <div className="app">
       <header className="topbar">
-        <h1>
-          Parley editor{project && <span className="project-name"> — {project.name}</span>}
-        </h1>
+        <h1>Parley editor{project && <span className="project-name"> — {project.name}</span>}</h1>
         <div className="topbar-tools">
           {characterOpen ? (
             <CharacterTopbar />

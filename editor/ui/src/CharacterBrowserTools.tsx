@@ -14,7 +14,8 @@ export default function CharacterBrowserTools({ taken }: { taken: readonly strin
   const [id, setId] = useState("");
   const [name, setName] = useState("");
   const [busy, setBusy] = useState(false);
-  const problem = id === "" ? "" : !CHARACTER_ID_PATTERN.test(id) ? "lowercase letters, digits, _ and -" : taken.includes(id) ? `there is already a character "${id}"` : "";
+  const problem =
+    id === "" ? "" : !CHARACTER_ID_PATTERN.test(id) ? "lowercase letters, digits, _ and -" : taken.includes(id) ? `there is already a character "${id}"` : "";
 
   const submit = async (event: FormEvent) => {
     event.preventDefault();
@@ -38,17 +39,37 @@ export default function CharacterBrowserTools({ taken }: { taken: readonly strin
   return (
     <div className="character-tools">
       <form className="new-graph new-character" onSubmit={(e) => void submit(e)} aria-label="New character">
-        <input type="text" value={id} placeholder="new character id" aria-label="New character id" className={problem ? "invalid" : undefined} onChange={(e) => setId(e.target.value.trim())} />
+        <input
+          type="text"
+          value={id}
+          placeholder="new character id"
+          aria-label="New character id"
+          className={problem ? "invalid" : undefined}
+          onChange={(e) => setId(e.target.value.trim())}
+        />
         <input type="text" value={name} placeholder="name" aria-label="New character name" onChange={(e) => setName(e.target.value)} />
         <button type="submit" disabled={busy || id === "" || name.trim() === "" || problem !== ""}>
           New character
         </button>
         {problem && <p className="form-problem">{problem}</p>}
       </form>
-      <button type="button" className="import-card" disabled={busy} onClick={() => picker.current?.click()} title="A Character Card V1, V2 or V3: JSON, or a PNG with the card inside">
+      <button
+        type="button"
+        className="import-card"
+        disabled={busy}
+        onClick={() => picker.current?.click()}
+        title="A Character Card V1, V2 or V3: JSON, or a PNG with the card inside"
+      >
         Import card (JSON, PNG or CHARX)…
       </button>
-      <input ref={picker} type="file" hidden accept=".json,.png,.charx,application/json,image/png" aria-label="Card file" onChange={(e) => void picked(e.target.files)} />
+      <input
+        ref={picker}
+        type="file"
+        hidden
+        accept=".json,.png,.charx,application/json,image/png"
+        aria-label="Card file"
+        onChange={(e) => void picked(e.target.files)}
+      />
     </div>
   );
 }

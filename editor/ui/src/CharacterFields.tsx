@@ -45,7 +45,17 @@ export function TextField({ label, path, counted = true, hint, ...input }: TextF
   const hints = [hint, counted ? tokenLabel(tokens) : undefined].filter(Boolean).join(" · ");
   return (
     <Field label={label} problems={problems} hint={hints || undefined}>
-      {(id) => <DraftInput id={id} aria-label={label} value={value} onChange={(v) => setField(path, v, true)} onBlur={endBurst} invalid={problems.length > 0} {...input} />}
+      {(id) => (
+        <DraftInput
+          id={id}
+          aria-label={label}
+          value={value}
+          onChange={(v) => setField(path, v, true)}
+          onBlur={endBurst}
+          invalid={problems.length > 0}
+          {...input}
+        />
+      )}
     </Field>
   );
 }

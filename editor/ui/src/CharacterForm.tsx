@@ -54,7 +54,11 @@ function ExportButtons() {
       <button type="button" onClick={() => void exportCard("json", "v3")} title="Download a Character Card V3 JSON file">
         V3 JSON
       </button>
-      <button type="button" onClick={() => void exportCard("png")} title="Download a PNG card: Card V2 in the chara chunk and Card V3 in the ccv3 chunk, as SillyTavern writes">
+      <button
+        type="button"
+        onClick={() => void exportCard("png")}
+        title="Download a PNG card: Card V2 in the chara chunk and Card V3 in the ccv3 chunk, as SillyTavern writes"
+      >
         PNG
       </button>
     </div>
@@ -83,12 +87,32 @@ function Fields() {
         <legend>How they talk</legend>
         <TextField label="Speaking style" path={["speakingStyle", "description"]} multiline rows={2} />
         <TextField label="Max words per reply" path={["speakingStyle", "maxWords"]} counted={false} {...number} />
-        <TextField label="Greeting" path={["greeting"]} multiline rows={2} hint="the first line when the player starts talking ({npc_greeting} in a graph line); {{char}} and {{user}} become the names" />
-        <ListSection title="Alternate greetings" field="alternateGreetings" addLabel="Add greeting" itemName="alternate greeting" newItem={() => ""} hint="each conversation's seed picks the greeting or one of these">
+        <TextField
+          label="Greeting"
+          path={["greeting"]}
+          multiline
+          rows={2}
+          hint="the first line when the player starts talking ({npc_greeting} in a graph line); {{char}} and {{user}} become the names"
+        />
+        <ListSection
+          title="Alternate greetings"
+          field="alternateGreetings"
+          addLabel="Add greeting"
+          itemName="alternate greeting"
+          newItem={() => ""}
+          hint="each conversation's seed picks the greeting or one of these"
+        >
           {(i) => <TextField label="Alternate greeting" path={["alternateGreetings", i]} multiline rows={2} />}
         </ListSection>
         <TextField label="Fallback lines" path={["fallbackLines"]} multiline rows={3} hint="one per line; used when no model is loaded" {...lines} />
-        <ListSection title="Examples" field="examples" addLabel="Add example" itemName="example" newItem={() => ({ player: "", npc: "" })} hint="exchanges that show the voice">
+        <ListSection
+          title="Examples"
+          field="examples"
+          addLabel="Add example"
+          itemName="example"
+          newItem={() => ({ player: "", npc: "" })}
+          hint="exchanges that show the voice"
+        >
           {(i) => (
             <>
               <TextField label="Player says" path={["examples", i, "player"]} />
@@ -99,7 +123,14 @@ function Fields() {
       </fieldset>
       <fieldset>
         <legend>What they know and want</legend>
-        <ListSection title="Knowledge" field="knowledge" addLabel="Add lore entry" itemName="lore entry" newItem={() => ({ keywords: [], text: "", always: false, priority: 0 })} hint="always in the prompt, or brought in when a keyword comes up">
+        <ListSection
+          title="Knowledge"
+          field="knowledge"
+          addLabel="Add lore entry"
+          itemName="lore entry"
+          newItem={() => ({ keywords: [], text: "", always: false, priority: 0 })}
+          hint="always in the prompt, or brought in when a keyword comes up"
+        >
           {(i) => (
             <>
               <TextField label="Text" path={["knowledge", i, "text"]} multiline rows={2} />
@@ -110,7 +141,14 @@ function Fields() {
           )}
         </ListSection>
         <TextField label="Goals" path={["goals"]} multiline rows={3} hint="one per line" {...lines} />
-        <ListSection title="Secrets" field="secrets" addLabel="Add secret" itemName="secret" newItem={() => ({ text: "", leakPatterns: [] })} hint="never to be revealed; the guardrails check replies for the leak patterns">
+        <ListSection
+          title="Secrets"
+          field="secrets"
+          addLabel="Add secret"
+          itemName="secret"
+          newItem={() => ({ text: "", leakPatterns: [] })}
+          hint="never to be revealed; the guardrails check replies for the leak patterns"
+        >
           {(i) => (
             <>
               <TextField label="Secret" path={["secrets", i, "text"]} multiline />
@@ -118,7 +156,13 @@ function Fields() {
             </>
           )}
         </ListSection>
-        <ListSection title="Relationships" field="relationships" addLabel="Add relationship" itemName="relationship" newItem={() => ({ target: "player", attitude: "", description: "" })}>
+        <ListSection
+          title="Relationships"
+          field="relationships"
+          addLabel="Add relationship"
+          itemName="relationship"
+          newItem={() => ({ target: "player", attitude: "", description: "" })}
+        >
           {(i) => (
             <>
               <TextField label="With" path={["relationships", i, "target"]} hint='"player" or a character id' />
@@ -130,12 +174,32 @@ function Fields() {
       </fieldset>
       <fieldset>
         <legend>Instructions for the model</legend>
-        <TextField label="System prompt" path={["systemPrompt"]} multiline rows={3} hint="how to play them; below Parley's own rules in the prompt, never above" />
-        <TextField label="Post-history instructions" path={["postHistoryInstructions"]} multiline rows={2} hint="after the conversation, just before each line's instruction" />
+        <TextField
+          label="System prompt"
+          path={["systemPrompt"]}
+          multiline
+          rows={3}
+          hint="how to play them; below Parley's own rules in the prompt, never above"
+        />
+        <TextField
+          label="Post-history instructions"
+          path={["postHistoryInstructions"]}
+          multiline
+          rows={2}
+          hint="after the conversation, just before each line's instruction"
+        />
       </fieldset>
       <fieldset>
         <legend>Other tools' data</legend>
-        <TextField label="Extensions" path={["extensions"]} multiline rows={3} counted={false} hint="JSON kept for other tools (card fields Parley has no place for)" {...jsonObject} />
+        <TextField
+          label="Extensions"
+          path={["extensions"]}
+          multiline
+          rows={3}
+          counted={false}
+          hint="JSON kept for other tools (card fields Parley has no place for)"
+          {...jsonObject}
+        />
       </fieldset>
     </div>
   );

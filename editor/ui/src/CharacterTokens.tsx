@@ -71,7 +71,13 @@ export function TokenSummary() {
           <span>
             Persona prefix: <strong>{counts.persona}</strong> of {counts.contextSize} context tokens ({Math.round(share * 100)}%)
           </span>
-          <meter min={0} max={counts.contextSize} value={counts.persona} high={counts.contextSize * PERSONA_WARN_SHARE} aria-label="Persona prefix tokens of the context size" />
+          <meter
+            min={0}
+            max={counts.contextSize}
+            value={counts.persona}
+            high={counts.contextSize * PERSONA_WARN_SHARE}
+            aria-label="Persona prefix tokens of the context size"
+          />
         </>
       )}
       <span className="muted"> · {counts.tokenizer}</span>

@@ -6,7 +6,17 @@
 
 import { Handle, Position, type Node, type NodeProps } from "@xyflow/react";
 import { memo, type CSSProperties } from "react";
-import { ENTRY_Y, exitY, HEADER_HEIGHT, nodeTypeInfo, ROW_HEIGHT, ROWS_PADDING_Y, SUMMARY_LINE_HEIGHT, SUMMARY_PADDING_Y, type NodeView } from "./graph-model.js";
+import {
+  ENTRY_Y,
+  exitY,
+  HEADER_HEIGHT,
+  nodeTypeInfo,
+  ROW_HEIGHT,
+  ROWS_PADDING_Y,
+  SUMMARY_LINE_HEIGHT,
+  SUMMARY_PADDING_Y,
+  type NodeView,
+} from "./graph-model.js";
 
 export type DialogueFlowNode = Node<NodeView, "dialogue">;
 
@@ -35,14 +45,28 @@ function DialogueNode({ data: node, selected }: NodeProps<DialogueFlowNode>) {
         )}
       </header>
       {node.summaryLines > 0 && (
-        <p className="node-summary" style={{ height: node.summaryLines * SUMMARY_LINE_HEIGHT, margin: `${SUMMARY_PADDING_Y}px 0`, lineHeight: `${SUMMARY_LINE_HEIGHT}px`, WebkitLineClamp: node.summaryLines }} title={hover ? undefined : node.summary}>
+        <p
+          className="node-summary"
+          style={{
+            height: node.summaryLines * SUMMARY_LINE_HEIGHT,
+            margin: `${SUMMARY_PADDING_Y}px 0`,
+            lineHeight: `${SUMMARY_LINE_HEIGHT}px`,
+            WebkitLineClamp: node.summaryLines,
+          }}
+          title={hover ? undefined : node.summary}
+        >
           {node.summary}
         </p>
       )}
       {node.exitStyle === "rows" && (
         <ul className="node-exits" style={{ padding: `${ROWS_PADDING_Y}px 0` }}>
           {node.exits.map((exit) => (
-            <li key={exit.handle} style={{ height: ROW_HEIGHT }} className={exit.resolved ? "" : "dangling"} title={hover ? undefined : exit.detail || undefined}>
+            <li
+              key={exit.handle}
+              style={{ height: ROW_HEIGHT }}
+              className={exit.resolved ? "" : "dangling"}
+              title={hover ? undefined : exit.detail || undefined}
+            >
               <span className="exit-text">{exit.text || "(empty)"}</span>
               {!exit.resolved && <span className="exit-missing">→ {exit.target || "nothing"}?</span>}
             </li>

@@ -25,7 +25,8 @@ export default function DocumentActions({ doc }: { doc: DocumentSummary }) {
       setAsking(null);
     } catch (caught) {
       const e = asApiError(caught);
-      if (e.code === "CHARACTER_IN_USE" && asking?.action === "delete") setAsking({ action: "delete", inUseBy: (e.details.graphs as string[] | undefined) ?? [] });
+      if (e.code === "CHARACTER_IN_USE" && asking?.action === "delete")
+        setAsking({ action: "delete", inUseBy: (e.details.graphs as string[] | undefined) ?? [] });
       else setError(e.message);
     } finally {
       setBusy(false);
@@ -80,7 +81,8 @@ export default function DocumentActions({ doc }: { doc: DocumentSummary }) {
         <div className="document-action-form" role="group" aria-label={`Delete ${doc.path}`}>
           {asking.inUseBy ? (
             <p className="warning-text">
-              {asking.inUseBy.length === 1 ? "The graph" : "The graphs"} {asking.inUseBy.join(", ")} {asking.inUseBy.length === 1 ? "uses" : "use"} this character. Delete it anyway? {asking.inUseBy.length === 1 ? "That graph" : "Those graphs"} will show the missing character as a problem.
+              {asking.inUseBy.length === 1 ? "The graph" : "The graphs"} {asking.inUseBy.join(", ")} {asking.inUseBy.length === 1 ? "uses" : "use"} this
+              character. Delete it anyway? {asking.inUseBy.length === 1 ? "That graph" : "Those graphs"} will show the missing character as a problem.
             </p>
           ) : (
             <p>

@@ -98,8 +98,26 @@ function Canvas() {
   useEffect(() => setEdges((current) => flowEdges(model, selected, current, far)), [model, selected, far]);
 
   // Removals go through onDelete (one undoable edit); React Flow keeps the rest (selection, drags).
-  const onNodesChange = useCallback((changes: NodeChange<DialogueFlowNode>[]) => setNodes((current) => applyNodeChanges(changes.filter((c) => c.type !== "remove"), current)), []);
-  const onEdgesChange = useCallback((changes: EdgeChange[]) => setEdges((current) => applyEdgeChanges(changes.filter((c) => c.type !== "remove"), current)), []);
+  const onNodesChange = useCallback(
+    (changes: NodeChange<DialogueFlowNode>[]) =>
+      setNodes((current) =>
+        applyNodeChanges(
+          changes.filter((c) => c.type !== "remove"),
+          current,
+        ),
+      ),
+    [],
+  );
+  const onEdgesChange = useCallback(
+    (changes: EdgeChange[]) =>
+      setEdges((current) =>
+        applyEdgeChanges(
+          changes.filter((c) => c.type !== "remove"),
+          current,
+        ),
+      ),
+    [],
+  );
   const onSelectionChange: OnSelectionChangeFunc = useCallback(({ nodes: chosen }) => setSelection(chosen.map((n) => n.id)), [setSelection]);
   const onDelete: OnDelete = useCallback(
     ({ nodes: gone, edges: cut }) =>
@@ -110,7 +128,10 @@ function Canvas() {
     [deleteElements],
   );
   const onConnect = useCallback((c: Connection) => c.sourceHandle && connect(c.source, c.sourceHandle, c.target), [connect]);
-  const onNodeDragStop: OnNodeDrag<DialogueFlowNode> = useCallback((_event, _node, dragged) => moveNodes(Object.fromEntries(dragged.map((n) => [n.id, n.position]))), [moveNodes]);
+  const onNodeDragStop: OnNodeDrag<DialogueFlowNode> = useCallback(
+    (_event, _node, dragged) => moveNodes(Object.fromEntries(dragged.map((n) => [n.id, n.position]))),
+    [moveNodes],
+  );
 
   const onDragOver = useCallback((event: DragEvent) => {
     if (!droppedNodeType(event.dataTransfer, true)) return;
@@ -192,7 +213,15 @@ function flowHandles(view: NodeView): NodeHandle[] {
     // The entry handle has no id: null, as React Flow reads it from the page (it finds the handle under the
     // pointer by that id when a connection is dropped).
     { id: null, type: "target", position: Position.Left, x: border - half, y: ENTRY_Y - half, width: HANDLE_SIZE, height: HANDLE_SIZE },
-    ...view.exits.map((exit, i): NodeHandle => ({ id: exit.handle, type: "source", position: Position.Right, x: view.width - half, y: exitY(view, i) - half, width: HANDLE_SIZE, height: HANDLE_SIZE })),
+    ...view.exits.map((exit, i): NodeHandle => ({
+      id: exit.handle,
+      type: "source",
+      position: Position.Right,
+      x: view.width - half,
+      y: exitY(view, i) - half,
+      width: HANDLE_SIZE,
+      height: HANDLE_SIZE,
+    })),
   ];
 }
 

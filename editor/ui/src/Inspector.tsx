@@ -44,7 +44,13 @@ function GraphSettings() {
       <FieldProblems problems={[...at("id"), ...at("character")]} />
       <div className="field">
         <label htmlFor="graph-start">Start node</label>
-        <TargetSelect id="graph-start" value={json.start} nodeIds={Object.keys(json.nodes)} optional={false} onChange={(id) => id && change((g) => setStart(g, id))} />
+        <TargetSelect
+          id="graph-start"
+          value={json.start}
+          nodeIds={Object.keys(json.nodes)}
+          optional={false}
+          onChange={(id) => id && change((g) => setStart(g, id))}
+        />
         <FieldProblems problems={at("start")} />
       </div>
       <VariablesPanel />

@@ -24,7 +24,8 @@ export const modelsApi = {
   verify: (file: string) => request<VerifyOutcome>("POST", "/api/models/verify", { file }),
   remove: (file: string) => request<{ removed: string[] }>("POST", "/api/models/remove", { file }),
   /** Writes the project's defaultModel (null: the default order) and answers what it now resolves to. */
-  setDefault: (model: string | null) => request<{ hash: string; defaultModel: string | null; resolution: ModelResolution }>("POST", "/api/models/default", { model }),
+  setDefault: (model: string | null) =>
+    request<{ hash: string; defaultModel: string | null; resolution: ModelResolution }>("POST", "/api/models/default", { model }),
 };
 
 /** Listens to the host's download events; returns the function that stops listening. */

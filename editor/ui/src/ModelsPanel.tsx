@@ -5,7 +5,16 @@
 
 import { useCallback, useEffect, useState } from "react";
 import { asApiError } from "./api.js";
-import { formatBytes, modelsApi, watchDownloads, type CatalogueRow, type DownloadState, type InstalledRow, type ModelsListing, type VerifyOutcome } from "./ModelsApi.js";
+import {
+  formatBytes,
+  modelsApi,
+  watchDownloads,
+  type CatalogueRow,
+  type DownloadState,
+  type InstalledRow,
+  type ModelsListing,
+  type VerifyOutcome,
+} from "./ModelsApi.js";
 import ModelsPlaytest from "./ModelsPlaytest.js";
 import "./ModelsPanel.css";
 
@@ -101,7 +110,12 @@ export default function ModelsPanel({ onClose }: { onClose: () => void }) {
           <p className="muted">Reading the models folder…</p>
         ) : (
           <>
-            <ModelsPlaytest listing={listing} busy={busy} onSet={(model) => act(() => modelsApi.setDefault(model))} onDownload={(id) => act(() => modelsApi.download(id))} />
+            <ModelsPlaytest
+              listing={listing}
+              busy={busy}
+              onSet={(model) => act(() => modelsApi.setDefault(model))}
+              onDownload={(id) => act(() => modelsApi.download(id))}
+            />
 
             <section className="models-section" aria-label="Installed models">
               <h3>Installed</h3>
@@ -125,14 +139,24 @@ export default function ModelsPanel({ onClose }: { onClose: () => void }) {
                           <td className="models-size">{formatBytes(model.sizeBytes)}</td>
                           <td className={`models-status ${model.status}`}>{verifyLabel(outcome) ?? STATUS_LABELS[model.status]}</td>
                           <td className="models-actions">
-                            <button type="button" className="small" disabled={busy || listing.defaultModel === ref} onClick={() => act(() => modelsApi.setDefault(ref))}>
+                            <button
+                              type="button"
+                              className="small"
+                              disabled={busy || listing.defaultModel === ref}
+                              onClick={() => act(() => modelsApi.setDefault(ref))}
+                            >
                               {listing.defaultModel === ref ? "Playtest model" : "Use for playtests"}
                             </button>
                             <button type="button" className="small" disabled={busy} onClick={() => verify(model.file)}>
                               Verify
                             </button>
                             {confirmRemove === model.file ? (
-                              <button type="button" className="small remove" disabled={busy} onClick={() => act(() => modelsApi.remove(model.file)).then(() => setConfirmRemove(null))}>
+                              <button
+                                type="button"
+                                className="small remove"
+                                disabled={busy}
+                                onClick={() => act(() => modelsApi.remove(model.file)).then(() => setConfirmRemove(null))}
+                              >
                                 Really remove
                               </button>
                             ) : (
@@ -154,7 +178,14 @@ export default function ModelsPanel({ onClose }: { onClose: () => void }) {
               <table className="models-table">
                 <tbody>
                   {listing.catalogue.map((entry) => (
-                    <CatalogueLine key={entry.id} entry={entry} download={downloads[entry.id]} busy={busy} onDownload={() => act(() => modelsApi.download(entry.id))} onCancel={() => act(() => modelsApi.cancel(entry.id))} />
+                    <CatalogueLine
+                      key={entry.id}
+                      entry={entry}
+                      download={downloads[entry.id]}
+                      busy={busy}
+                      onDownload={() => act(() => modelsApi.download(entry.id))}
+                      onCancel={() => act(() => modelsApi.cancel(entry.id))}
+                    />
                   ))}
                 </tbody>
               </table>

@@ -62,7 +62,9 @@ export default function ModelsPlaytest({ listing, busy, onSet, onDownload }: Pro
           Clear
         </button>
       </form>
-      <p className="muted models-hint">A catalogue id, a .gguf file name in the models folder, or a path relative to the project folder. Saved in parley.project.json.</p>
+      <p className="muted models-hint">
+        A catalogue id, a .gguf file name in the models folder, or a path relative to the project folder. Saved in parley.project.json.
+      </p>
     </section>
   );
 }

@@ -71,7 +71,8 @@ function TypeFields({ editor }: { editor: NodeEditor }) {
           <Field label="Reply" problems={editor.problemsAt(["reply"])}>
             {(fieldId) => (
               <label className="checkbox">
-                <input id={fieldId} type="checkbox" checked={node.reply === true} onChange={(e) => editor.set(["reply"], e.target.checked)} /> the NPC answers in character
+                <input id={fieldId} type="checkbox" checked={node.reply === true} onChange={(e) => editor.set(["reply"], e.target.checked)} /> the NPC answers
+                in character
               </label>
             )}
           </Field>
@@ -150,7 +151,14 @@ function NodeIdField({ editor }: { editor: NodeEditor }) {
   const renameNode = useEditor((s) => s.renameNode);
   const [draft, setDraft] = useState(editor.id);
   useEffect(() => setDraft(editor.id), [editor.id]);
-  const problem = draft === editor.id ? "" : !NODE_ID_PATTERN.test(draft) ? "letters, digits, _ and - only" : editor.nodeIds.includes(draft) ? `there is already a node "${draft}"` : "";
+  const problem =
+    draft === editor.id
+      ? ""
+      : !NODE_ID_PATTERN.test(draft)
+        ? "letters, digits, _ and - only"
+        : editor.nodeIds.includes(draft)
+          ? `there is already a node "${draft}"`
+          : "";
   const commit = () => {
     if (draft !== editor.id && problem === "") renameNode(editor.id, draft);
     else setDraft(editor.id);

@@ -37,7 +37,13 @@ export function OptionsEditor({ editor }: { editor: NodeEditor }) {
   const options = items(editor.node.options);
   return (
     <section className="list-field" aria-label="Options">
-      <ListHead title="Options" editor={editor} listKey="options" addLabel="Add option" onAdd={() => editor.addItem("options", { text: `Option ${options.length + 1}`, next: "" })} />
+      <ListHead
+        title="Options"
+        editor={editor}
+        listKey="options"
+        addLabel="Add option"
+        onAdd={() => editor.addItem("options", { text: `Option ${options.length + 1}`, next: "" })}
+      />
       {options.map((option, i) => (
         <div className="list-item" key={i} data-item={`options-${i}`}>
           <div className="item-head">
@@ -48,7 +54,15 @@ export function OptionsEditor({ editor }: { editor: NodeEditor }) {
             {(id) => <DraftInput id={id} value={option.text} onChange={(v) => editor.type(["options", i, "text"], v)} />}
           </Field>
           <Field label="Condition" hint="shown only when true; empty: always" problems={editor.problemsAt(["options", i, "condition"])}>
-            {(id) => <DraftInput id={id} className="code" value={option.condition} parse={(t) => (t.trim() === "" ? null : t)} onChange={(v) => editor.type(["options", i, "condition"], v)} />}
+            {(id) => (
+              <DraftInput
+                id={id}
+                className="code"
+                value={option.condition}
+                parse={(t) => (t.trim() === "" ? null : t)}
+                onChange={(v) => editor.type(["options", i, "condition"], v)}
+              />
+            )}
           </Field>
           <ExitField editor={editor} label="Next" path={["options", i, "next"]} optional={false} />
           <Field label="Tags" hint="comma-separated" problems={editor.problemsAt(["options", i, "tags"])}>
@@ -84,7 +98,9 @@ export function IntentsEditor({ editor }: { editor: NodeEditor }) {
             {(id) => <DraftInput id={id} value={intent.description} onChange={(v) => editor.type(["intents", i, "description"], v)} />}
           </Field>
           <Field label="Examples" hint="one per line; 15–25 varied phrasings route best" problems={[...editor.problemsAt(["intents", i, "examples"])]}>
-            {(id) => <DraftInput id={id} value={intent.examples ?? []} {...lines} multiline rows={4} onChange={(v) => editor.type(["intents", i, "examples"], v)} />}
+            {(id) => (
+              <DraftInput id={id} value={intent.examples ?? []} {...lines} multiline rows={4} onChange={(v) => editor.type(["intents", i, "examples"], v)} />
+            )}
           </Field>
           <ExitField editor={editor} label="Next" path={["intents", i, "next"]} optional={false} />
         </div>
@@ -97,7 +113,13 @@ export function BranchesEditor({ editor }: { editor: NodeEditor }) {
   const branches = items(editor.node.branches);
   return (
     <section className="list-field" aria-label="Branches">
-      <ListHead title="Branches" editor={editor} listKey="branches" addLabel="Add branch" onAdd={() => editor.addItem("branches", { condition: "true", next: "" })} />
+      <ListHead
+        title="Branches"
+        editor={editor}
+        listKey="branches"
+        addLabel="Add branch"
+        onAdd={() => editor.addItem("branches", { condition: "true", next: "" })}
+      />
       {branches.map((branch, i) => (
         <div className="list-item" key={i} data-item={`branches-${i}`}>
           <div className="item-head">
@@ -118,7 +140,13 @@ export function EventsEditor({ editor }: { editor: NodeEditor }) {
   const events = items(editor.node.events);
   return (
     <section className="list-field" aria-label="Game events">
-      <ListHead title="Game events" editor={editor} listKey="events" addLabel="Add event" onAdd={() => editor.addItem("events", { name: "give_item", args: {} })} />
+      <ListHead
+        title="Game events"
+        editor={editor}
+        listKey="events"
+        addLabel="Add event"
+        onAdd={() => editor.addItem("events", { name: "give_item", args: {} })}
+      />
       {events.map((event, i) => (
         <div className="list-item" key={i} data-item={`events-${i}`}>
           <div className="item-head">
@@ -128,7 +156,14 @@ export function EventsEditor({ editor }: { editor: NodeEditor }) {
           <Field label="Name" problems={editor.problemsAt(["events", i, "name"])}>
             {(id) => <DraftInput id={id} className="code" value={event.name} onChange={(v) => editor.type(["events", i, "name"], v)} />}
           </Field>
-          <Field label="Arguments" hint='JSON: {"item": "sword"}' problems={[...editor.problemsAt(["events", i, "args"]), ...editor.problems.filter((p) => p.path.startsWith(`${argsPath(editor, i)}.`) || p.path.startsWith(`${argsPath(editor, i)}[`))]}>
+          <Field
+            label="Arguments"
+            hint='JSON: {"item": "sword"}'
+            problems={[
+              ...editor.problemsAt(["events", i, "args"]),
+              ...editor.problems.filter((p) => p.path.startsWith(`${argsPath(editor, i)}.`) || p.path.startsWith(`${argsPath(editor, i)}[`)),
+            ]}
+          >
             {(id) => <DraftInput id={id} className="code" value={event.args ?? {}} {...jsonObject} onChange={(v) => editor.type(["events", i, "args"], v)} />}
           </Field>
         </div>
@@ -145,7 +180,9 @@ function argsPath(editor: NodeEditor, index: number): string {
 export function ExitField({ editor, label, path, optional }: { editor: NodeEditor; label: string; path: FieldPath; optional: boolean }) {
   return (
     <Field label={label} problems={editor.problemsAt(path)}>
-      {(fieldId) => <TargetSelect id={fieldId} value={getIn(editor.node, path)} nodeIds={editor.nodeIds} optional={optional} onChange={(t) => editor.set(path, t)} />}
+      {(fieldId) => (
+        <TargetSelect id={fieldId} value={getIn(editor.node, path)} nodeIds={editor.nodeIds} optional={optional} onChange={(t) => editor.set(path, t)} />
+      )}
     </Field>
   );
 }

@@ -6,7 +6,13 @@ import { usePlaytest } from "./playtest-store.js";
 export default function PlaytestButton() {
   const open = usePlaytest((s) => s.open);
   return (
-    <button type="button" className={`playtest-button${open ? " active" : ""}`} aria-pressed={open} onClick={() => usePlaytest.getState().toggle()} title="Play the open graph on the project's model">
+    <button
+      type="button"
+      className={`playtest-button${open ? " active" : ""}`}
+      aria-pressed={open}
+      onClick={() => usePlaytest.getState().toggle()}
+      title="Play the open graph on the project's model"
+    >
       Playtest
     </button>
   );

@@ -16,11 +16,7 @@ export default function PlaytestChart() {
   return (
     <div className="playtest-box">
       <h3>Speed</h3>
-      {points.length === 0 ? (
-        <p className="playtest-muted">Time to first token and ms/token of each generated line appear here.</p>
-      ) : (
-        <Chart points={points} />
-      )}
+      {points.length === 0 ? <p className="playtest-muted">Time to first token and ms/token of each generated line appear here.</p> : <Chart points={points} />}
     </div>
   );
 }

@@ -77,7 +77,12 @@ export default function PlaytestControls() {
           <input type="checkbox" checked={remember} onChange={(e) => usePlaytest.getState().setRemember(e.target.checked)} /> Remember earlier playtests
         </label>
         {remember && character && (
-          <button type="button" className="small" onClick={() => void usePlaytest.getState().forget(character)} title={`Clear what ${character} remembers of earlier playtests`}>
+          <button
+            type="button"
+            className="small"
+            onClick={() => void usePlaytest.getState().forget(character)}
+            title={`Clear what ${character} remembers of earlier playtests`}
+          >
             Forget
           </button>
         )}

@@ -95,7 +95,14 @@ function PlayerInput({ prompt }: { prompt: string }) {
         send();
       }}
     >
-      <input autoFocus value={text} placeholder={prompt || "What the player says…"} onChange={(e) => setText(e.target.value)} aria-label="Player's words" maxLength={1000} />
+      <input
+        autoFocus
+        value={text}
+        placeholder={prompt || "What the player says…"}
+        onChange={(e) => setText(e.target.value)}
+        aria-label="Player's words"
+        maxLength={1000}
+      />
       <button type="submit" disabled={text.trim() === ""}>
         Say
       </button>

@@ -12,7 +12,9 @@ export default function PlaytestDiff({ replay }: { replay: ReplayView }) {
   return (
     <div className="playtest-diff" aria-label={`Replay of ${replay.name}`}>
       <p className={`playtest-verdict ${c.matches ? "same" : "diverged"}`}>
-        {c.matches ? `${replay.name}: the replay matches the recording, node by node (${c.steps.length} nodes).` : `${replay.name}: diverged at step ${(c.firstDivergence ?? c.steps.length) + 1}.`}
+        {c.matches
+          ? `${replay.name}: the replay matches the recording, node by node (${c.steps.length} nodes).`
+          : `${replay.name}: diverged at step ${(c.firstDivergence ?? c.steps.length) + 1}.`}
       </p>
       <ol className="playtest-steps">
         {c.steps.map((step) => (

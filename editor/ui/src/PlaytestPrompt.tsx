@@ -71,7 +71,8 @@ function PromptDetails({ line }: { line: Line }) {
       <p className="playtest-muted">
         {line.prompts.length > 1 ? `${line.prompts.length} attempts (the guardrails asked again); the last is shown. ` : ""}
         seed {prompt.seed ?? "random"}
-        {speed && ` · first token ${Math.round(speed.ttftMs)} ms · ${speed.msPerToken === null ? "–" : `${speed.msPerToken.toFixed(1)} ms/token`} · ${line.timing!.tokens} tokens`}
+        {speed &&
+          ` · first token ${Math.round(speed.ttftMs)} ms · ${speed.msPerToken === null ? "–" : `${speed.msPerToken.toFixed(1)} ms/token`} · ${line.timing!.tokens} tokens`}
       </p>
       <details>
         <summary>The exact messages</summary>

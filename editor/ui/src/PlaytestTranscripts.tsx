@@ -35,9 +35,21 @@ export default function PlaytestTranscripts() {
           {transcripts.map((t) => (
             <li key={t.path}>
               <span title={t.problem ?? t.path}>
-                {t.name} {t.problem ? <span className="playtest-diff-notes">cannot be read: {t.problem}</span> : <span className="playtest-muted">({t.graph}, seed {t.seed})</span>}
+                {t.name}{" "}
+                {t.problem ? (
+                  <span className="playtest-diff-notes">cannot be read: {t.problem}</span>
+                ) : (
+                  <span className="playtest-muted">
+                    ({t.graph}, seed {t.seed})
+                  </span>
+                )}
               </span>
-              <button type="button" onClick={() => void usePlaytest.getState().replayTranscript(t.name)} disabled={busy === "replaying" || t.problem !== undefined} aria-label={`Replay ${t.name}`}>
+              <button
+                type="button"
+                onClick={() => void usePlaytest.getState().replayTranscript(t.name)}
+                disabled={busy === "replaying" || t.problem !== undefined}
+                aria-label={`Replay ${t.name}`}
+              >
                 Replay
               </button>
             </li>

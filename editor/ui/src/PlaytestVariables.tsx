@@ -25,7 +25,11 @@ export default function PlaytestVariables() {
           </tbody>
         </table>
       )}
-      {nodes.length > 0 && <p className="playtest-path" title="The nodes visited, in order">{nodes.join(" → ")}</p>}
+      {nodes.length > 0 && (
+        <p className="playtest-path" title="The nodes visited, in order">
+          {nodes.join(" → ")}
+        </p>
+      )}
     </div>
   );
 }

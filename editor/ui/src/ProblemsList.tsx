@@ -16,7 +16,10 @@ export default function ProblemsList() {
   const setSelection = useEditor((s) => s.setSelection);
   if (!analysis) return null;
   const { model } = analysis;
-  const problems: (Problem & { node?: string })[] = [...model.graphProblems, ...model.nodes.flatMap((node) => node.problems.map((p) => ({ ...p, node: node.id })))];
+  const problems: (Problem & { node?: string })[] = [
+    ...model.graphProblems,
+    ...model.nodes.flatMap((node) => node.problems.map((p) => ({ ...p, node: node.id }))),
+  ];
   const errors = problems.filter((p) => p.severity === "error").length;
   const warnings = problems.length - errors;
   const show = (node: string) => {
@@ -31,8 +34,16 @@ export default function ProblemsList() {
           {model.character ? ` spoken by ${model.character} · ` : " · "}
           {model.nodes.length} nodes
         </span>
-        {errors > 0 && <span className="badge error">{errors} {errors === 1 ? "error" : "errors"}</span>}
-        {warnings > 0 && <span className="badge warning">{warnings} {warnings === 1 ? "warning" : "warnings"}</span>}
+        {errors > 0 && (
+          <span className="badge error">
+            {errors} {errors === 1 ? "error" : "errors"}
+          </span>
+        )}
+        {warnings > 0 && (
+          <span className="badge warning">
+            {warnings} {warnings === 1 ? "warning" : "warnings"}
+          </span>
+        )}
       </div>
       {(problems.length > 0 || layoutProblem) && (
         <ul className="graph-problems">

@@ -37,7 +37,12 @@ export default function ProjectBrowser() {
         <ul className="documents" data-testid="characters">
           {characters.map((doc) => (
             <li key={doc.path} className={`document character ${doc.id === character ? "selected" : ""}`}>
-              <button type="button" className="document-row" onClick={() => void openCharacter(doc.id)} aria-current={doc.id === character ? "true" : undefined}>
+              <button
+                type="button"
+                className="document-row"
+                onClick={() => void openCharacter(doc.id)}
+                aria-current={doc.id === character ? "true" : undefined}
+              >
                 <span className="document-id">{doc.id}</span>
                 <StatusBadge doc={doc} />
               </button>
@@ -57,7 +62,12 @@ export default function ProjectBrowser() {
             const layout = layoutOf(doc);
             return (
               <li key={doc.path} className={`document graph ${doc.id === selected && !character ? "selected" : ""}`}>
-                <button type="button" className="document-row" onClick={() => void closeCharacter().then((left) => (left ? openGraph(doc.id) : undefined))} aria-current={doc.id === selected && !character ? "true" : undefined}>
+                <button
+                  type="button"
+                  className="document-row"
+                  onClick={() => void closeCharacter().then((left) => (left ? openGraph(doc.id) : undefined))}
+                  aria-current={doc.id === selected && !character ? "true" : undefined}
+                >
                   <span className="document-id">{doc.id}</span>
                   <StatusBadge doc={doc} />
                 </button>
@@ -142,7 +152,14 @@ function NewGraphForm({ characters, taken }: { characters: string[]; taken: stri
   };
   return (
     <form className="new-graph" onSubmit={(e) => void submit(e)} aria-label="New graph">
-      <input type="text" value={id} placeholder="new graph id" aria-label="New graph id" className={problem ? "invalid" : undefined} onChange={(e) => setId(e.target.value.trim())} />
+      <input
+        type="text"
+        value={id}
+        placeholder="new graph id"
+        aria-label="New graph id"
+        className={problem ? "invalid" : undefined}
+        onChange={(e) => setId(e.target.value.trim())}
+      />
       <select value={speaker} aria-label="Spoken by" onChange={(e) => setCharacter(e.target.value)}>
         {characters.map((c) => (
           <option key={c} value={c}>

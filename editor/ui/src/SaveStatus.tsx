@@ -40,8 +40,18 @@ export function SaveStatusBadge({ status }: { status: { kind: SaveStatusKind; te
   }, [dirty]);
   if (!status) return null;
   return (
-    <span className={`save-status ${status.kind}`} data-testid="save-status" data-state={status.kind} role="status" title="Edits are saved about a second after the last one; Ctrl+S saves at once">
-      {dirty && <span className="dirty-dot" aria-hidden="true">● </span>}
+    <span
+      className={`save-status ${status.kind}`}
+      data-testid="save-status"
+      data-state={status.kind}
+      role="status"
+      title="Edits are saved about a second after the last one; Ctrl+S saves at once"
+    >
+      {dirty && (
+        <span className="dirty-dot" aria-hidden="true">
+          ●{" "}
+        </span>
+      )}
       {status.text}
     </span>
   );

@@ -111,7 +111,9 @@ function SearchDialog() {
         {problem && <p className="search-note error">{problem}</p>}
         {!problem && saved && query.trim() !== "" && (
           <p className="search-note" data-testid="search-count">
-            {hits.length === 0 ? "Nothing found." : `${hits.length} ${hits.length === 1 ? "match" : "matches"}${more ? ` (and ${more} more: narrow the search)` : ""}`}
+            {hits.length === 0
+              ? "Nothing found."
+              : `${hits.length} ${hits.length === 1 ? "match" : "matches"}${more ? ` (and ${more} more: narrow the search)` : ""}`}
           </p>
         )}
         <ul className="search-hits" id="search-hits" role="listbox" ref={list}>

@@ -45,7 +45,8 @@ export default function VariablesPanel() {
                 value={name}
                 onChange={(to) => {
                   const wanted = String(to);
-                  if (wanted !== name && wanted !== "" && !Object.hasOwn(variablesOf(json), wanted)) change((g) => renameVariable(g, name, wanted), `${burst}.name`);
+                  if (wanted !== name && wanted !== "" && !Object.hasOwn(variablesOf(json), wanted))
+                    change((g) => renameVariable(g, name, wanted), `${burst}.name`);
                 }}
               />
               <select aria-label="Variable type" value={type} onChange={(e) => change((g) => setVariable(g, name, { type: e.target.value as VariableType }))}>
@@ -57,7 +58,13 @@ export default function VariablesPanel() {
               </select>
               {type === "bool" ? (
                 <label className="checkbox">
-                  <input type="checkbox" aria-label="Default value" checked={variable.default === true} onChange={(e) => change((g) => setVariable(g, name, { default: e.target.checked }))} /> true
+                  <input
+                    type="checkbox"
+                    aria-label="Default value"
+                    checked={variable.default === true}
+                    onChange={(e) => change((g) => setVariable(g, name, { default: e.target.checked }))}
+                  />{" "}
+                  true
                 </label>
               ) : (
                 <DraftInput
@@ -67,7 +74,13 @@ export default function VariablesPanel() {
                   onChange={(v) => change((g) => setVariable(g, name, { default: v }), `${burst}.default`)}
                 />
               )}
-              <button type="button" className="small remove" aria-label={`Remove variable ${name}`} title={`Remove ${name}`} onClick={() => change((g) => removeVariable(g, name))}>
+              <button
+                type="button"
+                className="small remove"
+                aria-label={`Remove variable ${name}`}
+                title={`Remove ${name}`}
+                onClick={() => change((g) => removeVariable(g, name))}
+              >
                 ×
               </button>
             </div>

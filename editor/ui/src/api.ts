@@ -74,7 +74,11 @@ export async function request<T>(method: "GET" | "POST", path: string, body?: ob
   try {
     response = await fetch(url, init);
   } catch (error) {
-    throw new ApiError(0, "NETWORK", `the editor host did not answer (${error instanceof Error ? error.message : String(error)}); is \`npm run editor\` still running?`);
+    throw new ApiError(
+      0,
+      "NETWORK",
+      `the editor host did not answer (${error instanceof Error ? error.message : String(error)}); is \`npm run editor\` still running?`,
+    );
   }
   let value: unknown;
   try {
@@ -99,12 +103,14 @@ export const api = {
   project: () => request<ProjectListing>("GET", "/api/project"),
   file: (path: string) => request<DocumentView>("GET", `/api/file?path=${encodeURIComponent(path)}`),
   /** Every character and graph field that holds all the query's words (editor/host/search-routes.ts). */
-  search: (query: string, limit?: number) => request<SearchResult>("GET", `/api/search?q=${encodeURIComponent(query)}${limit === undefined ? "" : `&limit=${limit}`}`),
+  search: (query: string, limit?: number) =>
+    request<SearchResult>("GET", `/api/search?q=${encodeURIComponent(query)}${limit === undefined ? "" : `&limit=${limit}`}`),
   /**
    * Writes a project file (validated by the host: 400 INVALID_DOCUMENT with the issues, nothing written)
    * if it still has `expectedHash` on disk (null: a new file); 409 EXTERNAL_CHANGE otherwise.
    */
-  save: (path: string, text: string, expectedHash: string | null) => request<{ hash: string; document: DocumentSummary }>("POST", "/api/save", { path, text, expectedHash }),
+  save: (path: string, text: string, expectedHash: string | null) =>
+    request<{ hash: string; document: DocumentSummary }>("POST", "/api/save", { path, text, expectedHash }),
   /** A new graph for `character`: a start line leading to an end node. */
   createGraph: (id: string, character: string) => request<{ document: DocumentView }>("POST", "/api/create-graph", { id, character }),
   /** Writes the graph's layout file only; answers the layout's new hash. */

@@ -22,7 +22,8 @@ export const characterApi = {
   /** A card file (JSON, PNG or CHARX) as a new character; without `id`, the card's own made unique. */
   importCard: async (file: Blob, id?: string) =>
     request<{ document: DocumentView; source: CardFileSource }>("POST", "/api/import-card", { data: await base64Of(file), ...(id ? { id } : {}) }),
-  exportCard: (id: string, format: "json" | "png", spec?: "v2" | "v3") => request<ExportedCard>("POST", "/api/export-card", { id, format, ...(spec ? { spec } : {}) }),
+  exportCard: (id: string, format: "json" | "png", spec?: "v2" | "v3") =>
+    request<ExportedCard>("POST", "/api/export-card", { id, format, ...(spec ? { spec } : {}) }),
   tokens: (character: unknown) => request<CharacterTokenCounts>("POST", "/api/character-tokens", { character }),
 };
 

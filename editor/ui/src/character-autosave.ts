@@ -52,7 +52,9 @@ export function createCharacterAutosave(get: () => CharacterState, set: (partial
       if (e.code === "EXTERNAL_CHANGE") {
         const editor = useEditor.getState();
         const known = new Set(editor.diskChanges.map((c) => c.path));
-        const added: DiskChange[] = (Array.isArray(e.details.paths) ? (e.details.paths as string[]) : [open.path]).filter((p) => !known.has(p)).map((path) => ({ path, change: "modified" }));
+        const added: DiskChange[] = (Array.isArray(e.details.paths) ? (e.details.paths as string[]) : [open.path])
+          .filter((p) => !known.has(p))
+          .map((path) => ({ path, change: "modified" }));
         set({ saveState: "conflict" });
         editor.setDiskChanges([...editor.diskChanges, ...added]);
       } else {

@@ -25,7 +25,14 @@ export function checkCharacter(json: object, fileId: string): CharacterCheck {
     result =
       character.id === fileId
         ? { character, issues: [] }
-        : { issues: [{ path: "id", message: `"${character.id}" does not match the file name characters/${fileId}.json; rename the character from the project browser instead` }] };
+        : {
+            issues: [
+              {
+                path: "id",
+                message: `"${character.id}" does not match the file name characters/${fileId}.json; rename the character from the project browser instead`,
+              },
+            ],
+          };
   } catch (error) {
     if (!(error instanceof PluginValidationError)) throw error;
     result = { issues: [...error.issues] };

@@ -71,4 +71,3 @@ export async function deleteDocument(doc: DocumentSummary, force = false): Promi
   await request<{ ok: true; deleted: string }>("POST", "/api/delete", { path: doc.path, force });
   await refresh(undefined, { kind: doc.kind as DocumentKindShown, id: doc.id });
 }
-

@@ -39,12 +39,32 @@ export function DraftInput({ value, onChange, parse = (t) => t, format = formatT
     onChange(parse(text));
   };
   const { invalid, className, onBlur, ...attributes } = rest;
-  const common = { ...attributes, value: draft, onBlur: onBlur ?? graphEndBurst, className: `${className ?? ""} ${invalid ? "invalid" : ""}`.trim() || undefined, spellCheck: multiline };
-  return multiline ? <textarea {...common} rows={rows} onChange={(e) => change(e.target.value)} /> : <input type="text" {...common} onChange={(e) => change(e.target.value)} />;
+  const common = {
+    ...attributes,
+    value: draft,
+    onBlur: onBlur ?? graphEndBurst,
+    className: `${className ?? ""} ${invalid ? "invalid" : ""}`.trim() || undefined,
+    spellCheck: multiline,
+  };
+  return multiline ? (
+    <textarea {...common} rows={rows} onChange={(e) => change(e.target.value)} />
+  ) : (
+    <input type="text" {...common} onChange={(e) => change(e.target.value)} />
+  );
 }
 
 /** A labelled field with the problems found at its JSON path under it. */
-export function Field({ label, problems = [], children, hint }: { label: string; problems?: readonly Problemish[]; children: (id: string) => ReactNode; hint?: string }) {
+export function Field({
+  label,
+  problems = [],
+  children,
+  hint,
+}: {
+  label: string;
+  problems?: readonly Problemish[];
+  children: (id: string) => ReactNode;
+  hint?: string;
+}) {
   const id = useId();
   return (
     <div className={`field ${problems.some((p) => p.severity === "error") ? "has-error" : ""}`}>
@@ -74,11 +94,31 @@ export function FieldProblems({ problems }: { problems: readonly Problemish[] })
 }
 
 /** A choice of node for an exit; "" (or null where `optional`) is none. A target that is not a node is kept and marked. */
-export function TargetSelect({ id, value, nodeIds, optional, onChange, label }: { id?: string; value: unknown; nodeIds: readonly string[]; optional: boolean; onChange(target: string | null): void; label?: string }) {
+export function TargetSelect({
+  id,
+  value,
+  nodeIds,
+  optional,
+  onChange,
+  label,
+}: {
+  id?: string;
+  value: unknown;
+  nodeIds: readonly string[];
+  optional: boolean;
+  onChange(target: string | null): void;
+  label?: string;
+}) {
   const current = typeof value === "string" ? value : "";
   const missing = current !== "" && !nodeIds.includes(current);
   return (
-    <select id={id} aria-label={label} value={current} className={missing || (!optional && current === "") ? "invalid" : undefined} onChange={(e) => onChange(e.target.value === "" ? (optional ? null : "") : e.target.value)}>
+    <select
+      id={id}
+      aria-label={label}
+      value={current}
+      className={missing || (!optional && current === "") ? "invalid" : undefined}
+      onChange={(e) => onChange(e.target.value === "" ? (optional ? null : "") : e.target.value)}
+    >
       <option value="">{optional ? "(end of the conversation)" : "(not connected)"}</option>
       {missing && <option value={current}>{current} (no such node)</option>}
       {nodeIds.map((node) => (
@@ -112,7 +152,11 @@ export const lines = {
 
 /** Comma-separated words (tags). */
 export const commaList = {
-  parse: (text: string): string[] => text.split(",").map((t) => t.trim()).filter((t) => t !== ""),
+  parse: (text: string): string[] =>
+    text
+      .split(",")
+      .map((t) => t.trim())
+      .filter((t) => t !== ""),
   format: (value: unknown): string => (Array.isArray(value) ? value.map(formatText).join(", ") : formatText(value)),
 };
 

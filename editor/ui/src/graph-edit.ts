@@ -179,7 +179,12 @@ export function addListItem(graph: GraphJson, nodeId: string, key: string, item:
 
 export function removeListItem(graph: GraphJson, nodeId: string, key: string, index: number): GraphJson {
   const node = graph.nodes[nodeId];
-  return setNodeField(graph, nodeId, [key], asArray(node?.[key]).filter((_, i) => i !== index));
+  return setNodeField(
+    graph,
+    nodeId,
+    [key],
+    asArray(node?.[key]).filter((_, i) => i !== index),
+  );
 }
 
 export function setStart(graph: GraphJson, nodeId: string): GraphJson {
@@ -221,7 +226,9 @@ export function setVariable(graph: GraphJson, name: string, change: { type?: Var
   const old = variables[name];
   if (!old) throw new Error(`no variable "${name}"`);
   const updated: VariableJson =
-    change.type !== undefined && change.type !== old.type ? { type: change.type, default: DEFAULT_VALUE[change.type] } : { ...old, ...("default" in change ? { default: change.default } : {}) };
+    change.type !== undefined && change.type !== old.type
+      ? { type: change.type, default: DEFAULT_VALUE[change.type] }
+      : { ...old, ...("default" in change ? { default: change.default } : {}) };
   return { ...graph, variables: { ...variables, [name]: updated } };
 }
 

@@ -105,7 +105,7 @@ export function graphModel(doc: DocumentView): GraphModel {
   if (!asObject(json) || !asObject(asObject(json)?.nodes)) {
     const problems = (doc.problem?.issues ?? []).map((issue) => problem(issue, "error"));
     const where = doc.problem?.line !== undefined ? ` (line ${doc.problem.line}, column ${doc.problem.column})` : "";
-    const reason = doc.problem ? `${doc.problem.message}${where}` : "the file has no \"nodes\" object";
+    const reason = doc.problem ? `${doc.problem.message}${where}` : 'the file has no "nodes" object';
     return { id: doc.id, start: "", character: "", nodes: [], edges: [], graphProblems: problems, unreadable: reason };
   }
   return graphModelOf(doc.id, json, doc.problem?.issues ?? [], doc.warnings);
@@ -128,7 +128,9 @@ export function graphModelOf(fileId: string, json: unknown, errors: readonly Val
 
   const nodes = ids.map((id) => nodeView(id, rawNodes[id], ids, id === start, byNode.get(id) ?? []));
   const edges: EdgeView[] = nodes.flatMap((node) =>
-    node.exits.filter((exit) => exit.resolved).map((exit) => ({ id: `${node.id}/${exit.handle}`, source: node.id, sourceHandle: exit.handle, target: exit.target, label: exit.label })),
+    node.exits
+      .filter((exit) => exit.resolved)
+      .map((exit) => ({ id: `${node.id}/${exit.handle}`, source: node.id, sourceHandle: exit.handle, target: exit.target, label: exit.label })),
   );
   return { id: asString(root.id) || fileId, start, character: asString(root.character), nodes, edges, graphProblems };
 }

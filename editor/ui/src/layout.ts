@@ -79,7 +79,14 @@ function elkGraph(model: GraphModel, extraOptions: Record<string, string>): ElkN
       },
       ports: [
         { id: port(node.id, "in"), x: 0, y: ENTRY_Y, width: 0, height: 0, layoutOptions: { "elk.port.side": "WEST" } },
-        ...node.exits.map((exit, i) => ({ id: port(node.id, exit.handle), x: node.width, y: exitY(node, i), width: 0, height: 0, layoutOptions: { "elk.port.side": "EAST" } })),
+        ...node.exits.map((exit, i) => ({
+          id: port(node.id, exit.handle),
+          x: node.width,
+          y: exitY(node, i),
+          width: 0,
+          height: 0,
+          layoutOptions: { "elk.port.side": "EAST" },
+        })),
       ],
     })),
     edges: model.edges.map((edge) => ({ id: edge.id, sources: [port(edge.source, edge.sourceHandle)], targets: [port(edge.target, "in")] })),

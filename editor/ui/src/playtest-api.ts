@@ -11,7 +11,8 @@ import { request, type ConnectionState } from "./api.js";
 export type { ModelState, PlaytestHostEvent, ReplayView, RunInfo, TranscriptListing };
 
 export const playtestApi = {
-  start: (request_: { graph: string; node?: string; variables?: Record<string, Value>; seed?: number; remember?: boolean }) => request<{ run: RunInfo }>("POST", "/api/playtest/start", request_),
+  start: (request_: { graph: string; node?: string; variables?: Record<string, Value>; seed?: number; remember?: boolean }) =>
+    request<{ run: RunInfo }>("POST", "/api/playtest/start", request_),
   choose: (index: number) => request<{ ok: true }>("POST", "/api/playtest/choose", { index }),
   submit: (text: string) => request<{ ok: true }>("POST", "/api/playtest/submit", { text }),
   forget: (character: string) => request<{ forgotten: number }>("POST", "/api/playtest/forget", { character }),

@@ -59,7 +59,10 @@ export function foldRunEvent(view: RunView, event: PlaytestHostEvent): RunView {
         case "started":
           return { ...view, variables: { ...e.variables } };
         case "line_started":
-          return { ...view, items: [...view.items, { kind: "line", nodeId: e.nodeId, speaker: e.speaker, text: "", source: e.source, done: false, prompts: [] }] };
+          return {
+            ...view,
+            items: [...view.items, { kind: "line", nodeId: e.nodeId, speaker: e.speaker, text: "", source: e.source, done: false, prompts: [] }],
+          };
         case "text_chunk":
           return updateLastLine(view, e.nodeId, (line) => ({ ...line, text: line.text + e.text }));
         case "line_reset":
@@ -73,7 +76,10 @@ export function foldRunEvent(view: RunView, event: PlaytestHostEvent): RunView {
         case "player_line":
           return { ...view, choices: null, input: null, changed: [], items: [...view.items, { kind: "player", nodeId: e.nodeId, text: e.text }] };
         case "intent_chosen":
-          return { ...view, items: [...view.items, { kind: "intent", nodeId: e.nodeId, intent: e.intent, best: e.best, confidence: e.confidence, source: e.source }] };
+          return {
+            ...view,
+            items: [...view.items, { kind: "intent", nodeId: e.nodeId, intent: e.intent, best: e.best, confidence: e.confidence, source: e.source }],
+          };
         case "variable_changed":
           return { ...view, variables: { ...view.variables, [e.name]: e.value }, changed: [...view.changed, e.name] };
         case "game_event":

@@ -147,7 +147,13 @@ export const usePlaytest = create<PlaytestState>()((set, get) => {
       }
       set({ busy: "starting", error: null, existing: null });
       try {
-        const { run } = await playtestApi.start({ graph, ...(startNode ? { node: startNode } : {}), variables, remember, ...(seedNumber !== undefined ? { seed: seedNumber } : {}) });
+        const { run } = await playtestApi.start({
+          graph,
+          ...(startNode ? { node: startNode } : {}),
+          variables,
+          remember,
+          ...(seedNumber !== undefined ? { seed: seedNumber } : {}),
+        });
         // The stream may have been slower than the answer: the run is shown from here either way.
         set((s) => (s.view.run?.runId === run.runId ? {} : { view: foldRunEvent(s.view, { type: "run", run }) }));
       } catch (error) {

@@ -17,10 +17,22 @@ export const SHORTCUTS: ShortcutGroup[] = [
   {
     title: "Anywhere",
     shortcuts: [
-      { keys: [["Ctrl", "K"], ["Ctrl", "F"]], does: "Search the whole project" },
+      {
+        keys: [
+          ["Ctrl", "K"],
+          ["Ctrl", "F"],
+        ],
+        does: "Search the whole project",
+      },
       { keys: [["Ctrl", "S"]], does: "Save the graph now (it is saved a second after each edit anyway)" },
       { keys: [["Ctrl", "Z"]], does: "Undo the last edit or move" },
-      { keys: [["Ctrl", "Y"], ["Ctrl", "Shift", "Z"]], does: "Redo" },
+      {
+        keys: [
+          ["Ctrl", "Y"],
+          ["Ctrl", "Shift", "Z"],
+        ],
+        does: "Redo",
+      },
       { keys: [["?"]], does: "Show these shortcuts" },
       { keys: [["Esc"]], does: "Close the search or this list" },
     ],
@@ -29,7 +41,13 @@ export const SHORTCUTS: ShortcutGroup[] = [
     title: "On the canvas",
     shortcuts: [
       { keys: [["Ctrl", "A"]], does: "Select every node" },
-      { keys: [["Shift", "Click"], ["Shift", "Drag"]], does: "Add nodes to the selection" },
+      {
+        keys: [
+          ["Shift", "Click"],
+          ["Shift", "Drag"],
+        ],
+        does: "Add nodes to the selection",
+      },
       { keys: [["Delete"], ["Backspace"]], does: "Delete the selected nodes or edge" },
       { keys: [["Ctrl", "C"]], does: "Copy the selected nodes" },
       { keys: [["Ctrl", "V"]], does: "Paste them, with new ids" },

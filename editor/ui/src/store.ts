@@ -184,7 +184,11 @@ export const useEditor = create<EditorState>()(
             // Leaving a graph with edits: they are saved first, unless they cannot be (problems, refused).
             await persistence.flush();
             const s = get();
-            if (s.json !== s.savedJson && !confirm(`${s.graph?.path} has changes that are not saved (it has problems, or the file changed on disk). Leave them?`)) return;
+            if (
+              s.json !== s.savedJson &&
+              !confirm(`${s.graph?.path} has changes that are not saved (it has problems, or the file changed on disk). Leave them?`)
+            )
+              return;
           }
           set({ selectedGraph: id });
           // The open graph is part of the page's address (after the token), so reloading the page keeps it.
@@ -254,7 +258,8 @@ export const useEditor = create<EditorState>()(
         deleteElements(nodes, exits) {
           editJson("Deleting", (g) => {
             let json = g;
-            for (const { source, handle } of exits) if (!nodes.includes(source) && Object.hasOwn(json.nodes, source)) json = edit.connect(json, source, handle, null);
+            for (const { source, handle } of exits)
+              if (!nodes.includes(source) && Object.hasOwn(json.nodes, source)) json = edit.connect(json, source, handle, null);
             json = edit.deleteNodes(json, nodes);
             const layout = { ...get().layout };
             for (const id of nodes) delete layout[id];
@@ -292,7 +297,10 @@ export const useEditor = create<EditorState>()(
               layout[fresh] = { x: p.x + PASTE_OFFSET, y: p.y + PASTE_OFFSET };
             }
             // A second paste lands a step further on.
-            clipboard = { nodes: copied.nodes, positions: Object.fromEntries(Object.entries(copied.positions).map(([id, p]) => [id, { x: p.x + PASTE_OFFSET, y: p.y + PASTE_OFFSET }])) };
+            clipboard = {
+              nodes: copied.nodes,
+              positions: Object.fromEntries(Object.entries(copied.positions).map(([id, p]) => [id, { x: p.x + PASTE_OFFSET, y: p.y + PASTE_OFFSET }])),
+            };
             return { json: graph, layout, selection: [...ids.values()] };
           });
         },

@@ -33,14 +33,7 @@ export interface EffectStatement {
 /** Parentheses, unary operators and calls nested deeper than this are refused. */
 export const MAX_NESTING = 64;
 
-const LEVELS: readonly (readonly BinaryOperator[])[] = [
-  ["||"],
-  ["&&"],
-  ["==", "!="],
-  ["<", "<=", ">", ">="],
-  ["+", "-"],
-  ["*", "/", "%"],
-];
+const LEVELS: readonly (readonly BinaryOperator[])[] = [["||"], ["&&"], ["==", "!="], ["<", "<=", ">", ">="], ["+", "-"], ["*", "/", "%"]];
 
 class Parser {
   private readonly tokens: Token[];
@@ -157,7 +150,7 @@ class Parser {
         return { kind: "call", name: t.text, args, nameLength: t.length, column: t.column, length: close.column + 1 - t.column };
       }
       default:
-        return this.unexpected("a value, a variable or \"(\"");
+        return this.unexpected('a value, a variable or "("');
     }
   }
 

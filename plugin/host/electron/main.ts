@@ -154,7 +154,8 @@ export function createGameWindow(electron: Pick<ElectronMain, "BrowserWindow">, 
 }
 
 function checkOrigin(origin: string): void {
-  if (typeof origin !== "string" || !isSameOrigin(`${origin}/`, origin)) throw new TypeError(`origin must be "scheme://host[:port]", got ${JSON.stringify(origin)}`);
+  if (typeof origin !== "string" || !isSameOrigin(`${origin}/`, origin))
+    throw new TypeError(`origin must be "scheme://host[:port]", got ${JSON.stringify(origin)}`);
 }
 
 // ---- the conversation protocol over IPC ----

@@ -58,6 +58,8 @@ export function createBridge(ipc: IpcRenderer): ParleyBridge {
  * Exposes the bridge to the page as `window.parley`. `electron` defaults to `require("electron")` (what a
  * bundled preload has); tests pass stand-ins.
  */
+// A sandboxed preload can only require("electron"), and only as CommonJS (the bundled form): no import here.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
 export function exposeParley(electron: ElectronPreload = require("electron") as ElectronPreload): void {
   electron.contextBridge.exposeInMainWorld("parley", createBridge(electron.ipcRenderer));
 }

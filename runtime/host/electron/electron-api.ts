@@ -92,7 +92,9 @@ export type ResponseHeaders = Record<string, string[] | string>;
 
 export interface WebRequest {
   onBeforeRequest(filter: { urls: string[] }, listener: (details: { url: string }, callback: (response: { cancel?: boolean }) => void) => void): void;
-  onHeadersReceived(listener: (details: { url: string; responseHeaders?: ResponseHeaders }, callback: (response: { responseHeaders?: ResponseHeaders }) => void) => void): void;
+  onHeadersReceived(
+    listener: (details: { url: string; responseHeaders?: ResponseHeaders }, callback: (response: { responseHeaders?: ResponseHeaders }) => void) => void,
+  ): void;
 }
 
 export interface Session {

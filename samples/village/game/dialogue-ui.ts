@@ -285,8 +285,7 @@ export class DialogueUI {
     if (state.status === "ended" && (previous === null || previous.status !== "ended")) {
       const el = document.createElement("div");
       el.className = "line notice";
-      el.textContent =
-        state.endReason === "error" ? `The conversation broke off: ${state.error ?? "error"}` : "(The conversation ends.)";
+      el.textContent = state.endReason === "error" ? `The conversation broke off: ${state.error ?? "error"}` : "(The conversation ends.)";
       this.log.append(el);
     }
 

@@ -175,9 +175,7 @@ async function boot(): Promise<void> {
   let info: HostInfo | null = null;
   if (infoResult.status === "fulfilled") {
     info = infoResult.value;
-    overlay.setModelNote(
-      info.canGenerate ? info.modelNote : `${info.modelNote} — no model loaded: NPCs speak their authored lines`,
-    );
+    overlay.setModelNote(info.canGenerate ? info.modelNote : `${info.modelNote} — no model loaded: NPCs speak their authored lines`);
   } else {
     overlay.setModelNote("host unreachable");
     showError(`cannot reach the host: ${infoResult.reason instanceof Error ? infoResult.reason.message : String(infoResult.reason)}`);
@@ -280,7 +278,10 @@ async function boot(): Promise<void> {
         v.applyMatrix4(camera.projectionMatrix);
         const x = ((v.x + 1) / 2) * window.innerWidth;
         const y = ((1 - v.y) / 2) * window.innerHeight;
-        rect = rect === null ? { left: x, top: y, right: x, bottom: y } : { left: Math.min(rect.left, x), top: Math.min(rect.top, y), right: Math.max(rect.right, x), bottom: Math.max(rect.bottom, y) };
+        rect =
+          rect === null
+            ? { left: x, top: y, right: x, bottom: y }
+            : { left: Math.min(rect.left, x), top: Math.min(rect.top, y), right: Math.max(rect.right, x), bottom: Math.max(rect.bottom, y) };
       }
     });
     return rect;
@@ -331,9 +332,23 @@ async function boot(): Promise<void> {
       const to = new THREE.Vector3(placed.position.x, placed.position.y, placed.position.z);
       const length = from.distanceTo(to);
       // On past the camera to its near plane (0.1 m behind it along this line): what is that close is in view.
-      const ray = new THREE.Raycaster(from, length > 1e-6 ? to.clone().sub(from).normalize() : new THREE.Vector3(placed.back.x, placed.back.y, placed.back.z), 0, length + camera.near);
-      const hit = ray.intersectObjects(solid.filter((o) => !skip.has(o)), false)[0];
-      const what = hit ? `${(hit.object as THREE.Mesh).geometry.type} at (${hit.object.getWorldPosition(new THREE.Vector3()).toArray().map((c) => c.toFixed(2)).join(", ")}), ${hit.distance.toFixed(2)} m from the target` : null;
+      const ray = new THREE.Raycaster(
+        from,
+        length > 1e-6 ? to.clone().sub(from).normalize() : new THREE.Vector3(placed.back.x, placed.back.y, placed.back.z),
+        0,
+        length + camera.near,
+      );
+      const hit = ray.intersectObjects(
+        solid.filter((o) => !skip.has(o)),
+        false,
+      )[0];
+      const what = hit
+        ? `${(hit.object as THREE.Mesh).geometry.type} at (${hit.object
+            .getWorldPosition(new THREE.Vector3())
+            .toArray()
+            .map((c) => c.toFixed(2))
+            .join(", ")}), ${hit.distance.toFixed(2)} m from the target`
+        : null;
       return { ...placed, blockedBy: what };
     },
   };

@@ -8,13 +8,7 @@
 
 import RAPIER from "@dimforge/rapier3d-compat";
 import * as THREE from "three";
-import {
-  NpcActor,
-  SpeechBubble,
-  createCanvasBubbleRenderer,
-  createTalkSensor,
-  type TalkSensor,
-} from "../../../plugin/three/index.js";
+import { NpcActor, SpeechBubble, createCanvasBubbleRenderer, createTalkSensor, type TalkSensor } from "../../../plugin/three/index.js";
 import { isConversationActive, type DialogueStore } from "../../../plugin/store.js";
 import type { ParleyClient, NpcId, VillageNpcInfo } from "../village-npcs.js";
 import { placeBubble, type ScreenRect, type Viewport } from "./bubble-layout.js";
@@ -141,13 +135,7 @@ export class VillageNpcs {
    * After each physics step: sensors, turning, bubbles. Visible bubbles are kept out of `keepOut` (the
    * page's panels, in CSS pixels of `viewport`).
    */
-  update(
-    dt: number,
-    playerCenter: { x: number; y: number; z: number },
-    camera: THREE.Camera,
-    viewport?: Viewport,
-    keepOut: readonly ScreenRect[] = [],
-  ): void {
+  update(dt: number, playerCenter: { x: number; y: number; z: number }, camera: THREE.Camera, viewport?: Viewport, keepOut: readonly ScreenRect[] = []): void {
     for (const npc of this.list) {
       npc.actor.update(dt, playerCenter, camera);
       npc.barkSensor.update();

@@ -54,13 +54,8 @@ export class VillagePhysics {
     // The ground: a thick slab whose top is y = 0.
     this.world.createCollider(RAPIER.ColliderDesc.cuboid(60, 0.5, 60).setTranslation(0, -0.5, 0));
 
-    this.playerBody = this.world.createRigidBody(
-      RAPIER.RigidBodyDesc.kinematicPositionBased().setTranslation(spawn.x, CAPSULE_CENTER + 0.02, spawn.z),
-    );
-    this.playerCollider = this.world.createCollider(
-      RAPIER.ColliderDesc.capsule(CAPSULE_HALF_HEIGHT, CAPSULE_RADIUS),
-      this.playerBody,
-    );
+    this.playerBody = this.world.createRigidBody(RAPIER.RigidBodyDesc.kinematicPositionBased().setTranslation(spawn.x, CAPSULE_CENTER + 0.02, spawn.z));
+    this.playerCollider = this.world.createCollider(RAPIER.ColliderDesc.capsule(CAPSULE_HALF_HEIGHT, CAPSULE_RADIUS), this.playerBody);
 
     this.controller = this.world.createCharacterController(0.02);
     this.controller.setUp({ x: 0, y: 1, z: 0 });
@@ -81,9 +76,7 @@ export class VillagePhysics {
 
   /** A fixed upright cylinder standing on the ground at (x, z). */
   addCylinder(x: number, z: number, radius: number, height: number, baseY = 0): RAPIER.Collider {
-    return this.world.createCollider(
-      RAPIER.ColliderDesc.cylinder(height / 2, radius).setTranslation(x, baseY + height / 2, z),
-    );
+    return this.world.createCollider(RAPIER.ColliderDesc.cylinder(height / 2, radius).setTranslation(x, baseY + height / 2, z));
   }
 
   /** A fixed upright cone (apex up) whose centre is at (x, y, z); `cameraOnly`: the player passes through it. */

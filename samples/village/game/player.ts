@@ -253,11 +253,7 @@ export class Player {
   }
 
   private listen(): void {
-    const on = <K extends keyof WindowEventMap>(
-      target: Window | HTMLElement,
-      type: K,
-      handler: (event: WindowEventMap[K]) => void,
-    ) => {
+    const on = <K extends keyof WindowEventMap>(target: Window | HTMLElement, type: K, handler: (event: WindowEventMap[K]) => void) => {
       target.addEventListener(type, handler as EventListener);
       this.disposers.push(() => target.removeEventListener(type, handler as EventListener));
     };
@@ -355,10 +351,7 @@ function makePlayerFigure(): THREE.Group {
   body.position.y = 0.72;
   const head = new THREE.Mesh(new THREE.SphereGeometry(0.24, 16, 12), skin);
   head.position.y = 1.5;
-  const pack = new THREE.Mesh(
-    new THREE.BoxGeometry(0.42, 0.5, 0.22),
-    new THREE.MeshStandardMaterial({ color: 0x6b4a2f, flatShading: true }),
-  );
+  const pack = new THREE.Mesh(new THREE.BoxGeometry(0.42, 0.5, 0.22), new THREE.MeshStandardMaterial({ color: 0x6b4a2f, flatShading: true }));
   pack.position.set(0, 0.95, -0.3);
   const hood = new THREE.Mesh(new THREE.ConeGeometry(0.27, 0.35, 10), cloth);
   hood.position.y = 1.75;

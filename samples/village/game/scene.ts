@@ -182,10 +182,14 @@ export function buildVillage(physics: VillagePhysics): Village {
     const wood = mat(0x5e4129);
     add(new THREE.BoxGeometry(0.18, 3.2, 0.18), wood, 8.2, 1.6, -7.6);
     add(new THREE.BoxGeometry(1.4, 0.12, 0.12), wood, 7.6, 3.05, -7.6);
-    const sign = new THREE.Mesh(
-      new THREE.BoxGeometry(1.2, 0.7, 0.06),
-      [wood, wood, wood, wood, new THREE.MeshStandardMaterial({ map: signTexture(...signLines(INN_NAME)) }), wood],
-    );
+    const sign = new THREE.Mesh(new THREE.BoxGeometry(1.2, 0.7, 0.06), [
+      wood,
+      wood,
+      wood,
+      wood,
+      new THREE.MeshStandardMaterial({ map: signTexture(...signLines(INN_NAME)) }),
+      wood,
+    ]);
     sign.position.set(7.5, 2.55, -7.6);
     sign.rotation.y = -Math.PI / 4;
     sign.castShadow = true;
