@@ -8,7 +8,7 @@
 import { parseCharacter } from "../../plugin/character/validate.js";
 import { isJsonObject, joinPath, PluginValidationError } from "../../plugin/errors.js";
 import { buildPersonaPrefix } from "../../plugin/prompt/prompt-builder.js";
-import { loadLlamaVocab } from "../../runtime/synth/vocab.js";
+import { llama2Tokenizer } from "../../runtime/synth/vocab.js";
 import { LlamaTokenizer } from "../../runtime/tokenizer/tokenizer.js";
 
 export const TOKENIZER_NAME = "Llama 2 (TinyLlama) tokenizer";
@@ -27,24 +27,7 @@ export interface CharacterTokenCounts {
 /** Fields that never reach a prompt: ids and data kept for other tools. */
 const NOT_PROMPTED = new Set(["schema", "id", "extensions"]);
 
-let shared: LlamaTokenizer | undefined;
-
-/** The Llama 2 tokenizer, built once (about 60 ms) on first use. */
-export function llama2Tokenizer(): LlamaTokenizer {
-  if (shared) return shared;
-  const v = loadLlamaVocab();
-  shared = new LlamaTokenizer({
-    tokens: v.tokens,
-    scores: v.scores,
-    types: v.tokenTypes,
-    bosId: v.bosId,
-    eosId: v.eosId,
-    unkId: v.unkId,
-    addBos: true,
-    addSpacePrefix: true,
-  });
-  return shared;
-}
+export { llama2Tokenizer };
 
 /**
  * Counts a character as the form holds it: any JSON (a character being typed may not be valid yet; its

@@ -2,6 +2,8 @@
 // merges) in the form GGUF stores it: pieces by id, SentencePiece scores, and llama.cpp token types.
 
 import llamaTokenizer from "llama-tokenizer-js";
+import { LlamaTokenizer } from "../tokenizer/tokenizer.js";
+import type { Vocabulary } from "../tokenizer/vocab.js";
 
 /** llama.cpp's llama_token_type values as stored in tokenizer.ggml.token_type. */
 export const TokenType = {
@@ -99,4 +101,18 @@ export function loadLlamaVocab(): LlamaVocab {
   }
   cached = Object.freeze({ tokens, scores, tokenTypes, bosId: BOS_ID, eosId: EOS_ID, unkId: UNK_ID });
   return cached;
+}
+
+/** The Llama 2 vocabulary as a GGUF written by runtime/synth (and the demo model) configures its tokenizer. */
+export function llama2Vocabulary(): Vocabulary {
+  const v = loadLlamaVocab();
+  return { tokens: v.tokens, scores: v.scores, types: v.tokenTypes, bosId: v.bosId, eosId: v.eosId, unkId: v.unkId, addBos: true, addSpacePrefix: true };
+}
+
+let sharedTokenizer: LlamaTokenizer | undefined;
+
+/** The Llama 2 tokenizer over llama2Vocabulary(), built once (about 60 ms) on first use. */
+export function llama2Tokenizer(): LlamaTokenizer {
+  sharedTokenizer ??= new LlamaTokenizer(llama2Vocabulary());
+  return sharedTokenizer;
 }

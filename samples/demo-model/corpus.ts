@@ -22,9 +22,8 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { renderChatSegments, type ChatMessage } from "../../runtime/chat-template.js";
-import { loadLlamaVocab } from "../../runtime/synth/vocab.js";
+import { llama2Tokenizer } from "../../runtime/synth/vocab.js";
 import { tokenizeChat } from "../../runtime/tokenizer/chat-tokens.js";
-import { LlamaTokenizer } from "../../runtime/tokenizer/tokenizer.js";
 import { parseCharacter } from "../../plugin/character/validate.js";
 import { buildPrompt, type PromptTurn } from "../../plugin/prompt/prompt-builder.js";
 import { parseDialogueGraph } from "../../plugin/dialogue/validate.js";
@@ -647,23 +646,8 @@ export function loadCharacters(): Record<NpcId, Character> {
   return out;
 }
 
-let tokenizer: LlamaTokenizer | undefined;
 /** The Llama 2 tokenizer, as a GGUF written by runtime/synth (and the demo model) configures it. */
-export function llamaTokenizer(): LlamaTokenizer {
-  if (tokenizer) return tokenizer;
-  const v = loadLlamaVocab();
-  tokenizer = new LlamaTokenizer({
-    tokens: v.tokens,
-    scores: v.scores,
-    types: v.tokenTypes,
-    bosId: v.bosId,
-    eosId: v.eosId,
-    unkId: v.unkId,
-    addBos: true,
-    addSpacePrefix: true,
-  });
-  return tokenizer;
-}
+export const llamaTokenizer = llama2Tokenizer;
 
 export function chatTokens(messages: ChatMessage[]): number[] {
   return tokenizeChat(llamaTokenizer(), renderChatSegments(messages));

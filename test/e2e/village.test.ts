@@ -215,9 +215,11 @@ async function bubbleUnderOverlay(page: Page, npc: string): Promise<Report["bubb
         requestAnimationFrame(tick);
       });
     const looking = Math.atan2(-(n.position[0] - p.x), -(n.position[2] - p.z));
-    // Negative turns swing the view right, so the NPC moves left; low pitches lift it up the screen.
-    for (const pitch of [0.32, 0.1, -0.15]) {
-      for (const turn of [-0.35, -0.5, -0.2, -0.65]) {
+    // Negative turns swing the view right, so the NPC moves left; low pitches lift it up the screen. The widest
+    // turns and highest pitches are for a player who stopped right beside the NPC (a metre away, the bubble
+    // reaches the note only at a turn of -0.8).
+    for (const pitch of [0.32, 0.1, -0.15, 0.5, 0.7]) {
+      for (const turn of [-0.35, -0.5, -0.2, -0.65, -0.8]) {
         v.cameraCheck(p.x, p.z, looking + turn, pitch);
         await frames(2);
         const home = n.bubbleHome();

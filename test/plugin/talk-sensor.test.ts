@@ -55,30 +55,12 @@ describe("createTalkSensor", () => {
     const queue = new RAPIER.EventQueue(true);
     const sensor = createTalkSensor(world, { position: { x: 0, y: 1, z: 0 }, radius: 1.5, playerCollider });
     const events: string[] = [];
-    walk(
-      world,
-      body,
-      -5,
-      5,
-      60,
-      () => {
-        const e = sensor.update();
-        if (e) events.push(e.type);
-      },
-      queue,
-    );
-    walk(
-      world,
-      body,
-      5,
-      -5,
-      60,
-      () => {
-        const e = sensor.update();
-        if (e) events.push(e.type);
-      },
-      queue,
-    );
+    const record = (): void => {
+      const e = sensor.update();
+      if (e) events.push(e.type);
+    };
+    walk(world, body, -5, 5, 60, record, queue);
+    walk(world, body, 5, -5, 60, record, queue);
     expect(events).toEqual(["enter", "leave", "enter", "leave"]);
     queue.free();
     world.free();
