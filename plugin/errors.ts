@@ -99,6 +99,18 @@ export class DocumentReader {
     if (this.issues.length > 0) throw new PluginValidationError(subject, this.issues);
   }
 
+  /**
+   * Checks a document's `schema` field against the one this Parley reads. Another schema throws at once (with
+   * `subject`): another version has another shape, and listing its fields as unknown would only bury the real problem.
+   */
+  checkSchema(doc: JsonObject, expected: string, kind: string, subject: string): void {
+    if (doc.schema === undefined) this.add("schema", `required: "${expected}"`);
+    else if (doc.schema !== expected) {
+      this.add("schema", `unsupported ${kind} schema ${JSON.stringify(doc.schema)} (this Parley reads ${expected})`);
+      this.throwIfAny(subject);
+    }
+  }
+
   /** `value` as a JSON object, or undefined (with an issue) when it is not one. */
   object(value: unknown, path: string): JsonObject | undefined {
     if (isJsonObject(value)) return value;

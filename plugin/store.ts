@@ -125,8 +125,18 @@ export type DialogueStore = StoreApi<DialogueState>;
 
 export function initialDialogueData(): DialogueData {
   return {
+    ...conversationStartData(),
     conversation: null,
     status: "idle",
+    variables: {},
+    gameEvents: [],
+    stats: { firstTokenMs: null, tokensPerSecond: null, lines: { authored: 0, generated: 0, fallback: 0 } },
+  };
+}
+
+/** The fields each conversation starts with, other than who it is with, its status and its variables; game events and stats carry over. */
+function conversationStartData(): Omit<DialogueData, "conversation" | "status" | "variables" | "gameEvents" | "stats"> {
+  return {
     endReason: null,
     error: null,
     bubble: "",
@@ -134,10 +144,7 @@ export function initialDialogueData(): DialogueData {
     transcript: [],
     choices: [],
     inputPrompt: null,
-    variables: {},
     lastIntent: null,
-    gameEvents: [],
-    stats: { firstTokenMs: null, tokensPerSecond: null, lines: { authored: 0, generated: 0, fallback: 0 } },
   };
 }
 
@@ -155,6 +162,7 @@ export function reduceDialogue<S extends DialogueData>(state: S, event: Dialogue
   if (event.type === "started") {
     return {
       ...state,
+      ...conversationStartData(),
       conversation: {
         id: event.conversationId,
         graphId: event.graphId,
@@ -162,15 +170,7 @@ export function reduceDialogue<S extends DialogueData>(state: S, event: Dialogue
         npcName: event.npcName,
       },
       status: "speaking",
-      endReason: null,
-      error: null,
-      bubble: "",
-      line: null,
-      transcript: [],
-      choices: [],
-      inputPrompt: null,
       variables: { ...event.variables },
-      lastIntent: null,
     };
   }
   const conversation = state.conversation;

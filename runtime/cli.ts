@@ -59,6 +59,16 @@ function gib(n: number): string {
   return `${(n / 2 ** 30).toFixed(1)} GiB`;
 }
 
+/** Runs `use` with a runtime on `device`, disposing of the runtime (and the models it loaded) after. */
+async function withRuntime(device: string | undefined, use: (runtime: Runtime) => Promise<void>): Promise<void> {
+  const runtime = await Runtime.create({ device });
+  try {
+    await use(runtime);
+  } finally {
+    runtime.dispose();
+  }
+}
+
 const JSON_FLAG = { kind: "boolean", help: "print JSON instead of text" } as const;
 const DEVICE_FLAG = {
   kind: "string",
@@ -193,8 +203,7 @@ const generate = defineCommand("generate", {
   },
   async run({ values }) {
     const modelPath = values.model;
-    const runtime = await Runtime.create({ device: values.device });
-    try {
+    await withRuntime(values.device, async (runtime) => {
       const tLoad = performance.now();
       const model = await runtime.loadModel(modelPath);
       const loadMs = performance.now() - tLoad;
@@ -235,9 +244,7 @@ const generate = defineCommand("generate", {
           `[${t.generatedTokens} tokens, ${timings.msPerToken.toFixed(1)} ms/token, prompt ${t.promptTokens} tokens in ${t.promptMs.toFixed(0)} ms, ${runtime.device.name}]\n`,
         );
       }
-    } finally {
-      runtime.dispose();
-    }
+    });
   },
 });
 
@@ -257,8 +264,7 @@ const tune = defineCommand("tune", {
   },
   async run({ values }) {
     const modelPath = values.model;
-    const runtime = await Runtime.create({ device: values.device });
-    try {
+    await withRuntime(values.device, async (runtime) => {
       const model = await runtime.loadModel(modelPath);
       const describe = (phase: string, s: unknown) =>
         phase === "decode"
@@ -290,9 +296,7 @@ const tune = defineCommand("tune", {
       if (report.source === "stored") console.log("(measured earlier; --force measures again)");
       if (report.storeError) console.log(`not stored: ${report.storeError}`);
       else if (report.storePath) console.log(`store: ${report.storePath}`);
-    } finally {
-      runtime.dispose();
-    }
+    });
   },
 });
 
@@ -321,16 +325,13 @@ const bench = defineCommand("bench", {
     if (!values.plan) throw new InvalidArgumentError(`parley bench needs --plan (${SIDE_BY_SIDE})`);
     const modelPath = values.model;
     if (modelPath === undefined) throw new InvalidArgumentError("bench --plan needs --model FILE");
-    const runtime = await Runtime.create({ device: values.device });
-    try {
+    await withRuntime(values.device, async (runtime) => {
       const model = await runtime.loadModel(modelPath);
       const session = model.createSession({ contextSize: Math.min(model.info.contextLength, 2048), kernels: values.kernels });
       const plan = decodePlan(model, session, values.at);
       if (values.json) console.log(JSON.stringify({ model: modelPath, device: runtime.device.name, ...plan }));
       else for (const [k, v] of Object.entries(plan)) console.log(`${k.padEnd(18)} ${typeof v === "object" ? JSON.stringify(v) : v}`);
-    } finally {
-      runtime.dispose();
-    }
+    });
   },
 });
 

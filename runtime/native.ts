@@ -298,35 +298,26 @@ export function loadAddon(): NativeAddon {
   return addon;
 }
 
+/** The typed error of each addon error code whose error carries only its message. */
+const ERRORS_BY_CODE = new Map<string, new (message: string) => ParleyError>([
+  ["OUT_OF_DEVICE_MEMORY", OutOfDeviceMemoryError],
+  ["NO_VULKAN_DEVICE", NoVulkanDeviceError],
+  ["CONTEXT_OVERFLOW", ContextOverflowError],
+  ["MODEL_SHAPE", ModelShapeError],
+  ["UNSUPPORTED_TENSOR_TYPE", UnsupportedTensorTypeError],
+  ["GGUF_TRUNCATED", GgufTruncatedError],
+  ["GGUF_FORMAT", GgufFormatError],
+  ["INVALID_ARGUMENT", InvalidArgumentError],
+]);
+
 /** Turns an error thrown by the addon (a plain Error with `code`) into the matching typed error. */
 export function toParleyError(e: unknown): unknown {
   if (e instanceof ParleyError || !(e instanceof Error)) return e;
   const code = (e as { code?: string }).code;
-  const vkResult = (e as { vkResult?: string }).vkResult ?? "";
-  switch (code) {
-    case "OUT_OF_DEVICE_MEMORY":
-      return new OutOfDeviceMemoryError(e.message);
-    case "NO_VULKAN_DEVICE":
-      return new NoVulkanDeviceError(e.message);
-    case "CONTEXT_OVERFLOW":
-      return new ContextOverflowError(e.message);
-    case "MODEL_SHAPE":
-      return new ModelShapeError(e.message);
-    case "UNSUPPORTED_TENSOR_TYPE":
-      return new UnsupportedTensorTypeError(e.message);
-    case "GGUF_TRUNCATED":
-      return new GgufTruncatedError(e.message);
-    case "GGUF_FORMAT":
-      return new GgufFormatError(e.message);
-    case "INVALID_ARGUMENT":
-      return new InvalidArgumentError(e.message);
-    case "DISPOSED":
-      return new DisposedError(e.message.replace(/ was disposed.*/, ""));
-    case "VULKAN":
-      return new VulkanError(e.message, vkResult);
-    default:
-      return e;
-  }
+  if (code === "DISPOSED") return new DisposedError(e.message.replace(/ was disposed.*/, ""));
+  if (code === "VULKAN") return new VulkanError(e.message, (e as { vkResult?: string }).vkResult ?? "");
+  const ErrorType = ERRORS_BY_CODE.get(code ?? "");
+  return ErrorType ? new ErrorType(e.message) : e;
 }
 
 /** Calls into the addon, rethrowing its errors as typed errors. */

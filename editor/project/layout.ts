@@ -33,11 +33,7 @@ export function parseGraphLayout(json: unknown): GraphLayout {
   const r = new DocumentReader();
   const doc = r.object(json, "");
   if (!doc) throw new PluginValidationError("invalid layout", r.issues);
-  if (doc.schema === undefined) r.add("schema", `required: "${LAYOUT_SCHEMA}"`);
-  else if (doc.schema !== LAYOUT_SCHEMA) {
-    r.add("schema", `unsupported layout schema ${JSON.stringify(doc.schema)} (this Parley reads ${LAYOUT_SCHEMA})`);
-    r.throwIfAny("invalid layout");
-  }
+  r.checkSchema(doc, LAYOUT_SCHEMA, "layout", "invalid layout");
   r.knownFields(doc, "", ["schema", "nodes"]);
   const nodes: Record<string, NodePosition> = {};
   for (const [nodeId, value] of Object.entries(r.record(doc, "nodes", ""))) {

@@ -39,14 +39,7 @@ export function parseCharacter(json: unknown): Character {
   const doc = r.object(json, "");
   if (!doc) throw new PluginValidationError("invalid character", r.issues);
   const subject = typeof doc.id === "string" ? `invalid character "${doc.id}"` : "invalid character";
-
-  const schema = doc.schema;
-  if (schema === undefined) r.add("schema", `required: "${CHARACTER_SCHEMA}"`);
-  else if (schema !== CHARACTER_SCHEMA) {
-    // A different version has a different shape: reporting its fields would only be noise.
-    r.add("schema", `unsupported character schema ${JSON.stringify(schema)} (this Parley reads ${CHARACTER_SCHEMA})`);
-    r.throwIfAny(subject);
-  }
+  r.checkSchema(doc, CHARACTER_SCHEMA, "character", subject);
   r.knownFields(doc, "", CHARACTER_FIELDS);
 
   const character: Character = {

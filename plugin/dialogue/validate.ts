@@ -69,11 +69,7 @@ export function checkDialogueGraph(json: unknown, options: DialogueCheckOptions 
   const doc = r.object(json, "");
   if (!doc) throw new PluginValidationError("invalid dialogue graph", r.issues);
   const subject = typeof doc.id === "string" ? `invalid dialogue graph "${doc.id}"` : "invalid dialogue graph";
-  if (doc.schema === undefined) r.add("schema", `required: "${DIALOGUE_SCHEMA}"`);
-  else if (doc.schema !== DIALOGUE_SCHEMA) {
-    r.add("schema", `unsupported dialogue schema ${JSON.stringify(doc.schema)} (this Parley reads ${DIALOGUE_SCHEMA})`);
-    r.throwIfAny(subject);
-  }
+  r.checkSchema(doc, DIALOGUE_SCHEMA, "dialogue", subject);
   r.knownFields(doc, "", ["schema", "id", "character", "start", "variables", "nodes"]);
 
   const id = r.string(doc, "id", "", { pattern: CHARACTER_ID_PATTERN, patternHint: "lowercase letters, digits, _ and -" });

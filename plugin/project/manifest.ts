@@ -28,12 +28,7 @@ export function parseProjectManifest(json: unknown): ProjectManifest {
   const r = new DocumentReader();
   const doc = r.object(json, "");
   if (!doc) throw new PluginValidationError("invalid project manifest", r.issues);
-  if (doc.schema === undefined) r.add("schema", `required: "${PROJECT_SCHEMA}"`);
-  else if (doc.schema !== PROJECT_SCHEMA) {
-    // Another version has another shape: listing its fields as unknown would only bury the real problem.
-    r.add("schema", `unsupported project schema ${JSON.stringify(doc.schema)} (this Parley reads ${PROJECT_SCHEMA})`);
-    r.throwIfAny("invalid project manifest");
-  }
+  r.checkSchema(doc, PROJECT_SCHEMA, "project", "invalid project manifest");
   r.knownFields(doc, "", MANIFEST_FIELDS);
   const manifest: ProjectManifest = {
     schema: PROJECT_SCHEMA,

@@ -71,10 +71,7 @@ export class GgufFile {
   getString(key: string): string;
   getString(key: string, fallback: string): string;
   getString(key: string, fallback?: string): string {
-    const entry = this.entry(key, fallback !== undefined);
-    if (!entry) return fallback as string;
-    if (entry.type !== GgufValueType.STRING) throw this.wrongType(key, entry, "a string");
-    return entry.value as string;
+    return this.typed(key, fallback, GgufValueType.STRING, "a string");
   }
 
   /** Any numeric scalar (64-bit integers must fit a double exactly). */
@@ -105,10 +102,7 @@ export class GgufFile {
   getBool(key: string): boolean;
   getBool(key: string, fallback: boolean): boolean;
   getBool(key: string, fallback?: boolean): boolean {
-    const entry = this.entry(key, fallback !== undefined);
-    if (!entry) return fallback as boolean;
-    if (entry.type !== GgufValueType.BOOL) throw this.wrongType(key, entry, "a bool");
-    return entry.value as boolean;
+    return this.typed(key, fallback, GgufValueType.BOOL, "a bool");
   }
 
   /** An array value; with itemType, also checks the item type. */
@@ -141,6 +135,14 @@ export class GgufFile {
     const entry = this.metadata.get(key);
     if (!entry && !optional) throw new GgufFormatError(`metadata key ${key} is missing from ${this.path}`);
     return entry;
+  }
+
+  /** The value of a key whose entry must have the given type, or the fallback when absent and one is given. */
+  private typed<T extends GgufValue>(key: string, fallback: T | undefined, type: GgufValueType, want: string): T {
+    const entry = this.entry(key, fallback !== undefined);
+    if (!entry) return fallback as T;
+    if (entry.type !== type) throw this.wrongType(key, entry, want);
+    return entry.value as T;
   }
 
   private wrongType(key: string, entry: GgufMetadataValue, want: string): GgufFormatError {
@@ -182,21 +184,22 @@ class Cursor {
     if (end > this.loaded) throw new NeedMore(end);
   }
 
+  /** Reads a fixed-size little-endian value at pos with one of DataView's getters. */
+  private fixed<T>(size: number, what: string, get: (view: DataView, at: number) => T): T {
+    this.need(size, what);
+    const v = get(this.view, this.pos);
+    this.pos += size;
+    return v;
+  }
+
   u8(what: string): number {
-    this.need(1, what);
-    return this.view.getUint8(this.pos++);
+    return this.fixed(1, what, (v, at) => v.getUint8(at));
   }
   u32(what: string): number {
-    this.need(4, what);
-    const v = this.view.getUint32(this.pos, true);
-    this.pos += 4;
-    return v;
+    return this.fixed(4, what, (v, at) => v.getUint32(at, true));
   }
   u64(what: string): bigint {
-    this.need(8, what);
-    const v = this.view.getBigUint64(this.pos, true);
-    this.pos += 8;
-    return v;
+    return this.fixed(8, what, (v, at) => v.getBigUint64(at, true));
   }
   /** A u64 that must be a safe integer (lengths, counts, dims, offsets). */
   u64n(what: string): number {
@@ -223,39 +226,9 @@ class Cursor {
   }
 
   scalar(type: number, what: string): GgufValue {
+    const fixed = FIXED_SCALARS[type as GgufValueType];
+    if (fixed) return this.fixed(fixed.size, what, fixed.get);
     switch (type) {
-      case GgufValueType.UINT8:
-        return this.u8(what);
-      case GgufValueType.INT8: {
-        this.need(1, what);
-        return this.view.getInt8(this.pos++);
-      }
-      case GgufValueType.UINT16: {
-        this.need(2, what);
-        const v = this.view.getUint16(this.pos, true);
-        this.pos += 2;
-        return v;
-      }
-      case GgufValueType.INT16: {
-        this.need(2, what);
-        const v = this.view.getInt16(this.pos, true);
-        this.pos += 2;
-        return v;
-      }
-      case GgufValueType.UINT32:
-        return this.u32(what);
-      case GgufValueType.INT32: {
-        this.need(4, what);
-        const v = this.view.getInt32(this.pos, true);
-        this.pos += 4;
-        return v;
-      }
-      case GgufValueType.FLOAT32: {
-        this.need(4, what);
-        const v = this.view.getFloat32(this.pos, true);
-        this.pos += 4;
-        return v;
-      }
       case GgufValueType.BOOL: {
         const b = this.u8(what);
         if (b > 1) throw new GgufFormatError(`${this.path}: ${what} at offset ${this.pos - 1} is a bool with value ${b}`);
@@ -263,20 +236,6 @@ class Cursor {
       }
       case GgufValueType.STRING:
         return this.string(what);
-      case GgufValueType.UINT64:
-        return this.u64(what);
-      case GgufValueType.INT64: {
-        this.need(8, what);
-        const v = this.view.getBigInt64(this.pos, true);
-        this.pos += 8;
-        return v;
-      }
-      case GgufValueType.FLOAT64: {
-        this.need(8, what);
-        const v = this.view.getFloat64(this.pos, true);
-        this.pos += 8;
-        return v;
-      }
       case GgufValueType.ARRAY:
         return this.array(what);
       default:
@@ -323,9 +282,6 @@ class Cursor {
   }
 
   private numericArray(itemType: GgufValueType, count: number): GgufArrayItems {
-    const start = this.buf.byteOffset + this.pos;
-    const size = ggufValueTypeSize(itemType)!;
-    const bytes = (): ArrayBuffer => this.buf.buffer.slice(start, start + count * size) as ArrayBuffer;
     if (itemType === GgufValueType.BOOL) {
       const out = new Array<boolean>(count);
       for (let i = 0; i < count; i++) {
@@ -335,65 +291,47 @@ class Cursor {
       }
       return out;
     }
+    const ArrayType = NUMERIC_ARRAYS[itemType]!;
     if (LITTLE_ENDIAN_HOST) {
-      switch (itemType) {
-        case GgufValueType.UINT8:
-          return new Uint8Array(bytes());
-        case GgufValueType.INT8:
-          return new Int8Array(bytes());
-        case GgufValueType.UINT16:
-          return new Uint16Array(bytes());
-        case GgufValueType.INT16:
-          return new Int16Array(bytes());
-        case GgufValueType.UINT32:
-          return new Uint32Array(bytes());
-        case GgufValueType.INT32:
-          return new Int32Array(bytes());
-        case GgufValueType.FLOAT32:
-          return new Float32Array(bytes());
-        case GgufValueType.UINT64:
-          return new BigUint64Array(bytes());
-        case GgufValueType.INT64:
-          return new BigInt64Array(bytes());
-        case GgufValueType.FLOAT64:
-          return new Float64Array(bytes());
-      }
+      const start = this.buf.byteOffset + this.pos;
+      return new ArrayType(this.buf.buffer.slice(start, start + count * ggufValueTypeSize(itemType)!) as ArrayBuffer);
     }
     // Big-endian host: element by element.
     const save = this.pos;
-    const out = makeTypedArray(itemType, count);
+    const out = new ArrayType(count);
     for (let i = 0; i < count; i++) (out as unknown as unknown[])[i] = this.scalar(itemType, "array item");
     this.pos = save;
     return out;
   }
 }
 
-function makeTypedArray(t: GgufValueType, n: number): GgufArrayItems {
-  switch (t) {
-    case GgufValueType.UINT8:
-      return new Uint8Array(n);
-    case GgufValueType.INT8:
-      return new Int8Array(n);
-    case GgufValueType.UINT16:
-      return new Uint16Array(n);
-    case GgufValueType.INT16:
-      return new Int16Array(n);
-    case GgufValueType.UINT32:
-      return new Uint32Array(n);
-    case GgufValueType.INT32:
-      return new Int32Array(n);
-    case GgufValueType.FLOAT32:
-      return new Float32Array(n);
-    case GgufValueType.UINT64:
-      return new BigUint64Array(n);
-    case GgufValueType.INT64:
-      return new BigInt64Array(n);
-    case GgufValueType.FLOAT64:
-      return new Float64Array(n);
-    default:
-      return [];
-  }
-}
+/** Size and little-endian DataView getter of each fixed-size numeric value type. */
+const FIXED_SCALARS: Partial<Record<GgufValueType, { size: number; get: (view: DataView, at: number) => number | bigint }>> = {
+  [GgufValueType.UINT8]: { size: 1, get: (v, at) => v.getUint8(at) },
+  [GgufValueType.INT8]: { size: 1, get: (v, at) => v.getInt8(at) },
+  [GgufValueType.UINT16]: { size: 2, get: (v, at) => v.getUint16(at, true) },
+  [GgufValueType.INT16]: { size: 2, get: (v, at) => v.getInt16(at, true) },
+  [GgufValueType.UINT32]: { size: 4, get: (v, at) => v.getUint32(at, true) },
+  [GgufValueType.INT32]: { size: 4, get: (v, at) => v.getInt32(at, true) },
+  [GgufValueType.FLOAT32]: { size: 4, get: (v, at) => v.getFloat32(at, true) },
+  [GgufValueType.UINT64]: { size: 8, get: (v, at) => v.getBigUint64(at, true) },
+  [GgufValueType.INT64]: { size: 8, get: (v, at) => v.getBigInt64(at, true) },
+  [GgufValueType.FLOAT64]: { size: 8, get: (v, at) => v.getFloat64(at, true) },
+};
+
+/** The typed array that holds each numeric item type (BOOL is read item by item). */
+const NUMERIC_ARRAYS: Partial<Record<GgufValueType, { new (length: number): GgufArrayItems; new (bytes: ArrayBuffer): GgufArrayItems }>> = {
+  [GgufValueType.UINT8]: Uint8Array,
+  [GgufValueType.INT8]: Int8Array,
+  [GgufValueType.UINT16]: Uint16Array,
+  [GgufValueType.INT16]: Int16Array,
+  [GgufValueType.UINT32]: Uint32Array,
+  [GgufValueType.INT32]: Int32Array,
+  [GgufValueType.FLOAT32]: Float32Array,
+  [GgufValueType.UINT64]: BigUint64Array,
+  [GgufValueType.INT64]: BigInt64Array,
+  [GgufValueType.FLOAT64]: Float64Array,
+};
 
 function describeStart(buf: Uint8Array): string {
   if (buf.length === 0) return "nothing (the file is empty)";
@@ -527,6 +465,20 @@ function openError(path: string, e: unknown): FileAccessError {
   return new FileAccessError(path, reason, { cause: e });
 }
 
+/**
+ * Parses the first `bytesRead` bytes of a read of `size` bytes from the file's start: the file, or the size of
+ * the larger prefix to read next.
+ */
+function parsePrefix(buf: Uint8Array, size: number, bytesRead: number, fileSize: number, path: string): GgufFile | number {
+  try {
+    return parse(buf, bytesRead, fileSize, path);
+  } catch (e) {
+    if (!(e instanceof NeedMore)) throw e;
+    if (bytesRead < size) throw new GgufTruncatedError(`${path} could not be read completely (file changed?)`);
+    return nextSize(size, e.bytes, fileSize);
+  }
+}
+
 /** Reads a GGUF file's header (metadata and tensor infos). */
 export async function readGguf(path: string): Promise<GgufFile> {
   const fh = await fsp.open(path, "r").catch((e: unknown) => {
@@ -534,17 +486,12 @@ export async function readGguf(path: string): Promise<GgufFile> {
   });
   try {
     const fileSize = (await fh.stat()).size;
-    let size = Math.min(fileSize, INITIAL_READ);
-    for (;;) {
+    for (let size = Math.min(fileSize, INITIAL_READ); ;) {
       const buf = new Uint8Array(size);
       const { bytesRead } = await fh.read(buf, 0, size, 0);
-      try {
-        return parse(buf, bytesRead, fileSize, path);
-      } catch (e) {
-        if (!(e instanceof NeedMore)) throw e;
-        if (bytesRead < size) throw new GgufTruncatedError(`${path} could not be read completely (file changed?)`);
-        size = nextSize(size, e.bytes, fileSize);
-      }
+      const parsed = parsePrefix(buf, size, bytesRead, fileSize, path);
+      if (parsed instanceof GgufFile) return parsed;
+      size = parsed;
     }
   } finally {
     await fh.close();
@@ -561,17 +508,12 @@ export function readGgufSync(path: string): GgufFile {
   }
   try {
     const fileSize = fs.fstatSync(fd).size;
-    let size = Math.min(fileSize, INITIAL_READ);
-    for (;;) {
+    for (let size = Math.min(fileSize, INITIAL_READ); ;) {
       const buf = new Uint8Array(size);
       const bytesRead = fs.readSync(fd, buf, 0, size, 0);
-      try {
-        return parse(buf, bytesRead, fileSize, path);
-      } catch (e) {
-        if (!(e instanceof NeedMore)) throw e;
-        if (bytesRead < size) throw new GgufTruncatedError(`${path} could not be read completely (file changed?)`);
-        size = nextSize(size, e.bytes, fileSize);
-      }
+      const parsed = parsePrefix(buf, size, bytesRead, fileSize, path);
+      if (parsed instanceof GgufFile) return parsed;
+      size = parsed;
     }
   } finally {
     fs.closeSync(fd);
@@ -588,20 +530,22 @@ export function parseGgufBuffer(buf: Uint8Array, name = "<buffer>", fileSize = b
   }
 }
 
-/** Reads one tensor's raw bytes from the file. */
-export async function readTensorData(file: GgufFile, tensor: GgufTensorInfo | string): Promise<Uint8Array> {
+/** The tensor given, or the one of that name, which `file` must hold. */
+function tensorOf(file: GgufFile, tensor: GgufTensorInfo | string): GgufTensorInfo {
   const t = typeof tensor === "string" ? file.tensor(tensor) : tensor;
   if (!t) throw new GgufFormatError(`${file.path} has no tensor named ${String(tensor)}`);
+  return t;
+}
+
+/** Reads one tensor's raw bytes from the file. */
+export async function readTensorData(file: GgufFile, tensor: GgufTensorInfo | string): Promise<Uint8Array> {
+  const t = tensorOf(file, tensor);
   const buf = new Uint8Array(t.byteSize);
   const fh = await fsp.open(file.path, "r");
   try {
-    let done = 0;
-    while (done < t.byteSize) {
+    for (let done = 0; done < t.byteSize;) {
       const { bytesRead } = await fh.read(buf, done, t.byteSize - done, t.offset + done);
-      if (bytesRead === 0) {
-        throw new GgufTruncatedError(`${file.path} is truncated: tensor ${t.name}'s data ends early (file changed?)`);
-      }
-      done += bytesRead;
+      done += checkTensorRead(file, t, bytesRead);
     }
   } finally {
     await fh.close();
@@ -611,21 +555,21 @@ export async function readTensorData(file: GgufFile, tensor: GgufTensorInfo | st
 
 /** Synchronous variant of readTensorData. */
 export function readTensorDataSync(file: GgufFile, tensor: GgufTensorInfo | string): Uint8Array {
-  const t = typeof tensor === "string" ? file.tensor(tensor) : tensor;
-  if (!t) throw new GgufFormatError(`${file.path} has no tensor named ${String(tensor)}`);
+  const t = tensorOf(file, tensor);
   const buf = new Uint8Array(t.byteSize);
   const fd = fs.openSync(file.path, "r");
   try {
-    let done = 0;
-    while (done < t.byteSize) {
-      const n = fs.readSync(fd, buf, done, t.byteSize - done, t.offset + done);
-      if (n === 0) {
-        throw new GgufTruncatedError(`${file.path} is truncated: tensor ${t.name}'s data ends early (file changed?)`);
-      }
-      done += n;
+    for (let done = 0; done < t.byteSize;) {
+      done += checkTensorRead(file, t, fs.readSync(fd, buf, done, t.byteSize - done, t.offset + done));
     }
   } finally {
     fs.closeSync(fd);
   }
   return buf;
+}
+
+/** The byte count of one read of a tensor's data; a read of nothing means the file ends early. */
+function checkTensorRead(file: GgufFile, t: GgufTensorInfo, bytesRead: number): number {
+  if (bytesRead === 0) throw new GgufTruncatedError(`${file.path} is truncated: tensor ${t.name}'s data ends early (file changed?)`);
+  return bytesRead;
 }

@@ -50,55 +50,41 @@ class ByteSink {
     this.buf = next;
     this.view = new DataView(next.buffer);
   }
+  /** Appends a fixed-size value with one of DataView's setters (little-endian where the size has a byte order). */
+  private put(size: number, set: (view: DataView, at: number) => void): void {
+    this.reserve(size);
+    set(this.view, this.length);
+    this.length += size;
+  }
   u8(v: number): void {
-    this.reserve(1);
-    this.view.setUint8(this.length, v);
-    this.length += 1;
+    this.put(1, (d, at) => d.setUint8(at, v));
   }
   i8(v: number): void {
-    this.reserve(1);
-    this.view.setInt8(this.length, v);
-    this.length += 1;
+    this.put(1, (d, at) => d.setInt8(at, v));
   }
   u16(v: number): void {
-    this.reserve(2);
-    this.view.setUint16(this.length, v, true);
-    this.length += 2;
+    this.put(2, (d, at) => d.setUint16(at, v, true));
   }
   i16(v: number): void {
-    this.reserve(2);
-    this.view.setInt16(this.length, v, true);
-    this.length += 2;
+    this.put(2, (d, at) => d.setInt16(at, v, true));
   }
   u32(v: number): void {
-    this.reserve(4);
-    this.view.setUint32(this.length, v, true);
-    this.length += 4;
+    this.put(4, (d, at) => d.setUint32(at, v, true));
   }
   i32(v: number): void {
-    this.reserve(4);
-    this.view.setInt32(this.length, v, true);
-    this.length += 4;
+    this.put(4, (d, at) => d.setInt32(at, v, true));
   }
   f32(v: number): void {
-    this.reserve(4);
-    this.view.setFloat32(this.length, v, true);
-    this.length += 4;
+    this.put(4, (d, at) => d.setFloat32(at, v, true));
   }
   f64(v: number): void {
-    this.reserve(8);
-    this.view.setFloat64(this.length, v, true);
-    this.length += 8;
+    this.put(8, (d, at) => d.setFloat64(at, v, true));
   }
   u64(v: bigint): void {
-    this.reserve(8);
-    this.view.setBigUint64(this.length, v, true);
-    this.length += 8;
+    this.put(8, (d, at) => d.setBigUint64(at, v, true));
   }
   i64(v: bigint): void {
-    this.reserve(8);
-    this.view.setBigInt64(this.length, v, true);
-    this.length += 8;
+    this.put(8, (d, at) => d.setBigInt64(at, v, true));
   }
   bytes(b: Uint8Array): void {
     this.reserve(b.length);

@@ -89,39 +89,29 @@ class BigramHeap {
     if (this.size === this.score.length) this.grow();
     const sc = this.score;
     const le = this.left;
-    const ri = this.right;
-    const sp = this.span;
     let i = this.size++;
     while (i > 0) {
       const p = (i - 1) >> 1;
       if (!(score > sc[p] || (score === sc[p] && left < le[p]))) break;
-      sc[i] = sc[p];
-      le[i] = le[p];
-      ri[i] = ri[p];
-      sp[i] = sp[p];
+      this.move(p, i);
       i = p;
     }
-    sc[i] = score;
-    le[i] = left;
-    ri[i] = right;
-    sp[i] = span;
+    this.set(i, score, left, right, span);
   }
 
   /** Removes the best entry into topLeft/topRight/topSpan. */
   pop(): void {
     const sc = this.score;
     const le = this.left;
-    const ri = this.right;
-    const sp = this.span;
     this.topLeft = le[0];
-    this.topRight = ri[0];
-    this.topSpan = sp[0];
+    this.topRight = this.right[0];
+    this.topSpan = this.span[0];
     const n = --this.size;
     if (n === 0) return;
     const score = sc[n];
     const left = le[n];
-    const right = ri[n];
-    const span = sp[n];
+    const right = this.right[n];
+    const span = this.span[n];
     let i = 0;
     for (;;) {
       const l = 2 * i + 1;
@@ -129,16 +119,25 @@ class BigramHeap {
       const r = l + 1;
       const c = r < n && (sc[r] > sc[l] || (sc[r] === sc[l] && le[r] < le[l])) ? r : l;
       if (!(sc[c] > score || (sc[c] === score && le[c] < left))) break;
-      sc[i] = sc[c];
-      le[i] = le[c];
-      ri[i] = ri[c];
-      sp[i] = sp[c];
+      this.move(c, i);
       i = c;
     }
-    sc[i] = score;
-    le[i] = left;
-    ri[i] = right;
-    sp[i] = span;
+    this.set(i, score, left, right, span);
+  }
+
+  /** Copies entry `from` to slot `to`. */
+  private move(from: number, to: number): void {
+    this.score[to] = this.score[from];
+    this.left[to] = this.left[from];
+    this.right[to] = this.right[from];
+    this.span[to] = this.span[from];
+  }
+
+  private set(i: number, score: number, left: number, right: number, span: number): void {
+    this.score[i] = score;
+    this.left[i] = left;
+    this.right[i] = right;
+    this.span[i] = span;
   }
 }
 

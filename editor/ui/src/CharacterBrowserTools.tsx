@@ -5,6 +5,7 @@
 
 import { useRef, useState, type FormEvent } from "react";
 import { CHARACTER_ID_PATTERN } from "../../../plugin/character/validate.js";
+import NewIdInput, { newIdProblem } from "./NewIdInput.js";
 import { useCharacters } from "./character-store.js";
 
 export default function CharacterBrowserTools({ taken }: { taken: readonly string[] }) {
@@ -14,8 +15,7 @@ export default function CharacterBrowserTools({ taken }: { taken: readonly strin
   const [id, setId] = useState("");
   const [name, setName] = useState("");
   const [busy, setBusy] = useState(false);
-  const problem =
-    id === "" ? "" : !CHARACTER_ID_PATTERN.test(id) ? "lowercase letters, digits, _ and -" : taken.includes(id) ? `there is already a character "${id}"` : "";
+  const problem = newIdProblem(id, CHARACTER_ID_PATTERN, taken, "character");
 
   const submit = async (event: FormEvent) => {
     event.preventDefault();
@@ -39,14 +39,7 @@ export default function CharacterBrowserTools({ taken }: { taken: readonly strin
   return (
     <div className="character-tools">
       <form className="new-graph new-character" onSubmit={(e) => void submit(e)} aria-label="New character">
-        <input
-          type="text"
-          value={id}
-          placeholder="new character id"
-          aria-label="New character id"
-          className={problem ? "invalid" : undefined}
-          onChange={(e) => setId(e.target.value.trim())}
-        />
+        <NewIdInput kind="character" value={id} problem={problem} onChange={setId} />
         <input type="text" value={name} placeholder="name" aria-label="New character name" onChange={(e) => setName(e.target.value)} />
         <button type="submit" disabled={busy || id === "" || name.trim() === "" || problem !== ""}>
           New character

@@ -6,9 +6,10 @@
 // document has Rename, Duplicate and Delete under its row (DocumentActions.tsx).
 
 import { useState, type FormEvent } from "react";
-import type { DocumentSummary } from "./api.js";
+import type { DocumentSummary, ValidationIssue } from "./api.js";
 import CharacterBrowserTools from "./CharacterBrowserTools.js";
 import DocumentActions from "./DocumentActions.js";
+import NewIdInput, { newIdProblem } from "./NewIdInput.js";
 import { useCharacters } from "./character-store.js";
 import { useEditor } from "./store.js";
 
@@ -103,13 +104,7 @@ function DocumentProblems({ doc, label }: { doc: DocumentSummary; label?: string
         <div className="document-problem" role="note">
           {label && <strong>{label}</strong>}
           {issues.length > 0 ? (
-            <ul>
-              {issues.map((issue, i) => (
-                <li key={i}>
-                  <code>{issue.path || doc.path}</code> {issue.message}
-                </li>
-              ))}
-            </ul>
+            <IssueList issues={issues} path={doc.path} />
           ) : (
             <p>
               {problem.message}
@@ -121,16 +116,23 @@ function DocumentProblems({ doc, label }: { doc: DocumentSummary; label?: string
       {warnings.length > 0 && (
         <details className="document-warnings">
           <summary>{warnings.length === 1 ? "1 warning" : `${warnings.length} warnings`}</summary>
-          <ul>
-            {warnings.map((w, i) => (
-              <li key={i}>
-                <code>{w.path || doc.path}</code> {w.message}
-              </li>
-            ))}
-          </ul>
+          <IssueList issues={warnings} path={doc.path} />
         </details>
       )}
     </>
+  );
+}
+
+/** Issues, each with its JSON path (the file's path for an issue with the whole file). */
+function IssueList({ issues, path }: { issues: readonly ValidationIssue[]; path: string }) {
+  return (
+    <ul>
+      {issues.map((issue, i) => (
+        <li key={i}>
+          <code>{issue.path || path}</code> {issue.message}
+        </li>
+      ))}
+    </ul>
   );
 }
 
@@ -142,7 +144,7 @@ function NewGraphForm({ characters, taken }: { characters: string[]; taken: stri
   const [character, setCharacter] = useState(characters[0]);
   const [busy, setBusy] = useState(false);
   const speaker = characters.includes(character) ? character : characters[0];
-  const problem = id === "" ? "" : !GRAPH_ID.test(id) ? "lowercase letters, digits, _ and -" : taken.includes(id) ? `there is already a graph "${id}"` : "";
+  const problem = newIdProblem(id, GRAPH_ID, taken, "graph");
   const submit = async (event: FormEvent) => {
     event.preventDefault();
     if (id === "" || problem) return;
@@ -152,14 +154,7 @@ function NewGraphForm({ characters, taken }: { characters: string[]; taken: stri
   };
   return (
     <form className="new-graph" onSubmit={(e) => void submit(e)} aria-label="New graph">
-      <input
-        type="text"
-        value={id}
-        placeholder="new graph id"
-        aria-label="New graph id"
-        className={problem ? "invalid" : undefined}
-        onChange={(e) => setId(e.target.value.trim())}
-      />
+      <NewIdInput kind="graph" value={id} problem={problem} onChange={setId} />
       <select value={speaker} aria-label="Spoken by" onChange={(e) => setCharacter(e.target.value)}>
         {characters.map((c) => (
           <option key={c} value={c}>

@@ -14,6 +14,7 @@ import { isJsonObject, type JsonObject } from "../../../plugin/errors.js";
 import { api, asApiError } from "./api.js";
 import { characterApi, downloadCard } from "./character-api.js";
 import { createCharacterAutosave } from "./character-autosave.js";
+import { getIn } from "./graph-edit.js";
 import { useEditor, type SaveState } from "./store.js";
 
 /** A step into the character's JSON: a field name or a list index. */
@@ -240,14 +241,7 @@ export function setAt(value: unknown, path: FieldPath, to: unknown): unknown {
 }
 
 /** The value at `path`, or undefined. */
-export function getAt(value: unknown, path: FieldPath): unknown {
-  let at = value;
-  for (const step of path) {
-    if (typeof step === "number" ? !Array.isArray(at) : !isJsonObject(at)) return undefined;
-    at = (at as Record<string | number, unknown>)[step];
-  }
-  return at;
-}
+export const getAt: (value: unknown, path: FieldPath) => unknown = getIn;
 
 function parseJson(text: string): unknown {
   try {

@@ -70,6 +70,16 @@ const TREES: Array<[number, number, number]> = [
   [18, -18.5, 1.05],
 ];
 
+/** A mesh that casts and receives shadows, placed at (x, y, z) in `parent`. */
+function addMesh(parent: THREE.Object3D, geometry: THREE.BufferGeometry, material: THREE.Material, x: number, y: number, z: number): THREE.Mesh {
+  const mesh = new THREE.Mesh(geometry, material);
+  mesh.position.set(x, y, z);
+  mesh.castShadow = true;
+  mesh.receiveShadow = true;
+  parent.add(mesh);
+  return mesh;
+}
+
 export function buildVillage(physics: VillagePhysics): Village {
   const scene = new THREE.Scene();
   scene.background = new THREE.Color(SKY_COLOR);
@@ -95,14 +105,7 @@ export function buildVillage(physics: VillagePhysics): Village {
   const mat = (color: number, extra: THREE.MeshStandardMaterialParameters = {}) =>
     new THREE.MeshStandardMaterial({ color, roughness: 0.9, metalness: 0, flatShading: true, ...extra });
 
-  const add = (geometry: THREE.BufferGeometry, material: THREE.Material, x: number, y: number, z: number) => {
-    const mesh = new THREE.Mesh(geometry, material);
-    mesh.position.set(x, y, z);
-    mesh.castShadow = true;
-    mesh.receiveShadow = true;
-    scene.add(mesh);
-    return mesh;
-  };
+  const add = (geometry: THREE.BufferGeometry, material: THREE.Material, x: number, y: number, z: number) => addMesh(scene, geometry, material, x, y, z);
 
   // Ground: grass, a dirt square round the well and paths to the gate, the smithy and the inn.
   const grass = new THREE.Mesh(new THREE.PlaneGeometry(160, 160), mat(0x6f9a4a));
@@ -301,14 +304,7 @@ function addHouse(
   const group = new THREE.Group();
   group.position.set(h.x, 0, h.z);
   scene.add(group);
-  const part = (geometry: THREE.BufferGeometry, material: THREE.Material, x: number, y: number, z: number) => {
-    const mesh = new THREE.Mesh(geometry, material);
-    mesh.position.set(x, y, z);
-    mesh.castShadow = true;
-    mesh.receiveShadow = true;
-    group.add(mesh);
-    return mesh;
-  };
+  const part = (geometry: THREE.BufferGeometry, material: THREE.Material, x: number, y: number, z: number) => addMesh(group, geometry, material, x, y, z);
 
   part(new THREE.BoxGeometry(h.width, h.height, h.depth), mat(h.wall), 0, h.height / 2, 0);
   // Timber frame at the corners.
