@@ -1,7 +1,7 @@
 // Intent routing accuracy of the village's intent nodes with the demo model, on every held-out line (both
 // writers' paraphrase sets and the off-topic lines in test/fixtures/intent-paraphrases.ts): right, wrong and
 // asked-again shares per set, what each judge alone would have said, per-intent counts, every miss, and the
-// intent step's time. The test suite checks a slice of the same lines (test/plugin/intent-routing.test.ts).
+// intent step's time. The test suite checks a slice of the same lines (test/plugin/intent-routing.gpu.test.ts).
 //
 //   npm run eval:routing [-- --json] [--every K]
 //

@@ -1,7 +1,7 @@
 // Intent routing measured on the village's own intent nodes: each line a player might say is played through a
 // DialogueRunner on a graph holding just that NPC's intent node (player speaks → node routes → end), with the
 // demo model behind a LocalBackend and the runner's default word vectors. Shared by the routing evaluation
-// (eval-routing.ts, every held-out line) and the test suite (test/plugin/intent-routing.test.ts, a slice).
+// (eval-routing.ts, every held-out line) and the test suite (test/plugin/intent-routing.gpu.test.ts, a slice).
 
 import { readFileSync } from "node:fs";
 import {

@@ -3,7 +3,7 @@
 // host (the village host (createVillageHost) on the Vulkan runtime; lavapipe on machines without a GPU) runs the bundled demo
 // model in this process with a fixed seed and serves the built game over HTTP; Debian's chromium, driven by
 // playwright-core with the e2e test's flags, loads the page, walks the player to Brom the blacksmith with
-// W/A/S/D (as test/e2e/village.test.ts does), presses E, waits for his generated greeting, types a line,
+// W/A/S/D (as test/e2e/village.gpu.test.ts does), presses E, waits for his generated greeting, types a line,
 // waits for his answer (or the choices it leads to), frames the camera on him and saves a 1280×720 PNG.
 // The dialogue lines it saw are printed.
 //

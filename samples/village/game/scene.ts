@@ -12,7 +12,7 @@ export const SKY_COLOR = 0x9ec9e8;
 
 /**
  * The inn's name, as its sign shows it. The innkeeper's character data (characters/innkeeper.json) names
- * it in her description, greeting and knowledge; test/village/game.test.ts holds the two together.
+ * it in her description, greeting and knowledge; test/samples/village/game.test.ts holds the two together.
  */
 export const INN_NAME = "The Drowsy Badger";
 
