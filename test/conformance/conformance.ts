@@ -17,10 +17,13 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { Runtime } from "../../runtime/runtime.js";
 import type { Model } from "../../runtime/model.js";
-import { SYNTH_SHAPES, writeSyntheticModel, type SynthShapeName, type SynthType } from "../../runtime/synth/synth.js";
+import { SYNTH_SHAPES, type SynthShapeName, type SynthType } from "../../runtime/synth/synth.js";
 import { llama2HfTokenizer } from "../fixtures/llama2-hf-tokenizer.js";
+import { syntheticModel } from "../fixtures/models.js";
+import { cachedRows, fileDigest, llamaCppKey } from "../fixtures/oracle-cache.js";
 import { TOKENIZER_CORPUS } from "../fixtures/tokenizer-corpus.js";
 import { openLlamaCppPeer, type LlamaCppPeer, type LlamaCppPeerModel } from "../peer/llama-cpp-peer.js";
 import { LlamaReference } from "../reference/llama-reference.js";
@@ -216,11 +219,16 @@ export function teacherForcedTokens(positions: number, nVocab: number, seed: num
 // ---------------------------------------------------------------------------------------------------------------
 // Context shared by the checks of one run: the Vulkan runtime, llama.cpp, and the synthetic model files.
 
+// The float64 reference's source: part of the key of its cached answers (test/fixtures/oracle-cache.ts).
+const REFERENCE_SOURCE = fileURLToPath(new URL("../reference/llama-reference.ts", import.meta.url));
+
 export interface ConformanceContext {
   runtime: Runtime;
   peer: LlamaCppPeer;
   dir: string;
-  /** Path of the synthetic model (shape, type, seed), written on first use. */
+  /** What llama.cpp's answers depend on besides the model and the tokens (the oracle cache's key). */
+  peerKey: readonly unknown[];
+  /** Path of the synthetic model (shape, type, seed), written on first use (test/fixtures/models.ts). */
   modelPath(shape: SynthShapeName, type: SynthType, seed: number): Promise<string>;
   dispose(): Promise<void>;
 }
@@ -240,21 +248,12 @@ export async function openConformanceContext(
     rmSync(dir, { recursive: true, force: true });
     throw error;
   }
-  const files = new Map<string, Promise<string>>();
   return {
     runtime,
     peer,
     dir,
-    modelPath(shape, type, seed) {
-      const key = `${shape}-${type}-${seed}`;
-      let p = files.get(key);
-      if (!p) {
-        const out = join(dir, `${key}.gguf`);
-        p = writeSyntheticModel({ shape, type, seed, out }).then(() => out);
-        files.set(key, p);
-      }
-      return p;
-    },
+    peerKey: llamaCppKey(options.peerGpu ?? false, options.threads ?? 2),
+    modelPath: syntheticModel,
     async dispose() {
       await peer.dispose();
       runtime.dispose();
@@ -380,7 +379,8 @@ export async function runTypeConformance(type: SynthType, ctx: ConformanceContex
     // the context (erasing the beginning), and the peer asks for contextSize = tokens.length, so the last row
     // of a ≥ 256-token call comes from a shifted context. The extra token keeps every kept row unshifted.
     const extra = teacherForcedTokens(positions + 1, nVocab, options.tokenSeed ?? 12345);
-    llama = (await peerModel.teacherForcedLogits(extra)).slice(0, positions);
+    const rows = await cachedRows([...ctx.peerKey, fileDigest(path), extra], Float32Array, () => peerModel.teacherForcedLogits(extra));
+    llama = rows.slice(0, positions);
   } finally {
     await peerModel.dispose();
   }
@@ -391,7 +391,9 @@ export async function runTypeConformance(type: SynthType, ctx: ConformanceContex
   let referenceMs: number | null = null;
   if (options.reference ?? true) {
     t0 = performance.now();
-    reference = (await LlamaReference.load(path)).forward(tokens);
+    reference = await cachedRows(["reference", fileDigest(REFERENCE_SOURCE), fileDigest(path), tokens], Float64Array, async () =>
+      (await LlamaReference.load(path)).forward(tokens),
+    );
     referenceMs = performance.now() - t0;
   }
 

@@ -15,6 +15,7 @@ import { heldoutSlice, llamaCppNll, parleyNll } from "../../samples/demo-model/e
 import { runTypeConformance, THRESHOLDS, type ConformanceContext } from "../conformance/conformance.js";
 import { openLlamaCppPeer } from "../peer/llama-cpp-peer.js";
 import { REPO_ROOT } from "../fixtures/repo-root.js";
+import { llamaCppKey } from "../fixtures/oracle-cache.js";
 
 const MODEL = path.join(REPO_ROOT, "samples/demo-model/parley-demo.gguf");
 const present = fs.existsSync(MODEL);
@@ -92,7 +93,14 @@ describe.skipIf(!present)("demo model", () => {
 
   it("passes the runtime's conformance checks against llama.cpp and the float64 reference (F16 thresholds)", async () => {
     const peer = await openLlamaCppPeer({ threads: 2 });
-    const ctx: ConformanceContext = { runtime, peer, dir: path.dirname(MODEL), modelPath: async () => MODEL, dispose: () => peer.dispose() };
+    const ctx: ConformanceContext = {
+      runtime,
+      peer,
+      dir: path.dirname(MODEL),
+      peerKey: llamaCppKey(false, 2),
+      modelPath: async () => MODEL,
+      dispose: () => peer.dispose(),
+    };
     try {
       // The suite's teacher-forced tokens are random ids over the vocabulary: a hard input for any model.
       const r = await runTypeConformance("f16", ctx, { shape: "tiny", positions: 256 });
