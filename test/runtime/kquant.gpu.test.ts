@@ -199,7 +199,7 @@ describe("Q6_K decoding", () => {
 
 // Bit-exactness against ggml itself: a small C program linked with the libggml-base.so that node-llama-cpp ships
 // decodes random blocks with dequantize_row_q4_K / _q5_K / _q6_K; our float32 output must match bit for bit.
-// Skipped where there is no C compiler or library (as the Q4_0 / Q8_0 probe in gguf.gpu.test.ts).
+// Skipped where there is no C compiler or library (as the Q4_0 / Q8_0 probe in gguf.test.ts).
 
 const GGML_DEQUANT_PROBE_C = `
 #include <stdio.h>
