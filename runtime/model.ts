@@ -142,7 +142,8 @@ export class Model {
 
   /**
    * Picks the decode and prefill kernels' settings for this GPU and model by timing them (≤ 12 decode settings,
-   * a few greedy decode chains each, and up to 5 prefill settings, a few prompt steps each, all in small sessions
+   * a few greedy decode chains each, and each prefill kernel the device runs (plus the GEMM with the integer dot
+   * product where it applies), a few prompt steps each, all in small sessions
    * of their own), keeps the fastest for the sessions created afterwards, and stores them
    * (RuntimeOptions.tuningStore) so later loads on the same device, driver and Parley build apply them
    * without measuring. When a tuning is stored already it is applied and returned at once (`source:

@@ -482,7 +482,9 @@ describe("writer → reader round trip", () => {
     expect(fs.readFileSync(copy).equals(fs.readFileSync(out))).toBe(true);
   });
 
-  it("parses a large vocabulary quickly", async () => {
+  // How long parsing takes is the bench's business (tests assert no wall-clock times); this checks that a
+  // Llama-sized vocabulary comes back whole, first to last, with its scores.
+  it("parses a large vocabulary (32,000 strings) whole", async () => {
     const tokens = Array.from({ length: 32000 }, (_, i) => `▁tok${i}`);
     const scores = new Float32Array(32000).map((_, i) => -i);
     const out = tmp("vocab.gguf");
@@ -493,13 +495,9 @@ describe("writer → reader round trip", () => {
       ],
       tensors: [],
     });
-    await readGguf(out); // warm up
-    const t0 = performance.now();
     const file = await readGguf(out);
-    const ms = performance.now() - t0;
-    expect(file.getStringArray("tokenizer.ggml.tokens")[31999]).toBe("▁tok31999");
-    expect((file.getArray("tokenizer.ggml.scores").items as Float32Array)[5]).toBe(-5);
-    expect(ms).toBeLessThan(100);
+    expect(file.getStringArray("tokenizer.ggml.tokens")).toEqual(tokens);
+    expect(Array.from(file.getArray("tokenizer.ggml.scores").items as Float32Array)).toEqual(Array.from(scores));
   });
 
   it("writes atomically and leaves nothing behind on failure", async () => {
