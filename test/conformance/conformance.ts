@@ -14,9 +14,6 @@
 // over its rows. The teacher-forced sequence is BOS followed by seeded random token ids (no bias towards what
 // the random weights happen to predict); the same ids go to every side.
 
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Runtime } from "../../runtime/runtime.js";
 import type { Model } from "../../runtime/model.js";
@@ -225,7 +222,6 @@ const REFERENCE_SOURCE = fileURLToPath(new URL("../reference/llama-reference.ts"
 export interface ConformanceContext {
   runtime: Runtime;
   peer: LlamaCppPeer;
-  dir: string;
   /** What llama.cpp's answers depend on besides the model and the tokens (the oracle cache's key). */
   peerKey: readonly unknown[];
   /** Path of the synthetic model (shape, type, seed), written on first use (test/fixtures/models.ts). */
@@ -236,7 +232,6 @@ export interface ConformanceContext {
 export async function openConformanceContext(
   options: { threads?: number; peerGpu?: false | "vulkan"; validation?: boolean } = {},
 ): Promise<ConformanceContext> {
-  const dir = mkdtempSync(join(tmpdir(), "parley-conformance-"));
   // No stored kernel tuning: conformance checks the kernels the defaults and PARLEY_* variables select (a
   // tuning stored for the same model shape could switch decode to byte-rounded activations, say).
   const runtime = await Runtime.create({ tuningStore: false, validation: options.validation });
@@ -245,19 +240,16 @@ export async function openConformanceContext(
     peer = await openLlamaCppPeer({ gpu: options.peerGpu ?? false, threads: options.threads ?? 2 });
   } catch (error) {
     runtime.dispose();
-    rmSync(dir, { recursive: true, force: true });
     throw error;
   }
   return {
     runtime,
     peer,
-    dir,
     peerKey: llamaCppKey(options.peerGpu ?? false, options.threads ?? 2),
     modelPath: syntheticModel,
     async dispose() {
       await peer.dispose();
       runtime.dispose();
-      rmSync(dir, { recursive: true, force: true });
     },
   };
 }

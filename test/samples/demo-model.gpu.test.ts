@@ -96,7 +96,6 @@ describe.skipIf(!present)("demo model", () => {
     const ctx: ConformanceContext = {
       runtime,
       peer,
-      dir: path.dirname(MODEL),
       peerKey: llamaCppKey(false, 2),
       modelPath: async () => MODEL,
       dispose: () => peer.dispose(),
